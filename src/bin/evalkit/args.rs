@@ -1,0 +1,125 @@
+//! Command-line arguments (SPEC §5).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use evalkit::data::{ReadOptions, ScoreKind, Task};
+
+/// Tiered model evaluation: a fast tier in milliseconds, a full tier with
+/// every metric.
+#[derive(Debug, Parser)]
+#[command(name = "evalkit", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Loss and accuracy on a stratified, seeded sample of a prediction file.
+    Fast(FastArgs),
+    /// Every metric of the task on every row of a prediction file.
+    Full(FullArgs),
+}
+
+/// Which columns hold what (files written by other tools).
+#[derive(Debug, Args)]
+pub struct Columns {
+    /// Label column.
+    #[arg(long, value_name = "COL", default_value = "label")]
+    pub label: String,
+    /// Score column; several comma-separated columns make a multiclass score
+    /// (one probability column per class, in class order).
+    #[arg(
+        long,
+        value_name = "COL[,COL..]",
+        default_value = "score",
+        value_delimiter = ','
+    )]
+    pub score: Vec<String>,
+    /// Weight column [default: `weight` when the file has one].
+    #[arg(long, value_name = "COL")]
+    pub weight: Option<String>,
+    /// Task [default: the file's evalkit.task metadata, else inferred: float
+    /// labels → regression, a probability list per row → multiclass, else
+    /// binary].
+    #[arg(long, value_parser = ["binary", "multiclass", "regression"])]
+    pub task: Option<String>,
+    /// What the scores are [default: the file's evalkit.score_kind metadata,
+    /// else probability]. With `logit`, a sigmoid (binary) or softmax
+    /// (multiclass) is applied.
+    #[arg(long, value_parser = ["probability", "logit"])]
+    pub score_kind: Option<String>,
+}
+
+impl Columns {
+    pub fn read_options(&self) -> evalkit::Result<ReadOptions> {
+        Ok(ReadOptions {
+            label: self.label.clone(),
+            score: self.score.clone(),
+            weight: self.weight.clone(),
+            task: self.task.as_deref().map(str::parse::<Task>).transpose()?,
+            score_kind: self
+                .score_kind
+                .as_deref()
+                .map(str::parse::<ScoreKind>)
+                .transpose()?,
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct FastArgs {
+    /// Prediction file (Arrow IPC file or stream, Parquet, CSV).
+    pub preds: PathBuf,
+    /// Rows to sample, or `all`.
+    #[arg(long, value_name = "N|all", default_value = "10000", value_parser = parse_sample)]
+    pub sample: SampleSize,
+    /// Seed of the sample.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Decision threshold for binary accuracy (positive iff score >= T).
+    #[arg(long, value_name = "T", default_value_t = 0.5)]
+    pub threshold: f64,
+    /// Print one JSON document instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub columns: Columns,
+}
+
+#[derive(Debug, Args)]
+pub struct FullArgs {
+    /// Prediction file (Arrow IPC file or stream, Parquet, CSV).
+    pub preds: PathBuf,
+    /// Decision threshold for accuracy, precision, recall, F1, MCC and the
+    /// confusion matrix (positive iff score >= T).
+    #[arg(long, value_name = "T", default_value_t = 0.5)]
+    pub threshold: f64,
+    /// Points of the evenly spaced threshold grid in [0, 1] for the sweep.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub thresholds: usize,
+    /// Print one JSON document instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub columns: Columns,
+}
+
+/// `--sample`: a row count or every row.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SampleSize {
+    Rows(usize),
+    All,
+}
+
+fn parse_sample(s: &str) -> Result<SampleSize, String> {
+    if s == "all" {
+        return Ok(SampleSize::All);
+    }
+    match s.parse::<usize>() {
+        Ok(0) => Err("the sample needs at least 1 row".to_string()),
+        Ok(n) => Ok(SampleSize::Rows(n)),
+        Err(_) => Err(format!("'{s}' is neither a row count nor `all`")),
+    }
+}

@@ -1,0 +1,122 @@
+//! The `evalkit` command: parse → run → exit code (SPEC §5).
+//!
+//! Exit codes: 0 success, 1 a gate failed, 2 a usage or input error. Errors
+//! are one line on stderr; a panic (a bug) is reported the same way, with a
+//! backtrace only when `RUST_BACKTRACE` is set.
+
+mod args;
+mod output;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use args::{Cli, Command, SampleSize};
+use clap::Parser;
+use evalkit::data::read_predictions;
+use evalkit::fast::FastOptions;
+use evalkit::full::FullOptions;
+
+fn main() -> ExitCode {
+    let verbose_panics = std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0");
+    if !verbose_panics {
+        // The message reaches the user below, as one line.
+        std::panic::set_hook(Box::new(|_| {}));
+    }
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match std::panic::catch_unwind(|| run(cli)) {
+        Ok(Ok(code)) => code,
+        Ok(Err(e)) => {
+            eprintln!("evalkit: error: {e}");
+            ExitCode::from(2)
+        }
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            eprintln!(
+                "evalkit: internal error: {msg} (this is a bug in evalkit; please report it)"
+            );
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> evalkit::Result<ExitCode> {
+    match cli.command {
+        Command::Fast(a) => {
+            let preds = read_predictions(&a.preds, &a.columns.read_options()?)?;
+            if !(0.0..=1.0).contains(&a.threshold) {
+                return Err(evalkit::Error::Usage(format!(
+                    "--threshold {} is not a probability in [0, 1]",
+                    a.threshold
+                )));
+            }
+            let options = FastOptions {
+                sample: match a.sample {
+                    SampleSize::All => None,
+                    SampleSize::Rows(n) => Some(n),
+                },
+                seed: a.seed,
+                threshold: a.threshold,
+                ..FastOptions::default()
+            };
+            let result = evalkit::fast::fast(&preds, &options);
+            warn(&result.metrics.warnings());
+            if a.json {
+                emit_json(&evalkit::json::fast(&preds, &options, &result))?;
+            } else {
+                emit(&output::fast(&preds, &options, &result))?;
+            }
+        }
+        Command::Full(a) => {
+            let preds = read_predictions(&a.preds, &a.columns.read_options()?)?;
+            let options = FullOptions {
+                threshold: a.threshold,
+                thresholds: a.thresholds,
+            };
+            let result = evalkit::full::full(&preds, &options)?;
+            warn(&result.metrics().warnings());
+            if a.json {
+                emit_json(&evalkit::json::full(&preds, &options, &result))?;
+            } else {
+                emit(&output::full(&preds, &options, &result))?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn warn(warnings: &[String]) {
+    for w in warnings {
+        eprintln!("evalkit: warning: {w}");
+    }
+}
+
+fn emit_json(value: &serde_json::Value) -> evalkit::Result<()> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| evalkit::Error::Usage(format!("cannot write JSON: {e}")))?;
+    emit(&(text + "\n"))
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error.
+fn emit(text: &str) -> evalkit::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(evalkit::Error::Usage(
+            format!("cannot write to standard output: {e}"),
+        )),
+        _ => Ok(()),
+    }
+}

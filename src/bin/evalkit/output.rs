@@ -1,0 +1,180 @@
+//! Human output: aligned tables on stdout.
+
+use std::fmt::Write as _;
+
+use evalkit::data::Predictions;
+use evalkit::fast::{FastOptions, FastResult};
+use evalkit::full::{FullOptions, FullResult};
+use evalkit::metrics::MetricSet;
+use evalkit::metrics::binary::BinaryFull;
+
+/// A number for a table: 6 decimals in the usual range, scientific outside.
+pub fn num(v: f64) -> String {
+    if v == 0.0 {
+        "0".to_string()
+    } else if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else if (1e-4..1e6).contains(&v.abs()) {
+        format!("{v:.6}")
+    } else {
+        format!("{v:.4e}")
+    }
+}
+
+/// Left-aligned columns separated by two spaces.
+pub fn table(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for r in rows {
+        let mut line = String::new();
+        for (c, cell) in r.iter().enumerate() {
+            if c + 1 == r.len() {
+                line.push_str(cell);
+            } else {
+                let pad = widths[c] - cell.chars().count();
+                line.push_str(cell);
+                line.push_str(&" ".repeat(pad + 2));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// The title line and the first rows of the header table (task, weights),
+/// then `rows_line` as the "rows" row.
+fn header(out: &mut String, tier: &str, preds: &Predictions, rows_line: String) {
+    let _ = writeln!(out, "evalkit {tier} · {}", preds.path.display());
+    let mut rows = vec![vec![
+        "task".to_string(),
+        format!("{} ({})", preds.task, preds.task_reason),
+    ]];
+    if let Some(w) = &preds.weight_column {
+        rows.push(vec!["weights".to_string(), format!("column '{w}'")]);
+    }
+    rows.push(vec!["rows".to_string(), rows_line]);
+    out.push_str(&table(&rows));
+}
+
+fn metric_rows(metrics: &MetricSet, with_se: bool) -> Vec<Vec<String>> {
+    let with_ci = metrics.iter().any(|(_, m)| m.ci.is_some());
+    let mut head = vec!["metric".to_string(), "value".to_string()];
+    if with_se {
+        head.push("std error".to_string());
+    }
+    if with_ci {
+        head.push("interval".to_string());
+    }
+    let mut rows = vec![head];
+    for (name, m) in metrics.iter() {
+        let mut r = vec![name.to_string(), m.value.map_or("n/a".to_string(), num)];
+        if with_se {
+            r.push(m.std_error.map_or("n/a".to_string(), num));
+        }
+        if with_ci {
+            r.push(m.ci.map_or("n/a".to_string(), |[lo, hi]| {
+                format!("[{}, {}]", num(lo), num(hi))
+            }));
+        }
+        rows.push(r);
+    }
+    rows
+}
+
+/// The fast tier's table.
+pub fn fast(preds: &Predictions, options: &FastOptions, r: &FastResult) -> String {
+    let mut out = String::new();
+    let sample = if r.rows_used == r.rows {
+        "every row".to_string()
+    } else {
+        format!("seed {}, stratified by {}", options.seed, r.strata_kind)
+    };
+    header(
+        &mut out,
+        "fast",
+        preds,
+        format!("{} in file, {} sampled ({sample})", r.rows, r.rows_used),
+    );
+    out.push('\n');
+    let mut strata = vec![vec![
+        r.strata_kind.to_string(),
+        "rows".to_string(),
+        "sampled".to_string(),
+    ]];
+    for s in &r.strata {
+        strata.push(vec![
+            s.name.clone(),
+            s.rows.to_string(),
+            s.sampled.to_string(),
+        ]);
+    }
+    out.push_str(&table(&strata));
+    out.push('\n');
+    out.push_str(&table(&metric_rows(&r.metrics, true)));
+    if preds.task != evalkit::data::Task::Regression {
+        let _ = writeln!(
+            out,
+            "\nintervals: normal, 95%; accuracy{}",
+            if preds.task == evalkit::data::Task::Binary {
+                format!(" at threshold {}", options.threshold)
+            } else {
+                " of the most probable class".to_string()
+            }
+        );
+    }
+    out
+}
+
+/// The full tier's table.
+pub fn full(preds: &Predictions, options: &FullOptions, r: &FullResult) -> String {
+    let mut out = String::new();
+    match r {
+        FullResult::Binary(b) => binary(&mut out, preds, options, b),
+    }
+    out
+}
+
+fn binary(out: &mut String, preds: &Predictions, options: &FullOptions, b: &BinaryFull) {
+    let weighted = preds.weights.is_some();
+    let what = if weighted { "weight" } else { "rows" };
+    header(
+        out,
+        "full",
+        preds,
+        format!(
+            "{} ({what}: {} positive, {} negative; {} distinct scores)",
+            preds.rows(),
+            num(b.positives),
+            num(b.negatives),
+            b.curve.len()
+        ),
+    );
+    out.push('\n');
+    out.push_str(&table(&metric_rows(&b.metrics, false)));
+    let c = &b.confusion;
+    let names = &preds.class_names;
+    let _ = writeln!(
+        out,
+        "\nconfusion matrix at threshold {} (rows: actual)",
+        options.threshold
+    );
+    out.push_str(&table(&[
+        vec![
+            String::new(),
+            format!("predicted {}", names[0]),
+            format!("predicted {}", names[1]),
+        ],
+        vec![format!("actual {}", names[0]), num(c.tn), num(c.fp)],
+        vec![format!("actual {}", names[1]), num(c.fn_), num(c.tp)],
+    ]));
+}

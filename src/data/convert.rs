@@ -1,0 +1,647 @@
+//! From Arrow columns to validated [`Columns`]: every value is checked once
+//! here, in parallel, and the first bad row is named.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, FixedSizeListArray, GenericListArray, OffsetSizeTrait,
+};
+use arrow::buffer::ScalarBuffer;
+use arrow::datatypes::{
+    ArrowPrimitiveType, DataType, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type,
+    Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
+};
+use rayon::prelude::*;
+
+use super::{Columns, Float, Floats, Predictions, ReadOptions, ScoreKind, Table, Task, short_type};
+use crate::error::{Error, Result};
+
+/// Rows per parallel validation chunk.
+const CHUNK: usize = 1 << 16;
+
+/// Largest allowed difference between a multiclass probability row's sum and 1.
+pub const ROW_SUM_TOLERANCE: f64 = 1e-3;
+
+pub(crate) fn predictions_from_table(table: Table, options: &ReadOptions) -> Result<Predictions> {
+    let path = table.path.clone();
+    let path = path.as_path();
+    let metadata: BTreeMap<String, String> = table
+        .schema
+        .metadata()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let rows = table.rows();
+    if rows > u32::MAX as usize {
+        return Err(Error::bad_format(
+            path,
+            format!(
+                "has {rows} rows; evalkit reads at most {} rows per file",
+                u32::MAX
+            ),
+        ));
+    }
+
+    let require = |name: &str, role: &str, flag: &str| -> Result<ArrayRef> {
+        table.column(name)?.ok_or_else(|| {
+            Error::bad_column(
+                path,
+                name,
+                format!(
+                    "no such {role} column; the file has: {}. Pass {flag} COL to name another",
+                    table.describe_columns()
+                ),
+            )
+        })
+    };
+    let label = require(&options.label, "label", "--label")?;
+    let scores: Vec<ArrayRef> = options
+        .score
+        .iter()
+        .map(|s| require(s, "score", "--score"))
+        .collect::<Result<_>>()?;
+    let (weight, weight_column) = match &options.weight {
+        Some(w) => (Some(require(w, "weight", "--weight")?), Some(w.clone())),
+        None => match table.column("weight")? {
+            Some(w) => (Some(w), Some("weight".to_string())),
+            None => (None, None),
+        },
+    };
+    drop(table);
+
+    let label_name = options.label.as_str();
+    let score_name = options.score.join(",");
+    let score_is_list = scores.len() > 1
+        || matches!(
+            scores[0].data_type(),
+            DataType::FixedSizeList(..) | DataType::List(_) | DataType::LargeList(_)
+        );
+
+    let (task, task_reason) = match options.task {
+        Some(t) => (t, "given with --task".to_string()),
+        None => match metadata.get("evalkit.task") {
+            Some(t) => (
+                t.parse::<Task>().map_err(|_| {
+                    Error::bad_format(
+                        path,
+                        format!("has an unknown evalkit.task '{t}' in its metadata"),
+                    )
+                })?,
+                "from the file's evalkit.task metadata".to_string(),
+            ),
+            None => {
+                if matches!(
+                    label.data_type(),
+                    DataType::Float16 | DataType::Float32 | DataType::Float64
+                ) {
+                    (Task::Regression, "inferred: float labels".to_string())
+                } else if score_is_list {
+                    (
+                        Task::Multiclass,
+                        "inferred: a probability list per row".to_string(),
+                    )
+                } else {
+                    (
+                        Task::Binary,
+                        "inferred: class labels and one score per row".to_string(),
+                    )
+                }
+            }
+        },
+    };
+
+    let score_kind = match options.score_kind {
+        Some(k) => k,
+        None => match metadata.get("evalkit.score_kind") {
+            Some(k) => k.parse::<ScoreKind>().map_err(|_| {
+                Error::bad_format(
+                    path,
+                    format!("has an unknown evalkit.score_kind '{k}' in its metadata"),
+                )
+            })?,
+            None => ScoreKind::Probability,
+        },
+    };
+
+    let named_classes = class_names_from_metadata(path, &metadata)?;
+
+    let columns = match task {
+        Task::Binary => {
+            let labels = class_labels(path, label_name, &label, 1)?;
+            let labels: Vec<u8> = labels.into_par_iter().map(|c| c as u8).collect();
+            let scores = if score_is_list {
+                let (flat, k) = list_scores(path, &score_name, &scores, rows)?;
+                if k != 2 {
+                    return Err(Error::bad_column(
+                        path,
+                        &score_name,
+                        format!(
+                            "holds {k} probabilities per row, so the task cannot be binary; use --task multiclass"
+                        ),
+                    ));
+                }
+                let flat = multiclass_probabilities(path, &score_name, flat, 2, score_kind)?;
+                Floats::F64(ScalarBuffer::from(
+                    (0..rows)
+                        .into_par_iter()
+                        .map(|r| flat.get(2 * r + 1))
+                        .collect::<Vec<f64>>(),
+                ))
+            } else {
+                let s = float_column(path, &score_name, &scores[0])?;
+                binary_probabilities(path, &score_name, s, score_kind)?
+            };
+            Columns::Binary { labels, scores }
+        }
+        Task::Multiclass => {
+            let (flat, k) = if score_is_list {
+                list_scores(path, &score_name, &scores, rows)?
+            } else {
+                return Err(Error::bad_column(
+                    path,
+                    &score_name,
+                    "holds one score per row; a multiclass task needs a probability list per row (or several --score columns, one per class)",
+                ));
+            };
+            let labels = class_labels(path, label_name, &label, (k - 1) as u64)?;
+            let scores = multiclass_probabilities(path, &score_name, flat, k, score_kind)?;
+            Columns::Multiclass {
+                labels,
+                scores,
+                classes: k,
+            }
+        }
+        Task::Regression => {
+            if score_is_list {
+                return Err(Error::bad_column(
+                    path,
+                    &score_name,
+                    "holds a list per row; a regression task needs one number per row",
+                ));
+            }
+            let labels = float_column(path, label_name, &label)?;
+            check_finite(path, label_name, &labels)?;
+            let scores = float_column(path, &score_name, &scores[0])?;
+            check_finite(path, &score_name, &scores)?;
+            Columns::Regression { labels, scores }
+        }
+    };
+
+    let weights = match (&weight, &weight_column) {
+        (Some(w), Some(name)) => Some(weights(path, name, w)?),
+        _ => None,
+    };
+
+    let class_count = match &columns {
+        Columns::Binary { .. } => 2,
+        Columns::Multiclass { classes, .. } => *classes,
+        Columns::Regression { .. } => 0,
+    };
+    let class_names = match named_classes {
+        Some(names) if task != Task::Regression => {
+            if names.len() != class_count {
+                return Err(Error::bad_format(
+                    path,
+                    format!(
+                        "its evalkit.classes metadata names {} classes but the scores have {class_count}",
+                        names.len()
+                    ),
+                ));
+            }
+            names
+        }
+        _ => (0..class_count).map(|c| c.to_string()).collect(),
+    };
+
+    Ok(Predictions {
+        path: path.to_path_buf(),
+        task,
+        task_reason,
+        columns,
+        weights,
+        weight_column,
+        score_kind,
+        class_names,
+        metadata,
+    })
+}
+
+fn class_names_from_metadata(
+    path: &Path,
+    metadata: &BTreeMap<String, String>,
+) -> Result<Option<Vec<String>>> {
+    let Some(raw) = metadata.get("evalkit.classes") else {
+        return Ok(None);
+    };
+    let value: serde_json::Value = serde_json::from_str(raw).map_err(|e| {
+        Error::bad_format(
+            path,
+            format!("has evalkit.classes metadata that is not JSON: {e}"),
+        )
+    })?;
+    let list = value.as_array().ok_or_else(|| {
+        Error::bad_format(path, "has evalkit.classes metadata that is not a JSON list")
+    })?;
+    Ok(Some(
+        list.iter()
+            .map(|v| match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect(),
+    ))
+}
+
+/// Index of the first element of `values` for which `bad` holds, scanning in
+/// parallel chunks (the answer does not depend on the thread count).
+pub(crate) fn first_bad<T: Sync>(values: &[T], bad: impl Fn(&T) -> bool + Sync) -> Option<usize> {
+    values
+        .par_chunks(CHUNK)
+        .enumerate()
+        .find_first(|(_, chunk)| chunk.iter().any(&bad))
+        .and_then(|(i, chunk)| chunk.iter().position(&bad).map(|p| i * CHUNK + p))
+}
+
+fn first_null(path: &Path, column: &str, array: &dyn Array) -> Result<()> {
+    if array.null_count() == 0 {
+        return Ok(());
+    }
+    let row = (0..array.len()).find(|&i| array.is_null(i)).unwrap_or(0);
+    Err(Error::bad_value(
+        path,
+        column,
+        row,
+        "is missing (null); every row needs a value",
+    ))
+}
+
+/// Class indices in `0..=max`, from any integer or Boolean column (or a float
+/// column holding whole numbers).
+fn class_labels(path: &Path, column: &str, array: &ArrayRef, max: u64) -> Result<Vec<u32>> {
+    first_null(path, column, array.as_ref())?;
+    let out_of_range = |row: usize, shown: String| {
+        let message = if max == 1 {
+            format!(
+                "label {shown} is not a binary class (0 or 1); for more classes, give a probability list per row"
+            )
+        } else {
+            format!(
+                "label {shown} is not one of the {} classes the scores have (0 to {max})",
+                max + 1
+            )
+        };
+        Error::bad_value(path, column, row, message)
+    };
+    macro_rules! ints {
+        ($t:ty) => {{
+            let values: &[<$t as ArrowPrimitiveType>::Native] = array.as_primitive::<$t>().values();
+            #[allow(unused_comparisons)]
+            let bad = |v: &<$t as ArrowPrimitiveType>::Native| *v < 0 || (*v as u64) > max;
+            if let Some(row) = first_bad(values, bad) {
+                return Err(out_of_range(row, values[row].to_string()));
+            }
+            values.par_iter().map(|&v| v as u32).collect()
+        }};
+    }
+    Ok(match array.data_type() {
+        DataType::Int8 => ints!(Int8Type),
+        DataType::Int16 => ints!(Int16Type),
+        DataType::Int32 => ints!(Int32Type),
+        DataType::Int64 => ints!(Int64Type),
+        DataType::UInt8 => ints!(UInt8Type),
+        DataType::UInt16 => ints!(UInt16Type),
+        DataType::UInt32 => ints!(UInt32Type),
+        DataType::UInt64 => ints!(UInt64Type),
+        DataType::Boolean => {
+            let b: &BooleanArray = array.as_boolean();
+            b.values().iter().map(|v| v as u32).collect()
+        }
+        DataType::Float32 | DataType::Float64 => {
+            let f = float_column(path, column, array)?;
+            let whole = |v: f64| v.fract() == 0.0 && v >= 0.0 && v <= max as f64;
+            let values = f.to_f64_vec();
+            if let Some(row) = first_bad(&values, |&v| !whole(v)) {
+                return Err(out_of_range(row, values[row].to_string()));
+            }
+            values.par_iter().map(|&v| v as u32).collect()
+        }
+        other => {
+            return Err(Error::bad_column(
+                path,
+                column,
+                format!(
+                    "has type {}; class labels must be integers or booleans",
+                    short_type(other)
+                ),
+            ));
+        }
+    })
+}
+
+/// A float column as [`Floats`], zero-copy for Float32/Float64; integer
+/// columns are widened to f64.
+fn float_column(path: &Path, column: &str, array: &ArrayRef) -> Result<Floats> {
+    first_null(path, column, array.as_ref())?;
+    macro_rules! widen {
+        ($t:ty) => {
+            Floats::from(
+                array
+                    .as_primitive::<$t>()
+                    .values()
+                    .iter()
+                    .map(|&v| v as f64)
+                    .collect::<Vec<f64>>(),
+            )
+        };
+    }
+    Ok(match array.data_type() {
+        DataType::Float32 => Floats::F32(array.as_primitive::<Float32Type>().values().clone()),
+        DataType::Float64 => Floats::F64(array.as_primitive::<Float64Type>().values().clone()),
+        DataType::Int8 => widen!(Int8Type),
+        DataType::Int16 => widen!(Int16Type),
+        DataType::Int32 => widen!(Int32Type),
+        DataType::Int64 => widen!(Int64Type),
+        DataType::UInt8 => widen!(UInt8Type),
+        DataType::UInt16 => widen!(UInt16Type),
+        DataType::UInt32 => widen!(UInt32Type),
+        DataType::UInt64 => widen!(UInt64Type),
+        DataType::Boolean => Floats::from(
+            array
+                .as_boolean()
+                .values()
+                .iter()
+                .map(|v| if v { 1.0 } else { 0.0 })
+                .collect::<Vec<f64>>(),
+        ),
+        other => {
+            return Err(Error::bad_column(
+                path,
+                column,
+                format!(
+                    "has type {}; expected Float32 or Float64 numbers",
+                    short_type(other)
+                ),
+            ));
+        }
+    })
+}
+
+fn check_finite(path: &Path, column: &str, values: &Floats) -> Result<()> {
+    let row = crate::with_floats!(values, s => first_bad(s, |v| !v.to_f64().is_finite()));
+    match row {
+        Some(row) => Err(Error::bad_value(
+            path,
+            column,
+            row,
+            format!("value {} is not a finite number", values.get(row)),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn binary_probabilities(
+    path: &Path,
+    column: &str,
+    scores: Floats,
+    kind: ScoreKind,
+) -> Result<Floats> {
+    check_finite(path, column, &scores)?;
+    match kind {
+        ScoreKind::Probability => {
+            let row = crate::with_floats!(&scores, s => first_bad(s, |v| {
+                let v = v.to_f64();
+                !(0.0..=1.0).contains(&v)
+            }));
+            if let Some(row) = row {
+                return Err(Error::bad_value(
+                    path,
+                    column,
+                    row,
+                    format!(
+                        "score {} is not a probability in [0, 1]; if the scores are logits, pass --score-kind logit",
+                        scores.get(row)
+                    ),
+                ));
+            }
+            Ok(scores)
+        }
+        ScoreKind::Logit => Ok(Floats::from(crate::with_floats!(&scores, s => {
+            s.par_iter().map(|v| sigmoid(v.to_f64())).collect::<Vec<f64>>()
+        }))),
+    }
+}
+
+/// The logistic function, stable for large |x|.
+pub fn sigmoid(x: f64) -> f64 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// Flat row-major scores and the class count, from a list column or from
+/// several scalar columns.
+fn list_scores(
+    path: &Path,
+    column: &str,
+    arrays: &[ArrayRef],
+    rows: usize,
+) -> Result<(Floats, usize)> {
+    if arrays.len() > 1 {
+        let cols: Vec<Floats> = arrays
+            .iter()
+            .map(|a| float_column(path, column, a))
+            .collect::<Result<_>>()?;
+        let k = cols.len();
+        let all_f32 = cols.iter().all(|c| matches!(c, Floats::F32(_)));
+        let flat: Floats = if all_f32 {
+            let mut out = vec![0f32; rows * k];
+            for (c, col) in cols.iter().enumerate() {
+                if let Floats::F32(v) = col {
+                    out.par_chunks_mut(k)
+                        .zip(v.par_iter())
+                        .for_each(|(row, &x)| row[c] = x);
+                }
+            }
+            Floats::from(out)
+        } else {
+            let mut out = vec![0f64; rows * k];
+            for (c, col) in cols.iter().enumerate() {
+                out.par_chunks_mut(k)
+                    .enumerate()
+                    .for_each(|(r, row)| row[c] = col.get(r));
+            }
+            Floats::from(out)
+        };
+        return Ok((flat, k));
+    }
+    let array = &arrays[0];
+    first_null(path, column, array.as_ref())?;
+    match array.data_type() {
+        DataType::FixedSizeList(_, k) => {
+            let list: &FixedSizeListArray = array.as_fixed_size_list();
+            let k = *k as usize;
+            if k == 0 {
+                return Err(Error::bad_column(
+                    path,
+                    column,
+                    "holds empty probability lists",
+                ));
+            }
+            let start = list.value_offset_at(0);
+            let child = list.values().slice(start, rows * k);
+            Ok((float_column(path, column, &child)?, k))
+        }
+        DataType::List(_) => generic_list::<i32>(path, column, array.as_list::<i32>()),
+        DataType::LargeList(_) => generic_list::<i64>(path, column, array.as_list::<i64>()),
+        _ => unreachable_list(path, column, array.data_type()),
+    }
+}
+
+fn unreachable_list<T>(path: &Path, column: &str, t: &DataType) -> Result<T> {
+    Err(Error::bad_column(
+        path,
+        column,
+        format!(
+            "has type {}; expected a list of probabilities",
+            short_type(t)
+        ),
+    ))
+}
+
+fn generic_list<O: OffsetSizeTrait>(
+    path: &Path,
+    column: &str,
+    list: &GenericListArray<O>,
+) -> Result<(Floats, usize)> {
+    let offsets = list.value_offsets();
+    let k = (offsets[1] - offsets[0]).as_usize();
+    if k == 0 {
+        return Err(Error::bad_value(
+            path,
+            column,
+            0,
+            "is an empty probability list",
+        ));
+    }
+    let lengths: Vec<usize> = offsets
+        .windows(2)
+        .map(|w| (w[1] - w[0]).as_usize())
+        .collect();
+    if let Some(row) = first_bad(&lengths, |&len| len != k) {
+        return Err(Error::bad_value(
+            path,
+            column,
+            row,
+            format!(
+                "has {} probabilities but row 0 has {k}; every row needs one per class",
+                lengths[row]
+            ),
+        ));
+    }
+    let start = offsets[0].as_usize();
+    let child = list.values().slice(start, lengths.len() * k);
+    Ok((float_column(path, column, &child)?, k))
+}
+
+fn multiclass_probabilities(
+    path: &Path,
+    column: &str,
+    flat: Floats,
+    k: usize,
+    kind: ScoreKind,
+) -> Result<Floats> {
+    let row_of = |i: usize| i / k;
+    let bad_value = crate::with_floats!(&flat, s => first_bad(s, |v| !v.to_f64().is_finite()));
+    if let Some(i) = bad_value {
+        return Err(Error::bad_value(
+            path,
+            column,
+            row_of(i),
+            format!(
+                "probability {} (class {}) is not a finite number",
+                flat.get(i),
+                i % k
+            ),
+        ));
+    }
+    match kind {
+        ScoreKind::Probability => {
+            let out = crate::with_floats!(&flat, s => first_bad(s, |v| !(0.0..=1.0).contains(&v.to_f64())));
+            if let Some(i) = out {
+                return Err(Error::bad_value(
+                    path,
+                    column,
+                    row_of(i),
+                    format!(
+                        "probability {} (class {}) is outside [0, 1]; if the scores are logits, pass --score-kind logit",
+                        flat.get(i),
+                        i % k
+                    ),
+                ));
+            }
+            let sums: Vec<f64> = crate::with_floats!(&flat, s => {
+                s.par_chunks(k).map(|row| row.iter().map(|v| v.to_f64()).sum::<f64>()).collect()
+            });
+            if let Some(row) = first_bad(&sums, |s| (s - 1.0).abs() > ROW_SUM_TOLERANCE) {
+                return Err(Error::bad_value(
+                    path,
+                    column,
+                    row,
+                    format!(
+                        "probabilities sum to {}, not 1 (within {ROW_SUM_TOLERANCE}); if the scores are logits, pass --score-kind logit",
+                        sums[row]
+                    ),
+                ));
+            }
+            Ok(flat)
+        }
+        ScoreKind::Logit => {
+            let mut out = flat.to_f64_vec();
+            out.par_chunks_mut(k).for_each(softmax_in_place);
+            Ok(Floats::from(out))
+        }
+    }
+}
+
+/// Softmax of one row, stable (the maximum is subtracted first).
+pub fn softmax_in_place(row: &mut [f64]) {
+    let max = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let mut sum = 0.0;
+    for v in row.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    for v in row.iter_mut() {
+        *v /= sum;
+    }
+}
+
+fn weights(path: &Path, column: &str, array: &ArrayRef) -> Result<Floats> {
+    let w = float_column(path, column, array)?;
+    check_finite(path, column, &w)?;
+    let negative = crate::with_floats!(&w, s => first_bad(s, |v| v.to_f64() < 0.0));
+    if let Some(row) = negative {
+        return Err(Error::bad_value(
+            path,
+            column,
+            row,
+            format!(
+                "weight {} is negative; weights must be 0 or more",
+                w.get(row)
+            ),
+        ));
+    }
+    let any_positive = crate::with_floats!(&w, s => s.par_iter().any(|v| v.to_f64() > 0.0));
+    if !any_positive {
+        return Err(Error::bad_column(
+            path,
+            column,
+            "every weight is 0; at least one row needs a positive weight",
+        ));
+    }
+    Ok(w)
+}

@@ -1,0 +1,435 @@
+//! Reading prediction files (SPEC §2).
+//!
+//! A prediction file holds one row per example: a `label` column, a `score`
+//! column and optionally a `weight` column, plus any passthrough columns.
+//! [`read_predictions`] reads it into [`Predictions`], validating every value
+//! once so that the metric code never sees a NaN, a label outside the classes
+//! or a negative weight.
+//!
+//! Formats, recognised by their leading bytes rather than the file name:
+//!
+//! | format | how it is read |
+//! |---|---|
+//! | Arrow IPC file (`ARROW1`) | memory-mapped; columns are zero-copy views of the mapping |
+//! | Arrow IPC stream | polars |
+//! | Parquet (`PAR1`) | polars |
+//! | CSV (text) | polars |
+//!
+//! The task is taken from `--task`, else from the file's `evalkit.task`
+//! metadata, else inferred: float labels → regression, list scores (or several
+//! score columns) → multiclass, otherwise binary. [`Predictions::task_reason`]
+//! says which rule applied so the faces can state it.
+
+mod convert;
+mod floats;
+mod ipc;
+mod polars_bridge;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use arrow::array::{ArrayRef, RecordBatch};
+use arrow::datatypes::{DataType, SchemaRef};
+
+pub use floats::{Float, Floats};
+
+use crate::error::{Error, Result, contain};
+
+/// What kind of prediction problem a file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Task {
+    /// Two classes; the score is the probability of class 1.
+    Binary,
+    /// `k` classes; the score is a list of `k` probabilities.
+    Multiclass,
+    /// A real-valued target; the score is the prediction.
+    Regression,
+}
+
+impl Task {
+    /// The name used on the command line and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Task::Binary => "binary",
+            Task::Multiclass => "multiclass",
+            Task::Regression => "regression",
+        }
+    }
+}
+
+impl fmt::Display for Task {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Task {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Task> {
+        match s {
+            "binary" => Ok(Task::Binary),
+            "multiclass" => Ok(Task::Multiclass),
+            "regression" => Ok(Task::Regression),
+            other => Err(Error::usage(format!(
+                "unknown task '{other}': expected binary, multiclass or regression"
+            ))),
+        }
+    }
+}
+
+/// What the score column holds for a classification task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScoreKind {
+    /// Probabilities in [0, 1] (multiclass: each row sums to 1).
+    Probability,
+    /// Logits: a sigmoid (binary) or softmax (multiclass) is applied on reading.
+    Logit,
+}
+
+impl ScoreKind {
+    /// The name used on the command line and in metadata.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScoreKind::Probability => "probability",
+            ScoreKind::Logit => "logit",
+        }
+    }
+}
+
+impl FromStr for ScoreKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<ScoreKind> {
+        match s {
+            "probability" => Ok(ScoreKind::Probability),
+            "logit" => Ok(ScoreKind::Logit),
+            other => Err(Error::usage(format!(
+                "unknown score kind '{other}': expected probability or logit"
+            ))),
+        }
+    }
+}
+
+/// Which columns to read and how to interpret them.
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// The label column (default `label`).
+    pub label: String,
+    /// The score column; several names make a multiclass score, one column
+    /// per class in order (for formats without list columns, such as CSV).
+    pub score: Vec<String>,
+    /// The weight column. `None` uses a column named `weight` when there is
+    /// one.
+    pub weight: Option<String>,
+    /// The task; `None` takes it from the metadata or infers it.
+    pub task: Option<Task>,
+    /// What the scores are; `None` takes it from the metadata, else
+    /// probabilities.
+    pub score_kind: Option<ScoreKind>,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            label: "label".to_string(),
+            score: vec!["score".to_string()],
+            weight: None,
+            task: None,
+            score_kind: None,
+        }
+    }
+}
+
+/// The validated columns of a prediction file, by task.
+#[derive(Debug, Clone)]
+pub enum Columns {
+    /// Binary classification.
+    Binary {
+        /// Class index per row, 0 or 1.
+        labels: Vec<u8>,
+        /// Probability of class 1 per row, in [0, 1].
+        scores: Floats,
+    },
+    /// Multiclass classification.
+    Multiclass {
+        /// Class index per row, in `0..classes`.
+        labels: Vec<u32>,
+        /// Row-major `rows × classes` probabilities; every row sums to 1.
+        scores: Floats,
+        /// Number of classes.
+        classes: usize,
+    },
+    /// Regression.
+    Regression {
+        /// Target per row (finite).
+        labels: Floats,
+        /// Prediction per row (finite).
+        scores: Floats,
+    },
+}
+
+/// A prediction file, read and validated.
+#[derive(Debug, Clone)]
+pub struct Predictions {
+    /// The file it came from.
+    pub path: PathBuf,
+    /// The task.
+    pub task: Task,
+    /// How the task was decided, in words ("given with --task", …).
+    pub task_reason: String,
+    /// The label, score and weight columns, validated.
+    pub columns: Columns,
+    /// Per-row weights (finite, ≥ 0, not all 0), when the file has them.
+    pub weights: Option<Floats>,
+    /// The name of the weight column in use.
+    pub weight_column: Option<String>,
+    /// What the score column held before reading (logits are turned into
+    /// probabilities on reading).
+    pub score_kind: ScoreKind,
+    /// Class names: from `evalkit.classes` when present, else `"0"`, `"1"`, …
+    /// (empty for regression).
+    pub class_names: Vec<String>,
+    /// Schema metadata of the file (all keys, `evalkit.*` included).
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl Predictions {
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        match &self.columns {
+            Columns::Binary { labels, .. } => labels.len(),
+            Columns::Multiclass { labels, .. } => labels.len(),
+            Columns::Regression { labels, .. } => labels.len(),
+        }
+    }
+
+    /// Builds predictions from in-memory columns (used by tests, benches and
+    /// the Python binding). Values are validated exactly as when reading a
+    /// file; `name` stands in for the file name in error messages.
+    pub fn from_arrays(
+        name: &str,
+        label: ArrayRef,
+        score: Vec<ArrayRef>,
+        weight: Option<ArrayRef>,
+        task: Option<Task>,
+        score_kind: Option<ScoreKind>,
+    ) -> Result<Predictions> {
+        let path = PathBuf::from(name);
+        let mut fields = vec![arrow::datatypes::Field::new(
+            "label",
+            label.data_type().clone(),
+            true,
+        )];
+        let mut arrays = vec![label];
+        let mut score_names = Vec::new();
+        for (i, s) in score.into_iter().enumerate() {
+            let name = if i == 0 {
+                "score".to_string()
+            } else {
+                format!("score_{i}")
+            };
+            fields.push(arrow::datatypes::Field::new(
+                &name,
+                s.data_type().clone(),
+                true,
+            ));
+            arrays.push(s);
+            score_names.push(name);
+        }
+        let has_weight = weight.is_some();
+        if let Some(w) = weight {
+            fields.push(arrow::datatypes::Field::new(
+                "weight",
+                w.data_type().clone(),
+                true,
+            ));
+            arrays.push(w);
+        }
+        let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(fields));
+        let batch = RecordBatch::try_new(schema.clone(), arrays)
+            .map_err(|e| Error::usage(format!("{name}: the arrays do not fit together: {e}")))?;
+        let table = Table {
+            path,
+            schema,
+            batches: vec![batch],
+        };
+        let options = ReadOptions {
+            label: "label".into(),
+            score: score_names,
+            weight: has_weight.then(|| "weight".to_string()),
+            task,
+            score_kind,
+        };
+        convert::predictions_from_table(table, &options)
+    }
+}
+
+/// A file's schema and record batches, from whichever reader read it.
+pub(crate) struct Table {
+    pub path: PathBuf,
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+}
+
+impl Table {
+    pub fn rows(&self) -> usize {
+        self.batches.iter().map(|b| b.num_rows()).sum()
+    }
+
+    /// The column as one array (batches concatenated when there are several;
+    /// a single batch stays zero-copy).
+    pub fn column(&self, name: &str) -> Result<Option<ArrayRef>> {
+        let Ok(index) = self.schema.index_of(name) else {
+            return Ok(None);
+        };
+        let chunks: Vec<&dyn arrow::array::Array> = self
+            .batches
+            .iter()
+            .map(|b| b.column(index).as_ref())
+            .collect();
+        match chunks.len() {
+            0 => Ok(Some(arrow::array::new_empty_array(
+                self.schema.field(index).data_type(),
+            ))),
+            1 => Ok(Some(self.batches[0].column(index).clone())),
+            _ => arrow::compute::concat(&chunks)
+                .map(Some)
+                .map_err(|e| Error::bad_column(&self.path, name, format!("cannot be read: {e}"))),
+        }
+    }
+
+    /// "a, b, c (types)" for error messages.
+    pub fn describe_columns(&self) -> String {
+        let names: Vec<String> = self
+            .schema
+            .fields()
+            .iter()
+            .map(|f| format!("{} ({})", f.name(), short_type(f.data_type())))
+            .collect();
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
+        }
+    }
+}
+
+/// A short human name for an Arrow type.
+pub(crate) fn short_type(t: &DataType) -> String {
+    match t {
+        DataType::FixedSizeList(f, k) => format!("list<{}, {k}>", short_type(f.data_type())),
+        DataType::List(f) | DataType::LargeList(f) => {
+            format!("list<{}>", short_type(f.data_type()))
+        }
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "string".to_string(),
+        other => other.to_string().to_lowercase(),
+    }
+}
+
+/// The file formats evalkit reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Arrow IPC file (memory-mapped, zero-copy).
+    ArrowFile,
+    /// Arrow IPC stream.
+    ArrowStream,
+    /// Parquet.
+    Parquet,
+    /// Comma-separated values with a header line.
+    Csv,
+}
+
+/// Decides the format from the leading bytes of the file.
+pub fn sniff_format(path: &Path) -> Result<Format> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, "cannot open", e))?;
+    if meta.is_dir() {
+        return Err(Error::bad_format(
+            path,
+            "is a directory, not a prediction file",
+        ));
+    }
+    if meta.len() == 0 {
+        return Err(Error::bad_format(
+            path,
+            "is empty (0 bytes): it holds no predictions",
+        ));
+    }
+    let mut head = Vec::with_capacity(8192);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(8192).read_to_end(&mut head))
+        .map_err(|e| Error::io(path, "cannot read", e))?;
+    if head.starts_with(b"ARROW1") {
+        return Ok(Format::ArrowFile);
+    }
+    if head.starts_with(b"PAR1") {
+        return Ok(Format::Parquet);
+    }
+    if head.starts_with(&[0xFF, 0xFF, 0xFF, 0xFF]) {
+        return Ok(Format::ArrowStream);
+    }
+    if looks_like_text(&head) {
+        return Ok(Format::Csv);
+    }
+    Err(Error::bad_format(
+        path,
+        "is not an Arrow IPC, Parquet or CSV file (its first bytes match none of them)",
+    ))
+}
+
+/// Text without NUL or other control bytes, valid UTF-8 (a multi-byte
+/// character cut at the end of the sample is allowed).
+fn looks_like_text(head: &[u8]) -> bool {
+    let valid = match std::str::from_utf8(head) {
+        Ok(_) => true,
+        Err(e) => e.error_len().is_none() && head.len() - e.valid_up_to() < 4,
+    };
+    valid
+        && head
+            .iter()
+            .all(|&b| b >= 0x20 || b == b'\n' || b == b'\r' || b == b'\t')
+}
+
+/// Reads and validates a prediction file.
+///
+/// Errors name the file, and the column and first row where a value is the
+/// problem. Arrow and polars are called inside a panic boundary: corrupt bytes
+/// that make them panic come back as [`Error::Format`].
+pub fn read_predictions(path: &Path, options: &ReadOptions) -> Result<Predictions> {
+    let table = read_table(path, options)?;
+    convert::predictions_from_table(table, options)
+}
+
+/// Reads the columns `options` needs (all columns for formats that cannot
+/// project cheaply) into a [`Table`].
+pub(crate) fn read_table(path: &Path, options: &ReadOptions) -> Result<Table> {
+    let format = sniff_format(path)?;
+    let mut required: Vec<String> = vec![options.label.clone()];
+    required.extend(options.score.iter().cloned());
+    let optional = [options
+        .weight
+        .clone()
+        .unwrap_or_else(|| "weight".to_string())];
+    let table = match format {
+        Format::ArrowFile => contain(path, "Arrow IPC", || ipc::read_mmap(path))?,
+        other => contain(path, format_name(other), || {
+            polars_bridge::read(path, other, &required, &optional)
+        })?,
+    };
+    if table.rows() == 0 {
+        return Err(Error::bad_format(path, "has no rows"));
+    }
+    Ok(table)
+}
+
+fn format_name(format: Format) -> &'static str {
+    match format {
+        Format::ArrowFile => "Arrow IPC",
+        Format::ArrowStream => "Arrow IPC stream",
+        Format::Parquet => "Parquet",
+        Format::Csv => "CSV",
+    }
+}

@@ -1,0 +1,293 @@
+//! The fast tier (SPEC §4): loss and accuracy on a stratified, seeded sample.
+//!
+//! Estimates are stratified means: `Σ_h (W_h / W) · m_h`, where `m_h` is the
+//! (weighted) mean over the rows sampled from stratum `h` and `W_h` the
+//! stratum's row count (or weight) in the whole file. With `--sample all`
+//! this is exactly the full-file mean. The standard error is the textbook
+//! stratified one with the finite-population correction,
+//! `SE² = Σ_h (W_h/W)² (1 − n_h/N_h) s²_h / n_h` (weighted: the linearised
+//! variance of each stratum's ratio mean), so it is 0 when every row is used;
+//! a stratum with one sampled row contributes no variance estimate.
+//!
+//! The interval on accuracy (and the loss) is the normal one, `m ± z·SE`.
+
+use crate::data::{Columns, Predictions, Task};
+use crate::metrics::binary::binary_log_loss;
+use crate::metrics::{Metric, MetricSet, neg_log};
+use crate::sample::{Sample, decile_strata, stratified};
+
+/// Options of the fast tier.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FastOptions {
+    /// Rows to sample; `None` uses every row.
+    pub sample: Option<usize>,
+    /// Seed of the sample.
+    pub seed: u64,
+    /// Decision threshold for binary accuracy.
+    pub threshold: f64,
+    /// Confidence level of the normal intervals.
+    pub level: f64,
+}
+
+impl Default for FastOptions {
+    fn default() -> Self {
+        FastOptions {
+            sample: Some(10_000),
+            seed: 0,
+            threshold: 0.5,
+            level: 0.95,
+        }
+    }
+}
+
+/// One stratum of the sample.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Stratum {
+    /// Class name, or the label range of a regression decile.
+    pub name: String,
+    /// Rows in the file.
+    pub rows: u64,
+    /// Rows sampled.
+    pub sampled: u64,
+}
+
+/// The fast tier's result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FastResult {
+    /// Rows in the file.
+    pub rows: usize,
+    /// Rows sampled.
+    pub rows_used: usize,
+    /// What the strata are ("class" or "label decile").
+    pub strata_kind: &'static str,
+    /// Per-stratum counts.
+    pub strata: Vec<Stratum>,
+    /// `log_loss` (classification) or `mse` (regression), and `accuracy`
+    /// (classification).
+    pub metrics: MetricSet,
+}
+
+/// Runs the fast tier.
+pub fn fast(preds: &Predictions, options: &FastOptions) -> FastResult {
+    let weights = preds.weights.as_ref();
+    let w = |r: usize| weights.map_or(1.0, |w| w.get(r));
+    let (sample, names, strata_kind, ids): (Sample, Vec<String>, &'static str, Vec<u8>) =
+        match &preds.columns {
+            Columns::Binary { labels, .. } => (
+                stratified(labels, 2, options.sample, options.seed),
+                preds.class_names.clone(),
+                "class",
+                Vec::new(),
+            ),
+            Columns::Multiclass {
+                labels, classes, ..
+            } => (
+                stratified(labels, *classes, options.sample, options.seed),
+                preds.class_names.clone(),
+                "class",
+                Vec::new(),
+            ),
+            Columns::Regression { labels, .. } => {
+                let (ids, cuts) = decile_strata(&labels.to_f64_vec());
+                let names = decile_names(&cuts);
+                (
+                    stratified(&ids, 10, options.sample, options.seed),
+                    names,
+                    "label decile",
+                    ids,
+                )
+            }
+        };
+    let stratum_of = |r: usize| -> usize {
+        match &preds.columns {
+            Columns::Binary { labels, .. } => labels[r] as usize,
+            Columns::Multiclass { labels, .. } => labels[r] as usize,
+            Columns::Regression { .. } => ids[r] as usize,
+        }
+    };
+
+    // Stratum weights in the whole file (row counts without weights).
+    let stratum_weight: Vec<f64> = match weights {
+        None => sample.totals.iter().map(|&t| t as f64).collect(),
+        Some(wt) => {
+            let mut acc = vec![0.0; sample.totals.len()];
+            for r in 0..preds.rows() {
+                acc[stratum_of(r)] += wt.get(r);
+            }
+            acc
+        }
+    };
+
+    // Per sampled row: (loss, correct) — correct is None for regression.
+    let row_terms = |r: usize| -> (f64, Option<f64>) {
+        match &preds.columns {
+            Columns::Binary { labels, scores } => {
+                let (y, p) = (labels[r], scores.get(r));
+                let hit = (p >= options.threshold) == (y == 1);
+                (binary_log_loss(y, p), Some(hit as u8 as f64))
+            }
+            Columns::Multiclass {
+                labels,
+                scores,
+                classes,
+            } => {
+                let k = *classes;
+                let y = labels[r] as usize;
+                let mut best = 0;
+                let mut best_p = f64::NEG_INFINITY;
+                for c in 0..k {
+                    let p = scores.get(r * k + c);
+                    if p > best_p {
+                        best_p = p;
+                        best = c;
+                    }
+                }
+                (
+                    neg_log(scores.get(r * k + y)),
+                    Some((best == y) as u8 as f64),
+                )
+            }
+            Columns::Regression { labels, scores } => {
+                let e = labels.get(r) - scores.get(r);
+                (e * e, None)
+            }
+        }
+    };
+
+    let strata = sample.totals.len();
+    let mut loss = StratumSums::new(strata);
+    let mut acc = StratumSums::new(strata);
+    let terms: Vec<(usize, f64, f64, Option<f64>)> = sample
+        .rows
+        .iter()
+        .map(|&r| {
+            let r = r as usize;
+            let (l, c) = row_terms(r);
+            (stratum_of(r), w(r), l, c)
+        })
+        .collect();
+    for &(h, wr, l, c) in &terms {
+        loss.add(h, wr, l);
+        if let Some(c) = c {
+            acc.add(h, wr, c);
+        }
+    }
+    for &(h, wr, l, c) in &terms {
+        loss.add_variance(h, wr, l);
+        if let Some(c) = c {
+            acc.add_variance(h, wr, c);
+        }
+    }
+
+    let z = normal_quantile(0.5 + options.level / 2.0);
+    let mut metrics = MetricSet::new();
+    let loss_name = if preds.task == Task::Regression {
+        "mse"
+    } else {
+        "log_loss"
+    };
+    metrics.insert(loss_name, loss.estimate(&stratum_weight, &sample, z));
+    if preds.task != Task::Regression {
+        metrics.insert("accuracy", acc.estimate(&stratum_weight, &sample, z));
+    }
+
+    FastResult {
+        rows: preds.rows(),
+        rows_used: sample.rows.len(),
+        strata_kind,
+        strata: (0..strata)
+            .map(|h| Stratum {
+                name: names.get(h).cloned().unwrap_or_else(|| h.to_string()),
+                rows: sample.totals[h],
+                sampled: sample.sampled[h],
+            })
+            .collect(),
+        metrics,
+    }
+}
+
+fn decile_names(cuts: &[f64]) -> Vec<String> {
+    (0..10)
+        .map(|h| match h {
+            0 => format!("≤ {}", cuts.first().copied().unwrap_or(f64::NAN)),
+            9 => format!("> {}", cuts.last().copied().unwrap_or(f64::NAN)),
+            _ => format!("({}, {}]", cuts[h - 1], cuts[h]),
+        })
+        .collect()
+}
+
+/// Per-stratum weighted sums for a stratified mean and its variance.
+struct StratumSums {
+    n: Vec<u64>,
+    w: Vec<f64>,
+    wx: Vec<f64>,
+    /// Σ w² (x − m)², filled by the second pass.
+    dev: Vec<f64>,
+}
+
+impl StratumSums {
+    fn new(strata: usize) -> StratumSums {
+        StratumSums {
+            n: vec![0; strata],
+            w: vec![0.0; strata],
+            wx: vec![0.0; strata],
+            dev: vec![0.0; strata],
+        }
+    }
+
+    fn add(&mut self, h: usize, w: f64, x: f64) {
+        self.n[h] += 1;
+        self.w[h] += w;
+        self.wx[h] += w * x;
+    }
+
+    fn mean(&self, h: usize) -> Option<f64> {
+        (self.w[h] > 0.0).then(|| self.wx[h] / self.w[h])
+    }
+
+    fn add_variance(&mut self, h: usize, w: f64, x: f64) {
+        if let Some(m) = self.mean(h) {
+            self.dev[h] += w * w * (x - m) * (x - m);
+        }
+    }
+
+    fn estimate(&self, stratum_weight: &[f64], sample: &Sample, z: f64) -> Metric {
+        // Strata with sampled weight; their file weight is the denominator.
+        let used: Vec<usize> = (0..self.n.len())
+            .filter(|&h| self.mean(h).is_some())
+            .collect();
+        let total: f64 = used.iter().map(|&h| stratum_weight[h]).sum();
+        if used.is_empty() || total <= 0.0 {
+            return Metric::undefined("no sampled row has a positive weight");
+        }
+        let mut value = 0.0;
+        let mut var = 0.0;
+        for &h in &used {
+            let share = stratum_weight[h] / total;
+            value += share * self.mean(h).unwrap_or(0.0);
+            let n = self.n[h] as f64;
+            if self.n[h] > 1 {
+                let fpc = 1.0 - sample.sampled[h] as f64 / sample.totals[h] as f64;
+                let v = n / (n - 1.0) * self.dev[h] / (self.w[h] * self.w[h]);
+                var += share * share * fpc.max(0.0) * v;
+            }
+        }
+        let se = var.sqrt();
+        Metric {
+            value: Some(value),
+            ci: Some([value - z * se, value + z * se]),
+            method: "normal".to_string(),
+            std_error: Some(se),
+            reason: None,
+        }
+    }
+}
+
+/// The standard normal quantile function (statrs).
+pub fn normal_quantile(p: f64) -> f64 {
+    use statrs::distribution::{ContinuousCDF, Normal};
+    match Normal::new(0.0, 1.0) {
+        Ok(n) => n.inverse_cdf(p),
+        Err(_) => f64::NAN,
+    }
+}

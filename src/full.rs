@@ -1,0 +1,68 @@
+//! The full tier (SPEC §4): every row, every metric of the task.
+
+use crate::data::{Columns, Predictions};
+use crate::error::{Error, Result};
+use crate::metrics::binary::{self, BinaryFull, BinaryOptions};
+
+/// Options of the full tier.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FullOptions {
+    /// Decision threshold (binary).
+    pub threshold: f64,
+    /// Points of the threshold grid for the sweep (binary).
+    pub thresholds: usize,
+}
+
+impl Default for FullOptions {
+    fn default() -> Self {
+        FullOptions {
+            threshold: 0.5,
+            thresholds: 1000,
+        }
+    }
+}
+
+/// The full tier's result, by task.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FullResult {
+    /// Binary classification.
+    Binary(BinaryFull),
+}
+
+impl FullResult {
+    /// The metrics.
+    pub fn metrics(&self) -> &crate::metrics::MetricSet {
+        match self {
+            FullResult::Binary(b) => &b.metrics,
+        }
+    }
+}
+
+/// Runs the full tier.
+pub fn full(preds: &Predictions, options: &FullOptions) -> Result<FullResult> {
+    if !(0.0..=1.0).contains(&options.threshold) {
+        return Err(Error::usage(format!(
+            "--threshold {} is not a probability in [0, 1]",
+            options.threshold
+        )));
+    }
+    if options.thresholds < 2 {
+        return Err(Error::usage("--thresholds needs at least 2 points"));
+    }
+    match &preds.columns {
+        Columns::Binary { labels, scores } => Ok(FullResult::Binary(binary::full(
+            labels,
+            scores,
+            preds.weights.as_ref(),
+            &BinaryOptions {
+                threshold: options.threshold,
+                grid: options.thresholds,
+            },
+        ))),
+        Columns::Multiclass { .. } | Columns::Regression { .. } => Err(Error::usage(format!(
+            "{}: the full tier computes binary metrics only so far; for a {} task use `evalkit fast`",
+            preds.path.display(),
+            preds.task
+        ))),
+    }
+}

@@ -1,0 +1,128 @@
+//! The machine-readable result documents (SPEC §5), built in one place so the
+//! CLI's `--json` and the Python binding's `.to_dict()` are the same.
+//!
+//! Every document has `evalkit_version`, `tier`, `file`, `task`,
+//! `task_reason`, `rows`, `rows_used`, `seed`, `metrics` and `warnings`.
+//! Each metric is `{"value": f64|null, "ci": [lo, hi]|null, "method": "..."}`,
+//! plus `"reason"` when the value is undefined and `"std_error"` where the
+//! tier estimates one. Counts are integers unless the file has weights.
+
+use serde_json::{Value, json};
+
+use crate::data::Predictions;
+use crate::fast::{FastOptions, FastResult};
+use crate::full::{FullOptions, FullResult};
+use crate::metrics::binary::BinaryFull;
+use crate::metrics::curves::Sweep;
+
+/// A count: an integer without weights, a float with them.
+fn count(v: f64, weighted: bool) -> Value {
+    if !weighted && v >= 0.0 && v.fract() == 0.0 && v < 9.0e15 {
+        Value::from(v as u64)
+    } else {
+        Value::from(v)
+    }
+}
+
+fn counts(v: &[f64], weighted: bool) -> Value {
+    Value::Array(v.iter().map(|&x| count(x, weighted)).collect())
+}
+
+fn header(preds: &Predictions, tier: &str) -> serde_json::Map<String, Value> {
+    let mut m = serde_json::Map::new();
+    m.insert("evalkit_version".into(), json!(crate::VERSION));
+    m.insert("tier".into(), json!(tier));
+    m.insert("file".into(), json!(preds.path.display().to_string()));
+    m.insert("task".into(), json!(preds.task.as_str()));
+    m.insert("task_reason".into(), json!(preds.task_reason));
+    m.insert("rows".into(), json!(preds.rows()));
+    m
+}
+
+/// The fast tier's document.
+pub fn fast(preds: &Predictions, options: &FastOptions, result: &FastResult) -> Value {
+    let mut m = header(preds, "fast");
+    m.insert("rows_used".into(), json!(result.rows_used));
+    m.insert("seed".into(), json!(options.seed));
+    m.insert(
+        "sample".into(),
+        match options.sample {
+            Some(n) => json!(n),
+            None => json!("all"),
+        },
+    );
+    m.insert("threshold".into(), json!(options.threshold));
+    m.insert("weight_column".into(), json!(preds.weight_column));
+    m.insert("strata_kind".into(), json!(result.strata_kind));
+    m.insert("strata".into(), json!(result.strata));
+    m.insert("metrics".into(), json!(result.metrics));
+    m.insert("warnings".into(), json!(result.metrics.warnings()));
+    Value::Object(m)
+}
+
+/// The full tier's document.
+pub fn full(preds: &Predictions, options: &FullOptions, result: &FullResult) -> Value {
+    let mut m = header(preds, "full");
+    m.insert("rows_used".into(), json!(preds.rows()));
+    m.insert("seed".into(), Value::Null);
+    m.insert("weight_column".into(), json!(preds.weight_column));
+    match result {
+        FullResult::Binary(b) => binary(&mut m, preds, options, b),
+    }
+    m.insert("warnings".into(), json!(result.metrics().warnings()));
+    Value::Object(m)
+}
+
+fn binary(
+    m: &mut serde_json::Map<String, Value>,
+    preds: &Predictions,
+    options: &FullOptions,
+    b: &BinaryFull,
+) {
+    let w = preds.weights.is_some();
+    m.insert("threshold".into(), json!(options.threshold));
+    m.insert("classes".into(), json!(preds.class_names));
+    m.insert("positives".into(), count(b.positives, w));
+    m.insert("negatives".into(), count(b.negatives, w));
+    m.insert("distinct_scores".into(), json!(b.curve.len()));
+    m.insert("metrics".into(), json!(b.metrics));
+    let c = &b.confusion;
+    m.insert(
+        "confusion_matrix".into(),
+        json!({
+            "threshold": options.threshold,
+            "labels": preds.class_names,
+            "matrix": [[count(c.tn, w), count(c.fp, w)], [count(c.fn_, w), count(c.tp, w)]],
+        }),
+    );
+    m.insert(
+        "reliability".into(),
+        json!({
+            "bins": b.reliability.len(),
+            "ece": b.metrics.value("ece"),
+            "lower": b.reliability.iter().map(|x| x.lower).collect::<Vec<_>>(),
+            "upper": b.reliability.iter().map(|x| x.upper).collect::<Vec<_>>(),
+            "count": b.reliability.iter().map(|x| x.count).collect::<Vec<_>>(),
+            "weight": b.reliability.iter().map(|x| count(x.weight, w)).collect::<Vec<_>>(),
+            "mean_predicted": b.reliability.iter().map(|x| x.mean_predicted).collect::<Vec<_>>(),
+            "observed": b.reliability.iter().map(|x| x.observed).collect::<Vec<_>>(),
+        }),
+    );
+    m.insert("sweep".into(), sweep(&b.sweep, w));
+}
+
+fn sweep(s: &Sweep, weighted: bool) -> Value {
+    json!({
+        "threshold": s.threshold,
+        "tp": counts(&s.tp, weighted),
+        "fp": counts(&s.fp, weighted),
+        "tn": counts(&s.tn, weighted),
+        "fn": counts(&s.fn_, weighted),
+        "precision": s.precision,
+        "recall": s.recall,
+        "f1": s.f1,
+        "specificity": s.specificity,
+        "accuracy": s.accuracy,
+        "mcc": s.mcc,
+    })
+}

@@ -1,0 +1,46 @@
+//! evalkit: tiered model evaluation.
+//!
+//! The pipeline, in the order a model goes through it:
+//!
+//! 1. **Predictions** — a prediction file (Arrow IPC, memory-mapped; or IPC
+//!    stream, Parquet, CSV) is read and validated once by
+//!    [`data::read_predictions`] into [`data::Predictions`].
+//! 2. **Fast tier** — [`fast::fast`] estimates loss and accuracy on a
+//!    stratified, seeded sample, with standard errors ([`sample`]).
+//! 3. **Full tier** — [`full::full`] computes every metric of the task on
+//!    every row: for binary tasks one sort, then single passes
+//!    ([`metrics::curves`], [`metrics::binary`], [`metrics::calibration`]).
+//!
+//! ```
+//! use std::sync::Arc;
+//! use arrow::array::{ArrayRef, Float64Array, Int64Array};
+//! use evalkit::data::Predictions;
+//! use evalkit::full::{full, FullOptions};
+//!
+//! let labels: ArrayRef = Arc::new(Int64Array::from(vec![0, 0, 1, 1]));
+//! let scores: ArrayRef = Arc::new(Float64Array::from(vec![0.1, 0.4, 0.35, 0.8]));
+//! let preds = Predictions::from_arrays("example", labels, vec![scores], None, None, None)?;
+//! let result = full(&preds, &FullOptions::default())?;
+//! assert_eq!(result.metrics().value("roc_auc"), Some(0.75));
+//! # Ok::<(), evalkit::Error>(())
+//! ```
+//!
+//! The library never prints and never exits: the `evalkit` binary (and the
+//! Python module) are thin faces over it.
+
+#![deny(missing_docs)]
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod data;
+pub mod error;
+pub mod fast;
+pub mod full;
+pub mod json;
+pub mod metrics;
+pub mod rng;
+pub mod sample;
+
+pub use error::{Error, ErrorKind, Result};
+
+/// evalkit's version, as recorded in outputs.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,388 @@
+//! Every bad input gives one clear message naming the file, column or row,
+//! exit code 2, and no panic.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, FixedSizeListArray, Float32Array, Float64Array, Int64Array, StringArray,
+};
+use arrow::datatypes::{DataType, Field};
+use evalkit::data::{ReadOptions, read_predictions};
+
+use crate::common::{evalkit, fixture, stderr, write_ipc};
+
+/// Runs `evalkit full FILE ARGS..` and `evalkit fast ...` and checks both fail
+/// with exit 2, one `evalkit: error:` line containing every `needle`, and no
+/// panic text.
+#[track_caller]
+fn rejects(path: &Path, args: &[&str], needles: &[&str]) {
+    for tier in ["full", "fast"] {
+        let mut all = vec![tier, path.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let out = evalkit(&all);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{tier} {path:?}: {err}");
+        assert!(out.stdout.is_empty(), "nothing on stdout on error");
+        assert!(
+            !err.contains("panicked") && !err.contains("internal error"),
+            "{err}"
+        );
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines.len(), 1, "one line: {err}");
+        assert!(lines[0].starts_with("evalkit: error: "), "{err}");
+        for n in needles {
+            assert!(err.contains(n), "{tier}: expected {n:?} in: {err}");
+        }
+    }
+}
+
+fn f64s(v: Vec<f64>) -> ArrayRef {
+    Arc::new(Float64Array::from(v))
+}
+
+fn i64s(v: Vec<i64>) -> ArrayRef {
+    Arc::new(Int64Array::from(v))
+}
+
+#[test]
+fn missing_file_and_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    rejects(
+        &dir.path().join("nope.arrow"),
+        &[],
+        &["nope.arrow", "cannot open"],
+    );
+    rejects(dir.path(), &[], &["is a directory"]);
+}
+
+#[test]
+fn random_bytes_are_not_a_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("noise.arrow");
+    let bytes: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    std::fs::write(&p, bytes).unwrap();
+    rejects(
+        &p,
+        &[],
+        &["noise.arrow", "not an Arrow IPC, Parquet or CSV file"],
+    );
+}
+
+#[test]
+fn truncated_ipc_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(fixture("binary_balanced.arrow")).unwrap();
+    for cut in [10, bytes.len() / 2, bytes.len() - 3] {
+        let p = dir.path().join(format!("cut{cut}.arrow"));
+        std::fs::write(&p, &bytes[..cut]).unwrap();
+        rejects(
+            &p,
+            &[],
+            &[&format!("cut{cut}.arrow"), "truncated or corrupt"],
+        );
+    }
+}
+
+#[test]
+fn empty_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("empty.arrow");
+    std::fs::write(&p, b"").unwrap();
+    rejects(&p, &[], &["empty.arrow", "is empty"]);
+    let p = dir.path().join("header.csv");
+    std::fs::write(&p, b"label,score\n").unwrap();
+    rejects(&p, &[], &["header.csv", "no rows"]);
+    let p = dir.path().join("zero.arrow");
+    write_ipc(
+        &p,
+        vec![("label", i64s(vec![])), ("score", f64s(vec![]))],
+        &[],
+    );
+    rejects(&p, &[], &["zero.arrow", "no rows"]);
+}
+
+#[test]
+fn missing_columns_list_what_is_there() {
+    let p = fixture("binary_balanced.arrow");
+    rejects(
+        &p,
+        &["--label", "y"],
+        &[
+            "column 'y'",
+            "no such label column",
+            "label (int64)",
+            "score (float64)",
+            "row_id (int64)",
+            "--label",
+        ],
+    );
+    rejects(
+        &p,
+        &["--score", "proba"],
+        &["column 'proba'", "no such score column", "--score"],
+    );
+    rejects(
+        &p,
+        &["--weight", "w"],
+        &["column 'w'", "no such weight column"],
+    );
+}
+
+#[test]
+fn nan_and_infinite_scores_name_the_first_row() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, bad) in [
+        ("nan", f64::NAN),
+        ("inf", f64::INFINITY),
+        ("ninf", f64::NEG_INFINITY),
+    ] {
+        let p = dir.path().join(format!("{name}.arrow"));
+        let mut scores = vec![0.5; 10];
+        scores[7] = bad;
+        scores[9] = bad;
+        write_ipc(
+            &p,
+            vec![
+                ("label", i64s(vec![0, 1, 0, 1, 0, 1, 0, 1, 0, 1])),
+                ("score", f64s(scores)),
+            ],
+            &[],
+        );
+        rejects(&p, &[], &["column 'score', row 7", "not a finite number"]);
+    }
+}
+
+#[test]
+fn null_score_names_the_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("null.arrow");
+    let scores: ArrayRef = Arc::new(Float64Array::from(vec![Some(0.1), Some(0.2), None]));
+    write_ipc(
+        &p,
+        vec![("label", i64s(vec![0, 1, 0])), ("score", scores)],
+        &[],
+    );
+    rejects(&p, &[], &["column 'score', row 2", "missing (null)"]);
+}
+
+#[test]
+fn binary_label_outside_0_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("labels.arrow");
+    write_ipc(
+        &p,
+        vec![
+            ("label", i64s(vec![0, 1, 2, 1])),
+            ("score", f64s(vec![0.1, 0.2, 0.3, 0.4])),
+        ],
+        &[],
+    );
+    rejects(
+        &p,
+        &[],
+        &["column 'label', row 2", "label 2 is not a binary class"],
+    );
+    let p = dir.path().join("neg.arrow");
+    write_ipc(
+        &p,
+        vec![
+            ("label", i64s(vec![0, -1])),
+            ("score", f64s(vec![0.1, 0.2])),
+        ],
+        &[],
+    );
+    rejects(&p, &[], &["row 1", "label -1"]);
+}
+
+#[test]
+fn probability_outside_0_1_suggests_logit() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("logits.arrow");
+    write_ipc(
+        &p,
+        vec![
+            ("label", i64s(vec![0, 1, 0])),
+            ("score", f64s(vec![0.1, 2.5, -1.0])),
+        ],
+        &[],
+    );
+    rejects(
+        &p,
+        &[],
+        &[
+            "row 1",
+            "score 2.5 is not a probability",
+            "--score-kind logit",
+        ],
+    );
+    // With --score-kind logit the same file is read as logits.
+    let out = evalkit([
+        "full",
+        p.to_str().unwrap(),
+        "--score-kind",
+        "logit",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+fn list(values: Vec<f32>, k: i32) -> ArrayRef {
+    let field = Arc::new(Field::new("item", DataType::Float32, false));
+    Arc::new(FixedSizeListArray::new(
+        field,
+        k,
+        Arc::new(Float32Array::from(values)),
+        None,
+    ))
+}
+
+#[test]
+fn multiclass_rows_must_be_probability_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("sum.arrow");
+    let scores = list(vec![0.2, 0.3, 0.5, 0.1, 0.1, 0.1, 0.0, 0.0, 1.0], 3);
+    write_ipc(
+        &p,
+        vec![("label", i64s(vec![0, 1, 2])), ("score", scores)],
+        &[],
+    );
+    rejects(&p, &[], &["column 'score', row 1", "sum to", "not 1"]);
+
+    // A ragged list column: row 1 has 2 probabilities instead of 3.
+    let p = dir.path().join("ragged.arrow");
+    let mut b = arrow::array::ListBuilder::new(arrow::array::Float64Builder::new());
+    for row in [vec![0.2, 0.3, 0.5], vec![0.5, 0.5], vec![0.0, 0.0, 1.0]] {
+        b.values().append_slice(&row);
+        b.append(true);
+    }
+    write_ipc(
+        &p,
+        vec![
+            ("label", i64s(vec![0, 1, 2])),
+            ("score", Arc::new(b.finish())),
+        ],
+        &[],
+    );
+    rejects(
+        &p,
+        &[],
+        &[
+            "column 'score', row 1",
+            "has 2 probabilities but row 0 has 3",
+        ],
+    );
+
+    // A label beyond the classes the scores have.
+    let p = dir.path().join("k.arrow");
+    let scores = list(vec![0.2, 0.3, 0.5, 0.1, 0.1, 0.8], 3);
+    write_ipc(
+        &p,
+        vec![("label", i64s(vec![0, 3])), ("score", scores)],
+        &[],
+    );
+    rejects(
+        &p,
+        &[],
+        &[
+            "column 'label', row 1",
+            "label 3 is not one of the 3 classes",
+        ],
+    );
+}
+
+#[test]
+fn negative_weight() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("w.arrow");
+    write_ipc(
+        &p,
+        vec![
+            ("label", i64s(vec![0, 1, 0])),
+            ("score", f64s(vec![0.1, 0.2, 0.3])),
+            ("weight", f64s(vec![1.0, -0.5, 2.0])),
+        ],
+        &[],
+    );
+    rejects(
+        &p,
+        &[],
+        &["column 'weight', row 1", "weight -0.5 is negative"],
+    );
+}
+
+#[test]
+fn wrong_column_types() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("types.arrow");
+    let names: ArrayRef = Arc::new(StringArray::from(vec!["a", "b"]));
+    write_ipc(
+        &p,
+        vec![("label", names.clone()), ("score", f64s(vec![0.1, 0.2]))],
+        &[],
+    );
+    rejects(
+        &p,
+        &[],
+        &["column 'label'", "has type string", "integers or booleans"],
+    );
+    write_ipc(&p, vec![("label", i64s(vec![0, 1])), ("score", names)], &[]);
+    rejects(&p, &[], &["column 'score'", "has type string"]);
+}
+
+#[test]
+fn bad_options() {
+    let p = fixture("binary_balanced.arrow");
+    let out = evalkit(["full", p.to_str().unwrap(), "--threshold", "1.5"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--threshold 1.5"));
+    let out = evalkit(["fast", p.to_str().unwrap(), "--sample", "lots"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("'lots' is neither a row count nor `all`"));
+    let out = evalkit(["full", p.to_str().unwrap(), "--no-such-flag"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// Flips bytes all over valid files of every format: whatever arrow or polars
+/// do with them (error or panic), the caller gets an `Err`, never a panic.
+#[test]
+fn corrupt_bytes_are_contained() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut state = 0x9E3779B97F4A7C15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut errors = 0;
+    for name in [
+        "binary_balanced.arrow",
+        "binary_balanced.parquet",
+        "binary_balanced.arrows",
+        "multiclass_digits.arrow",
+    ] {
+        let original = std::fs::read(fixture(name)).unwrap();
+        for trial in 0..40 {
+            let mut bytes = original.clone();
+            for _ in 0..1 + trial % 8 {
+                let at = (next() % bytes.len() as u64) as usize;
+                bytes[at] = next() as u8;
+            }
+            let p = dir.path().join(format!("{trial}-{name}"));
+            std::fs::write(&p, &bytes).unwrap();
+            let result = std::panic::catch_unwind(|| read_predictions(&p, &ReadOptions::default()));
+            match result {
+                Ok(Ok(_)) => {}
+                Ok(Err(_)) => errors += 1,
+                Err(_) => panic!("{name} trial {trial}: a panic escaped read_predictions"),
+            }
+        }
+    }
+    assert!(
+        errors > 0,
+        "the corruption never produced an error: the test does not test anything"
+    );
+}

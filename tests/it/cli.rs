@@ -1,0 +1,248 @@
+//! The command line: tables, JSON documents, exit codes.
+
+use std::process::Command;
+
+use crate::common::{evalkit, fixture, stderr, stdout};
+
+fn path(name: &str) -> String {
+    fixture(name).to_str().unwrap().to_string()
+}
+
+#[test]
+fn full_table_lists_every_metric_and_the_confusion_matrix() {
+    let out = evalkit(["full", &path("binary_balanced.arrow")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("evalkit full · "));
+    assert!(text.contains("binary (from the file's evalkit.task metadata)"));
+    for m in [
+        "roc_auc",
+        "average_precision",
+        "log_loss",
+        "brier",
+        "accuracy",
+        "precision",
+        "recall",
+        "f1",
+        "mcc",
+        "best_f1",
+        "best_f1_threshold",
+        "ece",
+    ] {
+        assert!(
+            text.lines().any(|l| l.split_whitespace().next() == Some(m)),
+            "{m} missing:\n{text}"
+        );
+    }
+    assert!(text.contains("roc_auc            0.885012"), "{text}");
+    assert!(text.contains("confusion matrix at threshold 0.5"));
+    assert!(text.contains("actual 0  842          157"), "{text}");
+    assert!(
+        stderr(&out).is_empty(),
+        "no warnings expected: {}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn undefined_metrics_are_na_with_a_warning() {
+    let out = evalkit(["full", &path("binary_one_class.arrow")]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stdout(&out).contains("roc_auc            n/a"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).contains("evalkit: warning: roc_auc is undefined: only one class is present")
+    );
+    let out = evalkit(["full", &path("binary_one_class.arrow"), "--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["metrics"]["roc_auc"]["value"], serde_json::Value::Null);
+    assert!(
+        doc["metrics"]["roc_auc"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("only one class")
+    );
+    assert!(
+        doc["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().starts_with("roc_auc is undefined"))
+    );
+}
+
+#[test]
+fn full_json_has_the_spec_fields_in_order() {
+    let out = evalkit([
+        "full",
+        &path("binary_weighted.arrow"),
+        "--json",
+        "--thresholds",
+        "11",
+        "--threshold",
+        "0.4",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    for key in [
+        "evalkit_version",
+        "tier",
+        "file",
+        "task",
+        "task_reason",
+        "rows",
+        "rows_used",
+        "seed",
+        "metrics",
+        "warnings",
+    ] {
+        assert!(doc.get(key).is_some(), "{key} missing");
+    }
+    assert_eq!(doc["tier"], "full");
+    assert_eq!(doc["rows"], 2000);
+    assert_eq!(doc["rows_used"], 2000);
+    assert_eq!(doc["weight_column"], "weight");
+    assert_eq!(doc["threshold"], 0.4);
+    let names: Vec<&String> = doc["metrics"].as_object().unwrap().keys().collect();
+    assert_eq!(
+        names,
+        [
+            "roc_auc",
+            "average_precision",
+            "log_loss",
+            "brier",
+            "accuracy",
+            "precision",
+            "recall",
+            "f1",
+            "mcc",
+            "best_f1",
+            "best_f1_threshold",
+            "ece"
+        ]
+    );
+    for (_, m) in doc["metrics"].as_object().unwrap() {
+        assert!(m["value"].is_f64());
+        assert!(m["ci"].is_null());
+        assert_eq!(m["method"], "none");
+    }
+    let sweep = &doc["sweep"];
+    assert_eq!(sweep["threshold"].as_array().unwrap().len(), 11);
+    assert_eq!(sweep["threshold"][10], 1.0);
+    assert!(sweep["tp"][0].is_f64(), "weighted counts are floats");
+    assert_eq!(doc["reliability"]["bins"], 15);
+    assert_eq!(doc["confusion_matrix"]["threshold"], 0.4);
+}
+
+#[test]
+fn fast_json_reports_the_sample() {
+    let out = evalkit([
+        "fast",
+        &path("binary_rare.arrow"),
+        "--json",
+        "--sample",
+        "1000",
+        "--seed",
+        "7",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["tier"], "fast");
+    assert_eq!(doc["rows"], 20000);
+    assert_eq!(doc["rows_used"], 1000);
+    assert_eq!(doc["seed"], 7);
+    assert_eq!(doc["sample"], 1000);
+    assert_eq!(doc["strata_kind"], "class");
+    assert_eq!(doc["strata"][0]["rows"], 19900);
+    assert_eq!(doc["strata"][0]["sampled"], 995);
+    assert_eq!(doc["strata"][1]["rows"], 100);
+    assert_eq!(doc["strata"][1]["sampled"], 5);
+    // The model never predicts the rare class at 0.5, so accuracy is 1 in
+    // one stratum and 0 in the other: no sampling error. The loss has some.
+    assert_eq!(doc["metrics"]["accuracy"]["std_error"], 0.0);
+    let loss = &doc["metrics"]["log_loss"];
+    assert!(loss["std_error"].as_f64().unwrap() > 0.0);
+    assert_eq!(loss["method"], "normal");
+    let [lo, hi] = [
+        loss["ci"][0].as_f64().unwrap(),
+        loss["ci"][1].as_f64().unwrap(),
+    ];
+    assert!(lo < loss["value"].as_f64().unwrap() && loss["value"].as_f64().unwrap() < hi);
+    // Every row: `sample` says so.
+    let out = evalkit([
+        "fast",
+        &path("binary_rare.arrow"),
+        "--json",
+        "--sample",
+        "all",
+    ]);
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["sample"], "all");
+    assert_eq!(doc["rows_used"], 20000);
+}
+
+#[test]
+fn fast_table() {
+    let out = evalkit(["fast", &path("multiclass_digits.arrow"), "--sample", "100"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("899 in file, 100 sampled (seed 0, stratified by class)"),
+        "{text}"
+    );
+    assert!(text.contains("log_loss"));
+    assert!(text.contains("accuracy"));
+    assert!(text.contains("std error"));
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    for args in [
+        vec!["--help"],
+        vec!["--version"],
+        vec!["full", "--help"],
+        vec!["fast", "--help"],
+    ] {
+        let out = evalkit(&args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert!(!stdout(&out).is_empty());
+    }
+    let out = evalkit(Vec::<&str>::new());
+    assert_eq!(out.status.code(), Some(2), "no subcommand is a usage error");
+}
+
+/// Same JSON, byte for byte, whatever the thread count.
+#[test]
+fn output_does_not_depend_on_the_thread_count() {
+    for args in [
+        vec!["full", "binary_weighted.arrow", "--json"],
+        vec!["full", "binary_rare.arrow", "--json"],
+        vec![
+            "fast",
+            "binary_rare.arrow",
+            "--json",
+            "--sample",
+            "500",
+            "--seed",
+            "3",
+        ],
+        vec!["fast", "regression.arrow", "--json", "--sample", "300"],
+    ] {
+        let run = |threads: &str| {
+            let mut a: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+            a[1] = path(&a[1]);
+            let out = Command::new(env!("CARGO_BIN_EXE_evalkit"))
+                .args(&a)
+                .env("RAYON_NUM_THREADS", threads)
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(0));
+            out.stdout
+        };
+        assert_eq!(run("1"), run("2"), "{args:?}");
+        assert_eq!(run("1"), run("3"), "{args:?}");
+    }
+}

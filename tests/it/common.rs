@@ -1,0 +1,81 @@
+//! Helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, RecordBatch};
+use arrow::datatypes::{Field, Schema};
+
+/// A file under `fixtures/`.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+/// The golden values of a fixture (`fixtures/expected/NAME.json`).
+pub fn expected(name: &str) -> serde_json::Value {
+    let path = fixture(&format!("expected/{name}.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Runs the `evalkit` binary.
+pub fn evalkit<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    Command::new(env!("CARGO_BIN_EXE_evalkit"))
+        .args(args)
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .unwrap()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Relative 1e-9 with an absolute floor of 1e-12 (for values near 0).
+pub fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()) + 1e-12
+}
+
+#[track_caller]
+pub fn assert_close(what: &str, got: Option<f64>, want: &serde_json::Value) {
+    match (got, want.as_f64()) {
+        (None, None) => {}
+        (Some(g), Some(w)) => assert!(close(g, w), "{what}: got {g}, want {w} (diff {})", g - w),
+        (g, _) => panic!("{what}: got {g:?}, want {want}"),
+    }
+}
+
+/// Writes an Arrow IPC file with the given columns and schema metadata.
+pub fn write_ipc(path: &Path, columns: Vec<(&str, ArrayRef)>, metadata: &[(&str, &str)]) {
+    let fields: Vec<Field> = columns
+        .iter()
+        .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
+        .collect();
+    let schema = Schema::new(fields).with_metadata(
+        metadata
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<std::collections::HashMap<_, _>>(),
+    );
+    let schema = Arc::new(schema);
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        columns.into_iter().map(|(_, a)| a).collect(),
+    )
+    .unwrap();
+    let file = std::fs::File::create(path).unwrap();
+    let mut w = arrow::ipc::writer::FileWriter::try_new(file, &schema).unwrap();
+    w.write(&batch).unwrap();
+    w.finish().unwrap();
+}

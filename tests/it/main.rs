@@ -1,0 +1,9 @@
+//! Integration tests: one binary, a module per area.
+
+mod bad_input;
+mod cli;
+mod common;
+mod fast_tier;
+mod formats;
+mod golden;
+mod properties;
