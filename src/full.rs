@@ -3,11 +3,14 @@
 use crate::data::{Columns, Predictions};
 use crate::error::{Error, Result};
 use crate::metrics::binary::{self, BinaryFull, BinaryOptions};
+use crate::metrics::multiclass::{self, MulticlassFull};
+use crate::metrics::regression::{self, RegressionFull};
 
 /// Options of the full tier.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FullOptions {
-    /// Decision threshold (binary).
+    /// Decision threshold (binary; multiclass predicts the most probable
+    /// class).
     pub threshold: f64,
     /// Points of the threshold grid for the sweep (binary).
     pub thresholds: usize,
@@ -26,7 +29,11 @@ impl Default for FullOptions {
 #[derive(Debug, Clone, PartialEq)]
 pub enum FullResult {
     /// Binary classification.
-    Binary(BinaryFull),
+    Binary(Box<BinaryFull>),
+    /// Multiclass classification.
+    Multiclass(MulticlassFull),
+    /// Regression.
+    Regression(RegressionFull),
 }
 
 impl FullResult {
@@ -34,7 +41,19 @@ impl FullResult {
     pub fn metrics(&self) -> &crate::metrics::MetricSet {
         match self {
             FullResult::Binary(b) => &b.metrics,
+            FullResult::Multiclass(m) => &m.metrics,
+            FullResult::Regression(r) => &r.metrics,
         }
+    }
+
+    /// Warnings: every undefined metric with its reason, then notes (classes
+    /// left out of averages, …).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = self.metrics().warnings();
+        if let FullResult::Multiclass(m) = self {
+            w.extend(m.notes.iter().cloned());
+        }
+        w
     }
 }
 
@@ -50,7 +69,7 @@ pub fn full(preds: &Predictions, options: &FullOptions) -> Result<FullResult> {
         return Err(Error::usage("--thresholds needs at least 2 points"));
     }
     match &preds.columns {
-        Columns::Binary { labels, scores } => Ok(FullResult::Binary(binary::full(
+        Columns::Binary { labels, scores } => Ok(FullResult::Binary(Box::new(binary::full(
             labels,
             scores,
             preds.weights.as_ref(),
@@ -58,11 +77,22 @@ pub fn full(preds: &Predictions, options: &FullOptions) -> Result<FullResult> {
                 threshold: options.threshold,
                 grid: options.thresholds,
             },
+        )))),
+        Columns::Multiclass {
+            labels,
+            scores,
+            classes,
+        } => Ok(FullResult::Multiclass(multiclass::full(
+            labels,
+            scores,
+            *classes,
+            preds.weights.as_ref(),
+            &preds.class_names,
         ))),
-        Columns::Multiclass { .. } | Columns::Regression { .. } => Err(Error::usage(format!(
-            "{}: the full tier computes binary metrics only so far; for a {} task use `evalkit fast`",
-            preds.path.display(),
-            preds.task
+        Columns::Regression { labels, scores } => Ok(FullResult::Regression(regression::full(
+            labels,
+            scores,
+            preds.weights.as_ref(),
         ))),
     }
 }

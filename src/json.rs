@@ -13,7 +13,9 @@ use crate::data::Predictions;
 use crate::fast::{FastOptions, FastResult};
 use crate::full::{FullOptions, FullResult};
 use crate::metrics::binary::BinaryFull;
+use crate::metrics::calibration::Bin;
 use crate::metrics::curves::Sweep;
+use crate::metrics::multiclass::MulticlassFull;
 
 /// A count: an integer without weights, a float with them.
 fn count(v: f64, weighted: bool) -> Value {
@@ -68,8 +70,13 @@ pub fn full(preds: &Predictions, options: &FullOptions, result: &FullResult) -> 
     m.insert("weight_column".into(), json!(preds.weight_column));
     match result {
         FullResult::Binary(b) => binary(&mut m, preds, options, b),
+        FullResult::Multiclass(mc) => multiclass(&mut m, preds, mc),
+        FullResult::Regression(r) => {
+            m.insert("metrics".into(), json!(r.metrics));
+            m.insert("residuals".into(), json!(r.residuals));
+        }
     }
-    m.insert("warnings".into(), json!(result.metrics().warnings()));
+    m.insert("warnings".into(), json!(result.warnings()));
     Value::Object(m)
 }
 
@@ -97,18 +104,59 @@ fn binary(
     );
     m.insert(
         "reliability".into(),
-        json!({
-            "bins": b.reliability.len(),
-            "ece": b.metrics.value("ece"),
-            "lower": b.reliability.iter().map(|x| x.lower).collect::<Vec<_>>(),
-            "upper": b.reliability.iter().map(|x| x.upper).collect::<Vec<_>>(),
-            "count": b.reliability.iter().map(|x| x.count).collect::<Vec<_>>(),
-            "weight": b.reliability.iter().map(|x| count(x.weight, w)).collect::<Vec<_>>(),
-            "mean_predicted": b.reliability.iter().map(|x| x.mean_predicted).collect::<Vec<_>>(),
-            "observed": b.reliability.iter().map(|x| x.observed).collect::<Vec<_>>(),
-        }),
+        reliability(&b.reliability, b.metrics.value("ece"), w),
     );
     m.insert("sweep".into(), sweep(&b.sweep, w));
+}
+
+fn multiclass(m: &mut serde_json::Map<String, Value>, preds: &Predictions, mc: &MulticlassFull) {
+    let w = preds.weights.is_some();
+    m.insert("classes".into(), json!(preds.class_names));
+    m.insert("metrics".into(), json!(mc.metrics));
+    m.insert(
+        "confusion_matrix".into(),
+        json!({
+            "labels": preds.class_names,
+            "matrix": mc.confusion.iter().map(|row| counts(row, w)).collect::<Vec<_>>(),
+        }),
+    );
+    m.insert(
+        "per_class".into(),
+        Value::Array(
+            mc.per_class
+                .iter()
+                .map(|r| {
+                    json!({
+                        "class": preds.class_names[r.class],
+                        "support": count(r.support, w),
+                        "predicted": count(r.predicted, w),
+                        "precision": r.precision,
+                        "recall": r.recall,
+                        "f1": r.f1,
+                        "roc_auc": r.roc_auc,
+                        "average_precision": r.average_precision,
+                    })
+                })
+                .collect(),
+        ),
+    );
+    m.insert(
+        "reliability".into(),
+        reliability(&mc.reliability, mc.metrics.value("ece"), w),
+    );
+}
+
+fn reliability(bins: &[Bin], ece: Option<f64>, w: bool) -> Value {
+    json!({
+        "bins": bins.len(),
+        "ece": ece,
+        "lower": bins.iter().map(|x| x.lower).collect::<Vec<_>>(),
+        "upper": bins.iter().map(|x| x.upper).collect::<Vec<_>>(),
+        "count": bins.iter().map(|x| x.count).collect::<Vec<_>>(),
+        "weight": bins.iter().map(|x| count(x.weight, w)).collect::<Vec<_>>(),
+        "mean_predicted": bins.iter().map(|x| x.mean_predicted).collect::<Vec<_>>(),
+        "observed": bins.iter().map(|x| x.observed).collect::<Vec<_>>(),
+    })
 }
 
 fn sweep(s: &Sweep, weighted: bool) -> Value {

@@ -11,6 +11,8 @@
 pub mod binary;
 pub mod calibration;
 pub mod curves;
+pub mod multiclass;
+pub mod regression;
 pub mod sort;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};

@@ -38,7 +38,7 @@ fn binary_full(name: &str) -> evalkit::metrics::binary::BinaryFull {
     let preds =
         read_predictions(&fixture(&format!("{name}.arrow")), &ReadOptions::default()).unwrap();
     match full(&preds, &FullOptions::default()).unwrap() {
-        FullResult::Binary(b) => b,
+        FullResult::Binary(b) => *b,
         #[allow(unreachable_patterns)]
         _ => panic!("{name}: not binary"),
     }
@@ -245,6 +245,124 @@ fn cli_json_matches_sklearn_on_every_binary_fixture() {
                 &format!("{name} json {metric}"),
                 m["value"].as_f64(),
                 &want[*metric],
+            );
+        }
+    }
+}
+
+const MULTICLASS: &[&str] = &["multiclass_digits", "multiclass_absent", "multiclass_ties"];
+
+const MULTICLASS_METRICS: &[&str] = &[
+    "accuracy",
+    "top_3_accuracy",
+    "top_5_accuracy",
+    "macro_precision",
+    "macro_recall",
+    "macro_f1",
+    "micro_precision",
+    "micro_recall",
+    "micro_f1",
+    "weighted_precision",
+    "weighted_recall",
+    "weighted_f1",
+    "macro_roc_auc",
+    "weighted_roc_auc",
+    "macro_average_precision",
+    "weighted_average_precision",
+    "log_loss",
+    "brier",
+    "ece",
+];
+
+#[test]
+fn multiclass_metrics_match_sklearn() {
+    for name in MULTICLASS {
+        let want = expected(name);
+        let preds =
+            read_predictions(&fixture(&format!("{name}.arrow")), &ReadOptions::default()).unwrap();
+        let FullResult::Multiclass(got) = full(&preds, &FullOptions::default()).unwrap() else {
+            panic!("{name}: not multiclass")
+        };
+        for metric in MULTICLASS_METRICS {
+            if want.get(*metric).is_none() {
+                assert!(
+                    got.metrics.get(metric).is_none(),
+                    "{name}: {metric} should not exist"
+                );
+                continue;
+            }
+            assert_close(
+                &format!("{name} {metric}"),
+                got.metrics.value(metric),
+                &want[*metric],
+            );
+        }
+        let k = want["classes"].as_u64().unwrap() as usize;
+        for a in 0..k {
+            for p in 0..k {
+                assert_close(
+                    &format!("{name} cm[{a}][{p}]"),
+                    Some(got.confusion[a][p]),
+                    &want["confusion_matrix"][a][p],
+                );
+            }
+            let (row, w) = (&got.per_class[a], &want["per_class"][a]);
+            let what = |m: &str| format!("{name} class {a} {m}");
+            assert_close(&what("support"), Some(row.support), &w["support"]);
+            assert_close(&what("predicted"), Some(row.predicted), &w["predicted"]);
+            assert_close(&what("precision"), row.precision, &w["precision"]);
+            assert_close(&what("recall"), row.recall, &w["recall"]);
+            assert_close(&what("roc_auc"), row.roc_auc, &w["roc_auc"]);
+            assert_close(
+                &what("average_precision"),
+                row.average_precision,
+                &w["average_precision"],
+            );
+        }
+        for (b, bin) in got.reliability.iter().enumerate() {
+            assert_eq!(
+                bin.count,
+                want["reliability_count"][b].as_u64().unwrap(),
+                "{name} bin {b}"
+            );
+        }
+    }
+}
+
+#[test]
+fn regression_metrics_match_sklearn() {
+    let want = expected("regression");
+    let preds = read_predictions(&fixture("regression.arrow"), &ReadOptions::default()).unwrap();
+    let FullResult::Regression(got) = full(&preds, &FullOptions::default()).unwrap() else {
+        panic!("not regression")
+    };
+    for metric in ["mse", "rmse", "mae", "r2", "max_error"] {
+        assert_close(
+            &format!("regression {metric}"),
+            got.metrics.value(metric),
+            &want[metric],
+        );
+    }
+}
+
+#[test]
+fn cli_json_matches_sklearn_on_multiclass_and_regression_fixtures() {
+    for name in MULTICLASS.iter().chain(&["regression"]) {
+        let want = expected(name);
+        let out = evalkit([
+            "full",
+            fixture(&format!("{name}.arrow")).to_str().unwrap(),
+            "--json",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{name}");
+        let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        let metrics = doc["metrics"].as_object().unwrap();
+        assert!(!metrics.is_empty());
+        for (metric, m) in metrics {
+            assert_close(
+                &format!("{name} json {metric}"),
+                m["value"].as_f64(),
+                &want[metric],
             );
         }
     }

@@ -87,7 +87,7 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
                 thresholds: a.thresholds,
             };
             let result = evalkit::full::full(&preds, &options)?;
-            warn(&result.metrics().warnings());
+            warn(&result.warnings());
             if a.json {
                 emit_json(&evalkit::json::full(&preds, &options, &result))?;
             } else {

@@ -7,6 +7,8 @@ use evalkit::fast::{FastOptions, FastResult};
 use evalkit::full::{FullOptions, FullResult};
 use evalkit::metrics::MetricSet;
 use evalkit::metrics::binary::BinaryFull;
+use evalkit::metrics::multiclass::MulticlassFull;
+use evalkit::metrics::regression::RegressionFull;
 
 /// A number for a table: 6 decimals in the usual range, scientific outside.
 pub fn num(v: f64) -> String {
@@ -140,8 +142,86 @@ pub fn full(preds: &Predictions, options: &FullOptions, r: &FullResult) -> Strin
     let mut out = String::new();
     match r {
         FullResult::Binary(b) => binary(&mut out, preds, options, b),
+        FullResult::Multiclass(m) => multiclass(&mut out, preds, m),
+        FullResult::Regression(g) => regression(&mut out, preds, g),
     }
     out
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map_or("n/a".to_string(), num)
+}
+
+fn multiclass(out: &mut String, preds: &Predictions, m: &MulticlassFull) {
+    header(
+        out,
+        "full",
+        preds,
+        format!("{} ({} classes)", preds.rows(), preds.class_names.len()),
+    );
+    out.push('\n');
+    out.push_str(&table(&metric_rows(&m.metrics, false)));
+    out.push('\n');
+    let mut rows = vec![
+        [
+            "class",
+            "support",
+            "predicted",
+            "precision",
+            "recall",
+            "f1",
+            "roc_auc",
+            "avg_precision",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    for r in &m.per_class {
+        rows.push(vec![
+            preds.class_names[r.class].clone(),
+            num(r.support),
+            num(r.predicted),
+            opt(r.precision),
+            opt(r.recall),
+            opt(r.f1),
+            opt(r.roc_auc),
+            opt(r.average_precision),
+        ]);
+    }
+    out.push_str(&table(&rows));
+    let _ = writeln!(out, "\nconfusion matrix (rows: actual, columns: predicted)");
+    let mut rows = vec![
+        std::iter::once(String::new())
+            .chain(preds.class_names.iter().cloned())
+            .collect::<Vec<_>>(),
+    ];
+    for (c, row) in m.confusion.iter().enumerate() {
+        rows.push(
+            std::iter::once(preds.class_names[c].clone())
+                .chain(row.iter().map(|&v| num(v)))
+                .collect(),
+        );
+    }
+    out.push_str(&table(&rows));
+}
+
+fn regression(out: &mut String, preds: &Predictions, g: &RegressionFull) {
+    header(out, "full", preds, preds.rows().to_string());
+    out.push('\n');
+    out.push_str(&table(&metric_rows(&g.metrics, false)));
+    let _ = writeln!(
+        out,
+        "\nresiduals (label − prediction): mean {}",
+        num(g.residuals.mean)
+    );
+    let head: Vec<String> = g
+        .residuals
+        .probabilities
+        .iter()
+        .map(|p| format!("q{}", p * 100.0))
+        .collect();
+    let vals: Vec<String> = g.residuals.quantiles.iter().map(|&v| num(v)).collect();
+    out.push_str(&table(&[head, vals]));
 }
 
 fn binary(out: &mut String, preds: &Predictions, options: &FullOptions, b: &BinaryFull) {

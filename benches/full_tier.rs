@@ -1,0 +1,99 @@
+//! Criterion benches of the binary full tier (no intervals) at 10⁶ and 10⁷
+//! rows, and of `evalkit fast` as a whole process on a 10⁷-row prediction
+//! file. Run with `make bench`; `make bench-peer` times scikit-learn on the
+//! same work and prints the ratios that go in the README.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch};
+use arrow::datatypes::{DataType, Field, Schema};
+use criterion::{Criterion, criterion_group, criterion_main};
+use evalkit::data::Floats;
+use evalkit::metrics::binary::{BinaryOptions, full};
+use evalkit::rng::{unit, word};
+
+/// Labels ~ Bernoulli(0.3); scores = sigmoid(1.5·(2y − 1) + N(0, 1.5²))
+/// rounded to 1e-6 (a realistic number of distinct scores).
+fn data(n: usize, seed: u64) -> (Vec<u8>, Vec<f64>) {
+    let labels: Vec<u8> = (0..n)
+        .map(|i| (unit(word(seed, 0, i as u64)) < 0.3) as u8)
+        .collect();
+    let scores = (0..n)
+        .map(|i| {
+            let (u1, u2) = (
+                unit(word(seed, 1, i as u64)).max(1e-300),
+                unit(word(seed, 2, i as u64)),
+            );
+            let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+            let x = 1.5 * (2.0 * labels[i] as f64 - 1.0) + 1.5 * z;
+            (1.0 / (1.0 + (-x).exp()) * 1e6).round() / 1e6
+        })
+        .collect();
+    (labels, scores)
+}
+
+fn full_tier(c: &mut Criterion) {
+    let mut g = c.benchmark_group("binary_full_tier");
+    g.sample_size(10).measurement_time(Duration::from_secs(20));
+    for n in [1_000_000usize, 10_000_000] {
+        let (labels, scores) = data(n, 42);
+        let scores = Floats::from(scores);
+        g.bench_function(format!("n={n}"), |b| {
+            b.iter(|| full(&labels, &scores, None, &BinaryOptions::default()))
+        });
+    }
+    g.finish();
+}
+
+/// A 10⁷-row prediction file (int64 labels, f64 scores), written once.
+fn prediction_file() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join("bench-data");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("binary_1e7.arrow");
+    if !path.exists() {
+        let (labels, scores) = data(10_000_000, 7);
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("label", DataType::Int64, false),
+            Field::new("score", DataType::Float64, false),
+        ]));
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from(
+                labels.iter().map(|&v| v as i64).collect::<Vec<_>>(),
+            )),
+            Arc::new(Float64Array::from(scores)),
+        ];
+        let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+        let tmp = path.with_extension("tmp");
+        let mut w =
+            arrow::ipc::writer::FileWriter::try_new(std::fs::File::create(&tmp).unwrap(), &schema)
+                .unwrap();
+        w.write(&batch).unwrap();
+        w.finish().unwrap();
+        std::fs::rename(tmp, &path).unwrap();
+    }
+    path
+}
+
+fn fast_process(c: &mut Criterion) {
+    let path = prediction_file();
+    let mut g = c.benchmark_group("evalkit_fast_process");
+    g.sample_size(30);
+    g.bench_function("n=10000000", |b| {
+        b.iter(|| {
+            let out = Command::new(env!("CARGO_BIN_EXE_evalkit"))
+                .args(["fast", path.to_str().unwrap(), "--json"])
+                .output()
+                .unwrap();
+            assert!(out.status.success());
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, full_tier, fast_process);
+criterion_main!(benches);

@@ -1,0 +1,336 @@
+//! Multiclass classification: the full tier's point metrics.
+//!
+//! Scores are a `rows × k` probability matrix; the predicted class is the
+//! most probable one (the first on ties, as numpy's `argmax`).
+//!
+//! | name | definition |
+//! |---|---|
+//! | `accuracy` | weighted share of rows whose predicted class is the label |
+//! | `top_3_accuracy`, `top_5_accuracy` (when `k < classes`) | the label is among the `k` highest scores; ties ranked as scikit-learn's `top_k_accuracy_score` (a stable ascending argsort, reversed: the higher class index wins a tie) |
+//! | `macro_*`, `micro_*`, `weighted_*` precision, recall, F1 | scikit-learn's averages over the classes present in the labels or the predictions; a class with nothing predicted (or no rows) counts 0 for that term, as scikit-learn's `zero_division=0` |
+//! | `macro_roc_auc`, `weighted_roc_auc` | one-vs-rest ROC-AUC per class ([`BinaryCurve::roc_auc`]); macro = mean over the classes present in the labels, weighted = by support (scikit-learn `multi_class="ovr"`; scikit-learn refuses data with an absent class, evalkit leaves it out and says so) |
+//! | `macro_average_precision`, `weighted_average_precision` | the same for average precision |
+//! | `log_loss` | weighted mean of `−ln p_label`, clipped to `[1e-15, 1−1e-15]` |
+//! | `brier` | weighted mean of `Σ_c (p_c − [label = c])²` |
+//! | `ece` | expected calibration error of the top class's probability ([`super::calibration`]) |
+
+use rayon::prelude::*;
+
+use super::calibration::{Bin, BinSums};
+use super::curves::BinaryCurve;
+use super::{Metric, MetricSet, neg_log};
+use crate::data::{Float, Floats};
+
+const CHUNK: usize = 1 << 14;
+
+/// One row of the per-class table.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ClassRow {
+    /// Class index.
+    pub class: usize,
+    /// Rows (or weight) with this label.
+    pub support: f64,
+    /// Rows (or weight) predicted as this class.
+    pub predicted: f64,
+    /// Precision; `None` when nothing is predicted as this class.
+    pub precision: Option<f64>,
+    /// Recall; `None` when no row has this label.
+    pub recall: Option<f64>,
+    /// F1; `None` when the class is neither a label nor a prediction.
+    pub f1: Option<f64>,
+    /// One-vs-rest ROC-AUC; `None` when the class has no rows (or only it has).
+    pub roc_auc: Option<f64>,
+    /// One-vs-rest average precision; `None` when the class has no rows.
+    pub average_precision: Option<f64>,
+}
+
+/// The multiclass full tier's result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MulticlassFull {
+    /// Metrics, in the order of the module table.
+    pub metrics: MetricSet,
+    /// Confusion matrix, `[actual][predicted]` (counts or weight sums).
+    pub confusion: Vec<Vec<f64>>,
+    /// Per-class table.
+    pub per_class: Vec<ClassRow>,
+    /// Reliability bins of the top class's probability.
+    pub reliability: Vec<Bin>,
+    /// Notes on classes left out of averages.
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct RowSums {
+    weight: f64,
+    log_loss: f64,
+    brier: f64,
+    correct: f64,
+    top3: f64,
+    top5: f64,
+    bins: BinSums,
+}
+
+/// Rank of the label among the row's scores, in scikit-learn's
+/// `top_k_accuracy_score` order: classes scoring higher, or equal with a
+/// higher index, come first.
+#[inline]
+fn label_rank<F: Float>(row: &[F], y: usize) -> usize {
+    let sy = row[y].to_f64();
+    row.iter()
+        .enumerate()
+        .filter(|&(c, s)| {
+            let s = s.to_f64();
+            s > sy || (s == sy && c > y)
+        })
+        .count()
+}
+
+/// Index of the first maximum.
+#[inline]
+pub fn argmax<F: Float>(row: &[F]) -> usize {
+    let mut best = 0;
+    let mut best_p = row[0].to_f64();
+    for (c, p) in row.iter().enumerate().skip(1) {
+        let p = p.to_f64();
+        if p > best_p {
+            best = c;
+            best_p = p;
+        }
+    }
+    best
+}
+
+fn row_pass<F: Float>(
+    labels: &[u32],
+    scores: &[F],
+    k: usize,
+    weights: Option<&Floats>,
+    predicted: &mut [u32],
+) -> RowSums {
+    let parts: Vec<RowSums> = labels
+        .par_chunks(CHUNK)
+        .zip(scores.par_chunks(CHUNK * k))
+        .zip(predicted.par_chunks_mut(CHUNK))
+        .enumerate()
+        .map(|(c, ((ys, ps), pred))| {
+            let mut s = RowSums::default();
+            for (i, (&y, row)) in ys.iter().zip(ps.chunks_exact(k)).enumerate() {
+                let y = y as usize;
+                let w = weights.map_or(1.0, |w| w.get(c * CHUNK + i));
+                let top = argmax(row);
+                pred[i] = top as u32;
+                let rank = label_rank(row, y);
+                s.weight += w;
+                s.log_loss += w * neg_log(row[y].to_f64());
+                let mut sq = 0.0;
+                for (j, p) in row.iter().enumerate() {
+                    let e = p.to_f64() - if j == y { 1.0 } else { 0.0 };
+                    sq += e * e;
+                }
+                s.brier += w * sq;
+                if top == y {
+                    s.correct += w;
+                }
+                if rank < 3 {
+                    s.top3 += w;
+                }
+                if rank < 5 {
+                    s.top5 += w;
+                }
+                s.bins.add(row[top].to_f64(), top == y, w);
+            }
+            s
+        })
+        .collect();
+    let mut t = RowSums::default();
+    for p in &parts {
+        t.weight += p.weight;
+        t.log_loss += p.log_loss;
+        t.brier += p.brier;
+        t.correct += p.correct;
+        t.top3 += p.top3;
+        t.top5 += p.top5;
+        t.bins.merge(&p.bins);
+    }
+    t
+}
+
+/// One class's scores (column `c` of the matrix), in the stored width.
+fn column(scores: &Floats, k: usize, c: usize) -> Floats {
+    match scores {
+        Floats::F32(v) => Floats::from(v.iter().skip(c).step_by(k).copied().collect::<Vec<f32>>()),
+        Floats::F64(v) => Floats::from(v.iter().skip(c).step_by(k).copied().collect::<Vec<f64>>()),
+    }
+}
+
+/// Computes the multiclass full tier's point metrics. `names` are the class
+/// names, for notes.
+pub fn full(
+    labels: &[u32],
+    scores: &Floats,
+    k: usize,
+    weights: Option<&Floats>,
+    names: &[String],
+) -> MulticlassFull {
+    let n = labels.len();
+    let mut predicted = vec![0u32; n];
+    let sums = crate::with_floats!(scores, s => row_pass(labels, s, k, weights, &mut predicted));
+
+    let mut confusion = vec![vec![0.0; k]; k];
+    for (r, (&y, &p)) in labels.iter().zip(&predicted).enumerate() {
+        confusion[y as usize][p as usize] += weights.map_or(1.0, |w| w.get(r));
+    }
+    let support: Vec<f64> = confusion.iter().map(|row| row.iter().sum()).collect();
+    let predicted_w: Vec<f64> = (0..k)
+        .map(|c| confusion.iter().map(|row| row[c]).sum())
+        .collect();
+    // Classes present as a label or a prediction (by row, not weight).
+    let mut seen = vec![false; k];
+    for (&y, &p) in labels.iter().zip(&predicted) {
+        seen[y as usize] = true;
+        seen[p as usize] = true;
+    }
+
+    // One-vs-rest curves, one class per task.
+    let ovr: Vec<(Option<f64>, Option<f64>)> = (0..k)
+        .into_par_iter()
+        .map(|c| {
+            let y: Vec<u8> = labels.iter().map(|&l| (l as usize == c) as u8).collect();
+            let curve = BinaryCurve::build(&y, &column(scores, k, c), weights);
+            (curve.roc_auc().ok(), curve.average_precision().ok())
+        })
+        .collect();
+
+    let per_class: Vec<ClassRow> = (0..k)
+        .map(|c| {
+            let tp = confusion[c][c];
+            let fp = predicted_w[c] - tp;
+            let fn_ = support[c] - tp;
+            ClassRow {
+                class: c,
+                support: support[c],
+                predicted: predicted_w[c],
+                precision: (tp + fp > 0.0).then(|| tp / (tp + fp)),
+                recall: (support[c] > 0.0).then(|| tp / support[c]),
+                f1: (2.0 * tp + fp + fn_ > 0.0).then(|| 2.0 * tp / (2.0 * tp + fp + fn_)),
+                roc_auc: ovr[c].0,
+                average_precision: ovr[c].1,
+            }
+        })
+        .collect();
+
+    let mut m = MetricSet::new();
+    let total = sums.weight;
+    m.insert("accuracy", Metric::point(sums.correct / total));
+    if k > 3 {
+        m.insert("top_3_accuracy", Metric::point(sums.top3 / total));
+    }
+    if k > 5 {
+        m.insert("top_5_accuracy", Metric::point(sums.top5 / total));
+    }
+
+    let included: Vec<usize> = (0..k).filter(|&c| seen[c]).collect();
+    let mut notes = Vec::new();
+    let macro_of = |f: &dyn Fn(&ClassRow) -> Option<f64>| {
+        included
+            .iter()
+            .map(|&c| f(&per_class[c]).unwrap_or(0.0))
+            .sum::<f64>()
+            / included.len() as f64
+    };
+    let weighted_of = |f: &dyn Fn(&ClassRow) -> Option<f64>| {
+        let sw: f64 = included.iter().map(|&c| support[c]).sum();
+        if sw > 0.0 {
+            Ok(included
+                .iter()
+                .map(|&c| support[c] * f(&per_class[c]).unwrap_or(0.0))
+                .sum::<f64>()
+                / sw)
+        } else {
+            Err("every row has weight 0".to_string())
+        }
+    };
+    let (tp_all, fp_all, fn_all) = included.iter().fold((0.0, 0.0, 0.0), |(a, b, d), &c| {
+        let tp = confusion[c][c];
+        (a + tp, b + predicted_w[c] - tp, d + support[c] - tp)
+    });
+    type Pick = fn(&ClassRow) -> Option<f64>;
+    let picks: [(&str, Pick); 3] = [
+        ("precision", |r| r.precision),
+        ("recall", |r| r.recall),
+        ("f1", |r| r.f1),
+    ];
+    for (name, pick) in picks {
+        m.insert(&format!("macro_{name}"), Metric::point(macro_of(&pick)));
+    }
+    let micro = [
+        (
+            "precision",
+            (tp_all + fp_all > 0.0).then(|| tp_all / (tp_all + fp_all)),
+        ),
+        (
+            "recall",
+            (tp_all + fn_all > 0.0).then(|| tp_all / (tp_all + fn_all)),
+        ),
+        (
+            "f1",
+            (2.0 * tp_all + fp_all + fn_all > 0.0)
+                .then(|| 2.0 * tp_all / (2.0 * tp_all + fp_all + fn_all)),
+        ),
+    ];
+    for (name, v) in micro {
+        m.insert(&format!("micro_{name}"), Metric::point(v.unwrap_or(0.0)));
+    }
+    for (name, pick) in picks {
+        m.insert(
+            &format!("weighted_{name}"),
+            Metric::from_result(weighted_of(&pick)),
+        );
+    }
+
+    // One-vs-rest averages over the classes that have rows.
+    let with_rows: Vec<usize> = (0..k).filter(|&c| support[c] > 0.0).collect();
+    let absent: Vec<&str> = (0..k)
+        .filter(|&c| support[c] <= 0.0)
+        .map(|c| names[c].as_str())
+        .collect();
+    if !absent.is_empty() {
+        notes.push(format!(
+            "class{} {} {} no rows: left out of the one-vs-rest ROC-AUC and average-precision averages",
+            if absent.len() > 1 { "es" } else { "" },
+            absent.join(", "),
+            if absent.len() > 1 { "have" } else { "has" }
+        ));
+    }
+    for (name, idx) in [("roc_auc", 0usize), ("average_precision", 1)] {
+        let vals: Vec<(f64, f64)> = with_rows
+            .iter()
+            .filter_map(|&c| {
+                let v = if idx == 0 { ovr[c].0 } else { ovr[c].1 };
+                v.map(|v| (v, support[c]))
+            })
+            .collect();
+        if vals.is_empty() {
+            let why = "fewer than two classes have rows, so one-vs-rest curves are undefined";
+            m.insert(&format!("macro_{name}"), Metric::undefined(why));
+            m.insert(&format!("weighted_{name}"), Metric::undefined(why));
+        } else {
+            let mac = vals.iter().map(|v| v.0).sum::<f64>() / vals.len() as f64;
+            let sw: f64 = vals.iter().map(|v| v.1).sum();
+            let wtd = vals.iter().map(|v| v.0 * v.1).sum::<f64>() / sw;
+            m.insert(&format!("macro_{name}"), Metric::point(mac));
+            m.insert(&format!("weighted_{name}"), Metric::point(wtd));
+        }
+    }
+    m.insert("log_loss", Metric::point(sums.log_loss / total));
+    m.insert("brier", Metric::point(sums.brier / total));
+    m.insert("ece", Metric::point(sums.bins.ece()));
+
+    MulticlassFull {
+        metrics: m,
+        confusion,
+        per_class,
+        reliability: sums.bins.bins(),
+        notes,
+    }
+}
