@@ -2,7 +2,7 @@
 
 use crate::data::{Columns, Predictions};
 use crate::error::{Error, Result};
-use crate::metrics::binary::{self, BinaryFull, BinaryOptions};
+use crate::metrics::binary::{self, BinaryFull, BinaryOptions, Thresholds};
 use crate::metrics::multiclass::{self, MulticlassFull};
 use crate::metrics::regression::{self, RegressionFull};
 
@@ -12,15 +12,15 @@ pub struct FullOptions {
     /// Decision threshold (binary; multiclass predicts the most probable
     /// class).
     pub threshold: f64,
-    /// Points of the threshold grid for the sweep (binary).
-    pub thresholds: usize,
+    /// Where the threshold sweep is evaluated (binary).
+    pub thresholds: Thresholds,
 }
 
 impl Default for FullOptions {
     fn default() -> Self {
         FullOptions {
             threshold: 0.5,
-            thresholds: 1000,
+            thresholds: Thresholds::Grid(1000),
         }
     }
 }
@@ -65,7 +65,7 @@ pub fn full(preds: &Predictions, options: &FullOptions) -> Result<FullResult> {
             options.threshold
         )));
     }
-    if options.thresholds < 2 {
+    if options.thresholds == Thresholds::Grid(0) || options.thresholds == Thresholds::Grid(1) {
         return Err(Error::usage("--thresholds needs at least 2 points"));
     }
     match &preds.columns {
@@ -75,7 +75,7 @@ pub fn full(preds: &Predictions, options: &FullOptions) -> Result<FullResult> {
             preds.weights.as_ref(),
             &BinaryOptions {
                 threshold: options.threshold,
-                grid: options.thresholds,
+                sweep: options.thresholds,
             },
         )))),
         Columns::Multiclass {

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::data::Predictions;
 use crate::fast::{FastOptions, FastResult};
 use crate::full::{FullOptions, FullResult};
-use crate::metrics::binary::BinaryFull;
+use crate::metrics::binary::{BinaryFull, Thresholds};
 use crate::metrics::calibration::Bin;
 use crate::metrics::curves::Sweep;
 use crate::metrics::multiclass::MulticlassFull;
@@ -106,7 +106,15 @@ fn binary(
         "reliability".into(),
         reliability(&b.reliability, b.metrics.value("ece"), w),
     );
-    m.insert("sweep".into(), sweep(&b.sweep, w));
+    let mut sw = sweep(&b.sweep, w);
+    if let Value::Object(o) = &mut sw {
+        let kind = match options.thresholds {
+            Thresholds::Grid(_) => "grid",
+            Thresholds::Distinct => "distinct",
+        };
+        o.insert("kind".into(), json!(kind));
+    }
+    m.insert("sweep".into(), sw);
 }
 
 fn multiclass(m: &mut serde_json::Map<String, Value>, preds: &Predictions, mc: &MulticlassFull) {
@@ -161,6 +169,7 @@ fn reliability(bins: &[Bin], ece: Option<f64>, w: bool) -> Value {
 
 fn sweep(s: &Sweep, weighted: bool) -> Value {
     json!({
+        "kind": "grid",
         "threshold": s.threshold,
         "tp": counts(&s.tp, weighted),
         "fp": counts(&s.fp, weighted),

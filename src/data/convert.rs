@@ -128,8 +128,7 @@ pub(crate) fn predictions_from_table(table: Table, options: &ReadOptions) -> Res
 
     let columns = match task {
         Task::Binary => {
-            let labels = class_labels(path, label_name, &label, 1)?;
-            let labels: Vec<u8> = labels.into_par_iter().map(|c| c as u8).collect();
+            let labels: Vec<u8> = class_labels(path, label_name, &label, 1)?;
             let scores = if score_is_list {
                 let (flat, k) = list_scores(path, &score_name, &scores, rows)?;
                 if k != 2 {
@@ -256,11 +255,69 @@ fn class_names_from_metadata(
 /// Index of the first element of `values` for which `bad` holds, scanning in
 /// parallel chunks (the answer does not depend on the thread count).
 pub(crate) fn first_bad<T: Sync>(values: &[T], bad: impl Fn(&T) -> bool + Sync) -> Option<usize> {
+    // A branch-free fold over each chunk (it vectorises); only a chunk that
+    // holds a bad value is scanned again for its position.
     values
         .par_chunks(CHUNK)
         .enumerate()
-        .find_first(|(_, chunk)| chunk.iter().any(&bad))
+        .find_first(|(_, chunk)| chunk.iter().fold(false, |any, v| any | bad(v)))
         .and_then(|(i, chunk)| chunk.iter().position(&bad).map(|p| i * CHUNK + p))
+}
+
+/// A class index type of the validated label columns.
+pub(crate) trait ClassIndex: Copy + Default + Send + Sync {
+    fn from_u64(v: u64) -> Self;
+}
+impl ClassIndex for u8 {
+    #[inline(always)]
+    fn from_u64(v: u64) -> u8 {
+        v as u8
+    }
+}
+impl ClassIndex for u32 {
+    #[inline(always)]
+    fn from_u64(v: u64) -> u32 {
+        v as u32
+    }
+}
+
+/// Converts integers to class indices in one parallel pass, checking
+/// `0 <= v <= max`; `Err` holds the first row out of range.
+fn convert_ints<N, O>(
+    values: &[N],
+    max: u64,
+    widen: impl Fn(N) -> u64 + Sync,
+) -> std::result::Result<Vec<O>, usize>
+where
+    N: Copy + Sync,
+    O: ClassIndex,
+{
+    let mut out = vec![O::default(); values.len()];
+    let bad = out
+        .par_chunks_mut(CHUNK)
+        .zip(values.par_chunks(CHUNK))
+        .enumerate()
+        .filter_map(|(c, (o, v))| {
+            let mut ok = true;
+            for (o, &v) in o.iter_mut().zip(v) {
+                // Negative signed values widen to huge u64s: out of range too.
+                let u = widen(v);
+                ok &= u <= max;
+                *o = O::from_u64(u);
+            }
+            if ok {
+                None
+            } else {
+                v.iter()
+                    .position(|&x| widen(x) > max)
+                    .map(|p| c * CHUNK + p)
+            }
+        })
+        .min();
+    match bad {
+        Some(row) => Err(row),
+        None => Ok(out),
+    }
 }
 
 fn first_null(path: &Path, column: &str, array: &dyn Array) -> Result<()> {
@@ -278,7 +335,12 @@ fn first_null(path: &Path, column: &str, array: &dyn Array) -> Result<()> {
 
 /// Class indices in `0..=max`, from any integer or Boolean column (or a float
 /// column holding whole numbers).
-fn class_labels(path: &Path, column: &str, array: &ArrayRef, max: u64) -> Result<Vec<u32>> {
+fn class_labels<O: ClassIndex>(
+    path: &Path,
+    column: &str,
+    array: &ArrayRef,
+    max: u64,
+) -> Result<Vec<O>> {
     first_null(path, column, array.as_ref())?;
     let out_of_range = |row: usize, shown: String| {
         let message = if max == 1 {
@@ -296,12 +358,10 @@ fn class_labels(path: &Path, column: &str, array: &ArrayRef, max: u64) -> Result
     macro_rules! ints {
         ($t:ty) => {{
             let values: &[<$t as ArrowPrimitiveType>::Native] = array.as_primitive::<$t>().values();
-            #[allow(unused_comparisons)]
-            let bad = |v: &<$t as ArrowPrimitiveType>::Native| *v < 0 || (*v as u64) > max;
-            if let Some(row) = first_bad(values, bad) {
-                return Err(out_of_range(row, values[row].to_string()));
+            match convert_ints(values, max, |v| v as u64) {
+                Ok(out) => out,
+                Err(row) => return Err(out_of_range(row, values[row].to_string())),
             }
-            values.par_iter().map(|&v| v as u32).collect()
         }};
     }
     Ok(match array.data_type() {
@@ -315,7 +375,7 @@ fn class_labels(path: &Path, column: &str, array: &ArrayRef, max: u64) -> Result
         DataType::UInt64 => ints!(UInt64Type),
         DataType::Boolean => {
             let b: &BooleanArray = array.as_boolean();
-            b.values().iter().map(|v| v as u32).collect()
+            b.values().iter().map(|v| O::from_u64(v as u64)).collect()
         }
         DataType::Float32 | DataType::Float64 => {
             let f = float_column(path, column, array)?;
@@ -324,7 +384,7 @@ fn class_labels(path: &Path, column: &str, array: &ArrayRef, max: u64) -> Result
             if let Some(row) = first_bad(&values, |&v| !whole(v)) {
                 return Err(out_of_range(row, values[row].to_string()));
             }
-            values.par_iter().map(|&v| v as u32).collect()
+            values.par_iter().map(|&v| O::from_u64(v as u64)).collect()
         }
         other => {
             return Err(Error::bad_column(
@@ -426,9 +486,12 @@ fn binary_probabilities(
             }
             Ok(scores)
         }
-        ScoreKind::Logit => Ok(Floats::from(crate::with_floats!(&scores, s => {
-            s.par_iter().map(|v| sigmoid(v.to_f64())).collect::<Vec<f64>>()
-        }))),
+        ScoreKind::Logit => {
+            check_finite(path, column, &scores)?;
+            Ok(Floats::from(crate::with_floats!(&scores, s => {
+                s.par_iter().map(|v| sigmoid(v.to_f64())).collect::<Vec<f64>>()
+            })))
+        }
     }
 }
 

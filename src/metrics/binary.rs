@@ -24,21 +24,45 @@ use crate::data::{Float, Floats};
 /// order, so the result does not depend on the thread count.
 const CHUNK: usize = 1 << 16;
 
+/// Where the threshold sweep is evaluated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Thresholds {
+    /// `n` evenly spaced thresholds in [0, 1], both ends included.
+    Grid(usize),
+    /// Every distinct score (one row per operating point of the ROC curve).
+    Distinct,
+}
+
+impl std::str::FromStr for Thresholds {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Thresholds, String> {
+        match s {
+            "distinct" => Ok(Thresholds::Distinct),
+            _ => match s.parse::<usize>() {
+                Ok(n) if n >= 2 => Ok(Thresholds::Grid(n)),
+                _ => Err(format!(
+                    "'{s}' is neither a number of thresholds (2 or more) nor `distinct`"
+                )),
+            },
+        }
+    }
+}
+
 /// Options of the binary full tier.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BinaryOptions {
     /// Decision threshold for the thresholded metrics and the confusion
     /// matrix (positive iff `score >= threshold`).
     pub threshold: f64,
-    /// Number of evenly spaced thresholds in [0, 1] for the sweep grid.
-    pub grid: usize,
+    /// Where the sweep is evaluated.
+    pub sweep: Thresholds,
 }
 
 impl Default for BinaryOptions {
     fn default() -> Self {
         BinaryOptions {
             threshold: 0.5,
-            grid: 1000,
+            sweep: Thresholds::Grid(1000),
         }
     }
 }
@@ -56,7 +80,7 @@ pub struct BinaryFull {
     pub confusion: Counts,
     /// Reliability bins.
     pub reliability: Vec<Bin>,
-    /// The sweep on the threshold grid.
+    /// The threshold sweep (on the grid, or at every distinct score).
     pub sweep: Sweep,
     /// The ranking table (ROC/PR curves, sweep at every distinct score).
     pub curve: BinaryCurve,
@@ -175,7 +199,10 @@ pub fn full(
         negatives: curve.negatives(),
         confusion,
         reliability: sums.bins.bins(),
-        sweep: curve.sweep_grid(options.grid),
+        sweep: match options.sweep {
+            Thresholds::Grid(n) => curve.sweep_grid(n),
+            Thresholds::Distinct => curve.sweep_distinct(),
+        },
         curve,
     }
 }

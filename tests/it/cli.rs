@@ -246,3 +246,27 @@ fn output_does_not_depend_on_the_thread_count() {
         assert_eq!(run("1"), run("3"), "{args:?}");
     }
 }
+
+#[test]
+fn sweep_at_every_distinct_score() {
+    let out = evalkit([
+        "full",
+        &path("binary_ties.arrow"),
+        "--json",
+        "--thresholds",
+        "distinct",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let sweep = &doc["sweep"];
+    assert_eq!(sweep["kind"], "distinct");
+    // Scores rounded to 2 decimals: 101 distinct values, highest first.
+    assert_eq!(sweep["threshold"].as_array().unwrap().len(), 101);
+    assert_eq!(doc["distinct_scores"], 101);
+    assert_eq!(sweep["threshold"][0], 1.0);
+    // The last point predicts everything positive: recall 1.
+    assert_eq!(sweep["recall"][100], 1.0);
+    assert_eq!(sweep["fn"][100], 0);
+    let out = evalkit(["full", &path("binary_ties.arrow"), "--thresholds", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use evalkit::data::{ReadOptions, ScoreKind, Task};
+use evalkit::metrics::binary::Thresholds;
 
 /// Tiered model evaluation: a fast tier in milliseconds, a full tier with
 /// every metric.
@@ -96,9 +97,10 @@ pub struct FullArgs {
     /// confusion matrix (positive iff score >= T).
     #[arg(long, value_name = "T", default_value_t = 0.5)]
     pub threshold: f64,
-    /// Points of the evenly spaced threshold grid in [0, 1] for the sweep.
-    #[arg(long, value_name = "N", default_value_t = 1000)]
-    pub thresholds: usize,
+    /// The threshold sweep: N evenly spaced thresholds in [0, 1], or
+    /// `distinct` for every distinct score (binary).
+    #[arg(long, value_name = "N|distinct", default_value = "1000")]
+    pub thresholds: Thresholds,
     /// Print one JSON document instead of a table.
     #[arg(long)]
     pub json: bool,
