@@ -76,6 +76,11 @@ where
     let histograms: Vec<Vec<u64>> = ids
         .par_chunks(CHUNK)
         .map(|c| {
+            if strata == 2 {
+                // Ids are 0 or 1: the count of ones is their sum (vectorised).
+                let ones: u64 = c.iter().map(|&s| s.into()).sum();
+                return vec![c.len() as u64 - ones, ones];
+            }
             let mut h = vec![0u64; strata];
             for &s in c {
                 h[s.into() as usize] += 1;
@@ -121,6 +126,10 @@ where
                 .map(|h| chosen[h].partition_point(|&r| r < rank[h]))
                 .collect();
             let mut rows = Vec::new();
+            if strata == 2 {
+                select_binary(chunk, c * CHUNK, &mut rank, &mut next, &chosen, &mut rows);
+                return rows;
+            }
             for (i, &s) in chunk.iter().enumerate() {
                 let h = s.into() as usize;
                 if next[h] < chosen[h].len() && chosen[h][next[h]] == rank[h] {
@@ -137,6 +146,39 @@ where
         totals,
         sampled: quota,
     }
+}
+
+/// The selection pass for two strata (binary labels), kept in registers
+/// and branch-free but for the rare hits. Same result as the general loop.
+fn select_binary<S: Copy + Into<u64>>(
+    chunk: &[S],
+    offset: usize,
+    rank: &mut [u64],
+    next: &mut [usize],
+    chosen: &[Vec<u64>],
+    rows: &mut Vec<u32>,
+) {
+    let target = |h: usize, n: usize| chosen[h].get(n).copied().unwrap_or(u64::MAX);
+    let (mut r0, mut r1) = (rank[0], rank[1]);
+    let (mut t0, mut t1) = (target(0, next[0]), target(1, next[1]));
+    for (i, &s) in chunk.iter().enumerate() {
+        let one = s.into();
+        let hit = ((one == 1) & (r1 == t1)) | ((one == 0) & (r0 == t0));
+        r1 += one;
+        r0 += 1 - one;
+        if hit {
+            rows.push((offset + i) as u32);
+            if one == 1 {
+                next[1] += 1;
+                t1 = target(1, next[1]);
+            } else {
+                next[0] += 1;
+                t0 = target(0, next[0]);
+            }
+        }
+    }
+    rank[0] = r0;
+    rank[1] = r1;
 }
 
 /// Label-decile strata for regression: stratum `h` holds the labels between
@@ -191,6 +233,19 @@ mod tests {
         let positives = a.rows.iter().filter(|&&r| ids[r as usize] == 1).count();
         assert_eq!(positives, 10);
         assert!(a.rows.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn binary_fast_path_equals_the_general_loop() {
+        // The same ids as u8 (two strata, fast path) and spread over three
+        // strata with an empty third one (general loop) give the same rows.
+        let ids: Vec<u8> = (0..700_000u32)
+            .map(|i| (i.wrapping_mul(2654435761u32) >> 30 == 0) as u8)
+            .collect();
+        let fast = stratified(&ids, 2, Some(5000), 11);
+        let general = stratified(&ids, 3, Some(5000), 11);
+        assert_eq!(fast.rows, general.rows);
+        assert_eq!(fast.totals[..], general.totals[..2]);
     }
 
     #[test]
