@@ -14,6 +14,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use evalkit::data::Floats;
 use evalkit::metrics::binary::{BinaryOptions, full};
 use evalkit::rng::{unit, word};
+use evalkit::uncertainty::IntervalOptions;
 
 /// Labels ~ Bernoulli(0.3); scores = sigmoid(1.5·(2y − 1) + N(0, 1.5²))
 /// rounded to 1e-6 (a realistic number of distinct scores).
@@ -41,8 +42,15 @@ fn full_tier(c: &mut Criterion) {
     for n in [1_000_000usize, 10_000_000] {
         let (labels, scores) = data(n, 42);
         let scores = Floats::from(scores);
+        let point_only = BinaryOptions {
+            intervals: IntervalOptions {
+                replicates: 0,
+                ..IntervalOptions::default()
+            },
+            ..BinaryOptions::default()
+        };
         g.bench_function(format!("n={n}"), |b| {
-            b.iter(|| full(&labels, &scores, None, &BinaryOptions::default()))
+            b.iter(|| full(&labels, &scores, None, &point_only, &|_, _| {}))
         });
     }
     g.finish();

@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 use crate::metrics::binary::{self, BinaryFull, BinaryOptions, Thresholds};
 use crate::metrics::multiclass::{self, MulticlassFull};
 use crate::metrics::regression::{self, RegressionFull};
+use crate::uncertainty::IntervalOptions;
 
 /// Options of the full tier.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -14,6 +15,9 @@ pub struct FullOptions {
     pub threshold: f64,
     /// Where the threshold sweep is evaluated (binary).
     pub thresholds: Thresholds,
+    /// Bootstrap intervals (`replicates: 0` turns them off) and the
+    /// confidence level.
+    pub intervals: IntervalOptions,
 }
 
 impl Default for FullOptions {
@@ -21,6 +25,7 @@ impl Default for FullOptions {
         FullOptions {
             threshold: 0.5,
             thresholds: Thresholds::Grid(1000),
+            intervals: IntervalOptions::default(),
         }
     }
 }
@@ -50,8 +55,10 @@ impl FullResult {
     /// left out of averages, …).
     pub fn warnings(&self) -> Vec<String> {
         let mut w = self.metrics().warnings();
-        if let FullResult::Multiclass(m) = self {
-            w.extend(m.notes.iter().cloned());
+        match self {
+            FullResult::Binary(b) => w.extend(b.interval_notes.iter().cloned()),
+            FullResult::Multiclass(m) => w.extend(m.notes.iter().cloned()),
+            FullResult::Regression(_) => {}
         }
         w
     }
@@ -59,6 +66,23 @@ impl FullResult {
 
 /// Runs the full tier.
 pub fn full(preds: &Predictions, options: &FullOptions) -> Result<FullResult> {
+    full_with_progress(preds, options, &|_, _| {})
+}
+
+/// Runs the full tier, calling `progress(done, total)` as the bootstrap's
+/// batches finish.
+pub fn full_with_progress(
+    preds: &Predictions,
+    options: &FullOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<FullResult> {
+    let iv = &options.intervals;
+    if !(iv.level > 0.0 && iv.level < 1.0) {
+        return Err(Error::usage(format!(
+            "--ci {} is not a level in (0, 1)",
+            iv.level
+        )));
+    }
     if !(0.0..=1.0).contains(&options.threshold) {
         return Err(Error::usage(format!(
             "--threshold {} is not a probability in [0, 1]",
@@ -76,7 +100,9 @@ pub fn full(preds: &Predictions, options: &FullOptions) -> Result<FullResult> {
             &BinaryOptions {
                 threshold: options.threshold,
                 sweep: options.thresholds,
+                intervals: options.intervals,
             },
+            progress,
         )))),
         Columns::Multiclass {
             labels,

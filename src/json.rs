@@ -65,8 +65,30 @@ pub fn fast(preds: &Predictions, options: &FastOptions, result: &FastResult) -> 
 /// The full tier's document.
 pub fn full(preds: &Predictions, options: &FullOptions, result: &FullResult) -> Value {
     let mut m = header(preds, "full");
+    let iv = &options.intervals;
+    let bootstrapped = iv.replicates > 0 && matches!(result, FullResult::Binary(_));
     m.insert("rows_used".into(), json!(preds.rows()));
-    m.insert("seed".into(), Value::Null);
+    m.insert(
+        "seed".into(),
+        if bootstrapped {
+            json!(iv.seed)
+        } else {
+            Value::Null
+        },
+    );
+    m.insert(
+        "bootstrap".into(),
+        if bootstrapped {
+            json!({
+                "replicates": iv.replicates,
+                "level": iv.level,
+                "method": iv.method.as_str(),
+                "resample": iv.resample.as_str(),
+            })
+        } else {
+            Value::Null
+        },
+    );
     m.insert("weight_column".into(), json!(preds.weight_column));
     match result {
         FullResult::Binary(b) => binary(&mut m, preds, options, b),
@@ -102,6 +124,14 @@ fn binary(
             "matrix": [[count(c.tn, w), count(c.fp, w)], [count(c.fn_, w), count(c.tp, w)]],
         }),
     );
+    m.insert(
+        "delong".into(),
+        match &b.delong {
+            Ok(d) => json!(d),
+            Err(reason) => json!({"auc": null, "std_error": null, "ci": null, "reason": reason}),
+        },
+    );
+    m.insert("bands".into(), json!(b.bands));
     m.insert(
         "reliability".into(),
         reliability(&b.reliability, b.metrics.value("ece"), w),

@@ -30,6 +30,7 @@
 
 #![deny(missing_docs)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod data;
 pub mod error;
@@ -39,6 +40,7 @@ pub mod json;
 pub mod metrics;
 pub mod rng;
 pub mod sample;
+pub mod uncertainty;
 
 pub use error::{Error, ErrorKind, Result};
 

@@ -19,7 +19,20 @@ const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
 /// The random 64-bit word number `counter` of stream `stream` under `seed`.
 #[inline(always)]
 pub fn word(seed: u64, stream: u64, counter: u64) -> u64 {
-    let key = mix64(seed ^ mix64(stream.wrapping_add(GOLDEN)));
+    keyed_word(stream_key(seed, stream), counter)
+}
+
+/// The key of stream `stream` under `seed` (hoist it out of loops over
+/// counters).
+#[inline(always)]
+pub fn stream_key(seed: u64, stream: u64) -> u64 {
+    mix64(seed ^ mix64(stream.wrapping_add(GOLDEN)))
+}
+
+/// Word number `counter` of the stream with key `key`:
+/// `word(seed, stream, c) == keyed_word(stream_key(seed, stream), c)`.
+#[inline(always)]
+pub fn keyed_word(key: u64, counter: u64) -> u64 {
     mix64(key.wrapping_add(counter.wrapping_mul(GOLDEN)))
 }
 

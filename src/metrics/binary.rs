@@ -19,6 +19,9 @@ use super::calibration::{Bin, BinSums};
 use super::curves::{BinaryCurve, Counts, Sweep};
 use super::{LOG_LOSS_EPS, Metric, MetricSet};
 use crate::data::{Float, Floats};
+use crate::uncertainty::bootstrap::{self, BootstrapOptions, Ranking};
+use crate::uncertainty::intervals::{self, normal_quantile};
+use crate::uncertainty::{self, CiMethod, IntervalOptions, delong};
 
 /// Rows per chunk of the parallel pass; partial sums are merged in chunk
 /// order, so the result does not depend on the thread count.
@@ -56,6 +59,9 @@ pub struct BinaryOptions {
     pub threshold: f64,
     /// Where the sweep is evaluated.
     pub sweep: Thresholds,
+    /// Bootstrap intervals (`replicates: 0` turns them off) and the level of
+    /// every interval, DeLong's included.
+    pub intervals: IntervalOptions,
 }
 
 impl Default for BinaryOptions {
@@ -63,8 +69,45 @@ impl Default for BinaryOptions {
         BinaryOptions {
             threshold: 0.5,
             sweep: Thresholds::Grid(1000),
+            intervals: IntervalOptions::default(),
         }
     }
+}
+
+/// DeLong's interval for ROC-AUC.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct DeLongInterval {
+    /// The AUC.
+    pub auc: f64,
+    /// DeLong's standard error.
+    pub std_error: f64,
+    /// `auc ± z·std_error`, clipped to [0, 1].
+    pub ci: [f64; 2],
+    /// The confidence level.
+    pub level: f64,
+}
+
+/// Pointwise bootstrap bands for the report.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Bands {
+    /// FPR grid of the ROC band.
+    pub fpr: Vec<f64>,
+    /// Lower and upper TPR at each FPR.
+    pub tpr_lo: Vec<Option<f64>>,
+    /// Upper TPR.
+    pub tpr_hi: Vec<Option<f64>>,
+    /// Recall grid of the precision–recall band.
+    pub recall: Vec<f64>,
+    /// Lower precision at each recall.
+    pub precision_lo: Vec<Option<f64>>,
+    /// Upper precision.
+    pub precision_hi: Vec<Option<f64>>,
+    /// Threshold grid of the F1 band.
+    pub threshold: Vec<f64>,
+    /// Lower F1 at each threshold.
+    pub f1_lo: Vec<Option<f64>>,
+    /// Upper F1.
+    pub f1_hi: Vec<Option<f64>>,
 }
 
 /// The binary full tier's result.
@@ -84,6 +127,12 @@ pub struct BinaryFull {
     pub sweep: Sweep,
     /// The ranking table (ROC/PR curves, sweep at every distinct score).
     pub curve: BinaryCurve,
+    /// DeLong's interval for ROC-AUC, or why it is undefined.
+    pub delong: Result<DeLongInterval, String>,
+    /// Bootstrap bands, when the bootstrap ran.
+    pub bands: Option<Bands>,
+    /// Notes from the intervals (metrics left without one, BCa fallbacks).
+    pub interval_notes: Vec<String>,
 }
 
 /// Sums of the per-row pass.
@@ -137,14 +186,18 @@ pub fn binary_log_loss(y: u8, p: f64) -> f64 {
     if y == 1 { -p.ln() } else { -(1.0 - p).ln() }
 }
 
-/// Computes the binary full tier's point metrics.
+/// Computes the binary full tier: point metrics, DeLong's interval, and
+/// bootstrap intervals and bands when `options.intervals.replicates > 0`.
+/// `progress` is called with (batches done, batches) during the bootstrap.
 pub fn full(
     labels: &[u8],
     scores: &Floats,
     weights: Option<&Floats>,
     options: &BinaryOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
 ) -> BinaryFull {
-    let curve = BinaryCurve::build(labels, scores, weights);
+    let ranking = Ranking::build(labels, scores, weights);
+    let curve = ranking.curve();
     let sums = row_pass(labels, scores, weights);
     let confusion = curve.counts_at(options.threshold);
     let no_pred = || {
@@ -193,6 +246,87 @@ pub fn full(
     }
     m.insert("ece", Metric::point(sums.bins.ece()));
 
+    let iv = &options.intervals;
+    let z = normal_quantile(0.5 + iv.level / 2.0);
+    let delong = delong::delong(&curve).map(|d| {
+        let se = d.variance.sqrt();
+        DeLongInterval {
+            auc: d.auc,
+            std_error: se,
+            ci: [(d.auc - z * se).max(0.0), (d.auc + z * se).min(1.0)],
+            level: iv.level,
+        }
+    });
+    let mut bands = None;
+    let mut interval_notes = Vec::new();
+    if iv.replicates > 0 {
+        let reps = bootstrap::replicates(
+            &ranking,
+            scores,
+            &BootstrapOptions {
+                replicates: iv.replicates,
+                resample: iv.resample,
+                seed: iv.seed,
+                threshold: options.threshold,
+                grid: match options.sweep {
+                    Thresholds::Grid(n) if n <= 10_000 => n,
+                    _ => 1000,
+                },
+                jackknife: iv.method == CiMethod::Bca,
+            },
+            progress,
+        );
+        // BCa's acceleration for ROC-AUC from DeLong's placements.
+        let auc_acceleration = match (iv.method, m.value("roc_auc")) {
+            (CiMethod::Bca, Some(auc)) if weights.is_none() => Some(intervals::acceleration(
+                bootstrap::auc_influence(&ranking, &curve, auc).into_iter(),
+            )),
+            _ => None,
+        };
+        interval_notes = uncertainty::attach(
+            &mut m,
+            &bootstrap::METRICS,
+            &reps.values,
+            &reps.jackknife,
+            &|name| {
+                if name == "roc_auc" {
+                    auc_acceleration
+                } else {
+                    None
+                }
+            },
+            iv,
+        );
+        let axis = |n: usize| {
+            (0..n)
+                .map(|i| i as f64 / (n - 1) as f64)
+                .collect::<Vec<f64>>()
+        };
+        let (tpr_lo, tpr_hi) = uncertainty::band(&reps.tpr, iv.level);
+        let (precision_lo, precision_hi) = uncertainty::band(&reps.precision, iv.level);
+        let (f1_lo, f1_hi) = uncertainty::band(&reps.f1, iv.level);
+        bands = Some(Bands {
+            fpr: axis(bootstrap::BAND_POINTS),
+            tpr_lo,
+            tpr_hi,
+            recall: axis(bootstrap::BAND_POINTS),
+            precision_lo,
+            precision_hi,
+            threshold: reps.grid.clone(),
+            f1_lo,
+            f1_hi,
+        });
+    } else if let (Ok(d), Some(auc)) = (&delong, m.get("roc_auc").cloned()) {
+        m.insert(
+            "roc_auc",
+            Metric {
+                ci: Some(d.ci),
+                method: "delong".to_string(),
+                ..auc
+            },
+        );
+    }
+
     BinaryFull {
         metrics: m,
         positives: curve.positives(),
@@ -204,5 +338,8 @@ pub fn full(
             Thresholds::Distinct => curve.sweep_distinct(),
         },
         curve,
+        delong,
+        bands,
+        interval_notes,
     }
 }

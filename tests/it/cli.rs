@@ -84,6 +84,10 @@ fn full_json_has_the_spec_fields_in_order() {
         "11",
         "--threshold",
         "0.4",
+        "--bootstrap",
+        "50",
+        "--seed",
+        "3",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
@@ -96,7 +100,10 @@ fn full_json_has_the_spec_fields_in_order() {
         "rows",
         "rows_used",
         "seed",
+        "bootstrap",
         "metrics",
+        "delong",
+        "bands",
         "warnings",
     ] {
         assert!(doc.get(key).is_some(), "{key} missing");
@@ -124,17 +131,54 @@ fn full_json_has_the_spec_fields_in_order() {
             "ece"
         ]
     );
+    assert_eq!(doc["seed"], 3);
+    assert_eq!(doc["bootstrap"]["replicates"], 50);
+    assert_eq!(doc["bootstrap"]["method"], "percentile");
     for (_, m) in doc["metrics"].as_object().unwrap() {
-        assert!(m["value"].is_f64());
-        assert!(m["ci"].is_null());
-        assert_eq!(m["method"], "none");
+        let v = m["value"].as_f64().unwrap();
+        let ci = m["ci"].as_array().unwrap();
+        assert!(
+            ci[0].as_f64().unwrap() <= v + 1e-12 && v <= ci[1].as_f64().unwrap() + 1e-12
+                || m == &doc["metrics"]["ece"],
+            "{m}"
+        );
+        assert_eq!(m["method"], "bootstrap-percentile");
     }
+    // Weighted rows: DeLong is undefined and says why.
+    assert!(doc["delong"]["ci"].is_null());
+    assert!(
+        doc["delong"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("unweighted")
+    );
+    assert_eq!(doc["bands"]["fpr"].as_array().unwrap().len(), 100);
+    assert_eq!(doc["bands"]["threshold"].as_array().unwrap().len(), 11);
     let sweep = &doc["sweep"];
     assert_eq!(sweep["threshold"].as_array().unwrap().len(), 11);
     assert_eq!(sweep["threshold"][10], 1.0);
     assert!(sweep["tp"][0].is_f64(), "weighted counts are floats");
     assert_eq!(doc["reliability"]["bins"], 15);
     assert_eq!(doc["confusion_matrix"]["threshold"], 0.4);
+    // Without the bootstrap: no intervals but DeLong's for ROC-AUC.
+    let out = evalkit([
+        "full",
+        &path("binary_balanced.arrow"),
+        "--json",
+        "--bootstrap",
+        "0",
+    ]);
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(doc["seed"].is_null() && doc["bootstrap"].is_null() && doc["bands"].is_null());
+    for (name, m) in doc["metrics"].as_object().unwrap() {
+        if name == "roc_auc" {
+            assert_eq!(m["method"], "delong");
+            assert_eq!(m["ci"], doc["delong"]["ci"]);
+        } else {
+            assert!(m["ci"].is_null());
+            assert_eq!(m["method"], "none");
+        }
+    }
 }
 
 #[test]
@@ -218,8 +262,25 @@ fn help_and_version_exit_0() {
 #[test]
 fn output_does_not_depend_on_the_thread_count() {
     for args in [
-        vec!["full", "binary_weighted.arrow", "--json"],
-        vec!["full", "binary_rare.arrow", "--json"],
+        vec![
+            "full",
+            "binary_weighted.arrow",
+            "--json",
+            "--bootstrap",
+            "100",
+            "--method",
+            "bca",
+        ],
+        vec!["full", "binary_rare.arrow", "--json", "--bootstrap", "100"],
+        vec![
+            "full",
+            "binary_ties.arrow",
+            "--json",
+            "--bootstrap",
+            "100",
+            "--resample",
+            "multinomial",
+        ],
         vec![
             "fast",
             "binary_rare.arrow",

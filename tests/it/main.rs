@@ -6,4 +6,5 @@ mod common;
 mod fast_tier;
 mod formats;
 mod golden;
+mod intervals;
 mod properties;

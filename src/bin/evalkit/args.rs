@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use evalkit::data::{ReadOptions, ScoreKind, Task};
 use evalkit::metrics::binary::Thresholds;
+use evalkit::uncertainty::{CiMethod, IntervalOptions, Resample};
 
 /// Tiered model evaluation: a fast tier in milliseconds, a full tier with
 /// every metric.
@@ -101,11 +102,46 @@ pub struct FullArgs {
     /// `distinct` for every distinct score (binary).
     #[arg(long, value_name = "N|distinct", default_value = "1000")]
     pub thresholds: Thresholds,
+    #[command(flatten)]
+    pub intervals: IntervalArgs,
     /// Print one JSON document instead of a table.
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
     pub columns: Columns,
+}
+
+/// Confidence intervals.
+#[derive(Debug, Args)]
+pub struct IntervalArgs {
+    /// Bootstrap replicates (0 turns the bootstrap off; ROC-AUC keeps
+    /// DeLong's interval).
+    #[arg(long, value_name = "B", default_value_t = 1000)]
+    pub bootstrap: usize,
+    /// Confidence level of every interval.
+    #[arg(long = "ci", value_name = "LEVEL", default_value_t = 0.95)]
+    pub level: f64,
+    /// How intervals are read off the replicates.
+    #[arg(long, value_name = "percentile|bca", default_value = "percentile")]
+    pub method: CiMethod,
+    /// How replicates resample the rows.
+    #[arg(long, value_name = "poisson|multinomial", default_value = "poisson")]
+    pub resample: Resample,
+    /// Seed of the resampling.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+impl IntervalArgs {
+    pub fn options(&self) -> IntervalOptions {
+        IntervalOptions {
+            replicates: self.bootstrap,
+            level: self.level,
+            method: self.method,
+            resample: self.resample,
+            seed: self.seed,
+        }
+    }
 }
 
 /// `--sample`: a row count or every row.

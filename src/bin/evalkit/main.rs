@@ -6,6 +6,7 @@
 
 mod args;
 mod output;
+mod progress;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -85,8 +86,13 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
             let options = FullOptions {
                 threshold: a.threshold,
                 thresholds: a.thresholds,
+                intervals: a.intervals.options(),
             };
-            let result = evalkit::full::full(&preds, &options)?;
+            let bar = progress::Bar::new("bootstrap");
+            let result = evalkit::full::full_with_progress(&preds, &options, &|done, total| {
+                bar.update(done, total)
+            })?;
+            bar.finish();
             warn(&result.warnings());
             if a.json {
                 emit_json(&evalkit::json::full(&preds, &options, &result))?;

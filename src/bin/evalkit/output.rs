@@ -241,6 +241,34 @@ fn binary(out: &mut String, preds: &Predictions, options: &FullOptions, b: &Bina
     );
     out.push('\n');
     out.push_str(&table(&metric_rows(&b.metrics, false)));
+    let iv = &options.intervals;
+    let pct = format!("{}%", iv.level * 100.0);
+    if iv.replicates > 0 {
+        let _ = writeln!(
+            out,
+            "\nintervals: {pct}, bootstrap {} with {} {} replicates (seed {})",
+            iv.method.as_str(),
+            iv.replicates,
+            iv.resample.as_str(),
+            iv.seed
+        );
+    }
+    match &b.delong {
+        Ok(d) => {
+            let _ = writeln!(
+                out,
+                "{}DeLong: roc_auc {} ± {} (std error), {pct} interval [{}, {}]",
+                if iv.replicates > 0 { "" } else { "\n" },
+                num(d.auc),
+                num(d.std_error),
+                num(d.ci[0]),
+                num(d.ci[1])
+            );
+        }
+        Err(reason) => {
+            let _ = writeln!(out, "DeLong: n/a ({reason})");
+        }
+    }
     let c = &b.confusion;
     let names = &preds.class_names;
     let _ = writeln!(

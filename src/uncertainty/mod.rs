@@ -1,0 +1,140 @@
+//! Uncertainty: bootstrap intervals for every metric, DeLong's interval and
+//! paired test for ROC-AUC.
+
+pub mod bootstrap;
+pub mod delong;
+pub mod intervals;
+
+use crate::metrics::{Metric, MetricSet};
+pub use bootstrap::Resample;
+pub use intervals::CiMethod;
+
+/// Options of the bootstrap intervals.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IntervalOptions {
+    /// Replicates (0 turns the bootstrap off).
+    pub replicates: usize,
+    /// Confidence level, e.g. 0.95.
+    pub level: f64,
+    /// Percentile or BCa.
+    pub method: CiMethod,
+    /// Poisson or multinomial resampling.
+    pub resample: Resample,
+    /// Seed of the resampling.
+    pub seed: u64,
+}
+
+impl Default for IntervalOptions {
+    fn default() -> Self {
+        IntervalOptions {
+            replicates: 1000,
+            level: 0.95,
+            method: CiMethod::Percentile,
+            resample: Resample::Poisson,
+            seed: 0,
+        }
+    }
+}
+
+/// Share of replicates that may leave a metric undefined before its
+/// interval is withheld.
+pub const MAX_UNDEFINED_SHARE: f64 = 0.1;
+
+/// Sorted finite values.
+fn finite_sorted(values: &[f64]) -> Vec<f64> {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    v.sort_unstable_by(f64::total_cmp);
+    v
+}
+
+/// Sets the interval of every metric in `names` from its replicate values.
+/// `jackknife[i]` (grouped jackknife values) and `influence(name)` (exact
+/// influence values' acceleration, when known) serve BCa. Returns warnings.
+pub fn attach(
+    metrics: &mut MetricSet,
+    names: &[&str],
+    values: &[Vec<f64>],
+    jackknife: &[Vec<f64>],
+    acceleration_of: &dyn Fn(&str) -> Option<f64>,
+    options: &IntervalOptions,
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let Some(point) = metrics.get(name).cloned() else {
+            continue;
+        };
+        let Some(theta) = point.value else {
+            continue;
+        };
+        let sorted = finite_sorted(&values[i]);
+        let undefined = values[i].len() - sorted.len();
+        if (undefined as f64) > MAX_UNDEFINED_SHARE * values[i].len() as f64 || sorted.is_empty() {
+            warnings.push(format!(
+                "{name}: no interval: undefined in {undefined} of {} bootstrap replicates",
+                values[i].len()
+            ));
+            continue;
+        }
+        let (ci, method) = match options.method {
+            CiMethod::Percentile => (
+                intervals::percentile(&sorted, options.level),
+                "bootstrap-percentile",
+            ),
+            CiMethod::Bca => {
+                let a = acceleration_of(name).unwrap_or_else(|| {
+                    let jk: Vec<f64> = jackknife.get(i).map_or(Vec::new(), |j| {
+                        j.iter().copied().filter(|x| x.is_finite()).collect()
+                    });
+                    if jk.len() > 1 {
+                        intervals::jackknife_acceleration(&jk)
+                    } else {
+                        0.0
+                    }
+                });
+                match intervals::bca(&sorted, theta, a, options.level) {
+                    Some(ci) => (ci, "bootstrap-bca"),
+                    None => {
+                        warnings.push(format!(
+                            "{name}: every replicate falls on one side of the point value; percentile interval instead of BCa"
+                        ));
+                        (
+                            intervals::percentile(&sorted, options.level),
+                            "bootstrap-percentile",
+                        )
+                    }
+                }
+            }
+        };
+        metrics.insert(
+            name,
+            Metric {
+                ci: Some(ci),
+                method: method.to_string(),
+                ..point
+            },
+        );
+    }
+    warnings
+}
+
+/// Pointwise percentile band over replicate curves `curves[r][i]`.
+pub fn band(curves: &[Vec<f64>], level: f64) -> (Vec<Option<f64>>, Vec<Option<f64>>) {
+    let points = curves.first().map_or(0, Vec::len);
+    let mut lo = Vec::with_capacity(points);
+    let mut hi = Vec::with_capacity(points);
+    for i in 0..points {
+        let column: Vec<f64> = curves.iter().map(|c| c[i]).collect();
+        let sorted = finite_sorted(&column);
+        if sorted.len() as f64 >= (1.0 - MAX_UNDEFINED_SHARE) * curves.len() as f64
+            && !sorted.is_empty()
+        {
+            let [l, h] = intervals::percentile(&sorted, level);
+            lo.push(Some(l));
+            hi.push(Some(h));
+        } else {
+            lo.push(None);
+            hi.push(None);
+        }
+    }
+    (lo, hi)
+}

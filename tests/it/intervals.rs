@@ -1,0 +1,351 @@
+//! Bootstrap and DeLong intervals: equal to straightforward references,
+//! independent of threads, and honest in coverage.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Float64Array, Int64Array};
+use evalkit::data::{Columns, Floats, Predictions};
+use evalkit::metrics::binary::{BinaryOptions, full};
+use evalkit::metrics::curves::BinaryCurve;
+use evalkit::rng::{Stream, unit};
+use evalkit::uncertainty::bootstrap::{METRICS, multinomial_counts, poisson_weight};
+use evalkit::uncertainty::delong::delong;
+use evalkit::uncertainty::intervals::{normal_quantile, percentile};
+use evalkit::uncertainty::{CiMethod, IntervalOptions, Resample};
+use proptest::prelude::*;
+
+fn no_intervals() -> BinaryOptions {
+    BinaryOptions {
+        intervals: IntervalOptions {
+            replicates: 0,
+            ..IntervalOptions::default()
+        },
+        ..BinaryOptions::default()
+    }
+}
+
+/// DeLong's variance by its definition: structural components over all
+/// m·n pairs (ties ½), sample variances with m−1 and n−1.
+fn naive_delong(labels: &[u8], scores: &[f64]) -> (f64, f64) {
+    let pos: Vec<f64> = labels
+        .iter()
+        .zip(scores)
+        .filter(|p| *p.0 == 1)
+        .map(|p| *p.1)
+        .collect();
+    let neg: Vec<f64> = labels
+        .iter()
+        .zip(scores)
+        .filter(|p| *p.0 == 0)
+        .map(|p| *p.1)
+        .collect();
+    let psi = |x: f64, y: f64| {
+        if x > y {
+            1.0
+        } else if x == y {
+            0.5
+        } else {
+            0.0
+        }
+    };
+    let (m, n) = (pos.len() as f64, neg.len() as f64);
+    let v10: Vec<f64> = pos
+        .iter()
+        .map(|&x| neg.iter().map(|&y| psi(x, y)).sum::<f64>() / n)
+        .collect();
+    let v01: Vec<f64> = neg
+        .iter()
+        .map(|&y| pos.iter().map(|&x| psi(x, y)).sum::<f64>() / m)
+        .collect();
+    let auc = v10.iter().sum::<f64>() / m;
+    let s10 = v10.iter().map(|v| (v - auc).powi(2)).sum::<f64>() / (m - 1.0);
+    let s01 = v01.iter().map(|v| (v - auc).powi(2)).sum::<f64>() / (n - 1.0);
+    (auc, s10 / m + s01 / n)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn delong_variance_equals_structural_components(
+        rows in proptest::collection::vec((0u8..2, 0u32..=12), 4..150)
+    ) {
+        let labels: Vec<u8> = rows.iter().map(|r| r.0).collect();
+        let scores: Vec<f64> = rows.iter().map(|r| r.1 as f64 / 12.0).collect();
+        let m = labels.iter().filter(|&&y| y == 1).count();
+        let curve = BinaryCurve::build(&labels, &Floats::from(scores.clone()), None);
+        match delong(&curve) {
+            Err(_) => prop_assert!(m < 2 || labels.len() - m < 2),
+            Ok(d) => {
+                let (auc, var) = naive_delong(&labels, &scores);
+                prop_assert!((d.auc - auc).abs() < 1e-12);
+                prop_assert!((d.variance - var).abs() <= 1e-12 * var.max(1e-300) + 1e-15, "{} vs {}", d.variance, var);
+            }
+        }
+    }
+}
+
+/// A small data set: 50% positives, scores on a coarse grid (ties).
+fn small_data(n: usize, seed: u64) -> (Vec<u8>, Vec<f64>, Vec<f64>) {
+    let mut rng = Stream::new(seed, 99);
+    let labels: Vec<u8> = (0..n).map(|_| (rng.next_u64() & 1) as u8).collect();
+    let scores: Vec<f64> = labels
+        .iter()
+        .map(|&y| ((0.3 + 0.3 * y as f64 + 0.4 * unit(rng.next_u64())) * 20.0).round() / 20.0)
+        .collect();
+    let weights: Vec<f64> = (0..n).map(|_| 0.5 + unit(rng.next_u64())).collect();
+    (labels, scores, weights)
+}
+
+fn reference_intervals(
+    labels: &[u8],
+    scores: &[f64],
+    file_w: Option<&[f64]>,
+    resample: Resample,
+    b: usize,
+    seed: u64,
+) -> Vec<[f64; 2]> {
+    let mut per_metric = vec![Vec::new(); METRICS.len()];
+    for r in 0..b {
+        let counts: Vec<f64> = match resample {
+            Resample::Poisson => (0..labels.len() as u32)
+                .map(|i| poisson_weight(seed, r, i) as f64)
+                .collect(),
+            Resample::Multinomial => multinomial_counts(seed, r, labels.len())
+                .into_iter()
+                .map(|c| c as f64)
+                .collect(),
+        };
+        let w: Vec<f64> = counts
+            .iter()
+            .enumerate()
+            .map(|(i, c)| c * file_w.map_or(1.0, |f| f[i]))
+            .collect();
+        let got = full(
+            labels,
+            &Floats::from(scores.to_vec()),
+            Some(&Floats::from(w)),
+            &no_intervals(),
+            &|_, _| {},
+        );
+        for (k, name) in METRICS.iter().enumerate() {
+            if let Some(v) = got.metrics.value(name) {
+                per_metric[k].push(v);
+            }
+        }
+    }
+    per_metric
+        .into_iter()
+        .map(|mut v| {
+            v.sort_by(f64::total_cmp);
+            percentile(&v, 0.95)
+        })
+        .collect()
+}
+
+/// The seeded percentile interval equals the straightforward reference:
+/// draw each replicate's weights, recompute every metric with the
+/// point-metric code, take the percentiles.
+#[test]
+fn percentile_intervals_equal_a_resample_and_recompute_reference() {
+    for (resample, weighted) in [
+        (Resample::Poisson, false),
+        (Resample::Poisson, true),
+        (Resample::Multinomial, false),
+    ] {
+        let (labels, scores, fw) = small_data(120, 5);
+        let file_w = weighted.then_some(fw.as_slice());
+        let b = 200;
+        let options = BinaryOptions {
+            intervals: IntervalOptions {
+                replicates: b,
+                seed: 17,
+                resample,
+                ..IntervalOptions::default()
+            },
+            ..BinaryOptions::default()
+        };
+        let weights = file_w.map(|w| Floats::from(w.to_vec()));
+        let got = full(
+            &labels,
+            &Floats::from(scores.clone()),
+            weights.as_ref(),
+            &options,
+            &|_, _| {},
+        );
+        let want = reference_intervals(&labels, &scores, file_w, resample, b, 17);
+        for (k, name) in METRICS.iter().enumerate() {
+            let m = got.metrics.get(name).unwrap();
+            let ci = m.ci.unwrap_or_else(|| panic!("{name}: no interval"));
+            assert_eq!(m.method, "bootstrap-percentile");
+            for j in 0..2 {
+                let (g, w) = (ci[j], want[k][j]);
+                assert!(
+                    (g - w).abs() <= 1e-12 * w.abs().max(1.0),
+                    "{resample:?} weighted={weighted} {name}[{j}]: {g} vs {w}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn same_seed_same_intervals_other_seed_other_intervals() {
+    let (labels, scores, _) = small_data(300, 1);
+    let run = |seed| {
+        let options = BinaryOptions {
+            intervals: IntervalOptions {
+                replicates: 64,
+                seed,
+                ..IntervalOptions::default()
+            },
+            ..BinaryOptions::default()
+        };
+        full(
+            &labels,
+            &Floats::from(scores.clone()),
+            None,
+            &options,
+            &|_, _| {},
+        )
+        .metrics
+    };
+    assert_eq!(run(1), run(1));
+    assert_ne!(run(1), run(2));
+}
+
+#[test]
+fn bca_intervals_are_shifted_percentile_intervals() {
+    let (labels, scores, _) = small_data(400, 3);
+    let run = |method| {
+        let options = BinaryOptions {
+            intervals: IntervalOptions {
+                replicates: 400,
+                method,
+                ..IntervalOptions::default()
+            },
+            ..BinaryOptions::default()
+        };
+        full(
+            &labels,
+            &Floats::from(scores.clone()),
+            None,
+            &options,
+            &|_, _| {},
+        )
+        .metrics
+    };
+    let (p, b) = (run(CiMethod::Percentile), run(CiMethod::Bca));
+    for name in METRICS {
+        let (mp, mb) = (p.get(name).unwrap(), b.get(name).unwrap());
+        let (cp, cb) = (mp.ci.unwrap(), mb.ci.unwrap());
+        assert_eq!(mb.method, "bootstrap-bca", "{name}");
+        // Same replicates, moved quantiles: close but (in general) not equal.
+        let width = cp[1] - cp[0];
+        assert!(
+            (cp[0] - cb[0]).abs() <= width && (cp[1] - cb[1]).abs() <= width,
+            "{name}: {cp:?} vs {cb:?}"
+        );
+    }
+}
+
+/// Binormal data with a known AUC: negatives ~ N(0, 1), positives ~ N(d, 1),
+/// AUC = Φ(d/√2); scores squashed into (0, 1) by a logistic (order kept).
+fn binormal(m: usize, n: usize, d: f64, seed: u64) -> (Vec<u8>, Vec<f64>) {
+    let mut rng = Stream::new(seed, 7);
+    let mut normal = move || {
+        let (u1, u2) = (unit(rng.next_u64()).max(1e-300), unit(rng.next_u64()));
+        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    };
+    let mut labels = Vec::with_capacity(m + n);
+    let mut scores = Vec::with_capacity(m + n);
+    for i in 0..m + n {
+        let y = (i < m) as u8;
+        let x = normal() + if y == 1 { d } else { 0.0 };
+        labels.push(y);
+        scores.push(1.0 / (1.0 + (-x).exp()));
+    }
+    (labels, scores)
+}
+
+/// Coverage of the 95% bootstrap (percentile) and DeLong intervals of ROC-AUC
+/// over `datasets` simulated data sets.
+fn coverage(datasets: u64, rows: usize, replicates: usize) -> (f64, f64) {
+    let d = 1.0;
+    let truth = 1.0 - evalkit::uncertainty::delong::normal_sf(d / 2f64.sqrt());
+    let (mut boot, mut dl) = (0, 0);
+    for s in 0..datasets {
+        let (labels, scores) = binormal(rows / 2, rows / 2, d, s);
+        let options = BinaryOptions {
+            intervals: IntervalOptions {
+                replicates,
+                seed: s,
+                ..IntervalOptions::default()
+            },
+            ..BinaryOptions::default()
+        };
+        let r = full(&labels, &Floats::from(scores), None, &options, &|_, _| {});
+        let [lo, hi] = r.metrics.get("roc_auc").unwrap().ci.unwrap();
+        boot += (lo <= truth && truth <= hi) as u32;
+        let [lo, hi] = r.delong.unwrap().ci;
+        dl += (lo <= truth && truth <= hi) as u32;
+    }
+    (boot as f64 / datasets as f64, dl as f64 / datasets as f64)
+}
+
+/// Short coverage check for `make test`: 100 data sets (the binomial
+/// standard error of a 95% rate is then 2.2 points).
+#[test]
+fn coverage_short() {
+    let (boot, dl) = coverage(100, 400, 300);
+    assert!((0.88..=1.0).contains(&boot), "bootstrap coverage {boot}");
+    assert!((0.88..=1.0).contains(&dl), "DeLong coverage {dl}");
+}
+
+/// The full coverage check (`make test-slow`): 400 data sets, B = 1000; both
+/// intervals must cover the true AUC in 93–97% of them.
+#[test]
+#[ignore = "slow: run with `make test-slow`"]
+fn coverage_full() {
+    let (boot, dl) = coverage(400, 400, 1000);
+    println!(
+        "coverage over 400 binormal data sets (n = 400, AUC = 0.760): bootstrap {boot:.4}, DeLong {dl:.4}"
+    );
+    assert!((0.93..=0.97).contains(&boot), "bootstrap coverage {boot}");
+    assert!((0.93..=0.97).contains(&dl), "DeLong coverage {dl}");
+}
+
+#[test]
+fn delong_interval_is_reported_without_the_bootstrap() {
+    let (labels, scores) = binormal(200, 300, 1.0, 1);
+    let r = full(
+        &labels,
+        &Floats::from(scores),
+        None,
+        &no_intervals(),
+        &|_, _| {},
+    );
+    let auc = r.metrics.get("roc_auc").unwrap();
+    assert_eq!(auc.method, "delong");
+    let d = r.delong.unwrap();
+    assert_eq!(auc.ci, Some(d.ci));
+    let z = normal_quantile(0.975);
+    assert!((d.ci[1] - d.ci[0] - 2.0 * z * d.std_error).abs() < 1e-12);
+    // Weighted rows: no DeLong interval, and it says why.
+    let labels_a: ArrayRef = Arc::new(Int64Array::from(vec![0, 1, 0, 1]));
+    let scores_a: ArrayRef = Arc::new(Float64Array::from(vec![0.1, 0.9, 0.4, 0.3]));
+    let w: ArrayRef = Arc::new(Float64Array::from(vec![1.0, 2.0, 1.0, 1.0]));
+    let preds =
+        Predictions::from_arrays("w", labels_a, vec![scores_a], Some(w), None, None).unwrap();
+    let Columns::Binary { labels, scores } = &preds.columns else {
+        unreachable!()
+    };
+    let r = full(
+        labels,
+        scores,
+        preds.weights.as_ref(),
+        &no_intervals(),
+        &|_, _| {},
+    );
+    assert!(r.delong.unwrap_err().contains("unweighted"));
+}
