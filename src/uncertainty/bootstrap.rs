@@ -61,19 +61,18 @@ use crate::metrics::curves::{BinaryCurve, Counts, linspace01};
 use crate::metrics::sort::sort_descending;
 use crate::rng::word;
 
+use super::kernel::{self, CHECKPOINT, GROUP_END, GROUP_POS, LABEL, PosEnd, RankSums, Scalar4, V4};
+
 /// Replicates that go through the data together.
 pub const LANES: usize = 16;
 const QUADS: usize = LANES / 4;
+const PAIRS: usize = LANES / 2;
 /// Groups of the grouped jackknife behind BCa's acceleration.
 pub const JACKKNIFE_GROUPS: usize = 64;
 /// Domain separation of the random streams.
 const POISSON_STREAM: u64 = 1 << 40;
 const MULTINOMIAL_STREAM: u64 = 2 << 40;
 const JACKKNIFE_STREAM: u64 = 3 << 40;
-
-/// `weight = #{k : u ≥ POISSON_T[k]}` for a uniform 16-bit `u`: the
-/// Poisson(1) distribution function at 0..7, times 2¹⁶, rounded.
-const POISSON_T: [u32; 8] = [24109, 48219, 60273, 64292, 65296, 65497, 65531, 65535];
 
 /// How replicates resample the rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,21 +106,26 @@ impl std::str::FromStr for Resample {
     }
 }
 
+/// The per-row hash behind the Poisson weights (shared by all replicates).
 #[inline(always)]
-fn poisson_of(u: u32) -> u32 {
-    let mut k = 0;
-    for t in POISSON_T {
-        k += (u >= t) as u32;
-    }
-    k
+fn row_hash(row_key: u64, row: u32) -> u32 {
+    (crate::rng::keyed_word(row_key, row as u64) >> 32) as u32
 }
 
-/// The Poisson(1) resampling weight of `row` in `replicate` (what the lane
-/// passes compute; exposed for reference implementations and tests).
+/// The key of the replicate pair `pair` (replicates `2·pair`, `2·pair + 1`).
+fn pair_key(seed: u64, pair: usize) -> u32 {
+    (crate::rng::stream_key(seed, POISSON_STREAM + 1 + pair as u64) >> 32) as u32
+}
+
+/// The Poisson(1) resampling weight of `row` in `replicate`: what the lane
+/// passes compute, one row and replicate at a time (for reference
+/// implementations and tests). A row hash `h = hash(seed, row)` is combined
+/// with the key of the replicate pair, `triple32(h ^ key)`, and 16 of its bits
+/// are mapped through the Poisson(1) distribution function.
 pub fn poisson_weight(seed: u64, replicate: usize, row: u32) -> u32 {
-    let quad = (replicate / 4) as u64;
-    let w = word(seed, POISSON_STREAM + quad, row as u64);
-    poisson_of(((w >> (16 * (replicate % 4))) & 0xFFFF) as u32)
+    let rh = row_hash(crate::rng::stream_key(seed, POISSON_STREAM), row);
+    let w = kernel::triple32(rh ^ pair_key(seed, replicate / 2));
+    kernel::poisson_of((w >> (16 * (replicate % 2))) & 0xFFFF) as u32
 }
 
 /// The multinomial resampling counts of `replicate` over `rows` rows.
@@ -311,15 +315,23 @@ pub struct Replicates {
     pub grid: Vec<f64>,
 }
 
-/// Per-position terms of the pass.
+/// Per-position data of the pass, in score order.
 struct Terms {
-    /// Log loss, squared error and score of each position.
-    ll: Vec<f64>,
-    sq: Vec<f64>,
-    p: Vec<f64>,
+    /// (log loss, squared error, score, label) of each position.
+    lsp: Vec<[f64; 4]>,
+    /// [`LABEL`], [`GROUP_END`], [`GROUP_POS`], [`CHECKPOINT`] bits.
+    flags: Vec<u8>,
     /// Positions of the positive rows.
     positives: Vec<u32>,
+    /// Row hash of each position (Poisson weights).
+    row_hash: Vec<u32>,
+    /// Label of each position as 0.0 or 1.0.
+    y: Vec<f64>,
 }
+
+/// Positions per tile: every quad of a batch runs over a tile while its
+/// rows are in cache.
+const BLOCK: usize = 1024;
 
 /// Checkpoints: numbers of groups `j` (1..=G) after which counts are kept.
 struct Checkpoints {
@@ -346,36 +358,138 @@ struct LaneOut {
     ck_wp: Vec<[f64; LANES]>,
 }
 
-/// The weights of one batch's lanes for a row.
+/// The instruction set a pass is compiled for.
+trait Simd {
+    /// Four `f64` lanes.
+    type F: V4;
+    /// Poisson weights of 16 replicates for one row hash.
+    fn poisson16(rh: u32, keys: &[u32; 8], out: &mut [u16; 16]);
+    /// See [`kernel::rank_tile_scalar`].
+    #[allow(clippy::too_many_arguments)]
+    fn rank_tile(
+        w: &[[f64; 4]],
+        y: &[f64],
+        flags: &[u8],
+        st: &mut RankSums,
+        scratch: &mut [PosEnd],
+        group: &mut u32,
+        ck: &mut usize,
+        ck_tp: &mut [[f64; 16]],
+        ck_fp: &mut [[f64; 16]],
+        lane: usize,
+    ) -> usize;
+    /// See [`kernel::row_tile_scalar`].
+    fn row_tile(
+        w: &[[f64; 4]],
+        t: &[[f64; 4]],
+        flags: &[u8],
+        sums: &mut [[f64; 4]; 3],
+        ck: &mut usize,
+        ck_wp: &mut [[f64; 16]],
+        lane: usize,
+    );
+}
+
+struct ScalarSimd;
+
+impl Simd for ScalarSimd {
+    type F = Scalar4;
+    #[inline(always)]
+    fn poisson16(rh: u32, keys: &[u32; 8], out: &mut [u16; 16]) {
+        kernel::poisson16_scalar(rh, keys, out)
+    }
+    #[inline(always)]
+    fn rank_tile(
+        w: &[[f64; 4]],
+        y: &[f64],
+        flags: &[u8],
+        st: &mut RankSums,
+        scratch: &mut [PosEnd],
+        group: &mut u32,
+        ck: &mut usize,
+        ck_tp: &mut [[f64; 16]],
+        ck_fp: &mut [[f64; 16]],
+        lane: usize,
+    ) -> usize {
+        kernel::rank_tile_scalar(w, y, flags, st, scratch, group, ck, ck_tp, ck_fp, lane)
+    }
+    #[inline(always)]
+    fn row_tile(
+        w: &[[f64; 4]],
+        t: &[[f64; 4]],
+        flags: &[u8],
+        sums: &mut [[f64; 4]; 3],
+        ck: &mut usize,
+        ck_wp: &mut [[f64; 16]],
+        lane: usize,
+    ) {
+        kernel::row_tile_scalar(w, t, flags, sums, ck, ck_wp, lane)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+struct Avx2Simd;
+
+#[cfg(target_arch = "x86_64")]
+impl Simd for Avx2Simd {
+    type F = kernel::Avx4;
+    #[inline(always)]
+    fn poisson16(rh: u32, keys: &[u32; 8], out: &mut [u16; 16]) {
+        // SAFETY (all three): Avx2Simd is only used by `pass_avx2`, which
+        // runs after the CPU was checked for AVX2.
+        unsafe { kernel::poisson16_avx2(rh, keys, out) }
+    }
+    #[inline(always)]
+    fn rank_tile(
+        w: &[[f64; 4]],
+        y: &[f64],
+        flags: &[u8],
+        st: &mut RankSums,
+        scratch: &mut [PosEnd],
+        group: &mut u32,
+        ck: &mut usize,
+        ck_tp: &mut [[f64; 16]],
+        ck_fp: &mut [[f64; 16]],
+        lane: usize,
+    ) -> usize {
+        unsafe { kernel::rank_tile_avx2(w, y, flags, st, scratch, group, ck, ck_tp, ck_fp, lane) }
+    }
+    #[inline(always)]
+    fn row_tile(
+        w: &[[f64; 4]],
+        t: &[[f64; 4]],
+        flags: &[u8],
+        sums: &mut [[f64; 4]; 3],
+        ck: &mut usize,
+        ck_wp: &mut [[f64; 16]],
+        lane: usize,
+    ) {
+        unsafe { kernel::row_tile_avx2(w, t, flags, sums, ck, ck_wp, lane) }
+    }
+}
+
+/// The resampling weights of a batch.
 trait LaneWeights: Sync {
-    fn fill(&self, row: u32, out: &mut [f64; LANES]);
+    /// Every lane's weight for position `pos` (score order).
+    fn fill<S: Simd>(&self, rk: &Ranking, terms: &Terms, pos: usize, out: &mut [u16; LANES]);
 }
 
 struct PoissonLanes {
-    keys: [u64; QUADS],
+    keys: [u32; PAIRS],
 }
 
 impl PoissonLanes {
     fn new(seed: u64, first_replicate: usize) -> PoissonLanes {
-        let mut keys = [0u64; QUADS];
-        for (q, k) in keys.iter_mut().enumerate() {
-            // word(seed, stream, counter) = mix64(key + counter·γ), with key
-            // depending on (seed, stream) only.
-            *k = crate::rng::stream_key(seed, POISSON_STREAM + (first_replicate / 4 + q) as u64);
+        PoissonLanes {
+            keys: std::array::from_fn(|i| pair_key(seed, first_replicate / 2 + i)),
         }
-        PoissonLanes { keys }
     }
 }
 
 impl LaneWeights for PoissonLanes {
     #[inline(always)]
-    fn fill(&self, row: u32, out: &mut [f64; LANES]) {
-        for q in 0..QUADS {
-            let w = crate::rng::keyed_word(self.keys[q], row as u64);
-            for j in 0..4 {
-                out[q * 4 + j] = poisson_of(((w >> (16 * j)) & 0xFFFF) as u32) as f64;
-            }
-        }
+    fn fill<S: Simd>(&self, _rk: &Ranking, terms: &Terms, pos: usize, out: &mut [u16; LANES]) {
+        S::poisson16(terms.row_hash[pos], &self.keys, out);
     }
 }
 
@@ -386,11 +500,8 @@ struct CountLanes {
 
 impl LaneWeights for CountLanes {
     #[inline(always)]
-    fn fill(&self, row: u32, out: &mut [f64; LANES]) {
-        let c = &self.counts[row as usize];
-        for l in 0..LANES {
-            out[l] = c[l] as f64;
-        }
+    fn fill<S: Simd>(&self, rk: &Ranking, _terms: &Terms, pos: usize, out: &mut [u16; LANES]) {
+        *out = self.counts[rk.rows[pos] as usize];
     }
 }
 
@@ -401,10 +512,10 @@ struct JackknifeLanes {
 
 impl LaneWeights for JackknifeLanes {
     #[inline(always)]
-    fn fill(&self, row: u32, out: &mut [f64; LANES]) {
-        let g = jackknife_group(self.seed, row);
+    fn fill<S: Simd>(&self, rk: &Ranking, _terms: &Terms, pos: usize, out: &mut [u16; LANES]) {
+        let g = jackknife_group(self.seed, rk.rows[pos]);
         for (l, o) in out.iter_mut().enumerate() {
-            *o = if g == self.first_group + l { 0.0 } else { 1.0 };
+            *o = (g != self.first_group + l) as u16;
         }
     }
 }
@@ -420,87 +531,195 @@ fn multinomial_lanes(seed: u64, first_replicate: usize, rows: usize) -> CountLan
     CountLanes { counts }
 }
 
-/// The weighted pass of one batch of lanes.
-fn pass<W: LaneWeights>(rk: &Ranking, terms: &Terms, ck: &Checkpoints, lanes: &W) -> LaneOut {
-    let file_w = rk.weights.as_deref();
-    let mut w = [0f64; LANES];
-    // Phase 1: total positive weight per lane.
-    let mut p_total = [0f64; LANES];
-    for &pos in &terms.positives {
-        let pos = pos as usize;
-        lanes.fill(rk.rows[pos], &mut w);
-        let fw = file_w.map_or(1.0, |f| f[pos]);
-        for l in 0..LANES {
-            p_total[l] += w[l] * fw;
+/// The weighted pass of one batch, on the best instruction set the CPU has
+/// (the arithmetic is the same on every path: no fused multiply-adds).
+fn pass<W: LaneWeights>(rk: &Ranking, terms: &Terms, checkpoints: usize, lanes: &W) -> LaneOut {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { pass_avx2(rk, terms, checkpoints, lanes) };
         }
     }
-    // Phase 2: the pass.
+    pass_body::<ScalarSimd, W>(rk, terms, checkpoints, lanes)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn pass_avx2<W: LaneWeights>(
+    rk: &Ranking,
+    terms: &Terms,
+    checkpoints: usize,
+    lanes: &W,
+) -> LaneOut {
+    pass_body::<Avx2Simd, W>(rk, terms, checkpoints, lanes)
+}
+
+/// The per-quad results other than the ranking and row sums.
+#[derive(Clone, Copy)]
+struct Quad {
+    auc2: [f64; 4],
+    ap: [f64; 4],
+    ll: [f64; 4],
+    br: [f64; 4],
+    best: [f64; 4],
+    best_group: [f64; 4],
+    p_total: [f64; 4],
+}
+
+#[inline(always)]
+fn pass_body<S: Simd, W: LaneWeights>(
+    rk: &Ranking,
+    terms: &Terms,
+    checkpoints: usize,
+    lanes: &W,
+) -> LaneOut {
+    type F<S> = <S as Simd>::F;
+    let file_w = rk.weights.as_deref();
+    let n = rk.rows.len();
+    let zero = [0.0f64; 4];
+    let mut quads = [Quad {
+        auc2: zero,
+        ap: zero,
+        ll: zero,
+        br: zero,
+        best: [-1.0; 4],
+        best_group: [-1.0; 4],
+        p_total: zero,
+    }; QUADS];
+    let mut buf = vec![[0u16; LANES]; BLOCK];
+
+    // Phase 1: each lane's total positive weight (F1 needs it in the pass).
+    for chunk in terms.positives.chunks(BLOCK) {
+        for (i, &pos) in chunk.iter().enumerate() {
+            lanes.fill::<S>(rk, terms, pos as usize, &mut buf[i]);
+        }
+        for (q, s) in quads.iter_mut().enumerate() {
+            let mut acc = F::<S>::load(&s.p_total);
+            for (i, &pos) in chunk.iter().enumerate() {
+                let mut w = F::<S>::from_u16(&buf[i][4 * q..4 * q + 4]);
+                if let Some(f) = file_w {
+                    w = w.mul(F::<S>::splat(f[pos as usize]));
+                }
+                acc = acc.add(w);
+            }
+            s.p_total = acc.store();
+        }
+    }
+
+    let mut ck_tp = vec![[0.0; LANES]; checkpoints];
+    let mut ck_fp = vec![[0.0; LANES]; checkpoints];
+    let mut ck_wp = vec![[0.0; LANES]; checkpoints];
+    let mut scratch = vec![PosEnd::default(); BLOCK + 1];
+    let mut wq = vec![[0.0f64; 4]; BLOCK];
+    let mut rank = [RankSums::default(); QUADS];
+    let mut rows = [[[0.0f64; 4]; 3]; QUADS];
+    let two = F::<S>::splat(2.0);
+    let tiny = F::<S>::splat(f64::MIN_POSITIVE);
+    let (mut group0, mut ck0) = (0u32, 0usize);
+    let mut block_start = 0;
+    while block_start < n {
+        let block_end = (block_start + BLOCK).min(n);
+        let len = block_end - block_start;
+        for (i, pos) in (block_start..block_end).enumerate() {
+            lanes.fill::<S>(rk, terms, pos, &mut buf[i]);
+        }
+        let flags = &terms.flags[block_start..block_end];
+        let lsp = &terms.lsp[block_start..block_end];
+        let y = &terms.y[block_start..block_end];
+        let (mut group_next, mut ck_next) = (group0, ck0);
+        for (q, s) in quads.iter_mut().enumerate() {
+            // This quad's weights for the tile, times the file weights.
+            for (o, b) in wq[..len].iter_mut().zip(&buf[..len]) {
+                *o = F::<S>::from_u16(&b[4 * q..4 * q + 4]).store();
+            }
+            if let Some(f) = file_w {
+                for (o, &fw) in wq[..len].iter_mut().zip(&f[block_start..block_end]) {
+                    *o = F::<S>::load(o).mul(F::<S>::splat(fw)).store();
+                }
+            }
+            let (mut g, mut c) = (group0, ck0);
+            let k = S::rank_tile(
+                &wq[..len],
+                y,
+                flags,
+                &mut rank[q],
+                &mut scratch,
+                &mut g,
+                &mut c,
+                &mut ck_tp,
+                &mut ck_fp,
+                4 * q,
+            );
+            let mut c2 = ck0;
+            S::row_tile(
+                &wq[..len],
+                lsp,
+                flags,
+                &mut rows[q],
+                &mut c2,
+                &mut ck_wp,
+                4 * q,
+            );
+            // Deferred, in group order: average precision and the best F1.
+            let (mut ap, mut best, mut best_group) = (
+                F::<S>::load(&s.ap),
+                F::<S>::load(&s.best),
+                F::<S>::load(&s.best_group),
+            );
+            let p_total = F::<S>::load(&s.p_total);
+            for e in &scratch[..k] {
+                let (etp, efp, edtp) = (
+                    F::<S>::load(&e.tp),
+                    F::<S>::load(&e.fp),
+                    F::<S>::load(&e.dtp),
+                );
+                let sum = etp.add(efp);
+                ap = ap.add(edtp.mul(etp.div(sum.max(tiny))));
+                let f1 = two.mul(etp).div(sum.add(p_total));
+                best_group = F::<S>::select_gt(f1, best, F::<S>::splat(e.group), best_group);
+                best = F::<S>::select_gt(f1, best, f1, best);
+            }
+            s.ap = ap.store();
+            s.best = best.store();
+            s.best_group = best_group.store();
+            group_next = g;
+            ck_next = c;
+        }
+        group0 = group_next;
+        ck0 = ck_next;
+        block_start = block_end;
+    }
+    for q in 0..QUADS {
+        quads[q].auc2 = rank[q].auc2;
+        quads[q].ll = rows[q][0];
+        quads[q].br = rows[q][1];
+    }
     let mut out = LaneOut {
         auc2: [0.0; LANES],
         ap: [0.0; LANES],
-        best_f1: [-1.0; LANES],
-        best_group: [u32::MAX; LANES],
+        best_f1: [0.0; LANES],
+        best_group: [0; LANES],
         ll: [0.0; LANES],
         br: [0.0; LANES],
-        ck_tp: Vec::with_capacity(ck.js.len()),
-        ck_fp: Vec::with_capacity(ck.js.len()),
-        ck_wp: Vec::with_capacity(ck.js.len()),
+        ck_tp,
+        ck_fp,
+        ck_wp,
     };
-    let (mut tp, mut fp, mut wp) = ([0f64; LANES], [0f64; LANES], [0f64; LANES]);
-    let mut next_ck = 0usize;
-    let mut start = 0usize;
-    for (g, &end) in rk.group_end.iter().enumerate() {
-        let end = end as usize;
-        let (mut dtp, mut dfp) = ([0f64; LANES], [0f64; LANES]);
-        let mut has_pos = false;
-        for pos in start..end {
-            lanes.fill(rk.rows[pos], &mut w);
-            if let Some(f) = file_w {
-                let fw = f[pos];
-                for x in w.iter_mut() {
-                    *x *= fw;
-                }
-            }
-            let (ll, sq, p) = (terms.ll[pos], terms.sq[pos], terms.p[pos]);
-            if rk.labels[pos] == 1 {
-                has_pos = true;
-                for l in 0..LANES {
-                    dtp[l] += w[l];
-                }
+    for (q, s) in quads.iter().enumerate() {
+        for j in 0..4 {
+            let l = 4 * q + j;
+            out.auc2[l] = s.auc2[j];
+            out.ap[l] = s.ap[j];
+            out.best_f1[l] = s.best[j];
+            out.best_group[l] = if s.best_group[j] < 0.0 {
+                u32::MAX
             } else {
-                for l in 0..LANES {
-                    dfp[l] += w[l];
-                }
-            }
-            for l in 0..LANES {
-                out.ll[l] += w[l] * ll;
-                out.br[l] += w[l] * sq;
-                wp[l] += w[l] * p;
-            }
+                s.best_group[j] as u32
+            };
+            out.ll[l] = s.ll[j];
+            out.br[l] = s.br[j];
         }
-        for l in 0..LANES {
-            out.auc2[l] += dfp[l] * (2.0 * tp[l] + dtp[l]);
-            tp[l] += dtp[l];
-            fp[l] += dfp[l];
-        }
-        if has_pos {
-            for l in 0..LANES {
-                let ratio = tp[l] / (tp[l] + fp[l]).max(f64::MIN_POSITIVE);
-                out.ap[l] += dtp[l] * ratio;
-                let f1 = 2.0 * tp[l] / (tp[l] + fp[l] + p_total[l]);
-                if f1 > out.best_f1[l] {
-                    out.best_f1[l] = f1;
-                    out.best_group[l] = g as u32;
-                }
-            }
-        }
-        if ck.js.get(next_ck) == Some(&(g as u32 + 1)) {
-            out.ck_tp.push(tp);
-            out.ck_fp.push(fp);
-            out.ck_wp.push(wp);
-            next_ck += 1;
-        }
-        start = end;
     }
     out
 }
@@ -623,44 +842,13 @@ fn lane_metrics(rk: &Ranking, out: &LaneOut, l: usize, layout: &Layout) -> LaneM
     }
 }
 
-/// Runs `replicates` bootstrap replicates (and, when asked, the grouped
-/// jackknife) of every binary metric over a ranking. `progress` is called
-/// with (batches done, batches in all) after each batch.
-pub fn replicates(
+/// Per-position terms, checkpoints and their layout for a ranking.
+fn prepare(
     rk: &Ranking,
     scores: &Floats,
     options: &BootstrapOptions,
-    progress: &(dyn Fn(usize, usize) + Sync),
-) -> Replicates {
+) -> (Terms, Checkpoints, Layout, Vec<f64>) {
     let n = rk.rows.len();
-    // Per-position terms.
-    let (ll, sq, p): (Vec<f64>, Vec<f64>, Vec<f64>) = {
-        let triples: Vec<(f64, f64, f64)> = rk
-            .rows
-            .par_iter()
-            .zip(rk.labels.par_iter())
-            .map(|(&r, &y)| {
-                let s = scores.get(r as usize);
-                let e = y as f64 - s;
-                (binary_log_loss(y, s), e * e, s)
-            })
-            .collect();
-        (
-            triples.iter().map(|t| t.0).collect(),
-            triples.iter().map(|t| t.1).collect(),
-            triples.iter().map(|t| t.2).collect(),
-        )
-    };
-    let positives: Vec<u32> = (0..n as u32)
-        .filter(|&i| rk.labels[i as usize] == 1)
-        .collect();
-    let terms = Terms {
-        ll,
-        sq,
-        p,
-        positives,
-    };
-
     // Checkpoints (numbers of groups included, 1..=G).
     let groups = rk.group_end.len();
     let above = |t: f64| rk.thresholds.partition_point(|&x| x >= t) as u32;
@@ -691,6 +879,48 @@ pub fn replicates(
     js.sort_unstable();
     js.dedup();
     let ck = Checkpoints { js };
+
+    // Per-position terms and flags.
+    let lsp: Vec<[f64; 4]> = rk
+        .rows
+        .par_iter()
+        .zip(rk.labels.par_iter())
+        .map(|(&r, &y)| {
+            let s = scores.get(r as usize);
+            let e = y as f64 - s;
+            [binary_log_loss(y, s), e * e, s, y as f64]
+        })
+        .collect();
+    let mut flags: Vec<u8> = rk
+        .labels
+        .iter()
+        .map(|&y| if y == 1 { LABEL } else { 0 })
+        .collect();
+    let mut start = 0usize;
+    for (g, &end) in rk.group_end.iter().enumerate() {
+        let last = end as usize - 1;
+        flags[last] |= GROUP_END;
+        if rk.labels[start..end as usize].contains(&1) {
+            flags[last] |= GROUP_POS;
+        }
+        if ck.index(g as u32 + 1).is_some() {
+            flags[last] |= CHECKPOINT;
+        }
+        start = end as usize;
+    }
+    let positives: Vec<u32> = (0..n as u32)
+        .filter(|&i| rk.labels[i as usize] == 1)
+        .collect();
+    let row_key = crate::rng::stream_key(options.seed, POISSON_STREAM);
+    let row_hash: Vec<u32> = rk.rows.par_iter().map(|&r| row_hash(row_key, r)).collect();
+    let y: Vec<f64> = rk.labels.iter().map(|&l| l as f64).collect();
+    let terms = Terms {
+        lsp,
+        flags,
+        positives,
+        row_hash,
+        y,
+    };
     let layout = Layout {
         threshold_ck: (threshold_j > 0).then(|| ck.index(threshold_j)).flatten(),
         bin_ends: bin_ends_j
@@ -700,6 +930,20 @@ pub fn replicates(
         grid_ck: grid.iter().map(|&t| ck.index(above(t))).collect(),
     };
     debug_assert!(layout.bin_ends.len() <= BINS);
+    (terms, ck, layout, grid)
+}
+
+/// Runs `replicates` bootstrap replicates (and, when asked, the grouped
+/// jackknife) of every binary metric over a ranking. `progress` is called
+/// with (batches done, batches in all) after each batch.
+pub fn replicates(
+    rk: &Ranking,
+    scores: &Floats,
+    options: &BootstrapOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Replicates {
+    let n = rk.rows.len();
+    let (terms, ck, layout, grid) = prepare(rk, scores, options);
 
     let b = options.replicates;
     let batches = b.div_ceil(LANES);
@@ -714,17 +958,25 @@ pub fn replicates(
         let out = if batch < batches {
             let first = batch * LANES;
             match options.resample {
-                Resample::Poisson => pass(rk, &terms, &ck, &PoissonLanes::new(options.seed, first)),
-                Resample::Multinomial => {
-                    pass(rk, &terms, &ck, &multinomial_lanes(options.seed, first, n))
-                }
+                Resample::Poisson => pass(
+                    rk,
+                    &terms,
+                    ck.js.len(),
+                    &PoissonLanes::new(options.seed, first),
+                ),
+                Resample::Multinomial => pass(
+                    rk,
+                    &terms,
+                    ck.js.len(),
+                    &multinomial_lanes(options.seed, first, n),
+                ),
             }
         } else {
             let lanes = JackknifeLanes {
                 seed: options.seed,
                 first_group: (batch - batches) * LANES,
             };
-            pass(rk, &terms, &ck, &lanes)
+            pass(rk, &terms, ck.js.len(), &lanes)
         };
         let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         progress(d, total_batches);
@@ -797,4 +1049,64 @@ pub fn auc_influence(rk: &Ranking, curve: &BinaryCurve, auc: f64) -> Vec<f64> {
         start = end as usize;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The scalar pass (used on CPUs without AVX2) and the AVX2 pass give
+    /// bit-identical results: the reference tests run the AVX2 one here.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn scalar_and_avx2_passes_are_bit_identical() {
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            return;
+        }
+        let n = 5000u32;
+        let labels: Vec<u8> = (0..n)
+            .map(|i| (crate::rng::word(1, 0, i as u64) & 1) as u8)
+            .collect();
+        // Scores on a grid of 40 values: ties across tiles.
+        let scores: Vec<f64> = (0..n)
+            .map(|i| (crate::rng::word(1, 1, i as u64) % 40) as f64 / 39.0)
+            .collect();
+        let weights: Vec<f64> = (0..n)
+            .map(|i| 0.25 + (crate::rng::word(1, 2, i as u64) % 7) as f64 / 3.0)
+            .collect();
+        for weighted in [false, true] {
+            let w = Floats::from(weights.clone());
+            let rk = Ranking::build(
+                &labels,
+                &Floats::from(scores.clone()),
+                weighted.then_some(&w),
+            );
+            let scores = Floats::from(scores.clone());
+            // Build the terms and checkpoints as `replicates` does, through
+            // a one-batch run, then rerun the pass both ways.
+            let options = BootstrapOptions {
+                replicates: 16,
+                resample: Resample::Poisson,
+                seed: 9,
+                threshold: 0.5,
+                grid: 11,
+                jackknife: false,
+            };
+            let reference = replicates(&rk, &scores, &options, &|_, _| {});
+            let (terms, ck, _, _) = prepare(&rk, &scores, &options);
+            let lanes = PoissonLanes::new(9, 0);
+            let avx = unsafe { pass_avx2(&rk, &terms, ck.js.len(), &lanes) };
+            let scalar = pass_body::<ScalarSimd, _>(&rk, &terms, ck.js.len(), &lanes);
+            assert_eq!(avx.auc2, scalar.auc2);
+            assert_eq!(avx.ap, scalar.ap);
+            assert_eq!(avx.best_f1, scalar.best_f1);
+            assert_eq!(avx.best_group, scalar.best_group);
+            assert_eq!(avx.ll, scalar.ll);
+            assert_eq!(avx.br, scalar.br);
+            assert_eq!(avx.ck_tp, scalar.ck_tp);
+            assert_eq!(avx.ck_fp, scalar.ck_fp);
+            assert_eq!(avx.ck_wp, scalar.ck_wp);
+            assert!(reference.values[0].iter().all(|v| v.is_finite()));
+        }
+    }
 }
