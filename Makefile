@@ -13,13 +13,15 @@ PY := $(VENV)/bin/python
 EVALKIT = $(CARGO) run --quiet --bin evalkit --
 DEMO := fixtures/binary_balanced.arrow
 
-.PHONY: demo test fmt lint unit build bench bench-peer fixtures venv clean
+.PHONY: demo test test-slow fmt lint unit build bench bench-peer fixtures venv clean
 
 demo:
 	$(CARGO) build --quiet --bin evalkit
 	$(EVALKIT) fast $(DEMO) --sample 500
 	@echo
 	$(EVALKIT) full $(DEMO)
+	@echo
+	$(EVALKIT) compare $(DEMO) fixtures/binary_baseline_shuffled.arrow --id row_id
 
 test: fmt lint unit
 
@@ -31,6 +33,11 @@ lint:
 
 unit:
 	$(CARGO) test
+
+# The long statistical checks (e.g. interval coverage over 400 data sets),
+# optimised; not part of `make test`.
+test-slow:
+	$(CARGO) test --release --test it -- --ignored --nocapture
 
 build:
 	$(CARGO) build --release --bin evalkit

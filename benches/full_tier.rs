@@ -13,8 +13,10 @@ use arrow::datatypes::{DataType, Field, Schema};
 use criterion::{Criterion, criterion_group, criterion_main};
 use evalkit::data::Floats;
 use evalkit::metrics::binary::{BinaryOptions, full};
+use evalkit::metrics::curves::BinaryCurve;
 use evalkit::rng::{unit, word};
 use evalkit::uncertainty::IntervalOptions;
+use evalkit::uncertainty::delong::delong;
 
 /// Labels ~ Bernoulli(0.3); scores = sigmoid(1.5·(2y − 1) + N(0, 1.5²))
 /// rounded to 1e-6 (a realistic number of distinct scores).
@@ -103,5 +105,28 @@ fn fast_process(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, full_tier, fast_process);
+/// The binary full tier with B = 1000 bootstrap intervals (every metric and
+/// the bands) at 10⁶ rows, and DeLong's interval at 10⁷ rows (one sort of
+/// the rows, then a pass over the distinct scores).
+fn intervals(c: &mut Criterion) {
+    let mut g = c.benchmark_group("intervals");
+    g.sample_size(10).measurement_time(Duration::from_secs(30));
+    let (labels, scores) = data(1_000_000, 42);
+    let scores = Floats::from(scores);
+    let options = BinaryOptions::default();
+    g.bench_function("bootstrap_b1000_n=1000000", |b| {
+        b.iter(|| full(&labels, &scores, None, &options, &|_, _| {}))
+    });
+    let (labels, scores) = data(10_000_000, 43);
+    let scores = Floats::from(scores);
+    g.bench_function("delong_n=10000000", |b| {
+        b.iter(|| {
+            let curve = BinaryCurve::build(&labels, &scores, None);
+            delong(&curve).unwrap()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, full_tier, fast_process, intervals);
 criterion_main!(benches);

@@ -9,12 +9,17 @@ rounded to 1e-6), then times
 
 - scikit-learn on arrays already in memory (file reading not counted):
   roc_auc_score + average_precision_score + precision_recall_curve + log_loss;
-- `evalkit full FILE --json` as a whole process (reading the file, every
-  binary metric, the 1000-point sweep, ECE, JSON output);
+- `evalkit full FILE --json --bootstrap 0` as a whole process (reading the
+  file, every binary metric, the 1000-point sweep, ECE, DeLong, JSON output);
 - `evalkit fast FILE --json` as a whole process (10,000-row sample).
 
 It checks that the two agree on ROC-AUC, average precision and log loss
 (relative 1e-9) and prints the ratios. Timings are the best of --repeat runs.
+
+Then the bootstrap (B = 1000 at --bootstrap-rows, default 10^6): a plain
+scikit-learn loop (resample, call the metric functions) and a careful numpy
+sort-once version with Poisson weights, both timed on a few replicates and
+scaled to 1000, against `evalkit full` with its default B = 1000.
 """
 
 import argparse
@@ -76,6 +81,8 @@ def main():
     ap.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--sklearn-repeat", type=int, default=1)
+    ap.add_argument("--bootstrap-rows", type=int, default=1_000_000)
+    ap.add_argument("--skip-point", action="store_true")
     args = ap.parse_args()
 
     exe = evalkit_binary()
@@ -86,7 +93,7 @@ def main():
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"python {platform.python_version()}, scikit-learn {sklearn.__version__}, numpy {np.__version__}")
     print(f"{'rows':>10}  {'scikit-learn':>13}  {'evalkit full':>13}  {'ratio':>7}  {'evalkit fast':>13}")
-    for n in args.rows:
+    for n in [] if args.skip_point else args.rows:
         path = os.path.join(data_dir, f"peer_{n}.arrow")
         y, p = make_file(n, path)
 
@@ -98,7 +105,7 @@ def main():
             return auc, apv, ll
 
         t_sk, (auc, apv, ll) = best_of(args.sklearn_repeat, sk)
-        t_full, out = best_of(args.repeat, lambda: run([exe, "full", path, "--json"]))
+        t_full, out = best_of(args.repeat, lambda: run([exe, "full", path, "--json", "--bootstrap", "0"]))
         doc = json.loads(out)
         for name, want in [("roc_auc", auc), ("average_precision", apv), ("log_loss", ll)]:
             got = doc["metrics"][name]["value"]
@@ -106,6 +113,58 @@ def main():
                 sys.exit(f"{name} differs at n={n}: evalkit {got!r}, scikit-learn {want!r}")
         t_fast, _ = best_of(max(args.repeat, 10), lambda: run([exe, "fast", path, "--json"]))
         print(f"{n:>10}  {t_sk:>12.3f}s  {t_full:>12.3f}s  {t_sk / t_full:>6.1f}x  {t_fast * 1000:>11.1f}ms")
+    bootstrap_peers(exe, args.bootstrap_rows, data_dir, args.repeat)
+
+
+def bootstrap_peers(exe, n, data_dir, repeat):
+    """B = 1000 bootstrap intervals of ROC-AUC, average precision and best F1
+    at n rows: a plain scikit-learn loop and a careful numpy sort-once
+    version (both timed on a few replicates and scaled to 1000), against
+    `evalkit full` with its default B = 1000 (every metric, bands, whole
+    process)."""
+    path = os.path.join(data_dir, f"peer_{n}.arrow")
+    y, p = make_file(n, path)
+    rng = np.random.default_rng(1)
+
+    def sk_replicate():
+        idx = rng.integers(0, n, n)
+        yy, pp = y[idx], p[idx]
+        roc_auc_score(yy, pp)
+        average_precision_score(yy, pp)
+        prec, rec, _ = precision_recall_curve(yy, pp)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            np.nanmax(2 * prec * rec / (prec + rec))
+
+    order = np.argsort(-p, kind="stable")
+    ys, ps = y[order].astype(np.float64), p[order]
+    ends = np.flatnonzero(np.r_[ps[1:] != ps[:-1], True])
+
+    def np_replicate():
+        w = rng.poisson(1.0, n).astype(np.float64)
+        tp = np.cumsum(w * ys)[ends]
+        fp = np.cumsum(w * (1 - ys))[ends]
+        P, N = tp[-1], fp[-1]
+        tp0, fp0 = np.r_[0, tp[:-1]], np.r_[0, fp[:-1]]
+        auc = np.sum((fp - fp0) * (tp + tp0)) / (2 * P * N)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ap = np.sum((tp - tp0) / P * np.where(tp + fp > 0, tp / (tp + fp), 0))
+            f1 = np.max(2 * tp / (tp + fp + P))
+        return auc, ap, f1
+
+    def per_replicate(fn, reps):
+        t = time.perf_counter()
+        for _ in range(reps):
+            fn()
+        return (time.perf_counter() - t) / reps
+
+    t_sk = per_replicate(sk_replicate, 20) * 1000
+    t_np = per_replicate(np_replicate, 50) * 1000
+    t_ev, _ = best_of(repeat, lambda: run([exe, "full", path, "--json"]))
+    print(f"\nbootstrap, B = 1000, {n} rows (scikit-learn and numpy: AUC + AP + best F1 only, scaled from 20/50 replicates;")
+    print("evalkit: every binary metric, bands and the point metrics, whole process)")
+    print(f"  scikit-learn loop   {t_sk:>9.1f}s   evalkit is {t_sk / t_ev:>6.0f}x faster")
+    print(f"  numpy sort-once     {t_np:>9.1f}s   evalkit is {t_np / t_ev:>6.0f}x faster")
+    print(f"  evalkit full        {t_ev:>9.2f}s")
 
 
 if __name__ == "__main__":

@@ -64,6 +64,39 @@ impl FullResult {
     }
 }
 
+/// Checks options that clap cannot: ranges of the threshold and level.
+pub fn check_options(options: &FullOptions) -> Result<()> {
+    if !(0.0..=1.0).contains(&options.threshold) {
+        return Err(Error::usage(format!(
+            "--threshold {} is not a probability in [0, 1]",
+            options.threshold
+        )));
+    }
+    let level = options.intervals.level;
+    if !(level > 0.0 && level < 1.0) {
+        return Err(Error::usage(format!(
+            "--ci {level} is not a level in (0, 1)"
+        )));
+    }
+    if options.thresholds == Thresholds::Grid(0) || options.thresholds == Thresholds::Grid(1) {
+        return Err(Error::usage("--thresholds needs at least 2 points"));
+    }
+    Ok(())
+}
+
+/// Warnings about options the task does not use (so far: bootstrap
+/// intervals, which cover binary tasks).
+pub fn option_warnings(preds: &Predictions, options: &FullOptions) -> Vec<String> {
+    if options.intervals.replicates > 0 && preds.task != crate::data::Task::Binary {
+        vec![format!(
+            "bootstrap intervals cover binary tasks so far; the {} metrics have no intervals yet",
+            preds.task
+        )]
+    } else {
+        Vec::new()
+    }
+}
+
 /// Runs the full tier.
 pub fn full(preds: &Predictions, options: &FullOptions) -> Result<FullResult> {
     full_with_progress(preds, options, &|_, _| {})
@@ -76,22 +109,7 @@ pub fn full_with_progress(
     options: &FullOptions,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<FullResult> {
-    let iv = &options.intervals;
-    if !(iv.level > 0.0 && iv.level < 1.0) {
-        return Err(Error::usage(format!(
-            "--ci {} is not a level in (0, 1)",
-            iv.level
-        )));
-    }
-    if !(0.0..=1.0).contains(&options.threshold) {
-        return Err(Error::usage(format!(
-            "--threshold {} is not a probability in [0, 1]",
-            options.threshold
-        )));
-    }
-    if options.thresholds == Thresholds::Grid(0) || options.thresholds == Thresholds::Grid(1) {
-        return Err(Error::usage("--thresholds needs at least 2 points"));
-    }
+    check_options(options)?;
     match &preds.columns {
         Columns::Binary { labels, scores } => Ok(FullResult::Binary(Box::new(binary::full(
             labels,
@@ -101,6 +119,7 @@ pub fn full_with_progress(
                 threshold: options.threshold,
                 sweep: options.thresholds,
                 intervals: options.intervals,
+                keep_replicates: false,
             },
             progress,
         )))),

@@ -98,7 +98,9 @@ pub fn full(preds: &Predictions, options: &FullOptions, result: &FullResult) -> 
             m.insert("residuals".into(), json!(r.residuals));
         }
     }
-    m.insert("warnings".into(), json!(result.warnings()));
+    let mut warnings = result.warnings();
+    warnings.extend(crate::full::option_warnings(preds, options));
+    m.insert("warnings".into(), json!(warnings));
     Value::Object(m)
 }
 
@@ -212,4 +214,72 @@ fn sweep(s: &Sweep, weighted: bool) -> Value {
         "accuracy": s.accuracy,
         "mcc": s.mcc,
     })
+}
+
+/// The comparison's document: the candidate's metrics under `metrics`, the
+/// baseline's under `baseline`, the paired differences under `delta`, and
+/// DeLong's paired test under `delong`.
+pub fn compare(
+    candidate: &Predictions,
+    baseline: &Predictions,
+    options: &FullOptions,
+    c: &crate::compare::Comparison,
+) -> Value {
+    let mut m = header(candidate, "compare");
+    let iv = &options.intervals;
+    m.insert(
+        "baseline_file".into(),
+        json!(baseline.path.display().to_string()),
+    );
+    m.insert("rows_used".into(), json!(c.rows));
+    m.insert(
+        "seed".into(),
+        if iv.replicates > 0 {
+            json!(iv.seed)
+        } else {
+            Value::Null
+        },
+    );
+    m.insert(
+        "join".into(),
+        match &c.join {
+            crate::compare::Join::Id(col) => json!({"by": "id", "column": col}),
+            crate::compare::Join::Position => json!({"by": "position"}),
+        },
+    );
+    m.insert(
+        "bootstrap".into(),
+        if iv.replicates > 0 {
+            json!({
+                "replicates": iv.replicates,
+                "level": iv.level,
+                "method": iv.method.as_str(),
+                "resample": iv.resample.as_str(),
+            })
+        } else {
+            Value::Null
+        },
+    );
+    m.insert("threshold".into(), json!(options.threshold));
+    m.insert("metrics".into(), json!(c.candidate.metrics));
+    m.insert("baseline".into(), json!(c.baseline.metrics));
+    m.insert("delta".into(), json!(c.delta));
+    m.insert(
+        "delong".into(),
+        match &c.delong {
+            Ok(d) => json!({
+                "candidate_auc": c.candidate.metrics.value("roc_auc"),
+                "baseline_auc": c.baseline.metrics.value("roc_auc"),
+                "difference": d.difference,
+                "std_error": d.variance.sqrt(),
+                "z": d.z,
+                "p_value": d.p_value,
+            }),
+            Err(reason) => json!({"z": null, "p_value": null, "reason": reason}),
+        },
+    );
+    let mut warnings = c.candidate.metrics.warnings();
+    warnings.extend(c.warnings.iter().cloned());
+    m.insert("warnings".into(), json!(warnings));
+    Value::Object(m)
 }

@@ -9,7 +9,12 @@
 //!    stratified, seeded sample, with standard errors ([`sample`]).
 //! 3. **Full tier** — [`full::full`] computes every metric of the task on
 //!    every row: for binary tasks one sort, then single passes
-//!    ([`metrics::curves`], [`metrics::binary`], [`metrics::calibration`]).
+//!    ([`metrics::curves`], [`metrics::binary`], [`metrics::calibration`]),
+//!    with bootstrap intervals for every metric and DeLong's for ROC-AUC
+//!    ([`uncertainty`]).
+//! 4. **Compare** — [`compare::compare`] runs a candidate and a baseline on
+//!    the same rows through the same resamples: paired intervals of every
+//!    metric's difference, DeLong's paired test.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -32,6 +37,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod compare;
 pub mod data;
 pub mod error;
 pub mod fast;

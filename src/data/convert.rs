@@ -61,6 +61,11 @@ pub(crate) fn predictions_from_table(table: Table, options: &ReadOptions) -> Res
         .iter()
         .map(|s| require(s, "score", "--score"))
         .collect::<Result<_>>()?;
+    let extra: Vec<(String, ArrayRef)> = options
+        .extra
+        .iter()
+        .map(|name| require(name, "passthrough", "--id").map(|a| (name.clone(), a)))
+        .collect::<Result<_>>()?;
     let (weight, weight_column) = match &options.weight {
         Some(w) => (Some(require(w, "weight", "--weight")?), Some(w.clone())),
         None => match table.column("weight")? {
@@ -223,6 +228,7 @@ pub(crate) fn predictions_from_table(table: Table, options: &ReadOptions) -> Res
         score_kind,
         class_names,
         metadata,
+        extra,
     })
 }
 

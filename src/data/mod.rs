@@ -129,6 +129,8 @@ pub struct ReadOptions {
     /// What the scores are; `None` takes it from the metadata, else
     /// probabilities.
     pub score_kind: Option<ScoreKind>,
+    /// Passthrough columns to keep (row ids, slice keys), read as they are.
+    pub extra: Vec<String>,
 }
 
 impl Default for ReadOptions {
@@ -139,6 +141,7 @@ impl Default for ReadOptions {
             weight: None,
             task: None,
             score_kind: None,
+            extra: Vec::new(),
         }
     }
 }
@@ -194,6 +197,8 @@ pub struct Predictions {
     pub class_names: Vec<String>,
     /// Schema metadata of the file (all keys, `evalkit.*` included).
     pub metadata: BTreeMap<String, String>,
+    /// The passthrough columns asked for in [`ReadOptions::extra`].
+    pub extra: Vec<(String, ArrayRef)>,
 }
 
 impl Predictions {
@@ -204,6 +209,77 @@ impl Predictions {
             Columns::Multiclass { labels, .. } => labels.len(),
             Columns::Regression { labels, .. } => labels.len(),
         }
+    }
+
+    /// The rows `rows`, in that order (a copy): to align one file's rows
+    /// with another's.
+    pub fn gather(&self, rows: &[u32]) -> Predictions {
+        let columns = match &self.columns {
+            Columns::Binary { labels, scores } => Columns::Binary {
+                labels: rows.iter().map(|&r| labels[r as usize]).collect(),
+                scores: scores.gather(rows),
+            },
+            Columns::Multiclass {
+                labels,
+                scores,
+                classes,
+            } => {
+                let k = *classes;
+                let flat: Vec<f64> = rows
+                    .iter()
+                    .flat_map(|&r| (0..k).map(move |c| (r as usize, c)))
+                    .map(|(r, c)| scores.get(r * k + c))
+                    .collect();
+                Columns::Multiclass {
+                    labels: rows.iter().map(|&r| labels[r as usize]).collect(),
+                    scores: Floats::from(flat),
+                    classes: k,
+                }
+            }
+            Columns::Regression { labels, scores } => Columns::Regression {
+                labels: labels.gather(rows),
+                scores: scores.gather(rows),
+            },
+        };
+        let indices = arrow::array::UInt32Array::from(rows.to_vec());
+        Predictions {
+            columns,
+            weights: self.weights.as_ref().map(|w| w.gather(rows)),
+            extra: self
+                .extra
+                .iter()
+                .filter_map(|(n, a)| {
+                    arrow::compute::take(a.as_ref(), &indices, None)
+                        .ok()
+                        .map(|a| (n.clone(), a))
+                })
+                .collect(),
+            ..self.clone_header()
+        }
+    }
+
+    /// Everything but the columns (cheap: metadata and names).
+    fn clone_header(&self) -> Predictions {
+        Predictions {
+            path: self.path.clone(),
+            task: self.task,
+            task_reason: self.task_reason.clone(),
+            columns: Columns::Binary {
+                labels: Vec::new(),
+                scores: Floats::from(Vec::<f64>::new()),
+            },
+            weights: None,
+            weight_column: self.weight_column.clone(),
+            score_kind: self.score_kind,
+            class_names: self.class_names.clone(),
+            metadata: self.metadata.clone(),
+            extra: Vec::new(),
+        }
+    }
+
+    /// A passthrough column read through [`ReadOptions::extra`].
+    pub fn extra(&self, name: &str) -> Option<&ArrayRef> {
+        self.extra.iter().find(|(n, _)| n == name).map(|(_, a)| a)
     }
 
     /// Builds predictions from in-memory columns (used by tests, benches and
@@ -262,6 +338,7 @@ impl Predictions {
             weight: has_weight.then(|| "weight".to_string()),
             task,
             score_kind,
+            extra: Vec::new(),
         };
         convert::predictions_from_table(table, &options)
     }
@@ -409,10 +486,16 @@ pub(crate) fn read_table(path: &Path, options: &ReadOptions) -> Result<Table> {
     let format = sniff_format(path)?;
     let mut required: Vec<String> = vec![options.label.clone()];
     required.extend(options.score.iter().cloned());
-    let optional = [options
-        .weight
-        .clone()
-        .unwrap_or_else(|| "weight".to_string())];
+    required.extend(options.extra.iter().cloned());
+    // An explicit weight column is required (its absence is an error that
+    // lists every column); the default `weight` is read when present.
+    let optional: Vec<String> = match &options.weight {
+        Some(w) => {
+            required.push(w.clone());
+            Vec::new()
+        }
+        None => vec!["weight".to_string()],
+    };
     let table = match format {
         Format::ArrowFile => contain(path, "Arrow IPC", || ipc::read_mmap(path))?,
         other => contain(path, format_name(other), || {

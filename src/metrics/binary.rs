@@ -62,6 +62,9 @@ pub struct BinaryOptions {
     /// Bootstrap intervals (`replicates: 0` turns them off) and the level of
     /// every interval, DeLong's included.
     pub intervals: IntervalOptions,
+    /// Keep the replicate values and the ranking in the result (for paired
+    /// comparisons).
+    pub keep_replicates: bool,
 }
 
 impl Default for BinaryOptions {
@@ -70,6 +73,7 @@ impl Default for BinaryOptions {
             threshold: 0.5,
             sweep: Thresholds::Grid(1000),
             intervals: IntervalOptions::default(),
+            keep_replicates: false,
         }
     }
 }
@@ -133,6 +137,10 @@ pub struct BinaryFull {
     pub bands: Option<Bands>,
     /// Notes from the intervals (metrics left without one, BCa fallbacks).
     pub interval_notes: Vec<String>,
+    /// The replicate values, when asked for ([`BinaryOptions::keep_replicates`]).
+    pub replicates: Option<bootstrap::Replicates>,
+    /// The ranking (rows in score order), when asked for.
+    pub ranking: Option<Ranking>,
 }
 
 /// Sums of the per-row pass.
@@ -196,8 +204,17 @@ pub fn full(
     options: &BinaryOptions,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> BinaryFull {
-    let ranking = Ranking::build(labels, scores, weights);
-    let curve = ranking.curve();
+    // The ranking (rows in score order, ties by row index) is needed by the
+    // bootstrap and fixes the order weights are summed in within a tie
+    // group; unweighted point metrics only need counts, which the faster
+    // key-only sort gives exactly.
+    let need_ranking =
+        options.intervals.replicates > 0 || options.keep_replicates || weights.is_some();
+    let ranking = need_ranking.then(|| Ranking::build(labels, scores, weights));
+    let curve = match &ranking {
+        Some(r) => r.curve(),
+        None => BinaryCurve::build(labels, scores, None),
+    };
     let sums = row_pass(labels, scores, weights);
     let confusion = curve.counts_at(options.threshold);
     let no_pred = || {
@@ -259,9 +276,10 @@ pub fn full(
     });
     let mut bands = None;
     let mut interval_notes = Vec::new();
-    if iv.replicates > 0 {
+    let mut kept = None;
+    if let (true, Some(ranking)) = (iv.replicates > 0, &ranking) {
         let reps = bootstrap::replicates(
-            &ranking,
+            ranking,
             scores,
             &BootstrapOptions {
                 replicates: iv.replicates,
@@ -279,7 +297,7 @@ pub fn full(
         // BCa's acceleration for ROC-AUC from DeLong's placements.
         let auc_acceleration = match (iv.method, m.value("roc_auc")) {
             (CiMethod::Bca, Some(auc)) if weights.is_none() => Some(intervals::acceleration(
-                bootstrap::auc_influence(&ranking, &curve, auc).into_iter(),
+                bootstrap::auc_influence(ranking, &curve, auc).into_iter(),
             )),
             _ => None,
         };
@@ -316,6 +334,9 @@ pub fn full(
             f1_lo,
             f1_hi,
         });
+        if options.keep_replicates {
+            kept = Some(reps);
+        }
     } else if let (Ok(d), Some(auc)) = (&delong, m.get("roc_auc").cloned()) {
         m.insert(
             "roc_auc",
@@ -341,5 +362,11 @@ pub fn full(
         delong,
         bands,
         interval_notes,
+        replicates: kept,
+        ranking: if options.keep_replicates {
+            ranking
+        } else {
+            None
+        },
     }
 }

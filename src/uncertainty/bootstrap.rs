@@ -151,7 +151,7 @@ fn jackknife_group(seed: u64, row: u32) -> usize {
 
 /// The rows in descending score order, grouped into ties: the one sort of
 /// the binary full tier.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Ranking {
     /// Original row index of each position.
     pub rows: Vec<u32>,

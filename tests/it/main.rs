@@ -3,6 +3,7 @@
 mod bad_input;
 mod cli;
 mod common;
+mod compare;
 mod fast_tier;
 mod formats;
 mod golden;

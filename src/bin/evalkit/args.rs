@@ -22,6 +22,9 @@ pub enum Command {
     Fast(FastArgs),
     /// Every metric of the task on every row of a prediction file.
     Full(FullArgs),
+    /// A candidate against a baseline on the same rows: paired intervals of
+    /// every metric's difference and DeLong's test of the AUC difference.
+    Compare(CompareArgs),
 }
 
 /// Which columns hold what (files written by other tools).
@@ -66,6 +69,7 @@ impl Columns {
                 .as_deref()
                 .map(str::parse::<ScoreKind>)
                 .transpose()?,
+            extra: Vec::new(),
         })
     }
 }
@@ -100,6 +104,32 @@ pub struct FullArgs {
     pub threshold: f64,
     /// The threshold sweep: N evenly spaced thresholds in [0, 1], or
     /// `distinct` for every distinct score (binary).
+    #[arg(long, value_name = "N|distinct", default_value = "1000")]
+    pub thresholds: Thresholds,
+    #[command(flatten)]
+    pub intervals: IntervalArgs,
+    /// Print one JSON document instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub columns: Columns,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The candidate's prediction file.
+    pub candidate: PathBuf,
+    /// The baseline's prediction file (same rows).
+    pub baseline: PathBuf,
+    /// Match rows by this id column (integers or strings) instead of by
+    /// position.
+    #[arg(long, value_name = "COL")]
+    pub id: Option<String>,
+    /// Decision threshold (positive iff score >= T).
+    #[arg(long, value_name = "T", default_value_t = 0.5)]
+    pub threshold: f64,
+    /// The threshold sweep: N evenly spaced thresholds in [0, 1], or
+    /// `distinct`.
     #[arg(long, value_name = "N|distinct", default_value = "1000")]
     pub thresholds: Thresholds,
     #[command(flatten)]

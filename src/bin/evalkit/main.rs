@@ -94,10 +94,45 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
             })?;
             bar.finish();
             warn(&result.warnings());
+            warn(&evalkit::full::option_warnings(&preds, &options));
             if a.json {
                 emit_json(&evalkit::json::full(&preds, &options, &result))?;
             } else {
                 emit(&output::full(&preds, &options, &result))?;
+            }
+        }
+        Command::Compare(a) => {
+            let mut read = a.columns.read_options()?;
+            read.extra = a.id.iter().cloned().collect();
+            let candidate = read_predictions(&a.candidate, &read)?;
+            let baseline = read_predictions(&a.baseline, &read)?;
+            let options = FullOptions {
+                threshold: a.threshold,
+                thresholds: a.thresholds,
+                intervals: a.intervals.options(),
+            };
+            evalkit::full::check_options(&options)?;
+            let (aligned, notes) = evalkit::compare::align(&candidate, &baseline, a.id.as_deref())?;
+            let join = match &a.id {
+                Some(c) => evalkit::compare::Join::Id(c.clone()),
+                None => evalkit::compare::Join::Position,
+            };
+            let bar = progress::Bar::new("bootstrap");
+            let mut result =
+                evalkit::compare::compare(&candidate, &aligned, join, &options, &|done, total| {
+                    bar.update(done, total)
+                })?;
+            bar.finish();
+            result.warnings.splice(0..0, notes);
+            let mut warnings = result.candidate.metrics.warnings();
+            warnings.extend(result.warnings.iter().cloned());
+            warn(&warnings);
+            if a.json {
+                emit_json(&evalkit::json::compare(
+                    &candidate, &aligned, &options, &result,
+                ))?;
+            } else {
+                emit(&output::compare(&candidate, &aligned, &options, &result))?;
             }
         }
     }

@@ -286,3 +286,96 @@ fn binary(out: &mut String, preds: &Predictions, options: &FullOptions, b: &Bina
         vec![format!("actual {}", names[1]), num(c.fn_), num(c.tp)],
     ]));
 }
+
+/// The comparison's table.
+pub fn compare(
+    candidate: &Predictions,
+    baseline: &Predictions,
+    options: &FullOptions,
+    c: &evalkit::compare::Comparison,
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "evalkit compare · {} vs {}",
+        candidate.path.display(),
+        baseline.path.display()
+    );
+    let join = match &c.join {
+        evalkit::compare::Join::Id(col) => format!("matched by column '{col}'"),
+        evalkit::compare::Join::Position => "matched by position".to_string(),
+    };
+    out.push_str(&table(&[
+        vec![
+            "task".to_string(),
+            format!("{} ({})", candidate.task, candidate.task_reason),
+        ],
+        vec!["rows".to_string(), format!("{} ({join})", c.rows)],
+    ]));
+    out.push('\n');
+    let iv = &options.intervals;
+    let pct = format!("{}%", iv.level * 100.0);
+    let mut rows = vec![vec![
+        "metric".to_string(),
+        "candidate".to_string(),
+        "baseline".to_string(),
+        "delta".to_string(),
+        format!("{pct} interval of delta"),
+        String::new(),
+    ]];
+    let mut marked = false;
+    for (name, d) in c.delta.iter() {
+        let signed = |v: f64| {
+            if v > 0.0 {
+                format!("+{}", num(v))
+            } else {
+                num(v)
+            }
+        };
+        let excludes_zero = d.ci.is_some_and(|[lo, hi]| lo > 0.0 || hi < 0.0);
+        marked |= excludes_zero;
+        rows.push(vec![
+            name.to_string(),
+            opt(c.candidate.metrics.value(name)),
+            opt(c.baseline.metrics.value(name)),
+            d.value.map_or("n/a".to_string(), signed),
+            d.ci.map_or("n/a".to_string(), |[lo, hi]| {
+                format!("[{}, {}]", num(lo), num(hi))
+            }),
+            if excludes_zero {
+                "*".to_string()
+            } else {
+                String::new()
+            },
+        ]);
+    }
+    out.push_str(&table(&rows));
+    if marked {
+        let _ = writeln!(out, "* the interval of the difference excludes 0");
+    }
+    if iv.replicates > 0 {
+        let _ = writeln!(
+            out,
+            "\nintervals: paired bootstrap {} with {} {} replicates (seed {}), the same resamples for both models",
+            iv.method.as_str(),
+            iv.replicates,
+            iv.resample.as_str(),
+            iv.seed
+        );
+    }
+    match &c.delong {
+        Ok(d) => {
+            let _ = writeln!(
+                out,
+                "DeLong paired test of roc_auc: difference {}, z = {:.3}, p = {}",
+                num(d.difference),
+                d.z,
+                num(d.p_value)
+            );
+        }
+        Err(reason) => {
+            let _ = writeln!(out, "DeLong paired test: n/a ({reason})");
+        }
+    }
+    out
+}

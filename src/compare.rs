@@ -1,0 +1,412 @@
+//! Paired comparison of a candidate against a baseline on the same rows
+//! (SPEC §4, `evalkit compare`).
+//!
+//! Rows are matched by an id column when one is given, else by position
+//! after checking that the labels agree row by row. Both models then go
+//! through the full tier with the *same* bootstrap resamples — weights are
+//! keyed by (seed, replicate, row) with rows numbered in the candidate's
+//! order — so each replicate gives a paired difference, and the interval of
+//! a metric's difference is read off those differences (percentile or BCa,
+//! as for single metrics). ROC-AUC also gets DeLong's paired test (z and
+//! two-sided p-value) from both models' placement values.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::datatypes::DataType;
+
+use crate::data::{Columns, Predictions};
+use crate::error::{Error, Result};
+use crate::full::FullOptions;
+use crate::metrics::binary::{self, BinaryFull, BinaryOptions};
+use crate::metrics::{Metric, MetricSet};
+use crate::uncertainty::bootstrap::{self, METRICS};
+use crate::uncertainty::delong::{self, PairedDeLong};
+use crate::uncertainty::intervals::{self, normal_quantile};
+use crate::uncertainty::{self as unc, CiMethod};
+
+/// How rows were matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Join {
+    /// By the value of an id column.
+    Id(String),
+    /// By position.
+    Position,
+}
+
+/// A candidate compared with a baseline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    /// How rows were matched.
+    pub join: Join,
+    /// Rows compared.
+    pub rows: usize,
+    /// The candidate's full tier.
+    pub candidate: BinaryFull,
+    /// The baseline's full tier (on the candidate's rows).
+    pub baseline: BinaryFull,
+    /// `candidate − baseline` for every metric, with paired intervals.
+    pub delta: MetricSet,
+    /// DeLong's paired test of the ROC-AUC difference, or why it is
+    /// undefined.
+    pub delong: std::result::Result<PairedDeLong, String>,
+    /// Notes (rows left out, intervals withheld).
+    pub warnings: Vec<String>,
+}
+
+/// Matches the baseline's rows to the candidate's: by `id` when given,
+/// else by position. Returns the baseline in the candidate's row order and
+/// notes. Errors name the file and the first row that does not match.
+pub fn align(
+    candidate: &Predictions,
+    baseline: &Predictions,
+    id: Option<&str>,
+) -> Result<(Predictions, Vec<String>)> {
+    if candidate.task != baseline.task {
+        return Err(Error::usage(format!(
+            "{} is a {} task but {} is a {} task: compare predictions for the same problem",
+            candidate.path.display(),
+            candidate.task,
+            baseline.path.display(),
+            baseline.task
+        )));
+    }
+    let mut notes = Vec::new();
+    let aligned = match id {
+        None => {
+            if candidate.rows() != baseline.rows() {
+                return Err(Error::usage(format!(
+                    "{} has {} rows but {} has {}: pass --id COL to match rows by an id column",
+                    candidate.path.display(),
+                    candidate.rows(),
+                    baseline.path.display(),
+                    baseline.rows()
+                )));
+            }
+            baseline.clone()
+        }
+        Some(col) => {
+            let rows = match_ids(candidate, baseline, col)?;
+            let left_out = baseline.rows() - rows.len();
+            if left_out > 0 {
+                notes.push(format!(
+                    "{left_out} rows of the baseline have ids the candidate lacks; they are left out"
+                ));
+            }
+            baseline.gather(&rows)
+        }
+    };
+    check_same_labels(candidate, &aligned, id)?;
+    if let (Some(wc), Some(wb)) = (&candidate.weights, &aligned.weights)
+        && let Some(r) = (0..wc.len()).find(|&r| wc.get(r) != wb.get(r))
+    {
+        return Err(Error::bad_value(
+            &aligned.path,
+            aligned.weight_column.as_deref().unwrap_or("weight"),
+            r,
+            format!(
+                "weight {} differs from the candidate's {} on the same row: both files must weight rows alike",
+                wb.get(r),
+                wc.get(r)
+            ),
+        ));
+    }
+    Ok((aligned, notes))
+}
+
+/// Id keys of a column: integers or strings.
+enum Keys {
+    Int(Vec<i64>),
+    Str(Vec<String>),
+}
+
+fn keys(p: &Predictions, col: &str) -> Result<Keys> {
+    let array: &ArrayRef = p.extra(col).ok_or_else(|| {
+        Error::bad_column(
+            &p.path,
+            col,
+            "no such id column; pass --id with a column both files have",
+        )
+    })?;
+    if array.null_count() > 0 {
+        let row = (0..array.len()).find(|&i| array.is_null(i)).unwrap_or(0);
+        return Err(Error::bad_value(
+            &p.path,
+            col,
+            row,
+            "the id is missing (null)",
+        ));
+    }
+    let cast_int = || arrow::compute::cast(array, &DataType::Int64);
+    Ok(match array.data_type() {
+        DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64
+        | DataType::UInt8
+        | DataType::UInt16
+        | DataType::UInt32
+        | DataType::UInt64 => {
+            let a = cast_int().map_err(|e| {
+                Error::bad_column(&p.path, col, format!("cannot be read as ids: {e}"))
+            })?;
+            Keys::Int(
+                a.as_primitive::<arrow::datatypes::Int64Type>()
+                    .values()
+                    .to_vec(),
+            )
+        }
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+            let a = arrow::compute::cast(array, &DataType::Utf8).map_err(|e| {
+                Error::bad_column(&p.path, col, format!("cannot be read as ids: {e}"))
+            })?;
+            Keys::Str(
+                a.as_string::<i32>()
+                    .iter()
+                    .map(|v| v.unwrap_or("").to_string())
+                    .collect(),
+            )
+        }
+        other => {
+            return Err(Error::bad_column(
+                &p.path,
+                col,
+                format!("has type {other}; ids must be integers or strings"),
+            ));
+        }
+    })
+}
+
+/// For each candidate row, the baseline row with the same id.
+fn match_ids(candidate: &Predictions, baseline: &Predictions, col: &str) -> Result<Vec<u32>> {
+    fn index<K: std::hash::Hash + Eq + Clone + std::fmt::Display>(
+        path: &Path,
+        col: &str,
+        keys: &[K],
+    ) -> Result<HashMap<K, u32>> {
+        let mut map = HashMap::with_capacity(keys.len());
+        for (r, k) in keys.iter().enumerate() {
+            if map.insert(k.clone(), r as u32).is_some() {
+                return Err(Error::bad_value(
+                    path,
+                    col,
+                    r,
+                    format!("id {k} appears twice; ids must be unique"),
+                ));
+            }
+        }
+        Ok(map)
+    }
+    fn lookup<K: std::hash::Hash + Eq + Clone + std::fmt::Display>(
+        cand: &Predictions,
+        base: &Predictions,
+        col: &str,
+        ck: &[K],
+        bk: &[K],
+    ) -> Result<Vec<u32>> {
+        let map = index(&base.path, col, bk)?;
+        index(&cand.path, col, ck)?;
+        ck.iter()
+            .enumerate()
+            .map(|(r, k)| {
+                map.get(k).copied().ok_or_else(|| {
+                    Error::bad_value(
+                        &cand.path,
+                        col,
+                        r,
+                        format!("id {k} is not in the baseline {}", base.path.display()),
+                    )
+                })
+            })
+            .collect()
+    }
+    match (keys(candidate, col)?, keys(baseline, col)?) {
+        (Keys::Int(c), Keys::Int(b)) => lookup(candidate, baseline, col, &c, &b),
+        (Keys::Str(c), Keys::Str(b)) => lookup(candidate, baseline, col, &c, &b),
+        _ => Err(Error::usage(format!(
+            "column '{col}' holds integers in one file and strings in the other; ids must have the same type"
+        ))),
+    }
+}
+
+fn check_same_labels(
+    candidate: &Predictions,
+    baseline: &Predictions,
+    id: Option<&str>,
+) -> Result<()> {
+    let mismatch = match (&candidate.columns, &baseline.columns) {
+        (Columns::Binary { labels: a, .. }, Columns::Binary { labels: b, .. }) => a
+            .iter()
+            .zip(b)
+            .position(|(x, y)| x != y)
+            .map(|r| (r, a[r].to_string(), b[r].to_string())),
+        (Columns::Multiclass { labels: a, .. }, Columns::Multiclass { labels: b, .. }) => a
+            .iter()
+            .zip(b)
+            .position(|(x, y)| x != y)
+            .map(|r| (r, a[r].to_string(), b[r].to_string())),
+        (Columns::Regression { labels: a, .. }, Columns::Regression { labels: b, .. }) => (0..a
+            .len())
+            .find(|&r| a.get(r) != b.get(r))
+            .map(|r| (r, a.get(r).to_string(), b.get(r).to_string())),
+        _ => None,
+    };
+    match mismatch {
+        None => Ok(()),
+        Some((r, a, b)) => Err(Error::bad_value(
+            &baseline.path,
+            "label",
+            r,
+            format!(
+                "label {b} differs from the candidate's {a} on the same row: {}",
+                if id.is_some() {
+                    "the files disagree on the ground truth"
+                } else {
+                    "the files are not in the same row order; pass --id COL to match rows by an id"
+                }
+            ),
+        )),
+    }
+}
+
+/// Compares `candidate` with `baseline` (already aligned, see [`align`]).
+pub fn compare(
+    candidate: &Predictions,
+    baseline: &Predictions,
+    join: Join,
+    options: &FullOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Comparison> {
+    let (Columns::Binary { labels, scores: sc }, Columns::Binary { scores: sb, .. }) =
+        (&candidate.columns, &baseline.columns)
+    else {
+        return Err(Error::usage(format!(
+            "evalkit compare supports binary tasks so far; {} is a {} task",
+            candidate.path.display(),
+            candidate.task
+        )));
+    };
+    let iv = &options.intervals;
+    let bopts = BinaryOptions {
+        threshold: options.threshold,
+        sweep: options.thresholds,
+        intervals: *iv,
+        keep_replicates: true,
+    };
+    let weights = candidate.weights.as_ref();
+    let half = |done: usize, total: usize| progress(done, 2 * total);
+    let cand = binary::full(labels, sc, weights, &bopts, &half);
+    let offset = |done: usize, total: usize| progress(total + done, 2 * total);
+    let base = binary::full(labels, sb, weights, &bopts, &offset);
+
+    // Paired DeLong test.
+    let delong = match (
+        &cand.ranking,
+        &base.ranking,
+        cand.metrics.value("roc_auc"),
+        base.metrics.value("roc_auc"),
+    ) {
+        (Some(rc), Some(rb), Some(ac), Some(ab)) if weights.is_none() => {
+            let va = delong::placements(&cand.curve, labels, &rc.group_of_row());
+            let vb = delong::placements(&base.curve, labels, &rb.group_of_row());
+            delong::paired(labels, &va, &vb, ac, ab)
+        }
+        (_, _, Some(_), Some(_)) if weights.is_some() => Err(
+            "DeLong's test is for unweighted rows; use the bootstrap interval of the difference"
+                .to_string(),
+        ),
+        _ => Err("ROC-AUC is undefined for these rows (one class)".to_string()),
+    };
+
+    // Point differences.
+    let mut delta = MetricSet::new();
+    for name in METRICS {
+        let d = match (cand.metrics.value(name), base.metrics.value(name)) {
+            (Some(a), Some(b)) => Metric::point(a - b),
+            _ => Metric::undefined(format!(
+                "{name} is undefined for the candidate or the baseline"
+            )),
+        };
+        delta.insert(name, d);
+    }
+    let mut warnings = Vec::new();
+    match (&cand.replicates, &base.replicates) {
+        (Some(rc), Some(rb)) => {
+            let diff = |a: &[Vec<f64>], b: &[Vec<f64>]| -> Vec<Vec<f64>> {
+                a.iter()
+                    .zip(b)
+                    .map(|(x, y)| x.iter().zip(y).map(|(p, q)| p - q).collect())
+                    .collect()
+            };
+            let values = diff(&rc.values, &rb.values);
+            let jackknife = diff(&rc.jackknife, &rb.jackknife);
+            let auc_acceleration = match (iv.method, &cand.ranking, &base.ranking) {
+                (CiMethod::Bca, Some(rkc), Some(rkb)) if weights.is_none() => {
+                    match (cand.metrics.value("roc_auc"), base.metrics.value("roc_auc")) {
+                        (Some(ac), Some(ab)) => {
+                            let ic = bootstrap::auc_influence(rkc, &cand.curve, ac);
+                            let ib = bootstrap::auc_influence(rkb, &base.curve, ab);
+                            Some(intervals::acceleration(
+                                ic.iter().zip(&ib).map(|(x, y)| x - y),
+                            ))
+                        }
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
+            warnings.extend(
+                unc::attach(
+                    &mut delta,
+                    &METRICS,
+                    &values,
+                    &jackknife,
+                    &|name| {
+                        if name == "roc_auc" {
+                            auc_acceleration
+                        } else {
+                            None
+                        }
+                    },
+                    iv,
+                )
+                .into_iter()
+                .map(|w| format!("delta {w}")),
+            );
+        }
+        _ => {
+            // No bootstrap: DeLong's paired interval for the AUC difference.
+            if let (Ok(d), Some(m)) = (&delong, delta.get("roc_auc").cloned()) {
+                let z = normal_quantile(0.5 + iv.level / 2.0);
+                let se = d.variance.sqrt();
+                delta.insert(
+                    "roc_auc",
+                    Metric {
+                        ci: Some([d.difference - z * se, d.difference + z * se]),
+                        method: "delong".to_string(),
+                        ..m
+                    },
+                );
+            }
+        }
+    }
+    warnings.extend(cand.interval_notes.iter().map(|w| format!("candidate {w}")));
+    warnings.extend(base.interval_notes.iter().map(|w| format!("baseline {w}")));
+    Ok(Comparison {
+        join,
+        rows: candidate.rows(),
+        candidate: strip(cand),
+        baseline: strip(base),
+        delta,
+        delong,
+        warnings,
+    })
+}
+
+/// Drops what only the comparison needed.
+fn strip(mut b: BinaryFull) -> BinaryFull {
+    b.replicates = None;
+    b.ranking = None;
+    b
+}

@@ -1,0 +1,353 @@
+//! `evalkit compare`: paired differences, DeLong's paired test, row matching.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
+use evalkit::compare::{Join, align, compare};
+use evalkit::data::{Columns, Floats, ReadOptions, read_predictions};
+use evalkit::full::FullOptions;
+use evalkit::metrics::binary::{BinaryOptions, full};
+use evalkit::uncertainty::IntervalOptions;
+use evalkit::uncertainty::bootstrap::{METRICS, poisson_weight};
+use evalkit::uncertainty::intervals::percentile;
+
+use crate::common::{assert_close, evalkit, expected, fixture, stderr, stdout, write_ipc};
+
+fn read(name: &str, id: bool) -> evalkit::data::Predictions {
+    let options = ReadOptions {
+        extra: if id {
+            vec!["row_id".to_string()]
+        } else {
+            Vec::new()
+        },
+        ..ReadOptions::default()
+    };
+    read_predictions(&fixture(name), &options).unwrap()
+}
+
+fn options(replicates: usize) -> FullOptions {
+    FullOptions {
+        intervals: IntervalOptions {
+            replicates,
+            seed: 11,
+            ..IntervalOptions::default()
+        },
+        ..FullOptions::default()
+    }
+}
+
+#[test]
+fn differences_and_delong_match_the_reference() {
+    let want = expected("compare_balanced_vs_baseline");
+    let cand = read("binary_balanced.arrow", false);
+    let base = read("binary_baseline.arrow", false);
+    let (aligned, notes) = align(&cand, &base, None).unwrap();
+    assert!(notes.is_empty());
+    let c = compare(&cand, &aligned, Join::Position, &options(0), &|_, _| {}).unwrap();
+    for m in METRICS {
+        assert_close(&format!("delta {m}"), c.delta.value(m), &want["delta"][m]);
+    }
+    let d = c.delong.unwrap();
+    assert_close(
+        "delong difference",
+        Some(d.difference),
+        &want["delong"]["difference"],
+    );
+    assert_close(
+        "delong variance",
+        Some(d.variance),
+        &want["delong"]["variance"],
+    );
+    assert_close("delong z", Some(d.z), &want["delong"]["z"]);
+    let p = want["delong"]["p_value"].as_f64().unwrap();
+    assert!((d.p_value - p).abs() <= 1e-6 * p, "{} vs {p}", d.p_value);
+    // Without the bootstrap the AUC difference gets DeLong's interval.
+    let auc = c.delta.get("roc_auc").unwrap();
+    assert_eq!(auc.method, "delong");
+    let [lo, hi] = auc.ci.unwrap();
+    assert!(lo > 0.0 && lo < d.difference && d.difference < hi);
+}
+
+/// The paired interval equals the reference: resample with the same
+/// weights, recompute both models' metrics, take percentiles of the
+/// differences.
+#[test]
+fn paired_intervals_equal_a_resample_and_recompute_reference() {
+    let cand = read("binary_balanced.arrow", false);
+    let base = read("binary_baseline.arrow", false);
+    let b = 60;
+    let c = compare(&cand, &base, Join::Position, &options(b), &|_, _| {}).unwrap();
+    let (Columns::Binary { labels, scores: sc }, Columns::Binary { scores: sb, .. }) =
+        (&cand.columns, &base.columns)
+    else {
+        unreachable!()
+    };
+    let point = BinaryOptions {
+        intervals: IntervalOptions {
+            replicates: 0,
+            ..IntervalOptions::default()
+        },
+        ..BinaryOptions::default()
+    };
+    let mut diffs = vec![Vec::new(); METRICS.len()];
+    for r in 0..b {
+        let w = Floats::from(
+            (0..labels.len() as u32)
+                .map(|i| poisson_weight(11, r, i) as f64)
+                .collect::<Vec<f64>>(),
+        );
+        let mc = full(labels, sc, Some(&w), &point, &|_, _| {}).metrics;
+        let mb = full(labels, sb, Some(&w), &point, &|_, _| {}).metrics;
+        for (k, m) in METRICS.iter().enumerate() {
+            if let (Some(x), Some(y)) = (mc.value(m), mb.value(m)) {
+                diffs[k].push(x - y);
+            }
+        }
+    }
+    for (k, m) in METRICS.iter().enumerate() {
+        diffs[k].sort_by(f64::total_cmp);
+        let want = percentile(&diffs[k], 0.95);
+        let got = c.delta.get(m).unwrap().ci.unwrap();
+        for j in 0..2 {
+            assert!(
+                (got[j] - want[j]).abs() <= 1e-12 * want[j].abs().max(1.0),
+                "{m}[{j}]: {} vs {}",
+                got[j],
+                want[j]
+            );
+        }
+    }
+}
+
+#[test]
+fn matching_by_id_equals_matching_by_position() {
+    let cand = read("binary_balanced.arrow", true);
+    let shuffled = read("binary_baseline_shuffled.arrow", true);
+    let ordered = read("binary_baseline.arrow", true);
+    let (by_id, _) = align(&cand, &shuffled, Some("row_id")).unwrap();
+    let (by_pos, _) = align(&cand, &ordered, None).unwrap();
+    let a = compare(
+        &cand,
+        &by_id,
+        Join::Id("row_id".into()),
+        &options(48),
+        &|_, _| {},
+    )
+    .unwrap();
+    let b = compare(&cand, &by_pos, Join::Position, &options(48), &|_, _| {}).unwrap();
+    assert_eq!(a.delta, b.delta);
+    assert_eq!(a.delong, b.delong);
+    assert_eq!(a.baseline.metrics, b.baseline.metrics);
+}
+
+fn run(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = evalkit(args);
+    (out.status.code(), stdout(&out), stderr(&out))
+}
+
+#[test]
+fn cli_json_has_candidate_baseline_delta_and_delong() {
+    let (code, out, err) = run(&[
+        "compare",
+        fixture("binary_balanced.arrow").to_str().unwrap(),
+        fixture("binary_baseline_shuffled.arrow").to_str().unwrap(),
+        "--id",
+        "row_id",
+        "--bootstrap",
+        "100",
+        "--json",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["tier"], "compare");
+    assert_eq!(doc["join"]["by"], "id");
+    assert_eq!(doc["join"]["column"], "row_id");
+    for key in ["metrics", "baseline", "delta"] {
+        assert_eq!(doc[key].as_object().unwrap().len(), 12, "{key}");
+    }
+    let auc = &doc["delta"]["roc_auc"];
+    let (lo, hi) = (
+        auc["ci"][0].as_f64().unwrap(),
+        auc["ci"][1].as_f64().unwrap(),
+    );
+    assert!(0.0 < lo && lo < auc["value"].as_f64().unwrap() && auc["value"].as_f64().unwrap() < hi);
+    assert_eq!(auc["method"], "bootstrap-percentile");
+    assert!(doc["delong"]["z"].as_f64().unwrap() > 10.0);
+    assert!(doc["delong"]["p_value"].as_f64().unwrap() < 1e-20);
+    // The table marks differences whose interval excludes 0.
+    let (code, out, _) = run(&[
+        "compare",
+        fixture("binary_balanced.arrow").to_str().unwrap(),
+        fixture("binary_baseline.arrow").to_str().unwrap(),
+        "--bootstrap",
+        "50",
+    ]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("roc_auc") && l.trim_end().ends_with('*')),
+        "{out}"
+    );
+    assert!(out.contains("DeLong paired test of roc_auc"));
+}
+
+#[test]
+fn compare_json_does_not_depend_on_the_thread_count() {
+    let json = |threads: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_evalkit"))
+            .args([
+                "compare",
+                fixture("binary_balanced.arrow").to_str().unwrap(),
+                fixture("binary_ties.arrow").to_str().unwrap(),
+                "--json",
+                "--bootstrap",
+                "64",
+                "--method",
+                "bca",
+            ])
+            .env("RAYON_NUM_THREADS", threads)
+            .output()
+            .unwrap()
+            .stdout
+    };
+    assert_eq!(json("1"), json("2"));
+}
+
+/// exit 2, one error line containing every needle.
+#[track_caller]
+fn rejects(args: &[&str], needles: &[&str]) {
+    let (code, out, err) = run(args);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(out.is_empty());
+    assert_eq!(err.lines().count(), 1, "{err}");
+    for n in needles {
+        assert!(err.contains(n), "expected {n:?} in: {err}");
+    }
+}
+
+#[test]
+fn mismatched_files_are_rejected_with_a_clear_message() {
+    let cand = fixture("binary_balanced.arrow");
+    let cand = cand.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Labels disagree: same rows in another order, matched by position.
+    rejects(
+        &[
+            "compare",
+            cand,
+            fixture("binary_baseline_shuffled.arrow").to_str().unwrap(),
+        ],
+        &[
+            "binary_baseline_shuffled.arrow",
+            "column 'label', row",
+            "differs from the candidate's",
+            "--id COL",
+        ],
+    );
+    // Different lengths.
+    let short = dir.path().join("short.arrow");
+    write_ipc(
+        &short,
+        vec![
+            ("label", Arc::new(Int64Array::from(vec![0, 1])) as ArrayRef),
+            (
+                "score",
+                Arc::new(Float64Array::from(vec![0.2, 0.7])) as ArrayRef,
+            ),
+        ],
+        &[],
+    );
+    rejects(
+        &["compare", cand, short.to_str().unwrap()],
+        &["has 2000 rows", "has 2", "--id COL"],
+    );
+    // The id column is missing.
+    rejects(
+        &[
+            "compare",
+            cand,
+            fixture("binary_baseline.arrow").to_str().unwrap(),
+            "--id",
+            "uid",
+        ],
+        &[
+            "binary_balanced.arrow",
+            "column 'uid'",
+            "no such passthrough column",
+            "label (int64)",
+        ],
+    );
+    // An id the baseline lacks, and duplicate ids.
+    let ids = dir.path().join("ids.arrow");
+    let labels: ArrayRef = Arc::new(Int64Array::from(vec![0, 1, 1]));
+    let scores: ArrayRef = Arc::new(Float64Array::from(vec![0.1, 0.9, 0.8]));
+    write_ipc(
+        &ids,
+        vec![
+            ("label", labels.clone()),
+            ("score", scores.clone()),
+            (
+                "row_id",
+                Arc::new(StringArray::from(vec!["a", "b", "c"])) as ArrayRef,
+            ),
+        ],
+        &[],
+    );
+    let other = dir.path().join("other.arrow");
+    write_ipc(
+        &other,
+        vec![
+            ("label", labels.clone()),
+            ("score", scores.clone()),
+            (
+                "row_id",
+                Arc::new(StringArray::from(vec!["a", "b", "z"])) as ArrayRef,
+            ),
+        ],
+        &[],
+    );
+    rejects(
+        &[
+            "compare",
+            ids.to_str().unwrap(),
+            other.to_str().unwrap(),
+            "--id",
+            "row_id",
+        ],
+        &["row 2", "id c is not in the baseline"],
+    );
+    let dup = dir.path().join("dup.arrow");
+    write_ipc(
+        &dup,
+        vec![
+            ("label", labels),
+            ("score", scores),
+            (
+                "row_id",
+                Arc::new(StringArray::from(vec!["a", "a", "c"])) as ArrayRef,
+            ),
+        ],
+        &[],
+    );
+    rejects(
+        &[
+            "compare",
+            ids.to_str().unwrap(),
+            dup.to_str().unwrap(),
+            "--id",
+            "row_id",
+        ],
+        &["dup.arrow", "row 1", "id a appears twice"],
+    );
+    // Ids of different types.
+    rejects(
+        &[
+            "compare",
+            ids.to_str().unwrap(),
+            fixture("binary_baseline.arrow").to_str().unwrap(),
+            "--id",
+            "row_id",
+        ],
+        &["integers in one file and strings in the other"],
+    );
+}
