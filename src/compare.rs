@@ -98,8 +98,23 @@ pub fn align(
         }
     };
     check_same_labels(candidate, &aligned, id)?;
+    if candidate.weights.is_some() != aligned.weights.is_some() {
+        let (with, without) = if candidate.weights.is_some() {
+            (candidate, &aligned)
+        } else {
+            (&aligned, candidate)
+        };
+        return Err(Error::usage(format!(
+            "{} has sample weights (column '{}') but {} has none: both files must weight rows alike",
+            with.path.display(),
+            with.weight_column.as_deref().unwrap_or("weight"),
+            without.path.display()
+        )));
+    }
+    // Weights agree up to f32 precision (one file may store them as f32).
+    let differ = |a: f64, b: f64| (a - b).abs() > 1e-6 * a.abs().max(b.abs());
     if let (Some(wc), Some(wb)) = (&candidate.weights, &aligned.weights)
-        && let Some(r) = (0..wc.len()).find(|&r| wc.get(r) != wb.get(r))
+        && let Some(r) = (0..wc.len()).find(|&r| differ(wc.get(r), wb.get(r)))
     {
         return Err(Error::bad_value(
             &aligned.path,
@@ -115,9 +130,9 @@ pub fn align(
     Ok((aligned, notes))
 }
 
-/// Id keys of a column: integers or strings.
+/// Id keys of a column: integers (any width, signed or not) or strings.
 enum Keys {
-    Int(Vec<i64>),
+    Int(Vec<i128>),
     Str(Vec<String>),
 }
 
@@ -138,25 +153,30 @@ fn keys(p: &Predictions, col: &str) -> Result<Keys> {
             "the id is missing (null)",
         ));
     }
-    let cast_int = || arrow::compute::cast(array, &DataType::Int64);
-    Ok(match array.data_type() {
-        DataType::Int8
-        | DataType::Int16
-        | DataType::Int32
-        | DataType::Int64
-        | DataType::UInt8
-        | DataType::UInt16
-        | DataType::UInt32
-        | DataType::UInt64 => {
-            let a = cast_int().map_err(|e| {
-                Error::bad_column(&p.path, col, format!("cannot be read as ids: {e}"))
-            })?;
+    macro_rules! ints {
+        ($t:ty) => {
             Keys::Int(
-                a.as_primitive::<arrow::datatypes::Int64Type>()
+                array
+                    .as_primitive::<$t>()
                     .values()
-                    .to_vec(),
+                    .iter()
+                    .map(|&v| v as i128)
+                    .collect(),
             )
-        }
+        };
+    }
+    use arrow::datatypes::{
+        Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
+    };
+    Ok(match array.data_type() {
+        DataType::Int8 => ints!(Int8Type),
+        DataType::Int16 => ints!(Int16Type),
+        DataType::Int32 => ints!(Int32Type),
+        DataType::Int64 => ints!(Int64Type),
+        DataType::UInt8 => ints!(UInt8Type),
+        DataType::UInt16 => ints!(UInt16Type),
+        DataType::UInt32 => ints!(UInt32Type),
+        DataType::UInt64 => ints!(UInt64Type),
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
             let a = arrow::compute::cast(array, &DataType::Utf8).map_err(|e| {
                 Error::bad_column(&p.path, col, format!("cannot be read as ids: {e}"))

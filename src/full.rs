@@ -78,8 +78,13 @@ pub fn check_options(options: &FullOptions) -> Result<()> {
             "--ci {level} is not a level in (0, 1)"
         )));
     }
-    if options.thresholds == Thresholds::Grid(0) || options.thresholds == Thresholds::Grid(1) {
-        return Err(Error::usage("--thresholds needs at least 2 points"));
+    if let Thresholds::Grid(n) = options.thresholds
+        && !(2..=crate::metrics::binary::MAX_GRID).contains(&n)
+    {
+        return Err(Error::usage(format!(
+            "--thresholds {n}: the grid needs 2 to {} points",
+            crate::metrics::binary::MAX_GRID
+        )));
     }
     Ok(())
 }

@@ -33,6 +33,12 @@ pub(crate) fn predictions_from_table(table: Table, options: &ReadOptions) -> Res
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let rows = table.rows();
+    if rows == 0 {
+        return Err(Error::bad_format(path, "has no rows"));
+    }
+    if options.score.is_empty() {
+        return Err(Error::usage("no score column given: pass --score COL"));
+    }
     if rows > u32::MAX as usize {
         return Err(Error::bad_format(
             path,
@@ -168,6 +174,15 @@ pub(crate) fn predictions_from_table(table: Table, options: &ReadOptions) -> Res
                     "holds one score per row; a multiclass task needs a probability list per row (or several --score columns, one per class)",
                 ));
             };
+            if k < 2 {
+                return Err(Error::bad_column(
+                    path,
+                    &score_name,
+                    format!(
+                        "holds {k} probability per row; a multiclass task needs at least 2 classes"
+                    ),
+                ));
+            }
             let labels = class_labels(path, label_name, &label, (k - 1) as u64)?;
             let scores = multiclass_probabilities(path, &score_name, flat, k, score_kind)?;
             Columns::Multiclass {
@@ -381,6 +396,11 @@ fn class_labels<O: ClassIndex>(
         DataType::UInt64 => ints!(UInt64Type),
         DataType::Boolean => {
             let b: &BooleanArray = array.as_boolean();
+            if max == 0
+                && let Some(row) = b.values().iter().position(|v| v)
+            {
+                return Err(out_of_range(row, "true".to_string()));
+            }
             b.values().iter().map(|v| O::from_u64(v as u64)).collect()
         }
         DataType::Float32 | DataType::Float64 => {
@@ -520,9 +540,11 @@ fn list_scores(
     rows: usize,
 ) -> Result<(Floats, usize)> {
     if arrays.len() > 1 {
+        let names: Vec<&str> = column.split(',').collect();
         let cols: Vec<Floats> = arrays
             .iter()
-            .map(|a| float_column(path, column, a))
+            .enumerate()
+            .map(|(c, a)| float_column(path, names.get(c).copied().unwrap_or(column), a))
             .collect::<Result<_>>()?;
         let k = cols.len();
         let all_f32 = cols.iter().all(|c| matches!(c, Floats::F32(_)));
@@ -562,7 +584,8 @@ fn list_scores(
             }
             let start = list.value_offset_at(0);
             let child = list.values().slice(start, rows * k);
-            Ok((float_column(path, column, &child)?, k))
+            let flat = float_column(path, column, &child).map_err(|e| per_row(e, k))?;
+            Ok((flat, k))
         }
         DataType::List(_) => generic_list::<i32>(path, column, array.as_list::<i32>()),
         DataType::LargeList(_) => generic_list::<i64>(path, column, array.as_list::<i64>()),
@@ -579,6 +602,25 @@ fn unreachable_list<T>(path: &Path, column: &str, t: &DataType) -> Result<T> {
             short_type(t)
         ),
     ))
+}
+
+/// An error about element `i` of a flattened `rows × k` list, restated
+/// about its row and class.
+fn per_row(e: Error, k: usize) -> Error {
+    match e {
+        Error::Value {
+            path,
+            column,
+            row,
+            message,
+        } => Error::Value {
+            path,
+            column,
+            row: row / k,
+            message: format!("class {}: {message}", row % k),
+        },
+        other => other,
+    }
 }
 
 fn generic_list<O: OffsetSizeTrait>(
@@ -613,7 +655,10 @@ fn generic_list<O: OffsetSizeTrait>(
     }
     let start = offsets[0].as_usize();
     let child = list.values().slice(start, lengths.len() * k);
-    Ok((float_column(path, column, &child)?, k))
+    Ok((
+        float_column(path, column, &child).map_err(|e| per_row(e, k))?,
+        k,
+    ))
 }
 
 fn multiclass_probabilities(

@@ -57,8 +57,10 @@ pub(crate) fn read_mmap(path: &Path) -> Result<Table> {
 
     let block_data = |offset: i64, meta: i32, body: i64| -> Result<Buffer> {
         let start = usize::try_from(offset).map_err(|_| truncated("negative block offset"))?;
-        let size =
-            usize::try_from(meta as i64 + body).map_err(|_| truncated("negative block size"))?;
+        let size = (meta as i64)
+            .checked_add(body)
+            .and_then(|v| usize::try_from(v).ok())
+            .ok_or_else(|| truncated("bad block size"))?;
         if start.checked_add(size).is_none_or(|end| end > len) {
             return Err(truncated("a record batch runs past the end of the file"));
         }

@@ -27,6 +27,10 @@ use crate::uncertainty::{self, CiMethod, IntervalOptions, delong};
 /// order, so the result does not depend on the thread count.
 const CHUNK: usize = 1 << 16;
 
+/// The largest threshold grid (`--thresholds`); `distinct` covers finer
+/// needs.
+pub const MAX_GRID: usize = 1_000_000;
+
 /// Where the threshold sweep is evaluated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Thresholds {

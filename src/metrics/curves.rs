@@ -101,10 +101,13 @@ impl BinaryCurve {
                 Self::walk(sorted.iter().map(|&k| (k, 1.0)), false, scores)
             }
             Some(w) => {
+                // Rows of weight 0 are left out, as scikit-learn does: they
+                // would add operating points that move no count.
                 let items: Vec<(u64, u64)> = crate::with_floats!(scores, s => {
                     s.par_iter()
                         .zip(labels.par_iter())
                         .enumerate()
+                        .filter(|&(i, _)| w.get(i) > 0.0)
                         .map(|(i, (&x, &y))| ((score_bits(x) << 1) | y as u64, w.get(i).to_bits()))
                         .collect()
                 });

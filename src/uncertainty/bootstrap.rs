@@ -163,6 +163,9 @@ pub struct Ranking {
     pub thresholds: Vec<f64>,
     /// File weight of each position, when the file has weights.
     pub weights: Option<Vec<f64>>,
+    /// Rows in the data (rows of weight 0 are not ranked, as scikit-learn
+    /// drops them from its curves).
+    pub total_rows: usize,
 }
 
 impl Ranking {
@@ -173,6 +176,7 @@ impl Ranking {
             s.par_iter()
                 .zip(labels.par_iter())
                 .enumerate()
+                .filter(|&(i, _)| weights.is_none_or(|w| w.get(i) > 0.0))
                 .map(|(i, (&x, &y))| ((score_bits(x) << 1) | y as u64, i as u32))
                 .collect()
         });
@@ -200,6 +204,7 @@ impl Ranking {
             rows,
             group_end,
             thresholds,
+            total_rows: labels.len(),
         }
     }
 
@@ -235,7 +240,7 @@ impl Ranking {
 
     /// For each row (original order), the index of its tie group.
     pub fn group_of_row(&self) -> Vec<u32> {
-        let mut out = vec![0u32; self.rows.len()];
+        let mut out = vec![0u32; self.total_rows];
         let mut start = 0usize;
         for (g, &end) in self.group_end.iter().enumerate() {
             for pos in start..end as usize {
@@ -494,14 +499,16 @@ impl LaneWeights for PoissonLanes {
 }
 
 struct CountLanes {
-    /// counts[row][lane]
-    counts: Vec<[u16; LANES]>,
+    /// counts[row][lane]; a count reaching 255 (probability below 10⁻⁵⁰⁰
+    /// for a row drawn N times out of N) would saturate.
+    counts: Vec<[u8; LANES]>,
 }
 
 impl LaneWeights for CountLanes {
     #[inline(always)]
     fn fill<S: Simd>(&self, rk: &Ranking, _terms: &Terms, pos: usize, out: &mut [u16; LANES]) {
-        *out = self.counts[rk.rows[pos] as usize];
+        let c = &self.counts[rk.rows[pos] as usize];
+        *out = std::array::from_fn(|l| c[l] as u16);
     }
 }
 
@@ -521,7 +528,7 @@ impl LaneWeights for JackknifeLanes {
 }
 
 fn multinomial_lanes(seed: u64, first_replicate: usize, rows: usize) -> CountLanes {
-    let mut counts = vec![[0u16; LANES]; rows];
+    let mut counts = vec![[0u8; LANES]; rows];
     for l in 0..LANES {
         for d in 0..rows as u64 {
             let r = draw_row(seed, first_replicate + l, d, rows);
@@ -954,7 +961,9 @@ pub fn replicates(
     };
     let done = std::sync::atomic::AtomicUsize::new(0);
     let total_batches = batches + jk_batches;
-    let run_batch = |batch: usize| -> LaneOut {
+    // Each batch is reduced to its lanes' metrics right away, so memory
+    // stays O(B · bands) rather than O(B · checkpoints).
+    let run_batch = |batch: usize| -> Vec<LaneMetrics> {
         let out = if batch < batches {
             let first = batch * LANES;
             match options.resample {
@@ -978,11 +987,19 @@ pub fn replicates(
             };
             pass(rk, &terms, ck.js.len(), &lanes)
         };
+        let count = if batch < batches {
+            (b - batch * LANES).min(LANES)
+        } else {
+            (JACKKNIFE_GROUPS - (batch - batches) * LANES).min(LANES)
+        };
+        let lanes: Vec<LaneMetrics> = (0..count)
+            .map(|l| lane_metrics(rk, &out, l, &layout))
+            .collect();
         let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         progress(d, total_batches);
-        out
+        lanes
     };
-    let outs: Vec<LaneOut> = (0..total_batches).into_par_iter().map(run_batch).collect();
+    let outs: Vec<Vec<LaneMetrics>> = (0..total_batches).into_par_iter().map(run_batch).collect();
 
     let mut values = vec![Vec::with_capacity(b); METRICS.len()];
     let mut jackknife = vec![Vec::new(); METRICS.len()];
@@ -991,17 +1008,9 @@ pub fn replicates(
         Vec::with_capacity(b),
         Vec::with_capacity(b),
     );
-    for (batch, out) in outs.iter().enumerate() {
-        let (count, is_jk) = if batch < batches {
-            ((b - batch * LANES).min(LANES), false)
-        } else {
-            (
-                (JACKKNIFE_GROUPS - (batch - batches) * LANES).min(LANES),
-                true,
-            )
-        };
-        for l in 0..count {
-            let m = lane_metrics(rk, out, l, &layout);
+    for (batch, lanes) in outs.into_iter().enumerate() {
+        let is_jk = batch >= batches;
+        for m in lanes {
             let target = if is_jk { &mut jackknife } else { &mut values };
             for (k, v) in m.values.iter().enumerate() {
                 target[k].push(*v);
@@ -1029,7 +1038,7 @@ pub fn replicates(
 pub fn auc_influence(rk: &Ranking, curve: &BinaryCurve, auc: f64) -> Vec<f64> {
     let (m, n) = (curve.positives(), curve.negatives());
     let total = m + n;
-    let mut out = vec![0.0; rk.rows.len()];
+    let mut out = vec![0.0; rk.total_rows];
     let (mut tp0, mut fp0) = (0.0, 0.0);
     let mut start = 0usize;
     for (g, &end) in rk.group_end.iter().enumerate() {

@@ -97,11 +97,13 @@ pub fn bca(sorted: &[f64], theta: f64, a: f64, level: f64) -> Option<[f64; 2]> {
     let alpha = 1.0 - level;
     let adjust = |z: f64| {
         let d = 1.0 - a * (z0 + z);
-        normal_cdf(z0 + (z0 + z) / d)
+        // A non-positive denominator flips the adjusted level: BCa breaks
+        // down (a very large acceleration); the caller falls back.
+        (d > 0.0).then(|| normal_cdf(z0 + (z0 + z) / d))
     };
-    let lo = adjust(normal_quantile(alpha / 2.0));
-    let hi = adjust(normal_quantile(1.0 - alpha / 2.0));
-    if !(lo.is_finite() && hi.is_finite()) {
+    let lo = adjust(normal_quantile(alpha / 2.0))?;
+    let hi = adjust(normal_quantile(1.0 - alpha / 2.0))?;
+    if !(lo.is_finite() && hi.is_finite()) || lo > hi {
         return None;
     }
     Some([quantile_sorted(sorted, lo), quantile_sorted(sorted, hi)])
@@ -152,5 +154,17 @@ mod tests {
             "{p:?} {b:?}"
         );
         assert!(bca(&v, -1.0, 0.0, 0.9).is_none());
+    }
+}
+
+#[cfg(test)]
+mod guard_tests {
+    use super::*;
+
+    #[test]
+    fn bca_refuses_an_acceleration_that_flips_the_levels() {
+        let v: Vec<f64> = (0..1001).map(|i| i as f64 / 1000.0).collect();
+        assert!(bca(&v, 0.5, 0.9, 0.95).is_none());
+        assert!(bca(&v, 0.5, 0.01, 0.95).is_some());
     }
 }

@@ -92,14 +92,10 @@ pub trait V4: Copy {
     fn load(a: &[f64; 4]) -> Self;
     /// To an array.
     fn store(self) -> [f64; 4];
-    /// Into the first four elements of `out`.
-    fn store_to(self, out: &mut [f64]);
     /// Four `u16` weights, widened.
     fn from_u16(w: &[u16]) -> Self;
     /// Lane-wise `+`.
     fn add(self, o: Self) -> Self;
-    /// Lane-wise `−`.
-    fn sub(self, o: Self) -> Self;
     /// Lane-wise `×`.
     fn mul(self, o: Self) -> Self;
     /// Lane-wise `÷`.
@@ -128,20 +124,12 @@ impl V4 for Scalar4 {
         self.0
     }
     #[inline(always)]
-    fn store_to(self, out: &mut [f64]) {
-        out[..4].copy_from_slice(&self.0);
-    }
-    #[inline(always)]
     fn from_u16(w: &[u16]) -> Self {
         Scalar4([w[0] as f64, w[1] as f64, w[2] as f64, w[3] as f64])
     }
     #[inline(always)]
     fn add(self, o: Self) -> Self {
         Scalar4(std::array::from_fn(|i| self.0[i] + o.0[i]))
-    }
-    #[inline(always)]
-    fn sub(self, o: Self) -> Self {
-        Scalar4(std::array::from_fn(|i| self.0[i] - o.0[i]))
     }
     #[inline(always)]
     fn mul(self, o: Self) -> Self {
@@ -193,14 +181,9 @@ impl V4 for Avx4 {
         a
     }
     #[inline(always)]
-    fn store_to(self, out: &mut [f64]) {
-        assert!(out.len() >= 4);
-        unsafe { std::arch::x86_64::_mm256_storeu_pd(out.as_mut_ptr(), self.0) };
-    }
-    #[inline(always)]
     fn from_u16(w: &[u16]) -> Self {
         use std::arch::x86_64::*;
-        debug_assert!(w.len() >= 4);
+        assert!(w.len() >= 4);
         unsafe {
             let x = _mm_loadl_epi64(w.as_ptr() as *const __m128i);
             Avx4(_mm256_cvtepi32_pd(_mm_cvtepu16_epi32(x)))
@@ -209,10 +192,6 @@ impl V4 for Avx4 {
     #[inline(always)]
     fn add(self, o: Self) -> Self {
         unsafe { Avx4(std::arch::x86_64::_mm256_add_pd(self.0, o.0)) }
-    }
-    #[inline(always)]
-    fn sub(self, o: Self) -> Self {
-        unsafe { Avx4(std::arch::x86_64::_mm256_sub_pd(self.0, o.0)) }
     }
     #[inline(always)]
     fn mul(self, o: Self) -> Self {

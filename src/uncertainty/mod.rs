@@ -4,7 +4,7 @@
 pub mod bootstrap;
 pub mod delong;
 pub mod intervals;
-pub mod kernel;
+pub(crate) mod kernel;
 
 use crate::metrics::{Metric, MetricSet};
 pub use bootstrap::Resample;

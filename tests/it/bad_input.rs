@@ -386,3 +386,59 @@ fn corrupt_bytes_are_contained() {
         "the corruption never produced an error: the test does not test anything"
     );
 }
+
+#[test]
+fn a_single_class_list_or_a_null_inside_a_list() {
+    let dir = tempfile::tempdir().unwrap();
+    // One probability per row cannot be multiclass (bool labels included).
+    let p = dir.path().join("one.arrow");
+    let labels: ArrayRef = Arc::new(arrow::array::BooleanArray::from(vec![false, true]));
+    write_ipc(
+        &p,
+        vec![("label", labels), ("score", list(vec![1.0, 1.0], 1))],
+        &[],
+    );
+    rejects(&p, &["--task", "multiclass"], &["needs at least 2 classes"]);
+    // A null inside row 1's list is reported at row 1, class 2.
+    let p = dir.path().join("nullin.arrow");
+    let field = Arc::new(Field::new("item", DataType::Float32, true));
+    let values = Float32Array::from(vec![
+        Some(0.2),
+        Some(0.3),
+        Some(0.5),
+        Some(0.1),
+        Some(0.1),
+        None,
+    ]);
+    let scores: ArrayRef = Arc::new(FixedSizeListArray::new(field, 3, Arc::new(values), None));
+    write_ipc(
+        &p,
+        vec![("label", i64s(vec![0, 1])), ("score", scores)],
+        &[],
+    );
+    rejects(
+        &p,
+        &[],
+        &["column 'score', row 1", "class 2", "missing (null)"],
+    );
+}
+
+#[test]
+fn oversized_threshold_grids_are_refused() {
+    let p = fixture("binary_balanced.arrow");
+    let out = evalkit(["full", p.to_str().unwrap(), "--thresholds", "1000000000"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("2 to 1000000"), "{}", stderr(&out));
+}
+
+#[test]
+fn in_memory_arrays_without_rows_or_scores_are_errors() {
+    use evalkit::data::Predictions;
+    let empty_l: ArrayRef = Arc::new(Int64Array::from(Vec::<i64>::new()));
+    let empty_s: ArrayRef = Arc::new(Float64Array::from(Vec::<f64>::new()));
+    let e = Predictions::from_arrays("mem", empty_l, vec![empty_s], None, None, None).unwrap_err();
+    assert!(e.to_string().contains("no rows"), "{e}");
+    let l: ArrayRef = Arc::new(Int64Array::from(vec![0, 1]));
+    let e = Predictions::from_arrays("mem", l, vec![], None, None, None).unwrap_err();
+    assert!(e.to_string().contains("no score column"), "{e}");
+}

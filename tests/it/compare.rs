@@ -351,3 +351,71 @@ fn mismatched_files_are_rejected_with_a_clear_message() {
         &["integers in one file and strings in the other"],
     );
 }
+
+#[test]
+fn weights_in_one_file_only_are_refused_and_u64_ids_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let labels: ArrayRef = Arc::new(Int64Array::from(vec![0, 1, 1, 0]));
+    let scores: ArrayRef = Arc::new(Float64Array::from(vec![0.1, 0.9, 0.8, 0.3]));
+    let ids: ArrayRef = Arc::new(arrow::array::UInt64Array::from(vec![
+        u64::MAX,
+        u64::MAX - 1,
+        7,
+        0,
+    ]));
+    let rev_ids: ArrayRef = Arc::new(arrow::array::UInt64Array::from(vec![
+        0,
+        7,
+        u64::MAX - 1,
+        u64::MAX,
+    ]));
+    let rev_labels: ArrayRef = Arc::new(Int64Array::from(vec![0, 1, 1, 0]));
+    let rev_scores: ArrayRef = Arc::new(Float64Array::from(vec![0.2, 0.7, 0.6, 0.4]));
+    let a = dir.path().join("a.arrow");
+    let b = dir.path().join("b.arrow");
+    let w = dir.path().join("w.arrow");
+    write_ipc(
+        &a,
+        vec![
+            ("label", labels.clone()),
+            ("score", scores.clone()),
+            ("id", ids),
+        ],
+        &[],
+    );
+    write_ipc(
+        &b,
+        vec![
+            ("label", rev_labels),
+            ("score", rev_scores),
+            ("id", rev_ids),
+        ],
+        &[],
+    );
+    let weights: ArrayRef = Arc::new(Float64Array::from(vec![1.0, 2.0, 1.0, 1.0]));
+    write_ipc(
+        &w,
+        vec![("label", labels), ("score", scores), ("weight", weights)],
+        &[],
+    );
+    // u64 ids above i64::MAX are matched as themselves (rows 0 and 3 of b
+    // are rows 3 and 0 of a).
+    let (code, out, err) = run(&[
+        "compare",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--id",
+        "id",
+        "--bootstrap",
+        "0",
+        "--json",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    // candidate AUC 1.0; baseline on a's row order: scores 0.4, 0.6, 0.7, 0.2 → AUC 1.0 too
+    assert_eq!(doc["baseline"]["roc_auc"]["value"], 1.0);
+    rejects(
+        &["compare", w.to_str().unwrap(), a.to_str().unwrap()],
+        &["w.arrow has sample weights", "a.arrow has none"],
+    );
+}
