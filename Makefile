@@ -1,29 +1,39 @@
 # evalkit — the two commands in the README, and the rest of the chores.
 #
-#   make demo    run evalkit on the bundled fixtures
+#   make demo    infer with the bundled models, then the fast tier, the full
+#                tier and a comparison of two models
 #   make test    fmt check, clippy -D warnings, every test
 #
-# Python (scikit-learn, pyarrow) is only needed to regenerate fixtures and to
-# run the peer benchmark; `make venv` installs it into .venv.
+# Both install ONNX Runtime (the `onnxruntime` wheel from PyPI) into .venv
+# when no ONNX Runtime is found (ORT_DYLIB_PATH, or .venv). The Python tools
+# that regenerate fixtures and run the peer benchmarks: `make venv`.
 
 SHELL := /bin/bash
 CARGO ?= cargo
 VENV ?= .venv
 PY := $(VENV)/bin/python
+ONNXRUNTIME ?= onnxruntime==1.32.0
 EVALKIT = $(CARGO) run --quiet --bin evalkit --
-DEMO := fixtures/binary_balanced.arrow
+OUT := demo-out
 
-.PHONY: demo test test-slow fmt lint unit build bench bench-peer fixtures venv clean
+.PHONY: demo test test-slow fmt lint unit ort build bench bench-peer fixtures venv clean
 
-demo:
+demo: ort
 	$(CARGO) build --quiet --bin evalkit
-	$(EVALKIT) fast $(DEMO) --sample 500
+	@mkdir -p $(OUT)
+	$(EVALKIT) infer fixtures/models/breast_cancer_gbm.onnx fixtures/data/breast_cancer.parquet \
+	  --label label --keep row_id -o $(OUT)/gbm.arrow
 	@echo
-	$(EVALKIT) full $(DEMO)
+	$(EVALKIT) infer fixtures/models/breast_cancer_lr.onnx fixtures/data/breast_cancer.parquet \
+	  --label label --keep row_id -o $(OUT)/lr.arrow
 	@echo
-	$(EVALKIT) compare $(DEMO) fixtures/binary_baseline_shuffled.arrow --id row_id
+	$(EVALKIT) fast $(OUT)/gbm.arrow --sample 100
+	@echo
+	$(EVALKIT) full $(OUT)/gbm.arrow
+	@echo
+	$(EVALKIT) compare $(OUT)/lr.arrow $(OUT)/gbm.arrow --id row_id
 
-test: fmt lint unit
+test: fmt lint ort unit
 
 fmt:
 	$(CARGO) fmt --all --check
@@ -34,29 +44,46 @@ lint:
 unit:
 	$(CARGO) test
 
+# ONNX Runtime for `evalkit infer`: ORT_DYLIB_PATH if set, else the
+# onnxruntime wheel in .venv (installed from PyPI when missing).
+ort:
+	@if [ -n "$$ORT_DYLIB_PATH" ]; then \
+	  echo "ONNX Runtime: $$ORT_DYLIB_PATH"; \
+	elif [ -x $(PY) ] && $(PY) -c "import onnxruntime" 2>/dev/null; then \
+	  :; \
+	else \
+	  echo "installing $(ONNXRUNTIME) into $(VENV)"; \
+	  python3 -m venv $(VENV) && \
+	  $(VENV)/bin/pip install --quiet --upgrade pip && \
+	  $(VENV)/bin/pip install --quiet "$(ONNXRUNTIME)"; \
+	fi
+
 # The long statistical checks (e.g. interval coverage over 400 data sets),
 # optimised; not part of `make test`.
-test-slow:
+test-slow: ort
 	$(CARGO) test --release --test it -- --ignored --nocapture
 
 build:
 	$(CARGO) build --release --bin evalkit
 
-$(PY):
-	python3 -m venv $(VENV)
+$(VENV)/.dev-installed: requirements-dev.txt
+	@test -x $(PY) || python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	@touch $@
 
-venv: $(PY)
+venv: $(VENV)/.dev-installed
 
-fixtures: $(PY)
+fixtures: venv
 	$(PY) fixtures/generate.py
+	$(PY) fixtures/generate_models.py
 
-bench:
+bench: ort
 	$(CARGO) bench --bench full_tier
 
-bench-peer: $(PY) build
+bench-peer: venv build
 	$(PY) benches/peer.py
 
 clean:
 	$(CARGO) clean
+	rm -rf $(OUT)

@@ -42,6 +42,7 @@ pub mod data;
 pub mod error;
 pub mod fast;
 pub mod full;
+pub mod infer;
 pub mod json;
 pub mod metrics;
 pub mod rng;

@@ -61,6 +61,14 @@ pub(crate) fn predictions_from_table(table: Table, options: &ReadOptions) -> Res
             )
         })
     };
+    if metadata.get("evalkit.labels").map(String::as_str) == Some("none")
+        && table.schema.index_of(&options.label).is_err()
+    {
+        return Err(Error::bad_format(
+            path,
+            "has no labels: it was written by `evalkit infer` without --label, and the tiers need labels; rerun infer with --label COL",
+        ));
+    }
     let label = require(&options.label, "label", "--label")?;
     let scores: Vec<ArrayRef> = options
         .score

@@ -33,7 +33,9 @@ use std::str::FromStr;
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{DataType, SchemaRef};
 
+pub use convert::{sigmoid, softmax_in_place};
 pub use floats::{Float, Floats};
+pub(crate) use polars_bridge::frame_to_arrow;
 
 use crate::error::{Error, Result, contain};
 

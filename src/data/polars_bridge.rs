@@ -112,17 +112,7 @@ pub(crate) fn read(
         Format::ArrowFile => unreachable_format(path)?,
     };
 
-    let mut bytes = Vec::new();
-    IpcWriter::new(&mut bytes)
-        .with_compat_level(CompatLevel::oldest())
-        .finish(&mut frame)
-        .map_err(fail)?;
-    let reader = arrow::ipc::reader::FileReader::try_new(Cursor::new(bytes), None)
-        .map_err(|e| Error::bad_format(path, format!("cannot be converted: {e}")))?;
-    let schema = reader.schema();
-    let batches = reader
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| Error::bad_format(path, format!("cannot be converted: {e}")))?;
+    let (schema, batches) = to_arrow(path, &mut frame)?;
     let schema = Arc::new(
         schema.as_ref().clone().with_metadata(
             metadata
@@ -135,6 +125,49 @@ pub(crate) fn read(
         schema,
         batches,
     })
+}
+
+/// A polars frame as Arrow schema and batches, through an in-memory IPC
+/// file (one copy).
+fn to_arrow(
+    path: &Path,
+    frame: &mut DataFrame,
+) -> Result<(arrow::datatypes::SchemaRef, Vec<arrow::array::RecordBatch>)> {
+    let mut bytes = Vec::new();
+    IpcWriter::new(&mut bytes)
+        .with_compat_level(CompatLevel::oldest())
+        .finish(frame)
+        .map_err(|e| Error::bad_format(path, format!("cannot be converted: {e}")))?;
+    let reader = arrow::ipc::reader::FileReader::try_new(Cursor::new(bytes), None)
+        .map_err(|e| Error::bad_format(path, format!("cannot be converted: {e}")))?;
+    let schema = reader.schema();
+    let batches = reader
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::bad_format(path, format!("cannot be converted: {e}")))?;
+    Ok((schema, batches))
+}
+
+/// The columns of a polars frame as Arrow arrays (batches concatenated).
+pub(crate) fn frame_to_arrow(
+    path: &Path,
+    mut frame: DataFrame,
+) -> Result<Vec<(String, arrow::array::ArrayRef)>> {
+    let (schema, batches) = to_arrow(path, &mut frame)?;
+    let table = Table {
+        path: path.to_path_buf(),
+        schema: schema.clone(),
+        batches,
+    };
+    schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let a = table
+                .column(f.name())?
+                .unwrap_or_else(|| arrow::array::new_empty_array(f.data_type()));
+            Ok((f.name().clone(), a))
+        })
+        .collect()
 }
 
 /// The wanted columns, in file order; `None` (read everything) when a

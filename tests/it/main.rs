@@ -7,5 +7,6 @@ mod compare;
 mod fast_tier;
 mod formats;
 mod golden;
+mod infer;
 mod intervals;
 mod properties;

@@ -18,6 +18,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run an ONNX model over a dataset once and write the prediction file
+    /// (cached by content: the same model on the same data never runs twice).
+    Infer(InferArgs),
     /// Loss and accuracy on a stratified, seeded sample of a prediction file.
     Fast(FastArgs),
     /// Every metric of the task on every row of a prediction file.
@@ -113,6 +116,70 @@ pub struct FullArgs {
     pub json: bool,
     #[command(flatten)]
     pub columns: Columns,
+}
+
+#[derive(Debug, Args)]
+pub struct InferArgs {
+    /// The ONNX model.
+    pub model: PathBuf,
+    /// The dataset (Parquet, CSV or Arrow IPC).
+    pub data: PathBuf,
+    /// The prediction file to write (Arrow IPC).
+    #[arg(short = 'o', value_name = "PREDS")]
+    pub output: PathBuf,
+    /// The label column (without it the predictions carry no labels and the
+    /// tiers cannot score them).
+    #[arg(long, value_name = "COL")]
+    pub label: Option<String>,
+    /// Feature columns in the model's input order [default: every numeric
+    /// column but the label and --keep columns, in file order].
+    #[arg(long, value_name = "COLS", value_delimiter = ',')]
+    pub features: Option<Vec<String>>,
+    /// Columns to pass through to the prediction file (ids, slice keys).
+    #[arg(long, value_name = "COLS", value_delimiter = ',')]
+    pub keep: Vec<String>,
+    /// Only rows where this SQL condition holds, pushed into the scan
+    /// (e.g. "age > 30 AND region = 'EU'").
+    #[arg(long = "where", value_name = "EXPR")]
+    pub filter: Option<String>,
+    /// Replace missing feature values with this number (default: a missing
+    /// value is an error naming the column).
+    #[arg(long, value_name = "VALUE")]
+    pub fill_null: Option<f64>,
+    /// Rows per batch.
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    pub batch_size: usize,
+    /// cpu, or cuda[:ID] (the CUDA execution provider; no silent CPU
+    /// fallback).
+    #[arg(long, value_name = "cpu|cuda[:ID]", default_value = "cpu")]
+    pub device: evalkit::infer::runtime::Device,
+    /// Intra-op threads [default: one per core].
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+    /// The model output to use as the score [default: a float tensor named
+    /// like "probabilities", else the first float tensor].
+    #[arg(long = "output", value_name = "NAME")]
+    pub output_name: Option<String>,
+    /// What the model outputs; with `logit` a sigmoid or softmax is applied.
+    #[arg(long, value_parser = ["probability", "logit"], default_value = "probability")]
+    pub score_kind: String,
+    /// The task, when the output's shape does not settle it (one value per
+    /// row: binary with integer labels, else regression).
+    #[arg(long, value_parser = ["binary", "multiclass", "regression"])]
+    pub task: Option<String>,
+    /// Class names, in the model's class order.
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub classes: Option<Vec<String>>,
+    /// The cache folder [default: $EVALKIT_CACHE, else .evalkit/cache].
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Run the model even if the cache has the predictions, and store
+    /// nothing in it.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Print one JSON document instead of a summary.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

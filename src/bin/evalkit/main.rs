@@ -56,6 +56,36 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> evalkit::Result<ExitCode> {
     match cli.command {
+        Command::Infer(a) => {
+            let options = evalkit::infer::InferOptions {
+                dataset: evalkit::infer::dataset::DatasetSpec {
+                    label: a.label.clone(),
+                    features: a.features.clone(),
+                    keep: a.keep.clone(),
+                    filter: a.filter.clone(),
+                    fill_null: a.fill_null,
+                },
+                batch_size: a.batch_size,
+                device: a.device,
+                threads: a.threads,
+                output_name: a.output_name.clone(),
+                score_kind: a.score_kind.parse()?,
+                task: a.task.as_deref().map(str::parse).transpose()?,
+                classes: a.classes.clone(),
+                cache_dir: a.cache_dir.clone(),
+                no_cache: a.no_cache,
+                ..evalkit::infer::InferOptions::new(&a.model, &a.data, &a.output)
+            };
+            let bar = progress::Bar::rows("inference");
+            let report = evalkit::infer::infer(&options, &|done, total| bar.update(done, total))?;
+            bar.finish();
+            warn(&report.notes);
+            if a.json {
+                emit_json(&output::infer_json(&options, &report))?;
+            } else {
+                emit(&output::infer(&options, &report))?;
+            }
+        }
         Command::Fast(a) => {
             let preds = read_predictions(&a.preds, &a.columns.read_options()?)?;
             if !(0.0..=1.0).contains(&a.threshold) {

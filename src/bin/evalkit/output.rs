@@ -379,3 +379,106 @@ pub fn compare(
     }
     out
 }
+
+/// The inference summary.
+pub fn infer(options: &evalkit::infer::InferOptions, r: &evalkit::infer::InferReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "evalkit infer · {} on {} → {}",
+        options.model.display(),
+        options.data.display(),
+        r.output.display()
+    );
+    let meta = |k: &str| r.metadata_json(k).unwrap_or(serde_json::Value::Null);
+    let (model, data, inf) = (
+        meta("evalkit.model"),
+        meta("evalkit.data"),
+        meta("evalkit.inference"),
+    );
+    let task = r.metadata.get("evalkit.task").cloned().unwrap_or_default();
+    let mut rows = vec![
+        vec![
+            "task".to_string(),
+            format!("{task} ({})", model["score"].as_str().unwrap_or("")),
+        ],
+        vec![
+            "rows".to_string(),
+            format!(
+                "{} ({} features{})",
+                data["rows"],
+                data["features"].as_array().map_or(0, Vec::len),
+                if r.metadata.contains_key("evalkit.labels") {
+                    ", no labels"
+                } else {
+                    ""
+                }
+            ),
+        ],
+    ];
+    let f = |v: &serde_json::Value| v.as_f64().map_or("n/a".to_string(), num);
+    rows.push(vec![
+        "provider".to_string(),
+        format!(
+            "{}, {} threads, batch size {}",
+            inf["provider"].as_str().unwrap_or("?"),
+            inf["threads"],
+            inf["batch_size"]
+        ),
+    ]);
+    rows.push(vec![
+        "speed".to_string(),
+        format!(
+            "{} rows/s; batch latency p50 {} ms, p95 {} ms, p99 {} ms",
+            inf["rows_per_s"]
+                .as_f64()
+                .map_or("n/a".to_string(), |v| format!("{v:.0}")),
+            f(&inf["latency_ms"]["p50"]),
+            f(&inf["latency_ms"]["p95"]),
+            f(&inf["latency_ms"]["p99"])
+        ),
+    ]);
+    if let Some(b) = inf["peak_rss_bytes"].as_f64() {
+        rows.push(vec![
+            "memory".to_string(),
+            format!("peak RSS {:.0} MB", b / 1e6),
+        ]);
+    }
+    let cache = match (&r.cache, &r.entry) {
+        (evalkit::infer::CacheStatus::Hit, Some(e)) => format!(
+            "hit: {} (no inference ran; figures above are from the run that made it)",
+            e.display()
+        ),
+        (evalkit::infer::CacheStatus::Miss, Some(e)) => format!("miss: stored as {}", e.display()),
+        _ => "off (--no-cache)".to_string(),
+    };
+    rows.push(vec!["cache".to_string(), cache]);
+    out.push_str(&table(&rows));
+    out
+}
+
+/// The inference document.
+pub fn infer_json(
+    options: &evalkit::infer::InferOptions,
+    r: &evalkit::infer::InferReport,
+) -> serde_json::Value {
+    let meta = |k: &str| r.metadata_json(k).unwrap_or(serde_json::Value::Null);
+    serde_json::json!({
+        "evalkit_version": evalkit::VERSION,
+        "tier": "infer",
+        "model": options.model.display().to_string(),
+        "data": options.data.display().to_string(),
+        "file": r.output.display().to_string(),
+        "task": r.metadata.get("evalkit.task"),
+        "rows": meta("evalkit.data")["rows"],
+        "labels": !r.metadata.contains_key("evalkit.labels"),
+        "cache": {
+            "status": r.cache.as_str(),
+            "key": r.key,
+            "entry": r.entry.as_ref().map(|e| e.display().to_string()),
+        },
+        "model_output": meta("evalkit.model"),
+        "inference": meta("evalkit.inference"),
+        "warnings": r.notes,
+    })
+}

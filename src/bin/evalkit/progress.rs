@@ -14,10 +14,20 @@ pub struct Bar {
 
 impl Bar {
     pub fn new(what: &'static str) -> Bar {
+        Self::with_template(what, "{msg} {bar:30} {pos}/{len} batches, eta {eta}")
+    }
+
+    /// A bar counting rows, with the rate.
+    pub fn rows(what: &'static str) -> Bar {
+        Self::with_template(
+            what,
+            "{msg} {bar:30} {human_pos}/{human_len} rows, {per_sec}, eta {eta}",
+        )
+    }
+
+    fn with_template(what: &'static str, template: &str) -> Bar {
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
-        if let Ok(style) =
-            ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} batches, eta {eta}")
-        {
+        if let Ok(style) = ProgressStyle::with_template(template) {
             bar.set_style(style);
         }
         bar.set_message(what);

@@ -1,0 +1,279 @@
+//! The dataset side of inference: a lazy polars scan of Parquet, CSV or Arrow
+//! IPC that reads only the needed columns, with `--where` pushed down into
+//! the scan; then feature batches as contiguous row-major `f32` matrices.
+
+use std::path::{Path, PathBuf};
+
+use arrow::array::ArrayRef;
+use polars::prelude::*;
+
+use crate::data::{Format, sniff_format};
+use crate::error::{Error, Result, contain};
+
+/// Which columns of the dataset to use.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DatasetSpec {
+    /// The label column, if any.
+    pub label: Option<String>,
+    /// Feature columns in the model's order; `None`: every numeric column
+    /// but the label and the kept ones, in file order.
+    pub features: Option<Vec<String>>,
+    /// Columns passed through to the prediction file.
+    pub keep: Vec<String>,
+    /// A filter, as an SQL boolean expression (`age > 30 AND sex = 'F'`).
+    pub filter: Option<String>,
+    /// Replaces missing feature values; without it a null is an error.
+    pub fill_null: Option<f64>,
+}
+
+/// The dataset, read and checked: features, label and kept columns.
+pub struct Dataset {
+    /// The file.
+    pub path: PathBuf,
+    /// The frame holding the feature columns (cast to Float32 when needed).
+    frame: DataFrame,
+    /// Feature names, in model order.
+    pub features: Vec<String>,
+    /// The label column as an Arrow array.
+    pub label: Option<(String, ArrayRef)>,
+    /// Kept columns as Arrow arrays.
+    pub keep: Vec<(String, ArrayRef)>,
+    /// The value of missing features.
+    fill: f32,
+}
+
+fn polars_err<'a>(path: &'a Path, what: &str) -> impl Fn(PolarsError) -> Error + 'a {
+    let what = what.to_string();
+    move |e| {
+        let msg = e.to_string();
+        Error::bad_format(
+            path,
+            format!("{what}: {}", msg.lines().next().unwrap_or(&msg)),
+        )
+    }
+}
+
+fn scan(path: &Path) -> Result<LazyFrame> {
+    let format = sniff_format(path)?;
+    let p = PlRefPath::from(path.to_string_lossy().as_ref());
+    let fail = polars_err(path, "cannot be read");
+    match format {
+        Format::Parquet => LazyFrame::scan_parquet(p, ScanArgsParquet::default()).map_err(fail),
+        Format::Csv => LazyCsvReader::new(p)
+            .with_has_header(true)
+            .finish()
+            .map_err(fail),
+        Format::ArrowFile => {
+            LazyFrame::scan_ipc(p, Default::default(), Default::default()).map_err(fail)
+        }
+        Format::ArrowStream => {
+            let file = std::fs::File::open(path).map_err(|e| Error::io(path, "cannot open", e))?;
+            IpcStreamReader::new(file)
+                .finish()
+                .map(|df| df.lazy())
+                .map_err(fail)
+        }
+    }
+}
+
+fn describe(schema: &Schema) -> String {
+    schema
+        .iter()
+        .map(|(n, t)| format!("{n} ({t})"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Dataset {
+    /// Scans `path`, selects the columns of `spec`, applies its filter, and
+    /// checks the features (numeric, no nulls unless `fill_null`).
+    pub fn read(path: &Path, spec: &DatasetSpec) -> Result<Dataset> {
+        contain(path, "dataset", || Self::read_inner(path, spec))
+    }
+
+    fn read_inner(path: &Path, spec: &DatasetSpec) -> Result<Dataset> {
+        let mut lf = scan(path)?;
+        let schema = lf
+            .collect_schema()
+            .map_err(polars_err(path, "cannot be read"))?;
+        let missing = |col: &str, role: &str, flag: &str| {
+            Error::bad_column(
+                path,
+                col,
+                format!(
+                    "no such {role} column; the file has: {}. Pass {flag} to name others",
+                    describe(&schema)
+                ),
+            )
+        };
+        if let Some(l) = &spec.label
+            && schema.get(l.as_str()).is_none()
+        {
+            return Err(missing(l, "label", "--label COL"));
+        }
+        for k in &spec.keep {
+            if schema.get(k.as_str()).is_none() {
+                return Err(missing(k, "kept", "--keep COLS"));
+            }
+        }
+        let features: Vec<String> = match &spec.features {
+            Some(f) => {
+                for c in f {
+                    match schema.get(c.as_str()) {
+                        None => return Err(missing(c, "feature", "--features COLS")),
+                        Some(t) if !t.is_primitive_numeric() && !t.is_bool() => {
+                            return Err(Error::bad_column(
+                                path,
+                                c,
+                                format!("has type {t}; features must be numbers"),
+                            ));
+                        }
+                        Some(_) => {}
+                    }
+                }
+                f.clone()
+            }
+            None => schema
+                .iter()
+                .filter(|(n, t)| {
+                    (t.is_primitive_numeric() || t.is_bool())
+                        && Some(n.as_str()) != spec.label.as_deref()
+                        && !spec.keep.iter().any(|k| k == n.as_str())
+                })
+                .map(|(n, _)| n.to_string())
+                .collect(),
+        };
+        if features.is_empty() {
+            return Err(Error::bad_format(
+                path,
+                format!(
+                    "has no numeric feature columns besides the label and kept columns; it has: {}",
+                    describe(&schema)
+                ),
+            ));
+        }
+        // Only the columns needed, filtered in the scan.
+        let mut needed: Vec<String> = features.clone();
+        for extra in spec.label.iter().chain(&spec.keep) {
+            if !needed.contains(extra) {
+                needed.push(extra.clone());
+            }
+        }
+        if let Some(expr) = &spec.filter {
+            let predicate = polars::sql::sql_expr(expr).map_err(|e| {
+                Error::usage(format!(
+                    "--where '{expr}' is not a valid SQL condition: {}",
+                    e.to_string().lines().next().unwrap_or("")
+                ))
+            })?;
+            lf = lf.filter(predicate);
+        }
+        let exprs: Vec<Expr> = needed.iter().map(|c| col(c.as_str())).collect();
+        let frame = lf.select(exprs).collect().map_err(|e| match &spec.filter {
+            Some(w) => Error::usage(format!(
+                "--where '{w}' cannot be applied to {}: {}",
+                path.display(),
+                e.to_string().lines().next().unwrap_or("")
+            )),
+            None => polars_err(path, "cannot be read")(e),
+        })?;
+        if frame.height() == 0 {
+            return Err(Error::bad_format(
+                path,
+                if spec.filter.is_some() {
+                    "has no rows left after --where"
+                } else {
+                    "has no rows"
+                },
+            ));
+        }
+        // Features as Float32 columns, nulls checked (or filled).
+        let mut columns = Vec::with_capacity(features.len());
+        for name in &features {
+            let c = frame
+                .column(name)
+                .map_err(polars_err(path, "cannot be read"))?
+                .cast(&DataType::Float32)
+                .map_err(|e| {
+                    Error::bad_column(path, name, format!("cannot be read as numbers: {e}"))
+                })?;
+            if c.null_count() > 0 && spec.fill_null.is_none() {
+                let row = c
+                    .is_null()
+                    .iter()
+                    .position(|v| v == Some(true))
+                    .unwrap_or(0);
+                return Err(Error::bad_value(
+                    path,
+                    name,
+                    row,
+                    "is missing (null); fill missing features with --fill-null VALUE",
+                ));
+            }
+            columns.push(c.rechunk());
+        }
+        let extra_frame = frame
+            .select(
+                spec.label
+                    .iter()
+                    .chain(&spec.keep)
+                    .map(|s| PlSmallStr::from(s.as_str())),
+            )
+            .map_err(polars_err(path, "cannot be read"))?;
+        let mut arrays = crate::data::frame_to_arrow(path, extra_frame)?;
+        let label = spec.label.as_ref().map(|l| {
+            let i = arrays.iter().position(|(n, _)| n == l).unwrap_or(0);
+            arrays.remove(i)
+        });
+        let keep = spec
+            .keep
+            .iter()
+            .filter_map(|k| arrays.iter().find(|(n, _)| n == k).cloned())
+            .collect();
+        let frame =
+            DataFrame::new_infer_height(columns).map_err(polars_err(path, "cannot be read"))?;
+        Ok(Dataset {
+            path: path.to_path_buf(),
+            frame,
+            features,
+            label,
+            keep,
+            fill: spec.fill_null.unwrap_or(0.0) as f32,
+        })
+    }
+
+    /// Number of rows (after the filter).
+    pub fn rows(&self) -> usize {
+        self.frame.height()
+    }
+
+    /// Rows `start..start+len` of the features as a row-major `len × F`
+    /// matrix, written into `out` (resized to fit).
+    pub fn batch(&self, start: usize, len: usize, out: &mut Vec<f32>) -> Result<()> {
+        let f = self.features.len();
+        out.clear();
+        out.resize(len * f, 0.0);
+        for (j, c) in self.frame.columns().iter().enumerate() {
+            let ca = c
+                .as_materialized_series()
+                .f32()
+                .map_err(|e| Error::bad_column(&self.path, &self.features[j], e.to_string()))?;
+            let mut i = 0usize;
+            let sliced = ca.slice(start as i64, len);
+            for chunk in sliced.downcast_iter() {
+                if polars::polars_utils::index::NullCount::null_count(chunk) > 0 {
+                    for v in chunk.iter() {
+                        out[i * f + j] = v.copied().unwrap_or(self.fill);
+                        i += 1;
+                    }
+                } else {
+                    for &v in chunk.values().iter() {
+                        out[i * f + j] = v;
+                        i += 1;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,607 @@
+//! The inference pass (SPEC §6): a model and a dataset in, a cached
+//! prediction file out; the model never runs twice on the same data.
+//!
+//! 1. The cache key hashes the model's bytes, the data's bytes, the
+//!    inference options and evalkit's major version ([`cache`]). A hit copies
+//!    (hard-links) the cached file to `-o` and runs nothing.
+//! 2. On a miss the dataset is scanned with polars, only the needed columns,
+//!    `--where` pushed into the scan ([`dataset`]).
+//! 3. A producer thread turns the rows into contiguous `f32` batches while
+//!    the main thread runs the previous batch through ONNX Runtime
+//!    ([`runtime`]); per-batch latencies and rows/s are measured in the same
+//!    pass, peak memory read from the OS.
+//! 4. The scores become the `score` column (probability of class 1, a list
+//!    of class probabilities, or the prediction), with the label and kept
+//!    columns and the metadata of SPEC §2, written atomically.
+
+pub mod cache;
+pub mod dataset;
+pub mod runtime;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::array::{Array, ArrayRef, FixedSizeListArray, Float32Array, RecordBatch};
+use arrow::datatypes::{DataType, Field, Schema};
+use serde_json::{Value, json};
+
+use crate::data::{ScoreKind, Task};
+use crate::error::{Error, Result};
+use cache::{Cache, Lookup};
+use dataset::{Dataset, DatasetSpec};
+use runtime::{Device, Model};
+
+/// Options of `evalkit infer`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InferOptions {
+    /// The ONNX model.
+    pub model: PathBuf,
+    /// The dataset (Parquet, CSV or Arrow IPC).
+    pub data: PathBuf,
+    /// Where the prediction file goes.
+    pub output: PathBuf,
+    /// Columns and filter.
+    pub dataset: DatasetSpec,
+    /// Rows per batch.
+    pub batch_size: usize,
+    /// Where the model runs.
+    pub device: Device,
+    /// Intra-op threads (0: one per core).
+    pub threads: usize,
+    /// The model output to use as the score.
+    pub output_name: Option<String>,
+    /// What the model outputs: probabilities, or logits to squash.
+    pub score_kind: ScoreKind,
+    /// The task, when the output's shape does not settle it.
+    pub task: Option<Task>,
+    /// Class names, for classification.
+    pub classes: Option<Vec<String>>,
+    /// The cache folder (`None`: `$EVALKIT_CACHE`, else `.evalkit/cache`).
+    pub cache_dir: Option<PathBuf>,
+    /// Skip the cache.
+    pub no_cache: bool,
+}
+
+impl InferOptions {
+    /// Options with the defaults of the command line.
+    pub fn new(model: &Path, data: &Path, output: &Path) -> InferOptions {
+        InferOptions {
+            model: model.to_path_buf(),
+            data: data.to_path_buf(),
+            output: output.to_path_buf(),
+            dataset: DatasetSpec::default(),
+            batch_size: 4096,
+            device: Device::Cpu,
+            threads: 0,
+            output_name: None,
+            score_kind: ScoreKind::Probability,
+            task: None,
+            classes: None,
+            cache_dir: None,
+            no_cache: false,
+        }
+    }
+
+    /// The options that decide the output, as canonical JSON (part of the
+    /// cache key).
+    pub fn config(&self) -> Value {
+        json!({
+            "label": self.dataset.label,
+            "features": self.dataset.features,
+            "keep": self.dataset.keep,
+            "where": self.dataset.filter,
+            "fill_null": self.dataset.fill_null,
+            "batch_size": self.batch_size,
+            "device": self.device.name(),
+            "output": self.output_name,
+            "score_kind": self.score_kind.as_str(),
+            "task": self.task.map(|t| t.as_str()),
+            "classes": self.classes,
+        })
+    }
+}
+
+/// Whether the cache served the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheStatus {
+    /// Served from the cache: no inference ran.
+    Hit,
+    /// Computed and stored.
+    Miss,
+    /// `--no-cache`.
+    Disabled,
+}
+
+impl CacheStatus {
+    /// "hit", "miss" or "disabled".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheStatus::Hit => "hit",
+            CacheStatus::Miss => "miss",
+            CacheStatus::Disabled => "disabled",
+        }
+    }
+}
+
+/// What `infer` did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InferReport {
+    /// The prediction file written.
+    pub output: PathBuf,
+    /// Cache hit, miss, or disabled.
+    pub cache: CacheStatus,
+    /// The cache key.
+    pub key: String,
+    /// The cache entry, when the cache is on.
+    pub entry: Option<PathBuf>,
+    /// Notes (a corrupt cache entry that was recomputed, …).
+    pub notes: Vec<String>,
+    /// The prediction file's metadata (on a hit: the run that made it).
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl InferReport {
+    /// A metadata value parsed as JSON.
+    pub fn metadata_json(&self, key: &str) -> Option<Value> {
+        self.metadata
+            .get(key)
+            .and_then(|v| serde_json::from_str(v).ok())
+    }
+}
+
+/// Runs the inference pass. `progress(rows done, rows)` is called as batches
+/// finish.
+pub fn infer(
+    options: &InferOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<InferReport> {
+    if options.batch_size == 0 {
+        return Err(Error::usage("--batch-size must be at least 1"));
+    }
+    let model_hash = cache::hash_file(&options.model)?;
+    let data_hash = cache::hash_file(&options.data)?;
+    let config = options.config();
+    let key = cache::key(&model_hash, &data_hash, &config);
+    let mut notes = Vec::new();
+
+    if options.no_cache {
+        let tmp = cache::temp_beside(&options.output);
+        let metadata = run(options, &model_hash, &data_hash, &config, &tmp, progress);
+        let metadata = match metadata {
+            Ok(m) => m,
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e);
+            }
+        };
+        std::fs::rename(&tmp, &options.output).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            Error::io(&options.output, "cannot write", e)
+        })?;
+        return Ok(InferReport {
+            output: options.output.clone(),
+            cache: CacheStatus::Disabled,
+            key,
+            entry: None,
+            notes,
+            metadata,
+        });
+    }
+
+    let dir = options.cache_dir.clone().unwrap_or_else(Cache::default_dir);
+    let store = Cache::new(&dir);
+    let _lock = store.lock(&key)?;
+    match store.lookup(&key)? {
+        Lookup::Hit(entry) => {
+            cache::publish(&entry, &options.output)?;
+            let metadata = read_metadata(&entry)?;
+            return Ok(InferReport {
+                output: options.output.clone(),
+                cache: CacheStatus::Hit,
+                key,
+                entry: Some(entry),
+                notes,
+                metadata,
+            });
+        }
+        Lookup::Corrupt(why) => notes.push(format!("{why}; recomputing")),
+        Lookup::Miss => {}
+    }
+    let tmp = store.temp_path(&key)?;
+    let metadata = match run(options, &model_hash, &data_hash, &config, &tmp, progress) {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+    };
+    let entry = store.store(&key, &tmp)?;
+    cache::publish(&entry, &options.output)?;
+    Ok(InferReport {
+        output: options.output.clone(),
+        cache: CacheStatus::Miss,
+        key,
+        entry: Some(entry),
+        notes,
+        metadata,
+    })
+}
+
+fn read_metadata(path: &Path) -> Result<BTreeMap<String, String>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, "cannot open", e))?;
+    let reader = arrow::ipc::reader::FileReader::try_new(file, None)
+        .map_err(|e| Error::bad_format(path, format!("cannot be read: {e}")))?;
+    Ok(reader
+        .schema()
+        .metadata()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect())
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
+    sorted[rank.min(sorted.len()) - 1]
+}
+
+/// Peak resident memory of this process, from the OS (Linux).
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Reads, runs and writes the prediction file to `tmp`; returns its metadata.
+fn run(
+    options: &InferOptions,
+    model_hash: &blake3::Hash,
+    data_hash: &blake3::Hash,
+    config: &Value,
+    tmp: &Path,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<BTreeMap<String, String>> {
+    let data = Dataset::read(&options.data, &options.dataset)?;
+    let threads = if options.threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        options.threads
+    };
+    let mut model = Model::load(
+        &options.model,
+        options.device,
+        threads,
+        options.output_name.as_deref(),
+    )?;
+    let f = data.features.len();
+    if let Some(expected) = model.features
+        && expected != f
+    {
+        return Err(Error::usage(format!(
+            "{} expects {expected} features but {} gives {f} ({}); name them in the model's order with --features",
+            options.model.display(),
+            options.data.display(),
+            preview(&data.features)
+        )));
+    }
+
+    // Producer: batches converted while the previous one runs.
+    let rows = data.rows();
+    let batch = options.batch_size;
+    let mut scores: Vec<f32> = Vec::with_capacity(rows * 2);
+    let mut latencies = Vec::with_capacity(rows.div_ceil(batch));
+    let mut width = 0usize;
+    let start = Instant::now();
+    std::thread::scope(|s| -> Result<()> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(usize, Vec<f32>)>>(2);
+        let data = &data;
+        s.spawn(move || {
+            let mut at = 0;
+            while at < rows {
+                let len = batch.min(rows - at);
+                let mut buf = Vec::with_capacity(len * f);
+                let item = data.batch(at, len, &mut buf).map(|_| (len, buf));
+                let failed = item.is_err();
+                if tx.send(item).is_err() || failed {
+                    break;
+                }
+                at += len;
+            }
+        });
+        let mut done = 0;
+        for item in rx {
+            let (len, buf) = item?;
+            let t = Instant::now();
+            let w = model.run(&buf, len, f, &mut scores)?;
+            latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+            if width != 0 && w != width {
+                return Err(Error::usage(format!(
+                    "output '{}' changed width between batches ({width} then {w})",
+                    model.output.name
+                )));
+            }
+            width = w;
+            done += len;
+            progress(done, rows);
+        }
+        Ok(())
+    })?;
+    let seconds = start.elapsed().as_secs_f64();
+    let mut sorted = latencies.clone();
+    sorted.sort_by(f64::total_cmp);
+    let stats = json!({
+        "provider": model.provider,
+        "device": options.device.name(),
+        "batch_size": batch,
+        "threads": threads,
+        "batches": latencies.len(),
+        "rows": rows,
+        "seconds": seconds,
+        "rows_per_s": rows as f64 / seconds.max(1e-9),
+        "latency_ms": {
+            "p50": percentile(&sorted, 50.0),
+            "p95": percentile(&sorted, 95.0),
+            "p99": percentile(&sorted, 99.0),
+        },
+        "peak_rss_bytes": peak_rss_bytes(),
+    });
+
+    let (task, score, how) = assemble(
+        options,
+        &model,
+        scores,
+        width,
+        rows,
+        data.label.as_ref().map(|l| &l.1),
+    )?;
+    let k = match score.data_type() {
+        DataType::FixedSizeList(_, k) => *k as usize,
+        _ => 2,
+    };
+    let classes: Option<Vec<String>> = match task {
+        Task::Regression => None,
+        _ => Some(match &options.classes {
+            Some(c) if c.len() == k => c.clone(),
+            Some(c) => {
+                return Err(Error::usage(format!(
+                    "--classes names {} classes but the model gives {k}",
+                    c.len()
+                )));
+            }
+            None => (0..k).map(|c| c.to_string()).collect(),
+        }),
+    };
+
+    let mut metadata = BTreeMap::new();
+    metadata.insert("evalkit.format_version".to_string(), "1".to_string());
+    metadata.insert("evalkit.task".to_string(), task.as_str().to_string());
+    if let Some(c) = &classes {
+        metadata.insert("evalkit.classes".to_string(), json!(c).to_string());
+    }
+    metadata.insert("evalkit.score_kind".to_string(), "probability".to_string());
+    let bytes = |p: &Path| std::fs::metadata(p).map(|m| m.len()).ok();
+    metadata.insert(
+        "evalkit.model".to_string(),
+        json!({
+            "path": options.model.display().to_string(),
+            "bytes": bytes(&options.model),
+            "blake3": model_hash.to_hex().to_string(),
+            "output": model.output.name,
+            "output_shape": model.output.shape,
+            "score": how,
+        })
+        .to_string(),
+    );
+    metadata.insert(
+        "evalkit.data".to_string(),
+        json!({
+            "path": options.data.display().to_string(),
+            "bytes": bytes(&options.data),
+            "rows": rows,
+            "features": data.features,
+            "blake3": data_hash.to_hex().to_string(),
+        })
+        .to_string(),
+    );
+    metadata.insert("evalkit.config".to_string(), config.to_string());
+    metadata.insert(
+        "evalkit.created_by".to_string(),
+        format!("evalkit {}", crate::VERSION),
+    );
+    metadata.insert("evalkit.inference".to_string(), stats.to_string());
+    if data.label.is_none() {
+        metadata.insert("evalkit.labels".to_string(), "none".to_string());
+    }
+
+    let mut fields = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    if let Some((name, a)) = &data.label {
+        fields.push(Field::new(
+            "label",
+            a.data_type().clone(),
+            a.null_count() > 0,
+        ));
+        columns.push(a.clone());
+        if name != "label" {
+            metadata.insert("evalkit.label_column".to_string(), name.clone());
+        }
+    }
+    fields.push(Field::new("score", score.data_type().clone(), false));
+    columns.push(score);
+    for (name, a) in &data.keep {
+        if name == "label" || name == "score" {
+            return Err(Error::usage(format!(
+                "--keep {name}: the prediction file already has a '{name}' column"
+            )));
+        }
+        fields.push(Field::new(name, a.data_type().clone(), true));
+        columns.push(a.clone());
+    }
+    let schema = Arc::new(
+        Schema::new(fields).with_metadata(
+            metadata
+                .clone()
+                .into_iter()
+                .collect::<std::collections::HashMap<_, _>>(),
+        ),
+    );
+    let record = RecordBatch::try_new(schema.clone(), columns)
+        .map_err(|e| Error::usage(format!("cannot assemble the prediction file: {e}")))?;
+    let write = || -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let file = std::fs::File::create(tmp)?;
+        let mut w =
+            arrow::ipc::writer::FileWriter::try_new(std::io::BufWriter::new(file), &schema)?;
+        w.write(&record)?;
+        w.finish()?;
+        let file = w.into_inner()?.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        Ok(())
+    };
+    write().map_err(|e| {
+        Error::io(
+            tmp,
+            "cannot write the prediction file",
+            std::io::Error::other(e.to_string()),
+        )
+    })?;
+    Ok(metadata)
+}
+
+fn preview(names: &[String]) -> String {
+    if names.len() <= 6 {
+        names.join(", ")
+    } else {
+        format!("{}, … {}", names[..4].join(", "), names[names.len() - 1])
+    }
+}
+
+/// The score column from the model's output: decides the task, applies
+/// sigmoid/softmax for logits, and checks probabilities.
+fn assemble(
+    options: &InferOptions,
+    model: &Model,
+    scores: Vec<f32>,
+    width: usize,
+    rows: usize,
+    label: Option<&ArrayRef>,
+) -> Result<(Task, ArrayRef, String)> {
+    let out = &model.output.name;
+    let label_is_float = label.is_some_and(|l| {
+        matches!(
+            l.data_type(),
+            DataType::Float16 | DataType::Float32 | DataType::Float64
+        )
+    });
+    let task = match (options.task, width) {
+        (Some(t), _) => t,
+        (None, 0) => return Err(Error::usage(format!("output '{out}' is empty"))),
+        (None, 1) if label.is_some() && !label_is_float => Task::Binary,
+        (None, 1) => Task::Regression,
+        (None, 2) => Task::Binary,
+        (None, _) => Task::Multiclass,
+    };
+    let logit = options.score_kind == ScoreKind::Logit;
+    let bad = |row: usize, v: f32, what: &str| {
+        Error::usage(format!(
+            "output '{out}' gives {v} at row {row}: {what}{}",
+            if logit {
+                ""
+            } else {
+                "; if the model outputs logits, pass --score-kind logit"
+            }
+        ))
+    };
+    if let Some(i) = scores.iter().position(|v| !v.is_finite()) {
+        return Err(Error::usage(format!(
+            "output '{out}' gives {} at row {}: not a finite number",
+            scores[i],
+            i / width.max(1)
+        )));
+    }
+    let softmax = |row: &[f32]| -> Vec<f32> {
+        let mut v: Vec<f64> = row.iter().map(|&x| x as f64).collect();
+        crate::data::softmax_in_place(&mut v);
+        v.into_iter().map(|x| x as f32).collect()
+    };
+    let how;
+    let column: ArrayRef = match (task, width) {
+        (Task::Regression, 1) => {
+            if logit {
+                return Err(Error::usage(
+                    "--score-kind logit does not apply to a regression output",
+                ));
+            }
+            how = format!("'{out}' as the prediction");
+            Arc::new(Float32Array::from(scores))
+        }
+        (Task::Binary, 1) => {
+            let p: Vec<f32> = if logit {
+                scores
+                    .iter()
+                    .map(|&x| crate::data::sigmoid(x as f64) as f32)
+                    .collect()
+            } else {
+                scores
+            };
+            if let Some(i) = p.iter().position(|v| !(0.0..=1.0).contains(v)) {
+                return Err(bad(i, p[i], "not a probability in [0, 1]"));
+            }
+            how = format!(
+                "'{out}'{} as the probability of class 1",
+                if logit { " through a sigmoid" } else { "" }
+            );
+            Arc::new(Float32Array::from(p))
+        }
+        (Task::Binary, 2) => {
+            let p: Vec<f32> = scores
+                .chunks_exact(2)
+                .map(|r| if logit { softmax(r)[1] } else { r[1] })
+                .collect();
+            if let Some(i) = p.iter().position(|v| !(0.0..=1.0).contains(v)) {
+                return Err(bad(i, p[i], "not a probability in [0, 1]"));
+            }
+            how = format!(
+                "column 1 of '{out}'{} as the probability of class 1",
+                if logit { " after a softmax" } else { "" }
+            );
+            Arc::new(Float32Array::from(p))
+        }
+        (Task::Multiclass, k) if k >= 2 => {
+            let flat: Vec<f32> = if logit {
+                scores.chunks_exact(k).flat_map(softmax).collect()
+            } else {
+                scores
+            };
+            if let Some(i) = flat.iter().position(|v| !(0.0..=1.0).contains(v)) {
+                return Err(bad(i / k, flat[i], "not a probability in [0, 1]"));
+            }
+            how = format!(
+                "'{out}'{} as the class probabilities",
+                if logit { " after a softmax" } else { "" }
+            );
+            let field = Arc::new(Field::new("item", DataType::Float32, false));
+            Arc::new(
+                FixedSizeListArray::try_new(
+                    field,
+                    k as i32,
+                    Arc::new(Float32Array::from(flat)),
+                    None,
+                )
+                .map_err(|e| Error::usage(format!("cannot assemble the scores: {e}")))?,
+            )
+        }
+        (t, k) => {
+            return Err(Error::usage(format!(
+                "output '{out}' gives {k} value(s) per row, which does not fit a {t} task"
+            )));
+        }
+    };
+    debug_assert_eq!(column.len(), rows);
+    Ok((task, column, how))
+}

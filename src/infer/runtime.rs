@@ -1,0 +1,426 @@
+//! ONNX Runtime through `ort` with `load-dynamic`: finding the library,
+//! the one environment of the process, sessions on a device, and what a
+//! model expects and gives.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use ort::environment::Environment;
+use ort::session::Session;
+use ort::value::{TensorElementType, TensorRef, ValueType};
+
+use crate::error::{Error, Result};
+
+/// Where inference runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Device {
+    /// The CPU execution provider.
+    Cpu,
+    /// The CUDA execution provider on this GPU.
+    Cuda(i32),
+}
+
+impl std::str::FromStr for Device {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Device, String> {
+        match s {
+            "cpu" => Ok(Device::Cpu),
+            "cuda" => Ok(Device::Cuda(0)),
+            _ => match s.strip_prefix("cuda:").map(str::parse::<i32>) {
+                Some(Ok(id)) if id >= 0 => Ok(Device::Cuda(id)),
+                _ => Err(format!(
+                    "unknown device '{s}': expected cpu, cuda or cuda:ID"
+                )),
+            },
+        }
+    }
+}
+
+impl Device {
+    /// The name used on the command line and in metadata.
+    pub fn name(self) -> String {
+        match self {
+            Device::Cpu => "cpu".to_string(),
+            Device::Cuda(id) => format!("cuda:{id}"),
+        }
+    }
+
+    /// The ONNX Runtime execution provider.
+    pub fn provider(self) -> &'static str {
+        match self {
+            Device::Cpu => "CPUExecutionProvider",
+            Device::Cuda(_) => "CUDAExecutionProvider",
+        }
+    }
+}
+
+#[cfg(target_os = "macos")]
+fn is_library(name: &str) -> bool {
+    name.starts_with("libonnxruntime") && name.ends_with(".dylib") && !name.contains("providers")
+}
+
+#[cfg(target_os = "windows")]
+fn is_library(name: &str) -> bool {
+    name == "onnxruntime.dll"
+}
+
+#[cfg(not(any(target_os = "macos", target_os = "windows")))]
+fn is_library(name: &str) -> bool {
+    name.starts_with("libonnxruntime.so")
+}
+
+/// The ONNX Runtime library inside an `onnxruntime` package folder.
+fn in_package(package: &Path) -> Option<PathBuf> {
+    let capi = package.join("capi");
+    let mut found: Vec<PathBuf> = std::fs::read_dir(&capi)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(is_library)
+        })
+        .collect();
+    // The longest name is the most specific (libonnxruntime.so.1.32.0).
+    found.sort_by_key(|p| std::cmp::Reverse(p.as_os_str().len()));
+    found.into_iter().next()
+}
+
+/// `onnxruntime` package folders in a virtual environment.
+fn packages_in_venv(venv: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for lib in ["lib", "lib64"] {
+        let Ok(entries) = std::fs::read_dir(venv.join(lib)) else {
+            continue;
+        };
+        for e in entries.filter_map(|e| e.ok()) {
+            if e.file_name().to_string_lossy().starts_with("python") {
+                out.push(e.path().join("site-packages").join("onnxruntime"));
+            }
+        }
+    }
+    out.push(venv.join("Lib").join("site-packages").join("onnxruntime"));
+    out
+}
+
+/// Where evalkit looks for ONNX Runtime, in order: `ORT_DYLIB_PATH`; the
+/// `onnxruntime` (or `onnxruntime-gpu`) package of `$VIRTUAL_ENV`, of
+/// `./.venv`, and of the `python3` on the `PATH`; then the system's library
+/// path.
+pub fn find_library() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
+        let p = PathBuf::from(p);
+        return if p.is_file() {
+            Ok(p)
+        } else {
+            Err(Error::usage(format!(
+                "ORT_DYLIB_PATH is set to {}, which is not a file: point it at libonnxruntime, or unset it",
+                p.display()
+            )))
+        };
+    }
+    let mut venvs: Vec<PathBuf> = Vec::new();
+    if let Some(v) = std::env::var_os("VIRTUAL_ENV") {
+        venvs.push(PathBuf::from(v));
+    }
+    venvs.push(PathBuf::from(".venv"));
+    // A development checkout keeps its virtual environment beside Cargo.toml.
+    venvs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv"));
+    for v in &venvs {
+        for pkg in packages_in_venv(v) {
+            if let Some(lib) = in_package(&pkg) {
+                return Ok(lib);
+            }
+        }
+    }
+    if let Some(pkg) = python_package()
+        && let Some(lib) = in_package(&pkg)
+    {
+        return Ok(lib);
+    }
+    Ok(PathBuf::from(if cfg!(target_os = "macos") {
+        "libonnxruntime.dylib"
+    } else if cfg!(target_os = "windows") {
+        "onnxruntime.dll"
+    } else {
+        "libonnxruntime.so"
+    }))
+}
+
+/// The `onnxruntime` package folder of the `python3` on the `PATH`.
+fn python_package() -> Option<PathBuf> {
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import os, onnxruntime; print(os.path.dirname(onnxruntime.__file__))",
+        ])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+}
+
+static ENVIRONMENT: OnceLock<std::result::Result<(Environment, PathBuf), String>> = OnceLock::new();
+
+/// The process's ONNX Runtime environment (ONNX Runtime allows one), loaded
+/// on first use; and the library it came from.
+pub fn environment() -> Result<(&'static Environment, &'static Path)> {
+    let r = ENVIRONMENT.get_or_init(|| {
+        let lib = find_library().map_err(|e| e.to_string())?;
+        let env = ort::init_from(&lib)
+            .map_err(|e| {
+                format!(
+                    "ONNX Runtime could not be loaded from {}: {e:?}. Install it with `pip install onnxruntime` (evalkit looks in $VIRTUAL_ENV, ./.venv and the python3 on PATH) or set ORT_DYLIB_PATH",
+                    lib.display()
+                )
+            })?
+            .with_name("evalkit")
+            .with_telemetry(false)
+            .build()
+            .map_err(|e| format!("ONNX Runtime from {} failed to start: {e}", lib.display()))?;
+        Ok((env, lib))
+    });
+    match r {
+        Ok((env, lib)) => Ok((env, lib.as_path())),
+        Err(msg) => Err(Error::usage(msg.clone())),
+    }
+}
+
+/// A tensor output of the model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputInfo {
+    /// Output name.
+    pub name: String,
+    /// Shape, `-1` for dynamic dimensions.
+    pub shape: Vec<i64>,
+}
+
+/// A loaded model, ready to run batches.
+pub struct Model {
+    session: Session,
+    /// The input's name.
+    pub input: String,
+    /// The number of features the input takes, when the model fixes it.
+    pub features: Option<usize>,
+    /// The output that becomes the score.
+    pub output: OutputInfo,
+    /// The execution provider.
+    pub provider: &'static str,
+}
+
+fn describe_io(items: &[ort::value::Outlet]) -> String {
+    items
+        .iter()
+        .map(|o| format!("'{}' ({})", o.name(), o.dtype()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Model {
+    /// Loads `path` on `device` with `threads` intra-op threads, and picks
+    /// the score output (`output`, else a float tensor named like
+    /// `probabilities`, else the first float tensor).
+    pub fn load(
+        path: &Path,
+        device: Device,
+        threads: usize,
+        output: Option<&str>,
+    ) -> Result<Model> {
+        if !path.is_file() {
+            return Err(Error::io(
+                path,
+                "cannot open the model",
+                std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+            ));
+        }
+        let (env, _) = environment()?;
+        let setup = |e: String| Error::usage(format!("cannot set up ONNX Runtime: {e}"));
+        let builder = Session::builder(env)
+            .map_err(|e| setup(e.to_string()))?
+            .with_intra_threads(threads.max(1))
+            .map_err(|e| setup(e.to_string()))?;
+        let mut builder = match device {
+            Device::Cpu => builder,
+            Device::Cuda(id) => {
+                let cuda = ort::ep::CUDA::default()
+                    .with_device_id(id)
+                    .build()
+                    .error_on_failure();
+                builder.with_execution_providers([cuda]).map_err(|e| {
+                    Error::usage(format!(
+                        "--device cuda:{id}: the CUDA execution provider cannot be used ({e}). Install onnxruntime-gpu with a matching CUDA runtime and driver; evalkit never falls back to the CPU silently, use --device cpu for that"
+                    ))
+                })?
+            }
+        };
+        let session = builder.commit_from_file(path).map_err(|e| {
+            let msg = e.to_string();
+            Error::bad_format(
+                path,
+                format!(
+                    "is not a model ONNX Runtime can load: {}",
+                    msg.lines().next().unwrap_or(&msg)
+                ),
+            )
+        })?;
+
+        // The input: one float tensor of shape [N, F].
+        let inputs = session.inputs();
+        if inputs.len() != 1 {
+            return Err(Error::bad_format(
+                path,
+                format!(
+                    "takes {} inputs: {}; evalkit feeds one float tensor [rows, features]",
+                    inputs.len(),
+                    describe_io(inputs)
+                ),
+            ));
+        }
+        let input = &inputs[0];
+        let features = match input.dtype() {
+            ValueType::Tensor {
+                ty: TensorElementType::Float32,
+                shape,
+                ..
+            } if shape.len() == 2 => (shape[1] > 0).then_some(shape[1] as usize),
+            other => {
+                return Err(Error::bad_format(
+                    path,
+                    format!(
+                        "takes input '{}' as {other}; evalkit feeds a float tensor [rows, features] (export the model with a FloatTensorType input of shape [None, n_features])",
+                        input.name()
+                    ),
+                ));
+            }
+        };
+
+        // The score output.
+        let outputs = session.outputs();
+        let is_float = |o: &&ort::value::Outlet| {
+            matches!(
+                o.dtype(),
+                ValueType::Tensor {
+                    ty: TensorElementType::Float32,
+                    ..
+                }
+            )
+        };
+        let zipmap = || {
+            Error::bad_format(
+                path,
+                format!(
+                    "gives its probabilities as a ZipMap (a sequence of maps: {}); export the classifier without ZipMap, e.g. skl2onnx.to_onnx(model, ..., options={{id(classifier): {{'zipmap': False}}}})",
+                    describe_io(outputs)
+                ),
+            )
+        };
+        let chosen = match output {
+            Some(name) => {
+                let o = outputs.iter().find(|o| o.name() == name).ok_or_else(|| {
+                    Error::usage(format!(
+                        "--output {name}: {} has no such output; it has {}",
+                        path.display(),
+                        describe_io(outputs)
+                    ))
+                })?;
+                if o.dtype().is_sequence() || o.dtype().is_map() {
+                    return Err(zipmap());
+                }
+                if !is_float(&o) {
+                    return Err(Error::usage(format!(
+                        "--output {name}: the output is {}, not a float tensor of scores",
+                        o.dtype()
+                    )));
+                }
+                o
+            }
+            None => {
+                let floats: Vec<&ort::value::Outlet> = outputs.iter().filter(is_float).collect();
+                match floats
+                    .iter()
+                    .find(|o| o.name().to_lowercase().contains("prob"))
+                    .or_else(|| floats.first())
+                    .copied()
+                {
+                    Some(o) => o,
+                    None if outputs
+                        .iter()
+                        .any(|o| o.dtype().is_sequence() || o.dtype().is_map()) =>
+                    {
+                        return Err(zipmap());
+                    }
+                    None => {
+                        return Err(Error::bad_format(
+                            path,
+                            format!(
+                                "has no float tensor output to use as scores: {}",
+                                describe_io(outputs)
+                            ),
+                        ));
+                    }
+                }
+            }
+        };
+        let shape = match chosen.dtype() {
+            ValueType::Tensor { shape, .. } => shape.iter().copied().collect(),
+            _ => Vec::new(),
+        };
+        Ok(Model {
+            input: input.name().to_string(),
+            features,
+            output: OutputInfo {
+                name: chosen.name().to_string(),
+                shape,
+            },
+            provider: device.provider(),
+            session,
+        })
+    }
+
+    /// Runs one batch (`rows × features`, row-major) and appends the score
+    /// output's values to `out`; returns the output's width (values per row).
+    pub fn run(
+        &mut self,
+        batch: &[f32],
+        rows: usize,
+        features: usize,
+        out: &mut Vec<f32>,
+    ) -> Result<usize> {
+        let view = ndarray::ArrayView2::from_shape((rows, features), batch)
+            .map_err(|e| Error::usage(format!("internal batch shape error: {e}")))?;
+        let tensor = TensorRef::from_array_view(view)
+            .map_err(|e| Error::usage(format!("cannot pass the batch to ONNX Runtime: {e}")))?;
+        let outputs = self
+            .session
+            .run(ort::inputs![self.input.as_str() => tensor])
+            .map_err(|e| Error::usage(format!("the model failed on a batch: {e}")))?;
+        let value = outputs.get(self.output.name.as_str()).ok_or_else(|| {
+            Error::usage(format!("the model gave no output '{}'", self.output.name))
+        })?;
+        let (shape, data) = value
+            .try_extract_tensor::<f32>()
+            .map_err(|e| Error::usage(format!("output '{}': {e}", self.output.name)))?;
+        let width = match shape.len() {
+            1 => 1,
+            2 => shape[1].max(0) as usize,
+            _ => {
+                return Err(Error::usage(format!(
+                    "output '{}' has shape {:?}; evalkit reads [rows] or [rows, k]",
+                    self.output.name, &**shape
+                )));
+            }
+        };
+        if shape.first().copied() != Some(rows as i64) {
+            return Err(Error::usage(format!(
+                "output '{}' has {} rows for a batch of {rows}",
+                self.output.name,
+                shape.first().copied().unwrap_or(0)
+            )));
+        }
+        out.extend_from_slice(data);
+        Ok(width)
+    }
+}

@@ -1,0 +1,612 @@
+//! `evalkit infer`: equality with Python onnxruntime, the cache, atomic
+//! writes, and every error case. These tests need the ONNX Runtime library
+//! (`make test` installs the `onnxruntime` wheel into `.venv`, where evalkit
+//! finds it).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int64Array, StringArray};
+use arrow::datatypes::Float32Type;
+
+use crate::common::{evalkit, fixture, stderr, stdout, write_ipc};
+
+/// Reads an Arrow IPC file: its schema metadata and columns.
+fn read_ipc(
+    path: &Path,
+) -> (
+    std::collections::HashMap<String, String>,
+    Vec<(String, ArrayRef)>,
+) {
+    let reader =
+        arrow::ipc::reader::FileReader::try_new(std::fs::File::open(path).unwrap(), None).unwrap();
+    let schema = reader.schema();
+    let batches: Vec<_> = reader.map(|b| b.unwrap()).collect();
+    let columns = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let chunks: Vec<&dyn Array> = batches.iter().map(|b| b.column(i).as_ref()).collect();
+            (f.name().clone(), arrow::compute::concat(&chunks).unwrap())
+        })
+        .collect();
+    (schema.metadata().clone().into(), columns)
+}
+
+fn column<'a>(cols: &'a [(String, ArrayRef)], name: &str) -> &'a ArrayRef {
+    &cols
+        .iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("no column {name}"))
+        .1
+}
+
+/// Flat f32 values of a score column (Float32 or FixedSizeList<Float32>).
+fn flat_scores(a: &ArrayRef) -> Vec<f32> {
+    match a.data_type() {
+        arrow::datatypes::DataType::FixedSizeList(_, _) => a
+            .as_fixed_size_list()
+            .values()
+            .as_primitive::<Float32Type>()
+            .values()
+            .to_vec(),
+        _ => a.as_primitive::<Float32Type>().values().to_vec(),
+    }
+}
+
+fn infer(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = evalkit(std::iter::once("infer").chain(args.iter().copied()));
+    (out.status.code(), stdout(&out), stderr(&out))
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn predictions_equal_python_onnxruntime() {
+    let dir = tempfile::tempdir().unwrap();
+    for (model, data, task, k) in [
+        ("breast_cancer_lr", "breast_cancer", "binary", 1),
+        ("breast_cancer_gbm", "breast_cancer", "binary", 1),
+        ("digits_mlp", "digits", "multiclass", 10),
+        ("diabetes_ridge", "diabetes", "regression", 1),
+    ] {
+        let out = dir.path().join(format!("{model}.arrow"));
+        let (code, _, err) = infer(&[
+            path_str(&fixture(&format!("models/{model}.onnx"))),
+            path_str(&fixture(&format!("data/{data}.parquet"))),
+            "-o",
+            path_str(&out),
+            "--label",
+            "label",
+            "--keep",
+            "row_id",
+            "--batch-size",
+            "100",
+            "--no-cache",
+        ]);
+        assert_eq!(code, Some(0), "{model}: {err}");
+        let (meta, cols) = read_ipc(&out);
+        let (_, golden) = read_ipc(&fixture(&format!("expected/infer_{model}.arrow")));
+        let got = flat_scores(column(&cols, "score"));
+        let want = flat_scores(column(&golden, "score"));
+        // Binary: the golden file holds both class columns.
+        let want: Vec<f32> = if task == "binary" {
+            want.chunks(2).map(|r| r[1]).collect()
+        } else {
+            want
+        };
+        assert_eq!(got.len(), want.len(), "{model}");
+        let worst = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst <= 1e-6, "{model}: max |diff| {worst}");
+        assert_eq!(meta["evalkit.task"], task, "{model}");
+        assert_eq!(meta["evalkit.format_version"], "1");
+        let inference: serde_json::Value =
+            serde_json::from_str(&meta["evalkit.inference"]).unwrap();
+        assert_eq!(inference["provider"], "CPUExecutionProvider");
+        assert!(inference["rows_per_s"].as_f64().unwrap() > 0.0);
+        for p in ["p50", "p95", "p99"] {
+            assert!(inference["latency_ms"][p].as_f64().unwrap() >= 0.0);
+        }
+        assert!(inference["peak_rss_bytes"].as_u64().unwrap() > 1_000_000);
+        let model_meta: serde_json::Value = serde_json::from_str(&meta["evalkit.model"]).unwrap();
+        assert_eq!(model_meta["blake3"].as_str().unwrap().len(), 64);
+        if k == 10 {
+            assert_eq!(
+                column(&cols, "score").data_type().to_string(),
+                "FixedSizeList(10 x non-null Float32)"
+            );
+        }
+        // The row ids came through, and the tiers read the file.
+        assert_eq!(column(&cols, "row_id").len(), got.len() / k);
+        let fast = evalkit(["fast", path_str(&out), "--json"]);
+        assert_eq!(fast.status.code(), Some(0), "{model}: {}", stderr(&fast));
+    }
+}
+
+/// A synthetic dataset for the breast-cancer models: `rows` rows of 30
+/// feature columns, a label and a row id.
+fn synthetic(path: &Path, rows: usize, shift: f64) {
+    let names: Vec<String> = (0..30).map(|i| format!("f{i:02}")).collect();
+    let mut cols: Vec<(&str, ArrayRef)> = Vec::new();
+    let mut state = 0x1234_5678_9abc_def0u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let data: Vec<Vec<f64>> = (0..30)
+        .map(|_| (0..rows).map(|_| next() * 10.0 + shift).collect())
+        .collect();
+    for (i, d) in data.into_iter().enumerate() {
+        cols.push((
+            names[i].as_str(),
+            Arc::new(Float64Array::from(d)) as ArrayRef,
+        ));
+    }
+    let labels: ArrayRef = Arc::new(Int64Array::from(
+        (0..rows as i64).map(|i| i % 2).collect::<Vec<_>>(),
+    ));
+    let ids: ArrayRef = Arc::new(Int64Array::from((0..rows as i64).collect::<Vec<_>>()));
+    cols.push(("label", labels));
+    cols.push(("row_id", ids));
+    write_ipc(path, cols, &[]);
+}
+
+fn json_of(out: &str) -> serde_json::Value {
+    serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+#[test]
+fn the_cache_serves_a_second_run_without_onnx_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data.arrow");
+    synthetic(&data, 2000, 0.0);
+    let cache = dir.path().join("cache");
+    let model = fixture("models/breast_cancer_lr.onnx");
+    let run = |out: &Path, extra: &[&str], env_ort: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_evalkit"));
+        cmd.args([
+            "infer",
+            path_str(&model),
+            path_str(&data),
+            "-o",
+            path_str(out),
+            "--label",
+            "label",
+            "--keep",
+            "row_id",
+            "--cache-dir",
+            path_str(&cache),
+            "--json",
+        ])
+        .args(extra);
+        if let Some(p) = env_ort {
+            cmd.env("ORT_DYLIB_PATH", p);
+        }
+        let o = cmd.output().unwrap();
+        (o.status.code(), stdout(&o), stderr(&o))
+    };
+    let first = dir.path().join("a.arrow");
+    let (code, out, err) = run(&first, &[], None);
+    assert_eq!(code, Some(0), "{err}");
+    let doc = json_of(&out);
+    assert_eq!(doc["cache"]["status"], "miss");
+    // Second run: a hit. ONNX Runtime is pointed at a file that does not
+    // exist, so any model load would fail: nothing runs.
+    let second = dir.path().join("b.arrow");
+    let (code, out, err) = run(&second, &[], Some("/nonexistent/libonnxruntime.so"));
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(json_of(&out)["cache"]["status"], "hit");
+    assert_eq!(
+        std::fs::read(&first).unwrap(),
+        std::fs::read(&second).unwrap()
+    );
+    // Other options, other data, other model: misses.
+    let (_, out, _) = run(&second, &["--where", "f00 > 5"], None);
+    assert_eq!(json_of(&out)["cache"]["status"], "miss");
+    synthetic(&data, 2000, 0.5);
+    let (_, out, _) = run(&second, &[], None);
+    assert_eq!(json_of(&out)["cache"]["status"], "miss");
+    // A corrupt entry is detected, reported and recomputed.
+    let entry = PathBuf::from(json_of(&out)["cache"]["entry"].as_str().unwrap());
+    let mut bytes = std::fs::read(&entry).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xFF;
+    std::fs::write(&entry, bytes).unwrap();
+    let (code, out, err) = run(&second, &[], None);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(json_of(&out)["cache"]["status"], "miss");
+    assert!(
+        err.contains("is corrupt") && err.contains("recomputing"),
+        "{err}"
+    );
+    let fast = evalkit(["fast", path_str(&second)]);
+    assert_eq!(fast.status.code(), Some(0), "{}", stderr(&fast));
+}
+
+/// Files under final names in `dir` (not the temporary `.…tmp-…` ones).
+fn final_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(final_files(&p));
+            } else {
+                let name = p.file_name().unwrap().to_string_lossy().to_string();
+                if !name.starts_with('.') && !name.ends_with(".lock") {
+                    out.push(p);
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_run_killed_midway_leaves_no_file_under_a_final_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("big.arrow");
+    synthetic(&data, 400_000, 0.0);
+    let cache = dir.path().join("cache");
+    let out = dir.path().join("preds.arrow");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_evalkit"))
+        .args([
+            "infer",
+            path_str(&fixture("models/breast_cancer_gbm.onnx")),
+            path_str(&data),
+            "-o",
+            path_str(&out),
+            "--label",
+            "label",
+            "--keep",
+            "row_id",
+            "--batch-size",
+            "1",
+            "--threads",
+            "1",
+            "--cache-dir",
+            path_str(&cache),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let still_running = child.try_wait().unwrap().is_none();
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(
+        still_running,
+        "the run finished before it could be killed: make the data larger"
+    );
+    assert!(!out.exists(), "a partial prediction file was left at -o");
+    assert!(
+        final_files(&cache).is_empty(),
+        "files under final names: {:?}",
+        final_files(&cache)
+    );
+}
+
+#[test]
+fn concurrent_runs_of_one_key_both_succeed_with_identical_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data.arrow");
+    synthetic(&data, 50_000, 0.0);
+    let cache = dir.path().join("cache");
+    let spawn = |out: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_evalkit"))
+            .args([
+                "infer",
+                path_str(&fixture("models/breast_cancer_gbm.onnx")),
+                path_str(&data),
+                "-o",
+                path_str(out),
+                "--label",
+                "label",
+                "--keep",
+                "row_id",
+                "--cache-dir",
+                path_str(&cache),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (dir.path().join("a.arrow"), dir.path().join("b.arrow"));
+    let (ca, cb) = (spawn(&a), spawn(&b));
+    let (oa, ob) = (
+        ca.wait_with_output().unwrap(),
+        cb.wait_with_output().unwrap(),
+    );
+    assert_eq!(
+        oa.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&oa.stderr)
+    );
+    assert_eq!(
+        ob.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ob.stderr)
+    );
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+}
+
+#[test]
+fn predictions_without_labels_are_written_and_the_tiers_ask_for_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("nolabel.arrow");
+    let (code, _, err) = infer(&[
+        path_str(&fixture("models/breast_cancer_lr.onnx")),
+        path_str(&fixture("data/breast_cancer.parquet")),
+        "-o",
+        path_str(&out),
+        "--features",
+        &(0..30)
+            .map(feature_name)
+            .collect::<Vec<_>>()
+            .join(","),
+        "--no-cache",
+        "--task",
+        "binary",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let fast = evalkit(["fast", path_str(&out)]);
+    assert_eq!(fast.status.code(), Some(2));
+    assert!(stderr(&fast).contains("has no labels"), "{}", stderr(&fast));
+}
+
+/// The breast-cancer feature names, from the fixture's data file order.
+fn feature_name(i: usize) -> String {
+    const NAMES: [&str; 30] = [
+        "mean radius",
+        "mean texture",
+        "mean perimeter",
+        "mean area",
+        "mean smoothness",
+        "mean compactness",
+        "mean concavity",
+        "mean concave points",
+        "mean symmetry",
+        "mean fractal dimension",
+        "radius error",
+        "texture error",
+        "perimeter error",
+        "area error",
+        "smoothness error",
+        "compactness error",
+        "concavity error",
+        "concave points error",
+        "symmetry error",
+        "fractal dimension error",
+        "worst radius",
+        "worst texture",
+        "worst perimeter",
+        "worst area",
+        "worst smoothness",
+        "worst compactness",
+        "worst concavity",
+        "worst concave points",
+        "worst symmetry",
+        "worst fractal dimension",
+    ];
+    NAMES[i].to_string()
+}
+
+#[track_caller]
+fn rejects(args: &[&str], needles: &[&str]) {
+    let (code, out, err) = infer(args);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    for n in needles {
+        assert!(err.contains(n), "expected {n:?} in: {err}");
+    }
+}
+
+#[test]
+fn every_error_names_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("p.arrow");
+    let o = path_str(&out);
+    let lr = fixture("models/breast_cancer_lr.onnx");
+    let data = fixture("data/breast_cancer.parquet");
+    let (lr, data) = (path_str(&lr), path_str(&data));
+    let base = |extra: &[&'static str]| -> Vec<String> {
+        let mut v: Vec<String> = vec![
+            lr.into(),
+            data.into(),
+            "-o".into(),
+            o.into(),
+            "--label".into(),
+            "label".into(),
+            "--keep".into(),
+            "row_id".into(),
+            "--no-cache".into(),
+        ];
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let check = |args: Vec<String>, needles: &[&str]| {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        rejects(&refs, needles);
+    };
+    // ZipMap output.
+    let zip = fixture("models/breast_cancer_lr_zipmap.onnx");
+    rejects(
+        &[
+            path_str(&zip),
+            data,
+            "-o",
+            o,
+            "--label",
+            "label",
+            "--keep",
+            "row_id",
+            "--no-cache",
+        ],
+        &["ZipMap", "zipmap': False"],
+    );
+    // Feature count mismatch (row_id taken as a feature).
+    rejects(
+        &[lr, data, "-o", o, "--label", "label", "--no-cache"],
+        &["expects 30 features", "gives 31", "--features"],
+    );
+    // A feature that does not exist, and one that is not a number.
+    check(
+        base(&["--features", "mean radius,nope"]),
+        &[
+            "column 'nope'",
+            "no such feature column",
+            "mean texture (f64)",
+        ],
+    );
+    // Missing and corrupt model files.
+    rejects(
+        &["/nonexistent/model.onnx", data, "-o", o, "--no-cache"],
+        &["/nonexistent/model.onnx", "cannot open"],
+    );
+    let junk = dir.path().join("junk.onnx");
+    std::fs::write(&junk, b"this is not an onnx model").unwrap();
+    rejects(
+        &[
+            path_str(&junk),
+            data,
+            "-o",
+            o,
+            "--label",
+            "label",
+            "--keep",
+            "row_id",
+            "--no-cache",
+        ],
+        &["junk.onnx", "is not a model ONNX Runtime can load"],
+    );
+    // An output that does not exist; an integer output.
+    check(
+        base(&["--output", "nope"]),
+        &["--output nope", "no such output", "'probabilities'"],
+    );
+    check(base(&["--output", "label"]), &["not a float tensor"]);
+    // A bad --where.
+    check(
+        base(&["--where", "mean radius >"]),
+        &["--where", "not a valid SQL condition"],
+    );
+    check(base(&["--where", "\"no such\" > 1"]), &["--where"]);
+    // CUDA on a machine without it: never a silent CPU run.
+    check(
+        base(&["--device", "cuda"]),
+        &[
+            "--device cuda:0",
+            "CUDA execution provider cannot be used",
+            "--device cpu",
+        ],
+    );
+    // ONNX Runtime pointed at nothing.
+    let bad_ort = Command::new(env!("CARGO_BIN_EXE_evalkit"))
+        .arg("infer")
+        .args(base(&[]))
+        .env("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")
+        .output()
+        .unwrap();
+    assert_eq!(bad_ort.status.code(), Some(2));
+    assert!(
+        stderr(&bad_ort).contains("ORT_DYLIB_PATH is set to /nonexistent/libonnxruntime.so"),
+        "{}",
+        stderr(&bad_ort)
+    );
+    assert!(!out.exists(), "no prediction file after errors");
+}
+
+#[test]
+fn nulls_in_features_are_errors_unless_filled() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("nulls.arrow");
+    let mut cols: Vec<(String, ArrayRef)> = (0..30)
+        .map(|i| {
+            let v: Vec<Option<f64>> = (0..10)
+                .map(|r| {
+                    if i == 3 && r == 6 {
+                        None
+                    } else {
+                        Some(r as f64)
+                    }
+                })
+                .collect();
+            (
+                format!("f{i:02}"),
+                Arc::new(Float64Array::from(v)) as ArrayRef,
+            )
+        })
+        .collect();
+    cols.push((
+        "label".into(),
+        Arc::new(Int64Array::from(
+            (0..10).map(|i| i % 2).collect::<Vec<i64>>(),
+        )) as ArrayRef,
+    ));
+    cols.push((
+        "name".into(),
+        Arc::new(StringArray::from(
+            (0..10).map(|i| format!("r{i}")).collect::<Vec<_>>(),
+        )) as ArrayRef,
+    ));
+    write_ipc(
+        &data,
+        cols.iter().map(|(n, a)| (n.as_str(), a.clone())).collect(),
+        &[],
+    );
+    let out = dir.path().join("p.arrow");
+    let lr = fixture("models/breast_cancer_lr.onnx");
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = [
+            "infer",
+            path_str(&lr),
+            path_str(&data),
+            "-o",
+            path_str(&out),
+            "--label",
+            "label",
+            "--keep",
+            "name",
+            "--no-cache",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let o = evalkit(args(&[]));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("column 'f03', row 6") && stderr(&o).contains("--fill-null"),
+        "{}",
+        stderr(&o)
+    );
+    let o = evalkit(args(&["--fill-null", "0"]));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // A string column named as a feature.
+    let o = evalkit(args(&["--features", "name"]));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("column 'name'") && stderr(&o).contains("features must be numbers"),
+        "{}",
+        stderr(&o)
+    );
+}
