@@ -16,7 +16,7 @@ ONNXRUNTIME ?= onnxruntime==1.32.0
 EVALKIT = $(CARGO) run --quiet --bin evalkit --
 OUT := demo-out
 
-.PHONY: demo test test-slow fmt lint unit ort build bench bench-peer fixtures venv clean
+.PHONY: demo test test-slow fmt lint unit ort build bench bench-peer bench-infer fixtures venv clean
 
 demo: ort
 	$(CARGO) build --quiet --bin evalkit
@@ -83,6 +83,9 @@ bench: ort
 
 bench-peer: venv build
 	$(PY) benches/peer.py
+
+bench-infer: venv build
+	$(PY) benches/peer_infer.py
 
 clean:
 	$(CARGO) clean

@@ -58,7 +58,7 @@ impl FullResult {
         match self {
             FullResult::Binary(b) => w.extend(b.interval_notes.iter().cloned()),
             FullResult::Multiclass(m) => w.extend(m.notes.iter().cloned()),
-            FullResult::Regression(_) => {}
+            FullResult::Regression(r) => w.extend(r.notes.iter().cloned()),
         }
         w
     }
@@ -87,19 +87,6 @@ pub fn check_options(options: &FullOptions) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-/// Warnings about options the task does not use (so far: bootstrap
-/// intervals, which cover binary tasks).
-pub fn option_warnings(preds: &Predictions, options: &FullOptions) -> Vec<String> {
-    if options.intervals.replicates > 0 && preds.task != crate::data::Task::Binary {
-        vec![format!(
-            "bootstrap intervals cover binary tasks so far; the {} metrics have no intervals yet",
-            preds.task
-        )]
-    } else {
-        Vec::new()
-    }
 }
 
 /// Runs the full tier.
@@ -138,11 +125,15 @@ pub fn full_with_progress(
             *classes,
             preds.weights.as_ref(),
             &preds.class_names,
+            &options.intervals,
+            progress,
         ))),
         Columns::Regression { labels, scores } => Ok(FullResult::Regression(regression::full(
             labels,
             scores,
             preds.weights.as_ref(),
+            &options.intervals,
+            progress,
         ))),
     }
 }

@@ -66,7 +66,7 @@ pub fn fast(preds: &Predictions, options: &FastOptions, result: &FastResult) -> 
 pub fn full(preds: &Predictions, options: &FullOptions, result: &FullResult) -> Value {
     let mut m = header(preds, "full");
     let iv = &options.intervals;
-    let bootstrapped = iv.replicates > 0 && matches!(result, FullResult::Binary(_));
+    let bootstrapped = iv.replicates > 0;
     m.insert("rows_used".into(), json!(preds.rows()));
     m.insert(
         "seed".into(),
@@ -98,9 +98,7 @@ pub fn full(preds: &Predictions, options: &FullOptions, result: &FullResult) -> 
             m.insert("residuals".into(), json!(r.residuals));
         }
     }
-    let mut warnings = result.warnings();
-    warnings.extend(crate::full::option_warnings(preds, options));
-    m.insert("warnings".into(), json!(warnings));
+    m.insert("warnings".into(), json!(result.warnings()));
     Value::Object(m)
 }
 

@@ -20,6 +20,8 @@ use super::calibration::{Bin, BinSums};
 use super::curves::BinaryCurve;
 use super::{Metric, MetricSet, neg_log};
 use crate::data::{Float, Floats};
+use crate::uncertainty::bootstrap::BootstrapOptions;
+use crate::uncertainty::{self, CiMethod, IntervalOptions, tasks};
 
 const CHUNK: usize = 1 << 14;
 
@@ -171,6 +173,8 @@ pub fn full(
     k: usize,
     weights: Option<&Floats>,
     names: &[String],
+    intervals: &IntervalOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
 ) -> MulticlassFull {
     let n = labels.len();
     let mut predicted = vec![0u32; n];
@@ -325,6 +329,32 @@ pub fn full(
     m.insert("log_loss", Metric::point(sums.log_loss / total));
     m.insert("brier", Metric::point(sums.brier / total));
     m.insert("ece", Metric::point(sums.bins.ece()));
+
+    if intervals.replicates > 0 {
+        let reps = tasks::multiclass_replicates(
+            labels,
+            scores,
+            k,
+            weights,
+            &BootstrapOptions {
+                replicates: intervals.replicates,
+                resample: intervals.resample,
+                seed: intervals.seed,
+                threshold: 0.5,
+                grid: 2,
+                jackknife: intervals.method == CiMethod::Bca,
+            },
+            progress,
+        );
+        notes.extend(uncertainty::attach(
+            &mut m,
+            &tasks::multiclass_metric_names(k),
+            &reps.values,
+            &reps.jackknife,
+            &|_| None,
+            intervals,
+        ));
+    }
 
     MulticlassFull {
         metrics: m,

@@ -15,6 +15,8 @@ use rayon::prelude::*;
 
 use super::{Metric, MetricSet};
 use crate::data::Floats;
+use crate::uncertainty::bootstrap::BootstrapOptions;
+use crate::uncertainty::{self, CiMethod, IntervalOptions, tasks};
 
 const CHUNK: usize = 1 << 16;
 
@@ -36,6 +38,8 @@ pub struct RegressionFull {
     pub metrics: MetricSet,
     /// Residual summary.
     pub residuals: Residuals,
+    /// Notes from the intervals.
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -52,7 +56,13 @@ struct Sums {
 pub const RESIDUAL_PROBABILITIES: [f64; 9] = [0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0];
 
 /// Computes the regression full tier's point metrics.
-pub fn full(labels: &Floats, scores: &Floats, weights: Option<&Floats>) -> RegressionFull {
+pub fn full(
+    labels: &Floats,
+    scores: &Floats,
+    weights: Option<&Floats>,
+    intervals: &IntervalOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> RegressionFull {
     let n = labels.len();
     let w = |i: usize| weights.map_or(1.0, |w| w.get(i));
     let parts: Vec<Sums> = (0..n.div_ceil(CHUNK))
@@ -122,8 +132,34 @@ pub fn full(labels: &Floats, scores: &Floats, weights: Option<&Floats>) -> Regre
         .iter()
         .map(|&q| quantile_sorted(&residuals, q))
         .collect();
+    let mut notes = Vec::new();
+    if intervals.replicates > 0 {
+        let reps = tasks::regression_replicates(
+            labels,
+            scores,
+            weights,
+            &BootstrapOptions {
+                replicates: intervals.replicates,
+                resample: intervals.resample,
+                seed: intervals.seed,
+                threshold: 0.5,
+                grid: 2,
+                jackknife: intervals.method == CiMethod::Bca,
+            },
+            progress,
+        );
+        notes = uncertainty::attach(
+            &mut m,
+            &tasks::REGRESSION_METRICS,
+            &reps.values,
+            &reps.jackknife,
+            &|_| None,
+            intervals,
+        );
+    }
     RegressionFull {
         metrics: m,
+        notes,
         residuals: Residuals {
             mean: t.wr / t.w,
             probabilities: RESIDUAL_PROBABILITIES.to_vec(),

@@ -59,95 +59,14 @@ use crate::metrics::binary::binary_log_loss;
 use crate::metrics::calibration::{BINS, bin_of};
 use crate::metrics::curves::{BinaryCurve, Counts, linspace01};
 use crate::metrics::sort::sort_descending;
-use crate::rng::word;
 
-use super::kernel::{self, CHECKPOINT, GROUP_END, GROUP_POS, LABEL, PosEnd, RankSums, Scalar4, V4};
-
-/// Replicates that go through the data together.
-pub const LANES: usize = 16;
-const QUADS: usize = LANES / 4;
-const PAIRS: usize = LANES / 2;
-/// Groups of the grouped jackknife behind BCa's acceleration.
-pub const JACKKNIFE_GROUPS: usize = 64;
-/// Domain separation of the random streams.
-const POISSON_STREAM: u64 = 1 << 40;
-const MULTINOMIAL_STREAM: u64 = 2 << 40;
-const JACKKNIFE_STREAM: u64 = 3 << 40;
-
-/// How replicates resample the rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Resample {
-    /// Independent Poisson(1) weight per row (the default).
-    Poisson,
-    /// N rows drawn with replacement.
-    Multinomial,
-}
-
-impl Resample {
-    /// The name used on the command line and in JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Resample::Poisson => "poisson",
-            Resample::Multinomial => "multinomial",
-        }
-    }
-}
-
-impl std::str::FromStr for Resample {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Resample, String> {
-        match s {
-            "poisson" => Ok(Resample::Poisson),
-            "multinomial" => Ok(Resample::Multinomial),
-            other => Err(format!(
-                "unknown resampling '{other}': expected poisson or multinomial"
-            )),
-        }
-    }
-}
-
-/// The per-row hash behind the Poisson weights (shared by all replicates).
-#[inline(always)]
-fn row_hash(row_key: u64, row: u32) -> u32 {
-    (crate::rng::keyed_word(row_key, row as u64) >> 32) as u32
-}
-
-/// The key of the replicate pair `pair` (replicates `2·pair`, `2·pair + 1`).
-fn pair_key(seed: u64, pair: usize) -> u32 {
-    (crate::rng::stream_key(seed, POISSON_STREAM + 1 + pair as u64) >> 32) as u32
-}
-
-/// The Poisson(1) resampling weight of `row` in `replicate`: what the lane
-/// passes compute, one row and replicate at a time (for reference
-/// implementations and tests). A row hash `h = hash(seed, row)` is combined
-/// with the key of the replicate pair, `triple32(h ^ key)`, and 16 of its bits
-/// are mapped through the Poisson(1) distribution function.
-pub fn poisson_weight(seed: u64, replicate: usize, row: u32) -> u32 {
-    let rh = row_hash(crate::rng::stream_key(seed, POISSON_STREAM), row);
-    let w = kernel::triple32(rh ^ pair_key(seed, replicate / 2));
-    kernel::poisson_of((w >> (16 * (replicate % 2))) & 0xFFFF) as u32
-}
-
-/// The multinomial resampling counts of `replicate` over `rows` rows.
-pub fn multinomial_counts(seed: u64, replicate: usize, rows: usize) -> Vec<u32> {
-    let mut counts = vec![0u32; rows];
-    for d in 0..rows as u64 {
-        counts[draw_row(seed, replicate, d, rows)] += 1;
-    }
-    counts
-}
-
-#[inline(always)]
-fn draw_row(seed: u64, replicate: usize, draw: u64, rows: usize) -> usize {
-    let w = word(seed, MULTINOMIAL_STREAM + replicate as u64, draw);
-    ((w as u128 * rows as u128) >> 64) as usize
-}
-
-/// The jackknife group of a row.
-#[inline(always)]
-fn jackknife_group(seed: u64, row: u32) -> usize {
-    (word(seed, JACKKNIFE_STREAM, row as u64) % JACKKNIFE_GROUPS as u64) as usize
-}
+use super::kernel::{CHECKPOINT, GROUP_END, GROUP_POS, LABEL, PosEnd, RankSums, V4};
+#[cfg(target_arch = "x86_64")]
+use super::lanes::Avx2Simd;
+pub use super::lanes::{JACKKNIFE_GROUPS, LANES, Resample, multinomial_counts, poisson_weight};
+use super::lanes::{
+    JackknifeLanes, LaneWeights, PoissonLanes, QUADS, ScalarSimd, Simd, multinomial_lanes, row_hash,
+};
 
 /// The rows in descending score order, grouped into ties: the one sort of
 /// the binary full tier.
@@ -363,181 +282,6 @@ struct LaneOut {
     ck_wp: Vec<[f64; LANES]>,
 }
 
-/// The instruction set a pass is compiled for.
-trait Simd {
-    /// Four `f64` lanes.
-    type F: V4;
-    /// Poisson weights of 16 replicates for one row hash.
-    fn poisson16(rh: u32, keys: &[u32; 8], out: &mut [u16; 16]);
-    /// See [`kernel::rank_tile_scalar`].
-    #[allow(clippy::too_many_arguments)]
-    fn rank_tile(
-        w: &[[f64; 4]],
-        y: &[f64],
-        flags: &[u8],
-        st: &mut RankSums,
-        scratch: &mut [PosEnd],
-        group: &mut u32,
-        ck: &mut usize,
-        ck_tp: &mut [[f64; 16]],
-        ck_fp: &mut [[f64; 16]],
-        lane: usize,
-    ) -> usize;
-    /// See [`kernel::row_tile_scalar`].
-    fn row_tile(
-        w: &[[f64; 4]],
-        t: &[[f64; 4]],
-        flags: &[u8],
-        sums: &mut [[f64; 4]; 3],
-        ck: &mut usize,
-        ck_wp: &mut [[f64; 16]],
-        lane: usize,
-    );
-}
-
-struct ScalarSimd;
-
-impl Simd for ScalarSimd {
-    type F = Scalar4;
-    #[inline(always)]
-    fn poisson16(rh: u32, keys: &[u32; 8], out: &mut [u16; 16]) {
-        kernel::poisson16_scalar(rh, keys, out)
-    }
-    #[inline(always)]
-    fn rank_tile(
-        w: &[[f64; 4]],
-        y: &[f64],
-        flags: &[u8],
-        st: &mut RankSums,
-        scratch: &mut [PosEnd],
-        group: &mut u32,
-        ck: &mut usize,
-        ck_tp: &mut [[f64; 16]],
-        ck_fp: &mut [[f64; 16]],
-        lane: usize,
-    ) -> usize {
-        kernel::rank_tile_scalar(w, y, flags, st, scratch, group, ck, ck_tp, ck_fp, lane)
-    }
-    #[inline(always)]
-    fn row_tile(
-        w: &[[f64; 4]],
-        t: &[[f64; 4]],
-        flags: &[u8],
-        sums: &mut [[f64; 4]; 3],
-        ck: &mut usize,
-        ck_wp: &mut [[f64; 16]],
-        lane: usize,
-    ) {
-        kernel::row_tile_scalar(w, t, flags, sums, ck, ck_wp, lane)
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-struct Avx2Simd;
-
-#[cfg(target_arch = "x86_64")]
-impl Simd for Avx2Simd {
-    type F = kernel::Avx4;
-    #[inline(always)]
-    fn poisson16(rh: u32, keys: &[u32; 8], out: &mut [u16; 16]) {
-        // SAFETY (all three): Avx2Simd is only used by `pass_avx2`, which
-        // runs after the CPU was checked for AVX2.
-        unsafe { kernel::poisson16_avx2(rh, keys, out) }
-    }
-    #[inline(always)]
-    fn rank_tile(
-        w: &[[f64; 4]],
-        y: &[f64],
-        flags: &[u8],
-        st: &mut RankSums,
-        scratch: &mut [PosEnd],
-        group: &mut u32,
-        ck: &mut usize,
-        ck_tp: &mut [[f64; 16]],
-        ck_fp: &mut [[f64; 16]],
-        lane: usize,
-    ) -> usize {
-        unsafe { kernel::rank_tile_avx2(w, y, flags, st, scratch, group, ck, ck_tp, ck_fp, lane) }
-    }
-    #[inline(always)]
-    fn row_tile(
-        w: &[[f64; 4]],
-        t: &[[f64; 4]],
-        flags: &[u8],
-        sums: &mut [[f64; 4]; 3],
-        ck: &mut usize,
-        ck_wp: &mut [[f64; 16]],
-        lane: usize,
-    ) {
-        unsafe { kernel::row_tile_avx2(w, t, flags, sums, ck, ck_wp, lane) }
-    }
-}
-
-/// The resampling weights of a batch.
-trait LaneWeights: Sync {
-    /// Every lane's weight for position `pos` (score order).
-    fn fill<S: Simd>(&self, rk: &Ranking, terms: &Terms, pos: usize, out: &mut [u16; LANES]);
-}
-
-struct PoissonLanes {
-    keys: [u32; PAIRS],
-}
-
-impl PoissonLanes {
-    fn new(seed: u64, first_replicate: usize) -> PoissonLanes {
-        PoissonLanes {
-            keys: std::array::from_fn(|i| pair_key(seed, first_replicate / 2 + i)),
-        }
-    }
-}
-
-impl LaneWeights for PoissonLanes {
-    #[inline(always)]
-    fn fill<S: Simd>(&self, _rk: &Ranking, terms: &Terms, pos: usize, out: &mut [u16; LANES]) {
-        S::poisson16(terms.row_hash[pos], &self.keys, out);
-    }
-}
-
-struct CountLanes {
-    /// counts[row][lane]; a count reaching 255 (probability below 10⁻⁵⁰⁰
-    /// for a row drawn N times out of N) would saturate.
-    counts: Vec<[u8; LANES]>,
-}
-
-impl LaneWeights for CountLanes {
-    #[inline(always)]
-    fn fill<S: Simd>(&self, rk: &Ranking, _terms: &Terms, pos: usize, out: &mut [u16; LANES]) {
-        let c = &self.counts[rk.rows[pos] as usize];
-        *out = std::array::from_fn(|l| c[l] as u16);
-    }
-}
-
-struct JackknifeLanes {
-    seed: u64,
-    first_group: usize,
-}
-
-impl LaneWeights for JackknifeLanes {
-    #[inline(always)]
-    fn fill<S: Simd>(&self, rk: &Ranking, _terms: &Terms, pos: usize, out: &mut [u16; LANES]) {
-        let g = jackknife_group(self.seed, rk.rows[pos]);
-        for (l, o) in out.iter_mut().enumerate() {
-            *o = (g != self.first_group + l) as u16;
-        }
-    }
-}
-
-fn multinomial_lanes(seed: u64, first_replicate: usize, rows: usize) -> CountLanes {
-    let mut counts = vec![[0u8; LANES]; rows];
-    for l in 0..LANES {
-        for d in 0..rows as u64 {
-            let r = draw_row(seed, first_replicate + l, d, rows);
-            counts[r][l] = counts[r][l].saturating_add(1);
-        }
-    }
-    CountLanes { counts }
-}
-
 /// The weighted pass of one batch, on the best instruction set the CPU has
 /// (the arithmetic is the same on every path: no fused multiply-adds).
 fn pass<W: LaneWeights>(rk: &Ranking, terms: &Terms, checkpoints: usize, lanes: &W) -> LaneOut {
@@ -599,7 +343,11 @@ fn pass_body<S: Simd, W: LaneWeights>(
     // Phase 1: each lane's total positive weight (F1 needs it in the pass).
     for chunk in terms.positives.chunks(BLOCK) {
         for (i, &pos) in chunk.iter().enumerate() {
-            lanes.fill::<S>(rk, terms, pos as usize, &mut buf[i]);
+            lanes.fill::<S>(
+                rk.rows[pos as usize],
+                terms.row_hash[pos as usize],
+                &mut buf[i],
+            );
         }
         for (q, s) in quads.iter_mut().enumerate() {
             let mut acc = F::<S>::load(&s.p_total);
@@ -629,7 +377,7 @@ fn pass_body<S: Simd, W: LaneWeights>(
         let block_end = (block_start + BLOCK).min(n);
         let len = block_end - block_start;
         for (i, pos) in (block_start..block_end).enumerate() {
-            lanes.fill::<S>(rk, terms, pos, &mut buf[i]);
+            lanes.fill::<S>(rk.rows[pos], terms.row_hash[pos], &mut buf[i]);
         }
         let flags = &terms.flags[block_start..block_end];
         let lsp = &terms.lsp[block_start..block_end];
@@ -918,7 +666,7 @@ fn prepare(
     let positives: Vec<u32> = (0..n as u32)
         .filter(|&i| rk.labels[i as usize] == 1)
         .collect();
-    let row_key = crate::rng::stream_key(options.seed, POISSON_STREAM);
+    let row_key = super::lanes::row_key(options.seed);
     let row_hash: Vec<u32> = rk.rows.par_iter().map(|&r| row_hash(row_key, r)).collect();
     let y: Vec<f64> = rk.labels.iter().map(|&l| l as f64).collect();
     let terms = Terms {

@@ -5,6 +5,8 @@ pub mod bootstrap;
 pub mod delong;
 pub mod intervals;
 pub(crate) mod kernel;
+pub mod lanes;
+pub mod tasks;
 
 use crate::metrics::{Metric, MetricSet};
 pub use bootstrap::Resample;

@@ -291,6 +291,24 @@ fn output_does_not_depend_on_the_thread_count() {
             "3",
         ],
         vec!["fast", "regression.arrow", "--json", "--sample", "300"],
+        vec![
+            "full",
+            "multiclass_digits.arrow",
+            "--json",
+            "--bootstrap",
+            "48",
+            "--method",
+            "bca",
+        ],
+        vec![
+            "full",
+            "regression.arrow",
+            "--json",
+            "--bootstrap",
+            "48",
+            "--resample",
+            "multinomial",
+        ],
     ] {
         let run = |threads: &str| {
             let mut a: Vec<String> = args.iter().map(|s| s.to_string()).collect();

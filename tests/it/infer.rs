@@ -355,10 +355,7 @@ fn predictions_without_labels_are_written_and_the_tiers_ask_for_labels() {
         "-o",
         path_str(&out),
         "--features",
-        &(0..30)
-            .map(feature_name)
-            .collect::<Vec<_>>()
-            .join(","),
+        &(0..30).map(feature_name).collect::<Vec<_>>().join(","),
         "--no-cache",
         "--task",
         "binary",

@@ -349,3 +349,122 @@ fn delong_interval_is_reported_without_the_bootstrap() {
     );
     assert!(r.delong.unwrap_err().contains("unweighted"));
 }
+
+/// Multiclass and regression intervals equal the resample-and-recompute
+/// reference too (the point code run with each replicate's weights).
+#[test]
+fn multiclass_and_regression_intervals_equal_the_reference() {
+    use evalkit::metrics::multiclass;
+    use evalkit::metrics::regression;
+    use evalkit::uncertainty::tasks::{REGRESSION_METRICS, multiclass_metric_names};
+    let b = 80;
+    let iv = IntervalOptions {
+        replicates: b,
+        seed: 5,
+        ..IntervalOptions::default()
+    };
+    let off = IntervalOptions {
+        replicates: 0,
+        ..IntervalOptions::default()
+    };
+    let reference =
+        |point: &dyn Fn(&Floats) -> evalkit::metrics::MetricSet, names: &[&str], rows: usize| {
+            let mut per = vec![Vec::new(); names.len()];
+            for r in 0..b {
+                let w = Floats::from(
+                    (0..rows as u32)
+                        .map(|i| poisson_weight(5, r, i) as f64)
+                        .collect::<Vec<f64>>(),
+                );
+                let m = point(&w);
+                for (k, n) in names.iter().enumerate() {
+                    if let Some(v) = m.value(n) {
+                        per[k].push(v);
+                    }
+                }
+            }
+            per.into_iter()
+                .map(|mut v| {
+                    v.sort_by(f64::total_cmp);
+                    percentile(&v, 0.95)
+                })
+                .collect::<Vec<_>>()
+        };
+    let check = |got: &evalkit::metrics::MetricSet, want: &[[f64; 2]], names: &[&str]| {
+        for (k, n) in names.iter().enumerate() {
+            let ci = got
+                .get(n)
+                .unwrap()
+                .ci
+                .unwrap_or_else(|| panic!("{n}: no interval"));
+            for j in 0..2 {
+                assert!(
+                    (ci[j] - want[k][j]).abs() <= 1e-12 * want[k][j].abs().max(1.0),
+                    "{n}[{j}]: {} vs {}",
+                    ci[j],
+                    want[k][j]
+                );
+            }
+        }
+    };
+
+    // Multiclass: 300 rows, 6 classes with ties.
+    let preds = evalkit::data::read_predictions(
+        &crate::common::fixture("multiclass_ties.arrow"),
+        &Default::default(),
+    )
+    .unwrap();
+    let Columns::Multiclass {
+        labels,
+        scores,
+        classes,
+    } = &preds.columns
+    else {
+        unreachable!()
+    };
+    let names = multiclass_metric_names(*classes);
+    let got = multiclass::full(
+        labels,
+        scores,
+        *classes,
+        None,
+        &preds.class_names,
+        &iv,
+        &|_, _| {},
+    )
+    .metrics;
+    let want = reference(
+        &|w| {
+            multiclass::full(
+                labels,
+                scores,
+                *classes,
+                Some(w),
+                &preds.class_names,
+                &off,
+                &|_, _| {},
+            )
+            .metrics
+        },
+        &names,
+        labels.len(),
+    );
+    check(&got, &want, &names);
+
+    // Regression.
+    let preds = evalkit::data::read_predictions(
+        &crate::common::fixture("regression.arrow"),
+        &Default::default(),
+    )
+    .unwrap();
+    let Columns::Regression { labels, scores } = &preds.columns else {
+        unreachable!()
+    };
+    let got = regression::full(labels, scores, None, &iv, &|_, _| {}).metrics;
+    let want = reference(
+        &|w| regression::full(labels, scores, Some(w), &off, &|_, _| {}).metrics,
+        &REGRESSION_METRICS,
+        labels.len(),
+    );
+    check(&got, &want, &REGRESSION_METRICS);
+}

@@ -124,7 +124,6 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
             })?;
             bar.finish();
             warn(&result.warnings());
-            warn(&evalkit::full::option_warnings(&preds, &options));
             if a.json {
                 emit_json(&evalkit::json::full(&preds, &options, &result))?;
             } else {

@@ -142,8 +142,8 @@ pub fn full(preds: &Predictions, options: &FullOptions, r: &FullResult) -> Strin
     let mut out = String::new();
     match r {
         FullResult::Binary(b) => binary(&mut out, preds, options, b),
-        FullResult::Multiclass(m) => multiclass(&mut out, preds, m),
-        FullResult::Regression(g) => regression(&mut out, preds, g),
+        FullResult::Multiclass(m) => multiclass(&mut out, preds, options, m),
+        FullResult::Regression(g) => regression(&mut out, preds, options, g),
     }
     out
 }
@@ -152,7 +152,23 @@ fn opt(v: Option<f64>) -> String {
     v.map_or("n/a".to_string(), num)
 }
 
-fn multiclass(out: &mut String, preds: &Predictions, m: &MulticlassFull) {
+/// "intervals: 95%, bootstrap percentile with 1000 poisson replicates (seed 0)"
+fn intervals_line(out: &mut String, options: &FullOptions) {
+    let iv = &options.intervals;
+    if iv.replicates > 0 {
+        let _ = writeln!(
+            out,
+            "\nintervals: {}%, bootstrap {} with {} {} replicates (seed {})",
+            iv.level * 100.0,
+            iv.method.as_str(),
+            iv.replicates,
+            iv.resample.as_str(),
+            iv.seed
+        );
+    }
+}
+
+fn multiclass(out: &mut String, preds: &Predictions, options: &FullOptions, m: &MulticlassFull) {
     header(
         out,
         "full",
@@ -161,6 +177,7 @@ fn multiclass(out: &mut String, preds: &Predictions, m: &MulticlassFull) {
     );
     out.push('\n');
     out.push_str(&table(&metric_rows(&m.metrics, false)));
+    intervals_line(out, options);
     out.push('\n');
     let mut rows = vec![
         [
@@ -205,10 +222,11 @@ fn multiclass(out: &mut String, preds: &Predictions, m: &MulticlassFull) {
     out.push_str(&table(&rows));
 }
 
-fn regression(out: &mut String, preds: &Predictions, g: &RegressionFull) {
+fn regression(out: &mut String, preds: &Predictions, options: &FullOptions, g: &RegressionFull) {
     header(out, "full", preds, preds.rows().to_string());
     out.push('\n');
     out.push_str(&table(&metric_rows(&g.metrics, false)));
+    intervals_line(out, options);
     let _ = writeln!(
         out,
         "\nresiduals (label − prediction): mean {}",
@@ -243,16 +261,7 @@ fn binary(out: &mut String, preds: &Predictions, options: &FullOptions, b: &Bina
     out.push_str(&table(&metric_rows(&b.metrics, false)));
     let iv = &options.intervals;
     let pct = format!("{}%", iv.level * 100.0);
-    if iv.replicates > 0 {
-        let _ = writeln!(
-            out,
-            "\nintervals: {pct}, bootstrap {} with {} {} replicates (seed {})",
-            iv.method.as_str(),
-            iv.replicates,
-            iv.resample.as_str(),
-            iv.seed
-        );
-    }
+    intervals_line(out, options);
     match &b.delong {
         Ok(d) => {
             let _ = writeln!(

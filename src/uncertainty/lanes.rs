@@ -1,0 +1,392 @@
+//! The resampling weights of the bootstrap, B replicates at a time in lanes,
+//! and the instruction sets the passes are compiled for.
+//!
+//! Weights are pure functions of (seed, replicate, row) (see
+//! [`poisson_weight`] and [`multinomial_counts`]), so every task's pass —
+//! binary rankings, multiclass, regression — and every model of a comparison
+//! sees the same resamples.
+
+// Lane loops index several lane arrays at once; indices read best there.
+#![allow(clippy::needless_range_loop)]
+
+use super::kernel::{self, PosEnd, RankSums, Scalar4, V4};
+use crate::rng::word;
+
+/// Replicates that go through the data together.
+pub const LANES: usize = 16;
+pub(crate) const QUADS: usize = LANES / 4;
+pub(crate) const PAIRS: usize = LANES / 2;
+/// Groups of the grouped jackknife behind BCa's acceleration.
+pub const JACKKNIFE_GROUPS: usize = 64;
+/// Domain separation of the random streams.
+const POISSON_STREAM: u64 = 1 << 40;
+const MULTINOMIAL_STREAM: u64 = 2 << 40;
+const JACKKNIFE_STREAM: u64 = 3 << 40;
+
+/// How replicates resample the rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resample {
+    /// Independent Poisson(1) weight per row (the default).
+    Poisson,
+    /// N rows drawn with replacement.
+    Multinomial,
+}
+
+impl Resample {
+    /// The name used on the command line and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Resample::Poisson => "poisson",
+            Resample::Multinomial => "multinomial",
+        }
+    }
+}
+
+impl std::str::FromStr for Resample {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Resample, String> {
+        match s {
+            "poisson" => Ok(Resample::Poisson),
+            "multinomial" => Ok(Resample::Multinomial),
+            other => Err(format!(
+                "unknown resampling '{other}': expected poisson or multinomial"
+            )),
+        }
+    }
+}
+
+/// The per-row hash behind the Poisson weights (shared by all replicates).
+#[inline(always)]
+pub(crate) fn row_hash(row_key: u64, row: u32) -> u32 {
+    (crate::rng::keyed_word(row_key, row as u64) >> 32) as u32
+}
+
+/// The key of the replicate pair `pair` (replicates `2·pair`, `2·pair + 1`).
+fn pair_key(seed: u64, pair: usize) -> u32 {
+    (crate::rng::stream_key(seed, POISSON_STREAM + 1 + pair as u64) >> 32) as u32
+}
+
+/// The Poisson(1) resampling weight of `row` in `replicate`: what the lane
+/// passes compute, one row and replicate at a time (for reference
+/// implementations and tests). A row hash `h = hash(seed, row)` is combined
+/// with the key of the replicate pair, `triple32(h ^ key)`, and 16 of its bits
+/// are mapped through the Poisson(1) distribution function.
+pub fn poisson_weight(seed: u64, replicate: usize, row: u32) -> u32 {
+    let rh = row_hash(crate::rng::stream_key(seed, POISSON_STREAM), row);
+    let w = kernel::triple32(rh ^ pair_key(seed, replicate / 2));
+    kernel::poisson_of((w >> (16 * (replicate % 2))) & 0xFFFF) as u32
+}
+
+/// The multinomial resampling counts of `replicate` over `rows` rows.
+pub fn multinomial_counts(seed: u64, replicate: usize, rows: usize) -> Vec<u32> {
+    let mut counts = vec![0u32; rows];
+    for d in 0..rows as u64 {
+        counts[draw_row(seed, replicate, d, rows)] += 1;
+    }
+    counts
+}
+
+#[inline(always)]
+fn draw_row(seed: u64, replicate: usize, draw: u64, rows: usize) -> usize {
+    let w = word(seed, MULTINOMIAL_STREAM + replicate as u64, draw);
+    ((w as u128 * rows as u128) >> 64) as usize
+}
+
+/// The jackknife group of a row.
+#[inline(always)]
+pub(crate) fn jackknife_group(seed: u64, row: u32) -> usize {
+    (word(seed, JACKKNIFE_STREAM, row as u64) % JACKKNIFE_GROUPS as u64) as usize
+}
+
+/// The key of the per-row hashes under `seed` (see [`row_hash`]).
+pub(crate) fn row_key(seed: u64) -> u64 {
+    crate::rng::stream_key(seed, POISSON_STREAM)
+}
+
+/// The instruction set a pass is compiled for.
+pub(crate) trait Simd {
+    /// Four `f64` lanes.
+    type F: V4;
+    /// Poisson weights of 16 replicates for one row hash.
+    fn poisson16(rh: u32, keys: &[u32; 8], out: &mut [u16; 16]);
+    /// See [`kernel::rank_tile_scalar`].
+    #[allow(clippy::too_many_arguments)]
+    fn rank_tile(
+        w: &[[f64; 4]],
+        y: &[f64],
+        flags: &[u8],
+        st: &mut RankSums,
+        scratch: &mut [PosEnd],
+        group: &mut u32,
+        ck: &mut usize,
+        ck_tp: &mut [[f64; 16]],
+        ck_fp: &mut [[f64; 16]],
+        lane: usize,
+    ) -> usize;
+    /// See [`kernel::row_tile_scalar`].
+    fn row_tile(
+        w: &[[f64; 4]],
+        t: &[[f64; 4]],
+        flags: &[u8],
+        sums: &mut [[f64; 4]; 3],
+        ck: &mut usize,
+        ck_wp: &mut [[f64; 16]],
+        lane: usize,
+    );
+}
+
+pub(crate) struct ScalarSimd;
+
+impl Simd for ScalarSimd {
+    type F = Scalar4;
+    #[inline(always)]
+    fn poisson16(rh: u32, keys: &[u32; 8], out: &mut [u16; 16]) {
+        kernel::poisson16_scalar(rh, keys, out)
+    }
+    #[inline(always)]
+    fn rank_tile(
+        w: &[[f64; 4]],
+        y: &[f64],
+        flags: &[u8],
+        st: &mut RankSums,
+        scratch: &mut [PosEnd],
+        group: &mut u32,
+        ck: &mut usize,
+        ck_tp: &mut [[f64; 16]],
+        ck_fp: &mut [[f64; 16]],
+        lane: usize,
+    ) -> usize {
+        kernel::rank_tile_scalar(w, y, flags, st, scratch, group, ck, ck_tp, ck_fp, lane)
+    }
+    #[inline(always)]
+    fn row_tile(
+        w: &[[f64; 4]],
+        t: &[[f64; 4]],
+        flags: &[u8],
+        sums: &mut [[f64; 4]; 3],
+        ck: &mut usize,
+        ck_wp: &mut [[f64; 16]],
+        lane: usize,
+    ) {
+        kernel::row_tile_scalar(w, t, flags, sums, ck, ck_wp, lane)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+pub(crate) struct Avx2Simd;
+
+#[cfg(target_arch = "x86_64")]
+impl Simd for Avx2Simd {
+    type F = kernel::Avx4;
+    #[inline(always)]
+    fn poisson16(rh: u32, keys: &[u32; 8], out: &mut [u16; 16]) {
+        // SAFETY (all three): Avx2Simd is only used by `pass_avx2`, which
+        // runs after the CPU was checked for AVX2.
+        unsafe { kernel::poisson16_avx2(rh, keys, out) }
+    }
+    #[inline(always)]
+    fn rank_tile(
+        w: &[[f64; 4]],
+        y: &[f64],
+        flags: &[u8],
+        st: &mut RankSums,
+        scratch: &mut [PosEnd],
+        group: &mut u32,
+        ck: &mut usize,
+        ck_tp: &mut [[f64; 16]],
+        ck_fp: &mut [[f64; 16]],
+        lane: usize,
+    ) -> usize {
+        unsafe { kernel::rank_tile_avx2(w, y, flags, st, scratch, group, ck, ck_tp, ck_fp, lane) }
+    }
+    #[inline(always)]
+    fn row_tile(
+        w: &[[f64; 4]],
+        t: &[[f64; 4]],
+        flags: &[u8],
+        sums: &mut [[f64; 4]; 3],
+        ck: &mut usize,
+        ck_wp: &mut [[f64; 16]],
+        lane: usize,
+    ) {
+        unsafe { kernel::row_tile_avx2(w, t, flags, sums, ck, ck_wp, lane) }
+    }
+}
+
+/// The resampling weights of a batch.
+pub(crate) trait LaneWeights: Sync {
+    /// Every lane's weight for `row` (whose hash under the run's seed is
+    /// `row_hash`).
+    fn fill<S: Simd>(&self, row: u32, row_hash: u32, out: &mut [u16; LANES]);
+}
+
+pub(crate) struct PoissonLanes {
+    keys: [u32; PAIRS],
+}
+
+impl PoissonLanes {
+    pub(crate) fn new(seed: u64, first_replicate: usize) -> PoissonLanes {
+        PoissonLanes {
+            keys: std::array::from_fn(|i| pair_key(seed, first_replicate / 2 + i)),
+        }
+    }
+}
+
+impl LaneWeights for PoissonLanes {
+    #[inline(always)]
+    fn fill<S: Simd>(&self, _row: u32, row_hash: u32, out: &mut [u16; LANES]) {
+        S::poisson16(row_hash, &self.keys, out);
+    }
+}
+
+pub(crate) struct CountLanes {
+    /// counts[row][lane]; a count reaching 255 (probability below 10⁻⁵⁰⁰
+    /// for a row drawn N times out of N) would saturate.
+    counts: Vec<[u8; LANES]>,
+}
+
+impl LaneWeights for CountLanes {
+    #[inline(always)]
+    fn fill<S: Simd>(&self, row: u32, _row_hash: u32, out: &mut [u16; LANES]) {
+        let c = &self.counts[row as usize];
+        *out = std::array::from_fn(|l| c[l] as u16);
+    }
+}
+
+pub(crate) struct JackknifeLanes {
+    pub(crate) seed: u64,
+    pub(crate) first_group: usize,
+}
+
+impl LaneWeights for JackknifeLanes {
+    #[inline(always)]
+    fn fill<S: Simd>(&self, row: u32, _row_hash: u32, out: &mut [u16; LANES]) {
+        let g = jackknife_group(self.seed, row);
+        for (l, o) in out.iter_mut().enumerate() {
+            *o = (g != self.first_group + l) as u16;
+        }
+    }
+}
+
+pub(crate) fn multinomial_lanes(seed: u64, first_replicate: usize, rows: usize) -> CountLanes {
+    let mut counts = vec![[0u8; LANES]; rows];
+    for l in 0..LANES {
+        for d in 0..rows as u64 {
+            let r = draw_row(seed, first_replicate + l, d, rows);
+            counts[r][l] = counts[r][l].saturating_add(1);
+        }
+    }
+    CountLanes { counts }
+}
+
+/// Fills `out[i]` with every lane's weight for row `rows[i]` (rows given by
+/// index, their hashes in `row_hash` indexed by row), on the best
+/// instruction set the CPU has.
+pub(crate) fn fill_rows<W: LaneWeights>(
+    lanes: &W,
+    rows: impl Iterator<Item = u32> + Clone,
+    row_hash: &[u32],
+    out: &mut [[u16; LANES]],
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            unsafe { fill_rows_avx2(lanes, rows, row_hash, out) };
+            return;
+        }
+    }
+    for (o, r) in out.iter_mut().zip(rows) {
+        lanes.fill::<ScalarSimd>(r, row_hash[r as usize], o);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn fill_rows_avx2<W: LaneWeights>(
+    lanes: &W,
+    rows: impl Iterator<Item = u32>,
+    row_hash: &[u32],
+    out: &mut [[u16; LANES]],
+) {
+    for (o, r) in out.iter_mut().zip(rows) {
+        lanes.fill::<Avx2Simd>(r, row_hash[r as usize], o);
+    }
+}
+
+/// The weight source of batch `batch`: Poisson or multinomial replicates
+/// first, then (when `jackknife`) the jackknife groups. Returns the source
+/// and how many of its lanes are real replicates.
+pub(crate) enum Source {
+    /// Poisson replicates.
+    Poisson(PoissonLanes),
+    /// Multinomial replicates.
+    Counts(CountLanes),
+    /// Jackknife groups.
+    Jackknife(JackknifeLanes),
+}
+
+impl LaneWeights for Source {
+    #[inline(always)]
+    fn fill<S: Simd>(&self, row: u32, row_hash: u32, out: &mut [u16; LANES]) {
+        match self {
+            Source::Poisson(p) => p.fill::<S>(row, row_hash, out),
+            Source::Counts(c) => c.fill::<S>(row, row_hash, out),
+            Source::Jackknife(j) => j.fill::<S>(row, row_hash, out),
+        }
+    }
+}
+
+/// The batches of a bootstrap run: `replicates` resamples, then (when
+/// `jackknife`) the jackknife groups. `batch` → (source, real lanes, is
+/// jackknife).
+pub(crate) struct Batches {
+    pub(crate) replicates: usize,
+    pub(crate) jackknife: bool,
+    pub(crate) seed: u64,
+    pub(crate) resample: Resample,
+    pub(crate) rows: usize,
+}
+
+impl Batches {
+    /// Replicate batches.
+    pub(crate) fn resample_batches(&self) -> usize {
+        self.replicates.div_ceil(LANES)
+    }
+
+    /// All batches.
+    pub(crate) fn len(&self) -> usize {
+        self.resample_batches()
+            + if self.jackknife {
+                JACKKNIFE_GROUPS.div_ceil(LANES)
+            } else {
+                0
+            }
+    }
+
+    /// The source of batch `b`, its number of real lanes, and whether it is
+    /// a jackknife batch.
+    pub(crate) fn source(&self, b: usize) -> (Source, usize, bool) {
+        let rb = self.resample_batches();
+        if b < rb {
+            let first = b * LANES;
+            let src = match self.resample {
+                Resample::Poisson => Source::Poisson(PoissonLanes::new(self.seed, first)),
+                Resample::Multinomial => {
+                    Source::Counts(multinomial_lanes(self.seed, first, self.rows))
+                }
+            };
+            (src, (self.replicates - first).min(LANES), false)
+        } else {
+            let first = (b - rb) * LANES;
+            (
+                Source::Jackknife(JackknifeLanes {
+                    seed: self.seed,
+                    first_group: first,
+                }),
+                (JACKKNIFE_GROUPS - first).min(LANES),
+                true,
+            )
+        }
+    }
+}

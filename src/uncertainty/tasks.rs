@@ -1,0 +1,466 @@
+//! Bootstrap replicates of the multiclass and regression metrics, through
+//! the same weights as the binary passes ([`super::lanes`]): replicate `r`
+//! gives row `i` the same weight in every task and every model.
+//!
+//! - **Regression**: one pass over the rows per batch of replicates,
+//!   accumulating `Σw`, `Σw·r²`, `Σw·|r|`, `Σw·y`, `Σw·y²` (labels centred on
+//!   their full-data mean) and the largest `|r|` with a positive weight.
+//! - **Multiclass**: one pass over the rows per batch for everything that
+//!   needs no ordering (accuracy, top-k, the per-class counts behind the
+//!   precision/recall/F1 averages, log loss, Brier, the calibration bins),
+//!   and one sorted binary pass per class for the one-vs-rest ROC-AUC and
+//!   average precision (each class's scores sorted once).
+//!
+//! Every replicate's metrics are computed exactly as the point metrics would
+//! be on the data weighted by that replicate's weights (tests check this
+//! against the point code).
+
+#![allow(clippy::needless_range_loop)]
+
+use rayon::prelude::*;
+
+use super::bootstrap::{BootstrapOptions, Ranking, Replicates, replicates};
+use super::lanes::{Batches, LANES, fill_rows, row_hash, row_key};
+use crate::data::{Float, Floats};
+use crate::metrics::calibration::{BINS, bin_of};
+use crate::metrics::multiclass::argmax;
+use crate::metrics::neg_log;
+
+const BLOCK: usize = 1024;
+
+/// Names of the regression metrics, in the point metrics' order.
+pub const REGRESSION_METRICS: [&str; 5] = ["mse", "rmse", "mae", "r2", "max_error"];
+
+fn batches(options: &BootstrapOptions, rows: usize) -> Batches {
+    Batches {
+        replicates: options.replicates,
+        jackknife: options.jackknife,
+        seed: options.seed,
+        resample: options.resample,
+        rows,
+    }
+}
+
+/// Runs `per_batch` over every batch in parallel and sorts the lanes into
+/// replicate values and jackknife values (`values[m][r]`).
+fn collect(
+    batches: &Batches,
+    metrics: usize,
+    progress: &(dyn Fn(usize, usize) + Sync),
+    per_batch: impl Fn(&super::lanes::Source, usize) -> Vec<Vec<f64>> + Sync,
+) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let total = batches.len();
+    let outs: Vec<(bool, Vec<Vec<f64>>)> = (0..total)
+        .into_par_iter()
+        .map(|b| {
+            let (src, count, jk) = batches.source(b);
+            let lanes = per_batch(&src, count);
+            progress(
+                done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
+                total,
+            );
+            (jk, lanes)
+        })
+        .collect();
+    let mut values = vec![Vec::new(); metrics];
+    let mut jackknife = vec![Vec::new(); metrics];
+    for (jk, lanes) in outs {
+        for lane in lanes {
+            let target = if jk { &mut jackknife } else { &mut values };
+            for (m, v) in lane.into_iter().enumerate() {
+                target[m].push(v);
+            }
+        }
+    }
+    (values, jackknife)
+}
+
+fn empty_replicates(values: Vec<Vec<f64>>, jackknife: Vec<Vec<f64>>) -> Replicates {
+    Replicates {
+        values,
+        jackknife,
+        tpr: Vec::new(),
+        precision: Vec::new(),
+        f1: Vec::new(),
+        grid: Vec::new(),
+    }
+}
+
+/// Replicates of [`REGRESSION_METRICS`].
+pub fn regression_replicates(
+    labels: &Floats,
+    scores: &Floats,
+    weights: Option<&Floats>,
+    options: &BootstrapOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Replicates {
+    let n = labels.len();
+    let key = row_key(options.seed);
+    let hashes: Vec<u32> = (0..n as u32)
+        .into_par_iter()
+        .map(|r| row_hash(key, r))
+        .collect();
+    let fw = |r: usize| weights.map_or(1.0, |w| w.get(r));
+    let (sw, swy) = (0..n).fold((0.0, 0.0), |(a, b), r| {
+        (a + fw(r), b + fw(r) * labels.get(r))
+    });
+    let centre = if sw > 0.0 { swy / sw } else { 0.0 };
+    let b = batches(options, n);
+    let (values, jackknife) = collect(&b, REGRESSION_METRICS.len(), progress, |src, count| {
+        let mut buf = vec![[0u16; LANES]; BLOCK];
+        let (mut w_, mut r2, mut ab, mut y1, mut y2) = (
+            [0f64; LANES],
+            [0f64; LANES],
+            [0f64; LANES],
+            [0f64; LANES],
+            [0f64; LANES],
+        );
+        let mut mx = [0f64; LANES];
+        let mut start = 0;
+        while start < n {
+            let end = (start + BLOCK).min(n);
+            fill_rows(
+                src,
+                start as u32..end as u32,
+                &hashes,
+                &mut buf[..end - start],
+            );
+            for (i, r) in (start..end).enumerate() {
+                let (y, p, f) = (labels.get(r), scores.get(r), fw(r));
+                let res = y - p;
+                let yc = y - centre;
+                for l in 0..LANES {
+                    let w = buf[i][l] as f64 * f;
+                    w_[l] += w;
+                    r2[l] += w * res * res;
+                    ab[l] += w * res.abs();
+                    y1[l] += w * yc;
+                    y2[l] += w * yc * yc;
+                    if w > 0.0 && res.abs() > mx[l] {
+                        mx[l] = res.abs();
+                    }
+                }
+            }
+            start = end;
+        }
+        (0..count)
+            .map(|l| {
+                if w_[l] <= 0.0 {
+                    return vec![f64::NAN; REGRESSION_METRICS.len()];
+                }
+                let mse = r2[l] / w_[l];
+                let ss_tot = y2[l] - y1[l] * y1[l] / w_[l];
+                vec![
+                    mse,
+                    mse.sqrt(),
+                    ab[l] / w_[l],
+                    if ss_tot > 0.0 {
+                        1.0 - r2[l] / ss_tot
+                    } else {
+                        f64::NAN
+                    },
+                    mx[l],
+                ]
+            })
+            .collect()
+    });
+    empty_replicates(values, jackknife)
+}
+
+/// Names of the multiclass metrics for `k` classes, in the point metrics'
+/// order.
+pub fn multiclass_metric_names(k: usize) -> Vec<&'static str> {
+    let mut v = vec!["accuracy"];
+    if k > 3 {
+        v.push("top_3_accuracy");
+    }
+    if k > 5 {
+        v.push("top_5_accuracy");
+    }
+    v.extend([
+        "macro_precision",
+        "macro_recall",
+        "macro_f1",
+        "micro_precision",
+        "micro_recall",
+        "micro_f1",
+        "weighted_precision",
+        "weighted_recall",
+        "weighted_f1",
+        "macro_roc_auc",
+        "weighted_roc_auc",
+        "macro_average_precision",
+        "weighted_average_precision",
+        "log_loss",
+        "brier",
+        "ece",
+    ]);
+    v
+}
+
+/// Per-row terms of the multiclass row pass.
+struct RowTerms {
+    y: Vec<u32>,
+    pred: Vec<u32>,
+    bin: Vec<u8>,
+    /// (log loss, Brier, top probability, correct, top-3 hit, top-5 hit)
+    t: Vec<[f64; 6]>,
+}
+
+fn row_terms<F: Float>(labels: &[u32], scores: &[F], k: usize) -> RowTerms {
+    let per_row: Vec<(u32, u8, [f64; 6])> = labels
+        .par_iter()
+        .zip(scores.par_chunks(k))
+        .map(|(&y, row)| {
+            let y = y as usize;
+            let top = argmax(row);
+            let sy = row[y].to_f64();
+            let rank = row
+                .iter()
+                .enumerate()
+                .filter(|&(c, s)| {
+                    let s = s.to_f64();
+                    s > sy || (s == sy && c > y)
+                })
+                .count();
+            let mut sq = 0.0;
+            for (j, p) in row.iter().enumerate() {
+                let e = p.to_f64() - if j == y { 1.0 } else { 0.0 };
+                sq += e * e;
+            }
+            let ptop = row[top].to_f64();
+            (
+                top as u32,
+                bin_of(ptop) as u8,
+                [
+                    neg_log(sy),
+                    sq,
+                    ptop,
+                    (top == y) as u8 as f64,
+                    (rank < 3) as u8 as f64,
+                    (rank < 5) as u8 as f64,
+                ],
+            )
+        })
+        .collect();
+    RowTerms {
+        y: labels.to_vec(),
+        pred: per_row.iter().map(|r| r.0).collect(),
+        bin: per_row.iter().map(|r| r.1).collect(),
+        t: per_row.iter().map(|r| r.2).collect(),
+    }
+}
+
+/// One class's scores (column `c`), in the stored width.
+fn column(scores: &Floats, k: usize, c: usize) -> Floats {
+    match scores {
+        Floats::F32(v) => Floats::from(v.iter().skip(c).step_by(k).copied().collect::<Vec<f32>>()),
+        Floats::F64(v) => Floats::from(v.iter().skip(c).step_by(k).copied().collect::<Vec<f64>>()),
+    }
+}
+
+/// Replicates of [`multiclass_metric_names`]`(k)`.
+pub fn multiclass_replicates(
+    labels: &[u32],
+    scores: &Floats,
+    k: usize,
+    weights: Option<&Floats>,
+    options: &BootstrapOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Replicates {
+    let n = labels.len();
+    let names = multiclass_metric_names(k);
+    let terms = crate::with_floats!(scores, s => row_terms(labels, s, k));
+    // Classes present as a label or a prediction (by row), as in the point
+    // metrics.
+    let mut seen = vec![false; k];
+    for (&y, &p) in terms.y.iter().zip(&terms.pred) {
+        seen[y as usize] = true;
+        seen[p as usize] = true;
+    }
+    let seen: Vec<usize> = (0..k).filter(|&c| seen[c]).collect();
+
+    // One-vs-rest AUC and AP per class: a sorted binary pass per class.
+    let steps = k + 1;
+    let ovr: Vec<Replicates> = (0..k)
+        .map(|c| {
+            let y: Vec<u8> = labels.iter().map(|&l| (l as usize == c) as u8).collect();
+            let col = column(scores, k, c);
+            let rk = Ranking::build(&y, &col, weights);
+            let per_class = |d: usize, t: usize| progress(c * t + d, steps * t);
+            let opts = BootstrapOptions {
+                grid: 2,
+                ..*options
+            };
+            replicates(&rk, &col, &opts, &per_class)
+        })
+        .collect();
+
+    let key = row_key(options.seed);
+    let hashes: Vec<u32> = (0..n as u32)
+        .into_par_iter()
+        .map(|r| row_hash(key, r))
+        .collect();
+    let fw = |r: usize| weights.map_or(1.0, |w| w.get(r));
+    let b = batches(options, n);
+    let last = |d: usize, t: usize| progress(k * t + d, steps * t);
+    // Each lane carries the named metrics, then its k class supports (for
+    // the one-vs-rest averages, filled in after the per-class passes).
+    let (values, jackknife) = collect(&b, names.len() + k, &last, |src, count| {
+        let mut buf = vec![[0u16; LANES]; BLOCK];
+        // sums[j][l]: Σw, Σw·ll, Σw·brier, Σw·correct, Σw·top3, Σw·top5
+        let mut sums = [[0f64; LANES]; 6];
+        let mut support = vec![[0f64; LANES]; k];
+        let mut predicted = vec![[0f64; LANES]; k];
+        let mut tp = vec![[0f64; LANES]; k];
+        let mut bins = vec![[[0f64; LANES]; 3]; BINS];
+        let mut start = 0;
+        while start < n {
+            let end = (start + BLOCK).min(n);
+            fill_rows(
+                src,
+                start as u32..end as u32,
+                &hashes,
+                &mut buf[..end - start],
+            );
+            for (i, r) in (start..end).enumerate() {
+                let f = fw(r);
+                let (y, p, bn) = (
+                    terms.y[r] as usize,
+                    terms.pred[r] as usize,
+                    terms.bin[r] as usize,
+                );
+                let t = &terms.t[r];
+                for l in 0..LANES {
+                    let w = buf[i][l] as f64 * f;
+                    sums[0][l] += w;
+                    sums[1][l] += w * t[0];
+                    sums[2][l] += w * t[1];
+                    sums[3][l] += w * t[3];
+                    sums[4][l] += w * t[4];
+                    sums[5][l] += w * t[5];
+                    support[y][l] += w;
+                    predicted[p][l] += w;
+                    if y == p {
+                        tp[y][l] += w;
+                    }
+                    bins[bn][0][l] += w;
+                    bins[bn][1][l] += w * t[2];
+                    bins[bn][2][l] += w * t[3];
+                }
+            }
+            start = end;
+        }
+        (0..count)
+            .map(|l| {
+                let total = sums[0][l];
+                if total <= 0.0 {
+                    // Nothing drawn: every metric undefined; zero supports.
+                    let mut out = vec![f64::NAN; names.len()];
+                    out.extend(std::iter::repeat_n(0.0, k));
+                    return out;
+                }
+                let mut out = vec![sums[3][l] / total];
+                if k > 3 {
+                    out.push(sums[4][l] / total);
+                }
+                if k > 5 {
+                    out.push(sums[5][l] / total);
+                }
+                let prec = |c: usize| (predicted[c][l] > 0.0).then(|| tp[c][l] / predicted[c][l]);
+                let rec = |c: usize| (support[c][l] > 0.0).then(|| tp[c][l] / support[c][l]);
+                let f1 = |c: usize| {
+                    let fp = predicted[c][l] - tp[c][l];
+                    let fneg = support[c][l] - tp[c][l];
+                    let d = 2.0 * tp[c][l] + fp + fneg;
+                    (d > 0.0).then(|| 2.0 * tp[c][l] / d)
+                };
+                type Pick<'a> = &'a dyn Fn(usize) -> Option<f64>;
+                let picks: [Pick; 3] = [&prec, &rec, &f1];
+                for pick in picks {
+                    out.push(
+                        seen.iter().map(|&c| pick(c).unwrap_or(0.0)).sum::<f64>()
+                            / seen.len() as f64,
+                    );
+                }
+                let (ta, fa, na) = seen.iter().fold((0.0, 0.0, 0.0), |(a, b, d), &c| {
+                    (
+                        a + tp[c][l],
+                        b + predicted[c][l] - tp[c][l],
+                        d + support[c][l] - tp[c][l],
+                    )
+                });
+                out.push(if ta + fa > 0.0 { ta / (ta + fa) } else { 0.0 });
+                out.push(if ta + na > 0.0 { ta / (ta + na) } else { 0.0 });
+                let d = 2.0 * ta + fa + na;
+                out.push(if d > 0.0 { 2.0 * ta / d } else { 0.0 });
+                let ssup: f64 = seen.iter().map(|&c| support[c][l]).sum();
+                for pick in picks {
+                    out.push(if ssup > 0.0 {
+                        seen.iter()
+                            .map(|&c| support[c][l] * pick(c).unwrap_or(0.0))
+                            .sum::<f64>()
+                            / ssup
+                    } else {
+                        f64::NAN
+                    });
+                }
+                // One-vs-rest averages: filled in from the per-class passes.
+                out.push(f64::NAN);
+                out.push(f64::NAN);
+                out.push(f64::NAN);
+                out.push(f64::NAN);
+                out.push(sums[1][l] / total);
+                out.push(sums[2][l] / total);
+                let mut ece = 0.0;
+                for bn in 0..BINS {
+                    let wb = bins[bn][0][l];
+                    if wb > 0.0 {
+                        ece += (wb / total) * (bins[bn][2][l] / wb - bins[bn][1][l] / wb).abs();
+                    }
+                }
+                out.push(ece);
+                // Per-class supports ride along for the OvR averages.
+                out.extend((0..k).map(|c| support[c][l]));
+                out
+            })
+            .collect()
+    });
+    // Fill the one-vs-rest averages from the per-class replicates, using each
+    // replicate's class supports (carried past the named metrics).
+    let at = |name: &str| names.iter().position(|n| *n == name).unwrap_or(0);
+    let (mac_auc, wt_auc, mac_ap, wt_ap) = (
+        at("macro_roc_auc"),
+        at("weighted_roc_auc"),
+        at("macro_average_precision"),
+        at("weighted_average_precision"),
+    );
+    let finish =
+        |mut vals: Vec<Vec<f64>>, pick: &dyn Fn(&Replicates) -> &Vec<Vec<f64>>| -> Vec<Vec<f64>> {
+            let reps = vals.first().map_or(0, Vec::len);
+            for r in 0..reps {
+                for (m_auc, m_ap, weighted) in [(mac_auc, mac_ap, false), (wt_auc, wt_ap, true)] {
+                    for (slot, metric) in [(m_auc, 0usize), (m_ap, 1usize)] {
+                        let mut acc = 0.0;
+                        let mut norm = 0.0;
+                        for c in 0..k {
+                            let sup = vals[names.len() + c][r];
+                            let v = pick(&ovr[c])[metric][r];
+                            if sup > 0.0 && v.is_finite() {
+                                let wgt = if weighted { sup } else { 1.0 };
+                                acc += wgt * v;
+                                norm += wgt;
+                            }
+                        }
+                        vals[slot][r] = if norm > 0.0 { acc / norm } else { f64::NAN };
+                    }
+                }
+            }
+            vals.truncate(names.len());
+            vals
+        };
+    let values = finish(values, &|rep| &rep.values);
+    let jackknife = finish(jackknife, &|rep| &rep.jackknife);
+    empty_replicates(values, jackknife)
+}
