@@ -16,14 +16,15 @@ use std::path::Path;
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::DataType;
 
-use crate::data::{Columns, Predictions};
+use crate::data::{Columns, Floats, Predictions};
 use crate::error::{Error, Result};
-use crate::full::FullOptions;
+use crate::full::{FullOptions, FullResult};
 use crate::metrics::binary::{self, BinaryFull, BinaryOptions};
-use crate::metrics::{Metric, MetricSet};
-use crate::uncertainty::bootstrap::{self, METRICS};
+use crate::metrics::{Metric, MetricSet, multiclass, regression};
+use crate::uncertainty::bootstrap::{self, METRICS, Replicates};
 use crate::uncertainty::delong::{self, PairedDeLong};
 use crate::uncertainty::intervals::{self, normal_quantile};
+use crate::uncertainty::tasks;
 use crate::uncertainty::{self as unc, CiMethod};
 
 /// How rows were matched.
@@ -42,10 +43,11 @@ pub struct Comparison {
     pub join: Join,
     /// Rows compared.
     pub rows: usize,
-    /// The candidate's full tier.
-    pub candidate: BinaryFull,
+    /// The candidate's full tier (with its intervals from the shared
+    /// resamples).
+    pub candidate: FullResult,
     /// The baseline's full tier (on the candidate's rows).
-    pub baseline: BinaryFull,
+    pub baseline: FullResult,
     /// `candidate − baseline` for every metric, with paired intervals.
     pub delta: MetricSet,
     /// DeLong's paired test of the ROC-AUC difference, or why it is
@@ -70,6 +72,16 @@ pub fn align(
             candidate.task,
             baseline.path.display(),
             baseline.task
+        )));
+    }
+    if let (Columns::Multiclass { classes: a, .. }, Columns::Multiclass { classes: b, .. }) =
+        (&candidate.columns, &baseline.columns)
+        && a != b
+    {
+        return Err(Error::usage(format!(
+            "{} scores {a} classes but {} scores {b}: compare models of the same classes",
+            candidate.path.display(),
+            baseline.path.display()
         )));
     }
     let mut notes = Vec::new();
@@ -298,15 +310,143 @@ pub fn compare(
     options: &FullOptions,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Comparison> {
-    let (Columns::Binary { labels, scores: sc }, Columns::Binary { scores: sb, .. }) =
-        (&candidate.columns, &baseline.columns)
-    else {
-        return Err(Error::usage(format!(
-            "evalkit compare supports binary tasks so far; {} is a {} task",
+    let iv = &options.intervals;
+    let weights = candidate.weights.as_ref();
+    let half = |done: usize, total: usize| progress(done, 2 * total);
+    let offset = |done: usize, total: usize| progress(total + done, 2 * total);
+    match (&candidate.columns, &baseline.columns) {
+        (Columns::Binary { labels, scores: sc }, Columns::Binary { scores: sb, .. }) => Ok(
+            compare_binary(labels, sc, sb, weights, join, options, progress),
+        ),
+        (
+            Columns::Multiclass {
+                labels,
+                scores: sc,
+                classes,
+            },
+            Columns::Multiclass { scores: sb, .. },
+        ) => {
+            let k = *classes;
+            let names = &candidate.class_names;
+            let point = |s| FullResult::Multiclass(multiclass::point(labels, s, k, weights, names));
+            let reps = |s, p: &(dyn Fn(usize, usize) + Sync)| {
+                multiclass::replicates(labels, s, k, weights, iv, p)
+            };
+            Ok(paired(
+                (point(sc), point(sb)),
+                &tasks::multiclass_metric_names(k),
+                iv.replicates > 0,
+                || (reps(sc, &half), reps(sb, &offset)),
+                iv,
+                join,
+                candidate.rows(),
+            ))
+        }
+        (Columns::Regression { labels, scores: sc }, Columns::Regression { scores: sb, .. }) => {
+            let point = |s| FullResult::Regression(regression::point(labels, s, weights));
+            let reps = |s, p: &(dyn Fn(usize, usize) + Sync)| {
+                regression::replicates(labels, s, weights, iv, p)
+            };
+            Ok(paired(
+                (point(sc), point(sb)),
+                &tasks::REGRESSION_METRICS,
+                iv.replicates > 0,
+                || (reps(sc, &half), reps(sb, &offset)),
+                iv,
+                join,
+                candidate.rows(),
+            ))
+        }
+        _ => Err(Error::usage(format!(
+            "{} is a {} task but {} is a {} task: compare predictions for the same problem",
             candidate.path.display(),
-            candidate.task
-        )));
-    };
+            candidate.task,
+            baseline.path.display(),
+            baseline.task
+        ))),
+    }
+}
+
+/// `candidate − baseline` of every metric in `names`: undefined when either
+/// side is.
+fn point_deltas(cand: &MetricSet, base: &MetricSet, names: &[&str]) -> MetricSet {
+    let mut delta = MetricSet::new();
+    for name in names {
+        let (Some(a), Some(b)) = (cand.get(name), base.get(name)) else {
+            continue;
+        };
+        let d = match (a.value, b.value) {
+            (Some(a), Some(b)) => Metric::point(a - b),
+            _ => Metric::undefined(format!(
+                "{name} is undefined for the candidate or the baseline"
+            )),
+        };
+        delta.insert(name, d);
+    }
+    delta
+}
+
+/// Replicate-by-replicate differences.
+fn differences(a: &[Vec<f64>], b: &[Vec<f64>]) -> Vec<Vec<f64>> {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| x.iter().zip(y).map(|(p, q)| p - q).collect())
+        .collect()
+}
+
+/// The comparison of two unsorted-pass tasks (multiclass, regression):
+/// point values, then (when `bootstrap`) each side's intervals and the
+/// paired intervals of the differences from the same resamples.
+fn paired(
+    (mut cand, mut base): (FullResult, FullResult),
+    names: &[&str],
+    bootstrap: bool,
+    replicates: impl FnOnce() -> (Replicates, Replicates),
+    iv: &unc::IntervalOptions,
+    join: Join,
+    rows: usize,
+) -> Comparison {
+    let mut delta = point_deltas(cand.metrics(), base.metrics(), names);
+    let mut warnings = Vec::new();
+    if bootstrap {
+        let (rc, rb) = replicates();
+        let none = |_: &str| None;
+        for (side, result, reps) in [("candidate", &mut cand, &rc), ("baseline", &mut base, &rb)] {
+            let notes = unc::attach(
+                result.metrics_mut(),
+                names,
+                &reps.values,
+                &reps.jackknife,
+                &none,
+                iv,
+            );
+            warnings.extend(notes.into_iter().map(|w| format!("{side} {w}")));
+        }
+        let values = differences(&rc.values, &rb.values);
+        let jackknife = differences(&rc.jackknife, &rb.jackknife);
+        let notes = unc::attach(&mut delta, names, &values, &jackknife, &none, iv);
+        warnings.extend(notes.into_iter().map(|w| format!("delta {w}")));
+    }
+    Comparison {
+        join,
+        rows,
+        candidate: cand,
+        baseline: base,
+        delta,
+        delong: Err("DeLong's test compares binary ROC-AUCs".to_string()),
+        warnings,
+    }
+}
+
+fn compare_binary(
+    labels: &[u8],
+    sc: &Floats,
+    sb: &Floats,
+    weights: Option<&Floats>,
+    join: Join,
+    options: &FullOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Comparison {
     let iv = &options.intervals;
     let bopts = BinaryOptions {
         threshold: options.threshold,
@@ -314,7 +454,6 @@ pub fn compare(
         intervals: *iv,
         keep_replicates: true,
     };
-    let weights = candidate.weights.as_ref();
     let half = |done: usize, total: usize| progress(done, 2 * total);
     let cand = binary::full(labels, sc, weights, &bopts, &half);
     let offset = |done: usize, total: usize| progress(total + done, 2 * total);
@@ -339,28 +478,12 @@ pub fn compare(
         _ => Err("ROC-AUC is undefined for these rows (one class)".to_string()),
     };
 
-    // Point differences.
-    let mut delta = MetricSet::new();
-    for name in METRICS {
-        let d = match (cand.metrics.value(name), base.metrics.value(name)) {
-            (Some(a), Some(b)) => Metric::point(a - b),
-            _ => Metric::undefined(format!(
-                "{name} is undefined for the candidate or the baseline"
-            )),
-        };
-        delta.insert(name, d);
-    }
+    let mut delta = point_deltas(&cand.metrics, &base.metrics, &METRICS);
     let mut warnings = Vec::new();
     match (&cand.replicates, &base.replicates) {
         (Some(rc), Some(rb)) => {
-            let diff = |a: &[Vec<f64>], b: &[Vec<f64>]| -> Vec<Vec<f64>> {
-                a.iter()
-                    .zip(b)
-                    .map(|(x, y)| x.iter().zip(y).map(|(p, q)| p - q).collect())
-                    .collect()
-            };
-            let values = diff(&rc.values, &rb.values);
-            let jackknife = diff(&rc.jackknife, &rb.jackknife);
+            let values = differences(&rc.values, &rb.values);
+            let jackknife = differences(&rc.jackknife, &rb.jackknife);
             let auc_acceleration = match (iv.method, &cand.ranking, &base.ranking) {
                 (CiMethod::Bca, Some(rkc), Some(rkb)) if weights.is_none() => {
                     match (cand.metrics.value("roc_auc"), base.metrics.value("roc_auc")) {
@@ -413,15 +536,15 @@ pub fn compare(
     }
     warnings.extend(cand.interval_notes.iter().map(|w| format!("candidate {w}")));
     warnings.extend(base.interval_notes.iter().map(|w| format!("baseline {w}")));
-    Ok(Comparison {
+    Comparison {
         join,
-        rows: candidate.rows(),
-        candidate: strip(cand),
-        baseline: strip(base),
+        rows: labels.len(),
+        candidate: FullResult::Binary(Box::new(strip(cand))),
+        baseline: FullResult::Binary(Box::new(strip(base))),
         delta,
         delong,
         warnings,
-    })
+    }
 }
 
 /// Drops what only the comparison needed.

@@ -51,6 +51,15 @@ impl FullResult {
         }
     }
 
+    /// The metrics, to attach intervals to.
+    pub fn metrics_mut(&mut self) -> &mut crate::metrics::MetricSet {
+        match self {
+            FullResult::Binary(b) => &mut b.metrics,
+            FullResult::Multiclass(m) => &mut m.metrics,
+            FullResult::Regression(r) => &mut r.metrics,
+        }
+    }
+
     /// Warnings: every undefined metric with its reason, then notes (classes
     /// left out of averages, …).
     pub fn warnings(&self) -> Vec<String> {

@@ -259,15 +259,15 @@ pub fn compare(
         },
     );
     m.insert("threshold".into(), json!(options.threshold));
-    m.insert("metrics".into(), json!(c.candidate.metrics));
-    m.insert("baseline".into(), json!(c.baseline.metrics));
+    m.insert("metrics".into(), json!(c.candidate.metrics()));
+    m.insert("baseline".into(), json!(c.baseline.metrics()));
     m.insert("delta".into(), json!(c.delta));
     m.insert(
         "delong".into(),
         match &c.delong {
             Ok(d) => json!({
-                "candidate_auc": c.candidate.metrics.value("roc_auc"),
-                "baseline_auc": c.baseline.metrics.value("roc_auc"),
+                "candidate_auc": c.candidate.metrics().value("roc_auc"),
+                "baseline_auc": c.baseline.metrics().value("roc_auc"),
                 "difference": d.difference,
                 "std_error": d.variance.sqrt(),
                 "z": d.z,
@@ -276,7 +276,7 @@ pub fn compare(
             Err(reason) => json!({"z": null, "p_value": null, "reason": reason}),
         },
     );
-    let mut warnings = c.candidate.metrics.warnings();
+    let mut warnings = c.candidate.metrics().warnings();
     warnings.extend(c.warnings.iter().cloned());
     m.insert("warnings".into(), json!(warnings));
     Value::Object(m)

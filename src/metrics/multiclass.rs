@@ -20,8 +20,8 @@ use super::calibration::{Bin, BinSums};
 use super::curves::BinaryCurve;
 use super::{Metric, MetricSet, neg_log};
 use crate::data::{Float, Floats};
-use crate::uncertainty::bootstrap::BootstrapOptions;
-use crate::uncertainty::{self, CiMethod, IntervalOptions, tasks};
+use crate::uncertainty::bootstrap::Replicates;
+use crate::uncertainty::{self, IntervalOptions, tasks};
 
 const CHUNK: usize = 1 << 14;
 
@@ -165,7 +165,8 @@ fn column(scores: &Floats, k: usize, c: usize) -> Floats {
     }
 }
 
-/// Computes the multiclass full tier's point metrics. `names` are the class
+/// Computes the multiclass full tier: the point metrics, then bootstrap
+/// intervals unless `intervals.replicates` is 0. `names` are the class
 /// names, for notes.
 pub fn full(
     labels: &[u32],
@@ -175,6 +176,49 @@ pub fn full(
     names: &[String],
     intervals: &IntervalOptions,
     progress: &(dyn Fn(usize, usize) + Sync),
+) -> MulticlassFull {
+    let mut result = point(labels, scores, k, weights, names);
+    if intervals.replicates > 0 {
+        let reps = replicates(labels, scores, k, weights, intervals, progress);
+        let notes = uncertainty::attach(
+            &mut result.metrics,
+            &tasks::multiclass_metric_names(k),
+            &reps.values,
+            &reps.jackknife,
+            &|_| None,
+            intervals,
+        );
+        result.notes.extend(notes);
+    }
+    result
+}
+
+/// The bootstrap replicates of [`tasks::multiclass_metric_names`]`(k)`.
+pub fn replicates(
+    labels: &[u32],
+    scores: &Floats,
+    k: usize,
+    weights: Option<&Floats>,
+    intervals: &IntervalOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Replicates {
+    tasks::multiclass_replicates(
+        labels,
+        scores,
+        k,
+        weights,
+        &intervals.bootstrap_options(),
+        progress,
+    )
+}
+
+/// The multiclass point metrics, without intervals.
+pub fn point(
+    labels: &[u32],
+    scores: &Floats,
+    k: usize,
+    weights: Option<&Floats>,
+    names: &[String],
 ) -> MulticlassFull {
     let n = labels.len();
     let mut predicted = vec![0u32; n];
@@ -329,32 +373,6 @@ pub fn full(
     m.insert("log_loss", Metric::point(sums.log_loss / total));
     m.insert("brier", Metric::point(sums.brier / total));
     m.insert("ece", Metric::point(sums.bins.ece()));
-
-    if intervals.replicates > 0 {
-        let reps = tasks::multiclass_replicates(
-            labels,
-            scores,
-            k,
-            weights,
-            &BootstrapOptions {
-                replicates: intervals.replicates,
-                resample: intervals.resample,
-                seed: intervals.seed,
-                threshold: 0.5,
-                grid: 2,
-                jackknife: intervals.method == CiMethod::Bca,
-            },
-            progress,
-        );
-        notes.extend(uncertainty::attach(
-            &mut m,
-            &tasks::multiclass_metric_names(k),
-            &reps.values,
-            &reps.jackknife,
-            &|_| None,
-            intervals,
-        ));
-    }
 
     MulticlassFull {
         metrics: m,

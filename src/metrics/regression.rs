@@ -15,8 +15,8 @@ use rayon::prelude::*;
 
 use super::{Metric, MetricSet};
 use crate::data::Floats;
-use crate::uncertainty::bootstrap::BootstrapOptions;
-use crate::uncertainty::{self, CiMethod, IntervalOptions, tasks};
+use crate::uncertainty::bootstrap::Replicates;
+use crate::uncertainty::{self, IntervalOptions, tasks};
 
 const CHUNK: usize = 1 << 16;
 
@@ -55,7 +55,8 @@ struct Sums {
 /// Quantile probabilities of the residual summary.
 pub const RESIDUAL_PROBABILITIES: [f64; 9] = [0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0];
 
-/// Computes the regression full tier's point metrics.
+/// Computes the regression full tier: the point metrics, then bootstrap
+/// intervals unless `intervals.replicates` is 0.
 pub fn full(
     labels: &Floats,
     scores: &Floats,
@@ -63,6 +64,40 @@ pub fn full(
     intervals: &IntervalOptions,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> RegressionFull {
+    let mut result = point(labels, scores, weights);
+    if intervals.replicates > 0 {
+        let reps = replicates(labels, scores, weights, intervals, progress);
+        result.notes = uncertainty::attach(
+            &mut result.metrics,
+            &tasks::REGRESSION_METRICS,
+            &reps.values,
+            &reps.jackknife,
+            &|_| None,
+            intervals,
+        );
+    }
+    result
+}
+
+/// The bootstrap replicates of [`tasks::REGRESSION_METRICS`].
+pub fn replicates(
+    labels: &Floats,
+    scores: &Floats,
+    weights: Option<&Floats>,
+    intervals: &IntervalOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Replicates {
+    tasks::regression_replicates(
+        labels,
+        scores,
+        weights,
+        &intervals.bootstrap_options(),
+        progress,
+    )
+}
+
+/// The regression point metrics, without intervals.
+pub fn point(labels: &Floats, scores: &Floats, weights: Option<&Floats>) -> RegressionFull {
     let n = labels.len();
     let w = |i: usize| weights.map_or(1.0, |w| w.get(i));
     let parts: Vec<Sums> = (0..n.div_ceil(CHUNK))
@@ -132,34 +167,9 @@ pub fn full(
         .iter()
         .map(|&q| quantile_sorted(&residuals, q))
         .collect();
-    let mut notes = Vec::new();
-    if intervals.replicates > 0 {
-        let reps = tasks::regression_replicates(
-            labels,
-            scores,
-            weights,
-            &BootstrapOptions {
-                replicates: intervals.replicates,
-                resample: intervals.resample,
-                seed: intervals.seed,
-                threshold: 0.5,
-                grid: 2,
-                jackknife: intervals.method == CiMethod::Bca,
-            },
-            progress,
-        );
-        notes = uncertainty::attach(
-            &mut m,
-            &tasks::REGRESSION_METRICS,
-            &reps.values,
-            &reps.jackknife,
-            &|_| None,
-            intervals,
-        );
-    }
     RegressionFull {
         metrics: m,
-        notes,
+        notes: Vec::new(),
         residuals: Residuals {
             mean: t.wr / t.w,
             probabilities: RESIDUAL_PROBABILITIES.to_vec(),

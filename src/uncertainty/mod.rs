@@ -39,6 +39,21 @@ impl Default for IntervalOptions {
     }
 }
 
+impl IntervalOptions {
+    /// The resampling options of these intervals for the unsorted passes
+    /// (multiclass, regression): no threshold grid.
+    pub fn bootstrap_options(&self) -> bootstrap::BootstrapOptions {
+        bootstrap::BootstrapOptions {
+            replicates: self.replicates,
+            resample: self.resample,
+            seed: self.seed,
+            threshold: 0.5,
+            grid: 2,
+            jackknife: self.method == CiMethod::Bca,
+        }
+    }
+}
+
 /// Share of replicates that may leave a metric undefined before its
 /// interval is withheld.
 pub const MAX_UNDEFINED_SHARE: f64 = 0.1;

@@ -137,7 +137,7 @@ fn matching_by_id_equals_matching_by_position() {
     let b = compare(&cand, &by_pos, Join::Position, &options(48), &|_, _| {}).unwrap();
     assert_eq!(a.delta, b.delta);
     assert_eq!(a.delong, b.delong);
-    assert_eq!(a.baseline.metrics, b.baseline.metrics);
+    assert_eq!(a.baseline.metrics(), b.baseline.metrics());
 }
 
 fn run(args: &[&str]) -> (Option<i32>, String, String) {
@@ -418,4 +418,104 @@ fn weights_in_one_file_only_are_refused_and_u64_ids_match() {
         &["compare", w.to_str().unwrap(), a.to_str().unwrap()],
         &["w.arrow has sample weights", "a.arrow has none"],
     );
+}
+
+/// A baseline for a multiclass or regression fixture: the candidate's
+/// scores shrunk toward the uniform distribution (or the mean label).
+fn shrunk(p: &evalkit::data::Predictions) -> evalkit::data::Predictions {
+    let mut b = p.clone();
+    b.path = std::path::PathBuf::from("baseline.arrow");
+    b.columns = match &p.columns {
+        Columns::Multiclass {
+            labels,
+            scores,
+            classes,
+        } => Columns::Multiclass {
+            labels: labels.clone(),
+            scores: Floats::from(
+                (0..scores.len())
+                    .map(|i| 0.7 * scores.get(i) + 0.3 / *classes as f64)
+                    .collect::<Vec<f64>>(),
+            ),
+            classes: *classes,
+        },
+        Columns::Regression { labels, scores } => Columns::Regression {
+            labels: labels.clone(),
+            scores: Floats::from(
+                (0..scores.len())
+                    .map(|i| 0.8 * scores.get(i) + 0.2 * labels.get(i % 7))
+                    .collect::<Vec<f64>>(),
+            ),
+        },
+        Columns::Binary { .. } => unreachable!(),
+    };
+    b
+}
+
+/// Paired intervals of multiclass and regression differences equal
+/// resampling both files with the same weights and recomputing.
+#[test]
+fn multiclass_and_regression_paired_intervals_equal_the_reference() {
+    use evalkit::metrics::{MetricSet, multiclass, regression};
+    use evalkit::uncertainty::tasks::{REGRESSION_METRICS, multiclass_metric_names};
+    let b = 50;
+    for name in ["multiclass_ties.arrow", "regression.arrow"] {
+        let cand = read(name, false);
+        let base = shrunk(&cand);
+        let (aligned, _) = align(&cand, &base, None).unwrap();
+        let c = compare(&cand, &aligned, Join::Position, &options(b), &|_, _| {}).unwrap();
+        assert!(c.delong.is_err());
+        let point = |p: &evalkit::data::Predictions, w: Option<&Floats>| -> MetricSet {
+            match &p.columns {
+                Columns::Multiclass {
+                    labels,
+                    scores,
+                    classes,
+                } => multiclass::point(labels, scores, *classes, w, &p.class_names).metrics,
+                Columns::Regression { labels, scores } => {
+                    regression::point(labels, scores, w).metrics
+                }
+                Columns::Binary { .. } => unreachable!(),
+            }
+        };
+        let names: Vec<&str> = match &cand.columns {
+            Columns::Multiclass { classes, .. } => multiclass_metric_names(*classes),
+            _ => REGRESSION_METRICS.to_vec(),
+        };
+        // Point differences.
+        let (pc, pb) = (point(&cand, None), point(&base, None));
+        for n in &names {
+            let want = pc.value(n).unwrap() - pb.value(n).unwrap();
+            assert_eq!(c.delta.value(n), Some(want), "{name} delta {n}");
+            assert_eq!(c.candidate.metrics().value(n), pc.value(n), "{name} {n}");
+        }
+        // Paired replicates.
+        let mut diffs = vec![Vec::new(); names.len()];
+        for r in 0..b {
+            let w = Floats::from(
+                (0..cand.rows() as u32)
+                    .map(|i| poisson_weight(11, r, i) as f64)
+                    .collect::<Vec<f64>>(),
+            );
+            let (mc, mb) = (point(&cand, Some(&w)), point(&base, Some(&w)));
+            for (k, n) in names.iter().enumerate() {
+                if let (Some(x), Some(y)) = (mc.value(n), mb.value(n)) {
+                    diffs[k].push(x - y);
+                }
+            }
+        }
+        for (k, n) in names.iter().enumerate() {
+            diffs[k].sort_by(f64::total_cmp);
+            let want = percentile(&diffs[k], 0.95);
+            let got = c.delta.get(n).unwrap().ci.unwrap();
+            for j in 0..2 {
+                assert!(
+                    (got[j] - want[j]).abs() <= 1e-12 * want[j].abs().max(1.0),
+                    "{name} {n}[{j}]: {} vs {}",
+                    got[j],
+                    want[j]
+                );
+            }
+        }
+    }
 }

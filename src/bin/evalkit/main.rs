@@ -153,7 +153,7 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
                 })?;
             bar.finish();
             result.warnings.splice(0..0, notes);
-            let mut warnings = result.candidate.metrics.warnings();
+            let mut warnings = result.candidate.metrics().warnings();
             warnings.extend(result.warnings.iter().cloned());
             warn(&warnings);
             if a.json {

@@ -345,8 +345,8 @@ pub fn compare(
         marked |= excludes_zero;
         rows.push(vec![
             name.to_string(),
-            opt(c.candidate.metrics.value(name)),
-            opt(c.baseline.metrics.value(name)),
+            opt(c.candidate.metrics().value(name)),
+            opt(c.baseline.metrics().value(name)),
             d.value.map_or("n/a".to_string(), signed),
             d.ci.map_or("n/a".to_string(), |[lo, hi]| {
                 format!("[{}, {}]", num(lo), num(hi))
@@ -382,9 +382,10 @@ pub fn compare(
                 num(d.p_value)
             );
         }
-        Err(reason) => {
+        Err(reason) if matches!(c.candidate, evalkit::full::FullResult::Binary(_)) => {
             let _ = writeln!(out, "DeLong paired test: n/a ({reason})");
         }
+        Err(_) => {}
     }
     out
 }
