@@ -214,6 +214,66 @@ fn sweep(s: &Sweep, weighted: bool) -> Value {
     })
 }
 
+/// Adds the slices to the full tier's document: `min_slice`, and under
+/// `slices` one entry per slice with its key, rows, whether it was too small
+/// for intervals, its metrics and its warnings.
+pub fn add_slices(
+    doc: &mut Value,
+    preds: &Predictions,
+    min_rows: usize,
+    slices: &[crate::slices::Slice],
+) {
+    let w = preds.weights.is_some();
+    let list: Vec<Value> = slices
+        .iter()
+        .map(|s| {
+            let mut o = serde_json::Map::new();
+            o.insert("by".into(), json!(s.by));
+            o.insert(
+                "key".into(),
+                Value::Object(
+                    s.by.iter()
+                        .cloned()
+                        .zip(s.key.iter().map(|k| json!(k)))
+                        .collect(),
+                ),
+            );
+            o.insert("rows".into(), json!(s.rows));
+            o.insert("too_small".into(), json!(s.too_small));
+            match &s.result {
+                FullResult::Binary(b) => {
+                    o.insert("positives".into(), count(b.positives, w));
+                    o.insert("negatives".into(), count(b.negatives, w));
+                }
+                FullResult::Multiclass(m) => {
+                    o.insert(
+                        "support".into(),
+                        counts(
+                            &m.per_class.iter().map(|r| r.support).collect::<Vec<_>>(),
+                            w,
+                        ),
+                    );
+                }
+                FullResult::Regression(_) => {}
+            }
+            o.insert("metrics".into(), json!(s.result.metrics()));
+            let mut warnings = s.result.warnings();
+            if s.too_small {
+                warnings.push(format!(
+                    "{} rows, fewer than {min_rows}: no intervals",
+                    s.rows
+                ));
+            }
+            o.insert("warnings".into(), json!(warnings));
+            Value::Object(o)
+        })
+        .collect();
+    if let Value::Object(m) = doc {
+        m.insert("min_slice".into(), json!(min_rows));
+        m.insert("slices".into(), Value::Array(list));
+    }
+}
+
 /// The comparison's document: the candidate's metrics under `metrics`, the
 /// baseline's under `baseline`, the paired differences under `delta`, and
 /// DeLong's paired test under `delong`.

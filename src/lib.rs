@@ -15,6 +15,8 @@
 //! 4. **Compare** — [`compare::compare`] runs a candidate and a baseline on
 //!    the same rows through the same resamples: paired intervals of every
 //!    metric's difference, DeLong's paired test.
+//! 5. **Slices** — [`slices::full_sliced`] runs the full tier per value of
+//!    passthrough columns (one column, or several crossed), in parallel.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -47,6 +49,7 @@ pub mod json;
 pub mod metrics;
 pub mod rng;
 pub mod sample;
+pub mod slices;
 pub mod uncertainty;
 
 pub use error::{Error, ErrorKind, Result};

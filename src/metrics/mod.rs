@@ -127,6 +127,14 @@ impl MetricSet {
         self.0.is_empty()
     }
 
+    /// Drops every interval (the values stay).
+    pub fn clear_intervals(&mut self) {
+        for (_, m) in &mut self.0 {
+            m.ci = None;
+            m.method = "none".to_string();
+        }
+    }
+
     /// "name: reason" for every undefined metric.
     pub fn warnings(&self) -> Vec<String> {
         self.iter()

@@ -309,6 +309,17 @@ fn output_does_not_depend_on_the_thread_count() {
             "--resample",
             "multinomial",
         ],
+        vec![
+            "full",
+            "binary_sliced.arrow",
+            "--json",
+            "--bootstrap",
+            "48",
+            "--slice",
+            "region",
+            "--slice",
+            "region,segment",
+        ],
     ] {
         let run = |threads: &str| {
             let mut a: Vec<String> = args.iter().map(|s| s.to_string()).collect();

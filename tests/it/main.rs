@@ -10,3 +10,4 @@ mod golden;
 mod infer;
 mod intervals;
 mod properties;
+mod slices;

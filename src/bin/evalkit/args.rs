@@ -111,11 +111,33 @@ pub struct FullArgs {
     pub thresholds: Thresholds,
     #[command(flatten)]
     pub intervals: IntervalArgs,
+    /// Also run the full tier per distinct value of a passthrough column;
+    /// `A,B` crosses columns. Repeat for several slicings.
+    #[arg(long, value_name = "COL[,COL]")]
+    pub slice: Vec<String>,
+    /// Slices with fewer rows get point metrics but no intervals.
+    #[arg(long, value_name = "N", default_value_t = evalkit::slices::DEFAULT_MIN_ROWS)]
+    pub min_slice: usize,
     /// Print one JSON document instead of a table.
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
     pub columns: Columns,
+}
+
+impl FullArgs {
+    /// The slicings: each `--slice` value split into its crossed columns.
+    pub fn slicings(&self) -> Vec<Vec<String>> {
+        self.slice
+            .iter()
+            .map(|s| {
+                s.split(',')
+                    .map(|c| c.trim().to_string())
+                    .filter(|c| !c.is_empty())
+                    .collect()
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Args)]

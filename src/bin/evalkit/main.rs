@@ -112,22 +112,73 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
             }
         }
         Command::Full(a) => {
-            let preds = read_predictions(&a.preds, &a.columns.read_options()?)?;
+            let slicings = a.slicings();
+            let mut read = a.columns.read_options()?;
+            for c in slicings.iter().flatten() {
+                let role = if *c == read.label {
+                    Some("label")
+                } else if read.score.contains(c) {
+                    Some("score")
+                } else if read.weight.as_ref() == Some(c)
+                    || (read.weight.is_none() && c == "weight")
+                {
+                    Some("weight")
+                } else {
+                    None
+                };
+                if let Some(role) = role {
+                    return Err(evalkit::Error::Usage(format!(
+                        "--slice {c}: '{c}' is the {role} column; slice by a passthrough column (a group, region, cohort)"
+                    )));
+                }
+                if !read.extra.contains(c) {
+                    read.extra.push(c.clone());
+                }
+            }
+            let preds = read_predictions(&a.preds, &read)?;
             let options = FullOptions {
                 threshold: a.threshold,
                 thresholds: a.thresholds,
                 intervals: a.intervals.options(),
             };
+            evalkit::full::check_options(&options)?;
+            // Slice keys are checked before the overall run's work.
+            for by in &slicings {
+                evalkit::slices::groups(&preds, by)?;
+            }
             let bar = progress::Bar::new("bootstrap");
             let result = evalkit::full::full_with_progress(&preds, &options, &|done, total| {
                 bar.update(done, total)
             })?;
             bar.finish();
             warn(&result.warnings());
-            if a.json {
-                emit_json(&evalkit::json::full(&preds, &options, &result))?;
+            let slices = if slicings.is_empty() {
+                Vec::new()
             } else {
-                emit(&output::full(&preds, &options, &result))?;
+                let bar = progress::Bar::new("slices");
+                let s = evalkit::slices::full_sliced(
+                    &preds,
+                    &slicings,
+                    &options,
+                    a.min_slice,
+                    &|done, total| bar.update(done, total),
+                )?;
+                bar.finish();
+                warn(&output::slice_warnings(&s, a.min_slice));
+                s
+            };
+            if a.json {
+                let mut doc = evalkit::json::full(&preds, &options, &result);
+                if !slicings.is_empty() {
+                    evalkit::json::add_slices(&mut doc, &preds, a.min_slice, &slices);
+                }
+                emit_json(&doc)?;
+            } else {
+                let mut text = output::full(&preds, &options, &result);
+                if !slicings.is_empty() {
+                    text.push_str(&output::slices(&options, a.min_slice, &slices));
+                }
+                emit(&text)?;
             }
         }
         Command::Compare(a) => {

@@ -148,6 +148,98 @@ pub fn full(preds: &Predictions, options: &FullOptions, r: &FullResult) -> Strin
     out
 }
 
+/// Headline metrics of the per-slice table, by task.
+fn slice_metrics(r: &FullResult) -> &'static [&'static str] {
+    match r {
+        FullResult::Binary(_) => &["roc_auc", "average_precision", "log_loss", "accuracy", "f1"],
+        FullResult::Multiclass(_) => &["accuracy", "macro_f1", "macro_roc_auc", "log_loss"],
+        FullResult::Regression(_) => &["rmse", "mae", "r2"],
+    }
+}
+
+/// The per-slice tables: one per slicing, one row per slice with its
+/// headline metrics; the first metric carries its interval.
+pub fn slices(options: &FullOptions, min_rows: usize, slices: &[evalkit::slices::Slice]) -> String {
+    let mut out = String::new();
+    let pct = format!("{}%", options.intervals.level * 100.0);
+    let mut start = 0;
+    while start < slices.len() {
+        let by = &slices[start].by;
+        let end = start + slices[start..].iter().take_while(|s| &s.by == by).count();
+        let names = slice_metrics(&slices[start].result);
+        let _ = writeln!(out, "\nslices by {}", by.join(" × "));
+        let mut header: Vec<String> = by.clone();
+        header.push("rows".to_string());
+        for (i, n) in names.iter().enumerate() {
+            header.push(n.to_string());
+            if i == 0 && options.intervals.replicates > 0 {
+                header.push(format!("{pct} interval"));
+            }
+        }
+        let mut rows = vec![header];
+        let mut small = false;
+        for s in &slices[start..end] {
+            let mut row = s.key.clone();
+            row.push(if s.too_small {
+                small = true;
+                format!("{} †", s.rows)
+            } else {
+                s.rows.to_string()
+            });
+            for (i, n) in names.iter().enumerate() {
+                let m = s.result.metrics().get(n);
+                row.push(opt(m.and_then(|m| m.value)));
+                if i == 0 && options.intervals.replicates > 0 {
+                    row.push(m.and_then(|m| m.ci).map_or("n/a".to_string(), |[lo, hi]| {
+                        format!("[{}, {}]", num(lo), num(hi))
+                    }));
+                }
+            }
+            rows.push(row);
+        }
+        out.push_str(&table(&rows));
+        if small {
+            let _ = writeln!(
+                out,
+                "† fewer than {min_rows} rows: point values only, no intervals"
+            );
+        }
+        start = end;
+    }
+    out
+}
+
+/// One warning per slicing: how many slices were too small for intervals
+/// and how many have undefined metrics (the details are in `--json`).
+pub fn slice_warnings(slices: &[evalkit::slices::Slice], min_rows: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < slices.len() {
+        let by = &slices[start].by;
+        let group: Vec<_> = slices[start..].iter().take_while(|s| &s.by == by).collect();
+        let small = group.iter().filter(|s| s.too_small).count();
+        let undefined = group
+            .iter()
+            .filter(|s| s.result.metrics().iter().any(|(_, m)| m.value.is_none()))
+            .count();
+        let name = by.join(",");
+        if small > 0 {
+            out.push(format!(
+                "slices by {name}: {small} of {} have fewer than {min_rows} rows and get no intervals",
+                group.len()
+            ));
+        }
+        if undefined > 0 {
+            out.push(format!(
+                "slices by {name}: {undefined} of {} have undefined metrics (reasons in --json)",
+                group.len()
+            ));
+        }
+        start += group.len();
+    }
+    out
+}
+
 fn opt(v: Option<f64>) -> String {
     v.map_or("n/a".to_string(), num)
 }
