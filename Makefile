@@ -16,7 +16,7 @@ ONNXRUNTIME ?= onnxruntime==1.32.0
 EVALKIT = $(CARGO) run --quiet --bin evalkit --
 OUT := demo-out
 
-.PHONY: demo test test-slow fmt lint unit ort build bench bench-peer bench-infer fixtures venv clean
+.PHONY: demo test test-slow fmt lint unit ort build bench bench-peer bench-infer bench-multiclass fixtures venv clean
 
 demo: ort
 	$(CARGO) build --quiet --bin evalkit
@@ -86,6 +86,9 @@ bench-peer: venv build
 
 bench-infer: venv build
 	$(PY) benches/peer_infer.py
+
+bench-multiclass: venv build
+	$(PY) benches/peer_multiclass.py
 
 clean:
 	$(CARGO) clean
