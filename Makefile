@@ -16,7 +16,7 @@ ONNXRUNTIME ?= onnxruntime==1.32.0
 EVALKIT = $(CARGO) run --quiet --bin evalkit --
 OUT := demo-out
 
-.PHONY: demo test test-slow fmt lint unit ort build bench bench-peer bench-infer bench-multiclass fixtures venv clean
+.PHONY: demo test test-slow fmt lint unit ort browser screenshot build bench bench-peer bench-infer bench-multiclass fixtures venv clean
 
 demo: ort
 	$(CARGO) build --quiet --bin evalkit
@@ -32,8 +32,10 @@ demo: ort
 	$(EVALKIT) full $(OUT)/gbm.arrow
 	@echo
 	$(EVALKIT) compare $(OUT)/lr.arrow $(OUT)/gbm.arrow --id row_id
+	@echo
+	$(EVALKIT) report $(OUT)/lr.arrow --baseline $(OUT)/gbm.arrow --id row_id -o $(OUT)/report.html
 
-test: fmt lint ort unit
+test: fmt lint ort browser unit
 
 fmt:
 	$(CARGO) fmt --all --check
@@ -42,7 +44,22 @@ lint:
 	$(CARGO) clippy --all-targets -- -D warnings
 
 unit:
-	$(CARGO) test
+	EVALKIT_REQUIRE_BROWSER=1 $(CARGO) test
+
+# Headless Chromium for the report tests (Debian's package).
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  echo "installing chromium (Debian) for the report tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
+
+# The README's screenshot of the demo report, taken with the same headless
+# Chromium the tests use.
+screenshot: demo browser
+	chromium --headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking \
+	  --hide-scrollbars --window-size=1280,1900 --screenshot=docs/report.png \
+	  file://$(CURDIR)/$(OUT)/report.html
 
 # ONNX Runtime for `evalkit infer`: ORT_DYLIB_PATH if set, else the
 # onnxruntime wheel in .venv (installed from PyPI when missing).

@@ -15,6 +15,9 @@
 //! 4. **Compare** — [`compare::compare`] runs a candidate and a baseline on
 //!    the same rows through the same resamples: paired intervals of every
 //!    metric's difference, DeLong's paired test.
+//! 6. **Report** — [`report::build`] gathers every candidate's metrics,
+//!    curves and tables into a model that [`report::html::render`] turns
+//!    into one self-contained HTML page.
 //! 5. **Slices** — [`slices::full_sliced`] runs the full tier per value of
 //!    passthrough columns (one column, or several crossed), in parallel.
 //!
@@ -47,6 +50,7 @@ pub mod full;
 pub mod infer;
 pub mod json;
 pub mod metrics;
+pub mod report;
 pub mod rng;
 pub mod sample;
 pub mod slices;

@@ -10,4 +10,5 @@ mod golden;
 mod infer;
 mod intervals;
 mod properties;
+mod report;
 mod slices;

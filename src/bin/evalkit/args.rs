@@ -28,6 +28,9 @@ pub enum Command {
     /// A candidate against a baseline on the same rows: paired intervals of
     /// every metric's difference and DeLong's test of the AUC difference.
     Compare(CompareArgs),
+    /// One self-contained HTML page for candidate review: metrics with
+    /// intervals, curves with bands, tables, inference statistics.
+    Report(ReportArgs),
 }
 
 /// Which columns hold what (files written by other tools).
@@ -128,15 +131,7 @@ pub struct FullArgs {
 impl FullArgs {
     /// The slicings: each `--slice` value split into its crossed columns.
     pub fn slicings(&self) -> Vec<Vec<String>> {
-        self.slice
-            .iter()
-            .map(|s| {
-                s.split(',')
-                    .map(|c| c.trim().to_string())
-                    .filter(|c| !c.is_empty())
-                    .collect()
-            })
-            .collect()
+        slicings(&self.slice)
     }
 }
 
@@ -228,6 +223,63 @@ pub struct CompareArgs {
     pub json: bool,
     #[command(flatten)]
     pub columns: Columns,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The candidates' prediction files.
+    #[arg(required = true)]
+    pub preds: Vec<PathBuf>,
+    /// The HTML file to write.
+    #[arg(short = 'o', value_name = "REPORT.html")]
+    pub output: PathBuf,
+    /// A baseline's prediction file (same rows): deltas with paired
+    /// intervals.
+    #[arg(long, value_name = "PREDS")]
+    pub baseline: Option<PathBuf>,
+    /// Display names of the candidates, comma-separated [default: the file
+    /// names].
+    #[arg(long, value_name = "A,B,..", value_delimiter = ',')]
+    pub names: Vec<String>,
+    /// Page title.
+    #[arg(long)]
+    pub title: Option<String>,
+    /// Match rows with the baseline by this id column.
+    #[arg(long, value_name = "COL")]
+    pub id: Option<String>,
+    /// Per-slice tables by a passthrough column; `A,B` crosses columns.
+    #[arg(long, value_name = "COL[,COL]")]
+    pub slice: Vec<String>,
+    /// Slices with fewer rows get no intervals.
+    #[arg(long, value_name = "N", default_value_t = evalkit::slices::DEFAULT_MIN_ROWS)]
+    pub min_slice: usize,
+    /// Decision threshold (positive iff score >= T).
+    #[arg(long, value_name = "T", default_value_t = 0.5)]
+    pub threshold: f64,
+    /// The threshold sweep: N evenly spaced thresholds in [0, 1], or
+    /// `distinct`.
+    #[arg(long, value_name = "N|distinct", default_value = "1000")]
+    pub thresholds: Thresholds,
+    #[command(flatten)]
+    pub intervals: IntervalArgs,
+    /// Also print the report's model as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub columns: Columns,
+}
+
+/// Splits `--slice` values into their crossed columns.
+pub fn slicings(values: &[String]) -> Vec<Vec<String>> {
+    values
+        .iter()
+        .map(|s| {
+            s.split(',')
+                .map(|c| c.trim().to_string())
+                .filter(|c| !c.is_empty())
+                .collect()
+        })
+        .collect()
 }
 
 /// Confidence intervals.

@@ -114,27 +114,7 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
         Command::Full(a) => {
             let slicings = a.slicings();
             let mut read = a.columns.read_options()?;
-            for c in slicings.iter().flatten() {
-                let role = if *c == read.label {
-                    Some("label")
-                } else if read.score.contains(c) {
-                    Some("score")
-                } else if read.weight.as_ref() == Some(c)
-                    || (read.weight.is_none() && c == "weight")
-                {
-                    Some("weight")
-                } else {
-                    None
-                };
-                if let Some(role) = role {
-                    return Err(evalkit::Error::Usage(format!(
-                        "--slice {c}: '{c}' is the {role} column; slice by a passthrough column (a group, region, cohort)"
-                    )));
-                }
-                if !read.extra.contains(c) {
-                    read.extra.push(c.clone());
-                }
-            }
+            add_slice_columns(&mut read, &slicings)?;
             let preds = read_predictions(&a.preds, &read)?;
             let options = FullOptions {
                 threshold: a.threshold,
@@ -215,8 +195,96 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
                 emit(&output::compare(&candidate, &aligned, &options, &result))?;
             }
         }
+        Command::Report(a) => {
+            let slicings = args::slicings(&a.slice);
+            let mut read = a.columns.read_options()?;
+            read.extra.extend(a.id.iter().cloned());
+            // The baseline needs the id, not the slice keys.
+            let base_read = read.clone();
+            add_slice_columns(&mut read, &slicings)?;
+            let candidates = a
+                .preds
+                .iter()
+                .map(|p| read_predictions(p, &read))
+                .collect::<evalkit::Result<Vec<_>>>()?;
+            let baseline = a
+                .baseline
+                .as_ref()
+                .map(|p| read_predictions(p, &base_read))
+                .transpose()?;
+            let options = evalkit::report::ReportOptions {
+                full: FullOptions {
+                    threshold: a.threshold,
+                    thresholds: a.thresholds,
+                    intervals: a.intervals.options(),
+                },
+                names: a.names.clone(),
+                id: a.id.clone(),
+                slices: slicings,
+                min_slice: a.min_slice,
+                title: a.title.clone(),
+            };
+            let bar = progress::Bar::new("models");
+            let report =
+                evalkit::report::build(&candidates, baseline.as_ref(), &options, &|d, t| {
+                    bar.update(d, t)
+                })?;
+            bar.finish();
+            let html = evalkit::report::html::render(&report);
+            evalkit::report::write(&a.output, &html)?;
+            if a.json {
+                emit_json(
+                    &serde_json::to_value(&report)
+                        .map_err(|e| evalkit::Error::Usage(format!("cannot write JSON: {e}")))?,
+                )?;
+            } else {
+                emit(&format!(
+                    "wrote {} ({} bytes): {} candidate{}{}\n",
+                    a.output.display(),
+                    html.len(),
+                    report.candidates.len(),
+                    if report.candidates.len() == 1 {
+                        ""
+                    } else {
+                        "s"
+                    },
+                    report
+                        .baseline
+                        .as_ref()
+                        .map_or(String::new(), |b| format!(" vs baseline {}", b.name))
+                ))?;
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Adds the slice columns to the columns read, refusing the label, score
+/// and weight columns as keys.
+fn add_slice_columns(
+    read: &mut evalkit::data::ReadOptions,
+    slicings: &[Vec<String>],
+) -> evalkit::Result<()> {
+    for c in slicings.iter().flatten() {
+        let role = if *c == read.label {
+            Some("label")
+        } else if read.score.contains(c) {
+            Some("score")
+        } else if read.weight.as_ref() == Some(c) || (read.weight.is_none() && c == "weight") {
+            Some("weight")
+        } else {
+            None
+        };
+        if let Some(role) = role {
+            return Err(evalkit::Error::Usage(format!(
+                "--slice {c}: '{c}' is the {role} column; slice by a passthrough column (a group, region, cohort)"
+            )));
+        }
+        if !read.extra.contains(c) {
+            read.extra.push(c.clone());
+        }
+    }
+    Ok(())
 }
 
 fn warn(warnings: &[String]) {

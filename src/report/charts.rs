@@ -1,0 +1,518 @@
+//! The report's charts: inline SVG drawn with plotters (text as SVG
+//! `<text>`, no font files). Every model has a colour and a dash pattern,
+//! so overlaid curves stay apart in print; the baseline is grey.
+
+use plotters::coord::types::RangedCoordf64;
+use plotters::element::DashedPathElement;
+use plotters::prelude::*;
+
+use super::{Curve, Curves, Histogram};
+
+/// Chart size in SVG pixels.
+const SIZE: (u32, u32) = (560, 420);
+
+/// Colours of the candidates, in order (colour-blind friendly).
+const PALETTE: [RGBColor; 6] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(230, 159, 0),
+    RGBColor(86, 180, 233),
+];
+
+/// The baseline's colour.
+const GREY: RGBColor = RGBColor(110, 110, 110);
+
+/// One model on a chart.
+pub struct Series<'a> {
+    /// Legend name.
+    pub name: &'a str,
+    /// Its data.
+    pub curves: &'a Curves,
+    /// Candidate index (colour and dash), `None` for the baseline.
+    pub index: Option<usize>,
+}
+
+impl Series<'_> {
+    fn colour(&self) -> RGBColor {
+        self.index.map_or(GREY, |i| PALETTE[i % PALETTE.len()])
+    }
+
+    /// (dash, gap) in pixels; `None` is a solid line.
+    fn dash(&self) -> Option<(u32, u32)> {
+        match self.index {
+            None => Some((4, 4)),
+            Some(i) => [
+                None,
+                Some((9, 4)),
+                Some((2, 3)),
+                Some((14, 4)),
+                Some((5, 2)),
+                Some((1, 5)),
+            ][i % 6],
+        }
+    }
+}
+
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+fn err(e: impl std::fmt::Display) -> String {
+    format!("cannot draw the chart: {e}")
+}
+
+/// A legend entry: label, colour, dash, width.
+pub struct Legend {
+    label: String,
+    colour: RGBColor,
+    dash: Option<(u32, u32)>,
+    width: u32,
+}
+
+/// Draws a polyline in a model's style; returns its legend entry when
+/// `label` is given.
+fn line(
+    chart: &mut Chart,
+    points: Vec<(f64, f64)>,
+    colour: RGBColor,
+    dash: Option<(u32, u32)>,
+    width: u32,
+    label: Option<&str>,
+    legend: &mut Vec<Legend>,
+) -> Result<(), String> {
+    let style = colour.stroke_width(width);
+    match dash {
+        None => chart
+            .draw_series(LineSeries::new(points, style))
+            .map_err(err)?,
+        Some((d, g)) => chart
+            .draw_series(DashedLineSeries::new(points, d, g, style))
+            .map_err(err)?,
+    };
+    if let Some(label) = label {
+        legend.push(Legend {
+            label: label.to_string(),
+            colour,
+            dash,
+            width,
+        });
+    }
+    Ok(())
+}
+
+/// Where the legend box goes.
+#[derive(Clone, Copy)]
+enum Corner {
+    LowerRight,
+    LowerLeft,
+    UpperLeft,
+    UpperRight,
+}
+
+/// Draws the legend box in a corner of the plotting area (pixels).
+fn draw_legend<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    area: (std::ops::Range<i32>, std::ops::Range<i32>),
+    corner: Corner,
+    entries: &[Legend],
+) -> Result<(), String> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let (xr, yr) = area;
+    let row = 20;
+    let chars = entries
+        .iter()
+        .map(|e| e.label.chars().count())
+        .max()
+        .unwrap_or(0) as i32;
+    let (w, h) = (44 + 7 * chars, row * entries.len() as i32 + 8);
+    let x0 = match corner {
+        Corner::LowerLeft | Corner::UpperLeft => xr.start + 8,
+        Corner::LowerRight | Corner::UpperRight => xr.end - 8 - w,
+    };
+    let y0 = match corner {
+        Corner::UpperLeft | Corner::UpperRight => yr.start + 8,
+        Corner::LowerLeft | Corner::LowerRight => yr.end - 8 - h,
+    };
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| err(e);
+    root.draw(&Rectangle::new(
+        [(x0, y0), (x0 + w, y0 + h)],
+        WHITE.mix(0.88).filled(),
+    ))
+    .map_err(e)?;
+    root.draw(&Rectangle::new(
+        [(x0, y0), (x0 + w, y0 + h)],
+        RGBColor(190, 190, 190).stroke_width(1),
+    ))
+    .map_err(e)?;
+    for (i, entry) in entries.iter().enumerate() {
+        let y = y0 + 4 + row * i as i32 + row / 2;
+        let style = entry.colour.stroke_width(entry.width);
+        let path = vec![(x0 + 8, y), (x0 + 34, y)];
+        match entry.dash {
+            None => root.draw(&PathElement::new(path, style)).map_err(e)?,
+            Some((d, g)) => root
+                .draw(&DashedPathElement::new(path, d, g, style))
+                .map_err(e)?,
+        }
+        root.draw(&Text::new(
+            entry.label.clone(),
+            (x0 + 40, y - 7),
+            ("sans-serif", 15).into_font().color(&RGBColor(40, 40, 40)),
+        ))
+        .map_err(e)?;
+    }
+    Ok(())
+}
+
+fn points(c: &Curve) -> Vec<(f64, f64)> {
+    c.x.iter().copied().zip(c.y.iter().copied()).collect()
+}
+
+/// A chart on [0, 1]² (or the given ranges) with labelled axes; `draw`
+/// adds the series.
+fn frame(
+    caption: &str,
+    x_desc: &str,
+    y_desc: &str,
+    x: std::ops::Range<f64>,
+    y: std::ops::Range<f64>,
+    corner: Corner,
+    draw: impl FnOnce(&mut Chart, &mut Vec<Legend>) -> Result<(), String>,
+) -> Result<String, String> {
+    let mut buf = String::new();
+    {
+        let root = SVGBackend::with_string(&mut buf, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(caption, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(44)
+            .y_label_area_size(56)
+            .build_cartesian_2d(x, y)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_desc)
+            .y_desc(y_desc)
+            .x_labels(6)
+            .y_labels(6)
+            .label_style(("sans-serif", 15))
+            .axis_desc_style(("sans-serif", 16))
+            .max_light_lines(1)
+            .light_line_style(RGBColor(242, 242, 242))
+            .bold_line_style(RGBColor(225, 225, 225))
+            .draw()
+            .map_err(err)?;
+        let mut legend = Vec::new();
+        draw(&mut chart, &mut legend)?;
+        let area = chart.plotting_area().get_pixel_range();
+        draw_legend(&root, area, corner, &legend)?;
+        root.present().map_err(err)?;
+    }
+    Ok(buf)
+}
+
+/// A shaded band between two curves.
+fn shade(chart: &mut Chart, band: &super::Band, colour: RGBColor) -> Result<(), String> {
+    let outline: Vec<(f64, f64)> = band
+        .x
+        .iter()
+        .zip(&band.hi)
+        .map(|(&x, &h)| (x, h))
+        .chain(band.x.iter().zip(&band.lo).rev().map(|(&x, &l)| (x, l)))
+        .collect();
+    chart
+        .draw_series(std::iter::once(Polygon::new(
+            outline,
+            colour.mix(0.15).filled(),
+        )))
+        .map_err(err)?;
+    Ok(())
+}
+
+/// ROC curves with their bootstrap bands and the chance diagonal; the
+/// legend carries each AUC (with DeLong's interval when given).
+pub fn roc(series: &[Series], auc_labels: &[String]) -> Result<String, String> {
+    frame(
+        "ROC curve",
+        "false positive rate",
+        "true positive rate",
+        0.0..1.0,
+        0.0..1.0,
+        Corner::LowerRight,
+        |chart, legend| {
+            line(
+                chart,
+                vec![(0.0, 0.0), (1.0, 1.0)],
+                RGBColor(190, 190, 190),
+                Some((3, 3)),
+                1,
+                None,
+                legend,
+            )?;
+            for s in series {
+                if let Some(b) = &s.curves.roc_band {
+                    shade(chart, b, s.colour())?;
+                }
+            }
+            for (s, label) in series.iter().zip(auc_labels) {
+                if let Some(c) = &s.curves.roc {
+                    line(
+                        chart,
+                        points(c),
+                        s.colour(),
+                        s.dash(),
+                        2,
+                        Some(label),
+                        legend,
+                    )?;
+                }
+            }
+            Ok(())
+        },
+    )
+}
+
+/// Precision–recall curves with bands and each model's prevalence line.
+pub fn pr(series: &[Series]) -> Result<String, String> {
+    frame(
+        "Precision–recall curve",
+        "recall",
+        "precision",
+        0.0..1.0,
+        0.0..1.02,
+        Corner::LowerLeft,
+        |chart, legend| {
+            for s in series {
+                if let Some(b) = &s.curves.pr_band {
+                    shade(chart, b, s.colour())?;
+                }
+            }
+            for s in series {
+                if let Some(c) = &s.curves.pr {
+                    line(
+                        chart,
+                        points(c),
+                        s.colour(),
+                        s.dash(),
+                        2,
+                        Some(s.name),
+                        legend,
+                    )?;
+                }
+                if let Some(p) = s.curves.prevalence {
+                    line(
+                        chart,
+                        vec![(0.0, p), (1.0, p)],
+                        s.colour(),
+                        Some((2, 5)),
+                        1,
+                        None,
+                        legend,
+                    )?;
+                }
+            }
+            Ok(())
+        },
+    )
+}
+
+/// Precision (thin), recall (thin, dotted) and F1 (thick) against the
+/// threshold; each model's best-F1 threshold and the chosen threshold are
+/// marked with vertical lines.
+pub fn thresholds(series: &[Series], chosen: f64) -> Result<String, String> {
+    frame(
+        "Precision, recall and F1 vs threshold",
+        "threshold",
+        "value",
+        0.0..1.0,
+        0.0..1.02,
+        Corner::LowerLeft,
+        |chart, legend| {
+            line(
+                chart,
+                vec![(chosen, 0.0), (chosen, 1.02)],
+                BLACK,
+                Some((6, 3)),
+                1,
+                Some(&format!("chosen threshold {chosen}")),
+                legend,
+            )?;
+            for s in series {
+                let c = s.colour();
+                if let Some(f1) = &s.curves.f1_at {
+                    line(
+                        chart,
+                        points(f1),
+                        c,
+                        s.dash(),
+                        3,
+                        Some(&format!("{} F1", s.name)),
+                        legend,
+                    )?;
+                }
+                if let Some(p) = &s.curves.precision_at {
+                    line(
+                        chart,
+                        points(p),
+                        c,
+                        Some((8, 3)),
+                        1,
+                        Some(&format!("{} precision", s.name)),
+                        legend,
+                    )?;
+                }
+                if let Some(r) = &s.curves.recall_at {
+                    line(
+                        chart,
+                        points(r),
+                        c,
+                        Some((2, 2)),
+                        1,
+                        Some(&format!("{} recall", s.name)),
+                        legend,
+                    )?;
+                }
+                if let Some(t) = s.curves.best_f1_threshold {
+                    line(
+                        chart,
+                        vec![(t, 0.0), (t, 1.02)],
+                        c,
+                        Some((1, 3)),
+                        2,
+                        None,
+                        legend,
+                    )?;
+                }
+            }
+            Ok(())
+        },
+    )
+}
+
+/// Reliability diagram: observed frequency against mean predicted
+/// probability per bin, the diagonal, and each bin's share of rows as bars
+/// along the bottom (labelled with its count).
+pub fn reliability(series: &[Series]) -> Result<String, String> {
+    let of = series
+        .first()
+        .map_or(String::new(), |s| s.curves.reliability_of.clone());
+    frame(
+        "Reliability diagram",
+        &format!("mean predicted ({of})"),
+        "observed frequency",
+        0.0..1.0,
+        0.0..1.0,
+        Corner::UpperLeft,
+        |chart, legend| {
+            line(
+                chart,
+                vec![(0.0, 0.0), (1.0, 1.0)],
+                RGBColor(190, 190, 190),
+                Some((3, 3)),
+                1,
+                None,
+                legend,
+            )?;
+            let models = series.len().max(1) as f64;
+            for (m, s) in series.iter().enumerate() {
+                let bins = &s.curves.reliability;
+                let total: f64 = bins.iter().map(|b| b.weight).sum();
+                // Bars: up to 20% of the height for the fullest bin.
+                let most = bins.iter().map(|b| b.weight).fold(0.0, f64::max);
+                for b in bins {
+                    if total > 0.0 && most > 0.0 && b.weight > 0.0 {
+                        let w = (b.upper - b.lower) / models;
+                        let x0 = b.lower + w * m as f64;
+                        let h = 0.2 * b.weight / most;
+                        chart
+                            .draw_series(std::iter::once(Rectangle::new(
+                                [(x0, 0.0), (x0 + w * 0.9, h)],
+                                s.colour().mix(0.35).filled(),
+                            )))
+                            .map_err(err)?;
+                    }
+                }
+                let pts: Vec<(f64, f64)> = bins
+                    .iter()
+                    .filter_map(|b| Some((b.mean_predicted?, b.observed?)))
+                    .collect();
+                line(
+                    chart,
+                    pts.clone(),
+                    s.colour(),
+                    s.dash(),
+                    2,
+                    Some(s.name),
+                    legend,
+                )?;
+                chart
+                    .draw_series(pts.iter().map(|&p| Circle::new(p, 3, s.colour().filled())))
+                    .map_err(err)?;
+            }
+            Ok(())
+        },
+    )
+}
+
+/// One model's distributions as overlaid step histograms (density, so
+/// groups of different sizes compare).
+pub fn histograms(name: &str, of: &str, hists: &[Histogram]) -> Result<String, String> {
+    let lo = hists
+        .first()
+        .and_then(|h| h.edges.first().copied())
+        .unwrap_or(0.0);
+    let hi = hists
+        .first()
+        .and_then(|h| h.edges.last().copied())
+        .unwrap_or(1.0);
+    let density: Vec<Vec<f64>> = hists
+        .iter()
+        .map(|h| {
+            let total: f64 = h.counts.iter().sum();
+            h.counts
+                .iter()
+                .map(|&c| if total > 0.0 { c / total } else { 0.0 })
+                .collect()
+        })
+        .collect();
+    let top = density
+        .iter()
+        .flatten()
+        .fold(0.0f64, |a, &b| a.max(b))
+        .max(1e-9)
+        * 1.1;
+    frame(
+        &format!("{name}: {of}"),
+        of,
+        "share of rows",
+        lo..hi,
+        0.0..top,
+        Corner::UpperRight,
+        |chart, legend| {
+            for (i, (h, d)) in hists.iter().zip(&density).enumerate() {
+                let colour = PALETTE[(i + 2) % PALETTE.len()];
+                chart
+                    .draw_series(d.iter().enumerate().map(|(b, &v)| {
+                        Rectangle::new(
+                            [(h.edges[b], 0.0), (h.edges[b + 1], v)],
+                            colour.mix(0.25).filled(),
+                        )
+                    }))
+                    .map_err(err)?;
+                let mut step = Vec::with_capacity(2 * d.len() + 2);
+                step.push((h.edges[0], 0.0));
+                for (b, &v) in d.iter().enumerate() {
+                    step.push((h.edges[b], v));
+                    step.push((h.edges[b + 1], v));
+                }
+                step.push((h.edges[d.len()], 0.0));
+                let dash = [None, Some((8, 4)), Some((2, 3))][i % 3];
+                line(chart, step, colour, dash, 2, Some(&h.label), legend)?;
+            }
+            Ok(())
+        },
+    )
+}

@@ -1,0 +1,663 @@
+//! The report's page: one self-contained HTML file (inline CSS and SVG, no
+//! scripts, no external requests), readable offline, with JavaScript off
+//! and in print. Every string from data or metadata goes through [`esc`];
+//! a Content-Security-Policy (`default-src 'none'`) makes the browser
+//! refuse any script or request the page might still carry.
+
+use std::fmt::Write;
+
+use super::charts::{self, Series};
+use super::{Candidate, Report, lower_is_better};
+use crate::metrics::Metric;
+
+/// HTML-escapes text for element content and attribute values.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A number for tables: 4 decimals, integers as integers.
+fn num(v: f64) -> String {
+    if !v.is_finite() {
+        "n/a".to_string()
+    } else if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else if v.abs() >= 1e4 || v.abs() < 1e-3 {
+        format!("{v:.4e}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map_or("n/a".to_string(), num)
+}
+
+fn ci(m: &Metric) -> String {
+    m.ci.map_or(String::new(), |[lo, hi]| {
+        format!(" <span class=\"ci\">[{}, {}]</span>", num(lo), num(hi))
+    })
+}
+
+/// A metric cell: value and interval, or `n/a` with the reason as a title.
+fn cell(m: Option<&Metric>) -> String {
+    match m {
+        None => "<td class=\"na\">—</td>".to_string(),
+        Some(m) => match m.value {
+            Some(v) => format!("<td>{}{}</td>", num(v), ci(m)),
+            None => format!(
+                "<td class=\"na\" title=\"{}\">n/a</td>",
+                esc(m.reason.as_deref().unwrap_or("undefined"))
+            ),
+        },
+    }
+}
+
+/// A delta cell, coloured when its interval excludes zero (green when the
+/// candidate is better, red when worse).
+fn delta_cell(name: &str, d: Option<&Metric>) -> String {
+    let Some(d) = d else {
+        return "<td class=\"na\">—</td>".to_string();
+    };
+    let Some(v) = d.value else {
+        return format!(
+            "<td class=\"na\" title=\"{}\">n/a</td>",
+            esc(d.reason.as_deref().unwrap_or("undefined"))
+        );
+    };
+    let class = match d.ci {
+        Some([lo, hi]) if lo > 0.0 || hi < 0.0 => {
+            let up = lo > 0.0;
+            if name == "best_f1_threshold" {
+                "shift"
+            } else if up != lower_is_better(name) {
+                "better"
+            } else {
+                "worse"
+            }
+        }
+        _ => "flat",
+    };
+    let sign = if v > 0.0 { "+" } else { "" };
+    format!("<td class=\"{class}\">{sign}{}{}</td>", num(v), ci(d))
+}
+
+const CSS: &str = r#"
+:root { --fg: #1d2327; --muted: #5f6b73; --line: #d9dee2; --bg-alt: #f5f7f8;
+        --better: #0b7a3e; --better-bg: #e3f4ea; --worse: #b3261e; --worse-bg: #fbe7e5; }
+* { box-sizing: border-box; }
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg);
+       margin: 0 auto; max-width: 1240px; padding: 24px 28px 64px; }
+h1 { font-size: 26px; margin: 0 0 4px; }
+h2 { font-size: 20px; margin: 36px 0 10px; padding-bottom: 4px; border-bottom: 2px solid var(--line); }
+h3 { font-size: 16px; margin: 22px 0 8px; }
+.meta { color: var(--muted); margin: 0 0 12px; }
+nav a { margin-right: 14px; color: #0b5cad; text-decoration: none; }
+table { border-collapse: collapse; margin: 6px 0 14px; font-variant-numeric: tabular-nums; }
+th, td { padding: 5px 10px; border-bottom: 1px solid var(--line); text-align: right; vertical-align: top; }
+th { background: var(--bg-alt); font-weight: 600; }
+th:first-child, td:first-child { text-align: left; }
+td.na { color: var(--muted); }
+.ci { color: var(--muted); font-size: 13px; white-space: nowrap; }
+td.better { background: var(--better-bg); color: var(--better); }
+td.worse { background: var(--worse-bg); color: var(--worse); }
+td.better .ci, td.worse .ci { color: inherit; }
+.pass { color: var(--better); font-weight: 600; }
+.fail { color: var(--worse); font-weight: 600; }
+.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 18px; }
+figure { margin: 0; border: 1px solid var(--line); border-radius: 6px; padding: 6px; background: #fff; }
+figure svg { width: 100%; height: auto; display: block; }
+figcaption { color: var(--muted); font-size: 13px; padding: 4px 6px 2px; }
+.swatch { display: inline-block; width: 22px; height: 0; border-top: 3px solid; vertical-align: middle; margin-right: 6px; }
+ul.warnings { color: var(--muted); }
+code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 13px; word-break: break-all; }
+details > summary { cursor: pointer; color: #0b5cad; margin: 6px 0; }
+@media print {
+  body { max-width: none; padding: 0; font-size: 11px; }
+  nav { display: none; }
+  h2 { break-after: avoid; }
+  figure, table { break-inside: avoid; }
+  .charts { grid-template-columns: 1fr 1fr; }
+  details { display: block; }
+  details > summary { display: none; }
+  td.better, td.worse { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+}
+"#;
+
+/// Colour of candidate `i` in tables (matches the charts).
+fn swatch(index: Option<usize>) -> String {
+    const HEX: [&str; 6] = [
+        "#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9",
+    ];
+    let (c, style) = match index {
+        None => ("#6e6e6e", "dashed"),
+        Some(i) => (HEX[i % 6], ["solid", "dashed", "dotted"][i % 3]),
+    };
+    format!(
+        "<span class=\"swatch\" style=\"border-top-color:{c};border-top-style:{style}\"></span>"
+    )
+}
+
+fn models(r: &Report) -> Vec<(Option<usize>, &Candidate)> {
+    let mut v: Vec<(Option<usize>, &Candidate)> = r
+        .candidates
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (Some(i), c))
+        .collect();
+    if let Some(b) = &r.baseline {
+        v.push((None, b));
+    }
+    v
+}
+
+fn figure(out: &mut String, svg: Result<String, String>, caption: &str) {
+    match svg {
+        Ok(svg) => {
+            let _ = write!(
+                out,
+                "<figure>{}<figcaption>{}</figcaption></figure>",
+                svg.trim_start_matches(|c| c != '<'),
+                caption
+            );
+        }
+        Err(e) => {
+            let _ = write!(out, "<figure><p class=\"na\">{}</p></figure>", esc(&e));
+        }
+    }
+}
+
+fn summary(out: &mut String, r: &Report) {
+    let _ = write!(
+        out,
+        "<section id=\"summary\"><h2>Summary</h2><table><thead><tr><th>model</th><th>rows</th>"
+    );
+    for h in &r.headline {
+        let _ = write!(out, "<th>{}</th>", esc(h));
+    }
+    out.push_str("</tr></thead><tbody>");
+    for (idx, c) in models(r) {
+        let _ = write!(
+            out,
+            "<tr><td>{}{}{}</td><td>{}</td>",
+            swatch(idx),
+            esc(&c.name),
+            if idx.is_none() {
+                " <span class=\"ci\">(baseline)</span>"
+            } else {
+                ""
+            },
+            c.rows
+        );
+        for h in &r.headline {
+            out.push_str(&cell(c.metrics.get(h)));
+        }
+        out.push_str("</tr>");
+        if let Some(d) = &c.delta {
+            let _ = write!(
+                out,
+                "<tr><td class=\"ci\">&nbsp;&nbsp;Δ vs {}</td><td></td>",
+                esc(&r
+                    .baseline
+                    .as_ref()
+                    .map_or("baseline".to_string(), |b| b.name.clone()))
+            );
+            for h in &r.headline {
+                out.push_str(&delta_cell(h, d.get(h)));
+            }
+            out.push_str("</tr>");
+        }
+    }
+    out.push_str("</tbody></table>");
+    if r.baseline.is_some() {
+        let _ = write!(
+            out,
+            "<p class=\"meta\">Δ = candidate − baseline on the same rows, with the {}% paired interval; green: the interval excludes 0 in the candidate's favour, red: against it.</p>",
+            r.intervals.level * 100.0
+        );
+    }
+    out.push_str("</section>");
+}
+
+fn gates(out: &mut String, r: &Report) {
+    if r.gates.is_empty() {
+        return;
+    }
+    let failed = r.gates.iter().filter(|g| !g.passed).count();
+    let _ = write!(
+        out,
+        "<section id=\"gates\"><h2>Gates</h2><p class=\"{}\">{}</p><table><thead><tr><th>gate</th><th>model</th><th>measured</th><th>verdict</th><th>detail</th></tr></thead><tbody>",
+        if failed == 0 { "pass" } else { "fail" },
+        if failed == 0 {
+            format!("all {} gates passed", r.gates.len())
+        } else {
+            format!("{failed} of {} gates failed", r.gates.len())
+        }
+    );
+    for g in &r.gates {
+        let _ = write!(
+            out,
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}{}</td><td class=\"{}\">{}</td><td>{}</td></tr>",
+            esc(&g.gate),
+            esc(&g.candidate),
+            opt(g.measured),
+            g.interval.map_or(String::new(), |[lo, hi]| format!(
+                " <span class=\"ci\">[{}, {}]</span>",
+                num(lo),
+                num(hi)
+            )),
+            if g.passed { "pass" } else { "fail" },
+            if g.passed { "pass" } else { "FAIL" },
+            esc(&g.detail)
+        );
+    }
+    out.push_str("</tbody></table></section>");
+}
+
+fn curves(out: &mut String, r: &Report) {
+    let ms = models(r);
+    let series: Vec<Series> = ms
+        .iter()
+        .map(|(i, c)| Series {
+            name: &c.name,
+            curves: &c.curves,
+            index: *i,
+        })
+        .collect();
+    out.push_str("<section id=\"curves\"><h2>Curves</h2><div class=\"charts\">");
+    let level = r.intervals.level * 100.0;
+    let band = if r.intervals.replicates > 0 {
+        format!("shaded: pointwise {level}% bootstrap band")
+    } else {
+        "no bootstrap bands (--bootstrap 0)".to_string()
+    };
+    if series.iter().any(|s| s.curves.roc.is_some()) {
+        let labels: Vec<String> = ms
+            .iter()
+            .map(|(_, c)| {
+                let auc = c
+                    .metrics
+                    .value("roc_auc")
+                    .map_or("n/a".to_string(), |v| format!("{v:.3}"));
+                match &c.delong {
+                    Some(d) => format!("{} AUC {auc} [{:.3}, {:.3}]", c.name, d.ci[0], d.ci[1]),
+                    None => format!("{} AUC {auc}", c.name),
+                }
+            })
+            .collect();
+        figure(
+            out,
+            charts::roc(&series, &labels),
+            &format!("ROC; legend: AUC with DeLong's {level}% interval; {band}; dotted: chance."),
+        );
+    }
+    if series.iter().any(|s| s.curves.pr.is_some()) {
+        figure(
+            out,
+            charts::pr(&series),
+            &format!(
+                "Precision–recall; {band}; thin dotted line: each model's share of positives."
+            ),
+        );
+    }
+    if series.iter().any(|s| s.curves.f1_at.is_some()) {
+        figure(
+            out,
+            charts::thresholds(&series, r.threshold),
+            "Thick: F1; dashed: precision; dotted: recall; short vertical dots: each model's best-F1 threshold; black dashes: the chosen threshold.",
+        );
+    }
+    if series.iter().any(|s| !s.curves.reliability.is_empty()) {
+        figure(
+            out,
+            charts::reliability(&series),
+            "Points: observed frequency per bin (15 equal-width bins); bars: rows per bin, relative to the fullest.",
+        );
+    }
+    for s in &series {
+        if !s.curves.histograms.is_empty() {
+            figure(
+                out,
+                charts::histograms(s.name, &s.curves.histogram_of, &s.curves.histograms),
+                &format!(
+                    "{}: {}, as shares of each group's rows.",
+                    esc(s.name),
+                    esc(&s.curves.histogram_of)
+                ),
+            );
+        }
+    }
+    out.push_str("</div></section>");
+}
+
+fn metric_table(out: &mut String, r: &Report) {
+    let ms = models(r);
+    out.push_str("<h3>Every metric</h3><table><thead><tr><th>metric</th>");
+    for (i, c) in &ms {
+        let _ = write!(out, "<th>{}{}</th>", swatch(*i), esc(&c.name));
+        if c.delta.is_some() {
+            let _ = write!(out, "<th>Δ {}</th>", esc(&c.name));
+        }
+    }
+    out.push_str("</tr></thead><tbody>");
+    let names: Vec<&str> = ms.first().map_or(Vec::new(), |(_, c)| {
+        c.metrics.iter().map(|(n, _)| n).collect()
+    });
+    for n in names {
+        let _ = write!(out, "<tr><td>{}</td>", esc(n));
+        for (_, c) in &ms {
+            out.push_str(&cell(c.metrics.get(n)));
+            if let Some(d) = &c.delta {
+                out.push_str(&delta_cell(n, d.get(n)));
+            }
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</tbody></table>");
+}
+
+fn confusion(out: &mut String, c: &Candidate) {
+    let m = &c.confusion;
+    if m.matrix.is_empty() {
+        return;
+    }
+    let _ = write!(
+        out,
+        "<h3>Confusion matrix · {}{}</h3><table><thead><tr><th>actual \\ predicted</th>",
+        esc(&c.name),
+        m.threshold
+            .map_or(String::new(), |t| format!(" at threshold {t}"))
+    );
+    for l in &m.labels {
+        let _ = write!(out, "<th>{}</th>", esc(l));
+    }
+    out.push_str("<th>recall</th></tr></thead><tbody>");
+    for (i, row) in m.matrix.iter().enumerate() {
+        let total: f64 = row.iter().sum();
+        let _ = write!(
+            out,
+            "<tr><th>{}</th>",
+            esc(m.labels.get(i).map_or("", String::as_str))
+        );
+        for v in row {
+            let rate = if total > 0.0 {
+                format!(" <span class=\"ci\">{:.1}%</span>", 100.0 * v / total)
+            } else {
+                String::new()
+            };
+            let _ = write!(out, "<td>{}{rate}</td>", num(*v));
+        }
+        let diag = row.get(i).copied().unwrap_or(0.0);
+        let _ = write!(
+            out,
+            "<td>{}</td></tr>",
+            if total > 0.0 {
+                format!("{:.1}%", 100.0 * diag / total)
+            } else {
+                "n/a".to_string()
+            }
+        );
+    }
+    out.push_str("</tbody></table>");
+}
+
+fn per_class(out: &mut String, c: &Candidate) {
+    if c.per_class.is_empty() {
+        return;
+    }
+    let _ = write!(
+        out,
+        "<h3>Per class · {}</h3><table><thead><tr><th>class</th><th>support</th><th>predicted</th><th>precision</th><th>recall</th><th>F1</th><th>ROC-AUC</th><th>avg precision</th></tr></thead><tbody>",
+        esc(&c.name)
+    );
+    for row in &c.per_class {
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(c.classes.get(row.class).map_or("", String::as_str)),
+            num(row.support),
+            num(row.predicted),
+            opt(row.precision),
+            opt(row.recall),
+            opt(row.f1),
+            opt(row.roc_auc),
+            opt(row.average_precision)
+        );
+    }
+    out.push_str("</tbody></table>");
+}
+
+fn slices(out: &mut String, c: &Candidate, headline: &[String]) {
+    if c.slices.is_empty() {
+        return;
+    }
+    let mut start = 0;
+    while start < c.slices.len() {
+        let by = &c.slices[start].by;
+        let group: Vec<_> = c.slices[start..]
+            .iter()
+            .take_while(|s| &s.by == by)
+            .collect();
+        let _ = write!(
+            out,
+            "<h3>Slices by {} · {}</h3><table><thead><tr>",
+            esc(&by.join(" × ")),
+            esc(&c.name)
+        );
+        for col in by {
+            let _ = write!(out, "<th>{}</th>", esc(col));
+        }
+        out.push_str("<th>rows</th>");
+        for h in headline {
+            let _ = write!(out, "<th>{}</th>", esc(h));
+        }
+        out.push_str("</tr></thead><tbody>");
+        for s in &group {
+            out.push_str("<tr>");
+            for k in &s.key {
+                let _ = write!(out, "<td>{}</td>", esc(k));
+            }
+            let _ = write!(
+                out,
+                "<td>{}{}</td>",
+                s.rows,
+                if s.too_small { " †" } else { "" }
+            );
+            for h in headline {
+                out.push_str(&cell(s.metrics.get(h)));
+            }
+            out.push_str("</tr>");
+        }
+        out.push_str("</tbody></table>");
+        if group.iter().any(|s| s.too_small) {
+            out.push_str("<p class=\"meta\">† too few rows for intervals: point values only.</p>");
+        }
+        start += group.len();
+    }
+}
+
+fn residuals(out: &mut String, c: &Candidate) {
+    let Some(r) = &c.residuals else { return };
+    let _ = write!(
+        out,
+        "<h3>Residuals · {}</h3><table><thead><tr><th>mean</th>",
+        esc(&c.name)
+    );
+    for p in &r.probabilities {
+        let _ = write!(out, "<th>q{}</th>", num(100.0 * p));
+    }
+    let _ = write!(out, "</tr></thead><tbody><tr><td>{}</td>", num(r.mean));
+    for q in &r.quantiles {
+        let _ = write!(out, "<td>{}</td>", num(*q));
+    }
+    out.push_str("</tr></tbody></table>");
+}
+
+fn json_num(v: &serde_json::Value, path: &[&str]) -> Option<f64> {
+    let mut cur = v;
+    for p in path {
+        cur = cur.get(p)?;
+    }
+    cur.as_f64()
+}
+
+fn json_str(v: &serde_json::Value, key: &str) -> String {
+    match v.get(key) {
+        Some(serde_json::Value::String(s)) => esc(s),
+        Some(serde_json::Value::Null) | None => "—".to_string(),
+        Some(other) => esc(&other.to_string()),
+    }
+}
+
+fn inference(out: &mut String, r: &Report) {
+    let ms = models(r);
+    out.push_str("<section id=\"inference\"><h2>Inference</h2>");
+    if ms.iter().all(|(_, c)| c.inference.is_none()) {
+        out.push_str("<p class=\"meta\">No inference statistics: these prediction files were not written by <code>evalkit infer</code>.</p></section>");
+        return;
+    }
+    out.push_str("<table><thead><tr><th>model</th><th>provider</th><th>device</th><th>batch size</th><th>threads</th><th>rows/s</th><th>latency p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>peak memory MB</th></tr></thead><tbody>");
+    for (i, c) in &ms {
+        let _ = write!(out, "<tr><td>{}{}</td>", swatch(*i), esc(&c.name));
+        match &c.inference {
+            None => out.push_str("<td class=\"na\" colspan=\"9\">not from evalkit infer</td>"),
+            Some(v) => {
+                let _ = write!(
+                    out,
+                    "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
+                    json_str(v, "provider"),
+                    json_str(v, "device"),
+                    json_str(v, "batch_size"),
+                    json_str(v, "threads"),
+                    opt(json_num(v, &["rows_per_s"]).map(f64::round)),
+                    opt(json_num(v, &["latency_ms", "p50"])),
+                    opt(json_num(v, &["latency_ms", "p95"])),
+                    opt(json_num(v, &["latency_ms", "p99"])),
+                    opt(json_num(v, &["peak_rss_bytes"])
+                        .map(|b| (b / 1048576.0 * 10.0).round() / 10.0)),
+                );
+            }
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</tbody></table></section>");
+}
+
+fn provenance(out: &mut String, r: &Report) {
+    out.push_str("<section id=\"provenance\"><h2>Provenance</h2><table><thead><tr><th>model</th><th>prediction file</th><th>model file</th><th>model blake3</th><th>data</th><th>data blake3</th><th>written by</th></tr></thead><tbody>");
+    for (i, c) in models(r) {
+        let p = &c.provenance;
+        let field = |v: &Option<serde_json::Value>, k: &str| {
+            v.as_ref().map_or("—".to_string(), |v| json_str(v, k))
+        };
+        let _ = write!(
+            out,
+            "<tr><td>{}{}</td><td class=\"mono\">{}{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{}</td></tr>",
+            swatch(i),
+            esc(&c.name),
+            esc(&c.file),
+            p.file_bytes
+                .map_or(String::new(), |b| format!(" ({b} bytes)")),
+            field(&p.model, "path"),
+            field(&p.model, "blake3"),
+            field(&p.data, "path"),
+            field(&p.data, "blake3"),
+            esc(p.created_by.as_deref().unwrap_or("—")),
+        );
+    }
+    let iv = &r.intervals;
+    let _ = write!(
+        out,
+        "</tbody></table><p class=\"meta\">Intervals: {}. Threshold {}. evalkit {}, report made {}.</p></section>",
+        if iv.replicates > 0 {
+            format!(
+                "{}% bootstrap {} from {} {} replicates, seed {}",
+                iv.level * 100.0,
+                esc(&iv.method),
+                iv.replicates,
+                esc(&iv.resample),
+                iv.seed
+            )
+        } else {
+            "none (no bootstrap)".to_string()
+        },
+        r.threshold,
+        esc(&r.evalkit_version),
+        esc(&r.created)
+    );
+}
+
+fn warnings(out: &mut String, r: &Report) {
+    let ms = models(r);
+    if ms.iter().all(|(_, c)| c.warnings.is_empty()) {
+        return;
+    }
+    out.push_str("<section id=\"notes\"><h2>Notes</h2>");
+    for (_, c) in ms {
+        if c.warnings.is_empty() {
+            continue;
+        }
+        let _ = write!(out, "<h3>{}</h3><ul class=\"warnings\">", esc(&c.name));
+        for w in &c.warnings {
+            let _ = write!(out, "<li>{}</li>", esc(w));
+        }
+        out.push_str("</ul>");
+    }
+    out.push_str("</section>");
+}
+
+/// Renders the report as one HTML page.
+pub fn render(r: &Report) -> String {
+    let mut out = String::with_capacity(256 * 1024);
+    let rows: Vec<String> = r.candidates.iter().map(|c| c.rows.to_string()).collect();
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{}</title><style>{CSS}</style></head><body>",
+        esc(&r.title)
+    );
+    let _ = write!(
+        out,
+        "<header><h1>{}</h1><p class=\"meta\">{} task · {} rows · {} · evalkit {}</p></header>",
+        esc(&r.title),
+        esc(&r.task),
+        esc(&rows.join(" / ")),
+        esc(&r.created),
+        esc(&r.evalkit_version)
+    );
+    out.push_str("<nav><a href=\"#summary\">Summary</a>");
+    if !r.gates.is_empty() {
+        out.push_str("<a href=\"#gates\">Gates</a>");
+    }
+    out.push_str("<a href=\"#curves\">Curves</a><a href=\"#tables\">Tables</a><a href=\"#inference\">Inference</a><a href=\"#provenance\">Provenance</a></nav>");
+    summary(&mut out, r);
+    gates(&mut out, r);
+    curves(&mut out, r);
+    out.push_str("<section id=\"tables\"><h2>Tables</h2>");
+    metric_table(&mut out, r);
+    for (_, c) in models(r) {
+        confusion(&mut out, c);
+    }
+    for (_, c) in models(r) {
+        per_class(&mut out, c);
+        residuals(&mut out, c);
+    }
+    for c in &r.candidates {
+        slices(&mut out, c, &r.headline);
+    }
+    out.push_str("</section>");
+    inference(&mut out, r);
+    provenance(&mut out, r);
+    warnings(&mut out, r);
+    out.push_str("</body></html>\n");
+    out
+}

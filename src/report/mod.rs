@@ -1,0 +1,777 @@
+//! The HTML report for candidate review (SPEC §9, `evalkit report`).
+//!
+//! Two steps: [`build`] runs the full tier (and the comparison with the
+//! baseline, and the slices) and keeps what the page shows in a [`Report`]
+//! — a plain, serialisable model with every curve already down-sampled to
+//! at most [`MAX_POINTS`] points and no raw rows; [`html::render`] turns the
+//! model into one self-contained HTML page (inline CSS and SVG charts drawn
+//! with plotters, no scripts, no external requests). [`write`] puts the page
+//! on disk atomically.
+
+pub mod charts;
+pub mod html;
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::compare::{self, Join};
+use crate::data::{Columns, Predictions};
+use crate::error::{Error, Result};
+use crate::full::{FullOptions, FullResult, full};
+use crate::metrics::MetricSet;
+use crate::metrics::binary::{BinaryFull, DeLongInterval};
+use crate::metrics::calibration::Bin;
+use crate::metrics::multiclass::{ClassRow, argmax};
+use crate::metrics::regression::Residuals;
+use crate::slices;
+
+/// Most points per curve in the report.
+pub const MAX_POINTS: usize = 1000;
+
+/// Bins of the score histograms.
+const HISTOGRAM_BINS: usize = 20;
+
+/// What to put in the report.
+#[derive(Debug, Clone)]
+pub struct ReportOptions {
+    /// The full tier's options (threshold, sweep, intervals).
+    pub full: FullOptions,
+    /// Display names of the candidates (default: the file stems).
+    pub names: Vec<String>,
+    /// Match rows with the baseline by this id column (else by position).
+    pub id: Option<String>,
+    /// Slicings (each a list of crossed passthrough columns).
+    pub slices: Vec<Vec<String>>,
+    /// Slices with fewer rows get no intervals.
+    pub min_slice: usize,
+    /// Page title.
+    pub title: Option<String>,
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        ReportOptions {
+            full: FullOptions::default(),
+            names: Vec::new(),
+            id: None,
+            slices: Vec::new(),
+            min_slice: slices::DEFAULT_MIN_ROWS,
+            title: None,
+        }
+    }
+}
+
+/// One gate's verdict, shown in the summary (filled by suites).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GateVerdict {
+    /// The gate as written, e.g. `roc_auc min_lower_ci 0.85`.
+    pub gate: String,
+    /// The candidate it was judged on.
+    pub candidate: String,
+    /// The value the gate compared (a point value, a bound, a statistic).
+    pub measured: Option<f64>,
+    /// The interval shown with it, when there is one.
+    pub interval: Option<[f64; 2]>,
+    /// Passed or not.
+    pub passed: bool,
+    /// Why it failed, or how it was judged.
+    pub detail: String,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// Page title.
+    pub title: String,
+    /// When the report was made (UTC, RFC 3339).
+    pub created: String,
+    /// evalkit's version.
+    pub evalkit_version: String,
+    /// The task of every file.
+    pub task: String,
+    /// Decision threshold (binary).
+    pub threshold: f64,
+    /// How the intervals were made.
+    pub intervals: IntervalSummary,
+    /// Headline metrics of the summary, in order.
+    pub headline: Vec<String>,
+    /// The candidates, in the order given.
+    pub candidates: Vec<Candidate>,
+    /// The baseline, when one was given.
+    pub baseline: Option<Candidate>,
+    /// Gate verdicts, when a suite made the report.
+    pub gates: Vec<GateVerdict>,
+}
+
+/// How the intervals were made.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IntervalSummary {
+    /// Bootstrap replicates (0: none).
+    pub replicates: usize,
+    /// Confidence level.
+    pub level: f64,
+    /// percentile or bca.
+    pub method: String,
+    /// poisson or multinomial.
+    pub resample: String,
+    /// Seed.
+    pub seed: u64,
+}
+
+/// One model's part of the report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Candidate {
+    /// Display name.
+    pub name: String,
+    /// The prediction file.
+    pub file: String,
+    /// Rows.
+    pub rows: usize,
+    /// Rows carry sample weights.
+    pub weighted: bool,
+    /// Class names.
+    pub classes: Vec<String>,
+    /// Every metric with its interval.
+    pub metrics: MetricSet,
+    /// `candidate − baseline` with paired intervals.
+    pub delta: Option<MetricSet>,
+    /// DeLong's interval of the ROC-AUC (binary).
+    pub delong: Option<DeLongInterval>,
+    /// DeLong's paired test against the baseline (binary): z and p.
+    pub delong_test: Option<[f64; 2]>,
+    /// The charts' data.
+    pub curves: Curves,
+    /// Confusion matrix (binary: at the threshold).
+    pub confusion: Confusion,
+    /// Per-class table (multiclass).
+    pub per_class: Vec<ClassRow>,
+    /// Residual quantiles (regression).
+    pub residuals: Option<Residuals>,
+    /// Per-slice rows.
+    pub slices: Vec<SliceRow>,
+    /// Inference statistics from the file's metadata.
+    pub inference: Option<serde_json::Value>,
+    /// Where the predictions came from.
+    pub provenance: Provenance,
+    /// Undefined metrics and notes.
+    pub warnings: Vec<String>,
+}
+
+/// A curve as points.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct Curve {
+    /// x values.
+    pub x: Vec<f64>,
+    /// y values.
+    pub y: Vec<f64>,
+}
+
+/// A pointwise band.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct Band {
+    /// x values.
+    pub x: Vec<f64>,
+    /// Lower bounds.
+    pub lo: Vec<f64>,
+    /// Upper bounds.
+    pub hi: Vec<f64>,
+}
+
+/// A histogram of one group of rows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Histogram {
+    /// What the rows are (e.g. `label 1`).
+    pub label: String,
+    /// Bin edges (`counts.len() + 1`).
+    pub edges: Vec<f64>,
+    /// Rows (or weight) per bin.
+    pub counts: Vec<f64>,
+}
+
+/// The data of every chart of one model.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct Curves {
+    /// ROC curve (FPR, TPR).
+    pub roc: Option<Curve>,
+    /// Its bootstrap band.
+    pub roc_band: Option<Band>,
+    /// Precision–recall curve (recall, precision).
+    pub pr: Option<Curve>,
+    /// Its bootstrap band.
+    pub pr_band: Option<Band>,
+    /// Share of positives (the PR baseline).
+    pub prevalence: Option<f64>,
+    /// Precision vs threshold.
+    pub precision_at: Option<Curve>,
+    /// Recall vs threshold.
+    pub recall_at: Option<Curve>,
+    /// F1 vs threshold.
+    pub f1_at: Option<Curve>,
+    /// The threshold of the best F1.
+    pub best_f1_threshold: Option<f64>,
+    /// Reliability bins.
+    pub reliability: Vec<Bin>,
+    /// What the reliability diagram is about.
+    pub reliability_of: String,
+    /// Score (or residual) distributions.
+    pub histograms: Vec<Histogram>,
+    /// What the histograms show.
+    pub histogram_of: String,
+}
+
+/// A confusion matrix.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct Confusion {
+    /// Class names (rows: actual, columns: predicted).
+    pub labels: Vec<String>,
+    /// Counts (or weight sums).
+    pub matrix: Vec<Vec<f64>>,
+    /// The threshold (binary).
+    pub threshold: Option<f64>,
+}
+
+/// One slice in the report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SliceRow {
+    /// Key columns.
+    pub by: Vec<String>,
+    /// Key values.
+    pub key: Vec<String>,
+    /// Rows.
+    pub rows: usize,
+    /// Too small for intervals.
+    pub too_small: bool,
+    /// Headline metrics.
+    pub metrics: MetricSet,
+}
+
+/// Where a model's predictions came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct Provenance {
+    /// Prediction file size in bytes.
+    pub file_bytes: Option<u64>,
+    /// What wrote the file.
+    pub created_by: Option<String>,
+    /// Model path, size and blake3 (from `evalkit infer`).
+    pub model: Option<serde_json::Value>,
+    /// Data path, size, rows and blake3 (features left out).
+    pub data: Option<serde_json::Value>,
+}
+
+/// Headline metrics of a task, in summary order.
+pub fn headline(result: &FullResult) -> Vec<String> {
+    let names: &[&str] = match result {
+        FullResult::Binary(_) => &["roc_auc", "average_precision", "log_loss", "f1", "ece"],
+        FullResult::Multiclass(_) => &["accuracy", "macro_f1", "macro_roc_auc", "log_loss", "ece"],
+        FullResult::Regression(_) => &["rmse", "mae", "r2", "max_error"],
+    };
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+/// Metrics where lower is better.
+pub fn lower_is_better(metric: &str) -> bool {
+    matches!(
+        metric,
+        "log_loss" | "brier" | "ece" | "mse" | "rmse" | "mae" | "max_error"
+    )
+}
+
+/// Keeps at most `max` points of a polyline, evenly spread along its
+/// length (the first and last always kept).
+pub fn downsample(x: &[f64], y: &[f64], max: usize) -> Curve {
+    let n = x.len().min(y.len());
+    if n <= max || max < 2 {
+        return Curve {
+            x: x[..n].to_vec(),
+            y: y[..n].to_vec(),
+        };
+    }
+    let mut cum = Vec::with_capacity(n);
+    let mut total = 0.0;
+    cum.push(0.0);
+    for i in 1..n {
+        total += ((x[i] - x[i - 1]).powi(2) + (y[i] - y[i - 1]).powi(2)).sqrt();
+        cum.push(total);
+    }
+    let mut keep = Vec::with_capacity(max);
+    keep.push(0usize);
+    let mut i = 0;
+    for k in 1..max - 1 {
+        let target = total * k as f64 / (max - 1) as f64;
+        while i < n - 1 && cum[i] < target {
+            i += 1;
+        }
+        if *keep.last().unwrap_or(&0) != i && i < n - 1 {
+            keep.push(i);
+        }
+    }
+    keep.push(n - 1);
+    Curve {
+        x: keep.iter().map(|&i| x[i]).collect(),
+        y: keep.iter().map(|&i| y[i]).collect(),
+    }
+}
+
+fn band(x: &[f64], lo: &[Option<f64>], hi: &[Option<f64>]) -> Option<Band> {
+    let mut b = Band::default();
+    for ((&x, l), h) in x.iter().zip(lo).zip(hi) {
+        if let (Some(l), Some(h)) = (l, h) {
+            b.x.push(x);
+            b.lo.push(*l);
+            b.hi.push(*h);
+        }
+    }
+    (!b.x.is_empty()).then_some(b)
+}
+
+/// Paired (x, y) where y is defined.
+fn defined(x: &[f64], y: &[Option<f64>]) -> (Vec<f64>, Vec<f64>) {
+    x.iter()
+        .zip(y)
+        .filter_map(|(&x, y)| y.map(|y| (x, y)))
+        .unzip()
+}
+
+fn histogram(
+    label: String,
+    values: impl Iterator<Item = (f64, f64)>,
+    lo: f64,
+    hi: f64,
+) -> Histogram {
+    let width = (hi - lo) / HISTOGRAM_BINS as f64;
+    let mut counts = vec![0.0; HISTOGRAM_BINS];
+    for (v, w) in values {
+        let b = if width > 0.0 {
+            (((v - lo) / width).floor().max(0.0) as usize).min(HISTOGRAM_BINS - 1)
+        } else {
+            0
+        };
+        counts[b] += w;
+    }
+    Histogram {
+        label,
+        edges: (0..=HISTOGRAM_BINS)
+            .map(|i| lo + width * i as f64)
+            .collect(),
+        counts,
+    }
+}
+
+fn binary_curves(b: &BinaryFull, preds: &Predictions) -> Curves {
+    let (p, n) = (b.positives, b.negatives);
+    let mut c = Curves {
+        prevalence: (p + n > 0.0).then(|| p / (p + n)),
+        best_f1_threshold: b.metrics.value("best_f1_threshold"),
+        reliability: b.reliability.clone(),
+        reliability_of: "the probability of class 1".to_string(),
+        histogram_of: "score by actual class".to_string(),
+        ..Curves::default()
+    };
+    let curve = &b.curve;
+    if p > 0.0 && n > 0.0 {
+        let mut fpr = vec![0.0];
+        let mut tpr = vec![0.0];
+        fpr.extend(curve.fps.iter().map(|&f| f / n));
+        tpr.extend(curve.tps.iter().map(|&t| t / p));
+        c.roc = Some(downsample(&fpr, &tpr, MAX_POINTS));
+    }
+    if p > 0.0 {
+        // scikit-learn's curve: from (recall 0, precision 1) through every
+        // distinct score.
+        let mut recall = vec![0.0];
+        let mut precision = vec![1.0];
+        for (&t, &f) in curve.tps.iter().zip(&curve.fps) {
+            if t + f > 0.0 {
+                recall.push(t / p);
+                precision.push(t / (t + f));
+            }
+        }
+        c.pr = Some(downsample(&recall, &precision, MAX_POINTS));
+    }
+    if let Some(bands) = &b.bands {
+        c.roc_band = band(&bands.fpr, &bands.tpr_lo, &bands.tpr_hi);
+        c.pr_band = band(&bands.recall, &bands.precision_lo, &bands.precision_hi);
+    }
+    let s = &b.sweep;
+    let pick = |x: &[f64], y: &[f64]| downsample(x, y, MAX_POINTS);
+    c.precision_at = Some(pick(&s.threshold, &s.precision));
+    let (x, y) = defined(&s.threshold, &s.recall);
+    c.recall_at = Some(pick(&x, &y));
+    let (x, y) = defined(&s.threshold, &s.f1);
+    c.f1_at = Some(pick(&x, &y));
+    if let Columns::Binary { labels, scores } = &preds.columns {
+        let w = |r: usize| preds.weights.as_ref().map_or(1.0, |w| w.get(r));
+        for class in [0u8, 1] {
+            let name = preds
+                .class_names
+                .get(class as usize)
+                .cloned()
+                .unwrap_or_else(|| class.to_string());
+            c.histograms.push(histogram(
+                format!("actual {name}"),
+                (0..labels.len())
+                    .filter(|&r| labels[r] == class)
+                    .map(|r| (scores.get(r), w(r))),
+                0.0,
+                1.0,
+            ));
+        }
+    }
+    c
+}
+
+fn multiclass_curves(reliability: &[Bin], preds: &Predictions) -> Curves {
+    let mut c = Curves {
+        reliability: reliability.to_vec(),
+        reliability_of: "the top class's probability".to_string(),
+        histogram_of: "top class's probability, right vs wrong".to_string(),
+        ..Curves::default()
+    };
+    if let Columns::Multiclass {
+        labels,
+        scores,
+        classes,
+    } = &preds.columns
+    {
+        let k = *classes;
+        let w = |r: usize| preds.weights.as_ref().map_or(1.0, |w| w.get(r));
+        let top: Vec<(usize, f64)> = crate::with_floats!(scores, s => (0..labels.len())
+            .map(|r| {
+                let row = &s[r * k..(r + 1) * k];
+                let a = argmax(row);
+                (a, crate::data::Float::to_f64(row[a]))
+            })
+            .collect());
+        for (name, right) in [("right", true), ("wrong", false)] {
+            c.histograms.push(histogram(
+                name.to_string(),
+                (0..labels.len())
+                    .filter(|&r| (top[r].0 == labels[r] as usize) == right)
+                    .map(|r| (top[r].1, w(r))),
+                0.0,
+                1.0,
+            ));
+        }
+    }
+    c
+}
+
+fn regression_curves(preds: &Predictions, residuals: &Residuals) -> Curves {
+    let mut c = Curves {
+        histogram_of: "residual (label − prediction)".to_string(),
+        ..Curves::default()
+    };
+    if let Columns::Regression { labels, scores } = &preds.columns {
+        let w = |r: usize| preds.weights.as_ref().map_or(1.0, |w| w.get(r));
+        // 1%–99% of the residuals, so one outlier does not flatten the rest.
+        let q = &residuals.quantiles;
+        let (lo, hi) = (q[1], q[q.len() - 2]);
+        let (lo, hi) = if hi > lo {
+            (lo, hi)
+        } else {
+            (lo - 1.0, lo + 1.0)
+        };
+        c.histograms.push(histogram(
+            "rows".to_string(),
+            (0..labels.len())
+                .map(|r| (labels.get(r) - scores.get(r), w(r)))
+                .filter(|(v, _)| *v >= lo && *v <= hi),
+            lo,
+            hi,
+        ));
+    }
+    c
+}
+
+fn metadata_json(preds: &Predictions, key: &str) -> Option<serde_json::Value> {
+    preds
+        .metadata
+        .get(key)
+        .and_then(|v| serde_json::from_str(v).ok())
+}
+
+fn candidate(
+    name: String,
+    preds: &Predictions,
+    result: &FullResult,
+    options: &ReportOptions,
+) -> Result<Candidate> {
+    let (curves, confusion, per_class, residuals, delong) = match result {
+        FullResult::Binary(b) => {
+            let c = &b.confusion;
+            (
+                binary_curves(b, preds),
+                Confusion {
+                    labels: preds.class_names.clone(),
+                    matrix: vec![vec![c.tn, c.fp], vec![c.fn_, c.tp]],
+                    threshold: Some(options.full.threshold),
+                },
+                Vec::new(),
+                None,
+                b.delong.as_ref().ok().copied(),
+            )
+        }
+        FullResult::Multiclass(m) => (
+            multiclass_curves(&m.reliability, preds),
+            Confusion {
+                labels: preds.class_names.clone(),
+                matrix: m.confusion.clone(),
+                threshold: None,
+            },
+            m.per_class.clone(),
+            None,
+            None,
+        ),
+        FullResult::Regression(r) => (
+            regression_curves(preds, &r.residuals),
+            Confusion::default(),
+            Vec::new(),
+            Some(r.residuals.clone()),
+            None,
+        ),
+    };
+    let heads = headline(result);
+    let slices = if options.slices.is_empty() {
+        Vec::new()
+    } else {
+        slices::full_sliced(
+            preds,
+            &options.slices,
+            &options.full,
+            options.min_slice,
+            &|_, _| {},
+        )?
+        .into_iter()
+        .map(|s| {
+            let mut metrics = MetricSet::new();
+            for h in &heads {
+                if let Some(m) = s.result.metrics().get(h) {
+                    metrics.insert(h, m.clone());
+                }
+            }
+            SliceRow {
+                by: s.by,
+                key: s.key,
+                rows: s.rows,
+                too_small: s.too_small,
+                metrics,
+            }
+        })
+        .collect()
+    };
+    let data = metadata_json(preds, "evalkit.data").map(|mut d| {
+        // The feature list can be long: the report keeps the count.
+        if let Some(o) = d.as_object_mut()
+            && let Some(f) = o.remove("features")
+        {
+            o.insert(
+                "feature_count".to_string(),
+                serde_json::json!(f.as_array().map_or(0, Vec::len)),
+            );
+        }
+        d
+    });
+    Ok(Candidate {
+        name,
+        file: preds.path.display().to_string(),
+        rows: preds.rows(),
+        weighted: preds.weights.is_some(),
+        classes: preds.class_names.clone(),
+        metrics: result.metrics().clone(),
+        delta: None,
+        delong,
+        delong_test: None,
+        curves,
+        confusion,
+        per_class,
+        residuals,
+        slices,
+        inference: metadata_json(preds, "evalkit.inference"),
+        provenance: Provenance {
+            file_bytes: std::fs::metadata(&preds.path).ok().map(|m| m.len()),
+            created_by: preds.metadata.get("evalkit.created_by").cloned(),
+            model: metadata_json(preds, "evalkit.model"),
+            data,
+        },
+        warnings: result.warnings(),
+    })
+}
+
+fn stem(p: &Predictions) -> String {
+    p.path.file_stem().map_or_else(
+        || p.path.display().to_string(),
+        |s| s.to_string_lossy().to_string(),
+    )
+}
+
+/// Runs the full tier on every candidate (paired with the baseline when
+/// there is one) and gathers the report's model. `progress(done, total)`
+/// counts models.
+pub fn build(
+    candidates: &[Predictions],
+    baseline: Option<&Predictions>,
+    options: &ReportOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Report> {
+    let Some(first) = candidates.first() else {
+        return Err(Error::usage(
+            "the report needs at least one prediction file",
+        ));
+    };
+    if !options.names.is_empty() && options.names.len() != candidates.len() {
+        return Err(Error::usage(format!(
+            "--names gives {} names for {} prediction files",
+            options.names.len(),
+            candidates.len()
+        )));
+    }
+    crate::full::check_options(&options.full)?;
+    for c in candidates.iter().chain(baseline) {
+        if c.task != first.task {
+            return Err(Error::usage(format!(
+                "{} is a {} task but {} is a {} task: a report compares models of one task",
+                c.path.display(),
+                c.task,
+                first.path.display(),
+                first.task
+            )));
+        }
+    }
+    let total = candidates.len();
+    let mut out = Vec::new();
+    let mut base_entry = None;
+    let mut heads = Vec::new();
+    for (i, preds) in candidates.iter().enumerate() {
+        let name = options.names.get(i).cloned().unwrap_or_else(|| stem(preds));
+        let entry = match baseline {
+            Some(base) => {
+                let (aligned, notes) = compare::align(preds, base, options.id.as_deref())?;
+                let join = options.id.clone().map_or(Join::Position, Join::Id);
+                let c = compare::compare(preds, &aligned, join, &options.full, &|_, _| {})?;
+                let mut entry = candidate(name, preds, &c.candidate, options)?;
+                entry.delta = Some(c.delta.clone());
+                entry.delong_test = c.delong.as_ref().ok().map(|d| [d.z, d.p_value]);
+                entry.warnings.extend(notes);
+                entry.warnings.extend(c.warnings.iter().cloned());
+                if base_entry.is_none() {
+                    let base_opts = ReportOptions {
+                        slices: Vec::new(),
+                        ..options.clone()
+                    };
+                    base_entry = Some(candidate(stem(base), &aligned, &c.baseline, &base_opts)?);
+                }
+                heads = headline(&c.candidate);
+                entry
+            }
+            None => {
+                let r = full(preds, &options.full)?;
+                heads = headline(&r);
+                candidate(name, preds, &r, options)?
+            }
+        };
+        out.push(entry);
+        progress(i + 1, total);
+    }
+    let iv = &options.full.intervals;
+    Ok(Report {
+        title: options.title.clone().unwrap_or_else(|| {
+            format!(
+                "evalkit report · {}",
+                out.iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }),
+        created: utc_now(),
+        evalkit_version: crate::VERSION.to_string(),
+        task: first.task.to_string(),
+        threshold: options.full.threshold,
+        intervals: IntervalSummary {
+            replicates: iv.replicates,
+            level: iv.level,
+            method: iv.method.as_str().to_string(),
+            resample: iv.resample.as_str().to_string(),
+            seed: iv.seed,
+        },
+        headline: heads,
+        candidates: out,
+        baseline: base_entry,
+        gates: Vec::new(),
+    })
+}
+
+/// Writes `html` to `path` through a temporary file and a rename, so a
+/// failed run never leaves a half-written report.
+pub fn write(path: &Path, html: &str) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        return Err(Error::usage(format!(
+            "cannot write {}: the folder {} does not exist",
+            path.display(),
+            dir.display()
+        )));
+    }
+    let name = path
+        .file_name()
+        .map_or("report.html".into(), |n| n.to_string_lossy().to_string());
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let io = |e: std::io::Error| Error::io(path, "write the report", e);
+    std::fs::write(&tmp, html).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io(e)
+    })
+}
+
+/// The current time, UTC, as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn utc_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn downsample_keeps_ends_and_bounds_the_count() {
+        let x: Vec<f64> = (0..10_000).map(|i| i as f64 / 9999.0).collect();
+        let y: Vec<f64> = x.iter().map(|v| v.sqrt()).collect();
+        let c = downsample(&x, &y, 1000);
+        assert!(c.x.len() <= 1000 && c.x.len() > 900, "{}", c.x.len());
+        assert_eq!((c.x[0], *c.x.last().unwrap()), (0.0, 1.0));
+        assert!(c.x.windows(2).all(|w| w[0] < w[1]));
+        let small = downsample(&x[..10], &y[..10], 1000);
+        assert_eq!(small.x.len(), 10);
+    }
+
+    #[test]
+    fn utc_now_is_rfc3339() {
+        let t = utc_now();
+        assert_eq!(t.len(), 20);
+        assert!(t.starts_with("20") && t.ends_with('Z'));
+    }
+}

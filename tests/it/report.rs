@@ -1,0 +1,428 @@
+//! The HTML report: its model (snapshot), one chart (snapshot), and the
+//! page in headless Chromium (no console messages, no requests, not blank,
+//! data escaped).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
+use evalkit::data::{ReadOptions, read_predictions};
+use evalkit::full::FullOptions;
+use evalkit::metrics::binary::Thresholds;
+use evalkit::report::{ReportOptions, build, charts};
+use evalkit::uncertainty::IntervalOptions;
+
+use crate::common::{evalkit, fixture, stderr, write_ipc};
+
+/// A small binary file: 80 rows, a region column, scores from `shift`.
+fn small_binary(dir: &Path, name: &str, shift: f64) -> PathBuf {
+    let n = 80;
+    let labels: Vec<i64> = (0..n).map(|i| ((i * 7) % 5 < 2) as i64).collect();
+    let scores: Vec<f64> = (0..n)
+        .map(|i| {
+            let base = if labels[i] == 1 { 0.62 } else { 0.38 };
+            let noise = (((i * 37) % 17) as f64 - 8.0) / 20.0;
+            ((base + shift * noise) * 100.0).round().clamp(1.0, 99.0) / 100.0
+        })
+        .collect();
+    let region: Vec<&str> = (0..n).map(|i| ["north", "south"][i % 2]).collect();
+    let path = dir.join(name);
+    write_ipc(
+        &path,
+        vec![
+            ("label", Arc::new(Int64Array::from(labels)) as ArrayRef),
+            ("score", Arc::new(Float64Array::from(scores))),
+            (
+                "row_id",
+                Arc::new(Int64Array::from((0..n as i64).collect::<Vec<_>>())),
+            ),
+            ("region", Arc::new(StringArray::from(region))),
+        ],
+        &[
+            ("evalkit.task", "binary"),
+            ("evalkit.classes", r#"["no","yes"]"#),
+        ],
+    );
+    path
+}
+
+fn read(path: &Path, extra: &[&str]) -> evalkit::data::Predictions {
+    read_predictions(
+        path,
+        &ReadOptions {
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            ..ReadOptions::default()
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn report_model_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let cand = read(&small_binary(dir.path(), "cand.arrow", 0.8), &["region"]);
+    let base = read(&small_binary(dir.path(), "base.arrow", 1.6), &["region"]);
+    let options = ReportOptions {
+        full: FullOptions {
+            thresholds: Thresholds::Grid(11),
+            intervals: IntervalOptions {
+                replicates: 40,
+                seed: 2,
+                ..IntervalOptions::default()
+            },
+            ..FullOptions::default()
+        },
+        slices: vec![vec!["region".to_string()]],
+        ..ReportOptions::default()
+    };
+    let report = build(&[cand], Some(&base), &options, &|_, _| {}).unwrap();
+    // No curve is longer than the cap; the baseline is there with deltas.
+    let c = &report.candidates[0];
+    assert!(c.delta.is_some() && report.baseline.is_some());
+    assert!(c.curves.roc.as_ref().unwrap().x.len() <= evalkit::report::MAX_POINTS);
+    assert_eq!(c.slices.len(), 2);
+    insta::with_settings!({filters => vec![
+        (r#""created": "[^"]+""#, r#""created": "[time]""#),
+        (r#""evalkit_version": "[^"]+""#, r#""evalkit_version": "[version]""#),
+        (r#""file": "[^"]+/([a-z]+\.arrow)""#, r#""file": "[dir]/$1""#),
+        (r#""file_bytes": \d+"#, r#""file_bytes": "[bytes]""#),
+    ]}, {
+        insta::assert_json_snapshot!("report_model", report);
+    });
+}
+
+#[test]
+fn histogram_svg_snapshot() {
+    let hists = vec![
+        evalkit::report::Histogram {
+            label: "actual 0".to_string(),
+            edges: vec![0.0, 0.25, 0.5, 0.75, 1.0],
+            counts: vec![6.0, 3.0, 1.0, 0.0],
+        },
+        evalkit::report::Histogram {
+            label: "actual 1 & <more>".to_string(),
+            edges: vec![0.0, 0.25, 0.5, 0.75, 1.0],
+            counts: vec![0.0, 1.0, 4.0, 5.0],
+        },
+    ];
+    let svg = charts::histograms("model", "score", &hists).unwrap();
+    assert!(svg.contains("actual 1 &amp; &lt;more&gt;"));
+    insta::assert_snapshot!("histogram_svg", svg);
+}
+
+/// Headless Chromium, when installed (`make test` installs it and sets
+/// EVALKIT_REQUIRE_BROWSER=1, so there it never skips).
+fn chromium() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("EVALKIT_CHROMIUM") {
+        return Some(PathBuf::from(p));
+    }
+    for name in ["chromium", "chromium-browser", "google-chrome"] {
+        if let Ok(out) = std::process::Command::new("which").arg(name).output()
+            && out.status.success()
+        {
+            return Some(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
+        }
+    }
+    assert!(
+        std::env::var_os("EVALKIT_REQUIRE_BROWSER").is_none(),
+        "EVALKIT_REQUIRE_BROWSER is set but no chromium was found"
+    );
+    eprintln!("report browser tests skipped: no chromium on PATH (make test installs it)");
+    None
+}
+
+/// Runs headless Chromium on `page`: returns (DOM, console lines) and
+/// writes a screenshot to `png`.
+fn open_in_chromium(browser: &Path, page: &Path, png: &Path) -> (String, Vec<String>) {
+    let profile = tempfile::tempdir().unwrap();
+    let common = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--hide-scrollbars",
+        "--enable-logging=stderr",
+        "--v=0",
+    ];
+    let url = format!("file://{}", page.display());
+    let user = format!("--user-data-dir={}", profile.path().display());
+    let dom = std::process::Command::new(browser)
+        .args(common)
+        .arg(&user)
+        .arg("--dump-dom")
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert!(
+        dom.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
+    let shot = std::process::Command::new(browser)
+        .args(common)
+        .arg(&user)
+        .arg("--window-size=1280,2400")
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert!(
+        shot.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shot.stderr)
+    );
+    let console = [&dom.stderr, &shot.stderr]
+        .iter()
+        .flat_map(|e| {
+            String::from_utf8_lossy(e)
+                .lines()
+                .filter(|l| l.contains("CONSOLE"))
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    (String::from_utf8_lossy(&dom.stdout).to_string(), console)
+}
+
+/// Distinct colours and the share of non-white pixels of a PNG.
+fn png_stats(path: &Path) -> (usize, f64) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let channels = info.color_type.samples();
+    let px = &buf[..info.buffer_size()];
+    let mut colours = std::collections::HashSet::new();
+    let mut ink = 0usize;
+    let total = px.len() / channels;
+    for p in px.chunks(channels) {
+        colours.insert(p[..3.min(channels)].to_vec());
+        if p[..3.min(channels)].iter().any(|&v| v < 235) {
+            ink += 1;
+        }
+    }
+    (colours.len(), ink as f64 / total as f64)
+}
+
+/// Static checks: nothing in the page can make a request.
+fn assert_self_contained(html: &str) {
+    for bad in [
+        "src=\"", "url(", "@import", "<script", "<link", "<iframe", "<object", "<img",
+    ] {
+        assert!(!html.contains(bad), "the page contains {bad}");
+    }
+    for (i, _) in html.match_indices("href=\"") {
+        assert!(html[i + 6..].starts_with('#'), "external href at {i}");
+    }
+    assert!(html.contains("Content-Security-Policy"));
+}
+
+fn run_report(args: &[&str]) {
+    let out = evalkit(args);
+    assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+}
+
+#[test]
+fn reports_open_cleanly_in_a_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    run_report(&[
+        "report",
+        fixture("binary_sliced.arrow").to_str().unwrap(),
+        "--baseline",
+        fixture("binary_baseline.arrow").to_str().unwrap(),
+        "--slice",
+        "region",
+        "--bootstrap",
+        "100",
+        "-o",
+        &d("binary.html"),
+    ]);
+    run_report(&[
+        "report",
+        fixture("multiclass_digits.arrow").to_str().unwrap(),
+        "--bootstrap",
+        "50",
+        "-o",
+        &d("multiclass.html"),
+    ]);
+    run_report(&[
+        "report",
+        fixture("regression.arrow").to_str().unwrap(),
+        "--bootstrap",
+        "50",
+        "-o",
+        &d("regression.html"),
+    ]);
+    for page in ["binary.html", "multiclass.html", "regression.html"] {
+        let html = std::fs::read_to_string(d(page)).unwrap();
+        assert_self_contained(&html);
+        assert!(html.contains("<svg"), "{page} has no chart");
+    }
+    let binary = std::fs::read_to_string(d("binary.html")).unwrap();
+    for needle in [
+        "ROC curve",
+        "Precision–recall",
+        "Reliability",
+        "Slices by region",
+        "Δ vs binary_baseline",
+        "Confusion matrix",
+    ] {
+        assert!(binary.contains(needle), "binary report lacks {needle}");
+    }
+    let Some(browser) = chromium() else { return };
+    for page in ["binary.html", "multiclass.html", "regression.html"] {
+        let png = dir.path().join(format!("{page}.png"));
+        let (dom, console) = open_in_chromium(&browser, Path::new(&d(page)), &png);
+        assert!(console.is_empty(), "{page}: console messages {console:?}");
+        assert!(dom.contains("<h1>"), "{page}: no DOM");
+        let (colours, ink) = png_stats(&png);
+        assert!(
+            colours > 50 && ink > 0.02,
+            "{page}: blank screenshot ({colours} colours, {ink:.3} ink)"
+        );
+    }
+}
+
+#[test]
+fn data_strings_are_escaped_and_never_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let evil = "<script>alert(1)</script>";
+    let n = 60usize;
+    let path = dir.path().join("evil.arrow");
+    let classes = serde_json::to_string(&[evil, "b"]).unwrap();
+    write_ipc(
+        &path,
+        vec![
+            (
+                "label",
+                Arc::new(Int64Array::from(
+                    (0..n as i64)
+                        .map(|i| (i * 3 % 7 < 3) as i64)
+                        .collect::<Vec<_>>(),
+                )) as ArrayRef,
+            ),
+            (
+                "score",
+                Arc::new(Float64Array::from(
+                    (0..n)
+                        .map(|i| (i * 13 % 97) as f64 / 100.0)
+                        .collect::<Vec<_>>(),
+                )),
+            ),
+            (
+                evil,
+                Arc::new(StringArray::from(
+                    (0..n)
+                        .map(|i| {
+                            if i % 2 == 0 {
+                                "<img src=x onerror=alert(2)>"
+                            } else {
+                                "ok"
+                            }
+                        })
+                        .collect::<Vec<_>>(),
+                )),
+            ),
+        ],
+        &[("evalkit.task", "binary"), ("evalkit.classes", &classes)],
+    );
+    let page = dir.path().join("evil.html");
+    run_report(&[
+        "report",
+        path.to_str().unwrap(),
+        "--slice",
+        evil,
+        "--names",
+        "<b>bold</b>",
+        "--bootstrap",
+        "20",
+        "-o",
+        page.to_str().unwrap(),
+    ]);
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert_self_contained(&html);
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(html.contains("&lt;img src=x onerror=alert(2)&gt;"));
+    assert!(html.contains("&lt;b&gt;bold&lt;/b&gt;"));
+    assert!(!html.contains("<b>bold</b>"));
+    let Some(browser) = chromium() else { return };
+    let png = dir.path().join("evil.png");
+    let (dom, console) = open_in_chromium(&browser, &page, &png);
+    assert!(console.is_empty(), "console messages {console:?}");
+    // The text is shown as text; no element came from the data.
+    assert!(dom.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(!dom.contains("<script") && !dom.contains("<img"));
+}
+
+#[test]
+fn report_size_is_bounded_by_the_point_cap() {
+    // 5 candidates of 20,000 rows with 20,000 distinct scores each: the
+    // curves are capped at 1000 points, so the page stays small whatever
+    // the row count (the 10^6-row case is measured by benches/peer_report.py).
+    let dir = tempfile::tempdir().unwrap();
+    let n = 20_000usize;
+    let mut files = Vec::new();
+    for m in 0..5 {
+        let path = dir.path().join(format!("m{m}.arrow"));
+        let labels: Vec<i64> = (0..n).map(|i| ((i * 7919) % 10 < 3) as i64).collect();
+        let scores: Vec<f64> = (0..n)
+            .map(|i| {
+                let u = ((i * 104_729 + m * 31) % n) as f64 / n as f64;
+                (0.5 * u + 0.45 * labels[i] as f64 + 0.001 * m as f64).min(0.999_999)
+            })
+            .collect();
+        write_ipc(
+            &path,
+            vec![
+                ("label", Arc::new(Int64Array::from(labels)) as ArrayRef),
+                ("score", Arc::new(Float64Array::from(scores))),
+            ],
+            &[("evalkit.task", "binary")],
+        );
+        files.push(path.to_str().unwrap().to_string());
+    }
+    let page = dir.path().join("five.html");
+    let mut args = vec!["report".to_string()];
+    args.extend(files.iter().cloned());
+    args.extend(["--bootstrap", "30", "-o", page.to_str().unwrap()].map(String::from));
+    let out = evalkit(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let bytes = std::fs::metadata(&page).unwrap().len();
+    assert!(bytes < 2_000_000, "{bytes} bytes");
+}
+
+#[test]
+fn bad_report_requests_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = evalkit([
+        "report",
+        fixture("binary_balanced.arrow").to_str().unwrap(),
+        "--baseline",
+        fixture("regression.arrow").to_str().unwrap(),
+        "-o",
+        dir.path().join("x.html").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("regression"));
+    let out = evalkit([
+        "report",
+        fixture("binary_balanced.arrow").to_str().unwrap(),
+        "-o",
+        dir.path().join("no/such/dir/x.html").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("does not exist"));
+    let out = evalkit([
+        "report",
+        fixture("binary_balanced.arrow").to_str().unwrap(),
+        "--names",
+        "a,b",
+        "-o",
+        dir.path().join("x.html").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--names"));
+    assert!(!dir.path().join("x.html").exists());
+}
