@@ -1,7 +1,8 @@
 # evalkit — the two commands in the README, and the rest of the chores.
 #
-#   make demo    infer with the bundled models, then the fast tier, the full
-#                tier and a comparison of two models
+#   make demo    infer with the bundled models (cached), then the fast tier,
+#                the full tier, a comparison, the HTML report and the
+#                passing suite (suites/breast_cancer.toml)
 #   make test    fmt check, clippy -D warnings, every test
 #
 # Both install ONNX Runtime (the `onnxruntime` wheel from PyPI) into .venv
@@ -27,13 +28,17 @@ demo: ort
 	$(EVALKIT) infer fixtures/models/breast_cancer_lr.onnx fixtures/data/breast_cancer.parquet \
 	  --label label --keep row_id -o $(OUT)/lr.arrow
 	@echo
-	$(EVALKIT) fast $(OUT)/gbm.arrow --sample 100
+	$(EVALKIT) fast $(OUT)/lr.arrow --sample 100
 	@echo
-	$(EVALKIT) full $(OUT)/gbm.arrow
+	$(EVALKIT) full $(OUT)/lr.arrow
 	@echo
 	$(EVALKIT) compare $(OUT)/lr.arrow $(OUT)/gbm.arrow --id row_id
 	@echo
 	$(EVALKIT) report $(OUT)/lr.arrow --baseline $(OUT)/gbm.arrow --id row_id -o $(OUT)/report.html
+	@echo
+	@# The passing suite end to end: inference from the cache, fast, full,
+	@# compare, gates, report ($(OUT)/breast_cancer_report.html).
+	$(EVALKIT) run suites/breast_cancer.toml
 
 test: fmt lint ort browser unit
 

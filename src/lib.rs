@@ -54,6 +54,7 @@ pub mod report;
 pub mod rng;
 pub mod sample;
 pub mod slices;
+pub mod suite;
 pub mod uncertainty;
 
 pub use error::{Error, ErrorKind, Result};

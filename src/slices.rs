@@ -4,9 +4,11 @@
 //! the rows are grouped by the distinct value (or tuple of values) of those
 //! columns and every group goes through the full tier on its own, as if its
 //! rows were a file of their own — the same metrics, and intervals from the
-//! same seed with the rows numbered within the slice, so a slice's result is
-//! bit-identical to `evalkit full` on the filtered file. Slices run in
-//! parallel; the file is read once.
+//! same seed with the rows numbered within the slice, so a slice's metrics
+//! and intervals are bit-identical to `evalkit full` on the filtered file.
+//! Slices skip the threshold sweep and the curve bands (a 2-point grid):
+//! they are tables, not charts. Slices run in parallel; the file is read
+//! once.
 //!
 //! Slices with fewer rows than `min_rows` are listed with their point
 //! metrics but no intervals (`too_small`). Keys may be integers, strings,
@@ -238,6 +240,20 @@ fn coded(preds: &Predictions, column: &str) -> Result<Coded> {
     Ok(Coded { codes, labels })
 }
 
+/// Splits slicing specs (`"region"`, `"region,device"`) into their crossed
+/// columns.
+pub fn parse_specs(values: &[String]) -> Vec<Vec<String>> {
+    values
+        .iter()
+        .map(|s| {
+            s.split(',')
+                .map(|c| c.trim().to_string())
+                .filter(|c| !c.is_empty())
+                .collect()
+        })
+        .collect()
+}
+
 /// The groups of one slicing: each key (one value per column) with its rows
 /// in file order, keys in sorted order.
 pub fn groups(preds: &Predictions, by: &[String]) -> Result<Vec<(Vec<String>, Vec<u32>)>> {
@@ -318,6 +334,9 @@ pub fn full_sliced(
             let sub = preds.gather(&rows);
             let too_small = rows.len() < min_rows;
             let mut opts = *options;
+            // Slices carry metrics, not sweeps or bands: a 2-point grid
+            // keeps small slices from paying for a 1000-point F1 band.
+            opts.thresholds = crate::metrics::binary::Thresholds::Grid(2);
             if too_small {
                 opts.intervals.replicates = 0;
             }

@@ -12,3 +12,4 @@ mod intervals;
 mod properties;
 mod report;
 mod slices;
+mod suites;

@@ -187,7 +187,6 @@ fn check_equals_filtered(p: &Predictions, by: &[&str], slices: &[Slice], options
             }
         } else {
             assert_eq!(s.result.metrics(), want.metrics(), "{by:?} {:?}", s.key);
-            assert_eq!(s.result, want, "{by:?} {:?}", s.key);
         }
     }
 }

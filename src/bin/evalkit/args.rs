@@ -31,6 +31,9 @@ pub enum Command {
     /// One self-contained HTML page for candidate review: metrics with
     /// intervals, curves with bands, tables, inference statistics.
     Report(ReportArgs),
+    /// Run a suite (suites/*.toml): inference on a cache miss, the tiers,
+    /// every gate's verdict; exit 1 when a gate fails.
+    Run(RunArgs),
 }
 
 /// Which columns hold what (files written by other tools).
@@ -269,17 +272,24 @@ pub struct ReportArgs {
     pub columns: Columns,
 }
 
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The suite file.
+    pub suite: PathBuf,
+    /// Write the report here instead of the suite's [report] path.
+    #[arg(long, value_name = "REPORT.html")]
+    pub report: Option<PathBuf>,
+    /// The inference cache [default: $EVALKIT_CACHE or .evalkit/cache].
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Print one JSON document instead of the verdicts table.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Splits `--slice` values into their crossed columns.
 pub fn slicings(values: &[String]) -> Vec<Vec<String>> {
-    values
-        .iter()
-        .map(|s| {
-            s.split(',')
-                .map(|c| c.trim().to_string())
-                .filter(|c| !c.is_empty())
-                .collect()
-        })
-        .collect()
+    evalkit::slices::parse_specs(values)
 }
 
 /// Confidence intervals.

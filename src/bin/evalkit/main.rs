@@ -255,6 +255,26 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
                 ))?;
             }
         }
+        Command::Run(a) => {
+            let suite = evalkit::suite::load(&a.suite)?;
+            let (result, notes) =
+                evalkit::suite::run(&suite, a.cache_dir.as_deref(), a.report.as_deref())?;
+            for n in &notes {
+                eprintln!("evalkit: {n}");
+            }
+            warn(&result.warnings);
+            if a.json {
+                emit_json(
+                    &serde_json::to_value(&result)
+                        .map_err(|e| evalkit::Error::Usage(format!("cannot write JSON: {e}")))?,
+                )?;
+            } else {
+                emit(&output::suite(&result))?;
+            }
+            if !result.passed {
+                return Ok(ExitCode::from(1));
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -584,3 +584,54 @@ pub fn infer_json(
         "warnings": r.notes,
     })
 }
+
+/// The verdicts of a suite run.
+pub fn suite(r: &evalkit::suite::SuiteResult) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "evalkit run · {} ({})", r.name, r.suite);
+    let mut head = vec![
+        vec!["task".to_string(), r.task.clone()],
+        vec!["candidate".to_string(), r.candidate.clone()],
+    ];
+    if let Some(b) = &r.baseline {
+        head.push(vec!["baseline".to_string(), b.clone()]);
+    }
+    if let Some(p) = &r.report {
+        head.push(vec!["report".to_string(), p.clone()]);
+    }
+    out.push_str(&table(&head));
+    out.push('\n');
+    let mut rows = vec![
+        ["gate", "line", "measured", "interval", "verdict", "detail"]
+            .map(String::from)
+            .to_vec(),
+    ];
+    for v in &r.gates {
+        rows.push(vec![
+            v.gate.clone(),
+            v.line.to_string(),
+            opt(v.measured),
+            v.interval.map_or(String::new(), |[lo, hi]| {
+                format!("[{}, {}]", num(lo), num(hi))
+            }),
+            if v.passed {
+                "pass".to_string()
+            } else {
+                "FAIL".to_string()
+            },
+            v.detail.clone(),
+        ]);
+    }
+    out.push_str(&table(&rows));
+    let failed = r.gates.iter().filter(|v| !v.passed).count();
+    let _ = writeln!(
+        out,
+        "\n{}",
+        if failed == 0 {
+            format!("all {} gates passed", r.gates.len())
+        } else {
+            format!("{failed} of {} gates FAILED", r.gates.len())
+        }
+    );
+    out
+}

@@ -1,0 +1,986 @@
+//! Suites and gates (SPEC §7, `evalkit run SUITE.toml`).
+//!
+//! A suite writes down what must be true before a model ships: the data,
+//! the model (or an existing prediction file), a baseline, the tiers'
+//! options and the gates. [`load`] parses and checks the file (unknown keys
+//! and wrong types are errors naming the line); [`run`] runs inference only
+//! on a cache miss, then the tiers the gates and the report need, and judges
+//! every gate. Relative paths resolve from the suite file's folder.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::compare::{self, Join};
+use crate::data::{Predictions, ReadOptions, ScoreKind, Task, read_predictions};
+use crate::error::{Error, Result};
+use crate::fast::{FastOptions, FastResult};
+use crate::full::{FullOptions, FullResult};
+use crate::infer::{self, InferOptions, dataset::DatasetSpec};
+use crate::metrics::binary::Thresholds;
+use crate::metrics::{Metric, MetricSet};
+use crate::report::{self, GateVerdict, ReportOptions, lower_is_better};
+use crate::uncertainty::{CiMethod, IntervalOptions, Resample};
+
+/// `[data]`: the dataset a model runs on.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DataSection {
+    /// Parquet, CSV or Arrow IPC file.
+    pub path: PathBuf,
+    /// Label column.
+    pub label: Option<String>,
+    /// Feature columns in the model's order.
+    pub features: Option<Vec<String>>,
+    /// Columns to pass through (ids, slice keys).
+    #[serde(default)]
+    pub keep: Vec<String>,
+    /// SQL condition on the rows.
+    #[serde(rename = "where")]
+    pub filter: Option<String>,
+    /// Value for missing features.
+    pub fill_null: Option<f64>,
+}
+
+/// `[model]`, or a model baseline: an ONNX model run over `[data]`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSection {
+    /// The ONNX model.
+    pub path: PathBuf,
+    /// The model output holding the scores.
+    pub output: Option<String>,
+    /// `probability` or `logit`.
+    pub score_kind: Option<String>,
+    /// `cpu` or `cuda[:ID]`.
+    pub device: Option<String>,
+    /// Rows per batch.
+    pub batch_size: Option<usize>,
+}
+
+/// `[predictions]`: an existing prediction file, with column overrides.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PredictionsSection {
+    /// The prediction file.
+    pub path: PathBuf,
+    /// Label column.
+    pub label: Option<String>,
+    /// Score column(s).
+    pub score: Option<Vec<String>>,
+    /// Weight column.
+    pub weight: Option<String>,
+    /// binary, multiclass or regression.
+    pub task: Option<String>,
+    /// probability or logit.
+    pub score_kind: Option<String>,
+}
+
+/// `[baseline]`: a model run over the same data, or a prediction file.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BaselineSection {
+    /// A model (options as `[model]`).
+    pub model: Option<ModelSection>,
+    /// Or a prediction file.
+    pub predictions: Option<PathBuf>,
+    /// Match rows by this id column (else by position).
+    pub id: Option<String>,
+}
+
+/// `[fast]`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FastSection {
+    /// Sample rows.
+    pub sample: Option<usize>,
+    /// Seed.
+    pub seed: Option<u64>,
+}
+
+/// `[full]`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FullSection {
+    /// Bootstrap replicates (0: none).
+    pub bootstrap: Option<usize>,
+    /// Confidence level.
+    pub ci: Option<f64>,
+    /// percentile or bca.
+    pub method: Option<String>,
+    /// poisson or multinomial.
+    pub resample: Option<String>,
+    /// Grid size of the threshold sweep.
+    pub thresholds: Option<usize>,
+    /// Decision threshold.
+    pub threshold: Option<f64>,
+    /// Seed.
+    pub seed: Option<u64>,
+    /// Slicings for the report (`"a"` or `"a,b"`).
+    #[serde(default)]
+    pub slice: Vec<String>,
+    /// Slices under this many rows get no intervals.
+    pub min_slice: Option<usize>,
+}
+
+/// `[report]`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSection {
+    /// The HTML file to write.
+    pub path: PathBuf,
+    /// Page title.
+    pub title: Option<String>,
+}
+
+/// One `[[gate]]`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GateSpec {
+    /// The metric (not for inference constraints).
+    pub metric: Option<toml::Spanned<String>>,
+    /// `full` (default) or `fast`.
+    pub tier: Option<String>,
+    /// Point value at least this.
+    pub min: Option<f64>,
+    /// Point value at most this.
+    pub max: Option<f64>,
+    /// Lower interval bound at least this.
+    pub min_lower_ci: Option<f64>,
+    /// Upper interval bound at most this.
+    pub max_upper_ci: Option<f64>,
+    /// Largest allowed drop against the baseline.
+    pub max_drop: Option<f64>,
+    /// `ci` (default: the paired interval's bound) or `value`.
+    pub on: Option<String>,
+    /// Batch latency p99 at most this many ms.
+    pub latency_p99_ms: Option<f64>,
+    /// Throughput at least this many rows/s.
+    pub rows_per_s: Option<f64>,
+    /// Peak resident memory at most this many MiB.
+    pub peak_rss_mb: Option<f64>,
+    /// Where the gate starts in the file (filled by [`load`]).
+    #[serde(skip)]
+    pub line: usize,
+}
+
+/// A suite file.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Suite {
+    /// Name shown in verdicts and the report.
+    pub name: String,
+    /// What the suite checks, in words.
+    pub description: Option<String>,
+    /// The dataset (with `[model]` or a model baseline).
+    pub data: Option<DataSection>,
+    /// The candidate model.
+    pub model: Option<ModelSection>,
+    /// Or the candidate's existing predictions.
+    pub predictions: Option<PredictionsSection>,
+    /// The baseline.
+    pub baseline: Option<BaselineSection>,
+    /// Fast-tier options.
+    #[serde(default)]
+    pub fast: FastSection,
+    /// Full-tier options.
+    #[serde(default)]
+    pub full: FullSection,
+    /// The report to write.
+    pub report: Option<ReportSection>,
+    /// The gates.
+    #[serde(default, rename = "gate")]
+    pub gates: Vec<GateSpec>,
+    /// The suite file's folder (relative paths resolve from it).
+    #[serde(skip)]
+    pub dir: PathBuf,
+    /// The suite file.
+    #[serde(skip)]
+    pub file: PathBuf,
+}
+
+/// What a gate checks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum GateKind {
+    /// Point value ≥ bound.
+    Min(f64),
+    /// Point value ≤ bound.
+    Max(f64),
+    /// Interval's lower bound ≥ bound.
+    MinLowerCi(f64),
+    /// Interval's upper bound ≤ bound.
+    MaxUpperCi(f64),
+    /// Drop against the baseline ≤ bound (on the paired interval, or the
+    /// value).
+    MaxDrop(f64, bool),
+    /// Latency p99 (ms) ≤ bound.
+    LatencyP99(f64),
+    /// Rows/s ≥ bound.
+    RowsPerS(f64),
+    /// Peak RSS (MiB) ≤ bound.
+    PeakRss(f64),
+}
+
+fn line_of(source: &str, offset: usize) -> usize {
+    source[..offset.min(source.len())].matches('\n').count() + 1
+}
+
+/// The line where the `n`-th `[[gate]]` table starts.
+fn gate_lines(source: &str) -> Vec<usize> {
+    source
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.trim_start().starts_with("[[gate]]"))
+        .map(|(i, _)| i + 1)
+        .collect()
+}
+
+fn bad(file: &Path, line: usize, message: impl std::fmt::Display) -> Error {
+    Error::usage(format!("{}:{line}: {message}", file.display()))
+}
+
+impl GateSpec {
+    /// The gate's kind, checking that exactly one bound is given and that
+    /// metric gates name a metric (and inference gates do not).
+    pub fn kind(&self, file: &Path) -> Result<GateKind> {
+        let on_value = match self.on.as_deref() {
+            None | Some("ci") => false,
+            Some("value") => true,
+            Some(other) => {
+                return Err(bad(
+                    file,
+                    self.line,
+                    format!(
+                        "on = \"{other}\": use \"ci\" (the paired interval's bound) or \"value\""
+                    ),
+                ));
+            }
+        };
+        let mut kinds = Vec::new();
+        let mut push = |v: Option<f64>, k: fn(f64) -> GateKind| {
+            if let Some(v) = v {
+                kinds.push(k(v));
+            }
+        };
+        push(self.min, GateKind::Min);
+        push(self.max, GateKind::Max);
+        push(self.min_lower_ci, GateKind::MinLowerCi);
+        push(self.max_upper_ci, GateKind::MaxUpperCi);
+        push(self.latency_p99_ms, GateKind::LatencyP99);
+        push(self.rows_per_s, GateKind::RowsPerS);
+        push(self.peak_rss_mb, GateKind::PeakRss);
+        if let Some(v) = self.max_drop {
+            kinds.push(GateKind::MaxDrop(v, on_value));
+        }
+        let kind = match kinds.as_slice() {
+            [k] => *k,
+            [] => {
+                return Err(bad(
+                    file,
+                    self.line,
+                    "the gate has no bound: give one of min, max, min_lower_ci, max_upper_ci, max_drop, latency_p99_ms, rows_per_s, peak_rss_mb",
+                ));
+            }
+            _ => {
+                return Err(bad(
+                    file,
+                    self.line,
+                    "the gate has several bounds: write one [[gate]] per bound",
+                ));
+            }
+        };
+        let inference = matches!(
+            kind,
+            GateKind::LatencyP99(_) | GateKind::RowsPerS(_) | GateKind::PeakRss(_)
+        );
+        match (&self.metric, inference) {
+            (None, false) => Err(bad(file, self.line, "the gate needs a metric = \"...\"")),
+            (Some(_), true) => Err(bad(
+                file,
+                self.line,
+                "inference constraints (latency_p99_ms, rows_per_s, peak_rss_mb) take no metric",
+            )),
+            _ => Ok(kind),
+        }
+    }
+
+    /// `fast` or `full`.
+    pub fn fast(&self, file: &Path) -> Result<bool> {
+        match self.tier.as_deref() {
+            None | Some("full") => Ok(false),
+            Some("fast") => Ok(true),
+            Some(other) => Err(bad(
+                file,
+                self.line,
+                format!("tier = \"{other}\": use \"full\" or \"fast\""),
+            )),
+        }
+    }
+
+    /// The gate as written, e.g. `roc_auc min_lower_ci 0.9`.
+    pub fn describe(&self, kind: GateKind) -> String {
+        let m = self.metric.as_ref().map_or("", |m| m.get_ref().as_str());
+        let tier = if self.tier.as_deref() == Some("fast") {
+            " (fast)"
+        } else {
+            ""
+        };
+        match kind {
+            GateKind::Min(v) => format!("{m}{tier} ≥ {v}"),
+            GateKind::Max(v) => format!("{m}{tier} ≤ {v}"),
+            GateKind::MinLowerCi(v) => format!("{m}{tier} lower CI ≥ {v}"),
+            GateKind::MaxUpperCi(v) => format!("{m}{tier} upper CI ≤ {v}"),
+            GateKind::MaxDrop(v, false) => format!("{m} drop vs baseline ≤ {v} (paired CI)"),
+            GateKind::MaxDrop(v, true) => format!("{m} drop vs baseline ≤ {v} (value)"),
+            GateKind::LatencyP99(v) => format!("latency p99 ≤ {v} ms"),
+            GateKind::RowsPerS(v) => format!("throughput ≥ {v} rows/s"),
+            GateKind::PeakRss(v) => format!("peak memory ≤ {v} MiB"),
+        }
+    }
+}
+
+/// Reads and checks a suite file.
+pub fn load(path: &Path) -> Result<Suite> {
+    let source = std::fs::read_to_string(path).map_err(|e| Error::io(path, "read the suite", e))?;
+    let mut suite: Suite = toml::from_str(&source).map_err(|e| {
+        let line = e.span().map_or(0, |s| line_of(&source, s.start));
+        bad(path, line, e.message())
+    })?;
+    let lines = gate_lines(&source);
+    for (i, g) in suite.gates.iter_mut().enumerate() {
+        g.line = g
+            .metric
+            .as_ref()
+            .map(|m| line_of(&source, m.span().start))
+            .or_else(|| lines.get(i).copied())
+            .unwrap_or(0);
+    }
+    suite.file = path.to_path_buf();
+    suite.dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    match (&suite.model, &suite.predictions) {
+        (Some(_), Some(_)) => {
+            return Err(bad(path, 1, "give [model] or [predictions], not both"));
+        }
+        (None, None) => {
+            return Err(bad(
+                path,
+                1,
+                "the suite needs a [model] (with [data]) or [predictions]",
+            ));
+        }
+        (Some(_), None) if suite.data.is_none() => {
+            return Err(bad(path, 1, "[model] needs a [data] section to run on"));
+        }
+        _ => {}
+    }
+    if let Some(b) = &suite.baseline {
+        match (&b.model, &b.predictions) {
+            (Some(_), Some(_)) | (None, None) => {
+                return Err(bad(
+                    path,
+                    1,
+                    "[baseline] needs exactly one of model = {...} or predictions = \"...\"",
+                ));
+            }
+            (Some(_), None) if suite.data.is_none() => {
+                return Err(bad(path, 1, "a [baseline] model needs a [data] section"));
+            }
+            _ => {}
+        }
+    }
+    for g in &suite.gates {
+        let kind = g.kind(path)?;
+        g.fast(path)?;
+        if matches!(kind, GateKind::MaxDrop(..)) && suite.baseline.is_none() {
+            return Err(bad(path, g.line, "max_drop needs a [baseline]"));
+        }
+    }
+    Ok(suite)
+}
+
+/// A verdict with the data behind it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    /// The gate as written.
+    pub gate: String,
+    /// Its line in the suite.
+    pub line: usize,
+    /// Passed.
+    pub passed: bool,
+    /// The value judged.
+    pub measured: Option<f64>,
+    /// The interval shown with it.
+    pub interval: Option<[f64; 2]>,
+    /// Why it failed, or how it was judged.
+    pub detail: String,
+}
+
+/// Everything `evalkit run` found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SuiteResult {
+    /// The suite's name.
+    pub name: String,
+    /// The suite file.
+    pub suite: String,
+    /// Task.
+    pub task: String,
+    /// Candidate prediction file.
+    pub candidate: String,
+    /// Baseline prediction file.
+    pub baseline: Option<String>,
+    /// Fast-tier metrics, when a gate needed them.
+    pub fast: Option<MetricSet>,
+    /// Full-tier metrics with intervals.
+    pub metrics: Option<MetricSet>,
+    /// Paired differences against the baseline.
+    pub delta: Option<MetricSet>,
+    /// One verdict per gate, in file order.
+    pub gates: Vec<Verdict>,
+    /// Every gate passed.
+    pub passed: bool,
+    /// The report written.
+    pub report: Option<String>,
+    /// Notes (inference cache status goes to stderr, not here).
+    pub warnings: Vec<String>,
+}
+
+fn parse_score_kind(file: &Path, s: Option<&str>) -> Result<Option<ScoreKind>> {
+    s.map(|k| k.parse().map_err(|e| bad(file, 1, e)))
+        .transpose()
+}
+
+fn resolve(dir: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        dir.join(p)
+    }
+}
+
+/// Runs one model over the suite's data through the inference cache.
+fn run_model(
+    suite: &Suite,
+    model: &ModelSection,
+    role: &str,
+    cache_dir: Option<&Path>,
+    notes: &mut Vec<String>,
+) -> Result<PathBuf> {
+    let data = suite
+        .data
+        .as_ref()
+        .ok_or_else(|| bad(&suite.file, 1, "[model] needs [data]"))?;
+    let cache_root = cache_dir
+        .map(Path::to_path_buf)
+        .unwrap_or_else(infer::cache::Cache::default_dir);
+    let stem = suite
+        .file
+        .file_stem()
+        .map_or("suite".to_string(), |s| s.to_string_lossy().to_string());
+    let out_dir = cache_root.join("suites").join(&stem);
+    std::fs::create_dir_all(&out_dir).map_err(|e| Error::io(&out_dir, "create the folder", e))?;
+    let output = out_dir.join(format!("{role}.arrow"));
+    let mut keep = data.keep.clone();
+    if let Some(id) = suite.baseline.as_ref().and_then(|b| b.id.clone())
+        && !keep.contains(&id)
+    {
+        keep.push(id);
+    }
+    for c in crate::slices::parse_specs(&suite.full.slice)
+        .into_iter()
+        .flatten()
+    {
+        if !keep.contains(&c) {
+            keep.push(c);
+        }
+    }
+    let mut options = InferOptions::new(
+        &resolve(&suite.dir, &model.path),
+        &resolve(&suite.dir, &data.path),
+        &output,
+    );
+    options.dataset = DatasetSpec {
+        label: data.label.clone(),
+        features: data.features.clone(),
+        keep,
+        filter: data.filter.clone(),
+        fill_null: data.fill_null,
+    };
+    if let Some(b) = model.batch_size {
+        options.batch_size = b;
+    }
+    if let Some(d) = &model.device {
+        options.device = d.parse().map_err(|e| bad(&suite.file, 1, e))?;
+    }
+    options.output_name = model.output.clone();
+    if let Some(k) = parse_score_kind(&suite.file, model.score_kind.as_deref())? {
+        options.score_kind = k;
+    }
+    options.cache_dir = Some(cache_root);
+    let report = infer::infer(&options, &|_, _| {})?;
+    notes.push(format!(
+        "{role}: {} ({})",
+        match report.cache {
+            infer::CacheStatus::Hit => "inference cache hit, the model did not run",
+            infer::CacheStatus::Miss => "inference ran and was cached",
+            infer::CacheStatus::Disabled => "inference ran (cache disabled)",
+        },
+        options.model.display()
+    ));
+    Ok(output)
+}
+
+/// The candidate's and the baseline's predictions, read.
+fn predictions(
+    suite: &Suite,
+    cache_dir: Option<&Path>,
+    notes: &mut Vec<String>,
+) -> Result<(Predictions, Option<Predictions>)> {
+    let mut read = ReadOptions::default();
+    let mut cand_path = None;
+    if let Some(p) = &suite.predictions {
+        if let Some(l) = &p.label {
+            read.label = l.clone();
+        }
+        if let Some(s) = &p.score {
+            read.score = s.clone();
+        }
+        read.weight = p.weight.clone();
+        read.task = p
+            .task
+            .as_deref()
+            .map(|t| t.parse::<Task>().map_err(|e| bad(&suite.file, 1, e)))
+            .transpose()?;
+        read.score_kind = parse_score_kind(&suite.file, p.score_kind.as_deref())?;
+        cand_path = Some(resolve(&suite.dir, &p.path));
+    }
+    let cand_path = match (cand_path, &suite.model) {
+        (Some(p), _) => p,
+        (None, Some(m)) => run_model(suite, m, "candidate", cache_dir, notes)?,
+        (None, None) => return Err(bad(&suite.file, 1, "no [model] or [predictions]")),
+    };
+    let id = suite.baseline.as_ref().and_then(|b| b.id.clone());
+    let mut base_read = read.clone();
+    base_read.extra.extend(id.iter().cloned());
+    let mut cand_read = base_read.clone();
+    for c in crate::slices::parse_specs(&suite.full.slice)
+        .into_iter()
+        .flatten()
+    {
+        if !cand_read.extra.contains(&c) {
+            cand_read.extra.push(c);
+        }
+    }
+    let candidate = read_predictions(&cand_path, &cand_read)?;
+    let baseline = match &suite.baseline {
+        None => None,
+        Some(b) => {
+            let path = match (&b.model, &b.predictions) {
+                (Some(m), _) => run_model(suite, m, "baseline", cache_dir, notes)?,
+                (None, Some(p)) => resolve(&suite.dir, p),
+                (None, None) => return Err(bad(&suite.file, 1, "[baseline] is empty")),
+            };
+            Some(read_predictions(&path, &base_read)?)
+        }
+    };
+    Ok((candidate, baseline))
+}
+
+fn full_options(suite: &Suite) -> Result<FullOptions> {
+    let f = &suite.full;
+    let file = &suite.file;
+    let defaults = FullOptions::default();
+    Ok(FullOptions {
+        threshold: f.threshold.unwrap_or(defaults.threshold),
+        thresholds: f.thresholds.map_or(defaults.thresholds, Thresholds::Grid),
+        intervals: IntervalOptions {
+            replicates: f.bootstrap.unwrap_or(defaults.intervals.replicates),
+            level: f.ci.unwrap_or(defaults.intervals.level),
+            method: match f.method.as_deref() {
+                None | Some("percentile") => CiMethod::Percentile,
+                Some("bca") => CiMethod::Bca,
+                Some(o) => {
+                    return Err(bad(
+                        file,
+                        1,
+                        format!("[full] method = \"{o}\": use percentile or bca"),
+                    ));
+                }
+            },
+            resample: match f.resample.as_deref() {
+                None | Some("poisson") => Resample::Poisson,
+                Some("multinomial") => Resample::Multinomial,
+                Some(o) => {
+                    return Err(bad(
+                        file,
+                        1,
+                        format!("[full] resample = \"{o}\": use poisson or multinomial"),
+                    ));
+                }
+            },
+            seed: f.seed.unwrap_or(defaults.intervals.seed),
+        },
+    })
+}
+
+/// A judgement: passed, the value judged, the interval shown, the detail.
+type Judgement = (bool, Option<f64>, Option<[f64; 2]>, String);
+
+/// Judges a metric gate on a metric (and the delta for `max_drop`).
+fn judge_metric(
+    kind: GateKind,
+    name: &str,
+    m: &Metric,
+    delta: Option<&Metric>,
+) -> (bool, Option<f64>, Option<[f64; 2]>, String) {
+    let undefined = |why: &str| (false, None, None, why.to_string());
+    let Some(v) = m.value else {
+        return undefined(&format!(
+            "{name} is undefined: {}",
+            m.reason.as_deref().unwrap_or("no value")
+        ));
+    };
+    let need_ci = |b: &str| -> Option<Judgement> {
+        if m.ci.is_none() {
+            Some((
+                false,
+                Some(v),
+                None,
+                format!(
+                    "{name} has no interval to judge ({b}); run the full tier with a bootstrap"
+                ),
+            ))
+        } else {
+            None
+        }
+    };
+    match kind {
+        GateKind::Min(b) => (
+            v >= b,
+            Some(v),
+            m.ci,
+            format!("value {v:.6} {} {b}", if v >= b { "≥" } else { "<" }),
+        ),
+        GateKind::Max(b) => (
+            v <= b,
+            Some(v),
+            m.ci,
+            format!("value {v:.6} {} {b}", if v <= b { "≤" } else { ">" }),
+        ),
+        GateKind::MinLowerCi(b) => need_ci("lower bound").unwrap_or_else(|| {
+            let lo = m.ci.map_or(f64::NAN, |c| c[0]);
+            (
+                lo >= b,
+                Some(lo),
+                m.ci,
+                format!(
+                    "lower bound {lo:.6} {} {b}",
+                    if lo >= b { "≥" } else { "<" }
+                ),
+            )
+        }),
+        GateKind::MaxUpperCi(b) => need_ci("upper bound").unwrap_or_else(|| {
+            let hi = m.ci.map_or(f64::NAN, |c| c[1]);
+            (
+                hi <= b,
+                Some(hi),
+                m.ci,
+                format!(
+                    "upper bound {hi:.6} {} {b}",
+                    if hi <= b { "≤" } else { ">" }
+                ),
+            )
+        }),
+        GateKind::MaxDrop(b, on_value) => {
+            let Some(d) = delta else {
+                return undefined("no paired difference with the baseline");
+            };
+            let Some(dv) = d.value else {
+                return undefined(&format!(
+                    "the difference in {name} is undefined: {}",
+                    d.reason.as_deref().unwrap_or("no value")
+                ));
+            };
+            // A drop is a fall for higher-is-better metrics, a rise for
+            // losses; judged on the interval's pessimistic end unless
+            // on = "value".
+            let lower = lower_is_better(name);
+            let worst = if on_value {
+                dv
+            } else {
+                match d.ci {
+                    Some([lo, hi]) => {
+                        if lower {
+                            hi
+                        } else {
+                            lo
+                        }
+                    }
+                    None => {
+                        return (
+                            false,
+                            Some(dv),
+                            None,
+                            format!(
+                                "the difference in {name} has no interval; use on = \"value\" or a bootstrap"
+                            ),
+                        );
+                    }
+                }
+            };
+            let drop = if lower { worst } else { -worst };
+            let passed = drop <= b;
+            (
+                passed,
+                Some(dv),
+                d.ci,
+                format!(
+                    "{} {}: drop {drop:.6} {} {b}",
+                    if on_value {
+                        "difference"
+                    } else if lower {
+                        "paired interval's upper bound"
+                    } else {
+                        "paired interval's lower bound"
+                    },
+                    format_args!("{worst:+.6}"),
+                    if passed { "≤" } else { ">" }
+                ),
+            )
+        }
+        _ => undefined("not a metric gate"),
+    }
+}
+
+/// Judges an inference constraint from the prediction file's metadata.
+fn judge_inference(
+    kind: GateKind,
+    preds: &Predictions,
+) -> (bool, Option<f64>, Option<[f64; 2]>, String) {
+    let stats: Option<serde_json::Value> = preds
+        .metadata
+        .get("evalkit.inference")
+        .and_then(|v| serde_json::from_str(v).ok());
+    let Some(stats) = stats else {
+        return (
+            false,
+            None,
+            None,
+            format!(
+                "{} has no inference statistics (not written by evalkit infer)",
+                preds.path.display()
+            ),
+        );
+    };
+    let get = |path: &[&str]| -> Option<f64> {
+        let mut cur = &stats;
+        for p in path {
+            cur = cur.get(p)?;
+        }
+        cur.as_f64()
+    };
+    let (value, bound, at_most, unit) = match kind {
+        GateKind::LatencyP99(b) => (get(&["latency_ms", "p99"]), b, true, "ms"),
+        GateKind::RowsPerS(b) => (get(&["rows_per_s"]), b, false, "rows/s"),
+        GateKind::PeakRss(b) => (
+            get(&["peak_rss_bytes"]).map(|v| v / 1_048_576.0),
+            b,
+            true,
+            "MiB",
+        ),
+        _ => (None, 0.0, true, ""),
+    };
+    match value {
+        None => (
+            false,
+            None,
+            None,
+            "the statistic is missing from the inference metadata".to_string(),
+        ),
+        Some(v) => {
+            let passed = if at_most { v <= bound } else { v >= bound };
+            (
+                passed,
+                Some(v),
+                None,
+                format!(
+                    "{v:.3} {unit} {} {bound}",
+                    match (at_most, passed) {
+                        (true, true) => "≤",
+                        (true, false) => ">",
+                        (false, true) => "≥",
+                        (false, false) => "<",
+                    }
+                ),
+            )
+        }
+    }
+}
+
+/// Runs a suite: predictions (inference on a cache miss), the tiers the
+/// gates and the report need, the verdicts, the report. `report_path`
+/// overrides `[report] path`. Returns the result and notes for stderr.
+pub fn run(
+    suite: &Suite,
+    cache_dir: Option<&Path>,
+    report_path: Option<&Path>,
+) -> Result<(SuiteResult, Vec<String>)> {
+    let mut notes = Vec::new();
+    let (candidate, baseline) = predictions(suite, cache_dir, &mut notes)?;
+    let file = &suite.file;
+    let full_opts = full_options(suite)?;
+    crate::full::check_options(&full_opts)?;
+
+    // Which tiers.
+    let kinds: Vec<(GateKind, bool)> = suite
+        .gates
+        .iter()
+        .map(|g| Ok((g.kind(file)?, g.fast(file)?)))
+        .collect::<Result<_>>()?;
+    let need_fast = kinds.iter().any(|(_, f)| *f);
+    let need_full = kinds.iter().any(|(k, f)| {
+        !*f && !matches!(
+            k,
+            GateKind::LatencyP99(_) | GateKind::RowsPerS(_) | GateKind::PeakRss(_)
+        )
+    }) || suite.report.is_some()
+        || report_path.is_some();
+
+    let fast: Option<FastResult> = need_fast.then(|| {
+        let d = FastOptions::default();
+        crate::fast::fast(
+            &candidate,
+            &FastOptions {
+                sample: suite.fast.sample.or(d.sample),
+                seed: suite.fast.seed.unwrap_or(d.seed),
+                threshold: full_opts.threshold,
+                ..d
+            },
+        )
+    });
+    let mut warnings = Vec::new();
+    let (full, delta): (Option<FullResult>, Option<MetricSet>) = if !need_full {
+        (None, None)
+    } else if let Some(base) = &baseline {
+        let id = suite.baseline.as_ref().and_then(|b| b.id.clone());
+        let (aligned, n) = compare::align(&candidate, base, id.as_deref())?;
+        warnings.extend(n);
+        let join = id.map_or(Join::Position, Join::Id);
+        let c = compare::compare(&candidate, &aligned, join, &full_opts, &|_, _| {})?;
+        warnings.extend(c.warnings.iter().cloned());
+        (Some(c.candidate), Some(c.delta))
+    } else {
+        (Some(crate::full::full(&candidate, &full_opts)?), None)
+    };
+    if let Some(f) = &full {
+        warnings.extend(f.metrics().warnings());
+    }
+
+    // Metric names are checked against the task before judging.
+    let mut verdicts = Vec::new();
+    for (g, (kind, on_fast)) in suite.gates.iter().zip(&kinds) {
+        let (passed, measured, interval, detail) = match &g.metric {
+            None => judge_inference(*kind, &candidate),
+            Some(name) => {
+                let name = name.get_ref();
+                let set = if *on_fast {
+                    fast.as_ref().map(|f| &f.metrics)
+                } else {
+                    full.as_ref().map(|f| f.metrics())
+                };
+                let Some(set) = set else {
+                    return Err(bad(file, g.line, "internal: the tier was not run"));
+                };
+                let Some(m) = set.get(name) else {
+                    let valid: Vec<&str> = set.iter().map(|(n, _)| n).collect();
+                    return Err(bad(
+                        file,
+                        g.line,
+                        format!(
+                            "no metric '{name}' in the {} tier of a {} task; valid names: {}",
+                            if *on_fast { "fast" } else { "full" },
+                            candidate.task,
+                            valid.join(", ")
+                        ),
+                    ));
+                };
+                judge_metric(*kind, name, m, delta.as_ref().and_then(|d| d.get(name)))
+            }
+        };
+        verdicts.push(Verdict {
+            gate: g.describe(*kind),
+            line: g.line,
+            passed,
+            measured,
+            interval,
+            detail,
+        });
+    }
+    let passed = verdicts.iter().all(|v| v.passed);
+
+    // The report, with the verdicts.
+    let report_file = report_path
+        .map(Path::to_path_buf)
+        .or_else(|| suite.report.as_ref().map(|r| resolve(&suite.dir, &r.path)));
+    if let Some(path) = &report_file {
+        let options = ReportOptions {
+            full: full_opts,
+            names: vec!["candidate".to_string()],
+            id: suite.baseline.as_ref().and_then(|b| b.id.clone()),
+            slices: crate::slices::parse_specs(&suite.full.slice),
+            min_slice: suite
+                .full
+                .min_slice
+                .unwrap_or(crate::slices::DEFAULT_MIN_ROWS),
+            title: Some(
+                suite
+                    .report
+                    .as_ref()
+                    .and_then(|r| r.title.clone())
+                    .unwrap_or_else(|| format!("evalkit suite · {}", suite.name)),
+            ),
+        };
+        let mut rep = report::build(
+            std::slice::from_ref(&candidate),
+            baseline.as_ref(),
+            &options,
+            &|_, _| {},
+        )?;
+        if let Some(b) = &mut rep.baseline {
+            b.name = "baseline".to_string();
+        }
+        rep.gates = verdicts
+            .iter()
+            .map(|v| GateVerdict {
+                gate: v.gate.clone(),
+                candidate: "candidate".to_string(),
+                measured: v.measured,
+                interval: v.interval,
+                passed: v.passed,
+                detail: v.detail.clone(),
+            })
+            .collect();
+        report::write(path, &report::html::render(&rep))?;
+    }
+
+    Ok((
+        SuiteResult {
+            name: suite.name.clone(),
+            suite: suite.file.display().to_string(),
+            task: candidate.task.to_string(),
+            candidate: candidate.path.display().to_string(),
+            baseline: baseline.as_ref().map(|b| b.path.display().to_string()),
+            fast: fast.map(|f| f.metrics),
+            metrics: full.map(|f| f.metrics().clone()),
+            delta,
+            gates: verdicts,
+            passed,
+            report: report_file.map(|p| p.display().to_string()),
+            warnings,
+        },
+        notes,
+    ))
+}

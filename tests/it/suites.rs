@@ -1,0 +1,306 @@
+//! Suites and gates: every suite in suites/ runs with its expected exit
+//! code; each gate kind passes and fails; bad suite files are refused with
+//! the line; a second run is served from the inference cache.
+
+use std::path::{Path, PathBuf};
+
+use crate::common::{evalkit, fixture, stderr, stdout};
+
+fn suites_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("suites")
+}
+
+fn run(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = evalkit(args);
+    (out.status.code(), stdout(&out), stderr(&out))
+}
+
+#[test]
+fn every_suite_runs_with_its_expected_exit_code() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(suites_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 4, "{files:?}");
+    for f in files {
+        let name = f.file_name().unwrap().to_string_lossy().to_string();
+        let report = tmp.path().join(format!("{name}.html"));
+        let (code, out, err) = run(&[
+            "run",
+            f.to_str().unwrap(),
+            "--json",
+            "--cache-dir",
+            cache.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+        ]);
+        let want = if name.ends_with("-fails.toml") { 1 } else { 0 };
+        assert_eq!(code, Some(want), "{name}: {err}\n{out}");
+        let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(doc["passed"], want == 0, "{name}");
+        let gates = doc["gates"].as_array().unwrap();
+        assert!(!gates.is_empty());
+        if want == 1 {
+            assert!(gates.iter().any(|g| g["passed"] == false));
+            assert!(gates.iter().any(|g| g["passed"] == true));
+        }
+        let html = std::fs::read_to_string(&report).unwrap();
+        assert!(
+            html.contains("id=\"gates\""),
+            "{name}: report without gates"
+        );
+    }
+}
+
+#[test]
+fn a_second_run_is_served_from_the_cache_with_identical_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let suite = suites_dir().join("breast_cancer.toml");
+    let report = tmp.path().join("r.html");
+    let args = [
+        "run",
+        suite.to_str().unwrap(),
+        "--json",
+        "--cache-dir",
+        cache.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ];
+    let (c1, out1, err1) = run(&args);
+    let (c2, out2, err2) = run(&args);
+    assert_eq!((c1, c2), (Some(0), Some(0)), "{err1}\n{err2}");
+    assert!(err1.contains("inference ran"), "{err1}");
+    assert!(!err2.contains("inference ran"), "{err2}");
+    assert!(err2.contains("cache hit"), "{err2}");
+    assert_eq!(out1, out2);
+}
+
+/// Writes a suite into `dir` and runs it; returns (exit code, JSON or
+/// stderr).
+fn suite(dir: &Path, name: &str, body: &str) -> (Option<i32>, String, String) {
+    let path = dir.join(name);
+    std::fs::write(&path, body).unwrap();
+    run(&["run", path.to_str().unwrap(), "--json"])
+}
+
+fn verdicts(json: &str) -> Vec<bool> {
+    let doc: serde_json::Value = serde_json::from_str(json).unwrap();
+    doc["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["passed"].as_bool().unwrap())
+        .collect()
+}
+
+#[test]
+fn each_gate_kind_passes_and_fails() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = |n: &str| fixture(n).to_str().unwrap().to_string();
+    // Point values and interval bounds on one file (AUC 0.885 [0.870, 0.899]).
+    let body = format!(
+        r#"name = "bounds"
+[predictions]
+path = "{}"
+[full]
+bootstrap = 200
+[[gate]]
+metric = "roc_auc"
+min = 0.88
+[[gate]]
+metric = "roc_auc"
+min = 0.89
+[[gate]]
+metric = "log_loss"
+max = 0.5
+[[gate]]
+metric = "log_loss"
+max = 0.4
+[[gate]]
+metric = "roc_auc"
+min_lower_ci = 0.85
+[[gate]]
+metric = "roc_auc"
+min_lower_ci = 0.88
+[[gate]]
+metric = "brier"
+max_upper_ci = 0.16
+[[gate]]
+metric = "brier"
+max_upper_ci = 0.13
+[[gate]]
+metric = "accuracy"
+tier = "fast"
+min = 0.7
+[[gate]]
+metric = "accuracy"
+tier = "fast"
+min = 0.95
+"#,
+        f("binary_balanced.arrow")
+    );
+    let (code, out, err) = suite(tmp.path(), "bounds.toml", &body);
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(
+        verdicts(&out),
+        [
+            true, false, true, false, true, false, true, false, true, false
+        ]
+    );
+
+    // max_drop against a baseline: a real drop (a weaker model) fails; a
+    // drop inside the noise (the same scores rounded to 2 decimals) passes
+    // on the interval but fails on the value with a tight bound.
+    let drop = |cand: &str, on_value: bool| {
+        format!(
+            r#"name = "drop"
+[predictions]
+path = "{}"
+[baseline]
+predictions = "{}"
+[full]
+bootstrap = 300
+[[gate]]
+metric = "roc_auc"
+max_drop = 0.005
+{}
+"#,
+            f(cand),
+            f("binary_balanced.arrow"),
+            if on_value { "on = \"value\"" } else { "" }
+        )
+    };
+    let (code, out, err) = suite(
+        tmp.path(),
+        "real.toml",
+        &drop("binary_baseline.arrow", false),
+    );
+    assert_eq!((code, verdicts(&out)), (Some(1), vec![false]), "{err}");
+    let (code, out, err) = suite(tmp.path(), "noise.toml", &drop("binary_ties.arrow", false));
+    assert_eq!((code, verdicts(&out)), (Some(0), vec![true]), "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let d = doc["delta"]["roc_auc"]["value"].as_f64().unwrap();
+    assert!(d < 0.0 && d > -0.005, "{d}");
+
+    // A metric that is undefined fails with the reason.
+    let body = format!(
+        "name = \"one class\"\n[predictions]\npath = \"{}\"\n[full]\nbootstrap = 0\n[[gate]]\nmetric = \"roc_auc\"\nmin = 0.5\n",
+        f("binary_one_class.arrow")
+    );
+    let (code, out, _) = suite(tmp.path(), "undef.toml", &body);
+    assert_eq!(code, Some(1));
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        doc["gates"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("undefined")
+    );
+
+    // Inference constraints: a file without inference statistics fails
+    // them; the infer output of a model passes a loose bound and fails an
+    // impossible one.
+    let body = format!(
+        "name = \"no stats\"\n[predictions]\npath = \"{}\"\n[[gate]]\nlatency_p99_ms = 1000\n",
+        f("binary_balanced.arrow")
+    );
+    let (code, out, _) = suite(tmp.path(), "nostats.toml", &body);
+    assert_eq!(code, Some(1));
+    assert!(out.contains("no inference statistics"));
+    let root = env!("CARGO_MANIFEST_DIR");
+    let body = format!(
+        r#"name = "inference"
+[data]
+path = "{root}/fixtures/data/breast_cancer.parquet"
+label = "label"
+keep = ["row_id"]
+[model]
+path = "{root}/fixtures/models/breast_cancer_lr.onnx"
+[[gate]]
+rows_per_s = 1
+[[gate]]
+rows_per_s = 1e15
+[[gate]]
+latency_p99_ms = 60000
+[[gate]]
+latency_p99_ms = 0.0000001
+[[gate]]
+peak_rss_mb = 1000000
+[[gate]]
+peak_rss_mb = 1
+"#
+    );
+    let path = tmp.path().join("inference.toml");
+    std::fs::write(&path, body).unwrap();
+    let cache = tmp.path().join("cache");
+    let (code, out, err) = run(&[
+        "run",
+        path.to_str().unwrap(),
+        "--json",
+        "--cache-dir",
+        cache.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(verdicts(&out), [true, false, true, false, true, false]);
+}
+
+#[test]
+fn bad_suite_files_are_refused_with_the_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = fixture("binary_balanced.arrow");
+    let p = good.to_str().unwrap();
+    let cases: Vec<(String, Vec<&str>)> = vec![
+        (
+            format!(
+                "name = \"x\"\n[predictions]\npath = \"{p}\"\n[[gate]]\nmetrc = \"roc_auc\"\nmin = 0.5\n"
+            ),
+            vec![":5:", "metrc"],
+        ),
+        (
+            format!(
+                "name = \"x\"\n[predictions]\npath = \"{p}\"\n[[gate]]\nmetric = \"roc_auc\"\nmin = \"high\"\n"
+            ),
+            vec![":6:", "expected f64"],
+        ),
+        (
+            "name = \"x\"\n[predictions]\npath = \"no/such/file.arrow\"\n".to_string(),
+            vec!["no/such/file.arrow"],
+        ),
+        (
+            format!(
+                "name = \"x\"\n[predictions]\npath = \"{p}\"\n[full]\nbootstrap = 0\n\n[[gate]]\nmetric = \"auc\"\nmin = 0.5\n"
+            ),
+            vec![":8:", "'auc'", "roc_auc", "average_precision"],
+        ),
+        (
+            format!(
+                "name = \"x\"\n[predictions]\npath = \"{p}\"\n[[gate]]\nmetric = \"roc_auc\"\nmin = 0.5\nmax = 0.9\n"
+            ),
+            vec![":5:", "several bounds"],
+        ),
+        (
+            format!(
+                "name = \"x\"\n[predictions]\npath = \"{p}\"\n[[gate]]\nmetric = \"roc_auc\"\nmax_drop = 0.1\n"
+            ),
+            vec!["max_drop needs a [baseline]"],
+        ),
+        (
+            format!("name = \"x\"\n[predictions]\npath = \"{p}\"\n[unknown_section]\na = 1\n"),
+            vec![":4:", "unknown_section"],
+        ),
+    ];
+    for (i, (body, needles)) in cases.iter().enumerate() {
+        let (code, out, err) = suite(tmp.path(), &format!("bad{i}.toml"), body);
+        assert_eq!(code, Some(2), "case {i}: {out}{err}");
+        assert!(out.is_empty(), "case {i}: {out}");
+        for n in needles {
+            assert!(err.contains(n), "case {i}: {err} lacks {n}");
+        }
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
