@@ -17,7 +17,7 @@ ONNXRUNTIME ?= onnxruntime==1.32.0
 EVALKIT = $(CARGO) run --quiet --bin evalkit --
 OUT := demo-out
 
-.PHONY: demo test test-slow fmt lint unit ort browser screenshot build bench bench-peer bench-infer bench-multiclass fixtures venv clean
+.PHONY: python pytest test-frameworks demo test test-slow fmt lint unit ort browser screenshot build bench bench-peer bench-infer bench-multiclass fixtures venv clean
 
 demo: ort
 	$(CARGO) build --quiet --bin evalkit
@@ -40,16 +40,38 @@ demo: ort
 	@# compare, gates, report ($(OUT)/breast_cancer_report.html).
 	$(EVALKIT) run suites/breast_cancer.toml
 
-test: fmt lint ort browser unit
+test: fmt lint ort browser unit pytest
 
 fmt:
 	$(CARGO) fmt --all --check
 
 lint:
 	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy -p evalkit-python -- -D warnings
 
 unit:
 	EVALKIT_REQUIRE_BROWSER=1 $(CARGO) test
+
+# The Python package (python/, PyO3 + maturin) built into .venv, and its
+# tests (Keras on the jax backend included; torch and Lightning only in
+# `make test-frameworks`, their wheels are several GB).
+$(VENV)/.py-test-installed: python/requirements-test.txt
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r python/requirements-test.txt
+	@touch $@
+
+python: ort $(VENV)/.py-test-installed
+	VIRTUAL_ENV=$(abspath $(VENV)) PATH=$(abspath $(VENV))/bin:$$PATH \
+	  $(VENV)/bin/maturin develop --quiet -m python/Cargo.toml
+
+pytest: python
+	$(CARGO) build --quiet --bin evalkit
+	EVALKIT_REQUIRE_KERAS=1 KERAS_BACKEND=jax $(PY) -m pytest -q python/tests --doctest-modules python/evalkit
+
+test-frameworks: python
+	$(VENV)/bin/pip install --quiet torch lightning
+	$(PY) -m pytest -q python/tests/test_frameworks.py
 
 # Headless Chromium for the report tests (Debian's package).
 browser:

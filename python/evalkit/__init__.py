@@ -1,0 +1,439 @@
+"""evalkit: tiered model evaluation from Python.
+
+The Rust library does the work; this package adapts Python inputs and wraps
+the results. Every function returns the same numbers and field names as the
+``evalkit`` command's ``--json`` output.
+
+>>> import numpy as np, evalkit
+>>> y = np.array([0, 0, 1, 1]); p = np.array([0.1, 0.4, 0.35, 0.8])
+>>> evalkit.full(y, p, bootstrap=0)["roc_auc"].value
+0.75
+
+Inputs: numpy arrays (integer or boolean labels, float32/float64 scores,
+``rows × classes`` for multiclass), pyarrow arrays and chunked arrays, polars
+Series, and anything with ``__array__`` or ``__dlpack__`` (torch or jax
+tensors on the CPU). float32/float64 scores and integer labels that are
+already contiguous are used in place, never copied.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _evalkit
+from ._evalkit import (
+    BadValueError,
+    ColumnError,
+    EvalkitError,
+    EvalkitIOError,
+    FormatError,
+    InputError,
+    UsageError,
+)
+
+__version__: str = _evalkit.__version__
+
+__all__ = [
+    "fast",
+    "full",
+    "compare",
+    "read_predictions",
+    "report",
+    "Evaluator",
+    "Result",
+    "Metric",
+    "PredictionFile",
+    "EvalkitError",
+    "InputError",
+    "FormatError",
+    "ColumnError",
+    "BadValueError",
+    "UsageError",
+    "EvalkitIOError",
+    "UndefinedMetricError",
+]
+
+
+class UndefinedMetricError(EvalkitError):
+    """A metric has no value for this data (e.g. ROC-AUC with one class)."""
+
+
+ArrayLike = Any
+
+
+def _as_array(x: ArrayLike, what: str, *, scores: bool = False) -> np.ndarray:
+    """A contiguous numpy view of ``x``: no copy when the dtype and layout
+    already fit; a copy only to convert."""
+    if isinstance(x, np.ndarray):
+        a = x
+    elif hasattr(x, "to_numpy") and type(x).__module__.startswith("polars"):
+        a = x.to_numpy()
+    elif type(x).__module__.startswith("pyarrow"):
+        if hasattr(x, "combine_chunks"):  # ChunkedArray
+            x = x.combine_chunks()
+        if x.null_count:
+            raise InputError(f"{what} has {x.null_count} missing values (nulls); drop or fill them first")
+        a = x.to_numpy(zero_copy_only=False)
+    elif hasattr(x, "__array__"):
+        a = np.asarray(x)
+    elif hasattr(x, "__dlpack__"):
+        a = np.from_dlpack(x)
+    else:
+        try:
+            a = np.asarray(x)
+        except Exception as e:  # noqa: BLE001
+            raise InputError(f"{what}: cannot be read as an array ({e})") from None
+    if a.ndim == 0 or a.ndim > 2 or (a.ndim == 2 and not scores):
+        raise InputError(
+            f"{what} has {a.ndim} dimensions; pass a 1-D array"
+            + (" (or rows × classes for multiclass scores)" if scores else "")
+        )
+    kind = a.dtype.kind
+    if kind == "b":
+        a = a.view(np.uint8)
+    elif kind in "iu":
+        pass
+    elif kind == "f":
+        if a.dtype not in (np.float32, np.float64):
+            a = a.astype(np.float64)
+    else:
+        raise InputError(f"{what} has dtype {a.dtype}; pass integers, booleans or floats")
+    return np.ascontiguousarray(a)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric: value, interval and how the interval was made."""
+
+    value: Optional[float]
+    ci: Optional[Tuple[float, float]]
+    method: str
+    reason: Optional[str] = None
+    std_error: Optional[float] = None
+
+    def require(self) -> float:
+        """The value, or :class:`UndefinedMetricError` with the reason."""
+        if self.value is None:
+            raise UndefinedMetricError(self.reason or "undefined")
+        return self.value
+
+    def __repr__(self) -> str:
+        if self.value is None:
+            return f"Metric(n/a: {self.reason})"
+        ci = f" [{self.ci[0]:.6g}, {self.ci[1]:.6g}]" if self.ci else ""
+        return f"Metric({self.value:.6g}{ci})"
+
+
+def _same_length(y: np.ndarray, s: np.ndarray, what: str = "scores") -> None:
+    if len(y) != len(s):
+        raise InputError(f"{len(y)} labels but {len(s)} {what}: y_true and y_score must have one entry per row")
+
+
+def _metric(d: Dict[str, Any]) -> Metric:
+    ci = d.get("ci")
+    return Metric(
+        value=d.get("value"),
+        ci=(ci[0], ci[1]) if ci else None,
+        method=d.get("method", "none"),
+        reason=d.get("reason"),
+        std_error=d.get("std_error"),
+    )
+
+
+class Result:
+    """A tier's result: ``result["roc_auc"].value``, ``.ci``, and
+    ``to_dict()`` — the CLI's ``--json`` document."""
+
+    def __init__(self, doc: Dict[str, Any], inputs: Optional[tuple] = None):
+        self._doc = doc
+        self._inputs = inputs
+        self.metrics: Dict[str, Metric] = {k: _metric(v) for k, v in doc.get("metrics", {}).items()}
+        self.delta: Dict[str, Metric] = {k: _metric(v) for k, v in doc.get("delta", {}).items()}
+        self.baseline: Dict[str, Metric] = {k: _metric(v) for k, v in doc.get("baseline", {}).items()}
+
+    @property
+    def task(self) -> str:
+        return self._doc["task"]
+
+    @property
+    def rows(self) -> int:
+        return self._doc["rows"]
+
+    @property
+    def warnings(self) -> List[str]:
+        return list(self._doc.get("warnings", []))
+
+    def __getitem__(self, name: str) -> Metric:
+        try:
+            return self.metrics[name]
+        except KeyError:
+            raise KeyError(f"no metric {name!r}; this {self.task} result has: {', '.join(self.metrics)}") from None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.metrics
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.metrics)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The document the CLI prints with ``--json``."""
+        return json.loads(json.dumps(self._doc))
+
+    def __repr__(self) -> str:
+        lines = [f"evalkit {self._doc.get('tier', '')} · {self.task} · {self.rows} rows"]
+        width = max((len(k) for k in self.metrics), default=0)
+        for k, m in self.metrics.items():
+            lines.append(f"  {k:<{width}}  {m!r}")
+        return "\n".join(lines)
+
+
+def _options(task: Optional[str], score_kind: Optional[str]) -> Dict[str, Any]:
+    return {"task": task, "score_kind": score_kind}
+
+
+def fast(
+    y_true: ArrayLike,
+    y_score: ArrayLike,
+    *,
+    sample: Optional[int] = 10_000,
+    seed: int = 0,
+    threshold: float = 0.5,
+    task: Optional[str] = None,
+    score_kind: Optional[str] = None,
+    weights: Optional[ArrayLike] = None,
+) -> Result:
+    """The fast tier: log loss (or MSE) and accuracy with standard errors on a
+    stratified, seeded sample (``sample=None``: every row).
+
+    >>> import numpy as np, evalkit
+    >>> r = evalkit.fast(np.array([0, 1, 1, 0]), np.array([0.2, 0.9, 0.6, 0.4]))
+    >>> round(r["accuracy"].value, 3)
+    1.0
+    """
+    y = _as_array(y_true, "y_true")
+    s = _as_array(y_score, "y_score", scores=True)
+    w = None if weights is None else _as_array(weights, "weights")
+    _same_length(y, s)
+    doc = _evalkit.fast(y, s, w, task, score_kind, sample, seed, threshold)
+    return Result(json.loads(doc), (y, s, w, task, score_kind))
+
+
+def full(
+    y_true: ArrayLike,
+    y_score: ArrayLike,
+    *,
+    bootstrap: int = 1000,
+    ci: float = 0.95,
+    method: str = "percentile",
+    resample: str = "poisson",
+    seed: int = 0,
+    threshold: float = 0.5,
+    thresholds: int = 1000,
+    task: Optional[str] = None,
+    score_kind: Optional[str] = None,
+    weights: Optional[ArrayLike] = None,
+) -> Result:
+    """The full tier: every metric of the task with bootstrap intervals
+    (``bootstrap=0`` turns them off; ROC-AUC keeps DeLong's). The GIL is
+    released while it runs.
+
+    >>> import numpy as np, evalkit
+    >>> r = evalkit.full(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8]), bootstrap=0)
+    >>> r["roc_auc"].value, r.task
+    (0.75, 'binary')
+    """
+    y = _as_array(y_true, "y_true")
+    s = _as_array(y_score, "y_score", scores=True)
+    w = None if weights is None else _as_array(weights, "weights")
+    _same_length(y, s)
+    doc = _evalkit.full(y, s, w, task, score_kind, bootstrap, ci, method, resample, seed, threshold, thresholds)
+    return Result(json.loads(doc), (y, s, w, task, score_kind))
+
+
+def compare(
+    y_true: ArrayLike,
+    candidate: ArrayLike,
+    baseline: ArrayLike,
+    *,
+    bootstrap: int = 1000,
+    ci: float = 0.95,
+    method: str = "percentile",
+    resample: str = "poisson",
+    seed: int = 0,
+    threshold: float = 0.5,
+    thresholds: int = 1000,
+    task: Optional[str] = None,
+    score_kind: Optional[str] = None,
+    weights: Optional[ArrayLike] = None,
+) -> Result:
+    """Candidate vs baseline on the same rows: ``result.delta["roc_auc"]``
+    is the paired difference with its interval (the same resamples for
+    both), ``result.to_dict()["delong"]`` DeLong's paired test (binary)."""
+    y = _as_array(y_true, "y_true")
+    c = _as_array(candidate, "candidate", scores=True)
+    b = _as_array(baseline, "baseline", scores=True)
+    w = None if weights is None else _as_array(weights, "weights")
+    _same_length(y, c, "candidate scores")
+    _same_length(y, b, "baseline scores")
+    doc = _evalkit.compare(y, c, b, w, task, score_kind, bootstrap, ci, method, resample, seed, threshold, thresholds)
+    return Result(json.loads(doc))
+
+
+@dataclass
+class PredictionFile:
+    """A prediction file read by :func:`read_predictions`."""
+
+    path: str
+    task: str
+    classes: List[str]
+    y_true: np.ndarray
+    y_score: np.ndarray
+    weights: Optional[np.ndarray]
+    metadata: Dict[str, str]
+
+    def full(self, **kwargs: Any) -> Result:
+        """The full tier of the file's rows."""
+        return full(self.y_true, self.y_score, weights=self.weights, task=self.task, **kwargs)
+
+    def fast(self, **kwargs: Any) -> Result:
+        """The fast tier of the file's rows."""
+        return fast(self.y_true, self.y_score, weights=self.weights, task=self.task, **kwargs)
+
+
+def read_predictions(
+    path: Union[str, os.PathLike],
+    *,
+    label: str = "label",
+    score: Optional[Sequence[str]] = None,
+    weight: Optional[str] = None,
+    task: Optional[str] = None,
+    score_kind: Optional[str] = None,
+) -> PredictionFile:
+    """Reads and validates a prediction file (Arrow IPC, Parquet, CSV) as
+    the CLI does."""
+    d = _evalkit.read_predictions(os.fspath(path), label, list(score) if score else None, weight, task, score_kind)
+    k = d["classes_in_scores"]
+    labels = np.frombuffer(d["labels"], dtype="<" + ("i8" if d["label_dtype"] == "int64" else "f8"))
+    scores = np.frombuffer(d["scores"], dtype="<f8")
+    if k > 1:
+        scores = scores.reshape(-1, k)
+    w = np.frombuffer(d["weights"], dtype="<f8") if "weights" in d else None
+    return PredictionFile(
+        path=os.fspath(path),
+        task=d["task"],
+        classes=list(d["classes"]),
+        y_true=labels,
+        y_score=scores,
+        weights=w,
+        metadata=dict(d["metadata"]),
+    )
+
+
+def _report_item(name: str, item: Any) -> tuple:
+    if isinstance(item, (str, os.PathLike)):
+        return (name, os.fspath(item))
+    if isinstance(item, Result):
+        if item._inputs is None:
+            raise UsageError("this result carries no predictions (compare results cannot be reported; report the files)")
+        y, s, w, task, kind = item._inputs
+        return (name, y, s, w, task or item.task, kind)
+    if isinstance(item, PredictionFile):
+        return (name, item.y_true, item.y_score, item.weights, item.task, None)
+    raise UsageError(f"cannot report {type(item).__name__}: pass prediction file paths or results of evalkit.full/fast")
+
+
+def report(
+    results_or_paths: Sequence[Any],
+    path: Union[str, os.PathLike],
+    *,
+    baseline: Any = None,
+    names: Optional[Sequence[str]] = None,
+    bootstrap: int = 1000,
+    ci: float = 0.95,
+    seed: int = 0,
+    threshold: float = 0.5,
+    title: Optional[str] = None,
+) -> Dict[str, Any]:
+    """Writes the HTML report (one self-contained page) for candidates given
+    as prediction files or results of :func:`full`; returns the report's
+    model as a dict."""
+    items = list(results_or_paths)
+    if names is None:
+        names = [
+            os.path.splitext(os.path.basename(os.fspath(i)))[0] if isinstance(i, (str, os.PathLike)) else f"model {n + 1}"
+            for n, i in enumerate(items)
+        ]
+    if len(names) != len(items):
+        raise UsageError(f"names gives {len(names)} names for {len(items)} candidates")
+    cands = [_report_item(n, i) for n, i in zip(names, items)]
+    base = None if baseline is None else _report_item("baseline", baseline)
+    doc = _evalkit.report(cands, os.fspath(path), base, bootstrap, ci, seed, threshold, title)
+    return json.loads(doc)
+
+
+class Evaluator:
+    """Accumulates predictions batch by batch (a validation loop) and runs
+    the tiers on everything seen so far.
+
+    >>> import numpy as np, evalkit
+    >>> ev = evalkit.Evaluator(task="binary")
+    >>> ev.update(np.array([0, 1]), np.array([0.3, 0.8]))
+    >>> ev.update(np.array([1, 0]), np.array([0.6, 0.1]))
+    >>> ev.compute_fast(sample=None)["accuracy"].value
+    1.0
+    """
+
+    def __init__(self, task: Optional[str] = None, score_kind: Optional[str] = None, **full_options: Any):
+        self.task = task
+        self.score_kind = score_kind
+        self.full_options = full_options
+        self._y: List[np.ndarray] = []
+        self._s: List[np.ndarray] = []
+        self._w: List[np.ndarray] = []
+
+    def update(self, y_true: ArrayLike, y_score: ArrayLike, weights: Optional[ArrayLike] = None) -> None:
+        """Adds a batch (kept as it is; earlier batches are not copied)."""
+        y = _as_array(y_true, "y_true")
+        s = _as_array(y_score, "y_score", scores=True)
+        if len(y) != len(s):
+            raise InputError(f"the batch has {len(y)} labels but {len(s)} scores")
+        if (weights is None) != (not self._w) and self._y:
+            raise InputError("give weights with every batch or with none")
+        self._y.append(y)
+        self._s.append(s)
+        if weights is not None:
+            self._w.append(_as_array(weights, "weights"))
+
+    @property
+    def rows(self) -> int:
+        return sum(len(y) for y in self._y)
+
+    def _arrays(self) -> tuple:
+        if not self._y:
+            raise InputError("the evaluator has no rows yet: call update() first")
+        y = np.concatenate(self._y) if len(self._y) > 1 else self._y[0]
+        s = np.concatenate(self._s) if len(self._s) > 1 else self._s[0]
+        w = (np.concatenate(self._w) if len(self._w) > 1 else self._w[0]) if self._w else None
+        return y, s, w
+
+    def compute_fast(self, **options: Any) -> Result:
+        """The fast tier on every row seen."""
+        y, s, w = self._arrays()
+        return fast(y, s, weights=w, task=self.task, score_kind=self.score_kind, **options)
+
+    def compute_full(self, **options: Any) -> Result:
+        """The full tier on every row seen."""
+        y, s, w = self._arrays()
+        opts = {**self.full_options, **options}
+        return full(y, s, weights=w, task=self.task, score_kind=self.score_kind, **opts)
+
+    def reset(self) -> None:
+        """Forgets every batch."""
+        self._y.clear()
+        self._s.clear()
+        self._w.clear()

@@ -1,0 +1,75 @@
+"""Type stubs of the native module (Rust, PyO3). Use the functions of
+``evalkit`` itself; these return the CLI's JSON documents as strings."""
+
+from typing import Any, Dict, List, Optional, Sequence
+
+__version__: str
+
+class EvalkitError(Exception): ...
+class InputError(EvalkitError): ...
+class FormatError(InputError): ...
+class ColumnError(InputError): ...
+class BadValueError(InputError): ...
+class UsageError(EvalkitError): ...
+class EvalkitIOError(EvalkitError): ...
+
+def fast(
+    y_true: Any,
+    y_score: Any,
+    weights: Optional[Any] = None,
+    task: Optional[str] = None,
+    score_kind: Optional[str] = None,
+    sample: Optional[int] = 10000,
+    seed: int = 0,
+    threshold: float = 0.5,
+    name: str = "arrays",
+) -> str: ...
+def full(
+    y_true: Any,
+    y_score: Any,
+    weights: Optional[Any] = None,
+    task: Optional[str] = None,
+    score_kind: Optional[str] = None,
+    bootstrap: int = 1000,
+    ci: float = 0.95,
+    method: str = "percentile",
+    resample: str = "poisson",
+    seed: int = 0,
+    threshold: float = 0.5,
+    thresholds: int = 1000,
+    name: str = "arrays",
+) -> str: ...
+def compare(
+    y_true: Any,
+    candidate: Any,
+    baseline: Any,
+    weights: Optional[Any] = None,
+    task: Optional[str] = None,
+    score_kind: Optional[str] = None,
+    bootstrap: int = 1000,
+    ci: float = 0.95,
+    method: str = "percentile",
+    resample: str = "poisson",
+    seed: int = 0,
+    threshold: float = 0.5,
+    thresholds: int = 1000,
+) -> str: ...
+def read_predictions(
+    path: str,
+    label: str = "label",
+    score: Optional[List[str]] = None,
+    weight: Optional[str] = None,
+    task: Optional[str] = None,
+    score_kind: Optional[str] = None,
+) -> Dict[str, Any]: ...
+def report(
+    candidates: Sequence[tuple],
+    path: str,
+    baseline: Optional[tuple] = None,
+    bootstrap: int = 1000,
+    ci: float = 0.95,
+    seed: int = 0,
+    threshold: float = 0.5,
+    title: Optional[str] = None,
+) -> str: ...
+def _scores_address(y_true: Any, y_score: Any) -> int: ...

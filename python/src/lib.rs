@@ -1,0 +1,585 @@
+//! `evalkit._evalkit`: the Rust side of the Python package.
+//!
+//! Arrays arrive through the buffer protocol (numpy, or anything
+//! `numpy.asarray` made contiguous on the Python side) and become Arrow
+//! arrays *without a copy* when they are C-contiguous and aligned: the Arrow
+//! buffer keeps the Python buffer alive. Results leave as the CLI's JSON
+//! documents (`evalkit::json`), so Python sees exactly the CLI's numbers and
+//! field names. The GIL is released while Rust computes; work runs on a
+//! rayon pool that is rebuilt after `fork`, so data-loader workers can call
+//! evalkit too.
+
+use std::ptr::NonNull;
+use std::sync::{Arc, Mutex};
+
+use arrow::array::{ArrayRef, FixedSizeListArray, PrimitiveArray};
+use arrow::buffer::{Buffer, ScalarBuffer};
+use arrow::datatypes::{
+    ArrowPrimitiveType, DataType, Field, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type,
+    Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
+};
+use evalkit::data::{Columns, Predictions, ScoreKind, Task};
+use evalkit::full::FullOptions;
+use evalkit::metrics::binary::Thresholds;
+use evalkit::uncertainty::{CiMethod, IntervalOptions, Resample};
+use pyo3::buffer::{Element, PyBuffer};
+use pyo3::create_exception;
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+
+create_exception!(
+    _evalkit,
+    EvalkitError,
+    PyException,
+    "Base of every evalkit error."
+);
+create_exception!(
+    _evalkit,
+    InputError,
+    EvalkitError,
+    "The data cannot be evaluated as given."
+);
+create_exception!(
+    _evalkit,
+    FormatError,
+    InputError,
+    "A file is not a readable prediction file."
+);
+create_exception!(
+    _evalkit,
+    ColumnError,
+    InputError,
+    "A column is missing or has the wrong type."
+);
+create_exception!(
+    _evalkit,
+    BadValueError,
+    InputError,
+    "A value is invalid (NaN score, label outside the classes, ...)."
+);
+create_exception!(
+    _evalkit,
+    UsageError,
+    EvalkitError,
+    "Options that do not fit together."
+);
+create_exception!(
+    _evalkit,
+    EvalkitIOError,
+    EvalkitError,
+    "A file cannot be read or written."
+);
+
+/// The evalkit error as the matching Python exception, with the CLI's
+/// message.
+fn to_py(e: evalkit::Error) -> PyErr {
+    let msg = e.to_string();
+    match e.kind() {
+        evalkit::ErrorKind::Io => EvalkitIOError::new_err(msg),
+        evalkit::ErrorKind::Format => FormatError::new_err(msg),
+        evalkit::ErrorKind::Column => ColumnError::new_err(msg),
+        evalkit::ErrorKind::Value => BadValueError::new_err(msg),
+        evalkit::ErrorKind::Usage => UsageError::new_err(msg),
+        _ => EvalkitError::new_err(msg),
+    }
+}
+
+/// The rayon pool of this process; a forked child builds its own (the
+/// parent's worker threads do not exist there).
+fn pool() -> PyResult<Arc<rayon::ThreadPool>> {
+    static POOL: Mutex<Option<(u32, Arc<rayon::ThreadPool>)>> = Mutex::new(None);
+    let pid = std::process::id();
+    let mut guard = POOL.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((owner, p)) = guard.as_ref()
+        && *owner == pid
+    {
+        return Ok(p.clone());
+    }
+    if let Some((_, stale)) = guard.take() {
+        // Its threads stayed in the parent; never touch it again.
+        std::mem::forget(stale);
+    }
+    let p = Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .build()
+            .map_err(|e| EvalkitError::new_err(format!("cannot start worker threads: {e}")))?,
+    );
+    *guard = Some((pid, p.clone()));
+    Ok(p)
+}
+
+/// Runs `f` without the GIL on the process's pool.
+fn compute<T: Send>(py: Python<'_>, f: impl FnOnce() -> evalkit::Result<T> + Send) -> PyResult<T> {
+    let pool = pool()?;
+    py.detach(|| pool.install(f)).map_err(to_py)
+}
+
+/// Keeps a Python buffer alive as long as Arrow uses its memory.
+struct Owner<T: Element>(#[allow(dead_code)] PyBuffer<T>);
+
+impl<T: Element> std::panic::RefUnwindSafe for Owner<T> {}
+
+/// A contiguous numeric buffer as an Arrow primitive array: zero-copy when
+/// aligned, else copied.
+fn primitive<A: ArrowPrimitiveType>(py: Python<'_>, buf: PyBuffer<A::Native>) -> PyResult<ArrayRef>
+where
+    A::Native: Element,
+{
+    let n = buf.item_count();
+    let ptr = buf.buf_ptr() as *mut u8;
+    let aligned = (ptr as usize).is_multiple_of(std::mem::align_of::<A::Native>());
+    let values: ScalarBuffer<A::Native> = if buf.is_c_contiguous() && aligned && n > 0 {
+        let len = n * std::mem::size_of::<A::Native>();
+        // SAFETY: the buffer is C-contiguous, holds `n` items of this type
+        // and stays alive (and unmoved) while `Owner` holds the PyBuffer.
+        let b = unsafe {
+            Buffer::from_custom_allocation(
+                NonNull::new(ptr).ok_or_else(|| InputError::new_err("null buffer"))?,
+                len,
+                Arc::new(Owner(buf)),
+            )
+        };
+        ScalarBuffer::new(b, 0, n)
+    } else {
+        ScalarBuffer::from(buf.to_vec(py)?)
+    };
+    Ok(Arc::new(PrimitiveArray::<A>::new(values, None)))
+}
+
+/// The shape of a buffer-protocol object.
+fn shape(obj: &Bound<'_, PyAny>) -> PyResult<Vec<usize>> {
+    let s: Vec<usize> = obj.getattr("shape")?.extract()?;
+    Ok(s)
+}
+
+/// A 1-D array (labels, weights, binary or regression scores) or a 2-D
+/// `rows × k` array (multiclass scores, as a fixed-size list per row).
+fn arrow_array(py: Python<'_>, obj: &Bound<'_, PyAny>, what: &str) -> PyResult<ArrayRef> {
+    macro_rules! try_type {
+        ($t:ty) => {
+            if let Ok(b) = PyBuffer::<<$t as ArrowPrimitiveType>::Native>::get(obj) {
+                return wrap(py, obj, primitive::<$t>(py, b)?, what);
+            }
+        };
+    }
+    try_type!(Float64Type);
+    try_type!(Float32Type);
+    try_type!(Int64Type);
+    try_type!(Int32Type);
+    try_type!(Int16Type);
+    try_type!(Int8Type);
+    try_type!(UInt8Type);
+    try_type!(UInt16Type);
+    try_type!(UInt32Type);
+    try_type!(UInt64Type);
+    Err(InputError::new_err(format!(
+        "{what}: unsupported array type; pass integers, float32 or float64"
+    )))
+}
+
+/// Reshapes a flat array by the object's shape: 2-D becomes a fixed-size
+/// list per row.
+fn wrap(_py: Python<'_>, obj: &Bound<'_, PyAny>, flat: ArrayRef, what: &str) -> PyResult<ArrayRef> {
+    let s = shape(obj)?;
+    match s.as_slice() {
+        [_] => Ok(flat),
+        [_, k] => {
+            let field = Arc::new(Field::new("item", flat.data_type().clone(), false));
+            let list = FixedSizeListArray::try_new(field, *k as i32, flat, None)
+                .map_err(|e| InputError::new_err(format!("{what}: {e}")))?;
+            Ok(Arc::new(list))
+        }
+        other => Err(InputError::new_err(format!(
+            "{what} has {} dimensions; pass a 1-D array (or rows × classes for multiclass scores)",
+            other.len()
+        ))),
+    }
+}
+
+fn parse_task(task: Option<&str>) -> PyResult<Option<Task>> {
+    task.map(|t| t.parse::<Task>().map_err(to_py)).transpose()
+}
+
+fn parse_kind(kind: Option<&str>) -> PyResult<Option<ScoreKind>> {
+    kind.map(|t| t.parse::<ScoreKind>().map_err(to_py))
+        .transpose()
+}
+
+fn predictions(
+    py: Python<'_>,
+    name: &str,
+    labels: &Bound<'_, PyAny>,
+    scores: &Bound<'_, PyAny>,
+    weights: Option<&Bound<'_, PyAny>>,
+    task: Option<&str>,
+    score_kind: Option<&str>,
+) -> PyResult<Predictions> {
+    let l = arrow_array(py, labels, "y_true")?;
+    let s = arrow_array(py, scores, "y_score")?;
+    if matches!(l.data_type(), DataType::FixedSizeList(..)) {
+        return Err(InputError::new_err(
+            "y_true must be 1-D (one label per row)",
+        ));
+    }
+    let w = weights.map(|w| arrow_array(py, w, "weights")).transpose()?;
+    Predictions::from_arrays(
+        name,
+        l,
+        vec![s],
+        w,
+        parse_task(task)?,
+        parse_kind(score_kind)?,
+    )
+    .map_err(to_py)
+}
+
+fn interval_options(
+    bootstrap: usize,
+    ci: f64,
+    method: &str,
+    resample: &str,
+    seed: u64,
+) -> PyResult<IntervalOptions> {
+    Ok(IntervalOptions {
+        replicates: bootstrap,
+        level: ci,
+        method: match method {
+            "percentile" => CiMethod::Percentile,
+            "bca" => CiMethod::Bca,
+            o => {
+                return Err(UsageError::new_err(format!(
+                    "method={o:?}: use \"percentile\" or \"bca\""
+                )));
+            }
+        },
+        resample: match resample {
+            "poisson" => Resample::Poisson,
+            "multinomial" => Resample::Multinomial,
+            o => {
+                return Err(UsageError::new_err(format!(
+                    "resample={o:?}: use \"poisson\" or \"multinomial\""
+                )));
+            }
+        },
+        seed,
+    })
+}
+
+fn json(v: &serde_json::Value) -> PyResult<String> {
+    serde_json::to_string(v).map_err(|e| EvalkitError::new_err(e.to_string()))
+}
+
+/// The fast tier; returns the CLI's `fast --json` document.
+#[pyfunction]
+#[pyo3(signature = (y_true, y_score, weights=None, task=None, score_kind=None, sample=Some(10_000), seed=0, threshold=0.5, name="arrays"))]
+#[allow(clippy::too_many_arguments)]
+fn fast(
+    py: Python<'_>,
+    y_true: &Bound<'_, PyAny>,
+    y_score: &Bound<'_, PyAny>,
+    weights: Option<&Bound<'_, PyAny>>,
+    task: Option<&str>,
+    score_kind: Option<&str>,
+    sample: Option<usize>,
+    seed: u64,
+    threshold: f64,
+    name: &str,
+) -> PyResult<String> {
+    let preds = predictions(py, name, y_true, y_score, weights, task, score_kind)?;
+    if !(0.0..=1.0).contains(&threshold) {
+        return Err(UsageError::new_err(format!(
+            "threshold {threshold} is not a probability in [0, 1]"
+        )));
+    }
+    let options = evalkit::fast::FastOptions {
+        sample,
+        seed,
+        threshold,
+        ..evalkit::fast::FastOptions::default()
+    };
+    let doc = compute(py, || {
+        let r = evalkit::fast::fast(&preds, &options);
+        Ok(evalkit::json::fast(&preds, &options, &r))
+    })?;
+    json(&doc)
+}
+
+/// The full tier; returns the CLI's `full --json` document.
+#[pyfunction]
+#[pyo3(signature = (y_true, y_score, weights=None, task=None, score_kind=None, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds=1000, name="arrays"))]
+#[allow(clippy::too_many_arguments)]
+fn full(
+    py: Python<'_>,
+    y_true: &Bound<'_, PyAny>,
+    y_score: &Bound<'_, PyAny>,
+    weights: Option<&Bound<'_, PyAny>>,
+    task: Option<&str>,
+    score_kind: Option<&str>,
+    bootstrap: usize,
+    ci: f64,
+    method: &str,
+    resample: &str,
+    seed: u64,
+    threshold: f64,
+    thresholds: usize,
+    name: &str,
+) -> PyResult<String> {
+    let preds = predictions(py, name, y_true, y_score, weights, task, score_kind)?;
+    let options = FullOptions {
+        threshold,
+        thresholds: Thresholds::Grid(thresholds),
+        intervals: interval_options(bootstrap, ci, method, resample, seed)?,
+    };
+    let doc = compute(py, || {
+        let r = evalkit::full::full(&preds, &options)?;
+        Ok(evalkit::json::full(&preds, &options, &r))
+    })?;
+    json(&doc)
+}
+
+/// Candidate vs baseline on the same rows; returns the CLI's
+/// `compare --json` document.
+#[pyfunction]
+#[pyo3(signature = (y_true, candidate, baseline, weights=None, task=None, score_kind=None, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds=1000))]
+#[allow(clippy::too_many_arguments)]
+fn compare(
+    py: Python<'_>,
+    y_true: &Bound<'_, PyAny>,
+    candidate: &Bound<'_, PyAny>,
+    baseline: &Bound<'_, PyAny>,
+    weights: Option<&Bound<'_, PyAny>>,
+    task: Option<&str>,
+    score_kind: Option<&str>,
+    bootstrap: usize,
+    ci: f64,
+    method: &str,
+    resample: &str,
+    seed: u64,
+    threshold: f64,
+    thresholds: usize,
+) -> PyResult<String> {
+    let c = predictions(
+        py,
+        "candidate",
+        y_true,
+        candidate,
+        weights,
+        task,
+        score_kind,
+    )?;
+    let b = predictions(py, "baseline", y_true, baseline, weights, task, score_kind)?;
+    let options = FullOptions {
+        threshold,
+        thresholds: Thresholds::Grid(thresholds),
+        intervals: interval_options(bootstrap, ci, method, resample, seed)?,
+    };
+    let doc = compute(py, || {
+        evalkit::full::check_options(&options)?;
+        let (aligned, notes) = evalkit::compare::align(&c, &b, None)?;
+        let mut r = evalkit::compare::compare(
+            &c,
+            &aligned,
+            evalkit::compare::Join::Position,
+            &options,
+            &|_, _| {},
+        )?;
+        r.warnings.splice(0..0, notes);
+        Ok(evalkit::json::compare(&c, &aligned, &options, &r))
+    })?;
+    json(&doc)
+}
+
+/// Little-endian bytes of f64 values.
+fn f64_bytes<'py>(py: Python<'py>, v: impl Iterator<Item = f64>) -> Bound<'py, PyBytes> {
+    let bytes: Vec<u8> = v.flat_map(f64::to_le_bytes).collect();
+    PyBytes::new(py, &bytes)
+}
+
+/// Reads a prediction file: a dict with the task, class names, metadata,
+/// and the columns as little-endian bytes (labels int64, or float64 for
+/// regression; scores float64, `rows × classes` for multiclass).
+#[pyfunction]
+#[pyo3(signature = (path, label="label", score=None, weight=None, task=None, score_kind=None))]
+fn read_predictions<'py>(
+    py: Python<'py>,
+    path: std::path::PathBuf,
+    label: &str,
+    score: Option<Vec<String>>,
+    weight: Option<String>,
+    task: Option<&str>,
+    score_kind: Option<&str>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let options = evalkit::data::ReadOptions {
+        label: label.to_string(),
+        score: score.unwrap_or_else(|| vec!["score".to_string()]),
+        weight,
+        task: parse_task(task)?,
+        score_kind: parse_kind(score_kind)?,
+        extra: Vec::new(),
+    };
+    let preds = compute(py, || evalkit::data::read_predictions(&path, &options))?;
+    let d = PyDict::new(py);
+    d.set_item("task", preds.task.to_string())?;
+    d.set_item("classes", preds.class_names.clone())?;
+    d.set_item("rows", preds.rows())?;
+    d.set_item(
+        "metadata",
+        preds.metadata.clone().into_iter().collect::<Vec<_>>(),
+    )?;
+    let n = preds.rows();
+    match &preds.columns {
+        Columns::Binary { labels, scores } => {
+            let l: Vec<u8> = labels
+                .iter()
+                .flat_map(|&v| (v as i64).to_le_bytes())
+                .collect();
+            d.set_item("labels", PyBytes::new(py, &l))?;
+            d.set_item("label_dtype", "int64")?;
+            d.set_item("scores", f64_bytes(py, (0..n).map(|i| scores.get(i))))?;
+            d.set_item("classes_in_scores", 1)?;
+        }
+        Columns::Multiclass {
+            labels,
+            scores,
+            classes,
+        } => {
+            let l: Vec<u8> = labels
+                .iter()
+                .flat_map(|&v| (v as i64).to_le_bytes())
+                .collect();
+            d.set_item("labels", PyBytes::new(py, &l))?;
+            d.set_item("label_dtype", "int64")?;
+            d.set_item(
+                "scores",
+                f64_bytes(py, (0..n * classes).map(|i| scores.get(i))),
+            )?;
+            d.set_item("classes_in_scores", *classes)?;
+        }
+        Columns::Regression { labels, scores } => {
+            d.set_item("labels", f64_bytes(py, (0..n).map(|i| labels.get(i))))?;
+            d.set_item("label_dtype", "float64")?;
+            d.set_item("scores", f64_bytes(py, (0..n).map(|i| scores.get(i))))?;
+            d.set_item("classes_in_scores", 1)?;
+        }
+    }
+    if let Some(w) = &preds.weights {
+        d.set_item("weights", f64_bytes(py, (0..n).map(|i| w.get(i))))?;
+    }
+    Ok(d)
+}
+
+/// Writes the HTML report for candidates given as files or arrays. Each
+/// candidate is `(name, path)` or `(name, y_true, y_score, weights, task,
+/// score_kind)`; so is the baseline. Returns the report's model as JSON.
+#[pyfunction]
+#[pyo3(signature = (candidates, path, baseline=None, bootstrap=1000, ci=0.95, seed=0, threshold=0.5, title=None))]
+#[allow(clippy::too_many_arguments)]
+fn report(
+    py: Python<'_>,
+    candidates: Vec<Bound<'_, PyAny>>,
+    path: std::path::PathBuf,
+    baseline: Option<Bound<'_, PyAny>>,
+    bootstrap: usize,
+    ci: f64,
+    seed: u64,
+    threshold: f64,
+    title: Option<String>,
+) -> PyResult<String> {
+    let load = |item: &Bound<'_, PyAny>| -> PyResult<(String, Predictions)> {
+        let t: Vec<Bound<'_, PyAny>> = item.extract()?;
+        let name: String = t[0].extract()?;
+        if t.len() == 2 {
+            let p: std::path::PathBuf = t[1].extract()?;
+            let preds = evalkit::data::read_predictions(&p, &Default::default()).map_err(to_py)?;
+            Ok((name, preds))
+        } else {
+            let w = (!t[3].is_none()).then(|| t[3].clone());
+            let task: Option<String> = t[4].extract()?;
+            let kind: Option<String> = t[5].extract()?;
+            let preds = predictions(
+                py,
+                &name,
+                &t[1],
+                &t[2],
+                w.as_ref(),
+                task.as_deref(),
+                kind.as_deref(),
+            )?;
+            Ok((name, preds))
+        }
+    };
+    let mut names = Vec::new();
+    let mut preds = Vec::new();
+    for c in &candidates {
+        let (n, p) = load(c)?;
+        names.push(n);
+        preds.push(p);
+    }
+    let base = baseline.as_ref().map(load).transpose()?;
+    let options = evalkit::report::ReportOptions {
+        full: FullOptions {
+            threshold,
+            intervals: IntervalOptions {
+                replicates: bootstrap,
+                level: ci,
+                seed,
+                ..IntervalOptions::default()
+            },
+            ..FullOptions::default()
+        },
+        names,
+        title,
+        ..evalkit::report::ReportOptions::default()
+    };
+    let doc = compute(py, || {
+        let mut r =
+            evalkit::report::build(&preds, base.as_ref().map(|b| &b.1), &options, &|_, _| {})?;
+        if let (Some(b), Some((name, _))) = (&mut r.baseline, &base) {
+            b.name = name.clone();
+        }
+        evalkit::report::write(&path, &evalkit::report::html::render(&r))?;
+        serde_json::to_value(&r).map_err(|e| evalkit::Error::Usage(e.to_string()))
+    })?;
+    json(&doc)
+}
+
+/// The address of the scores' memory as evalkit holds it (tests check that
+/// a float32/float64 numpy array is used in place, not copied).
+#[pyfunction]
+fn _scores_address(
+    py: Python<'_>,
+    y_true: &Bound<'_, PyAny>,
+    y_score: &Bound<'_, PyAny>,
+) -> PyResult<usize> {
+    let preds = predictions(py, "arrays", y_true, y_score, None, None, None)?;
+    let scores = match &preds.columns {
+        Columns::Binary { scores, .. }
+        | Columns::Multiclass { scores, .. }
+        | Columns::Regression { scores, .. } => scores,
+    };
+    Ok(match scores {
+        evalkit::data::Floats::F32(v) => v.as_ptr() as usize,
+        evalkit::data::Floats::F64(v) => v.as_ptr() as usize,
+    })
+}
+
+#[pymodule]
+fn _evalkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("__version__", evalkit::VERSION)?;
+    m.add("EvalkitError", py.get_type::<EvalkitError>())?;
+    m.add("InputError", py.get_type::<InputError>())?;
+    m.add("FormatError", py.get_type::<FormatError>())?;
+    m.add("ColumnError", py.get_type::<ColumnError>())?;
+    m.add("BadValueError", py.get_type::<BadValueError>())?;
+    m.add("UsageError", py.get_type::<UsageError>())?;
+    m.add("EvalkitIOError", py.get_type::<EvalkitIOError>())?;
+    m.add_function(wrap_pyfunction!(fast, m)?)?;
+    m.add_function(wrap_pyfunction!(full, m)?)?;
+    m.add_function(wrap_pyfunction!(compare, m)?)?;
+    m.add_function(wrap_pyfunction!(read_predictions, m)?)?;
+    m.add_function(wrap_pyfunction!(report, m)?)?;
+    m.add_function(wrap_pyfunction!(_scores_address, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,259 @@
+"""The Python API against the CLI's JSON, scikit-learn, every input kind,
+bad input, the GIL, fork, and a training loop."""
+
+import json
+import multiprocessing as mp
+import os
+import subprocess
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import evalkit
+from evalkit import _evalkit
+from evalkit.callbacks import FastEvalHook
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FIX = os.path.join(ROOT, "fixtures")
+
+
+def cli():
+    exe = os.environ.get("EVALKIT_BIN")
+    if exe:
+        return exe
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+    return os.path.join(target, "debug", "evalkit")
+
+
+def cli_json(*args):
+    out = subprocess.run([cli(), *args, "--json"], check=True, capture_output=True)
+    return json.loads(out.stdout)
+
+
+@pytest.mark.parametrize(
+    "fixture", ["binary_balanced.arrow", "binary_weighted.arrow", "multiclass_digits.arrow", "regression.arrow"]
+)
+def test_full_equals_the_cli(fixture):
+    path = os.path.join(FIX, fixture)
+    want = cli_json("full", path, "--bootstrap", "64", "--seed", "3")
+    f = evalkit.read_predictions(path)
+    got = f.full(bootstrap=64, seed=3).to_dict()
+    assert got["metrics"] == want["metrics"]
+    assert got["task"] == want["task"] and got["rows"] == want["rows"]
+
+
+def test_fast_and_compare_equal_the_cli():
+    a = os.path.join(FIX, "binary_balanced.arrow")
+    b = os.path.join(FIX, "binary_baseline.arrow")
+    want = cli_json("fast", a, "--sample", "500", "--seed", "4")
+    f = evalkit.read_predictions(a)
+    assert f.fast(sample=500, seed=4).to_dict()["metrics"] == want["metrics"]
+    want = cli_json("compare", a, b, "--bootstrap", "50")
+    g = evalkit.read_predictions(b)
+    got = evalkit.compare(f.y_true, f.y_score, g.y_score, bootstrap=50).to_dict()
+    assert got["delta"] == want["delta"]
+    assert got["delong"] == want["delong"]
+
+
+def test_matches_scikit_learn_on_random_data():
+    sk = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 5000)
+    p = np.clip(0.3 * y + 0.7 * rng.random(5000), 0, 1)
+    r = evalkit.full(y, p, bootstrap=0)
+    assert r["roc_auc"].value == pytest.approx(sk.roc_auc_score(y, p), abs=1e-12)
+    assert r["average_precision"].value == pytest.approx(sk.average_precision_score(y, p), abs=1e-12)
+    assert r["log_loss"].value == pytest.approx(sk.log_loss(y, p), abs=1e-12)
+    assert r["f1"].value == pytest.approx(sk.f1_score(y, p >= 0.5), abs=1e-12)
+    k = 4
+    ym = rng.integers(0, k, 3000)
+    P = rng.random((3000, k)) + np.eye(k)[ym]
+    P /= P.sum(axis=1, keepdims=True)
+    m = evalkit.full(ym, P, bootstrap=0)
+    assert m.task == "multiclass"
+    assert m["macro_roc_auc"].value == pytest.approx(sk.roc_auc_score(ym, P, multi_class="ovr"), abs=1e-12)
+    assert m["macro_f1"].value == pytest.approx(sk.f1_score(ym, P.argmax(1), average="macro"), abs=1e-12)
+    yr = rng.normal(size=2000)
+    pr = yr + rng.normal(scale=0.5, size=2000)
+    g = evalkit.full(yr, pr, bootstrap=0)
+    assert g["r2"].value == pytest.approx(sk.r2_score(yr, pr), abs=1e-12)
+    assert g["mse"].value == pytest.approx(sk.mean_squared_error(yr, pr), abs=1e-12)
+
+
+def _data(n=2000, seed=1):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    p = np.clip(0.35 * y + 0.6 * rng.random(n), 0, 1)
+    return y, p
+
+
+def test_every_input_kind_gives_the_same_numbers():
+    y, p = _data()
+    want = evalkit.full(y, p, bootstrap=20).to_dict()["metrics"]
+    kinds = [
+        (y.astype(np.int8), p),
+        (y.astype(np.int64), np.asfortranarray(p)),
+        (y.astype(bool), p),
+        (y.astype(np.uint16), p),
+    ]
+    for yy, pp in kinds:
+        assert evalkit.full(yy, pp, bootstrap=20).to_dict()["metrics"] == want
+    pa = pytest.importorskip("pyarrow")
+    assert evalkit.full(pa.array(y), pa.array(p), bootstrap=20).to_dict()["metrics"] == want
+    chunked = pa.chunked_array([pa.array(y[:700]), pa.array(y[700:])])
+    assert evalkit.full(chunked, pa.chunked_array([pa.array(p)]), bootstrap=20).to_dict()["metrics"] == want
+
+    class DLPackOnly:
+        def __init__(self, a):
+            self._a = a
+
+        def __dlpack__(self, **kw):
+            return self._a.__dlpack__(**kw)
+
+        def __dlpack_device__(self):
+            return self._a.__dlpack_device__()
+
+    assert evalkit.full(DLPackOnly(y), DLPackOnly(p), bootstrap=20).to_dict()["metrics"] == want
+    pl = pytest.importorskip("polars")
+    assert evalkit.full(pl.Series(y), pl.Series(p), bootstrap=20).to_dict()["metrics"] == want
+
+
+def test_float_scores_are_used_in_place():
+    y, p = _data()
+    for dtype in (np.float32, np.float64):
+        s = p.astype(dtype)
+        assert _evalkit._scores_address(y, s) == s.ctypes.data
+    # A non-contiguous view must be converted: then it is a copy.
+    s = np.repeat(p, 2)[::2]
+    assert _evalkit._scores_address(y, np.ascontiguousarray(s)) != s.ctypes.data
+
+
+def test_bad_input_raises_the_right_error():
+    y, p = _data(100)
+    with pytest.raises(evalkit.InputError, match="100 labels but 99 scores"):
+        evalkit.full(y, p[:99])
+    bad = p.copy()
+    bad[7] = np.nan
+    with pytest.raises(evalkit.BadValueError, match="row 7"):
+        evalkit.full(y, bad)
+    with pytest.raises(evalkit.InputError, match="3 dimensions"):
+        evalkit.full(y, np.zeros((100, 2, 2)))
+    with pytest.raises(evalkit.InputError, match="dtype"):
+        evalkit.full(y, np.array(["a"] * 100))
+    with pytest.raises(evalkit.BadValueError):
+        evalkit.full(y + 2, p)
+    with pytest.raises(evalkit.UsageError):
+        evalkit.full(y, p, method="magic")
+    with pytest.raises(evalkit.EvalkitIOError):
+        evalkit.read_predictions("/no/such/file.arrow")
+    with pytest.raises(evalkit.FormatError):
+        evalkit.read_predictions(__file__)
+    one = evalkit.full(np.zeros(50, dtype=int), np.linspace(0, 1, 50), bootstrap=0)
+    with pytest.raises(evalkit.UndefinedMetricError):
+        one["roc_auc"].require()
+    assert issubclass(evalkit.BadValueError, evalkit.EvalkitError)
+
+
+def test_the_gil_is_released_while_rust_works():
+    y, p = _data(300_000, seed=5)
+    ticks = 0
+    stop = False
+
+    def spin():
+        nonlocal ticks
+        while not stop:
+            ticks += 1
+            time.sleep(0.001)
+
+    t = threading.Thread(target=spin)
+    t.start()
+    start = time.perf_counter()
+    evalkit.full(y, p, bootstrap=1000)
+    elapsed = time.perf_counter() - start
+    stop = True
+    t.join()
+    # The spinner ran throughout (it would be frozen if the GIL were held).
+    assert elapsed > 0.05
+    assert ticks >= 0.3 * elapsed / 0.0011, (ticks, elapsed)
+
+
+def _child(q):
+    y, p = _data(20_000, seed=9)
+    q.put(evalkit.full(y, p, bootstrap=100)["roc_auc"].value)
+
+
+def test_works_in_a_forked_child_after_the_parent_used_it():
+    y, p = _data(20_000, seed=9)
+    want = evalkit.full(y, p, bootstrap=100)["roc_auc"].value
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(q,))
+    proc.start()
+    proc.join(60)
+    assert proc.exitcode == 0, "the forked child hung or crashed"
+    assert q.get(timeout=5) == want
+
+
+def test_evaluator_accumulates_batches():
+    y, p = _data(1000)
+    ev = evalkit.Evaluator(task="binary", bootstrap=30)
+    for i in range(0, 1000, 100):
+        ev.update(y[i : i + 100], p[i : i + 100])
+    assert ev.rows == 1000
+    assert ev.compute_full().to_dict()["metrics"] == evalkit.full(y, p, bootstrap=30).to_dict()["metrics"]
+    assert ev.compute_fast(sample=None)["log_loss"].value == pytest.approx(
+        evalkit.fast(y, p, sample=None)["log_loss"].value
+    )
+    ev.reset()
+    with pytest.raises(evalkit.InputError):
+        ev.compute_fast()
+
+
+def test_report_from_results_and_files(tmp_path):
+    y, p = _data(3000)
+    r = evalkit.full(y, p, bootstrap=50)
+    out = tmp_path / "r.html"
+    model = evalkit.report([r, os.path.join(FIX, "binary_balanced.arrow")], out, names=["mine", "file"], bootstrap=50)
+    html = out.read_text()
+    assert "ROC curve" in html and "mine" in html
+    assert [c["name"] for c in model["candidates"]] == ["mine", "file"]
+
+
+def test_a_training_loop_with_early_stopping():
+    """Logistic regression by SGD in numpy; the hook evaluates each epoch
+    and stops when the validation log loss stops improving."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(4000, 5))
+    w_true = np.array([1.5, -2.0, 0.5, 0.0, 1.0])
+    y = (rng.random(4000) < 1 / (1 + np.exp(-X @ w_true))).astype(np.int64)
+    Xtr, ytr, Xva, yva = X[:3000], y[:3000], X[3000:], y[3000:]
+    w = np.zeros(5)
+    logged = []
+    hook = FastEvalHook(monitor="log_loss", patience=3, min_delta=1e-4, sample=None, log=lambda e, v: logged.append(v))
+    lr = 0.5
+    for epoch in range(200):
+        for i in range(0, 3000, 100):
+            xb, yb = Xtr[i : i + 100], ytr[i : i + 100]
+            grad = xb.T @ (1 / (1 + np.exp(-xb @ w)) - yb) / len(yb)
+            w -= lr * grad
+        lr *= 0.5  # the learning rate decays: a plateau comes
+        for i in range(0, 1000, 250):  # validation batches
+            hook.update(yva[i : i + 250], 1 / (1 + np.exp(-Xva[i : i + 250] @ w)))
+        hook.on_epoch_end(epoch)
+        if hook.should_stop:
+            break
+    assert hook.should_stop and hook.stopped_epoch is not None and hook.stopped_epoch < 199
+    assert len(logged) == hook.stopped_epoch + 1
+    assert all("fast/log_loss" in v and "fast/accuracy" in v for v in logged)
+    assert logged[-1]["fast/accuracy"] > 0.7
+
+
+def test_full_every_writes_reports(tmp_path):
+    y, p = _data(500)
+    hook = FastEvalHook(full_every=2, bootstrap=20, report_dir=str(tmp_path))
+    for epoch in range(4):
+        logs = hook.on_epoch_end(epoch, y, p)
+        assert ("full/roc_auc" in logs) == (epoch % 2 == 1)
+    assert sorted(os.listdir(tmp_path)) == ["epoch_0002.html", "epoch_0004.html"]
