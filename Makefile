@@ -17,7 +17,7 @@ ONNXRUNTIME ?= onnxruntime==1.32.0
 EVALKIT = $(CARGO) run --quiet --bin evalkit --
 OUT := demo-out
 
-.PHONY: python pytest test-frameworks demo test test-slow fmt lint unit ort browser screenshot build bench bench-peer bench-infer bench-multiclass fixtures venv clean
+.PHONY: python pytest test-frameworks demo test test-slow fmt lint unit ort browser screenshot build bench bench-peer bench-infer bench-multiclass bench-python fixtures venv clean
 
 demo: ort
 	$(CARGO) build --quiet --bin evalkit
@@ -130,6 +130,11 @@ bench-peer: venv build
 
 bench-infer: venv build
 	$(PY) benches/peer_infer.py
+
+bench-python: venv build $(VENV)/.py-test-installed
+	VIRTUAL_ENV=$(abspath $(VENV)) PATH=$(abspath $(VENV))/bin:$$PATH \
+	  $(VENV)/bin/maturin develop --release --quiet -m python/Cargo.toml
+	$(PY) benches/peer_python.py
 
 bench-multiclass: venv build
 	$(PY) benches/peer_multiclass.py
