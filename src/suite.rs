@@ -820,6 +820,83 @@ fn judge_inference(
     }
 }
 
+/// Judges every gate of `suite` on one model: its fast-tier and full-tier
+/// metrics (each `None` when not run), its paired differences with the
+/// baseline, and its prediction file's inference statistics. A metric name
+/// the task does not have is an error naming the line and the valid names.
+pub fn judge(
+    suite: &Suite,
+    candidate: &Predictions,
+    fast: Option<&MetricSet>,
+    full: Option<&MetricSet>,
+    delta: Option<&MetricSet>,
+) -> Result<Vec<Verdict>> {
+    let file = &suite.file;
+    let mut verdicts = Vec::new();
+    for g in &suite.gates {
+        let (kind, on_fast) = (g.kind(file)?, g.fast(file)?);
+        let (passed, measured, interval, detail) = match &g.metric {
+            None => judge_inference(kind, candidate),
+            Some(name) => {
+                let name = name.get_ref();
+                let set = if on_fast { fast } else { full };
+                let Some(set) = set else {
+                    return Err(bad(
+                        file,
+                        g.line,
+                        format!(
+                            "the gate needs the {} tier, which was not run",
+                            if on_fast { "fast" } else { "full" }
+                        ),
+                    ));
+                };
+                let Some(m) = set.get(name) else {
+                    let valid: Vec<&str> = set.iter().map(|(n, _)| n).collect();
+                    return Err(bad(
+                        file,
+                        g.line,
+                        format!(
+                            "no metric '{name}' in the {} tier of a {} task; valid names: {}",
+                            if on_fast { "fast" } else { "full" },
+                            candidate.task,
+                            valid.join(", ")
+                        ),
+                    ));
+                };
+                judge_metric(kind, name, m, delta.and_then(|d| d.get(name)))
+            }
+        };
+        verdicts.push(Verdict {
+            gate: g.describe(kind),
+            line: g.line,
+            passed,
+            measured,
+            interval,
+            detail,
+        });
+    }
+    Ok(verdicts)
+}
+
+/// The fast-tier options of a suite.
+pub fn fast_options(suite: &Suite, threshold: f64) -> FastOptions {
+    let d = FastOptions::default();
+    FastOptions {
+        sample: suite.fast.sample.or(d.sample),
+        seed: suite.fast.seed.unwrap_or(d.seed),
+        threshold,
+        ..d
+    }
+}
+
+/// Whether any gate runs on the fast tier.
+pub fn needs_fast(suite: &Suite) -> bool {
+    suite
+        .gates
+        .iter()
+        .any(|g| g.tier.as_deref() == Some("fast"))
+}
+
 /// Runs a suite: predictions (inference on a cache miss), the tiers the
 /// gates and the report need, the verdicts, the report. `report_path`
 /// overrides `[report] path`. Returns the result and notes for stderr.
@@ -849,18 +926,8 @@ pub fn run(
     }) || suite.report.is_some()
         || report_path.is_some();
 
-    let fast: Option<FastResult> = need_fast.then(|| {
-        let d = FastOptions::default();
-        crate::fast::fast(
-            &candidate,
-            &FastOptions {
-                sample: suite.fast.sample.or(d.sample),
-                seed: suite.fast.seed.unwrap_or(d.seed),
-                threshold: full_opts.threshold,
-                ..d
-            },
-        )
-    });
+    let fast: Option<FastResult> =
+        need_fast.then(|| crate::fast::fast(&candidate, &fast_options(suite, full_opts.threshold)));
     let mut warnings = Vec::new();
     let (full, delta): (Option<FullResult>, Option<MetricSet>) = if !need_full {
         (None, None)
@@ -879,46 +946,13 @@ pub fn run(
         warnings.extend(f.metrics().warnings());
     }
 
-    // Metric names are checked against the task before judging.
-    let mut verdicts = Vec::new();
-    for (g, (kind, on_fast)) in suite.gates.iter().zip(&kinds) {
-        let (passed, measured, interval, detail) = match &g.metric {
-            None => judge_inference(*kind, &candidate),
-            Some(name) => {
-                let name = name.get_ref();
-                let set = if *on_fast {
-                    fast.as_ref().map(|f| &f.metrics)
-                } else {
-                    full.as_ref().map(|f| f.metrics())
-                };
-                let Some(set) = set else {
-                    return Err(bad(file, g.line, "internal: the tier was not run"));
-                };
-                let Some(m) = set.get(name) else {
-                    let valid: Vec<&str> = set.iter().map(|(n, _)| n).collect();
-                    return Err(bad(
-                        file,
-                        g.line,
-                        format!(
-                            "no metric '{name}' in the {} tier of a {} task; valid names: {}",
-                            if *on_fast { "fast" } else { "full" },
-                            candidate.task,
-                            valid.join(", ")
-                        ),
-                    ));
-                };
-                judge_metric(*kind, name, m, delta.as_ref().and_then(|d| d.get(name)))
-            }
-        };
-        verdicts.push(Verdict {
-            gate: g.describe(*kind),
-            line: g.line,
-            passed,
-            measured,
-            interval,
-            detail,
-        });
-    }
+    let verdicts = judge(
+        suite,
+        &candidate,
+        fast.as_ref().map(|f| &f.metrics),
+        full.as_ref().map(|f| f.metrics()),
+        delta.as_ref(),
+    )?;
     let passed = verdicts.iter().all(|v| v.passed);
 
     // The report, with the verdicts.

@@ -304,3 +304,57 @@ fn bad_suite_files_are_refused_with_the_line() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+#[test]
+fn report_judges_a_suites_gates_on_every_candidate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let suite = tmp.path().join("gates.toml");
+    std::fs::write(
+        &suite,
+        "name = \"review\"\n[predictions]\npath = \"unused.arrow\"\n[baseline]\npredictions = \"unused.arrow\"\n\n[[gate]]\nmetric = \"roc_auc\"\nmin = 0.6\n\n[[gate]]\nmetric = \"roc_auc\"\nmax_drop = 0.01\n\n[[gate]]\nmetric = \"accuracy\"\ntier = \"fast\"\nmin = 0.5\n",
+    )
+    .unwrap();
+    let page = tmp.path().join("r.html");
+    let (code, _, err) = run(&[
+        "report",
+        fixture("binary_balanced.arrow").to_str().unwrap(),
+        fixture("binary_baseline.arrow").to_str().unwrap(),
+        "--baseline",
+        fixture("binary_baseline.arrow").to_str().unwrap(),
+        "--bootstrap",
+        "100",
+        "--suite",
+        suite.to_str().unwrap(),
+        "-o",
+        page.to_str().unwrap(),
+    ]);
+    // The baseline against itself passes; binary_balanced is far better
+    // than the baseline, so it passes too.
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("6 of 6 passed"), "{err}");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("all 6 gates passed"));
+    // A failing gate: exit 1, the report still written with the verdict.
+    std::fs::write(
+        &suite,
+        "name = \"strict\"\n[predictions]\npath = \"unused.arrow\"\n[[gate]]\nmetric = \"roc_auc\"\nmin = 0.99\n",
+    )
+    .unwrap();
+    std::fs::remove_file(&page).unwrap();
+    let (code, _, err) = run(&[
+        "report",
+        fixture("binary_balanced.arrow").to_str().unwrap(),
+        "--bootstrap",
+        "0",
+        "--suite",
+        suite.to_str().unwrap(),
+        "-o",
+        page.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        std::fs::read_to_string(&page)
+            .unwrap()
+            .contains("1 of 1 gates failed")
+    );
+}

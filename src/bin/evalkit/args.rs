@@ -247,6 +247,10 @@ pub struct ReportArgs {
     /// Page title.
     #[arg(long)]
     pub title: Option<String>,
+    /// Judge this suite's gates on every candidate and show the verdicts
+    /// (exit 1 when one fails).
+    #[arg(long, value_name = "SUITE.toml")]
+    pub suite: Option<PathBuf>,
     /// Match rows with the baseline by this id column.
     #[arg(long, value_name = "COL")]
     pub id: Option<String>,

@@ -230,6 +230,37 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
                     bar.update(d, t)
                 })?;
             bar.finish();
+            let mut report = report;
+            if let Some(path) = &a.suite {
+                let suite = evalkit::suite::load(path)?;
+                for (preds, cand) in candidates.iter().zip(&report.candidates) {
+                    let fast = evalkit::suite::needs_fast(&suite).then(|| {
+                        evalkit::fast::fast(
+                            preds,
+                            &evalkit::suite::fast_options(&suite, options.full.threshold),
+                        )
+                        .metrics
+                    });
+                    let verdicts = evalkit::suite::judge(
+                        &suite,
+                        preds,
+                        fast.as_ref(),
+                        Some(&cand.metrics),
+                        cand.delta.as_ref(),
+                    )?;
+                    report.gates.extend(verdicts.into_iter().map(|v| {
+                        evalkit::report::GateVerdict {
+                            gate: v.gate,
+                            candidate: cand.name.clone(),
+                            measured: v.measured,
+                            interval: v.interval,
+                            passed: v.passed,
+                            detail: v.detail,
+                        }
+                    }));
+                }
+            }
+            let failed = report.gates.iter().filter(|g| !g.passed).count();
             let html = evalkit::report::html::render(&report);
             evalkit::report::write(&a.output, &html)?;
             if a.json {
@@ -253,6 +284,16 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
                         .as_ref()
                         .map_or(String::new(), |b| format!(" vs baseline {}", b.name))
                 ))?;
+            }
+            if !report.gates.is_empty() {
+                eprintln!(
+                    "evalkit: gates: {} of {} passed",
+                    report.gates.len() - failed,
+                    report.gates.len()
+                );
+            }
+            if failed > 0 {
+                return Ok(ExitCode::from(1));
             }
         }
         Command::Run(a) => {
