@@ -295,6 +295,7 @@ pub fn full(
                     _ => 1000,
                 },
                 jackknife: iv.method == CiMethod::Bca,
+                lean: false,
             },
             progress,
         );

@@ -198,6 +198,10 @@ pub struct BootstrapOptions {
     pub grid: usize,
     /// Also run the grouped jackknife (for BCa).
     pub jackknife: bool,
+    /// Only ROC-AUC and average precision are wanted (the one-vs-rest
+    /// passes of multiclass): the pass skips log loss, Brier, calibration
+    /// and F1, whose replicate values are then meaningless.
+    pub lean: bool,
 }
 
 /// Names of the metrics the binary bootstrap produces, in the point
@@ -284,15 +288,21 @@ struct LaneOut {
 
 /// The weighted pass of one batch, on the best instruction set the CPU has
 /// (the arithmetic is the same on every path: no fused multiply-adds).
-fn pass<W: LaneWeights>(rk: &Ranking, terms: &Terms, checkpoints: usize, lanes: &W) -> LaneOut {
+fn pass<W: LaneWeights>(
+    rk: &Ranking,
+    terms: &Terms,
+    checkpoints: usize,
+    lanes: &W,
+    lean: bool,
+) -> LaneOut {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2 (checked just above).
-            return unsafe { pass_avx2(rk, terms, checkpoints, lanes) };
+            return unsafe { pass_avx2(rk, terms, checkpoints, lanes, lean) };
         }
     }
-    pass_body::<ScalarSimd, W>(rk, terms, checkpoints, lanes)
+    pass_body::<ScalarSimd, W>(rk, terms, checkpoints, lanes, lean)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -302,8 +312,9 @@ unsafe fn pass_avx2<W: LaneWeights>(
     terms: &Terms,
     checkpoints: usize,
     lanes: &W,
+    lean: bool,
 ) -> LaneOut {
-    pass_body::<Avx2Simd, W>(rk, terms, checkpoints, lanes)
+    pass_body::<Avx2Simd, W>(rk, terms, checkpoints, lanes, lean)
 }
 
 /// The per-quad results other than the ranking and row sums.
@@ -324,6 +335,7 @@ fn pass_body<S: Simd, W: LaneWeights>(
     terms: &Terms,
     checkpoints: usize,
     lanes: &W,
+    lean: bool,
 ) -> LaneOut {
     type F<S> = <S as Simd>::F;
     let file_w = rk.weights.as_deref();
@@ -341,7 +353,8 @@ fn pass_body<S: Simd, W: LaneWeights>(
     let mut buf = vec![[0u16; LANES]; BLOCK];
 
     // Phase 1: each lane's total positive weight (F1 needs it in the pass).
-    for chunk in terms.positives.chunks(BLOCK) {
+    let prepass: &[u32] = if lean { &[] } else { &terms.positives };
+    for chunk in prepass.chunks(BLOCK) {
         for (i, &pos) in chunk.iter().enumerate() {
             lanes.fill::<S>(
                 rk.rows[pos as usize],
@@ -406,16 +419,18 @@ fn pass_body<S: Simd, W: LaneWeights>(
                 &mut ck_fp,
                 4 * q,
             );
-            let mut c2 = ck0;
-            S::row_tile(
-                &wq[..len],
-                lsp,
-                flags,
-                &mut rows[q],
-                &mut c2,
-                &mut ck_wp,
-                4 * q,
-            );
+            if !lean {
+                let mut c2 = ck0;
+                S::row_tile(
+                    &wq[..len],
+                    lsp,
+                    flags,
+                    &mut rows[q],
+                    &mut c2,
+                    &mut ck_wp,
+                    4 * q,
+                );
+            }
             // Deferred, in group order: average precision and the best F1.
             let (mut ap, mut best, mut best_group) = (
                 F::<S>::load(&s.ap),
@@ -423,7 +438,17 @@ fn pass_body<S: Simd, W: LaneWeights>(
                 F::<S>::load(&s.best_group),
             );
             let p_total = F::<S>::load(&s.p_total);
-            for e in &scratch[..k] {
+            if lean {
+                for e in &scratch[..k] {
+                    let (etp, efp, edtp) = (
+                        F::<S>::load(&e.tp),
+                        F::<S>::load(&e.fp),
+                        F::<S>::load(&e.dtp),
+                    );
+                    ap = ap.add(edtp.mul(etp.div(etp.add(efp).max(tiny))));
+                }
+            }
+            for e in scratch[..k].iter().filter(|_| !lean) {
                 let (etp, efp, edtp) = (
                     F::<S>::load(&e.tp),
                     F::<S>::load(&e.fp),
@@ -720,12 +745,14 @@ pub fn replicates(
                     &terms,
                     ck.js.len(),
                     &PoissonLanes::new(options.seed, first),
+                    options.lean,
                 ),
                 Resample::Multinomial => pass(
                     rk,
                     &terms,
                     ck.js.len(),
                     &multinomial_lanes(options.seed, first, n),
+                    options.lean,
                 ),
             }
         } else {
@@ -733,7 +760,7 @@ pub fn replicates(
                 seed: options.seed,
                 first_group: (batch - batches) * LANES,
             };
-            pass(rk, &terms, ck.js.len(), &lanes)
+            pass(rk, &terms, ck.js.len(), &lanes, options.lean)
         };
         let count = if batch < batches {
             (b - batch * LANES).min(LANES)
@@ -848,12 +875,13 @@ mod tests {
                 threshold: 0.5,
                 grid: 11,
                 jackknife: false,
+                lean: false,
             };
             let reference = replicates(&rk, &scores, &options, &|_, _| {});
             let (terms, ck, _, _) = prepare(&rk, &scores, &options);
             let lanes = PoissonLanes::new(9, 0);
-            let avx = unsafe { pass_avx2(&rk, &terms, ck.js.len(), &lanes) };
-            let scalar = pass_body::<ScalarSimd, _>(&rk, &terms, ck.js.len(), &lanes);
+            let avx = unsafe { pass_avx2(&rk, &terms, ck.js.len(), &lanes, false) };
+            let scalar = pass_body::<ScalarSimd, _>(&rk, &terms, ck.js.len(), &lanes, false);
             assert_eq!(avx.auc2, scalar.auc2);
             assert_eq!(avx.ap, scalar.ap);
             assert_eq!(avx.best_f1, scalar.best_f1);

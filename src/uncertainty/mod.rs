@@ -50,6 +50,7 @@ impl IntervalOptions {
             threshold: 0.5,
             grid: 2,
             jackknife: self.method == CiMethod::Bca,
+            lean: false,
         }
     }
 }

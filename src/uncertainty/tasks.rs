@@ -109,14 +109,7 @@ pub fn regression_replicates(
     let b = batches(options, n);
     let (values, jackknife) = collect(&b, REGRESSION_METRICS.len(), progress, |src, count| {
         let mut buf = vec![[0u16; LANES]; BLOCK];
-        let (mut w_, mut r2, mut ab, mut y1, mut y2) = (
-            [0f64; LANES],
-            [0f64; LANES],
-            [0f64; LANES],
-            [0f64; LANES],
-            [0f64; LANES],
-        );
-        let mut mx = [0f64; LANES];
+        let mut acc = RegSums::default();
         let mut start = 0;
         while start < n {
             let end = (start + BLOCK).min(n);
@@ -126,24 +119,25 @@ pub fn regression_replicates(
                 &hashes,
                 &mut buf[..end - start],
             );
-            for (i, r) in (start..end).enumerate() {
-                let (y, p, f) = (labels.get(r), scores.get(r), fw(r));
-                let res = y - p;
-                let yc = y - centre;
-                for l in 0..LANES {
-                    let w = buf[i][l] as f64 * f;
-                    w_[l] += w;
-                    r2[l] += w * res * res;
-                    ab[l] += w * res.abs();
-                    y1[l] += w * yc;
-                    y2[l] += w * yc * yc;
-                    if w > 0.0 && res.abs() > mx[l] {
-                        mx[l] = res.abs();
-                    }
-                }
-            }
+            reg_block(
+                &mut acc,
+                &buf[..end - start],
+                start,
+                labels,
+                scores,
+                weights,
+                centre,
+            );
             start = end;
         }
+        let RegSums {
+            w: w_,
+            r2,
+            ab,
+            y1,
+            y2,
+            mx,
+        } = acc;
         (0..count)
             .map(|l| {
                 if w_[l] <= 0.0 {
@@ -291,6 +285,7 @@ pub fn multiclass_replicates(
             let per_class = |d: usize, t: usize| progress(c * t + d, steps * t);
             let opts = BootstrapOptions {
                 grid: 2,
+                lean: true,
                 ..*options
             };
             replicates(&rk, &col, &opts, &per_class)
@@ -302,19 +297,19 @@ pub fn multiclass_replicates(
         .into_par_iter()
         .map(|r| row_hash(key, r))
         .collect();
-    let fw = |r: usize| weights.map_or(1.0, |w| w.get(r));
     let b = batches(options, n);
     let last = |d: usize, t: usize| progress(k * t + d, steps * t);
     // Each lane carries the named metrics, then its k class supports (for
     // the one-vs-rest averages, filled in after the per-class passes).
     let (values, jackknife) = collect(&b, names.len() + k, &last, |src, count| {
         let mut buf = vec![[0u16; LANES]; BLOCK];
-        // sums[j][l]: Σw, Σw·ll, Σw·brier, Σw·correct, Σw·top3, Σw·top5
-        let mut sums = [[0f64; LANES]; 6];
-        let mut support = vec![[0f64; LANES]; k];
-        let mut predicted = vec![[0f64; LANES]; k];
-        let mut tp = vec![[0f64; LANES]; k];
-        let mut bins = vec![[[0f64; LANES]; 3]; BINS];
+        let mut acc = McSums {
+            sums: [[0f64; LANES]; 6],
+            support: vec![[0f64; LANES]; k],
+            predicted: vec![[0f64; LANES]; k],
+            tp: vec![[0f64; LANES]; k],
+            bins: vec![[[0f64; LANES]; 3]; BINS],
+        };
         let mut start = 0;
         while start < n {
             let end = (start + BLOCK).min(n);
@@ -324,34 +319,16 @@ pub fn multiclass_replicates(
                 &hashes,
                 &mut buf[..end - start],
             );
-            for (i, r) in (start..end).enumerate() {
-                let f = fw(r);
-                let (y, p, bn) = (
-                    terms.y[r] as usize,
-                    terms.pred[r] as usize,
-                    terms.bin[r] as usize,
-                );
-                let t = &terms.t[r];
-                for l in 0..LANES {
-                    let w = buf[i][l] as f64 * f;
-                    sums[0][l] += w;
-                    sums[1][l] += w * t[0];
-                    sums[2][l] += w * t[1];
-                    sums[3][l] += w * t[3];
-                    sums[4][l] += w * t[4];
-                    sums[5][l] += w * t[5];
-                    support[y][l] += w;
-                    predicted[p][l] += w;
-                    if y == p {
-                        tp[y][l] += w;
-                    }
-                    bins[bn][0][l] += w;
-                    bins[bn][1][l] += w * t[2];
-                    bins[bn][2][l] += w * t[3];
-                }
-            }
+            mc_block(&mut acc, &buf[..end - start], start, &terms, weights);
             start = end;
         }
+        let McSums {
+            sums,
+            support,
+            predicted,
+            tp,
+            bins,
+        } = acc;
         (0..count)
             .map(|l| {
                 let total = sums[0][l];
@@ -463,4 +440,167 @@ pub fn multiclass_replicates(
     let values = finish(values, &|rep| &rep.values);
     let jackknife = finish(jackknife, &|rep| &rep.jackknife);
     empty_replicates(values, jackknife)
+}
+
+/// Per-lane sums of the regression row pass.
+#[derive(Default)]
+struct RegSums {
+    w: [f64; LANES],
+    r2: [f64; LANES],
+    ab: [f64; LANES],
+    y1: [f64; LANES],
+    y2: [f64; LANES],
+    mx: [f64; LANES],
+}
+
+#[inline(always)]
+fn reg_block_body(
+    acc: &mut RegSums,
+    buf: &[[u16; LANES]],
+    start: usize,
+    labels: &Floats,
+    scores: &Floats,
+    weights: Option<&Floats>,
+    centre: f64,
+) {
+    for (i, b) in buf.iter().enumerate() {
+        let r = start + i;
+        let (y, p, f) = (
+            labels.get(r),
+            scores.get(r),
+            weights.map_or(1.0, |w| w.get(r)),
+        );
+        let res = y - p;
+        let yc = y - centre;
+        for l in 0..LANES {
+            let w = b[l] as f64 * f;
+            acc.w[l] += w;
+            acc.r2[l] += w * res * res;
+            acc.ab[l] += w * res.abs();
+            acc.y1[l] += w * yc;
+            acc.y2[l] += w * yc * yc;
+            if w > 0.0 && res.abs() > acc.mx[l] {
+                acc.mx[l] = res.abs();
+            }
+        }
+    }
+}
+
+/// One block of the regression row pass, with AVX2 when the CPU has it
+/// (the same arithmetic: no fused multiply-adds).
+fn reg_block(
+    acc: &mut RegSums,
+    buf: &[[u16; LANES]],
+    start: usize,
+    labels: &Floats,
+    scores: &Floats,
+    weights: Option<&Floats>,
+    centre: f64,
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            unsafe { reg_block_avx2(acc, buf, start, labels, scores, weights, centre) };
+            return;
+        }
+    }
+    reg_block_body(acc, buf, start, labels, scores, weights, centre);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn reg_block_avx2(
+    acc: &mut RegSums,
+    buf: &[[u16; LANES]],
+    start: usize,
+    labels: &Floats,
+    scores: &Floats,
+    weights: Option<&Floats>,
+    centre: f64,
+) {
+    reg_block_body(acc, buf, start, labels, scores, weights, centre);
+}
+
+/// Per-lane sums of the multiclass row pass.
+struct McSums {
+    /// Σw, Σw·ll, Σw·brier, Σw·correct, Σw·top3, Σw·top5.
+    sums: [[f64; LANES]; 6],
+    support: Vec<[f64; LANES]>,
+    predicted: Vec<[f64; LANES]>,
+    tp: Vec<[f64; LANES]>,
+    /// Per calibration bin: Σw, Σw·p, Σw·correct.
+    bins: Vec<[[f64; LANES]; 3]>,
+}
+
+#[inline(always)]
+fn mc_block_body(
+    acc: &mut McSums,
+    buf: &[[u16; LANES]],
+    start: usize,
+    terms: &RowTerms,
+    weights: Option<&Floats>,
+) {
+    for (i, b) in buf.iter().enumerate() {
+        let r = start + i;
+        let f = weights.map_or(1.0, |w| w.get(r));
+        let (y, p, bn) = (
+            terms.y[r] as usize,
+            terms.pred[r] as usize,
+            terms.bin[r] as usize,
+        );
+        let t = &terms.t[r];
+        let hit = y == p;
+        for l in 0..LANES {
+            let w = b[l] as f64 * f;
+            acc.sums[0][l] += w;
+            acc.sums[1][l] += w * t[0];
+            acc.sums[2][l] += w * t[1];
+            acc.sums[3][l] += w * t[3];
+            acc.sums[4][l] += w * t[4];
+            acc.sums[5][l] += w * t[5];
+            acc.support[y][l] += w;
+            acc.predicted[p][l] += w;
+            acc.bins[bn][0][l] += w;
+            acc.bins[bn][1][l] += w * t[2];
+            acc.bins[bn][2][l] += w * t[3];
+        }
+        if hit {
+            for l in 0..LANES {
+                acc.tp[y][l] += b[l] as f64 * f;
+            }
+        }
+    }
+}
+
+/// One block of the multiclass row pass, with AVX2 when the CPU has it
+/// (the same arithmetic: no fused multiply-adds).
+fn mc_block(
+    acc: &mut McSums,
+    buf: &[[u16; LANES]],
+    start: usize,
+    terms: &RowTerms,
+    weights: Option<&Floats>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            unsafe { mc_block_avx2(acc, buf, start, terms, weights) };
+            return;
+        }
+    }
+    mc_block_body(acc, buf, start, terms, weights);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn mc_block_avx2(
+    acc: &mut McSums,
+    buf: &[[u16; LANES]],
+    start: usize,
+    terms: &RowTerms,
+    weights: Option<&Floats>,
+) {
+    mc_block_body(acc, buf, start, terms, weights);
 }
