@@ -295,26 +295,40 @@ fn pass<W: LaneWeights>(
     lanes: &W,
     lean: bool,
 ) -> LaneOut {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2 (checked just above).
-            return unsafe { pass_avx2(rk, terms, checkpoints, lanes, lean) };
-        }
+    if lean {
+        pass_on::<W, true>(rk, terms, checkpoints, lanes)
+    } else {
+        pass_on::<W, false>(rk, terms, checkpoints, lanes)
     }
-    pass_body::<ScalarSimd, W>(rk, terms, checkpoints, lanes, lean)
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn pass_avx2<W: LaneWeights>(
+/// [`pass`] with the lean choice fixed at compile time (the full pass pays
+/// nothing for the lean one).
+fn pass_on<W: LaneWeights, const LEAN: bool>(
     rk: &Ranking,
     terms: &Terms,
     checkpoints: usize,
     lanes: &W,
-    lean: bool,
 ) -> LaneOut {
-    pass_body::<Avx2Simd, W>(rk, terms, checkpoints, lanes, lean)
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { pass_avx2::<W, LEAN>(rk, terms, checkpoints, lanes) };
+        }
+    }
+    pass_body::<ScalarSimd, W, LEAN>(rk, terms, checkpoints, lanes)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn pass_avx2<W: LaneWeights, const LEAN: bool>(
+    rk: &Ranking,
+    terms: &Terms,
+    checkpoints: usize,
+    lanes: &W,
+) -> LaneOut {
+    pass_body::<Avx2Simd, W, LEAN>(rk, terms, checkpoints, lanes)
 }
 
 /// The per-quad results other than the ranking and row sums.
@@ -330,13 +344,13 @@ struct Quad {
 }
 
 #[inline(always)]
-fn pass_body<S: Simd, W: LaneWeights>(
+fn pass_body<S: Simd, W: LaneWeights, const LEAN: bool>(
     rk: &Ranking,
     terms: &Terms,
     checkpoints: usize,
     lanes: &W,
-    lean: bool,
 ) -> LaneOut {
+    let lean = LEAN;
     type F<S> = <S as Simd>::F;
     let file_w = rk.weights.as_deref();
     let n = rk.rows.len();
@@ -447,18 +461,19 @@ fn pass_body<S: Simd, W: LaneWeights>(
                     );
                     ap = ap.add(edtp.mul(etp.div(etp.add(efp).max(tiny))));
                 }
-            }
-            for e in scratch[..k].iter().filter(|_| !lean) {
-                let (etp, efp, edtp) = (
-                    F::<S>::load(&e.tp),
-                    F::<S>::load(&e.fp),
-                    F::<S>::load(&e.dtp),
-                );
-                let sum = etp.add(efp);
-                ap = ap.add(edtp.mul(etp.div(sum.max(tiny))));
-                let f1 = two.mul(etp).div(sum.add(p_total));
-                best_group = F::<S>::select_gt(f1, best, F::<S>::splat(e.group), best_group);
-                best = F::<S>::select_gt(f1, best, f1, best);
+            } else {
+                for e in &scratch[..k] {
+                    let (etp, efp, edtp) = (
+                        F::<S>::load(&e.tp),
+                        F::<S>::load(&e.fp),
+                        F::<S>::load(&e.dtp),
+                    );
+                    let sum = etp.add(efp);
+                    ap = ap.add(edtp.mul(etp.div(sum.max(tiny))));
+                    let f1 = two.mul(etp).div(sum.add(p_total));
+                    best_group = F::<S>::select_gt(f1, best, F::<S>::splat(e.group), best_group);
+                    best = F::<S>::select_gt(f1, best, f1, best);
+                }
             }
             s.ap = ap.store();
             s.best = best.store();
@@ -880,8 +895,8 @@ mod tests {
             let reference = replicates(&rk, &scores, &options, &|_, _| {});
             let (terms, ck, _, _) = prepare(&rk, &scores, &options);
             let lanes = PoissonLanes::new(9, 0);
-            let avx = unsafe { pass_avx2(&rk, &terms, ck.js.len(), &lanes, false) };
-            let scalar = pass_body::<ScalarSimd, _>(&rk, &terms, ck.js.len(), &lanes, false);
+            let avx = unsafe { pass_avx2::<_, false>(&rk, &terms, ck.js.len(), &lanes) };
+            let scalar = pass_body::<ScalarSimd, _, false>(&rk, &terms, ck.js.len(), &lanes);
             assert_eq!(avx.auc2, scalar.auc2);
             assert_eq!(avx.ap, scalar.ap);
             assert_eq!(avx.best_f1, scalar.best_f1);
