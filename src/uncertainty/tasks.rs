@@ -96,11 +96,7 @@ pub fn regression_replicates(
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Replicates {
     let n = labels.len();
-    let key = row_key(options.seed);
-    let hashes: Vec<u32> = (0..n as u32)
-        .into_par_iter()
-        .map(|r| row_hash(key, r))
-        .collect();
+    let hashes = row_hashes(options.seed, n);
     let fw = |r: usize| weights.map_or(1.0, |w| w.get(r));
     let (sw, swy) = (0..n).fold((0.0, 0.0), |(a, b), r| {
         (a + fw(r), b + fw(r) * labels.get(r))
@@ -110,26 +106,9 @@ pub fn regression_replicates(
     let (values, jackknife) = collect(&b, REGRESSION_METRICS.len(), progress, |src, count| {
         let mut buf = vec![[0u16; LANES]; BLOCK];
         let mut acc = RegSums::default();
-        let mut start = 0;
-        while start < n {
-            let end = (start + BLOCK).min(n);
-            fill_rows(
-                src,
-                start as u32..end as u32,
-                &hashes,
-                &mut buf[..end - start],
-            );
-            reg_block(
-                &mut acc,
-                &buf[..end - start],
-                start,
-                labels,
-                scores,
-                weights,
-                centre,
-            );
-            start = end;
-        }
+        for_each_block(src, n, &hashes, &mut buf, |block, start| {
+            reg_block(&mut acc, block, start, labels, scores, weights, centre);
+        });
         let RegSums {
             w: w_,
             r2,
@@ -292,11 +271,7 @@ pub fn multiclass_replicates(
         })
         .collect();
 
-    let key = row_key(options.seed);
-    let hashes: Vec<u32> = (0..n as u32)
-        .into_par_iter()
-        .map(|r| row_hash(key, r))
-        .collect();
+    let hashes = row_hashes(options.seed, n);
     let b = batches(options, n);
     let last = |d: usize, t: usize| progress(k * t + d, steps * t);
     // Each lane carries the named metrics, then its k class supports (for
@@ -310,18 +285,9 @@ pub fn multiclass_replicates(
             tp: vec![[0f64; LANES]; k],
             bins: vec![[[0f64; LANES]; 3]; BINS],
         };
-        let mut start = 0;
-        while start < n {
-            let end = (start + BLOCK).min(n);
-            fill_rows(
-                src,
-                start as u32..end as u32,
-                &hashes,
-                &mut buf[..end - start],
-            );
-            mc_block(&mut acc, &buf[..end - start], start, &terms, weights);
-            start = end;
-        }
+        for_each_block(src, n, &hashes, &mut buf, |block, start| {
+            mc_block(&mut acc, block, start, &terms, weights);
+        });
         let McSums {
             sums,
             support,
@@ -603,4 +569,36 @@ unsafe fn mc_block_avx2(
     weights: Option<&Floats>,
 ) {
     mc_block_body(acc, buf, start, terms, weights);
+}
+
+/// Row hashes of the Poisson weights: one per row, keyed by the seed.
+fn row_hashes(seed: u64, n: usize) -> Vec<u32> {
+    let key = row_key(seed);
+    (0..n as u32)
+        .into_par_iter()
+        .map(|r| row_hash(key, r))
+        .collect()
+}
+
+/// Fills the lanes' weights of rows `0..n` block by block and hands each
+/// block (weights, first row) to `f`.
+fn for_each_block(
+    src: &super::lanes::Source,
+    n: usize,
+    hashes: &[u32],
+    buf: &mut [[u16; LANES]],
+    mut f: impl FnMut(&[[u16; LANES]], usize),
+) {
+    let mut start = 0;
+    while start < n {
+        let end = (start + BLOCK).min(n);
+        fill_rows(
+            src,
+            start as u32..end as u32,
+            hashes,
+            &mut buf[..end - start],
+        );
+        f(&buf[..end - start], start);
+        start = end;
+    }
 }
