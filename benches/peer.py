@@ -35,14 +35,8 @@ import pyarrow as pa
 import sklearn
 from sklearn.metrics import average_precision_score, log_loss, precision_recall_curve, roc_auc_score
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def evalkit_binary():
-    if os.environ.get("EVALKIT_BIN"):
-        return os.environ["EVALKIT_BIN"]
-    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-    return os.path.join(target, "release", "evalkit")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import ROOT, evalkit_binary, best_of, run  # noqa: E402
 
 
 def make_file(n, path):
@@ -57,23 +51,6 @@ def make_file(n, path):
             w.write_table(table, max_chunksize=n)
         os.replace(tmp, path)
     return y, p
-
-
-def best_of(repeat, fn):
-    best = float("inf")
-    out = None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
-
-
-def run(cmd):
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
-    if r.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed: {r.stderr.decode()}")
-    return r.stdout
 
 
 def main():

@@ -29,15 +29,9 @@ import onnxruntime
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import ROOT, evalkit_binary  # noqa: E402
 MODEL = os.path.join(ROOT, "fixtures", "models", "digits_mlp.onnx")
-
-
-def evalkit_binary():
-    if os.environ.get("EVALKIT_BIN"):
-        return os.environ["EVALKIT_BIN"]
-    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-    return os.path.join(target, "release", "evalkit")
 
 
 def data(rows, path):

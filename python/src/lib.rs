@@ -266,6 +266,23 @@ fn interval_options(
     })
 }
 
+/// The full tier's options from the Python keywords.
+fn full_options(
+    threshold: f64,
+    thresholds: usize,
+    bootstrap: usize,
+    ci: f64,
+    method: &str,
+    resample: &str,
+    seed: u64,
+) -> PyResult<FullOptions> {
+    Ok(FullOptions {
+        threshold,
+        thresholds: Thresholds::Grid(thresholds),
+        intervals: interval_options(bootstrap, ci, method, resample, seed)?,
+    })
+}
+
 fn json(v: &serde_json::Value) -> PyResult<String> {
     serde_json::to_string(v).map_err(|e| EvalkitError::new_err(e.to_string()))
 }
@@ -326,11 +343,7 @@ fn full(
     name: &str,
 ) -> PyResult<String> {
     let preds = predictions(py, name, y_true, y_score, weights, task, score_kind)?;
-    let options = FullOptions {
-        threshold,
-        thresholds: Thresholds::Grid(thresholds),
-        intervals: interval_options(bootstrap, ci, method, resample, seed)?,
-    };
+    let options = full_options(threshold, thresholds, bootstrap, ci, method, resample, seed)?;
     let doc = compute(py, || {
         let r = evalkit::full::full(&preds, &options)?;
         Ok(evalkit::json::full(&preds, &options, &r))
@@ -369,11 +382,7 @@ fn compare(
         score_kind,
     )?;
     let b = predictions(py, "baseline", y_true, baseline, weights, task, score_kind)?;
-    let options = FullOptions {
-        threshold,
-        thresholds: Thresholds::Grid(thresholds),
-        intervals: interval_options(bootstrap, ci, method, resample, seed)?,
-    };
+    let options = full_options(threshold, thresholds, bootstrap, ci, method, resample, seed)?;
     let doc = compute(py, || {
         evalkit::full::check_options(&options)?;
         let (aligned, notes) = evalkit::compare::align(&c, &b, None)?;
@@ -488,6 +497,12 @@ fn report(
 ) -> PyResult<String> {
     let load = |item: &Bound<'_, PyAny>| -> PyResult<(String, Predictions)> {
         let t: Vec<Bound<'_, PyAny>> = item.extract()?;
+        if t.len() != 2 && t.len() != 6 {
+            return Err(UsageError::new_err(format!(
+                "a report entry is (name, path) or (name, y_true, y_score, weights, task, score_kind), not {} items",
+                t.len()
+            )));
+        }
         let name: String = t[0].extract()?;
         if t.len() == 2 {
             let p: std::path::PathBuf = t[1].extract()?;

@@ -257,3 +257,8 @@ def test_full_every_writes_reports(tmp_path):
         logs = hook.on_epoch_end(epoch, y, p)
         assert ("full/roc_auc" in logs) == (epoch % 2 == 1)
     assert sorted(os.listdir(tmp_path)) == ["epoch_0002.html", "epoch_0004.html"]
+
+
+def test_malformed_report_entries_are_usage_errors(tmp_path):
+    with pytest.raises(evalkit.UsageError, match="report entry"):
+        _evalkit.report([("only a name",)], str(tmp_path / "r.html"))

@@ -158,7 +158,7 @@ fn row_pass<F: Float>(
 }
 
 /// One class's scores (column `c` of the matrix), in the stored width.
-fn column(scores: &Floats, k: usize, c: usize) -> Floats {
+pub(crate) fn column(scores: &Floats, k: usize, c: usize) -> Floats {
     match scores {
         Floats::F32(v) => Floats::from(v.iter().skip(c).step_by(k).copied().collect::<Vec<f32>>()),
         Floats::F64(v) => Floats::from(v.iter().skip(c).step_by(k).copied().collect::<Vec<f64>>()),

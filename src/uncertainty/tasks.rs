@@ -225,14 +225,6 @@ fn row_terms<F: Float>(labels: &[u32], scores: &[F], k: usize) -> RowTerms {
     }
 }
 
-/// One class's scores (column `c`), in the stored width.
-fn column(scores: &Floats, k: usize, c: usize) -> Floats {
-    match scores {
-        Floats::F32(v) => Floats::from(v.iter().skip(c).step_by(k).copied().collect::<Vec<f32>>()),
-        Floats::F64(v) => Floats::from(v.iter().skip(c).step_by(k).copied().collect::<Vec<f64>>()),
-    }
-}
-
 /// Replicates of [`multiclass_metric_names`]`(k)`.
 pub fn multiclass_replicates(
     labels: &[u32],
@@ -259,7 +251,7 @@ pub fn multiclass_replicates(
     let ovr: Vec<Replicates> = (0..k)
         .map(|c| {
             let y: Vec<u8> = labels.iter().map(|&l| (l as usize == c) as u8).collect();
-            let col = column(scores, k, c);
+            let col = crate::metrics::multiclass::column(scores, k, c);
             let rk = Ranking::build(&y, &col, weights);
             let per_class = |d: usize, t: usize| progress(c * t + d, steps * t);
             let opts = BootstrapOptions {
