@@ -65,8 +65,11 @@ python: ort $(VENV)/.py-test-installed
 	VIRTUAL_ENV=$(abspath $(VENV)) PATH=$(abspath $(VENV))/bin:$$PATH \
 	  $(VENV)/bin/maturin develop --quiet -m python/Cargo.toml
 
+# The CLI the Python tests compare against, built with the same features as
+# `cargo test` (a plain `cargo build` resolves features without the
+# dev-dependencies and would compile polars once more).
 pytest: python
-	$(CARGO) build --quiet --bin evalkit
+	$(CARGO) test --quiet --no-run
 	EVALKIT_REQUIRE_KERAS=1 KERAS_BACKEND=jax $(PY) -m pytest -q python/tests --doctest-modules python/evalkit
 
 test-frameworks: python
