@@ -45,8 +45,8 @@ pub fn unit(word: u64) -> f64 {
 /// A sequential generator over one stream: draw `i` is `word(seed, stream, i)`.
 #[derive(Debug, Clone)]
 pub struct Stream {
-    seed: u64,
-    stream: u64,
+    /// `stream_key(seed, stream)`, mixed once.
+    key: u64,
     counter: u64,
 }
 
@@ -54,15 +54,15 @@ impl Stream {
     /// Stream `stream` under `seed`.
     pub fn new(seed: u64, stream: u64) -> Stream {
         Stream {
-            seed,
-            stream,
+            key: stream_key(seed, stream),
             counter: 0,
         }
     }
 
     /// The next 64-bit word.
+    #[inline]
     pub fn next_u64(&mut self) -> u64 {
-        let w = word(self.seed, self.stream, self.counter);
+        let w = keyed_word(self.key, self.counter);
         self.counter += 1;
         w
     }
@@ -71,13 +71,16 @@ impl Stream {
     /// (Lemire's multiply-and-reject).
     pub fn below(&mut self, n: u64) -> u64 {
         debug_assert!(n > 0);
-        let threshold = n.wrapping_neg() % n;
-        loop {
-            let m = (self.next_u64() as u128) * (n as u128);
-            if (m as u64) >= threshold {
-                return (m >> 64) as u64;
+        let mut m = (self.next_u64() as u128) * (n as u128);
+        // The rejection threshold `2^64 mod n` is below `n`, so the division
+        // that computes it is only needed when the low word is below `n`.
+        if (m as u64) < n {
+            let threshold = n.wrapping_neg() % n;
+            while (m as u64) < threshold {
+                m = (self.next_u64() as u128) * (n as u128);
             }
         }
+        (m >> 64) as u64
     }
 }
 
@@ -88,13 +91,50 @@ pub fn choose_sorted(rng: &mut Stream, n: u64, k: u64) -> Vec<u64> {
     if k == n {
         return (0..n).collect();
     }
-    let mut chosen = std::collections::HashSet::with_capacity(k as usize);
+    if n / 64 <= k.saturating_mul(64) {
+        choose_by_bitmap(rng, n, k)
+    } else {
+        choose_by_set(rng, n, k)
+    }
+}
+
+/// Floyd's algorithm: for `j` in `n-k..n`, draw `t` in `0..=j` and take it,
+/// or `j` when `t` was taken already. `insert` returns false for a value
+/// already taken.
+fn floyd(rng: &mut Stream, n: u64, k: u64, mut insert: impl FnMut(u64) -> bool) {
     for j in (n - k)..n {
         let t = rng.below(j + 1);
-        if !chosen.insert(t) {
-            chosen.insert(j);
+        if !insert(t) {
+            insert(j);
         }
     }
+}
+
+/// Floyd's algorithm over a bitmap of `n` bits: small next to the sample,
+/// membership is one bit, and reading the bitmap out gives the rows sorted.
+fn choose_by_bitmap(rng: &mut Stream, n: u64, k: u64) -> Vec<u64> {
+    let mut bits = vec![0u64; n.div_ceil(64) as usize];
+    floyd(rng, n, k, |t| {
+        let (w, b) = ((t / 64) as usize, 1u64 << (t % 64));
+        let fresh = bits[w] & b == 0;
+        bits[w] |= b;
+        fresh
+    });
+    let mut v = Vec::with_capacity(k as usize);
+    for (w, &word) in bits.iter().enumerate() {
+        let mut word = word;
+        while word != 0 {
+            v.push(w as u64 * 64 + word.trailing_zeros() as u64);
+            word &= word - 1;
+        }
+    }
+    v
+}
+
+/// Floyd's algorithm over a hash set, for samples far smaller than `n`.
+fn choose_by_set(rng: &mut Stream, n: u64, k: u64) -> Vec<u64> {
+    let mut chosen = std::collections::HashSet::with_capacity(k as usize);
+    floyd(rng, n, k, |t| chosen.insert(t));
     let mut v: Vec<u64> = chosen.into_iter().collect();
     v.sort_unstable();
     v
@@ -108,11 +148,42 @@ mod tests {
     fn streams_are_reproducible_and_distinct() {
         let a: Vec<u64> = (0..4).map(|i| word(7, 1, i)).collect();
         let b: Vec<u64> = (0..4).map(|i| word(7, 1, i)).collect();
+        let mut s = Stream::new(7, 1);
+        assert_eq!((0..4).map(|_| s.next_u64()).collect::<Vec<_>>(), a);
         let c: Vec<u64> = (0..4).map(|i| word(7, 2, i)).collect();
         let d: Vec<u64> = (0..4).map(|i| word(8, 1, i)).collect();
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_ne!(a, d);
+    }
+
+    #[test]
+    fn bitmap_and_hash_set_draw_the_same_rows() {
+        // The same draws, so the same rows, whichever set holds them.
+        for (n, k) in [
+            (1, 0),
+            (64, 1),
+            (65, 64),
+            (1000, 10),
+            (700_001, 7_000),
+            (1 << 20, 5),
+        ] {
+            for seed in 0..3 {
+                let got = choose_by_bitmap(&mut Stream::new(seed, 1), n, k);
+                let want = choose_by_set(&mut Stream::new(seed, 1), n, k);
+                assert_eq!(got, want, "n={n} k={k} seed={seed}");
+            }
+        }
+    }
+
+    #[test]
+    fn below_is_unbiased_at_the_rejection_edge() {
+        // n = 2^63 + 1 rejects almost half of the words: every draw must
+        // still land below n.
+        let mut rng = Stream::new(5, 0);
+        let n = (1u64 << 63) + 1;
+        assert!((0..1000).all(|_| rng.below(n) < n));
+        assert!((0..1000).all(|_| rng.below(1) == 0));
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //!
 //! Cost: one parallel counting pass and one parallel selection pass over the
 //! stratum ids; memory beyond the sample itself is `O(strata × threads)`.
+//! Two strata (binary labels) pack the ids into one bit per row first, and
+//! both passes then run over 64-row words.
 
 use rayon::prelude::*;
 
@@ -67,20 +69,47 @@ pub fn allocate(totals: &[u64], n: u64) -> Vec<u64> {
     quota
 }
 
+/// A stratum id type: `u8` (binary labels, label deciles) or `u32`
+/// (multiclass labels).
+pub trait StratumId: Copy + Sync + Into<u64> {
+    /// Bit `i` set when `block[i]` (at most 64 ids, each 0 or 1) is 1.
+    fn pack(block: &[Self]) -> u64 {
+        block
+            .iter()
+            .enumerate()
+            .fold(0, |w, (i, &s)| w | (s.into() << i))
+    }
+}
+
+impl StratumId for u32 {}
+
+impl StratumId for u8 {
+    fn pack(block: &[u8]) -> u64 {
+        let mut w = 0u64;
+        let mut eights = block.chunks_exact(8);
+        for (i, e) in eights.by_ref().enumerate() {
+            // Eight 0/1 bytes to eight bits: the multiply moves byte j's low
+            // bit to bit 56 + j, with no carries into the top byte.
+            let x = u64::from_le_bytes(e.try_into().unwrap_or([0; 8]));
+            w |= (x.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * i);
+        }
+        let done = block.len() - eights.remainder().len();
+        for (i, &s) in eights.remainder().iter().enumerate() {
+            w |= (s as u64) << (done + i);
+        }
+        w
+    }
+}
+
 /// Draws a stratified sample of about `n` rows (`None`: every row) from rows
 /// whose stratum ids are `ids` (each `< strata`).
-pub fn stratified<S>(ids: &[S], strata: usize, n: Option<usize>, seed: u64) -> Sample
-where
-    S: Copy + Sync + Into<u64>,
-{
+pub fn stratified<S: StratumId>(ids: &[S], strata: usize, n: Option<usize>, seed: u64) -> Sample {
+    if strata == 2 {
+        return stratified_binary(ids, n, seed);
+    }
     let histograms: Vec<Vec<u64>> = ids
         .par_chunks(CHUNK)
         .map(|c| {
-            if strata == 2 {
-                // Ids are 0 or 1: the count of ones is their sum (vectorised).
-                let ones: u64 = c.iter().map(|&s| s.into()).sum();
-                return vec![c.len() as u64 - ones, ones];
-            }
             let mut h = vec![0u64; strata];
             for &s in c {
                 h[s.into() as usize] += 1;
@@ -94,18 +123,11 @@ where
             *t += c;
         }
     }
-    let all = n.is_none_or(|n| n as u64 >= ids.len() as u64);
-    if all {
-        return Sample {
-            rows: (0..ids.len() as u32).collect(),
-            sampled: totals.clone(),
-            totals,
-        };
+    if let Some(all) = everything(ids.len(), n, &totals) {
+        return all;
     }
     let quota = allocate(&totals, n.unwrap_or(0) as u64);
-    let chosen: Vec<Vec<u64>> = (0..strata)
-        .map(|h| choose_sorted(&mut Stream::new(seed, h as u64), totals[h], quota[h]))
-        .collect();
+    let chosen = choose(&totals, &quota, seed);
 
     // Rank of each chunk's first row of each stratum.
     let mut starts = Vec::with_capacity(histograms.len());
@@ -126,10 +148,6 @@ where
                 .map(|h| chosen[h].partition_point(|&r| r < rank[h]))
                 .collect();
             let mut rows = Vec::new();
-            if strata == 2 {
-                select_binary(chunk, c * CHUNK, &mut rank, &mut next, &chosen, &mut rows);
-                return rows;
-            }
             for (i, &s) in chunk.iter().enumerate() {
                 let h = s.into() as usize;
                 if next[h] < chosen[h].len() && chosen[h][next[h]] == rank[h] {
@@ -148,37 +166,117 @@ where
     }
 }
 
-/// The selection pass for two strata (binary labels), kept in registers
-/// and branch-free but for the rare hits. Same result as the general loop.
-fn select_binary<S: Copy + Into<u64>>(
-    chunk: &[S],
-    offset: usize,
-    rank: &mut [u64],
-    next: &mut [usize],
-    chosen: &[Vec<u64>],
-    rows: &mut Vec<u32>,
-) {
-    let target = |h: usize, n: usize| chosen[h].get(n).copied().unwrap_or(u64::MAX);
-    let (mut r0, mut r1) = (rank[0], rank[1]);
-    let (mut t0, mut t1) = (target(0, next[0]), target(1, next[1]));
-    for (i, &s) in chunk.iter().enumerate() {
-        let one = s.into();
-        let hit = ((one == 1) & (r1 == t1)) | ((one == 0) & (r0 == t0));
-        r1 += one;
-        r0 += 1 - one;
-        if hit {
-            rows.push((offset + i) as u32);
-            if one == 1 {
-                next[1] += 1;
-                t1 = target(1, next[1]);
-            } else {
-                next[0] += 1;
-                t0 = target(0, next[0]);
+/// The whole file as the sample, when `n` asks for every row.
+fn everything(rows: usize, n: Option<usize>, totals: &[u64]) -> Option<Sample> {
+    n.is_none_or(|n| n as u64 >= rows as u64).then(|| Sample {
+        rows: (0..rows as u32).collect(),
+        sampled: totals.to_vec(),
+        totals: totals.to_vec(),
+    })
+}
+
+/// The chosen ranks of each stratum, on the stream `(seed, stratum)`.
+fn choose(totals: &[u64], quota: &[u64], seed: u64) -> Vec<Vec<u64>> {
+    (0..totals.len())
+        .map(|h| choose_sorted(&mut Stream::new(seed, h as u64), totals[h], quota[h]))
+        .collect()
+}
+
+/// Two strata (binary labels): the ids become one bit per row, so counting
+/// is a popcount and finding the row of a chosen rank is a select inside a
+/// 64-row word; the pass touches each id once. Same rows as the general loop.
+fn stratified_binary<S: StratumId>(ids: &[S], n: Option<usize>, seed: u64) -> Sample {
+    const WORDS: usize = CHUNK / 64;
+
+    let mut words = vec![0u64; ids.len().div_ceil(64)];
+    words
+        .par_chunks_mut(WORDS)
+        .zip(ids.par_chunks(CHUNK))
+        .for_each(|(w, c)| {
+            for (w, block) in w.iter_mut().zip(c.chunks(64)) {
+                *w = S::pack(block);
             }
-        }
+        });
+    // Ones before each chunk.
+    let chunk_ones: Vec<u64> = words
+        .chunks(WORDS)
+        .map(|w| w.iter().map(|w| w.count_ones() as u64).sum())
+        .collect();
+    let ones: u64 = chunk_ones.iter().sum();
+    let totals = vec![ids.len() as u64 - ones, ones];
+    if let Some(all) = everything(ids.len(), n, &totals) {
+        return all;
     }
-    rank[0] = r0;
-    rank[1] = r1;
+    let quota = allocate(&totals, n.unwrap_or(0) as u64);
+    let chosen = choose(&totals, &quota, seed);
+    let mut starts = Vec::with_capacity(chunk_ones.len());
+    let mut before = 0u64;
+    for (c, &o) in chunk_ones.iter().enumerate() {
+        starts.push(((c * CHUNK) as u64 - before, before));
+        before += o;
+    }
+    let len = ids.len();
+    let parts: Vec<Vec<u32>> = words
+        .par_chunks(WORDS)
+        .zip(starts.into_par_iter())
+        .enumerate()
+        .map(|(c, (w, (mut r0, mut r1)))| {
+            let target = |h: usize, i: usize| chosen[h].get(i).copied().unwrap_or(u64::MAX);
+            let mut n0 = chosen[0].partition_point(|&r| r < r0);
+            let mut n1 = chosen[1].partition_point(|&r| r < r1);
+            let (mut t0, mut t1) = (target(0, n0), target(1, n1));
+            let mut rows = Vec::new();
+            for (i, &w) in w.iter().enumerate() {
+                let base = c * CHUNK + i * 64;
+                let valid = (len - base).min(64);
+                let mask = if valid == 64 { !0 } else { (1u64 << valid) - 1 };
+                let (w1, w0) = (w, !w & mask);
+                let (o, z) = (w1.count_ones() as u64, w0.count_ones() as u64);
+                let mut hits = 0u64;
+                while t1 < r1 + o {
+                    hits |= 1 << select(w1, t1 - r1);
+                    n1 += 1;
+                    t1 = target(1, n1);
+                }
+                while t0 < r0 + z {
+                    hits |= 1 << select(w0, t0 - r0);
+                    n0 += 1;
+                    t0 = target(0, n0);
+                }
+                r1 += o;
+                r0 += z;
+                while hits != 0 {
+                    rows.push((base + hits.trailing_zeros() as usize) as u32);
+                    hits &= hits - 1;
+                }
+            }
+            rows
+        })
+        .collect();
+    Sample {
+        rows: parts.concat(),
+        totals,
+        sampled: quota,
+    }
+}
+
+/// Position of the `k`-th set bit of `w` (from 0; `k < w.count_ones()`).
+fn select(w: u64, k: u64) -> u32 {
+    let mut k = k as u32;
+    let mut shift = 0;
+    while shift < 56 {
+        let c = ((w >> shift) & 0xff).count_ones();
+        if k < c {
+            break;
+        }
+        k -= c;
+        shift += 8;
+    }
+    let mut b = (w >> shift) & 0xff;
+    for _ in 0..k {
+        b &= b - 1;
+    }
+    shift + b.trailing_zeros()
 }
 
 /// Label-decile strata for regression: stratum `h` holds the labels between
@@ -246,6 +344,38 @@ mod tests {
         let general = stratified(&ids, 3, Some(5000), 11);
         assert_eq!(fast.rows, general.rows);
         assert_eq!(fast.totals[..], general.totals[..2]);
+        // u32 ids pack bit by bit; u8 ids eight at a time.
+        let wide: Vec<u32> = ids.iter().map(|&v| v as u32).collect();
+        assert_eq!(stratified(&wide, 2, Some(5000), 11), fast);
+        // Short files, a partial last word, a single row of a class, and
+        // every-row samples.
+        for len in [1usize, 2, 63, 64, 65, 130, 1000] {
+            let ids: Vec<u8> = (0..len).map(|i| (i % 7 == 3) as u8).collect();
+            for n in [1, 2, 5, 64, len, len + 1] {
+                let fast = stratified(&ids, 2, Some(n), 5);
+                let general = stratified(&ids, 3, Some(n), 5);
+                assert_eq!(fast.rows, general.rows, "len={len} n={n}");
+                assert_eq!(fast.sampled[..], general.sampled[..2]);
+            }
+        }
+    }
+
+    #[test]
+    fn packing_and_select_agree_with_bit_loops() {
+        let block: Vec<u8> = (0..61).map(|i| ((i * 37) % 5 == 1) as u8).collect();
+        let wide: Vec<u32> = block.iter().map(|&v| v as u32).collect();
+        let want: u64 = block
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (v as u64) << i)
+            .sum();
+        assert_eq!(u8::pack(&block), want);
+        assert_eq!(u32::pack(&wide), want);
+        let w = 0xF0F0_0000_8001_0013u64;
+        let set: Vec<u32> = (0..64).filter(|&b| w >> b & 1 == 1).collect();
+        for (k, &b) in set.iter().enumerate() {
+            assert_eq!(select(w, k as u64), b);
+        }
     }
 
     #[test]

@@ -484,14 +484,18 @@ fn float_column(path: &Path, column: &str, array: &ArrayRef) -> Result<Floats> {
 fn check_finite(path: &Path, column: &str, values: &Floats) -> Result<()> {
     let row = crate::with_floats!(values, s => first_bad(s, |v| !v.to_f64().is_finite()));
     match row {
-        Some(row) => Err(Error::bad_value(
-            path,
-            column,
-            row,
-            format!("value {} is not a finite number", values.get(row)),
-        )),
+        Some(row) => Err(not_finite(path, column, row, values.get(row))),
         None => Ok(()),
     }
+}
+
+fn not_finite(path: &Path, column: &str, row: usize, value: f64) -> Error {
+    Error::bad_value(
+        path,
+        column,
+        row,
+        format!("value {value} is not a finite number"),
+    )
 }
 
 fn binary_probabilities(
@@ -500,14 +504,18 @@ fn binary_probabilities(
     scores: Floats,
     kind: ScoreKind,
 ) -> Result<Floats> {
-    check_finite(path, column, &scores)?;
     match kind {
         ScoreKind::Probability => {
+            // One pass: NaN and infinities are outside [0, 1] too; the first
+            // bad row gets the message that fits it.
             let row = crate::with_floats!(&scores, s => first_bad(s, |v| {
                 let v = v.to_f64();
                 !(0.0..=1.0).contains(&v)
             }));
             if let Some(row) = row {
+                if !scores.get(row).is_finite() {
+                    return Err(not_finite(path, column, row, scores.get(row)));
+                }
                 return Err(Error::bad_value(
                     path,
                     column,

@@ -153,6 +153,26 @@ fn nan_and_infinite_scores_name_the_first_row() {
         );
         rejects(&p, &[], &["column 'score', row 7", "not a finite number"]);
     }
+    // One scan finds NaN and out-of-range probabilities together: whichever
+    // comes first is the one reported, with the message that fits it.
+    for (scores, want) in [
+        (
+            vec![0.5, 1.5, f64::NAN, 0.5],
+            ["row 1", "score 1.5 is not a probability"],
+        ),
+        (
+            vec![0.5, f64::NAN, 1.5, 0.5],
+            ["row 1", "value NaN is not a finite number"],
+        ),
+    ] {
+        let p = dir.path().join("mixed.arrow");
+        write_ipc(
+            &p,
+            vec![("label", i64s(vec![0, 1, 0, 1])), ("score", f64s(scores))],
+            &[],
+        );
+        rejects(&p, &[], &want);
+    }
 }
 
 #[test]
