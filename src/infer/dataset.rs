@@ -30,7 +30,7 @@ pub struct DatasetSpec {
 pub struct Dataset {
     /// The file.
     pub path: PathBuf,
-    /// The frame holding the feature columns (cast to Float32 when needed).
+    /// The frame holding the feature columns, as read.
     frame: DataFrame,
     /// Feature names, in model order.
     pub features: Vec<String>,
@@ -187,16 +187,15 @@ impl Dataset {
                 },
             ));
         }
-        // Features as Float32 columns, nulls checked (or filled).
+        // Feature columns as read (numbers or booleans: `batch` converts
+        // each batch to f32 on the converter thread, so no second copy of the
+        // whole dataset is made), nulls checked (or filled).
         let mut columns = Vec::with_capacity(features.len());
         for name in &features {
             let c = frame
                 .column(name)
                 .map_err(polars_err(path, "cannot be read"))?
-                .cast(&DataType::Float32)
-                .map_err(|e| {
-                    Error::bad_column(path, name, format!("cannot be read as numbers: {e}"))
-                })?;
+                .clone();
             if c.null_count() > 0 && spec.fill_null.is_none() {
                 let row = c
                     .is_null()
@@ -210,7 +209,7 @@ impl Dataset {
                     "is missing (null); fill missing features with --fill-null VALUE",
                 ));
             }
-            columns.push(c.rechunk());
+            columns.push(c);
         }
         let extra_frame = frame
             .select(
@@ -254,26 +253,49 @@ impl Dataset {
         out.clear();
         out.resize(len * f, 0.0);
         for (j, c) in self.frame.columns().iter().enumerate() {
-            let ca = c
-                .as_materialized_series()
-                .f32()
-                .map_err(|e| Error::bad_column(&self.path, &self.features[j], e.to_string()))?;
-            let mut i = 0usize;
-            let sliced = ca.slice(start as i64, len);
-            for chunk in sliced.downcast_iter() {
-                if polars::polars_utils::index::NullCount::null_count(chunk) > 0 {
-                    for v in chunk.iter() {
-                        out[i * f + j] = v.copied().unwrap_or(self.fill);
-                        i += 1;
-                    }
-                } else {
-                    for &v in chunk.values().iter() {
-                        out[i * f + j] = v;
-                        i += 1;
-                    }
+            let fail =
+                |e: PolarsError| Error::bad_column(&self.path, &self.features[j], e.to_string());
+            let sliced = c.as_materialized_series().slice(start as i64, len);
+            match sliced.dtype() {
+                DataType::Float64 => {
+                    self.put(sliced.f64().map_err(fail)?, |v| v as f32, out, j);
+                }
+                DataType::Float32 => self.put(sliced.f32().map_err(fail)?, |v| v, out, j),
+                _ => {
+                    let cast = sliced.cast(&DataType::Float32).map_err(fail)?;
+                    self.put(cast.f32().map_err(fail)?, |v| v, out, j);
                 }
             }
         }
         Ok(())
+    }
+
+    /// Writes one feature column of a batch into column `j` of `out`.
+    fn put<T: PolarsNumericType>(
+        &self,
+        ca: &ChunkedArray<T>,
+        to_f32: impl Fn(T::Native) -> f32,
+        out: &mut [f32],
+        j: usize,
+    ) {
+        let f = self.features.len();
+        let mut i = 0usize;
+        for chunk in ca.downcast_iter() {
+            if polars::polars_utils::index::NullCount::null_count(chunk) > 0 {
+                for v in chunk.iter() {
+                    out[i * f + j] = v.map_or(self.fill, |&v| to_f32(v));
+                    i += 1;
+                }
+            } else {
+                for (o, &v) in out[i * f + j..]
+                    .iter_mut()
+                    .step_by(f)
+                    .zip(chunk.values().iter())
+                {
+                    *o = to_f32(v);
+                }
+                i += chunk.len();
+            }
+        }
     }
 }

@@ -607,3 +607,82 @@ fn nulls_in_features_are_errors_unless_filled() {
         stderr(&o)
     );
 }
+
+/// Features of every numeric type (and Boolean), with a filled null, give
+/// the same predictions as the same values stored as Float64, whatever the
+/// batch size: each batch is converted to f32 on its own.
+#[test]
+fn every_feature_type_converts_like_float64() {
+    use arrow::array::{BooleanArray, Float32Array, Int8Array, Int32Array, UInt16Array};
+    let dir = tempfile::tempdir().unwrap();
+    let rows = 11usize;
+    let value = |i: usize, r: usize| ((i * 7 + r * 3) % 13) as f64 - 4.0;
+    let mut typed: Vec<(String, ArrayRef)> = Vec::new();
+    let mut plain: Vec<(String, ArrayRef)> = Vec::new();
+    for i in 0..30 {
+        let v: Vec<f64> = (0..rows).map(|r| value(i, r)).collect();
+        let name = format!("f{i:02}");
+        let a: ArrayRef = match i % 6 {
+            0 => Arc::new(Float32Array::from(
+                v.iter().map(|&x| x as f32 + 0.25).collect::<Vec<_>>(),
+            )),
+            1 => Arc::new(Int32Array::from(
+                v.iter().map(|&x| x as i32).collect::<Vec<_>>(),
+            )),
+            2 => Arc::new(Int8Array::from(
+                v.iter().map(|&x| x as i8).collect::<Vec<_>>(),
+            )),
+            3 => Arc::new(UInt16Array::from(
+                v.iter().map(|&x| (x + 4.0) as u16).collect::<Vec<_>>(),
+            )),
+            4 => Arc::new(BooleanArray::from(
+                v.iter().map(|&x| x > 0.0).collect::<Vec<_>>(),
+            )),
+            // Float64 with a null in row 6, filled with 0.5.
+            _ => Arc::new(Float64Array::from(
+                (0..rows)
+                    .map(|r| (r != 6).then_some(v[r] * 1.5))
+                    .collect::<Vec<_>>(),
+            )),
+        };
+        let as_f64: Vec<f64> = (0..rows)
+            .map(|r| match i % 6 {
+                0 => v[r] + 0.25,
+                1 | 2 => v[r],
+                3 => v[r] + 4.0,
+                4 => (v[r] > 0.0) as u8 as f64,
+                _ if r == 6 => 0.5,
+                _ => v[r] * 1.5,
+            })
+            .collect();
+        typed.push((name.clone(), a));
+        plain.push((name, Arc::new(Float64Array::from(as_f64)) as ArrayRef));
+    }
+    let lr = fixture("models/breast_cancer_lr.onnx");
+    let mut scores = Vec::new();
+    for (name, cols, batch) in [("typed", &typed, "4"), ("plain", &plain, "1000")] {
+        let data = dir.path().join(format!("{name}.arrow"));
+        write_ipc(
+            &data,
+            cols.iter().map(|(n, a)| (n.as_str(), a.clone())).collect(),
+            &[],
+        );
+        let out = dir.path().join(format!("{name}-preds.arrow"));
+        let (code, _, err) = infer(&[
+            path_str(&lr),
+            path_str(&data),
+            "-o",
+            path_str(&out),
+            "--no-cache",
+            "--fill-null",
+            "0.5",
+            "--batch-size",
+            batch,
+        ]);
+        assert_eq!(code, Some(0), "{err}");
+        let (_, cols) = read_ipc(&out);
+        scores.push(flat_scores(column(&cols, "score")));
+    }
+    assert_eq!(scores[0].len(), rows);
+    assert_eq!(scores[0], scores[1]);
+}
