@@ -660,13 +660,23 @@ fn every_feature_type_converts_like_float64() {
     }
     let lr = fixture("models/breast_cancer_lr.onnx");
     let mut scores = Vec::new();
-    for (name, cols, batch) in [("typed", &typed, "4"), ("plain", &plain, "1000")] {
+    for (name, cols, batch) in [
+        ("typed", &typed, "4"),
+        ("chunked", &plain, "4"),
+        ("plain", &plain, "1000"),
+    ] {
         let data = dir.path().join(format!("{name}.arrow"));
-        write_ipc(
-            &data,
-            cols.iter().map(|(n, a)| (n.as_str(), a.clone())).collect(),
-            &[],
-        );
+        if name == "chunked" {
+            // Record batches of 5, 3 and 3 rows: the second batch of 4 rows
+            // spans two chunks.
+            write_ipc_chunks(&data, cols, &[0..5, 5..8, 8..11]);
+        } else {
+            write_ipc(
+                &data,
+                cols.iter().map(|(n, a)| (n.as_str(), a.clone())).collect(),
+                &[],
+            );
+        }
         let out = dir.path().join(format!("{name}-preds.arrow"));
         let (code, _, err) = infer(&[
             path_str(&lr),
@@ -684,5 +694,29 @@ fn every_feature_type_converts_like_float64() {
         scores.push(flat_scores(column(&cols, "score")));
     }
     assert_eq!(scores[0].len(), rows);
-    assert_eq!(scores[0], scores[1]);
+    assert_eq!(scores[0], scores[2]);
+    assert_eq!(scores[1], scores[2]);
+}
+
+/// An Arrow IPC file holding `cols` as one record batch per range of rows.
+fn write_ipc_chunks(path: &Path, cols: &[(String, ArrayRef)], ranges: &[std::ops::Range<usize>]) {
+    use arrow::datatypes::{Field, Schema};
+    let schema = Arc::new(Schema::new(
+        cols.iter()
+            .map(|(n, a)| Field::new(n, a.data_type().clone(), true))
+            .collect::<Vec<_>>(),
+    ));
+    let file = std::fs::File::create(path).unwrap();
+    let mut w = arrow::ipc::writer::FileWriter::try_new(file, &schema).unwrap();
+    for r in ranges {
+        let batch = arrow::record_batch::RecordBatch::try_new(
+            schema.clone(),
+            cols.iter()
+                .map(|(_, a)| a.slice(r.start, r.len()))
+                .collect(),
+        )
+        .unwrap();
+        w.write(&batch).unwrap();
+    }
+    w.finish().unwrap();
 }
