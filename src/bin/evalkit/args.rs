@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use evalkit::data::{ReadOptions, ScoreKind, Task};
+use evalkit::full::FullOptions;
 use evalkit::metrics::binary::Thresholds;
 use evalkit::uncertainty::{CiMethod, IntervalOptions, Resample};
 
@@ -107,16 +108,8 @@ pub struct FastArgs {
 pub struct FullArgs {
     /// Prediction file (Arrow IPC file or stream, Parquet, CSV).
     pub preds: PathBuf,
-    /// Decision threshold for accuracy, precision, recall, F1, MCC and the
-    /// confusion matrix (positive iff score >= T).
-    #[arg(long, value_name = "T", default_value_t = 0.5)]
-    pub threshold: f64,
-    /// The threshold sweep: N evenly spaced thresholds in [0, 1], or
-    /// `distinct` for every distinct score (binary).
-    #[arg(long, value_name = "N|distinct", default_value = "1000")]
-    pub thresholds: Thresholds,
     #[command(flatten)]
-    pub intervals: IntervalArgs,
+    pub tier: FullTierArgs,
     /// Also run the full tier per distinct value of a passthrough column;
     /// `A,B` crosses columns. Repeat for several slicings.
     #[arg(long, value_name = "COL[,COL]")]
@@ -212,15 +205,8 @@ pub struct CompareArgs {
     /// position.
     #[arg(long, value_name = "COL")]
     pub id: Option<String>,
-    /// Decision threshold (positive iff score >= T).
-    #[arg(long, value_name = "T", default_value_t = 0.5)]
-    pub threshold: f64,
-    /// The threshold sweep: N evenly spaced thresholds in [0, 1], or
-    /// `distinct`.
-    #[arg(long, value_name = "N|distinct", default_value = "1000")]
-    pub thresholds: Thresholds,
     #[command(flatten)]
-    pub intervals: IntervalArgs,
+    pub tier: FullTierArgs,
     /// Print one JSON document instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -260,15 +246,8 @@ pub struct ReportArgs {
     /// Slices with fewer rows get no intervals.
     #[arg(long, value_name = "N", default_value_t = evalkit::slices::DEFAULT_MIN_ROWS)]
     pub min_slice: usize,
-    /// Decision threshold (positive iff score >= T).
-    #[arg(long, value_name = "T", default_value_t = 0.5)]
-    pub threshold: f64,
-    /// The threshold sweep: N evenly spaced thresholds in [0, 1], or
-    /// `distinct`.
-    #[arg(long, value_name = "N|distinct", default_value = "1000")]
-    pub thresholds: Thresholds,
     #[command(flatten)]
-    pub intervals: IntervalArgs,
+    pub tier: FullTierArgs,
     /// Also print the report's model as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -294,6 +273,31 @@ pub struct RunArgs {
 /// Splits `--slice` values into their crossed columns.
 pub fn slicings(values: &[String]) -> Vec<Vec<String>> {
     evalkit::slices::parse_specs(values)
+}
+
+/// The full tier's options, shared by `full`, `compare` and `report`.
+#[derive(Debug, Args)]
+pub struct FullTierArgs {
+    /// Decision threshold for accuracy, precision, recall, F1, MCC and the
+    /// confusion matrix (positive iff score >= T).
+    #[arg(long, value_name = "T", default_value_t = 0.5)]
+    pub threshold: f64,
+    /// The threshold sweep: N evenly spaced thresholds in [0, 1], or
+    /// `distinct` for every distinct score (binary).
+    #[arg(long, value_name = "N|distinct", default_value = "1000")]
+    pub thresholds: Thresholds,
+    #[command(flatten)]
+    pub intervals: IntervalArgs,
+}
+
+impl FullTierArgs {
+    pub fn options(&self) -> FullOptions {
+        FullOptions {
+            threshold: self.threshold,
+            thresholds: self.thresholds,
+            intervals: self.intervals.options(),
+        }
+    }
 }
 
 /// Confidence intervals.

@@ -15,7 +15,6 @@ use args::{Cli, Command, SampleSize};
 use clap::Parser;
 use evalkit::data::read_predictions;
 use evalkit::fast::FastOptions;
-use evalkit::full::FullOptions;
 
 fn main() -> ExitCode {
     let verbose_panics = std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0");
@@ -116,11 +115,7 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
             let mut read = a.columns.read_options()?;
             add_slice_columns(&mut read, &slicings)?;
             let preds = read_predictions(&a.preds, &read)?;
-            let options = FullOptions {
-                threshold: a.threshold,
-                thresholds: a.thresholds,
-                intervals: a.intervals.options(),
-            };
+            let options = a.tier.options();
             evalkit::full::check_options(&options)?;
             // Slice keys are checked before the overall run's work.
             for by in &slicings {
@@ -166,11 +161,7 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
             read.extra = a.id.iter().cloned().collect();
             let candidate = read_predictions(&a.candidate, &read)?;
             let baseline = read_predictions(&a.baseline, &read)?;
-            let options = FullOptions {
-                threshold: a.threshold,
-                thresholds: a.thresholds,
-                intervals: a.intervals.options(),
-            };
+            let options = a.tier.options();
             evalkit::full::check_options(&options)?;
             let (aligned, notes) = evalkit::compare::align(&candidate, &baseline, a.id.as_deref())?;
             let join = match &a.id {
@@ -213,11 +204,7 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
                 .map(|p| read_predictions(p, &base_read))
                 .transpose()?;
             let options = evalkit::report::ReportOptions {
-                full: FullOptions {
-                    threshold: a.threshold,
-                    thresholds: a.thresholds,
-                    intervals: a.intervals.options(),
-                },
+                full: a.tier.options(),
                 names: a.names.clone(),
                 id: a.id.clone(),
                 slices: slicings,
