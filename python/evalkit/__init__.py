@@ -134,6 +134,18 @@ def _same_length(y: np.ndarray, s: np.ndarray, what: str = "scores") -> None:
         raise InputError(f"{len(y)} labels but {len(s)} {what}: y_true and y_score must have one entry per row")
 
 
+def _inputs(
+    y_true: ArrayLike, y_score: ArrayLike, weights: Optional[ArrayLike]
+) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+    """Labels, scores and weights as arrays for the Rust side, checked for
+    one score per label."""
+    y = _as_array(y_true, "y_true")
+    s = _as_array(y_score, "y_score", scores=True)
+    w = None if weights is None else _as_array(weights, "weights")
+    _same_length(y, s)
+    return y, s, w
+
+
 def _metric(d: Dict[str, Any]) -> Metric:
     ci = d.get("ci")
     return Metric(
@@ -215,10 +227,7 @@ def fast(
     >>> round(r["accuracy"].value, 3)
     1.0
     """
-    y = _as_array(y_true, "y_true")
-    s = _as_array(y_score, "y_score", scores=True)
-    w = None if weights is None else _as_array(weights, "weights")
-    _same_length(y, s)
+    y, s, w = _inputs(y_true, y_score, weights)
     doc = _evalkit.fast(y, s, w, task, score_kind, sample, seed, threshold)
     return Result(json.loads(doc), (y, s, w, task, score_kind))
 
@@ -247,10 +256,7 @@ def full(
     >>> r["roc_auc"].value, r.task
     (0.75, 'binary')
     """
-    y = _as_array(y_true, "y_true")
-    s = _as_array(y_score, "y_score", scores=True)
-    w = None if weights is None else _as_array(weights, "weights")
-    _same_length(y, s)
+    y, s, w = _inputs(y_true, y_score, weights)
     doc = _evalkit.full(y, s, w, task, score_kind, bootstrap, ci, method, resample, seed, threshold, thresholds)
     return Result(json.loads(doc), (y, s, w, task, score_kind))
 
