@@ -409,6 +409,7 @@ fn paired(
     let mut delta = point_deltas(cand.metrics(), base.metrics(), names);
     let mut warnings = Vec::new();
     if bootstrap {
+        warnings.extend(unc::replicate_notes(iv));
         let (rc, rb) = replicates();
         let none = |_: &str| None;
         for (side, result, reps) in [("candidate", &mut cand, &rc), ("baseline", &mut base, &rb)] {
@@ -534,8 +535,22 @@ fn compare_binary(
             }
         }
     }
-    warnings.extend(cand.interval_notes.iter().map(|w| format!("candidate {w}")));
-    warnings.extend(base.interval_notes.iter().map(|w| format!("baseline {w}")));
+    // Notes on the number of replicates hold for both models: said once.
+    let global = unc::replicate_notes(iv);
+    let own = |w: &&String| !global.contains(w);
+    warnings.splice(0..0, global.iter().cloned());
+    warnings.extend(
+        cand.interval_notes
+            .iter()
+            .filter(own)
+            .map(|w| format!("candidate {w}")),
+    );
+    warnings.extend(
+        base.interval_notes
+            .iter()
+            .filter(own)
+            .map(|w| format!("baseline {w}")),
+    );
     Comparison {
         join,
         rows: labels.len(),

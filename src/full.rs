@@ -1,6 +1,6 @@
 //! The full tier (SPEC §4): every row, every metric of the task.
 
-use crate::data::{Columns, Predictions};
+use crate::data::{Columns, Float, Predictions};
 use crate::error::{Error, Result};
 use crate::metrics::binary::{self, BinaryFull, BinaryOptions, Thresholds};
 use crate::metrics::multiclass::{self, MulticlassFull};
@@ -61,15 +61,51 @@ impl FullResult {
     }
 
     /// Warnings: every undefined metric with its reason, then notes (classes
-    /// left out of averages, …).
+    /// left out of averages, …), each said once.
     pub fn warnings(&self) -> Vec<String> {
+        if let Some(reason) = self.withheld() {
+            return vec![format!("no metric has a value: {reason}")];
+        }
         let mut w = self.metrics().warnings();
         match self {
             FullResult::Binary(b) => w.extend(b.interval_notes.iter().cloned()),
             FullResult::Multiclass(m) => w.extend(m.notes.iter().cloned()),
             FullResult::Regression(r) => w.extend(r.notes.iter().cloned()),
         }
+        let mut seen = std::collections::HashSet::new();
+        w.retain(|x| seen.insert(x.clone()));
         w
+    }
+
+    /// The one reason shared by every metric, when all are undefined for
+    /// it (every weight 0).
+    pub fn withheld(&self) -> Option<&str> {
+        let mut reasons = self
+            .metrics()
+            .iter()
+            .map(|(_, m)| m.value.is_none().then_some(m.reason.as_deref()).flatten());
+        let first = reasons.next()??;
+        (first == EVERY_WEIGHT_ZERO && reasons.all(|r| r == Some(first))).then_some(first)
+    }
+
+    /// Makes every metric undefined for `reason`, and drops what was
+    /// derived from rows that carry no weight (intervals, DeLong's interval,
+    /// bands, notes).
+    fn withhold_all(&mut self, reason: &str) {
+        let names: Vec<String> = self.metrics().iter().map(|(n, _)| n.to_string()).collect();
+        let metrics = self.metrics_mut();
+        for name in names {
+            metrics.insert(&name, crate::metrics::Metric::undefined(reason));
+        }
+        match self {
+            FullResult::Binary(b) => {
+                b.delong = Err(reason.to_string());
+                b.bands = None;
+                b.interval_notes.clear();
+            }
+            FullResult::Multiclass(m) => m.notes.clear(),
+            FullResult::Regression(r) => r.notes.clear(),
+        }
     }
 }
 
@@ -111,8 +147,32 @@ pub fn full_with_progress(
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<FullResult> {
     check_options(options)?;
+    if preds
+        .weights
+        .as_ref()
+        .is_some_and(|w| crate::with_floats!(w, s => s.iter().all(|v| v.to_f64() <= 0.0)))
+    {
+        // Nothing carries weight: no metric has a value. The same result
+        // for a file and for a slice of a larger file.
+        let mut point = *options;
+        point.intervals.replicates = 0;
+        let mut result = run(preds, &point, progress);
+        result.withhold_all(EVERY_WEIGHT_ZERO);
+        return Ok(result);
+    }
+    Ok(run(preds, options, progress))
+}
+
+/// The reason every metric is undefined when every row has weight 0.
+pub const EVERY_WEIGHT_ZERO: &str = "every weight is 0, so no row counts";
+
+fn run(
+    preds: &Predictions,
+    options: &FullOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> FullResult {
     match &preds.columns {
-        Columns::Binary { labels, scores } => Ok(FullResult::Binary(Box::new(binary::full(
+        Columns::Binary { labels, scores } => FullResult::Binary(Box::new(binary::full(
             labels,
             scores,
             preds.weights.as_ref(),
@@ -123,12 +183,12 @@ pub fn full_with_progress(
                 keep_replicates: false,
             },
             progress,
-        )))),
+        ))),
         Columns::Multiclass {
             labels,
             scores,
             classes,
-        } => Ok(FullResult::Multiclass(multiclass::full(
+        } => FullResult::Multiclass(multiclass::full(
             labels,
             scores,
             *classes,
@@ -136,13 +196,13 @@ pub fn full_with_progress(
             &preds.class_names,
             &options.intervals,
             progress,
-        ))),
-        Columns::Regression { labels, scores } => Ok(FullResult::Regression(regression::full(
+        )),
+        Columns::Regression { labels, scores } => FullResult::Regression(regression::full(
             labels,
             scores,
             preds.weights.as_ref(),
             &options.intervals,
             progress,
-        ))),
+        )),
     }
 }

@@ -49,15 +49,21 @@ pub(crate) fn predictions_from_table(table: Table, options: &ReadOptions) -> Res
         ));
     }
 
-    let require = |name: &str, role: &str, flag: &str| -> Result<ArrayRef> {
+    // `flag` is the option that names another column; passthrough columns
+    // (slice keys, ids) are named by whichever option asked for them, so
+    // their message names none.
+    let require = |name: &str, role: &str, flag: Option<&str>| -> Result<ArrayRef> {
         table.column(name)?.ok_or_else(|| {
             Error::bad_column(
                 path,
                 name,
-                format!(
-                    "no such {role} column; the file has: {}. Pass {flag} COL to name another",
-                    table.describe_columns()
-                ),
+                match flag {
+                    Some(flag) => format!(
+                        "no such {role} column; the file has: {}. Pass {flag} COL to name another",
+                        table.describe_columns()
+                    ),
+                    None => format!("no such column; the file has: {}", table.describe_columns()),
+                },
             )
         })
     };
@@ -69,19 +75,22 @@ pub(crate) fn predictions_from_table(table: Table, options: &ReadOptions) -> Res
             "has no labels: it was written by `evalkit infer` without --label, and the tiers need labels; rerun infer with --label COL",
         ));
     }
-    let label = require(&options.label, "label", "--label")?;
+    let label = require(&options.label, "label", Some("--label"))?;
     let scores: Vec<ArrayRef> = options
         .score
         .iter()
-        .map(|s| require(s, "score", "--score"))
+        .map(|s| require(s, "score", Some("--score")))
         .collect::<Result<_>>()?;
     let extra: Vec<(String, ArrayRef)> = options
         .extra
         .iter()
-        .map(|name| require(name, "passthrough", "--id").map(|a| (name.clone(), a)))
+        .map(|name| require(name, "passthrough", None).map(|a| (name.clone(), a)))
         .collect::<Result<_>>()?;
     let (weight, weight_column) = match &options.weight {
-        Some(w) => (Some(require(w, "weight", "--weight")?), Some(w.clone())),
+        Some(w) => (
+            Some(require(w, "weight", Some("--weight"))?),
+            Some(w.clone()),
+        ),
         None => match table.column("weight")? {
             Some(w) => (Some(w), Some("weight".to_string())),
             None => (None, None),
@@ -765,13 +774,7 @@ fn weights(path: &Path, column: &str, array: &ArrayRef) -> Result<Floats> {
             ),
         ));
     }
-    let any_positive = crate::with_floats!(&w, s => s.par_iter().any(|v| v.to_f64() > 0.0));
-    if !any_positive {
-        return Err(Error::bad_column(
-            path,
-            column,
-            "every weight is 0; at least one row needs a positive weight",
-        ));
-    }
+    // Every weight 0 is not an error: the tiers give every metric undefined
+    // with that reason, as they do for such a slice of a larger file.
     Ok(w)
 }

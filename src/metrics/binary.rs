@@ -7,7 +7,7 @@
 //! | `log_loss` | weighted mean of `−[y ln p + (1−y) ln(1−p)]`, `p` clipped to `[1e-15, 1−1e-15]` |
 //! | `brier` | weighted mean of `(y − p)²` |
 //! | `accuracy`, `precision`, `recall`, `f1`, `mcc` | at `--threshold` (positive iff `p >= t`) |
-//! | `best_f1`, `best_f1_threshold` | the highest F1 over every distinct score, and the highest score attaining it |
+//! | `best_f1`, `best_f1_threshold` | the highest F1 over every distinct score, and the highest score attaining it; with no positive labels F1 is 0 at every score (as `f1` at any threshold that predicts a row positive), so `best_f1` is 0 and `best_f1_threshold` is undefined |
 //! | `ece` | expected calibration error over 15 equal-width bins ([`super::calibration`]) |
 //!
 //! All of it costs one sort ([`BinaryCurve::build`]) and one parallel pass over
@@ -260,8 +260,11 @@ pub fn full(
             m.insert("best_f1", Metric::point(f1));
             m.insert("best_f1_threshold", Metric::point(t));
         }
-        Err(reason) => {
-            m.insert("best_f1", Metric::undefined(reason.clone()));
+        Err((f1, reason)) => {
+            m.insert(
+                "best_f1",
+                f1.map_or_else(|| Metric::undefined(reason.clone()), Metric::point),
+            );
             m.insert("best_f1_threshold", Metric::undefined(reason));
         }
     }
@@ -306,7 +309,8 @@ pub fn full(
             )),
             _ => None,
         };
-        interval_notes = uncertainty::attach(
+        interval_notes = uncertainty::replicate_notes(iv);
+        interval_notes.extend(uncertainty::attach(
             &mut m,
             &bootstrap::METRICS,
             &reps.values,
@@ -319,7 +323,7 @@ pub fn full(
                 }
             },
             iv,
-        );
+        ));
         let axis = |n: usize| {
             (0..n)
                 .map(|i| i as f64 / (n - 1) as f64)

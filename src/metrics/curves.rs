@@ -272,10 +272,19 @@ impl BinaryCurve {
     }
 
     /// The highest F1 over every distinct score and the highest score that
-    /// attains it. Undefined without positive labels.
-    pub fn best_f1(&self) -> Result<(f64, f64), String> {
+    /// attains it. Without positive labels F1 is 0 at every distinct score
+    /// (each calls some negatives positive), as `f1` is at any threshold
+    /// that predicts a row positive: the best F1 is then 0 and no threshold
+    /// is best (`Err` carries the reason for the threshold).
+    pub fn best_f1(&self) -> Result<(f64, f64), (Option<f64>, String)> {
+        if self.is_empty() {
+            return Err((None, "no rows".to_string()));
+        }
         if self.positives() <= 0.0 {
-            return Err("no positive labels, so F1 is 0 at every threshold".into());
+            return Err((
+                Some(0.0),
+                "no positive labels: F1 is 0 at every threshold, so no threshold is best".into(),
+            ));
         }
         let mut best: Option<(f64, f64)> = None;
         for i in 0..self.len() {
@@ -284,7 +293,7 @@ impl BinaryCurve {
                 best = Some((f1, self.thresholds[i]));
             }
         }
-        best.ok_or_else(|| "no rows".to_string())
+        best.ok_or_else(|| (None, "no rows".to_string()))
     }
 
     /// The sweep at every distinct score.

@@ -188,6 +188,7 @@ pub fn full(
             &|_| None,
             intervals,
         );
+        result.notes.extend(uncertainty::replicate_notes(intervals));
         result.notes.extend(notes);
     }
     result
@@ -338,17 +339,25 @@ pub fn point(
 
     // One-vs-rest averages over the classes that have rows.
     let with_rows: Vec<usize> = (0..k).filter(|&c| support[c] > 0.0).collect();
-    let absent: Vec<&str> = (0..k)
-        .filter(|&c| support[c] <= 0.0)
-        .map(|c| names[c].as_str())
-        .collect();
-    if !absent.is_empty() {
-        notes.push(format!(
-            "class{} {} {} no rows: left out of the one-vs-rest ROC-AUC and average-precision averages",
-            if absent.len() > 1 { "es" } else { "" },
-            absent.join(", "),
-            if absent.len() > 1 { "have" } else { "has" }
-        ));
+    let mut label_rows = vec![0u64; k];
+    for &y in labels {
+        label_rows[y as usize] += 1;
+    }
+    // Classes with no label rows, and classes whose label rows all have
+    // weight 0: both are left out, each said as it is.
+    for (weightless, what) in [(false, "no rows"), (true, "rows only of weight 0")] {
+        let absent: Vec<&str> = (0..k)
+            .filter(|&c| support[c] <= 0.0 && (label_rows[c] > 0) == weightless)
+            .map(|c| names[c].as_str())
+            .collect();
+        if !absent.is_empty() {
+            notes.push(format!(
+                "class{} {} {} {what}: left out of the one-vs-rest ROC-AUC and average-precision averages",
+                if absent.len() > 1 { "es" } else { "" },
+                absent.join(", "),
+                if absent.len() > 1 { "have" } else { "has" }
+            ));
+        }
     }
     for (name, idx) in [("roc_auc", 0usize), ("average_precision", 1)] {
         let vals: Vec<(f64, f64)> = with_rows

@@ -5,7 +5,7 @@
 //! | `mse` | weighted mean of `(y − ŷ)²` |
 //! | `rmse` | `√mse` |
 //! | `mae` | weighted mean of `|y − ŷ|` |
-//! | `r2` | `1 − Σw(y − ŷ)² / Σw(y − ȳ_w)²`; undefined when the labels are constant (scikit-learn returns 0 or 1 there) |
+//! | `r2` | `1 − Σw(y − ŷ)² / Σw(y − ȳ_w)²`; undefined when the labels of the rows with positive weight are all equal (compared exactly, not through a rounded weighted mean; scikit-learn returns 0 or 1 there) |
 //! | `max_error` | the largest `|y − ŷ|` over the rows with positive weight |
 //!
 //! Residuals `y − ŷ` are summarised by quantiles (unweighted, rows with
@@ -42,7 +42,7 @@ pub struct RegressionFull {
     pub notes: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 struct Sums {
     w: f64,
     wy: f64,
@@ -50,6 +50,24 @@ struct Sums {
     sq: f64,
     abs: f64,
     max: f64,
+    /// Smallest and largest label with positive weight.
+    lo: f64,
+    hi: f64,
+}
+
+impl Default for Sums {
+    fn default() -> Sums {
+        Sums {
+            w: 0.0,
+            wy: 0.0,
+            wr: 0.0,
+            sq: 0.0,
+            abs: 0.0,
+            max: 0.0,
+            lo: f64::INFINITY,
+            hi: f64::NEG_INFINITY,
+        }
+    }
 }
 
 /// Quantile probabilities of the residual summary.
@@ -67,14 +85,15 @@ pub fn full(
     let mut result = point(labels, scores, weights);
     if intervals.replicates > 0 {
         let reps = replicates(labels, scores, weights, intervals, progress);
-        result.notes = uncertainty::attach(
+        result.notes = uncertainty::replicate_notes(intervals);
+        result.notes.extend(uncertainty::attach(
             &mut result.metrics,
             &tasks::REGRESSION_METRICS,
             &reps.values,
             &reps.jackknife,
             &|_| None,
             intervals,
-        );
+        ));
     }
     result
 }
@@ -114,6 +133,8 @@ pub fn point(labels: &Floats, scores: &Floats, weights: Option<&Floats>) -> Regr
                 s.abs += wi * r.abs();
                 if wi > 0.0 {
                     s.max = s.max.max(r.abs());
+                    s.lo = s.lo.min(y);
+                    s.hi = s.hi.max(y);
                 }
             }
             s
@@ -127,6 +148,8 @@ pub fn point(labels: &Floats, scores: &Floats, weights: Option<&Floats>) -> Regr
         t.sq += p.sq;
         t.abs += p.abs;
         t.max = t.max.max(p.max);
+        t.lo = t.lo.min(p.lo);
+        t.hi = t.hi.max(p.hi);
     }
     let mean_y = t.wy / t.w;
     let ss_tot: f64 = (0..n.div_ceil(CHUNK))
@@ -150,7 +173,10 @@ pub fn point(labels: &Floats, scores: &Floats, weights: Option<&Floats>) -> Regr
     m.insert("mae", Metric::point(t.abs / t.w));
     m.insert(
         "r2",
-        if ss_tot > 0.0 {
+        // Two distinct labels with positive weight make ss_tot > 0 whatever
+        // the rounding of the mean; equal labels are undefined, never the
+        // rounding noise of ss_tot.
+        if t.lo < t.hi && ss_tot > 0.0 {
             Metric::point(1.0 - t.sq / ss_tot)
         } else {
             Metric::undefined("the labels are constant, so R² has no variance to explain")

@@ -653,7 +653,13 @@ pub fn build(
                 entry.delta = Some(c.delta.clone());
                 entry.delong_test = c.delong.as_ref().ok().map(|d| [d.z, d.p_value]);
                 entry.warnings.extend(notes);
-                entry.warnings.extend(c.warnings.iter().cloned());
+                for w in &c.warnings {
+                    // Notes on the replicates are in both the candidate's
+                    // and the comparison's warnings: said once.
+                    if !entry.warnings.contains(w) {
+                        entry.warnings.push(w.clone());
+                    }
+                }
                 if base_entry.is_none() {
                     let base_opts = ReportOptions {
                         slices: Vec::new(),

@@ -63,7 +63,10 @@ use crate::metrics::sort::sort_descending;
 use super::kernel::{CHECKPOINT, GROUP_END, GROUP_POS, LABEL, PosEnd, RankSums, V4};
 #[cfg(target_arch = "x86_64")]
 use super::lanes::Avx2Simd;
-pub use super::lanes::{JACKKNIFE_GROUPS, LANES, Resample, multinomial_counts, poisson_weight};
+pub use super::lanes::{
+    JACKKNIFE_GROUPS, LANES, Resample, multinomial_counts, multinomial_counts_weighted,
+    poisson_weight,
+};
 use super::lanes::{
     JackknifeLanes, LaneWeights, PoissonLanes, QUADS, ScalarSimd, Simd, multinomial_lanes, row_hash,
 };
@@ -578,7 +581,15 @@ fn lane_metrics(rk: &Ranking, out: &LaneOut, l: usize, layout: &Layout) -> LaneM
         c.recall().unwrap_or(nan),
         c.f1().unwrap_or(nan),
         if total > 0.0 { c.mcc() } else { nan },
-        if best_defined { out.best_f1[l] } else { nan },
+        // No positives drawn: F1 is 0 at every threshold (the point
+        // metric's convention), and no threshold is best.
+        if best_defined {
+            out.best_f1[l]
+        } else if p <= 0.0 && n > 0.0 {
+            0.0
+        } else {
+            nan
+        },
         if best_defined {
             rk.thresholds[out.best_group[l] as usize]
         } else {
@@ -741,6 +752,13 @@ pub fn replicates(
     let (terms, ck, layout, grid) = prepare(rk, scores, options);
 
     let b = options.replicates;
+    // Rows of weight 0 are not ranked: multinomial replicates draw among
+    // the ranked rows (by row index, as every task's pass does).
+    let drawn = (options.resample == Resample::Multinomial && n < rk.total_rows).then(|| {
+        let mut rows = rk.rows.clone();
+        rows.par_sort_unstable();
+        rows
+    });
     let batches = b.div_ceil(LANES);
     let jk_batches = if options.jackknife {
         JACKKNIFE_GROUPS.div_ceil(LANES)
@@ -766,7 +784,7 @@ pub fn replicates(
                     rk,
                     &terms,
                     ck.js.len(),
-                    &multinomial_lanes(options.seed, first, n),
+                    &multinomial_lanes(options.seed, first, rk.total_rows, drawn.as_deref()),
                     options.lean,
                 ),
             }

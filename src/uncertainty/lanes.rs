@@ -28,7 +28,8 @@ const JACKKNIFE_STREAM: u64 = 3 << 40;
 pub enum Resample {
     /// Independent Poisson(1) weight per row (the default).
     Poisson,
-    /// N rows drawn with replacement.
+    /// N rows drawn with replacement, N the rows of positive weight (rows
+    /// of weight 0 are never drawn, so they do not dilute the replicates).
     Multinomial,
 }
 
@@ -84,6 +85,30 @@ pub fn multinomial_counts(seed: u64, replicate: usize, rows: usize) -> Vec<u32> 
         counts[draw_row(seed, replicate, d, rows)] += 1;
     }
     counts
+}
+
+/// The multinomial resampling counts of `replicate` for rows with file
+/// weights `weights`: as many draws as rows of positive weight, each among
+/// those rows (in row order); rows of weight 0 get count 0. Without zero
+/// weights this is [`multinomial_counts`].
+pub fn multinomial_counts_weighted(seed: u64, replicate: usize, weights: &[f64]) -> Vec<u32> {
+    let used: Vec<u32> = (0..weights.len() as u32)
+        .filter(|&r| weights[r as usize] > 0.0)
+        .collect();
+    let mut counts = vec![0u32; weights.len()];
+    for d in 0..used.len() as u64 {
+        counts[used[draw_row(seed, replicate, d, used.len())] as usize] += 1;
+    }
+    counts
+}
+
+/// The rows a multinomial replicate draws from when some rows have weight
+/// 0 (ascending), or `None` when every row is drawn from.
+pub(crate) fn drawn_rows(weights: Option<&crate::data::Floats>) -> Option<Vec<u32>> {
+    let w = weights?;
+    let n = w.len();
+    let used: Vec<u32> = (0..n as u32).filter(|&r| w.get(r as usize) > 0.0).collect();
+    (used.len() < n).then_some(used)
 }
 
 #[inline(always)]
@@ -268,11 +293,22 @@ impl LaneWeights for JackknifeLanes {
     }
 }
 
-pub(crate) fn multinomial_lanes(seed: u64, first_replicate: usize, rows: usize) -> CountLanes {
+/// The multinomial counts of replicates `first_replicate..+LANES`, indexed
+/// by row (`rows` rows in all). Draws are among `drawn` (the rows of
+/// positive weight, ascending) when given, else among every row; see
+/// [`multinomial_counts_weighted`].
+pub(crate) fn multinomial_lanes(
+    seed: u64,
+    first_replicate: usize,
+    rows: usize,
+    drawn: Option<&[u32]>,
+) -> CountLanes {
     let mut counts = vec![[0u8; LANES]; rows];
+    let m = drawn.map_or(rows, <[u32]>::len);
     for l in 0..LANES {
-        for d in 0..rows as u64 {
-            let r = draw_row(seed, first_replicate + l, d, rows);
+        for d in 0..m as u64 {
+            let p = draw_row(seed, first_replicate + l, d, m);
+            let r = drawn.map_or(p, |u| u[p] as usize);
             counts[r][l] = counts[r][l].saturating_add(1);
         }
     }
@@ -346,6 +382,9 @@ pub(crate) struct Batches {
     pub(crate) seed: u64,
     pub(crate) resample: Resample,
     pub(crate) rows: usize,
+    /// The rows multinomial replicates draw from, when not every row (see
+    /// [`drawn_rows`]).
+    pub(crate) drawn: Option<Vec<u32>>,
 }
 
 impl Batches {
@@ -372,9 +411,12 @@ impl Batches {
             let first = b * LANES;
             let src = match self.resample {
                 Resample::Poisson => Source::Poisson(PoissonLanes::new(self.seed, first)),
-                Resample::Multinomial => {
-                    Source::Counts(multinomial_lanes(self.seed, first, self.rows))
-                }
+                Resample::Multinomial => Source::Counts(multinomial_lanes(
+                    self.seed,
+                    first,
+                    self.rows,
+                    self.drawn.as_deref(),
+                )),
             };
             (src, (self.replicates - first).min(LANES), false)
         } else {

@@ -59,6 +59,61 @@ impl IntervalOptions {
 /// interval is withheld.
 pub const MAX_UNDEFINED_SHARE: f64 = 0.1;
 
+/// Replicates beyond each tail of a two-sided interval at `level` from
+/// `replicates` replicates: `B · (1 − level) / 2`.
+pub fn tail_replicates(replicates: usize, level: f64) -> f64 {
+    replicates as f64 * (1.0 - level) / 2.0
+}
+
+/// Fewest replicates beyond each tail for an interval's bounds to be read
+/// off replicates at all; below it intervals are withheld.
+pub const MIN_TAIL_REPLICATES: f64 = 1.0;
+
+/// Replicates beyond each tail below which a warning says the bounds are
+/// noisy.
+pub const FEW_TAIL_REPLICATES: f64 = 5.0;
+
+/// The replicates needed for `tail` replicates beyond each tail at `level`.
+fn replicates_for(tail: f64, level: f64) -> usize {
+    (2.0 * tail / (1.0 - level)).ceil() as usize
+}
+
+/// Why `replicates` are too few for an interval at `level` (fewer than
+/// [`MIN_TAIL_REPLICATES`] beyond each tail, so the bounds would be the
+/// extreme replicates or a zero-width interval), or `None`.
+pub fn too_few_replicates(replicates: usize, level: f64) -> Option<String> {
+    (replicates > 0 && tail_replicates(replicates, level) < MIN_TAIL_REPLICATES).then(|| {
+        format!(
+            "no bootstrap intervals: {replicates} replicate{} leave fewer than one beyond each tail of a {level} interval; use --bootstrap {} or more",
+            if replicates == 1 { "" } else { "s" },
+            replicates_for(FEW_TAIL_REPLICATES, level)
+        )
+    })
+}
+
+/// A warning when `replicates` leave fewer than [`FEW_TAIL_REPLICATES`]
+/// beyond each tail at `level` (but enough for an interval).
+pub fn few_replicates(replicates: usize, level: f64) -> Option<String> {
+    let tail = tail_replicates(replicates, level);
+    (replicates > 0 && (MIN_TAIL_REPLICATES..FEW_TAIL_REPLICATES).contains(&tail)).then(|| {
+        format!(
+            "bootstrap intervals rest on {tail:.1} replicates beyond each tail of a {level} interval, so their bounds are noisy; use --bootstrap {} or more",
+            replicates_for(FEW_TAIL_REPLICATES, level)
+        )
+    })
+}
+
+/// What a run's intervals say about their number of replicates: why they
+/// are withheld ([`too_few_replicates`]) or that their bounds are noisy
+/// ([`few_replicates`]). Each tier adds these once, beside [`attach`]'s
+/// per-metric notes.
+pub fn replicate_notes(options: &IntervalOptions) -> Vec<String> {
+    too_few_replicates(options.replicates, options.level)
+        .or_else(|| few_replicates(options.replicates, options.level))
+        .into_iter()
+        .collect()
+}
+
 /// Sorted finite values.
 fn finite_sorted(values: &[f64]) -> Vec<f64> {
     let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
@@ -77,6 +132,11 @@ pub fn attach(
     acceleration_of: &dyn Fn(&str) -> Option<f64>,
     options: &IntervalOptions,
 ) -> Vec<String> {
+    // Too few replicates for the level: no intervals ([`replicate_notes`]
+    // says why, once per run).
+    if too_few_replicates(options.replicates, options.level).is_some() {
+        return Vec::new();
+    }
     let mut warnings = Vec::new();
     for (i, name) in names.iter().enumerate() {
         let Some(point) = metrics.get(name).cloned() else {
@@ -139,6 +199,9 @@ pub fn attach(
 /// Pointwise percentile band over replicate curves `curves[r][i]`.
 pub fn band(curves: &[Vec<f64>], level: f64) -> (Vec<Option<f64>>, Vec<Option<f64>>) {
     let points = curves.first().map_or(0, Vec::len);
+    if too_few_replicates(curves.len(), level).is_some() {
+        return (vec![None; points], vec![None; points]);
+    }
     let mut lo = Vec::with_capacity(points);
     let mut hi = Vec::with_capacity(points);
     for i in 0..points {

@@ -31,13 +31,17 @@ const BLOCK: usize = 1024;
 /// Names of the regression metrics, in the point metrics' order.
 pub const REGRESSION_METRICS: [&str; 5] = ["mse", "rmse", "mae", "r2", "max_error"];
 
-fn batches(options: &BootstrapOptions, rows: usize) -> Batches {
+fn batches(options: &BootstrapOptions, rows: usize, weights: Option<&Floats>) -> Batches {
     Batches {
         replicates: options.replicates,
         jackknife: options.jackknife,
         seed: options.seed,
         resample: options.resample,
         rows,
+        drawn: match options.resample {
+            super::lanes::Resample::Multinomial => super::lanes::drawn_rows(weights),
+            super::lanes::Resample::Poisson => None,
+        },
     }
 }
 
@@ -102,7 +106,11 @@ pub fn regression_replicates(
         (a + fw(r), b + fw(r) * labels.get(r))
     });
     let centre = if sw > 0.0 { swy / sw } else { 0.0 };
-    let b = batches(options, n);
+    // Labels of the rows with positive weight all equal: R² is undefined in
+    // every replicate (they draw only those rows), whatever the rounding.
+    let mut positive = (0..n).filter(|&r| fw(r) > 0.0).map(|r| labels.get(r));
+    let constant = positive.next().is_none_or(|y0| positive.all(|y| y == y0));
+    let b = batches(options, n, weights);
     let (values, jackknife) = collect(&b, REGRESSION_METRICS.len(), progress, |src, count| {
         let mut buf = vec![[0u16; LANES]; BLOCK];
         let mut acc = RegSums::default();
@@ -128,7 +136,10 @@ pub fn regression_replicates(
                     mse,
                     mse.sqrt(),
                     ab[l] / w_[l],
-                    if ss_tot > 0.0 {
+                    // A replicate that drew one label value only has
+                    // ss_tot of rounding size (relative to Σw(y − ȳ)² about
+                    // the data's mean): undefined, as the point value would be.
+                    if !constant && ss_tot > 1e-12 * y2[l] {
                         1.0 - r2[l] / ss_tot
                     } else {
                         f64::NAN
@@ -264,7 +275,7 @@ pub fn multiclass_replicates(
         .collect();
 
     let hashes = row_hashes(options.seed, n);
-    let b = batches(options, n);
+    let b = batches(options, n, weights);
     let last = |d: usize, t: usize| progress(k * t + d, steps * t);
     // Each lane carries the named metrics, then its k class supports (for
     // the one-vs-rest averages, filled in after the per-class passes).

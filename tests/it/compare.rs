@@ -273,7 +273,7 @@ fn mismatched_files_are_rejected_with_a_clear_message() {
         &[
             "binary_balanced.arrow",
             "column 'uid'",
-            "no such passthrough column",
+            "no such column",
             "label (int64)",
         ],
     );

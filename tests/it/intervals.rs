@@ -8,7 +8,9 @@ use evalkit::data::{Columns, Floats, Predictions};
 use evalkit::metrics::binary::{BinaryOptions, full};
 use evalkit::metrics::curves::BinaryCurve;
 use evalkit::rng::{Stream, unit};
-use evalkit::uncertainty::bootstrap::{METRICS, multinomial_counts, poisson_weight};
+use evalkit::uncertainty::bootstrap::{
+    METRICS, multinomial_counts, multinomial_counts_weighted, poisson_weight,
+};
 use evalkit::uncertainty::delong::delong;
 use evalkit::uncertainty::intervals::{normal_quantile, percentile};
 use evalkit::uncertainty::{CiMethod, IntervalOptions, Resample};
@@ -111,10 +113,14 @@ fn reference_intervals(
             Resample::Poisson => (0..labels.len() as u32)
                 .map(|i| poisson_weight(seed, r, i) as f64)
                 .collect(),
-            Resample::Multinomial => multinomial_counts(seed, r, labels.len())
-                .into_iter()
-                .map(|c| c as f64)
-                .collect(),
+            Resample::Multinomial => match file_w {
+                // Draws among the rows of positive weight only.
+                Some(fw) => multinomial_counts_weighted(seed, r, fw),
+                None => multinomial_counts(seed, r, labels.len()),
+            }
+            .into_iter()
+            .map(|c| c as f64)
+            .collect(),
         };
         let w: Vec<f64> = counts
             .iter()
@@ -148,12 +154,21 @@ fn reference_intervals(
 /// point-metric code, take the percentiles.
 #[test]
 fn percentile_intervals_equal_a_resample_and_recompute_reference() {
-    for (resample, weighted) in [
-        (Resample::Poisson, false),
-        (Resample::Poisson, true),
-        (Resample::Multinomial, false),
+    for (resample, weighted, zeros) in [
+        (Resample::Poisson, false, false),
+        (Resample::Poisson, true, false),
+        (Resample::Multinomial, false, false),
+        (Resample::Multinomial, true, false),
+        // Rows of weight 0 are never drawn (this once panicked).
+        (Resample::Multinomial, true, true),
+        (Resample::Poisson, true, true),
     ] {
-        let (labels, scores, fw) = small_data(120, 5);
+        let (labels, scores, mut fw) = small_data(120, 5);
+        if zeros {
+            for w in fw.iter_mut().step_by(4) {
+                *w = 0.0;
+            }
+        }
         let file_w = weighted.then_some(fw.as_slice());
         let b = 200;
         let options = BinaryOptions {
@@ -182,7 +197,7 @@ fn percentile_intervals_equal_a_resample_and_recompute_reference() {
                 let (g, w) = (ci[j], want[k][j]);
                 assert!(
                     (g - w).abs() <= 1e-12 * w.abs().max(1.0),
-                    "{resample:?} weighted={weighted} {name}[{j}]: {g} vs {w}"
+                    "{resample:?} weighted={weighted} zeros={zeros} {name}[{j}]: {g} vs {w}"
                 );
             }
         }

@@ -7,6 +7,7 @@ mod compare;
 mod fast_tier;
 mod formats;
 mod golden;
+mod hostile;
 mod infer;
 mod intervals;
 mod properties;

@@ -89,13 +89,18 @@ pub struct FastArgs {
     /// Prediction file (Arrow IPC file or stream, Parquet, CSV).
     pub preds: PathBuf,
     /// Rows to sample, or `all`.
-    #[arg(long, value_name = "N|all", default_value = "10000", value_parser = parse_sample)]
+    #[arg(long, value_name = "N|all", default_value = "10000", value_parser = parse_sample, allow_negative_numbers = true)]
     pub sample: SampleSize,
     /// Seed of the sample.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub seed: u64,
     /// Decision threshold for binary accuracy (positive iff score >= T).
-    #[arg(long, value_name = "T", default_value_t = 0.5)]
+    #[arg(
+        long,
+        value_name = "T",
+        default_value_t = 0.5,
+        allow_negative_numbers = true
+    )]
     pub threshold: f64,
     /// Print one JSON document instead of a table.
     #[arg(long)]
@@ -115,7 +120,7 @@ pub struct FullArgs {
     #[arg(long, value_name = "COL[,COL]")]
     pub slice: Vec<String>,
     /// Slices with fewer rows get point metrics but no intervals.
-    #[arg(long, value_name = "N", default_value_t = evalkit::slices::DEFAULT_MIN_ROWS)]
+    #[arg(long, value_name = "N", default_value_t = evalkit::slices::DEFAULT_MIN_ROWS, allow_negative_numbers = true)]
     pub min_slice: usize,
     /// Print one JSON document instead of a table.
     #[arg(long)]
@@ -157,17 +162,27 @@ pub struct InferArgs {
     pub filter: Option<String>,
     /// Replace missing feature values with this number (default: a missing
     /// value is an error naming the column).
-    #[arg(long, value_name = "VALUE")]
+    #[arg(long, value_name = "VALUE", allow_negative_numbers = true)]
     pub fill_null: Option<f64>,
     /// Rows per batch.
-    #[arg(long, value_name = "N", default_value_t = 4096)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 4096,
+        allow_negative_numbers = true
+    )]
     pub batch_size: usize,
     /// cpu, or cuda[:ID] (the CUDA execution provider; no silent CPU
     /// fallback).
     #[arg(long, value_name = "cpu|cuda[:ID]", default_value = "cpu")]
     pub device: evalkit::infer::runtime::Device,
     /// Intra-op threads [default: one per core].
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        allow_negative_numbers = true
+    )]
     pub threads: usize,
     /// The model output to use as the score [default: a float tensor named
     /// like "probabilities", else the first float tensor].
@@ -244,7 +259,7 @@ pub struct ReportArgs {
     #[arg(long, value_name = "COL[,COL]")]
     pub slice: Vec<String>,
     /// Slices with fewer rows get no intervals.
-    #[arg(long, value_name = "N", default_value_t = evalkit::slices::DEFAULT_MIN_ROWS)]
+    #[arg(long, value_name = "N", default_value_t = evalkit::slices::DEFAULT_MIN_ROWS, allow_negative_numbers = true)]
     pub min_slice: usize,
     #[command(flatten)]
     pub tier: FullTierArgs,
@@ -280,11 +295,21 @@ pub fn slicings(values: &[String]) -> Vec<Vec<String>> {
 pub struct FullTierArgs {
     /// Decision threshold for accuracy, precision, recall, F1, MCC and the
     /// confusion matrix (positive iff score >= T).
-    #[arg(long, value_name = "T", default_value_t = 0.5)]
+    #[arg(
+        long,
+        value_name = "T",
+        default_value_t = 0.5,
+        allow_negative_numbers = true
+    )]
     pub threshold: f64,
     /// The threshold sweep: N evenly spaced thresholds in [0, 1], or
     /// `distinct` for every distinct score (binary).
-    #[arg(long, value_name = "N|distinct", default_value = "1000")]
+    #[arg(
+        long,
+        value_name = "N|distinct",
+        default_value = "1000",
+        allow_negative_numbers = true
+    )]
     pub thresholds: Thresholds,
     #[command(flatten)]
     pub intervals: IntervalArgs,
@@ -305,10 +330,20 @@ impl FullTierArgs {
 pub struct IntervalArgs {
     /// Bootstrap replicates (0 turns the bootstrap off; ROC-AUC keeps
     /// DeLong's interval).
-    #[arg(long, value_name = "B", default_value_t = 1000)]
+    #[arg(
+        long,
+        value_name = "B",
+        default_value_t = 1000,
+        allow_negative_numbers = true
+    )]
     pub bootstrap: usize,
     /// Confidence level of every interval.
-    #[arg(long = "ci", value_name = "LEVEL", default_value_t = 0.95)]
+    #[arg(
+        long = "ci",
+        value_name = "LEVEL",
+        default_value_t = 0.95,
+        allow_negative_numbers = true
+    )]
     pub level: f64,
     /// How intervals are read off the replicates.
     #[arg(long, value_name = "percentile|bca", default_value = "percentile")]
@@ -317,7 +352,7 @@ pub struct IntervalArgs {
     #[arg(long, value_name = "poisson|multinomial", default_value = "poisson")]
     pub resample: Resample,
     /// Seed of the resampling.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub seed: u64,
 }
 

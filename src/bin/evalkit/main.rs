@@ -1,8 +1,11 @@
 //! The `evalkit` command: parse → run → exit code (SPEC §5).
 //!
 //! Exit codes: 0 success, 1 a gate failed, 2 a usage or input error. Errors
-//! are one line on stderr; a panic (a bug) is reported the same way, with a
-//! backtrace only when `RUST_BACKTRACE` is set.
+//! are one line on stderr. A panic (a bug) is reported the same way: one
+//! line with the message and where it happened, and the backtrace written
+//! to a file in the temporary folder whose path that line gives — never
+//! thousands of backtrace lines from every worker thread on stderr, whatever
+//! `RUST_BACKTRACE` says.
 
 mod args;
 mod output;
@@ -16,21 +19,49 @@ use clap::Parser;
 use evalkit::data::read_predictions;
 use evalkit::fast::FastOptions;
 
+/// The last panic seen by the hook: "message at file:line", and the
+/// details (thread, backtrace) for the report file.
+static LAST_PANIC: std::sync::Mutex<Option<(String, String)>> = std::sync::Mutex::new(None);
+
 fn main() -> ExitCode {
-    let verbose_panics = std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0");
-    if !verbose_panics {
-        // The message reaches the user below, as one line.
-        std::panic::set_hook(Box::new(|_| {}));
-    }
+    // Panics on corrupt input inside arrow or polars are caught and become
+    // one-line errors; a panic that reaches `main` is a bug. Either way
+    // nothing is printed here: the hook keeps the details.
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_string());
+        let at = info
+            .location()
+            .map_or(String::new(), |l| format!(" at {}:{}", l.file(), l.line()));
+        let details = format!(
+            "thread '{}' panicked{at}:\n{msg}\n\nbacktrace:\n{}",
+            std::thread::current().name().unwrap_or("<unnamed>"),
+            std::backtrace::Backtrace::force_capture()
+        );
+        if let Ok(mut slot) = LAST_PANIC.lock() {
+            *slot = Some((format!("{msg}{at}"), details));
+        }
+    }));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
+        Err(e) if !e.use_stderr() => {
+            // --help, --version.
             let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // The subcommand the user typed, for the hint.
+            let sub = std::env::args().nth(1).filter(|a| {
+                <Cli as clap::CommandFactory>::command()
+                    .get_subcommands()
+                    .any(|c| c.get_name() == a)
+            });
+            eprintln!("{}", usage_error(&e.render().to_string(), sub.as_deref()));
+            return ExitCode::from(2);
         }
     };
     match std::panic::catch_unwind(|| run(cli)) {
@@ -40,13 +71,34 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
         Err(payload) => {
-            let msg = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_string());
+            let seen = LAST_PANIC.lock().ok().and_then(|mut s| s.take());
+            let (msg, details) = seen.unwrap_or_else(|| {
+                let msg = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".to_string());
+                (msg.clone(), msg)
+            });
+            let file =
+                std::env::temp_dir().join(format!("evalkit-panic-{}.txt", std::process::id()));
+            let args: Vec<String> = std::env::args().collect();
+            let written = std::fs::write(
+                &file,
+                format!(
+                    "evalkit {} internal error\ncommand: {}\n\n{details}\n",
+                    env!("CARGO_PKG_VERSION"),
+                    args.join(" ")
+                ),
+            )
+            .is_ok();
+            let where_ = if written {
+                format!("details in {}", file.display())
+            } else {
+                "no details file could be written".to_string()
+            };
             eprintln!(
-                "evalkit: internal error: {msg} (this is a bug in evalkit; please report it)"
+                "evalkit: internal error: {msg} (a bug in evalkit; {where_}; please report it)"
             );
             ExitCode::from(2)
         }
@@ -335,9 +387,52 @@ fn add_slice_columns(
     Ok(())
 }
 
+/// Clap's multi-line usage error as evalkit's one line plus one hint line:
+/// the message (with the names clap lists under it, such as missing
+/// arguments), then clap's tip or a pointer to `--help`.
+fn usage_error(rendered: &str, sub: Option<&str>) -> String {
+    let mut lines = rendered.lines().map(str::trim_end);
+    let first = lines
+        .by_ref()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("invalid arguments");
+    let mut message = first.trim_start_matches("error: ").to_string();
+    let mut tip = None;
+    let mut usage = None;
+    for line in lines {
+        let t = line.trim();
+        if let Some(rest) = t.strip_prefix("tip: ") {
+            tip.get_or_insert_with(|| rest.to_string());
+        } else if let Some(rest) = t.strip_prefix("Usage: ") {
+            usage.get_or_insert_with(|| rest.to_string());
+        } else if line.starts_with(' ') && !t.is_empty() && tip.is_none() && usage.is_none() {
+            // An item clap lists under the message (a missing argument).
+            message.push(if message.ends_with(':') { ' ' } else { ',' });
+            if !message.ends_with(' ') {
+                message.push(' ');
+            }
+            message.push_str(t);
+        }
+    }
+    let hint = match (tip, usage) {
+        (Some(tip), _) => tip,
+        (None, Some(usage)) => format!("usage: {usage} (more: --help)"),
+        (None, None) => match sub {
+            Some(sub) => format!("see evalkit {sub} --help"),
+            None => "see evalkit --help".to_string(),
+        },
+    };
+    format!("evalkit: error: {message}\n  hint: {hint}")
+}
+
 fn warn(warnings: &[String]) {
+    let mut seen = std::collections::HashSet::new();
     for w in warnings {
-        eprintln!("evalkit: warning: {w}");
+        // The same note from several metric groups (candidate, baseline,
+        // differences) is said once.
+        if seen.insert(w.as_str()) {
+            eprintln!("evalkit: warning: {w}");
+        }
     }
 }
 
