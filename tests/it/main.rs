@@ -4,6 +4,7 @@ mod bad_input;
 mod cli;
 mod common;
 mod compare;
+mod differential;
 mod fast_tier;
 mod formats;
 mod golden;
