@@ -124,6 +124,7 @@ venv: $(VENV)/.dev-installed
 fixtures: venv
 	$(PY) fixtures/generate.py
 	$(PY) fixtures/generate_models.py
+	$(PY) fixtures/generate_differential.py
 
 bench: ort
 	$(CARGO) bench --bench full_tier
