@@ -44,8 +44,15 @@ pub struct Metric {
 }
 
 impl Metric {
-    /// A defined point value with no interval.
+    /// A defined point value with no interval. A value that is not finite
+    /// (NaN, or an overflow to infinity) is never shown as a number: it
+    /// becomes an undefined metric that says so.
     pub fn point(value: f64) -> Metric {
+        if !value.is_finite() {
+            return Metric::undefined(format!(
+                "the computation gave {value}, not a finite number (the data's values may overflow f64)"
+            ));
+        }
         Metric {
             value: Some(value),
             ci: None,

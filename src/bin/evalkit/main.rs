@@ -452,3 +452,27 @@ fn emit(text: &str) -> evalkit::Result<()> {
         _ => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::usage_error;
+
+    #[test]
+    fn clap_errors_become_one_line_and_a_hint() {
+        let missing = "error: the following required arguments were not provided:\n  <PREDS>\n\nUsage: evalkit full <PREDS>\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            usage_error(missing, Some("full")),
+            "evalkit: error: the following required arguments were not provided: <PREDS>\n  hint: usage: evalkit full <PREDS> (more: --help)"
+        );
+        let tip = "error: unexpected argument '--tresh' found\n\n  tip: a similar argument exists: '--threshold'\n\nUsage: evalkit full <PREDS>\n";
+        assert_eq!(
+            usage_error(tip, Some("full")),
+            "evalkit: error: unexpected argument '--tresh' found\n  hint: a similar argument exists: '--threshold'"
+        );
+        let bare = "error: invalid value '-1' for '--bootstrap <B>': invalid digit found in string\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            usage_error(bare, Some("full")),
+            "evalkit: error: invalid value '-1' for '--bootstrap <B>': invalid digit found in string\n  hint: see evalkit full --help"
+        );
+    }
+}
