@@ -720,3 +720,131 @@ fn write_ipc_chunks(path: &Path, cols: &[(String, ArrayRef)], ranges: &[std::ops
     }
     w.finish().unwrap();
 }
+
+/// Runs `infer` of the logistic regression on `data` into `out` through the
+/// cache at `cache`, with `--json`: (exit code, JSON document or null,
+/// stderr).
+fn cached_run(
+    data: &Path,
+    out: &Path,
+    cache: &Path,
+    extra: &[&str],
+) -> (Option<i32>, serde_json::Value, String) {
+    let mut args = vec![
+        path_str(&fixture_lr()).to_string(),
+        path_str(data).to_string(),
+        "-o".into(),
+        path_str(out).to_string(),
+        "--label".into(),
+        "label".into(),
+        "--keep".into(),
+        "row_id".into(),
+        "--cache-dir".into(),
+        path_str(cache).to_string(),
+        "--json".into(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, out, err) = infer(&refs);
+    let doc = serde_json::from_str(&out).unwrap_or(serde_json::Value::Null);
+    (code, doc, err)
+}
+
+fn fixture_lr() -> PathBuf {
+    fixture("models/breast_cancer_lr.onnx")
+}
+
+#[test]
+fn outputs_of_a_cache_hit_are_independent_copies() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data.arrow");
+    synthetic(&data, 500, 0.0);
+    let cache = dir.path().join("cache");
+    let (a, b, c) = (
+        dir.path().join("a.arrow"),
+        dir.path().join("b.arrow"),
+        dir.path().join("c.arrow"),
+    );
+    let (code, doc, err) = cached_run(&data, &a, &cache, &[]);
+    assert_eq!(
+        (code, doc["cache"]["status"].as_str()),
+        (Some(0), Some("miss")),
+        "{err}"
+    );
+    let entry = PathBuf::from(doc["cache"]["entry"].as_str().unwrap());
+    let (code, doc, err) = cached_run(&data, &b, &cache, &[]);
+    assert_eq!(
+        (code, doc["cache"]["status"].as_str()),
+        (Some(0), Some("hit")),
+        "{err}"
+    );
+    let original = std::fs::read(&entry).unwrap();
+    assert!(std::fs::read(&a).unwrap() == original);
+    assert!(std::fs::read(&b).unwrap() == original);
+    // Edit one output in place (append, as an editor or a careless script
+    // would): the other output and the cache entry do not change.
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&b)
+        .unwrap()
+        .write_all(b"edited")
+        .unwrap();
+    assert!(std::fs::read(&a).unwrap() == original, "a changed with b");
+    assert!(
+        std::fs::read(&entry).unwrap() == original,
+        "the cache entry changed with b"
+    );
+    // The cache still serves the next run.
+    let (code, doc, err) = cached_run(&data, &c, &cache, &[]);
+    assert_eq!(
+        (code, doc["cache"]["status"].as_str()),
+        (Some(0), Some("hit")),
+        "{err}"
+    );
+    assert!(std::fs::read(&c).unwrap() == original);
+}
+
+#[test]
+fn a_cache_that_cannot_be_locked_still_serves_or_is_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data.arrow");
+    synthetic(&data, 300, 0.0);
+    let cache = dir.path().join("cache");
+    let first = dir.path().join("first.arrow");
+    let (code, doc, err) = cached_run(&data, &first, &cache, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let entry = PathBuf::from(doc["cache"]["entry"].as_str().unwrap());
+    // The tests run as root, for whom a read-only folder is writable; a
+    // folder where the lock file should be cannot be opened as the lock by
+    // anyone (EISDIR), like a lock on a read-only cache for other users.
+    let lock = entry.with_extension("lock");
+    let _ = std::fs::remove_file(&lock);
+    std::fs::create_dir(&lock).unwrap();
+    let second = dir.path().join("second.arrow");
+    let (code, doc, err) = cached_run(&data, &second, &cache, &[]);
+    assert_eq!(
+        code,
+        Some(0),
+        "a valid entry is served without the lock: {err}"
+    );
+    assert_eq!(doc["cache"]["status"], "hit", "{err}");
+    assert!(err.contains("--no-cache"), "{err}");
+    assert!(std::fs::read(&second).unwrap() == std::fs::read(&first).unwrap());
+    // A cache folder that cannot exist (under a regular file): the run goes
+    // on without the cache and says so.
+    let file = dir.path().join("a_file");
+    std::fs::write(&file, "x").unwrap();
+    let third = dir.path().join("third.arrow");
+    let (code, doc, err) = cached_run(&data, &third, &file.join("cache"), &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(doc["cache"]["status"], "disabled", "{err}");
+    assert!(
+        err.contains("--no-cache") && err.contains("a_file"),
+        "{err}"
+    );
+    // A fresh run: the same scores (its inference statistics differ).
+    let scores = |p: &Path| flat_scores(column(&read_ipc(p).1, "score"));
+    assert_eq!(scores(&third), scores(&first));
+    assert_eq!(std::fs::read(&file).unwrap(), b"x");
+}

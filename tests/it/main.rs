@@ -13,3 +13,4 @@ mod properties;
 mod report;
 mod slices;
 mod suites;
+mod writers;
