@@ -161,6 +161,13 @@ pub fn infer(
     if options.batch_size == 0 {
         return Err(Error::usage("--batch-size must be at least 1"));
     }
+    if let Some(v) = options.dataset.fill_null
+        && !(v as f32).is_finite()
+    {
+        return Err(Error::usage(format!(
+            "--fill-null {v} is not a finite number (as the f32 the model takes); give a finite value such as 0"
+        )));
+    }
     // The output is checked before any work: a path that must not be
     // replaced (a FIFO, a device, a read-only file, …) fails now.
     cache::create_parent(&options.output)?;

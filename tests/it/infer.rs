@@ -848,3 +848,93 @@ fn a_cache_that_cannot_be_locked_still_serves_or_is_skipped() {
     assert_eq!(scores(&third), scores(&first));
     assert_eq!(std::fs::read(&file).unwrap(), b"x");
 }
+
+#[test]
+fn nan_and_infinite_features_are_refused_before_the_model_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("nan.arrow");
+    let rows = 12;
+    let make = |bad_col: usize, bad_row: usize, bad: f64| {
+        let mut cols: Vec<(String, ArrayRef)> = (0..30)
+            .map(|i| {
+                let v: Vec<Option<f64>> = (0..rows)
+                    .map(|r| match (i, r) {
+                        (i, r) if i == bad_col && r == bad_row => Some(bad),
+                        (0, 2) => None,
+                        _ => Some(r as f64 * 0.5),
+                    })
+                    .collect();
+                (
+                    format!("f{i:02}"),
+                    Arc::new(Float64Array::from(v)) as ArrayRef,
+                )
+            })
+            .collect();
+        cols.push((
+            "label".into(),
+            Arc::new(Int64Array::from(
+                (0..rows as i64).map(|i| i % 2).collect::<Vec<_>>(),
+            )) as ArrayRef,
+        ));
+        write_ipc(
+            &data,
+            cols.iter().map(|(n, a)| (n.as_str(), a.clone())).collect(),
+            &[],
+        );
+    };
+    let out = dir.path().join("p.arrow");
+    let base = [
+        path_str(&fixture_lr()).to_string(),
+        path_str(&data).to_string(),
+        "-o".into(),
+        path_str(&out).to_string(),
+        "--label".into(),
+        "label".into(),
+        "--no-cache".into(),
+    ];
+    let with = |extra: &[&str]| -> Vec<String> {
+        let mut v = base.to_vec();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let check = |args: Vec<String>, needles: &[&str]| {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        rejects(&refs, needles);
+    };
+    let name = path_str(&data);
+    make(7, 9, f64::NAN);
+    check(
+        with(&["--fill-null", "0"]),
+        &[name, "column 'f07', row 9", "NaN"],
+    );
+    make(12, 4, f64::INFINITY);
+    check(
+        with(&["--fill-null", "0"]),
+        &[name, "column 'f12', row 4", "inf"],
+    );
+    // Finite as f64, infinite as the f32 the model takes.
+    make(29, 11, -1e300);
+    check(
+        with(&["--fill-null", "0"]),
+        &[name, "column 'f29', row 11", "f32"],
+    );
+    // --fill-null must itself be a finite number: refused before the data
+    // is read.
+    make(29, 11, 1.0);
+    let o = evalkit(std::iter::once("infer".to_string()).chain(with(&["--fill-null", "0"])));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for bad in ["nan", "NaN", "inf", "1e300"] {
+        let (code, _, err) = infer(
+            &with(&["--fill-null", bad])
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        );
+        assert_eq!(code, Some(2), "{bad}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains("--fill-null") && err.contains("finite") && !err.contains("output"),
+            "{bad}: {err}"
+        );
+    }
+}
