@@ -50,6 +50,7 @@ pub mod full;
 pub mod infer;
 pub mod json;
 pub mod metrics;
+pub mod output_file;
 pub mod report;
 pub mod rng;
 pub mod sample;

@@ -239,6 +239,111 @@ fn bad(file: &Path, line: usize, message: impl std::fmt::Display) -> Error {
     Error::usage(format!("{}:{line}: {message}", file.display()))
 }
 
+/// The line of the `[name]` table's header (1 when there is none).
+fn section_line(source: &str, name: &str) -> usize {
+    let header = format!("[{name}]");
+    source
+        .lines()
+        .position(|l| l.trim_start().starts_with(&header))
+        .map_or(1, |i| i + 1)
+}
+
+/// Where the keys of `[data]` and `[full]` are written, for errors that
+/// name the line of the value at fault (other tables are ignored here).
+#[derive(Debug, Default, Deserialize)]
+struct KeyLines {
+    #[serde(default)]
+    data: std::collections::BTreeMap<String, toml::Spanned<toml::Value>>,
+    #[serde(default)]
+    full: std::collections::BTreeMap<String, toml::Spanned<toml::Value>>,
+}
+
+impl KeyLines {
+    fn parse(source: &str) -> KeyLines {
+        toml::from_str(source).unwrap_or_default()
+    }
+
+    /// The line of `key` in `[section]`, else the section's header line.
+    fn line(&self, source: &str, section: &str, key: &str) -> usize {
+        let table = if section == "data" {
+            &self.data
+        } else {
+            &self.full
+        };
+        table.get(key).map_or_else(
+            || section_line(source, section),
+            |v| line_of(source, v.span().start),
+        )
+    }
+}
+
+/// Checks the values of `[data]` and `[full]` that the types do not settle,
+/// naming the key and its line.
+fn check_values(suite: &Suite, source: &str) -> Result<()> {
+    let path = &suite.file;
+    let lines = KeyLines::parse(source);
+    let at = |section: &str, key: &str| lines.line(source, section, key);
+    if let Some(v) = suite.data.as_ref().and_then(|d| d.fill_null)
+        && !(v as f32).is_finite()
+    {
+        return Err(bad(
+            path,
+            at("data", "fill_null"),
+            format!(
+                "[data] fill_null = {v} is not a finite number (as the f32 the model takes); give a finite value such as 0"
+            ),
+        ));
+    }
+    let f = &suite.full;
+    if let Some(ci) = f.ci
+        && !(ci > 0.0 && ci < 1.0)
+    {
+        return Err(bad(
+            path,
+            at("full", "ci"),
+            format!("[full] ci = {ci} is not a level in (0, 1); write e.g. ci = 0.95"),
+        ));
+    }
+    if let Some(t) = f.threshold
+        && !(0.0..=1.0).contains(&t)
+    {
+        return Err(bad(
+            path,
+            at("full", "threshold"),
+            format!("[full] threshold = {t} is not a probability in [0, 1]"),
+        ));
+    }
+    let max = crate::metrics::binary::MAX_GRID;
+    if let Some(n) = f.thresholds
+        && !(2..=max).contains(&n)
+    {
+        return Err(bad(
+            path,
+            at("full", "thresholds"),
+            format!("[full] thresholds = {n}: the grid needs 2 to {max} points"),
+        ));
+    }
+    if let Some(m) = f.method.as_deref()
+        && !matches!(m, "percentile" | "bca")
+    {
+        return Err(bad(
+            path,
+            at("full", "method"),
+            format!("[full] method = \"{m}\": use percentile or bca"),
+        ));
+    }
+    if let Some(r) = f.resample.as_deref()
+        && !matches!(r, "poisson" | "multinomial")
+    {
+        return Err(bad(
+            path,
+            at("full", "resample"),
+            format!("[full] resample = \"{r}\": use poisson or multinomial"),
+        ));
+    }
+    Ok(())
+}
+
 impl GateSpec {
     /// The gate's kind, checking that exactly one bound is given and that
     /// metric gates name a metric (and inference gates do not).
@@ -377,6 +482,14 @@ pub fn load(path: &Path) -> Result<Suite> {
         }
         _ => {}
     }
+    let baseline_model = suite.baseline.as_ref().is_some_and(|b| b.model.is_some());
+    if suite.predictions.is_some() && suite.data.is_some() && !baseline_model {
+        return Err(bad(
+            path,
+            section_line(&source, "data"),
+            "[data] is not used: the candidate comes from [predictions] and no model runs on [data]; remove [data], or give a [model] instead of [predictions]",
+        ));
+    }
     if let Some(b) = &suite.baseline {
         match (&b.model, &b.predictions) {
             (Some(_), Some(_)) | (None, None) => {
@@ -391,6 +504,13 @@ pub fn load(path: &Path) -> Result<Suite> {
             }
             _ => {}
         }
+    }
+    check_values(&suite, &source)?;
+    if suite.gates.is_empty() {
+        return Err(Error::usage(format!(
+            "{}: the suite has no gates, so it would pass without checking anything: add a [[gate]] (for example metric = \"roc_auc\" with min = 0.8)",
+            path.display()
+        )));
     }
     for g in &suite.gates {
         let kind = g.kind(path)?;
@@ -905,6 +1025,22 @@ pub fn run(
     cache_dir: Option<&Path>,
     report_path: Option<&Path>,
 ) -> Result<(SuiteResult, Vec<String>)> {
+    // The report's path is checked before any work. The suite's own
+    // `[report] path` gets its folder made (a fresh clone has no
+    // `demo-out/`); a path given on the command line must be in a folder
+    // that exists, as for `evalkit report -o`.
+    let report_file = match (report_path, &suite.report) {
+        (Some(p), _) => Some(p.to_path_buf()),
+        (None, Some(r)) => {
+            let p = resolve(&suite.dir, &r.path);
+            infer::cache::create_parent(&p)?;
+            Some(p)
+        }
+        (None, None) => None,
+    };
+    if let Some(p) = &report_file {
+        crate::output_file::check(p)?;
+    }
     let mut notes = Vec::new();
     let (candidate, baseline) = predictions(suite, cache_dir, &mut notes)?;
     let file = &suite.file;
@@ -956,9 +1092,6 @@ pub fn run(
     let passed = verdicts.iter().all(|v| v.passed);
 
     // The report, with the verdicts.
-    let report_file = report_path
-        .map(Path::to_path_buf)
-        .or_else(|| suite.report.as_ref().map(|r| resolve(&suite.dir, &r.path)));
     if let Some(path) = &report_file {
         let options = ReportOptions {
             full: full_opts,

@@ -9,15 +9,25 @@
 //!
 //! Writes are atomic: every file is written under a temporary name in the
 //! destination's folder, flushed, then renamed, so a run killed at any
-//! moment leaves nothing under a final name. Runs of the same key are
-//! serialised by an exclusive lock on `<key>.lock`: the second run waits for
-//! the first and then finds its entry, so both end with identical files.
+//! moment leaves nothing under a final name (see [`crate::output_file`]).
+//! Runs of the same key are serialised by an exclusive lock on
+//! `<key>.lock`: the second run waits for the first and then finds its
+//! entry, so both end with identical files. When the lock cannot be taken
+//! (a read-only cache), [`Cache::peek`] still reads a verified entry, and
+//! otherwise the run goes on without the cache.
+//!
+//! An output is always a copy of its entry ([`publish`]), never a hard
+//! link: editing an output in place changes neither the entry nor the other
+//! outputs.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::output_file;
+
+pub use crate::output_file::temp_beside;
 
 /// evalkit's major version, part of every key (a new major version may
 /// write different files).
@@ -120,8 +130,23 @@ impl Cache {
         Ok(KeyLock { _file: file })
     }
 
-    /// Looks `key` up, verifying the entry's content hash.
+    /// Looks `key` up, verifying the entry's content hash; a corrupt entry
+    /// is removed (call with the key's lock held).
     pub fn lookup(&self, key: &str) -> Result<Lookup> {
+        self.verify(key, true)
+    }
+
+    /// Looks `key` up without the lock and without changing anything: a
+    /// verified entry is a hit; anything else (no entry, one being written,
+    /// a corrupt or unreadable one) is a miss.
+    pub fn peek(&self, key: &str) -> Lookup {
+        match self.verify(key, false) {
+            Ok(Lookup::Hit(entry)) => Lookup::Hit(entry),
+            _ => Lookup::Miss,
+        }
+    }
+
+    fn verify(&self, key: &str, remove_corrupt: bool) -> Result<Lookup> {
         let entry = self.entry(key);
         if !entry.exists() {
             return Ok(Lookup::Miss);
@@ -135,9 +160,11 @@ impl Cache {
                     None => "its content hash is missing (an interrupted write?)".to_string(),
                     Some(_) => "its content does not match its recorded hash".to_string(),
                 };
-                // Remove the bad entry so that it is recomputed.
-                let _ = std::fs::remove_file(&entry);
-                let _ = std::fs::remove_file(self.sidecar(key));
+                if remove_corrupt {
+                    // Remove the bad entry so that it is recomputed.
+                    let _ = std::fs::remove_file(&entry);
+                    let _ = std::fs::remove_file(self.sidecar(key));
+                }
                 Ok(Lookup::Corrupt(format!(
                     "cache entry {} is corrupt: {why}",
                     entry.display()
@@ -151,8 +178,11 @@ impl Cache {
     pub fn store(&self, key: &str, tmp: &Path) -> Result<PathBuf> {
         let entry = self.entry(key);
         let hash = hash_file(tmp)?.to_hex().to_string();
-        std::fs::rename(tmp, &entry)
-            .map_err(|e| Error::io(&entry, "cannot store the cache entry", e))?;
+        output_file::check(&entry)
+            .and_then(|out| out.commit(tmp))
+            .inspect_err(|_| {
+                let _ = std::fs::remove_file(tmp);
+            })?;
         // The hash last: an entry without it is treated as incomplete.
         write_atomic(&self.sidecar(key), hash.as_bytes())?;
         Ok(entry)
@@ -168,57 +198,27 @@ impl Cache {
     }
 }
 
-/// A unique temporary name in the same folder as `target`.
-pub fn temp_beside(target: &Path) -> PathBuf {
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let name = target
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = format!(".{name}.tmp-{}-{n}", std::process::id());
-    match target.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.join(tmp),
-        _ => PathBuf::from(tmp),
-    }
-}
-
-/// Writes `bytes` to `path` atomically (temporary file, flush, rename).
+/// Writes `bytes` to `path` atomically (temporary file, flush, rename),
+/// replacing only a regular file (see [`crate::output_file`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = temp_beside(path);
-    let result = (|| {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(|e| Error::io(path, "cannot write", e))
+    output_file::write(path, bytes)
 }
 
-/// Puts a copy of `source` at `dest` atomically: a hard link when both are
-/// on one file system, else a copy.
+/// Puts a copy of `source` at `dest` atomically, creating `dest`'s folder.
+/// Always a copy (shared blocks where the file system can reflink), never a
+/// hard link, so that editing `dest` cannot change `source`.
 pub fn publish(source: &Path, dest: &Path) -> Result<()> {
-    if let Some(parent) = dest.parent()
+    create_parent(dest)?;
+    output_file::check(dest)?.copy_from(source)
+}
+
+/// Creates the folder `path` goes in, when it has one.
+pub fn create_parent(path: &Path) -> Result<()> {
+    if let Some(parent) = path.parent()
         && !parent.as_os_str().is_empty()
     {
         std::fs::create_dir_all(parent)
             .map_err(|e| Error::io(parent, "cannot create the folder", e))?;
     }
-    let tmp = temp_beside(dest);
-    let linked = std::fs::hard_link(source, &tmp).is_ok();
-    let result = if linked {
-        Ok(())
-    } else {
-        std::fs::copy(source, &tmp)
-            .map(|_| ())
-            .and_then(|_| File::open(&tmp)?.sync_all())
-    }
-    .and_then(|_| std::fs::rename(&tmp, dest));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(|e| Error::io(dest, "cannot write", e))
+    Ok(())
 }

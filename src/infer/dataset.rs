@@ -206,7 +206,24 @@ impl Dataset {
                     path,
                     name,
                     row,
-                    "is missing (null); fill missing features with --fill-null VALUE",
+                    format!(
+                        "is missing (null); fill missing features with --fill-null VALUE{}",
+                        after_where(spec)
+                    ),
+                ));
+            }
+            // NaN and infinite values (or finite f64 values beyond f32) would
+            // reach the model and come out as a NaN score: refused here,
+            // naming the value's column and row.
+            if let Some((row, why)) = first_non_finite(c.as_materialized_series()) {
+                return Err(Error::bad_value(
+                    path,
+                    name,
+                    row,
+                    format!(
+                        "{why}; features must be finite numbers{}",
+                        after_where(spec)
+                    ),
                 ));
             }
             columns.push(c);
@@ -314,6 +331,69 @@ impl Dataset {
         }
         Ok(Source::Owned(v))
     }
+}
+
+/// The note on row numbers when a filter applies (they count the rows left).
+fn after_where(spec: &DatasetSpec) -> &'static str {
+    if spec.filter.is_some() {
+        " (rows counted after --where)"
+    } else {
+        ""
+    }
+}
+
+/// The first non-null value of a float column that is not a finite `f32`
+/// (NaN, ±inf, or an `f64` beyond `f32`'s range), with its row and what it
+/// is. Other types convert to finite `f32` values.
+fn first_non_finite(series: &Series) -> Option<(usize, String)> {
+    match series.dtype() {
+        DataType::Float64 => {
+            first_bad(series.f64().ok()?, |v| !(v as f32).is_finite()).map(|(row, v)| {
+                let why = if v.is_nan() {
+                    "is NaN (a missing value? store it as null and pass --fill-null VALUE)"
+                        .to_string()
+                } else if v.is_infinite() {
+                    format!("is {v}")
+                } else {
+                    format!("is {v:e}, beyond the range of the f32 values the model takes")
+                };
+                (row, why)
+            })
+        }
+        DataType::Float32 => first_bad(series.f32().ok()?, |v| !v.is_finite()).map(|(row, v)| {
+            let why = if v.is_nan() {
+                "is NaN (a missing value? store it as null and pass --fill-null VALUE)".to_string()
+            } else {
+                format!("is {v}")
+            };
+            (row, why)
+        }),
+        _ => None,
+    }
+}
+
+/// The first valid (non-null) value of `ca` for which `bad` holds, with its
+/// row.
+fn first_bad<T: PolarsNumericType>(
+    ca: &ChunkedArray<T>,
+    bad: impl Fn(T::Native) -> bool,
+) -> Option<(usize, T::Native)> {
+    let mut offset = 0;
+    for chunk in ca.downcast_iter() {
+        let values = chunk.values().as_slice();
+        let found = match chunk.validity() {
+            Some(valid) if valid.unset_bits() > 0 => values
+                .iter()
+                .zip(valid.iter())
+                .position(|(&v, ok)| ok && bad(v)),
+            _ => values.iter().position(|&v| bad(v)),
+        };
+        if let Some(i) = found {
+            return Some((offset + i, values[i]));
+        }
+        offset += values.len();
+    }
+    None
 }
 
 /// One feature column's values for a batch.

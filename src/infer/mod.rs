@@ -3,7 +3,7 @@
 //!
 //! 1. The cache key hashes the model's bytes, the data's bytes, the
 //!    inference options and evalkit's major version ([`cache`]). A hit copies
-//!    (hard-links) the cached file to `-o` and runs nothing.
+//!    the cached file to `-o` (a copy, never a hard link) and runs nothing.
 //! 2. On a miss the dataset is scanned with polars, only the needed columns,
 //!    `--where` pushed into the scan ([`dataset`]).
 //! 3. A producer thread turns the rows into contiguous `f32` batches while
@@ -29,6 +29,7 @@ use serde_json::{Value, json};
 
 use crate::data::{ScoreKind, Task};
 use crate::error::{Error, Result};
+use crate::output_file;
 use cache::{Cache, Lookup};
 use dataset::{Dataset, DatasetSpec};
 use runtime::{Device, Model};
@@ -160,65 +161,98 @@ pub fn infer(
     if options.batch_size == 0 {
         return Err(Error::usage("--batch-size must be at least 1"));
     }
+    if let Some(v) = options.dataset.fill_null
+        && !(v as f32).is_finite()
+    {
+        return Err(Error::usage(format!(
+            "--fill-null {v} is not a finite number (as the f32 the model takes); give a finite value such as 0"
+        )));
+    }
+    // The output is checked before any work: a path that must not be
+    // replaced (a FIFO, a device, a read-only file, …) fails now.
+    cache::create_parent(&options.output)?;
+    let output = output_file::check(&options.output)?;
+    for (input, what) in [(&options.model, "model"), (&options.data, "data")] {
+        if same_file(input, output.target()) {
+            return Err(Error::usage(format!(
+                "-o {} is the {what} file: choose another path for the predictions",
+                options.output.display()
+            )));
+        }
+    }
     let model_hash = cache::hash_file(&options.model)?;
     let data_hash = cache::hash_file(&options.data)?;
     let config = options.config();
     let key = cache::key(&model_hash, &data_hash, &config);
     let mut notes = Vec::new();
 
-    if options.no_cache {
-        let tmp = cache::temp_beside(&options.output);
-        let metadata = run(options, &model_hash, &data_hash, &config, &tmp, progress);
-        let metadata = match metadata {
-            Ok(m) => m,
-            Err(e) => {
+    let uncached = |notes: Vec<String>| -> Result<InferReport> {
+        let tmp = output.temp();
+        let metadata =
+            run(options, &model_hash, &data_hash, &config, &tmp, progress).inspect_err(|_| {
                 let _ = std::fs::remove_file(&tmp);
-                return Err(e);
-            }
-        };
-        std::fs::rename(&tmp, &options.output).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            Error::io(&options.output, "cannot write", e)
-        })?;
-        return Ok(InferReport {
+            })?;
+        output.commit(&tmp)?;
+        Ok(InferReport {
             output: options.output.clone(),
             cache: CacheStatus::Disabled,
-            key,
+            key: key.clone(),
             entry: None,
             notes,
             metadata,
-        });
+        })
+    };
+    if options.no_cache {
+        return uncached(notes);
     }
 
     let dir = options.cache_dir.clone().unwrap_or_else(Cache::default_dir);
     let store = Cache::new(&dir);
-    let _lock = store.lock(&key)?;
-    match store.lookup(&key)? {
-        Lookup::Hit(entry) => {
-            cache::publish(&entry, &options.output)?;
-            let metadata = read_metadata(&entry)?;
-            return Ok(InferReport {
-                output: options.output.clone(),
-                cache: CacheStatus::Hit,
-                key,
-                entry: Some(entry),
-                notes,
-                metadata,
-            });
+    let hit = |entry: PathBuf, notes: Vec<String>| -> Result<InferReport> {
+        output.copy_from(&entry)?;
+        let metadata = read_metadata(&entry)?;
+        Ok(InferReport {
+            output: options.output.clone(),
+            cache: CacheStatus::Hit,
+            key: key.clone(),
+            entry: Some(entry),
+            notes,
+            metadata,
+        })
+    };
+    let _lock = match store.lock(&key) {
+        Ok(lock) => lock,
+        Err(e) => {
+            // A cache we cannot lock (read-only, or not a folder): a verified
+            // entry is still served; otherwise the run goes on without it.
+            return match store.peek(&key) {
+                Lookup::Hit(entry) => {
+                    notes.push(format!(
+                        "{e}; the cache entry was read without the lock (pass --no-cache to skip the cache)"
+                    ));
+                    hit(entry, notes)
+                }
+                _ => {
+                    notes.push(format!(
+                        "{e}; running without the cache (pass --no-cache to skip it)"
+                    ));
+                    uncached(notes)
+                }
+            };
         }
+    };
+    match store.lookup(&key)? {
+        Lookup::Hit(entry) => return hit(entry, notes),
         Lookup::Corrupt(why) => notes.push(format!("{why}; recomputing")),
         Lookup::Miss => {}
     }
     let tmp = store.temp_path(&key)?;
-    let metadata = match run(options, &model_hash, &data_hash, &config, &tmp, progress) {
-        Ok(m) => m,
-        Err(e) => {
+    let metadata =
+        run(options, &model_hash, &data_hash, &config, &tmp, progress).inspect_err(|_| {
             let _ = std::fs::remove_file(&tmp);
-            return Err(e);
-        }
-    };
+        })?;
     let entry = store.store(&key, &tmp)?;
-    cache::publish(&entry, &options.output)?;
+    output.copy_from(&entry)?;
     Ok(InferReport {
         output: options.output.clone(),
         cache: CacheStatus::Miss,
@@ -227,6 +261,25 @@ pub fn infer(
         notes,
         metadata,
     })
+}
+
+/// Whether `a` and `b` are the same file (same device and inode).
+fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (std::fs::metadata(a), std::fs::metadata(b)) {
+            (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        matches!(
+            (std::fs::canonicalize(a), std::fs::canonicalize(b)),
+            (Ok(x), Ok(y)) if x == y
+        )
+    }
 }
 
 fn read_metadata(path: &Path) -> Result<BTreeMap<String, String>> {
@@ -454,7 +507,7 @@ fn run(
     let record = RecordBatch::try_new(schema.clone(), columns)
         .map_err(|e| Error::usage(format!("cannot assemble the prediction file: {e}")))?;
     let write = || -> std::result::Result<(), Box<dyn std::error::Error>> {
-        let file = std::fs::File::create(tmp)?;
+        let file = output_file::create_new(tmp)?;
         let mut w =
             arrow::ipc::writer::FileWriter::try_new(std::io::BufWriter::new(file), &schema)?;
         w.write(&record)?;

@@ -709,29 +709,11 @@ pub fn build(
 }
 
 /// Writes `html` to `path` through a temporary file and a rename, so a
-/// failed run never leaves a half-written report.
+/// failed run never leaves a half-written report. Only a regular file (or a
+/// link to one, written through) is replaced; the folder must exist (see
+/// [`crate::output_file`]).
 pub fn write(path: &Path, html: &str) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    if !dir.is_dir() {
-        return Err(Error::usage(format!(
-            "cannot write {}: the folder {} does not exist",
-            path.display(),
-            dir.display()
-        )));
-    }
-    let name = path
-        .file_name()
-        .map_or("report.html".into(), |n| n.to_string_lossy().to_string());
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let io = |e: std::io::Error| Error::io(path, "write the report", e);
-    std::fs::write(&tmp, html).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io(e)
-    })
+    crate::output_file::write(path, html.as_bytes())
 }
 
 /// The current time, UTC, as `YYYY-MM-DDTHH:MM:SSZ`.

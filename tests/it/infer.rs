@@ -720,3 +720,221 @@ fn write_ipc_chunks(path: &Path, cols: &[(String, ArrayRef)], ranges: &[std::ops
     }
     w.finish().unwrap();
 }
+
+/// Runs `infer` of the logistic regression on `data` into `out` through the
+/// cache at `cache`, with `--json`: (exit code, JSON document or null,
+/// stderr).
+fn cached_run(
+    data: &Path,
+    out: &Path,
+    cache: &Path,
+    extra: &[&str],
+) -> (Option<i32>, serde_json::Value, String) {
+    let mut args = vec![
+        path_str(&fixture_lr()).to_string(),
+        path_str(data).to_string(),
+        "-o".into(),
+        path_str(out).to_string(),
+        "--label".into(),
+        "label".into(),
+        "--keep".into(),
+        "row_id".into(),
+        "--cache-dir".into(),
+        path_str(cache).to_string(),
+        "--json".into(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, out, err) = infer(&refs);
+    let doc = serde_json::from_str(&out).unwrap_or(serde_json::Value::Null);
+    (code, doc, err)
+}
+
+fn fixture_lr() -> PathBuf {
+    fixture("models/breast_cancer_lr.onnx")
+}
+
+#[test]
+fn outputs_of_a_cache_hit_are_independent_copies() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data.arrow");
+    synthetic(&data, 500, 0.0);
+    let cache = dir.path().join("cache");
+    let (a, b, c) = (
+        dir.path().join("a.arrow"),
+        dir.path().join("b.arrow"),
+        dir.path().join("c.arrow"),
+    );
+    let (code, doc, err) = cached_run(&data, &a, &cache, &[]);
+    assert_eq!(
+        (code, doc["cache"]["status"].as_str()),
+        (Some(0), Some("miss")),
+        "{err}"
+    );
+    let entry = PathBuf::from(doc["cache"]["entry"].as_str().unwrap());
+    let (code, doc, err) = cached_run(&data, &b, &cache, &[]);
+    assert_eq!(
+        (code, doc["cache"]["status"].as_str()),
+        (Some(0), Some("hit")),
+        "{err}"
+    );
+    let original = std::fs::read(&entry).unwrap();
+    assert!(std::fs::read(&a).unwrap() == original);
+    assert!(std::fs::read(&b).unwrap() == original);
+    // Edit one output in place (append, as an editor or a careless script
+    // would): the other output and the cache entry do not change.
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&b)
+        .unwrap()
+        .write_all(b"edited")
+        .unwrap();
+    assert!(std::fs::read(&a).unwrap() == original, "a changed with b");
+    assert!(
+        std::fs::read(&entry).unwrap() == original,
+        "the cache entry changed with b"
+    );
+    // The cache still serves the next run.
+    let (code, doc, err) = cached_run(&data, &c, &cache, &[]);
+    assert_eq!(
+        (code, doc["cache"]["status"].as_str()),
+        (Some(0), Some("hit")),
+        "{err}"
+    );
+    assert!(std::fs::read(&c).unwrap() == original);
+}
+
+#[test]
+fn a_cache_that_cannot_be_locked_still_serves_or_is_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data.arrow");
+    synthetic(&data, 300, 0.0);
+    let cache = dir.path().join("cache");
+    let first = dir.path().join("first.arrow");
+    let (code, doc, err) = cached_run(&data, &first, &cache, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let entry = PathBuf::from(doc["cache"]["entry"].as_str().unwrap());
+    // The tests run as root, for whom a read-only folder is writable; a
+    // folder where the lock file should be cannot be opened as the lock by
+    // anyone (EISDIR), like a lock on a read-only cache for other users.
+    let lock = entry.with_extension("lock");
+    let _ = std::fs::remove_file(&lock);
+    std::fs::create_dir(&lock).unwrap();
+    let second = dir.path().join("second.arrow");
+    let (code, doc, err) = cached_run(&data, &second, &cache, &[]);
+    assert_eq!(
+        code,
+        Some(0),
+        "a valid entry is served without the lock: {err}"
+    );
+    assert_eq!(doc["cache"]["status"], "hit", "{err}");
+    assert!(err.contains("--no-cache"), "{err}");
+    assert!(std::fs::read(&second).unwrap() == std::fs::read(&first).unwrap());
+    // A cache folder that cannot exist (under a regular file): the run goes
+    // on without the cache and says so.
+    let file = dir.path().join("a_file");
+    std::fs::write(&file, "x").unwrap();
+    let third = dir.path().join("third.arrow");
+    let (code, doc, err) = cached_run(&data, &third, &file.join("cache"), &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(doc["cache"]["status"], "disabled", "{err}");
+    assert!(
+        err.contains("--no-cache") && err.contains("a_file"),
+        "{err}"
+    );
+    // A fresh run: the same scores (its inference statistics differ).
+    let scores = |p: &Path| flat_scores(column(&read_ipc(p).1, "score"));
+    assert_eq!(scores(&third), scores(&first));
+    assert_eq!(std::fs::read(&file).unwrap(), b"x");
+}
+
+#[test]
+fn nan_and_infinite_features_are_refused_before_the_model_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("nan.arrow");
+    let rows = 12;
+    let make = |bad_col: usize, bad_row: usize, bad: f64| {
+        let mut cols: Vec<(String, ArrayRef)> = (0..30)
+            .map(|i| {
+                let v: Vec<Option<f64>> = (0..rows)
+                    .map(|r| match (i, r) {
+                        (i, r) if i == bad_col && r == bad_row => Some(bad),
+                        (0, 2) => None,
+                        _ => Some(r as f64 * 0.5),
+                    })
+                    .collect();
+                (
+                    format!("f{i:02}"),
+                    Arc::new(Float64Array::from(v)) as ArrayRef,
+                )
+            })
+            .collect();
+        cols.push((
+            "label".into(),
+            Arc::new(Int64Array::from(
+                (0..rows as i64).map(|i| i % 2).collect::<Vec<_>>(),
+            )) as ArrayRef,
+        ));
+        write_ipc(
+            &data,
+            cols.iter().map(|(n, a)| (n.as_str(), a.clone())).collect(),
+            &[],
+        );
+    };
+    let out = dir.path().join("p.arrow");
+    let base = [
+        path_str(&fixture_lr()).to_string(),
+        path_str(&data).to_string(),
+        "-o".into(),
+        path_str(&out).to_string(),
+        "--label".into(),
+        "label".into(),
+        "--no-cache".into(),
+    ];
+    let with = |extra: &[&str]| -> Vec<String> {
+        let mut v = base.to_vec();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let check = |args: Vec<String>, needles: &[&str]| {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        rejects(&refs, needles);
+    };
+    let name = path_str(&data);
+    make(7, 9, f64::NAN);
+    check(
+        with(&["--fill-null", "0"]),
+        &[name, "column 'f07', row 9", "NaN"],
+    );
+    make(12, 4, f64::INFINITY);
+    check(
+        with(&["--fill-null", "0"]),
+        &[name, "column 'f12', row 4", "inf"],
+    );
+    // Finite as f64, infinite as the f32 the model takes.
+    make(29, 11, -1e300);
+    check(
+        with(&["--fill-null", "0"]),
+        &[name, "column 'f29', row 11", "f32"],
+    );
+    // --fill-null must itself be a finite number: refused before the data
+    // is read.
+    make(29, 11, 1.0);
+    let o = evalkit(std::iter::once("infer".to_string()).chain(with(&["--fill-null", "0"])));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for bad in ["nan", "NaN", "inf", "1e300"] {
+        let (code, _, err) = infer(
+            &with(&["--fill-null", bad])
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        );
+        assert_eq!(code, Some(2), "{bad}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains("--fill-null") && err.contains("finite") && !err.contains("output"),
+            "{bad}: {err}"
+        );
+    }
+}

@@ -15,3 +15,4 @@ mod properties;
 mod report;
 mod slices;
 mod suites;
+mod writers;

@@ -268,7 +268,7 @@ fn bad_suite_files_are_refused_with_the_line() {
             vec![":6:", "expected f64"],
         ),
         (
-            "name = \"x\"\n[predictions]\npath = \"no/such/file.arrow\"\n".to_string(),
+            "name = \"x\"\n[predictions]\npath = \"no/such/file.arrow\"\n[[gate]]\nmetric = \"roc_auc\"\nmin = 0.5\n".to_string(),
             vec!["no/such/file.arrow"],
         ),
         (
@@ -357,4 +357,134 @@ fn report_judges_a_suites_gates_on_every_candidate() {
             .unwrap()
             .contains("1 of 1 gates failed")
     );
+}
+
+/// The shipped suites as on a fresh clone: `suites/` and `fixtures/` side
+/// by side and no `demo-out/` yet (that folder is made by `make demo`).
+/// Every suite with a report writes it where its `[report] path` says,
+/// making the folder.
+#[test]
+fn shipped_suites_write_their_reports_on_a_fresh_clone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    std::fs::create_dir(root.join("suites")).unwrap();
+    std::os::unix::fs::symlink(fixture(""), root.join("fixtures")).unwrap();
+    let mut ran = 0;
+    for e in std::fs::read_dir(suites_dir()).unwrap() {
+        let f = e.unwrap().path();
+        let text = std::fs::read_to_string(&f).unwrap();
+        if f.extension().is_none_or(|e| e != "toml") || !text.contains("[report]") {
+            continue;
+        }
+        let name = f.file_name().unwrap().to_string_lossy().to_string();
+        let copy = root.join("suites").join(&name);
+        std::fs::write(&copy, &text).unwrap();
+        let (code, _, err) = run(&[
+            "run",
+            copy.to_str().unwrap(),
+            "--cache-dir",
+            root.join("cache").to_str().unwrap(),
+        ]);
+        let want = if name.ends_with("-fails.toml") { 1 } else { 0 };
+        assert_eq!(code, Some(want), "{name}: {err}");
+        let doc: toml::Table = text.parse().unwrap();
+        let report = root
+            .join("suites")
+            .join(doc["report"]["path"].as_str().unwrap());
+        let html = std::fs::read_to_string(&report)
+            .unwrap_or_else(|e| panic!("{name}: {}: {e}", report.display()));
+        assert!(html.contains("id=\"gates\""), "{name}");
+        ran += 1;
+    }
+    assert!(ran >= 1, "no shipped suite has a [report]");
+}
+
+#[test]
+fn suite_mistakes_name_the_key_and_its_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = fixture("binary_balanced.arrow");
+    let p = p.to_str().unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let gate = "[[gate]]\nmetric = \"roc_auc\"\nmin = 0.5\n";
+    let cases: Vec<(String, Vec<&str>)> = vec![
+        // Line 6: the key's own line, not the section's.
+        (
+            format!(
+                "name = \"x\"\n[predictions]\npath = \"{p}\"\n[full]\nbootstrap = 0\nci = 1.5\n{gate}"
+            ),
+            vec![":6:", "[full] ci = 1.5", "(0, 1)"],
+        ),
+        (
+            format!("name = \"x\"\n[predictions]\npath = \"{p}\"\n[full]\nthreshold = 2\n{gate}"),
+            vec![":5:", "[full] threshold = 2", "[0, 1]"],
+        ),
+        (
+            format!("name = \"x\"\n[predictions]\npath = \"{p}\"\n[full]\nthresholds = 1\n{gate}"),
+            vec![":5:", "[full] thresholds = 1"],
+        ),
+        (
+            format!(
+                "name = \"x\"\n[predictions]\npath = \"{p}\"\n\n[full]\nmethod = \"bcaa\"\n{gate}"
+            ),
+            vec![":6:", "method = \"bcaa\"", "bca"],
+        ),
+        (
+            format!(
+                "name = \"x\"\n[predictions]\npath = \"{p}\"\n[full]\nresample = \"x\"\n{gate}"
+            ),
+            vec![":5:", "resample = \"x\"", "multinomial"],
+        ),
+        // [data] beside [predictions] would be silently ignored.
+        (
+            format!(
+                "name = \"x\"\n[predictions]\npath = \"{p}\"\n\n[data]\npath = \"{root}/fixtures/data/breast_cancer.parquet\"\n{gate}"
+            ),
+            vec![":5:", "[data]", "[predictions]"],
+        ),
+        // A suite without gates would pass saying "all 0 gates passed".
+        (
+            format!("name = \"x\"\n[predictions]\npath = \"{p}\"\n"),
+            vec!["no gates", "[[gate]]"],
+        ),
+        (
+            format!(
+                "name = \"x\"\n[data]\npath = \"{root}/fixtures/data/breast_cancer.parquet\"\nlabel = \"label\"\nkeep = [\"row_id\"]\nfill_null = nan\n[model]\npath = \"{root}/fixtures/models/breast_cancer_lr.onnx\"\n{gate}"
+            ),
+            vec![":6:", "fill_null", "finite"],
+        ),
+    ];
+    let cache = tmp.path().join("cache");
+    let run_in = |name: &str, body: &str| {
+        let path = tmp.path().join(name);
+        std::fs::write(&path, body).unwrap();
+        run(&[
+            "run",
+            path.to_str().unwrap(),
+            "--cache-dir",
+            cache.to_str().unwrap(),
+        ])
+    };
+    let mut failures = Vec::new();
+    for (i, (body, needles)) in cases.iter().enumerate() {
+        let (code, out, err) = run_in(&format!("m{i}.toml"), body);
+        let ok = code == Some(2)
+            && out.is_empty()
+            && err.lines().count() == 1
+            && err.contains(&format!("m{i}.toml"))
+            && needles.iter().all(|n| err.contains(n));
+        if !ok {
+            failures.push(format!(
+                "case {i} (wants {needles:?}): exit {code:?}: {}",
+                err.trim()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // [data] used by a baseline model beside the candidate's predictions is
+    // not an error: the baseline runs on it.
+    let body = format!(
+        "name = \"x\"\n[predictions]\npath = \"{p}\"\n[data]\npath = \"{root}/fixtures/data/breast_cancer.parquet\"\n[baseline]\nmodel = {{ path = \"{root}/fixtures/models/breast_cancer_lr.onnx\" }}\n{gate}"
+    );
+    let (_, _, err) = run_in("base.toml", &body);
+    assert!(!err.contains("[data]"), "{err}");
 }
