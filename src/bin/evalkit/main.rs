@@ -239,6 +239,8 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
             }
         }
         Command::Report(a) => {
+            // A path that cannot take the report fails before the work.
+            evalkit::output_file::check(&a.output)?;
             let slicings = args::slicings(&a.slice);
             let mut read = a.columns.read_options()?;
             read.extra.extend(a.id.iter().cloned());

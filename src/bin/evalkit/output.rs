@@ -552,7 +552,8 @@ pub fn infer(options: &evalkit::infer::InferOptions, r: &evalkit::infer::InferRe
             e.display()
         ),
         (evalkit::infer::CacheStatus::Miss, Some(e)) => format!("miss: stored as {}", e.display()),
-        _ => "off (--no-cache)".to_string(),
+        _ if options.no_cache => "off (--no-cache)".to_string(),
+        _ => "off: the cache could not be used (see the warning)".to_string(),
     };
     rows.push(vec!["cache".to_string(), cache]);
     out.push_str(&table(&rows));
