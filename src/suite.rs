@@ -18,8 +18,9 @@ use crate::fast::{FastOptions, FastResult};
 use crate::full::{FullOptions, FullResult};
 use crate::infer::{self, InferOptions, dataset::DatasetSpec};
 use crate::metrics::binary::Thresholds;
+use crate::metrics::registry::{self, Direction};
 use crate::metrics::{Metric, MetricSet};
-use crate::report::{self, GateVerdict, ReportOptions, lower_is_better};
+use crate::report::{self, GateVerdict, ReportOptions};
 use crate::uncertainty::{CiMethod, IntervalOptions, Resample};
 
 /// `[data]`: the dataset a model runs on.
@@ -518,6 +519,18 @@ pub fn load(path: &Path) -> Result<Suite> {
         if matches!(kind, GateKind::MaxDrop(..)) && suite.baseline.is_none() {
             return Err(bad(path, g.line, "max_drop needs a [baseline]"));
         }
+        if let (GateKind::MaxDrop(..), Some(metric)) = (&kind, g.metric.as_ref())
+            && registry::direction(metric.get_ref()) == Direction::Neither
+        {
+            return Err(bad(
+                path,
+                g.line,
+                format!(
+                    "max_drop on {}: it is a location, not a quality, so it has no drop; bound it with min or max",
+                    metric.get_ref()
+                ),
+            ));
+        }
     }
     Ok(suite)
 }
@@ -827,7 +840,7 @@ fn judge_metric(
             // A drop is a fall for higher-is-better metrics, a rise for
             // losses; judged on the interval's pessimistic end unless
             // on = "value".
-            let lower = lower_is_better(name);
+            let lower = registry::direction(name) == Direction::Lower;
             let worst = if on_value {
                 dv
             } else {

@@ -12,6 +12,7 @@ pub mod binary;
 pub mod calibration;
 pub mod curves;
 pub mod multiclass;
+pub mod registry;
 pub mod regression;
 pub mod sort;
 

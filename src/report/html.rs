@@ -7,8 +7,9 @@
 use std::fmt::Write;
 
 use super::charts::{self, Series};
-use super::{Candidate, Report, lower_is_better};
+use super::{Candidate, Report};
 use crate::metrics::Metric;
+use crate::metrics::registry::{self, Direction};
 
 /// HTML-escapes text for element content and attribute values.
 pub fn esc(s: &str) -> String {
@@ -78,12 +79,11 @@ fn delta_cell(name: &str, d: Option<&Metric>) -> String {
     let class = match d.ci {
         Some([lo, hi]) if lo > 0.0 || hi < 0.0 => {
             let up = lo > 0.0;
-            if name == "best_f1_threshold" {
-                "shift"
-            } else if up != lower_is_better(name) {
-                "better"
-            } else {
-                "worse"
+            match registry::direction(name) {
+                Direction::Neither => "shift",
+                Direction::Higher if up => "better",
+                Direction::Lower if !up => "better",
+                _ => "worse",
             }
         }
         _ => "flat",

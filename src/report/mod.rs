@@ -19,11 +19,11 @@ use crate::compare::{self, Join};
 use crate::data::{Columns, Predictions};
 use crate::error::{Error, Result};
 use crate::full::{FullOptions, FullResult, full};
-use crate::metrics::MetricSet;
 use crate::metrics::binary::{BinaryFull, DeLongInterval};
 use crate::metrics::calibration::Bin;
 use crate::metrics::multiclass::{ClassRow, argmax};
 use crate::metrics::regression::Residuals;
+use crate::metrics::{MetricSet, registry};
 use crate::slices;
 
 /// Most points per curve in the report.
@@ -259,22 +259,18 @@ pub struct Provenance {
     pub data: Option<serde_json::Value>,
 }
 
-/// Headline metrics of a task, in summary order.
+/// Headline metrics of a task, in summary order (from the
+/// [registry](crate::metrics::registry)).
 pub fn headline(result: &FullResult) -> Vec<String> {
-    let names: &[&str] = match result {
-        FullResult::Binary(_) => &["roc_auc", "average_precision", "log_loss", "f1", "ece"],
-        FullResult::Multiclass(_) => &["accuracy", "macro_f1", "macro_roc_auc", "log_loss", "ece"],
-        FullResult::Regression(_) => &["rmse", "mae", "r2", "max_error"],
+    let task = match result {
+        FullResult::Binary(_) => crate::data::Task::Binary,
+        FullResult::Multiclass(_) => crate::data::Task::Multiclass,
+        FullResult::Regression(_) => crate::data::Task::Regression,
     };
-    names.iter().map(|s| s.to_string()).collect()
-}
-
-/// Metrics where lower is better.
-pub fn lower_is_better(metric: &str) -> bool {
-    matches!(
-        metric,
-        "log_loss" | "brier" | "ece" | "mse" | "rmse" | "mae" | "max_error"
-    )
+    registry::headline(task)
+        .into_iter()
+        .map(str::to_string)
+        .collect()
 }
 
 /// Keeps at most `max` points of a polyline, evenly spread along its

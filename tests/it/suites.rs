@@ -452,6 +452,13 @@ fn suite_mistakes_name_the_key_and_its_line() {
             ),
             vec![":6:", "fill_null", "finite"],
         ),
+        // A threshold has no better direction (the metric registry): no drop.
+        (
+            format!(
+                "name = \"x\"\n[predictions]\npath = \"{p}\"\n[baseline]\npredictions = \"{p}\"\n[[gate]]\nmetric = \"best_f1_threshold\"\nmax_drop = 0.1\n"
+            ),
+            vec![":7:", "best_f1_threshold", "location"],
+        ),
     ];
     let cache = tmp.path().join("cache");
     let run_in = |name: &str, body: &str| {
