@@ -387,13 +387,6 @@ fn point_deltas(cand: &MetricSet, base: &MetricSet, names: &[&str]) -> MetricSet
 }
 
 /// Replicate-by-replicate differences.
-fn differences(a: &[Vec<f64>], b: &[Vec<f64>]) -> Vec<Vec<f64>> {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| x.iter().zip(y).map(|(p, q)| p - q).collect())
-        .collect()
-}
-
 /// The comparison of two unsorted-pass tasks (multiclass, regression):
 /// point values, then (when `bootstrap`) each side's intervals and the
 /// paired intervals of the differences from the same resamples.
@@ -413,19 +406,10 @@ fn paired(
         let (rc, rb) = replicates();
         let none = |_: &str| None;
         for (side, result, reps) in [("candidate", &mut cand, &rc), ("baseline", &mut base, &rb)] {
-            let notes = unc::attach(
-                result.metrics_mut(),
-                names,
-                &reps.values,
-                &reps.jackknife,
-                &none,
-                iv,
-            );
+            let notes = unc::attach(result.metrics_mut(), reps, &none, iv);
             warnings.extend(notes.into_iter().map(|w| format!("{side} {w}")));
         }
-        let values = differences(&rc.values, &rb.values);
-        let jackknife = differences(&rc.jackknife, &rb.jackknife);
-        let notes = unc::attach(&mut delta, names, &values, &jackknife, &none, iv);
+        let notes = unc::attach(&mut delta, &rc.difference(&rb), &none, iv);
         warnings.extend(notes.into_iter().map(|w| format!("delta {w}")));
     }
     Comparison {
@@ -483,8 +467,7 @@ fn compare_binary(
     let mut warnings = Vec::new();
     match (&cand.replicates, &base.replicates) {
         (Some(rc), Some(rb)) => {
-            let values = differences(&rc.values, &rb.values);
-            let jackknife = differences(&rc.jackknife, &rb.jackknife);
+            let differences = rc.difference(rb);
             let auc_acceleration = match (iv.method, &cand.ranking, &base.ranking) {
                 (CiMethod::Bca, Some(rkc), Some(rkb)) if weights.is_none() => {
                     match (cand.metrics.value("roc_auc"), base.metrics.value("roc_auc")) {
@@ -503,9 +486,7 @@ fn compare_binary(
             warnings.extend(
                 unc::attach(
                     &mut delta,
-                    &METRICS,
-                    &values,
-                    &jackknife,
+                    &differences,
                     &|name| {
                         if name == "roc_auc" {
                             auc_acceleration

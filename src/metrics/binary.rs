@@ -312,9 +312,7 @@ pub fn full(
         interval_notes = uncertainty::replicate_notes(iv);
         interval_notes.extend(uncertainty::attach(
             &mut m,
-            &bootstrap::METRICS,
-            &reps.values,
-            &reps.jackknife,
+            &reps,
             &|name| {
                 if name == "roc_auc" {
                     auc_acceleration

@@ -180,14 +180,7 @@ pub fn full(
     let mut result = point(labels, scores, k, weights, names);
     if intervals.replicates > 0 {
         let reps = replicates(labels, scores, k, weights, intervals, progress);
-        let notes = uncertainty::attach(
-            &mut result.metrics,
-            &tasks::multiclass_metric_names(k),
-            &reps.values,
-            &reps.jackknife,
-            &|_| None,
-            intervals,
-        );
+        let notes = uncertainty::attach(&mut result.metrics, &reps, &|_| None, intervals);
         result.notes.extend(uncertainty::replicate_notes(intervals));
         result.notes.extend(notes);
     }

@@ -88,9 +88,7 @@ pub fn full(
         result.notes = uncertainty::replicate_notes(intervals);
         result.notes.extend(uncertainty::attach(
             &mut result.metrics,
-            &tasks::REGRESSION_METRICS,
-            &reps.values,
-            &reps.jackknife,
+            &reps,
             &|_| None,
             intervals,
         ));

@@ -230,7 +230,10 @@ pub const BAND_POINTS: usize = 100;
 /// Per-replicate values of every metric and of the bands.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Replicates {
-    /// `values[m][r]`: metric [`METRICS`]`[m]` in replicate `r` (NaN where
+    /// The metric of each entry of `values` and `jackknife`: intervals are
+    /// attached by these names ([`Replicates::of`]), never by position.
+    pub names: Vec<&'static str>,
+    /// `values[m][r]`: metric `names[m]` in replicate `r` (NaN where
     /// undefined).
     pub values: Vec<Vec<f64>>,
     /// `jackknife[m][g]`: metric `m` with jackknife group `g` left out
@@ -831,12 +834,60 @@ pub fn replicates(
         }
     }
     Replicates {
+        names: METRICS.to_vec(),
         values,
         jackknife,
         tpr,
         precision,
         f1,
         grid,
+    }
+}
+
+impl Replicates {
+    /// Replicates of per-metric values only (no curves), one entry per name.
+    pub fn metrics(
+        names: Vec<&'static str>,
+        values: Vec<Vec<f64>>,
+        jackknife: Vec<Vec<f64>>,
+    ) -> Replicates {
+        assert_eq!(names.len(), values.len(), "one replicate row per metric");
+        Replicates {
+            names,
+            values,
+            jackknife,
+            tpr: Vec::new(),
+            precision: Vec::new(),
+            f1: Vec::new(),
+            grid: Vec::new(),
+        }
+    }
+
+    /// The replicate values of `name` and its jackknife values (empty when
+    /// none were asked for), or `None` when `name` has no replicates.
+    pub fn of(&self, name: &str) -> Option<(&[f64], &[f64])> {
+        let i = self.names.iter().position(|n| *n == name)?;
+        let jk = self.jackknife.get(i).map_or(&[][..], Vec::as_slice);
+        Some((&self.values[i], jk))
+    }
+
+    /// `self − other`, metric by metric and replicate by replicate (the
+    /// same resamples of two models): the paired differences, for the
+    /// metrics both have.
+    pub fn difference(&self, other: &Replicates) -> Replicates {
+        let sub =
+            |a: &[f64], b: &[f64]| -> Vec<f64> { a.iter().zip(b).map(|(p, q)| p - q).collect() };
+        let mut names = Vec::new();
+        let mut values = Vec::new();
+        let mut jackknife = Vec::new();
+        for &name in &self.names {
+            if let (Some((va, ja)), Some((vb, jb))) = (self.of(name), other.of(name)) {
+                names.push(name);
+                values.push(sub(va, vb));
+                jackknife.push(sub(ja, jb));
+            }
+        }
+        Replicates::metrics(names, values, jackknife)
     }
 }
 

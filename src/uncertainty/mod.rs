@@ -121,14 +121,13 @@ fn finite_sorted(values: &[f64]) -> Vec<f64> {
     v
 }
 
-/// Sets the interval of every metric in `names` from its replicate values.
-/// `jackknife[i]` (grouped jackknife values) and `influence(name)` (exact
+/// Sets the interval of every metric of `metrics` that has replicates in
+/// `reps`, looked up by name (a metric without replicates keeps no
+/// interval). Grouped jackknife values and `acceleration_of(name)` (exact
 /// influence values' acceleration, when known) serve BCa. Returns warnings.
 pub fn attach(
     metrics: &mut MetricSet,
-    names: &[&str],
-    values: &[Vec<f64>],
-    jackknife: &[Vec<f64>],
+    reps: &bootstrap::Replicates,
     acceleration_of: &dyn Fn(&str) -> Option<f64>,
     options: &IntervalOptions,
 ) -> Vec<String> {
@@ -138,19 +137,23 @@ pub fn attach(
         return Vec::new();
     }
     let mut warnings = Vec::new();
-    for (i, name) in names.iter().enumerate() {
+    let names: Vec<String> = metrics.iter().map(|(n, _)| n.to_string()).collect();
+    for name in &names {
+        let Some((values, jackknife)) = reps.of(name) else {
+            continue;
+        };
         let Some(point) = metrics.get(name).cloned() else {
             continue;
         };
         let Some(theta) = point.value else {
             continue;
         };
-        let sorted = finite_sorted(&values[i]);
-        let undefined = values[i].len() - sorted.len();
-        if (undefined as f64) > MAX_UNDEFINED_SHARE * values[i].len() as f64 || sorted.is_empty() {
+        let sorted = finite_sorted(values);
+        let undefined = values.len() - sorted.len();
+        if (undefined as f64) > MAX_UNDEFINED_SHARE * values.len() as f64 || sorted.is_empty() {
             warnings.push(format!(
                 "{name}: no interval: undefined in {undefined} of {} bootstrap replicates",
-                values[i].len()
+                values.len()
             ));
             continue;
         }
@@ -161,9 +164,11 @@ pub fn attach(
             ),
             CiMethod::Bca => {
                 let a = acceleration_of(name).unwrap_or_else(|| {
-                    let jk: Vec<f64> = jackknife.get(i).map_or(Vec::new(), |j| {
-                        j.iter().copied().filter(|x| x.is_finite()).collect()
-                    });
+                    let jk: Vec<f64> = jackknife
+                        .iter()
+                        .copied()
+                        .filter(|x| x.is_finite())
+                        .collect();
                     if jk.len() > 1 {
                         intervals::jackknife_acceleration(&jk)
                     } else {
@@ -219,4 +224,54 @@ pub fn band(curves: &[Vec<f64>], level: f64) -> (Vec<Option<f64>>, Vec<Option<f6
         }
     }
     (lo, hi)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Metric;
+
+    /// Intervals follow the names of the replicates, whatever the order of
+    /// the metric set or of the replicate rows.
+    #[test]
+    fn intervals_are_attached_by_name_not_position() {
+        let mut metrics = MetricSet::new();
+        metrics.insert("a", Metric::point(1.0));
+        metrics.insert("b", Metric::point(100.0));
+        metrics.insert("c", Metric::point(5.0));
+        let around = |x: f64| (0..200).map(|i| x + (i as f64 - 99.5) / 100.0).collect();
+        // Rows in another order than the set, "c" missing, an extra "z".
+        let reps = bootstrap::Replicates::metrics(
+            vec!["z", "b", "a"],
+            vec![around(-50.0), around(100.0), around(1.0)],
+            Vec::new(),
+        );
+        let options = IntervalOptions {
+            replicates: 200,
+            ..IntervalOptions::default()
+        };
+        assert!(attach(&mut metrics, &reps, &|_| None, &options).is_empty());
+        let ci = |n: &str| metrics.get(n).unwrap().ci;
+        assert!(ci("a").is_some_and(|[lo, hi]| lo < 1.0 && hi > 1.0 && hi < 2.0));
+        assert!(ci("b").is_some_and(|[lo, hi]| lo > 99.0 && hi < 101.0));
+        assert_eq!(ci("c"), None);
+        assert!(metrics.get("z").is_none());
+
+        // Paired differences pair by name too.
+        let other = bootstrap::Replicates::metrics(
+            vec!["a", "b"],
+            vec![around(0.5), around(40.0)],
+            Vec::new(),
+        );
+        let d = reps.difference(&other);
+        assert_eq!(d.names, ["b", "a"]);
+        assert!(
+            d.of("b")
+                .unwrap()
+                .0
+                .iter()
+                .all(|&v| (v - 60.0).abs() < 1e-9)
+        );
+        assert!(d.of("a").unwrap().0.iter().all(|&v| (v - 0.5).abs() < 1e-9));
+    }
 }

@@ -80,17 +80,6 @@ fn collect(
     (values, jackknife)
 }
 
-fn empty_replicates(values: Vec<Vec<f64>>, jackknife: Vec<Vec<f64>>) -> Replicates {
-    Replicates {
-        values,
-        jackknife,
-        tpr: Vec::new(),
-        precision: Vec::new(),
-        f1: Vec::new(),
-        grid: Vec::new(),
-    }
-}
-
 /// Replicates of [`REGRESSION_METRICS`].
 pub fn regression_replicates(
     labels: &Floats,
@@ -149,7 +138,7 @@ pub fn regression_replicates(
             })
             .collect()
     });
-    empty_replicates(values, jackknife)
+    Replicates::metrics(REGRESSION_METRICS.to_vec(), values, jackknife)
 }
 
 /// Names of the multiclass metrics for `k` classes, in the point metrics'
@@ -382,33 +371,43 @@ pub fn multiclass_replicates(
         at("macro_average_precision"),
         at("weighted_average_precision"),
     );
-    let finish =
-        |mut vals: Vec<Vec<f64>>, pick: &dyn Fn(&Replicates) -> &Vec<Vec<f64>>| -> Vec<Vec<f64>> {
-            let reps = vals.first().map_or(0, Vec::len);
-            for r in 0..reps {
-                for (m_auc, m_ap, weighted) in [(mac_auc, mac_ap, false), (wt_auc, wt_ap, true)] {
-                    for (slot, metric) in [(m_auc, 0usize), (m_ap, 1usize)] {
-                        let mut acc = 0.0;
-                        let mut norm = 0.0;
-                        for c in 0..k {
-                            let sup = vals[names.len() + c][r];
-                            let v = pick(&ovr[c])[metric][r];
-                            if sup > 0.0 && v.is_finite() {
-                                let wgt = if weighted { sup } else { 1.0 };
-                                acc += wgt * v;
-                                norm += wgt;
-                            }
+    // The one-vs-rest averages, from each class's replicate (or jackknife)
+    // values looked up by name.
+    let finish = |mut vals: Vec<Vec<f64>>, jk: bool| -> Vec<Vec<f64>> {
+        let reps = vals.first().map_or(0, Vec::len);
+        let per_class = |metric: &str| -> Vec<&[f64]> {
+            ovr.iter()
+                .map(|rep| {
+                    rep.of(metric)
+                        .map_or(&[][..], |(v, j)| if jk { j } else { v })
+                })
+                .collect()
+        };
+        let (auc, ap) = (per_class("roc_auc"), per_class("average_precision"));
+        for r in 0..reps {
+            for (m_auc, m_ap, weighted) in [(mac_auc, mac_ap, false), (wt_auc, wt_ap, true)] {
+                for (slot, class_values) in [(m_auc, &auc), (m_ap, &ap)] {
+                    let mut acc = 0.0;
+                    let mut norm = 0.0;
+                    for c in 0..k {
+                        let sup = vals[names.len() + c][r];
+                        let v = class_values[c].get(r).copied().unwrap_or(f64::NAN);
+                        if sup > 0.0 && v.is_finite() {
+                            let wgt = if weighted { sup } else { 1.0 };
+                            acc += wgt * v;
+                            norm += wgt;
                         }
-                        vals[slot][r] = if norm > 0.0 { acc / norm } else { f64::NAN };
                     }
+                    vals[slot][r] = if norm > 0.0 { acc / norm } else { f64::NAN };
                 }
             }
-            vals.truncate(names.len());
-            vals
-        };
-    let values = finish(values, &|rep| &rep.values);
-    let jackknife = finish(jackknife, &|rep| &rep.jackknife);
-    empty_replicates(values, jackknife)
+        }
+        vals.truncate(names.len());
+        vals
+    };
+    let values = finish(values, false);
+    let jackknife = finish(jackknife, true);
+    Replicates::metrics(names, values, jackknife)
 }
 
 /// Per-lane sums of the regression row pass.
