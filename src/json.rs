@@ -2,7 +2,8 @@
 //! CLI's `--json` and the Python binding's `.to_dict()` are the same.
 //!
 //! Every document has `evalkit_version`, `tier`, `file`, `task`,
-//! `task_reason`, `rows`, `rows_used`, `seed`, `metrics` and `warnings`.
+//! `task_reason`, `rows`, `headline` and `directions` (from the metric
+//! registry), `rows_used`, `seed`, `metrics` and `warnings`.
 //! Each metric is `{"value": f64|null, "ci": [lo, hi]|null, "method": "..."}`,
 //! plus `"reason"` when the value is undefined and `"std_error"` where the
 //! tier estimates one. Counts are integers unless the file has weights.
@@ -38,6 +39,21 @@ fn header(preds: &Predictions, tier: &str) -> serde_json::Map<String, Value> {
     m.insert("task".into(), json!(preds.task.as_str()));
     m.insert("task_reason".into(), json!(preds.task_reason));
     m.insert("rows".into(), json!(preds.rows()));
+    // From the metric registry: the task's headline metrics and which way
+    // each of its metrics is better ("higher", "lower", "neither").
+    m.insert(
+        "headline".into(),
+        json!(crate::metrics::registry::headline(preds.task)),
+    );
+    m.insert(
+        "directions".into(),
+        Value::Object(
+            crate::metrics::registry::of_task(preds.task)
+                .iter()
+                .map(|i| (i.name.to_string(), json!(i.direction)))
+                .collect(),
+        ),
+    );
     m
 }
 

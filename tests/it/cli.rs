@@ -360,3 +360,31 @@ fn sweep_at_every_distinct_score() {
     let out = evalkit(["full", &path("binary_ties.arrow"), "--thresholds", "1"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Every document says which way each metric of its task is better and
+/// which are the headline metrics (the metric registry).
+#[test]
+fn json_documents_carry_directions_and_headlines() {
+    for (file, headline, lower) in [
+        ("binary_balanced.arrow", "roc_auc", "log_loss"),
+        ("regression.arrow", "rmse", "mae"),
+        ("multiclass_digits.arrow", "accuracy", "ece"),
+    ] {
+        let path = fixture(file);
+        let o = evalkit(["full", path.to_str().unwrap(), "--bootstrap", "0", "--json"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let doc: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        assert_eq!(doc["headline"][0], headline, "{file}");
+        assert_eq!(doc["directions"][lower], "lower", "{file}");
+        for name in doc["metrics"].as_object().unwrap().keys() {
+            assert!(doc["directions"][name].is_string(), "{file}: {name}");
+        }
+    }
+    let o = evalkit([
+        "fast",
+        fixture("binary_balanced.arrow").to_str().unwrap(),
+        "--json",
+    ]);
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(doc["directions"]["best_f1_threshold"], "neither");
+}
