@@ -1,5 +1,5 @@
 //! Paired comparison of a candidate against a baseline on the same rows
-//! (SPEC §4, `evalkit compare`).
+//! (docs/spec.md §4, `evalkit compare`).
 //!
 //! Rows are matched by an id column when one is given, else by position
 //! after checking that the labels agree row by row. Both models then go

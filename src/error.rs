@@ -2,7 +2,7 @@
 //!
 //! Every error names what the user has to look at — the file, the column, the
 //! row — and, where there is one, what to do about it. The binary maps every
-//! variant to exit code 2 (SPEC §5); the Python binding maps each
+//! variant to exit code 2 (docs/spec.md §5); the Python binding maps each
 //! [`ErrorKind`] to its own exception class.
 
 use std::fmt;

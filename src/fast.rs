@@ -1,4 +1,4 @@
-//! The fast tier (SPEC §4): loss and accuracy on a stratified, seeded sample.
+//! The fast tier (docs/spec.md §4): loss and accuracy on a stratified, seeded sample.
 //!
 //! Estimates are stratified means: `Σ_h (W_h / W) · m_h`, where `m_h` is the
 //! (weighted) mean over the rows sampled from stratum `h` and `W_h` the

@@ -1,4 +1,4 @@
-//! The full tier (SPEC §4): every row, every metric of the task.
+//! The full tier (docs/spec.md §4): every row, every metric of the task.
 
 use crate::data::{Columns, Float, Predictions};
 use crate::error::{Error, Result};

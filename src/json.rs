@@ -1,4 +1,4 @@
-//! The machine-readable result documents (SPEC §5), built in one place so the
+//! The machine-readable result documents (docs/spec.md §5), built in one place so the
 //! CLI's `--json` and the Python binding's `.to_dict()` are the same.
 //!
 //! Every document has `evalkit_version`, `tier`, `file`, `task`,

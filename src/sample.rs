@@ -1,4 +1,4 @@
-//! Stratified, seeded sampling without replacement (SPEC §4).
+//! Stratified, seeded sampling without replacement (docs/spec.md §4).
 //!
 //! Each stratum (a class; for regression a label decile) keeps its share of
 //! the sample: `n · N_h / N` rounded by largest remainder (ties to the lower

@@ -1,4 +1,4 @@
-//! Suites and gates (SPEC §7, `evalkit run SUITE.toml`).
+//! Suites and gates (docs/spec.md §7, `evalkit run SUITE.toml`).
 //!
 //! A suite writes down what must be true before a model ships: the data,
 //! the model (or an existing prediction file), a baseline, the tiers'

@@ -1,4 +1,4 @@
-//! The inference pass (SPEC §6): a model and a dataset in, a cached
+//! The inference pass (docs/spec.md §6): a model and a dataset in, a cached
 //! prediction file out; the model never runs twice on the same data.
 //!
 //! 1. The cache key hashes the model's bytes, the data's bytes, the
@@ -12,7 +12,7 @@
 //!    pass, peak memory read from the OS.
 //! 4. The scores become the `score` column (probability of class 1, a list
 //!    of class probabilities, or the prediction), with the label and kept
-//!    columns and the metadata of SPEC §2, written atomically.
+//!    columns and the metadata of docs/spec.md §2, written atomically.
 
 pub mod cache;
 pub mod dataset;

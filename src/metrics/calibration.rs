@@ -10,7 +10,7 @@
 //! fraction of positives (binary) or of correct predictions (multiclass, on
 //! the top class), and `predicted_b` the weighted mean probability.
 
-/// Number of reliability bins (SPEC §3).
+/// Number of reliability bins (docs/spec.md §3).
 pub const BINS: usize = 15;
 
 /// One reliability bin.

@@ -403,7 +403,7 @@ pub struct Sweep {
     /// False negatives.
     #[serde(rename = "fn")]
     pub fn_: Vec<f64>,
-    /// Precision; 0 where nothing is predicted positive (SPEC §3).
+    /// Precision; 0 where nothing is predicted positive (docs/spec.md §3).
     pub precision: Vec<f64>,
     /// Recall; `None` without positive labels.
     pub recall: Vec<Option<f64>>,

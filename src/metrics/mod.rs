@@ -1,6 +1,6 @@
 //! Metrics, computed in exactly one place each.
 //!
-//! Conventions (SPEC §3) follow scikit-learn unless stated: ROC and PR curves
+//! Conventions (docs/spec.md §3) follow scikit-learn unless stated: ROC and PR curves
 //! have one operating point per distinct score, ties are one step, "positive"
 //! means `score >= threshold`, log loss clips probabilities to
 //! `[1e-15, 1 − 1e-15]` and is computed in `f64`. A metric that is undefined
@@ -21,7 +21,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 /// Probabilities are clipped to `[EPS, 1 − EPS]` before taking logarithms.
 pub const LOG_LOSS_EPS: f64 = 1e-15;
 
-/// Negative log of a probability, clipped as SPEC §3 says.
+/// Negative log of a probability, clipped as docs/spec.md §3 says.
 #[inline]
 pub fn neg_log(p: f64) -> f64 {
     -p.clamp(LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS).ln()

@@ -1,4 +1,4 @@
-//! The HTML report for candidate review (SPEC §9, `evalkit report`).
+//! The HTML report for candidate review (docs/spec.md §9, `evalkit report`).
 //!
 //! Two steps: [`build`] runs the full tier (and the comparison with the
 //! baseline, and the slices) and keeps what the page shows in a [`Report`]

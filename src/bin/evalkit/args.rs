@@ -1,4 +1,4 @@
-//! Command-line arguments (SPEC §5).
+//! Command-line arguments (docs/spec.md §5).
 
 use std::path::PathBuf;
 

@@ -1,4 +1,4 @@
-//! The `evalkit` command: parse → run → exit code (SPEC §5).
+//! The `evalkit` command: parse → run → exit code (docs/spec.md §5).
 //!
 //! Exit codes: 0 success, 1 a gate failed, 2 a usage or input error. Errors
 //! are one line on stderr. A panic (a bug) is reported the same way: one
