@@ -580,6 +580,37 @@ fn csv_row_with_an_extra_field_names_the_row() {
     );
 }
 
+/// Regression values whose squared errors overflow are refused at the first
+/// row, rather than giving an infinite MSE.
+#[test]
+fn regression_values_too_large_for_the_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("huge.arrow");
+    write_ipc(
+        &p,
+        vec![
+            ("label", f64s(vec![1.0, 2.0, 3.0, 4.0])),
+            ("score", f64s(vec![1.5, 2.5, -1e200, 4.5])),
+        ],
+        &[],
+    );
+    rejects(
+        &p,
+        &[],
+        &["huge.arrow", "column 'score', row 2", "-1e200", "too large"],
+    );
+    let p = dir.path().join("label.arrow");
+    write_ipc(
+        &p,
+        vec![
+            ("label", f64s(vec![1.0, f64::MAX])),
+            ("score", f64s(vec![1.5, 2.5])),
+        ],
+        &[],
+    );
+    rejects(&p, &[], &["column 'label', row 1", "too large"]);
+}
+
 /// Counts and lengths in a Parquet footer or page header that polars would
 /// trust and allocate for (aborting the process when the allocation fails)
 /// are checked first: the file is refused as corrupt, with exit 2.

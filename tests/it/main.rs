@@ -6,6 +6,7 @@ mod common;
 mod compare;
 mod fast_tier;
 mod formats;
+mod fuzz_readers;
 mod golden;
 mod infer;
 mod intervals;
