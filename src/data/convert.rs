@@ -217,9 +217,9 @@ pub(crate) fn predictions_from_table(table: Table, options: &ReadOptions) -> Res
                 ));
             }
             let labels = float_column(path, label_name, &label)?;
-            check_finite(path, label_name, &labels)?;
+            check_regression_values(path, label_name, &labels)?;
             let scores = float_column(path, &score_name, &scores[0])?;
-            check_finite(path, &score_name, &scores)?;
+            check_regression_values(path, &score_name, &scores)?;
             Columns::Regression { labels, scores }
         }
     };
@@ -494,6 +494,31 @@ fn check_finite(path: &Path, column: &str, values: &Floats) -> Result<()> {
     let row = crate::with_floats!(values, s => first_bad(s, |v| !v.to_f64().is_finite()));
     match row {
         Some(row) => Err(not_finite(path, column, row, values.get(row))),
+        None => Ok(()),
+    }
+}
+
+/// Largest magnitude of a regression label or prediction: the squared
+/// differences of such values, summed unweighted over the most rows a file
+/// may hold, stay far below `f64::MAX`, so no regression metric overflows to
+/// infinity.
+pub const REGRESSION_LIMIT: f64 = 1e100;
+
+/// Finite, and within [`REGRESSION_LIMIT`] in magnitude.
+fn check_regression_values(path: &Path, column: &str, values: &Floats) -> Result<()> {
+    check_finite(path, column, values)?;
+    let row =
+        crate::with_floats!(values, s => first_bad(s, |v| v.to_f64().abs() > REGRESSION_LIMIT));
+    match row {
+        Some(row) => Err(Error::bad_value(
+            path,
+            column,
+            row,
+            format!(
+                "value {:e} is too large for the regression metrics (squared errors would overflow); rescale the column to within ±{REGRESSION_LIMIT:e}",
+                values.get(row)
+            ),
+        )),
         None => Ok(()),
     }
 }

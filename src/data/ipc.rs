@@ -8,7 +8,7 @@ use std::sync::Arc;
 use arrow::buffer::Buffer;
 use arrow::ipc::convert::try_fb_to_schema;
 use arrow::ipc::reader::{FileDecoder, read_footer_length};
-use arrow::ipc::root_as_footer;
+use arrow::ipc::{root_as_footer, root_as_message};
 
 use super::Table;
 use crate::error::{Error, Result};
@@ -23,26 +23,42 @@ pub(crate) fn read_mmap(path: &Path) -> Result<Table> {
     let mmap =
         unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, "cannot map", e))?;
     let len = mmap.len();
-    let truncated = |what: &str| {
-        Error::bad_format(
-            path,
-            format!("is a truncated or corrupt Arrow IPC file ({what}); write it again"),
-        )
-    };
+    let ptr = NonNull::new(mmap.as_ptr() as *mut u8)
+        .ok_or_else(|| truncated_file(path, "empty mapping"))?;
+    // SAFETY: `ptr` is valid for `len` bytes for as long as the mapping lives,
+    // and the mapping is owned by the buffer through the Arc.
+    let buffer = unsafe { Buffer::from_custom_allocation(ptr, len, Arc::new(mmap)) };
+    decode(path, buffer)
+}
+
+/// Decodes an Arrow IPC file held in memory (read from a pipe); `name`
+/// stands for it in messages.
+pub(crate) fn read_bytes(name: &Path, bytes: Vec<u8>) -> Result<Table> {
+    decode(name, Buffer::from_vec(bytes))
+}
+
+fn truncated_file(name: &Path, what: &str) -> Error {
+    Error::bad_format(
+        name,
+        format!("is a truncated or corrupt Arrow IPC file ({what}); write it again"),
+    )
+}
+
+/// Decodes the record batches the footer of `buffer` lists.
+fn decode(path: &Path, buffer: Buffer) -> Result<Table> {
+    let len = buffer.len();
+    let truncated = |what: &str| truncated_file(path, what);
+    // The magic (padded to 8), a footer length and the closing magic.
     if len < 18 {
         return Err(truncated("too short for an Arrow file"));
     }
-    let trailer: [u8; 10] = mmap[len - 10..]
+    let trailer: [u8; 10] = buffer[len - 10..]
         .try_into()
         .map_err(|_| truncated("no footer"))?;
     let footer_len = read_footer_length(trailer).map_err(|_| truncated("no footer at the end"))?;
     if footer_len + 10 + 8 > len {
         return Err(truncated("footer longer than the file"));
     }
-    let ptr = NonNull::new(mmap.as_ptr() as *mut u8).ok_or_else(|| truncated("empty mapping"))?;
-    // SAFETY: `ptr` is valid for `len` bytes for as long as the mapping lives,
-    // and the mapping is owned by the buffer through the Arc.
-    let buffer = unsafe { Buffer::from_custom_allocation(ptr, len, Arc::new(mmap)) };
 
     let footer = root_as_footer(&buffer[len - 10 - footer_len..len - 10])
         .map_err(|e| truncated(&format!("unreadable footer: {e}")))?;
@@ -88,4 +104,59 @@ pub(crate) fn read_mmap(path: &Path) -> Result<Table> {
         schema,
         batches,
     })
+}
+
+/// Walks the messages of an Arrow IPC stream without decoding them: each is
+/// an optional continuation marker, its metadata length, a flatbuffer
+/// message and a body. A stream whose last message runs past the end of the
+/// data was cut short; the polars reader would call that "failed to fill
+/// whole buffer". A stream closed after a whole message without the
+/// end-of-stream marker is valid (the format allows it).
+pub(crate) fn check_stream(name: &Path, bytes: &[u8]) -> Result<()> {
+    let bad = |what: String| {
+        Error::bad_format(
+            name,
+            format!("is a truncated or corrupt Arrow IPC stream ({what}); write it again"),
+        )
+    };
+    let len = bytes.len();
+    let word = |at: usize| -> Option<i32> {
+        let b: [u8; 4] = bytes.get(at..at.checked_add(4)?)?.try_into().ok()?;
+        Some(i32::from_le_bytes(b))
+    };
+    let mut at = 0usize;
+    while at < len {
+        let message = at;
+        let ends_early = || bad(format!("it ends inside the message at byte {message}"));
+        let mut meta = word(at).ok_or_else(ends_early)?;
+        at += 4;
+        if meta == -1 {
+            meta = word(at).ok_or_else(ends_early)?;
+            at += 4;
+        }
+        if meta == 0 {
+            return Ok(()); // the end-of-stream marker
+        }
+        let meta = usize::try_from(meta).map_err(|_| {
+            bad(format!(
+                "the message at byte {message} has a negative length"
+            ))
+        })?;
+        if meta > len - at {
+            return Err(ends_early());
+        }
+        let header = root_as_message(&bytes[at..at + meta])
+            .map_err(|e| bad(format!("the message at byte {message} is unreadable: {e}")))?;
+        at += meta;
+        let body = usize::try_from(header.bodyLength()).map_err(|_| {
+            bad(format!(
+                "the message at byte {message} has a negative body length"
+            ))
+        })?;
+        if body > len - at {
+            return Err(ends_early());
+        }
+        at += body;
+    }
+    Ok(())
 }

@@ -15,6 +15,18 @@
 //! | Parquet (`PAR1`) | polars |
 //! | CSV (text) | polars |
 //!
+//! A file cut short inside its magic bytes (`ARR`, `PA`, a short run of
+//! `0xFF`) is reported as a truncated file of that format. Before polars
+//! reads an Arrow IPC stream or a Parquet file, its framing is walked without
+//! decoding data (stream messages; the Parquet footer and page headers), so
+//! that a file cut short or with a corrupt length or count is reported as
+//! such rather than handed to a reader that would trust it.
+//!
+//! The path `-` is standard input (named "standard input" in messages). A
+//! path that is not a regular file — a FIFO, `/dev/stdin`, a shell's
+//! `<(…)` — is read into memory once and then recognised and parsed from
+//! the bytes like a file (an Arrow IPC file is then decoded from memory).
+//!
 //! The task is taken from `--task`, else from the file's `evalkit.task`
 //! metadata, else inferred: float labels → regression, list scores (or several
 //! score columns) → multiclass, otherwise binary. [`Predictions::task_reason`]
@@ -23,6 +35,7 @@
 mod convert;
 mod floats;
 mod ipc;
+mod parquet;
 mod polars_bridge;
 
 use std::collections::BTreeMap;
@@ -33,7 +46,7 @@ use std::str::FromStr;
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{DataType, SchemaRef};
 
-pub use convert::{sigmoid, softmax_in_place};
+pub use convert::{REGRESSION_LIMIT, sigmoid, softmax_in_place};
 pub use floats::{Float, Floats};
 pub(crate) use polars_bridge::frame_to_arrow;
 
@@ -421,9 +434,116 @@ pub enum Format {
     Csv,
 }
 
-/// Decides the format from the leading bytes of the file.
-pub fn sniff_format(path: &Path) -> Result<Format> {
-    use std::io::Read;
+/// Where a prediction file's bytes are.
+pub(crate) enum Input {
+    /// A regular file, read in place: memory-mapped (Arrow IPC file) or by
+    /// polars from the file.
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Its length in bytes.
+        len: u64,
+    },
+    /// Standard input (`-`), a FIFO, `/dev/stdin` or a process substitution:
+    /// read into memory once, as it can be read neither twice nor mapped.
+    Memory(Vec<u8>),
+}
+
+/// A prediction file's bytes and the name errors give it.
+pub(crate) struct Source {
+    /// The path as the user gave it; `-` is named "standard input".
+    pub name: PathBuf,
+    /// Where the bytes are.
+    pub input: Input,
+}
+
+/// The name `-` is given in messages.
+const STANDARD_INPUT: &str = "standard input";
+
+/// How many leading bytes decide the format.
+const HEAD: usize = 8192;
+
+impl Source {
+    /// Opens `path`: `-` is standard input; a regular file stays on disk; any
+    /// other readable path (FIFO, character device, `/dev/stdin`, `<(…)`) is
+    /// read fully into memory, once.
+    pub fn open(path: &Path) -> Result<Source> {
+        use std::io::Read;
+        if path.as_os_str() == "-" {
+            let name = PathBuf::from(STANDARD_INPUT);
+            let mut bytes = Vec::new();
+            std::io::stdin()
+                .lock()
+                .read_to_end(&mut bytes)
+                .map_err(|e| Error::io(&name, "cannot read", e))?;
+            return Ok(Source {
+                name,
+                input: Input::Memory(bytes),
+            });
+        }
+        let input = match regular_file_len(path)? {
+            Some(len) => Input::File {
+                path: path.to_path_buf(),
+                len,
+            },
+            None => {
+                let mut bytes = Vec::new();
+                std::fs::File::open(path)
+                    .map_err(|e| Error::io(path, "cannot open", e))?
+                    .read_to_end(&mut bytes)
+                    .map_err(|e| Error::io(path, "cannot read", e))?;
+                Input::Memory(bytes)
+            }
+        };
+        Ok(Source {
+            name: path.to_path_buf(),
+            input,
+        })
+    }
+
+    /// Length in bytes.
+    fn len(&self) -> u64 {
+        match &self.input {
+            Input::File { len, .. } => *len,
+            Input::Memory(bytes) => bytes.len() as u64,
+        }
+    }
+
+    /// The first `n` bytes (fewer when the input is shorter).
+    fn head(&self, n: usize) -> Result<Vec<u8>> {
+        use std::io::Read;
+        match &self.input {
+            Input::File { path, .. } => {
+                let mut head = Vec::with_capacity(n);
+                std::fs::File::open(path)
+                    .and_then(|f| f.take(n as u64).read_to_end(&mut head))
+                    .map_err(|e| Error::io(path, "cannot read", e))?;
+                Ok(head)
+            }
+            Input::Memory(bytes) => Ok(bytes[..n.min(bytes.len())].to_vec()),
+        }
+    }
+
+    /// Runs `f` on all the bytes (a regular file is memory-mapped for it).
+    pub fn with_bytes<T>(&self, f: impl FnOnce(&[u8]) -> Result<T>) -> Result<T> {
+        match &self.input {
+            Input::File { path, .. } => {
+                let file =
+                    std::fs::File::open(path).map_err(|e| Error::io(path, "cannot open", e))?;
+                // SAFETY: read-only; see `ipc::read_mmap` on files changed
+                // while mapped.
+                let map = unsafe { memmap2::Mmap::map(&file) }
+                    .map_err(|e| Error::io(path, "cannot map", e))?;
+                f(&map)
+            }
+            Input::Memory(bytes) => f(bytes),
+        }
+    }
+}
+
+/// `Some(length)` for a regular file, `None` for another readable path (a
+/// FIFO or a device); an error for a directory or a path that does not exist.
+fn regular_file_len(path: &Path) -> Result<Option<u64>> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, "cannot open", e))?;
     if meta.is_dir() {
         return Err(Error::bad_format(
@@ -431,30 +551,77 @@ pub fn sniff_format(path: &Path) -> Result<Format> {
             "is a directory, not a prediction file",
         ));
     }
-    if meta.len() == 0 {
+    Ok(meta.is_file().then_some(meta.len()))
+}
+
+/// Decides the format of a regular file from its leading bytes.
+///
+/// A pipe, FIFO or device is refused with a message saying so: the callers
+/// of this function read the file again by its path. (Prediction files are
+/// read through [`read_predictions`], which also takes those.)
+pub fn sniff_format(path: &Path) -> Result<Format> {
+    let Some(len) = regular_file_len(path)? else {
         return Err(Error::bad_format(
             path,
+            "is not a regular file (a pipe, FIFO or device); save the data to a file and pass its path",
+        ));
+    };
+    let source = Source {
+        name: path.to_path_buf(),
+        input: Input::File {
+            path: path.to_path_buf(),
+            len,
+        },
+    };
+    sniff(&source)
+}
+
+/// The magic bytes each format starts with.
+const MAGICS: [(&[u8], &str); 3] = [
+    (b"ARROW1", "Arrow IPC file"),
+    (b"PAR1", "Parquet file"),
+    (&[0xFF, 0xFF, 0xFF, 0xFF], "Arrow IPC stream"),
+];
+
+/// Decides the format from the leading bytes.
+fn sniff(source: &Source) -> Result<Format> {
+    let name = source.name.as_path();
+    let len = source.len();
+    if len == 0 {
+        return Err(Error::bad_format(
+            name,
             "is empty (0 bytes): it holds no predictions",
         ));
     }
-    let mut head = Vec::with_capacity(8192);
-    std::fs::File::open(path)
-        .and_then(|f| f.take(8192).read_to_end(&mut head))
-        .map_err(|e| Error::io(path, "cannot read", e))?;
-    if head.starts_with(b"ARROW1") {
+    let head = source.head(HEAD)?;
+    if head.starts_with(MAGICS[0].0) {
         return Ok(Format::ArrowFile);
     }
-    if head.starts_with(b"PAR1") {
+    if head.starts_with(MAGICS[1].0) {
         return Ok(Format::Parquet);
     }
-    if head.starts_with(&[0xFF, 0xFF, 0xFF, 0xFF]) {
+    if head.starts_with(MAGICS[2].0) {
         return Ok(Format::ArrowStream);
+    }
+    // A whole input shorter than a magic that it begins: a file cut short
+    // (it would otherwise pass for a header-only CSV file).
+    if let Some((_, what)) = MAGICS
+        .iter()
+        .find(|(magic, _)| head.len() < magic.len() && magic.starts_with(&head))
+    {
+        return Err(Error::bad_format(
+            name,
+            format!(
+                "is a truncated {what}: its {len} {} only the start of the {what}'s magic number; write it again",
+                if len == 1 { "byte is" } else { "bytes are" }
+            ),
+        ));
     }
     if looks_like_text(&head) {
         return Ok(Format::Csv);
     }
     Err(Error::bad_format(
-        path,
+        name,
         "is not an Arrow IPC, Parquet or CSV file (its first bytes match none of them)",
     ))
 }
@@ -474,18 +641,25 @@ fn looks_like_text(head: &[u8]) -> bool {
 
 /// Reads and validates a prediction file.
 ///
-/// Errors name the file, and the column and first row where a value is the
-/// problem. Arrow and polars are called inside a panic boundary: corrupt bytes
-/// that make them panic come back as [`Error::Format`].
+/// `-` reads standard input; a FIFO, `/dev/stdin` or a process substitution
+/// is read into memory once. Errors name the file as given (`-` as
+/// "standard input"), and the column and first row where a value is the
+/// problem; every error is one line. Arrow and polars are called inside a
+/// panic boundary: corrupt bytes that make them panic come back as
+/// [`Error::Format`].
 pub fn read_predictions(path: &Path, options: &ReadOptions) -> Result<Predictions> {
-    let table = read_table(path, options)?;
-    convert::predictions_from_table(table, options)
+    read_table(path, options)
+        .and_then(|table| convert::predictions_from_table(table, options))
+        .map_err(one_line)
 }
 
 /// Reads the columns `options` needs (all columns for formats that cannot
 /// project cheaply) into a [`Table`].
 pub(crate) fn read_table(path: &Path, options: &ReadOptions) -> Result<Table> {
-    let format = sniff_format(path)?;
+    let source = Source::open(path)?;
+    let format = sniff(&source)?;
+    let name = source.name.clone();
+    let name = name.as_path();
     let mut required: Vec<String> = vec![options.label.clone()];
     required.extend(options.score.iter().cloned());
     required.extend(options.extra.iter().cloned());
@@ -499,15 +673,94 @@ pub(crate) fn read_table(path: &Path, options: &ReadOptions) -> Result<Table> {
         None => vec!["weight".to_string()],
     };
     let table = match format {
-        Format::ArrowFile => contain(path, "Arrow IPC", || ipc::read_mmap(path))?,
-        other => contain(path, format_name(other), || {
-            polars_bridge::read(path, other, &required, &optional)
+        Format::ArrowFile => contain(name, "Arrow IPC", || match source.input {
+            Input::File { path, .. } => ipc::read_mmap(&path),
+            Input::Memory(bytes) => ipc::read_bytes(name, bytes),
+        })?,
+        Format::ArrowStream => {
+            source.with_bytes(|bytes| {
+                contain(name, "Arrow IPC stream", || ipc::check_stream(name, bytes))
+            })?;
+            contain(name, format_name(format), || {
+                polars_bridge::read(&source, format, &required, &optional)
+            })?
+        }
+        Format::Parquet => {
+            source.with_bytes(|bytes| contain(name, "Parquet", || parquet::check(name, bytes)))?;
+            contain(name, format_name(format), || {
+                polars_bridge::read(&source, format, &required, &optional)
+            })?
+        }
+        Format::Csv => contain(name, format_name(format), || {
+            polars_bridge::read(&source, format, &required, &optional)
         })?,
     };
     if table.rows() == 0 {
-        return Err(Error::bad_format(path, "has no rows"));
+        return Err(Error::bad_format(name, "has no rows"));
     }
     Ok(table)
+}
+
+/// The error with control characters (line breaks from a column name, a
+/// metadata value or a reader's message) escaped: every error is one line.
+fn one_line(e: Error) -> Error {
+    fn clean(s: String) -> String {
+        if s.chars().any(char::is_control) {
+            s.chars()
+                .map(|c| {
+                    if c.is_control() {
+                        c.escape_default().to_string()
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect()
+        } else {
+            s
+        }
+    }
+    fn clean_path(p: PathBuf) -> PathBuf {
+        match p.to_str() {
+            Some(s) if s.chars().any(char::is_control) => PathBuf::from(clean(s.to_string())),
+            _ => p,
+        }
+    }
+    match e {
+        Error::Io {
+            path,
+            action,
+            source,
+        } => Error::Io {
+            path: clean_path(path),
+            action,
+            source,
+        },
+        Error::Format { path, message } => Error::Format {
+            path: clean_path(path),
+            message: clean(message),
+        },
+        Error::Column {
+            path,
+            column,
+            message,
+        } => Error::Column {
+            path: clean_path(path),
+            column: clean(column),
+            message: clean(message),
+        },
+        Error::Value {
+            path,
+            column,
+            row,
+            message,
+        } => Error::Value {
+            path: clean_path(path),
+            column: clean(column),
+            row,
+            message: clean(message),
+        },
+        Error::Usage(message) => Error::Usage(clean(message)),
+    }
 }
 
 fn format_name(format: Format) -> &'static str {

@@ -9,20 +9,22 @@ use std::io::Cursor;
 use std::path::Path;
 use std::sync::Arc;
 
+use polars::io::mmap::MmapBytesReader;
 use polars::prelude::*;
 
-use super::{Format, Table};
+use super::{Format, Input, Source, Table};
 use crate::error::{Error, Result};
 
 /// Reads the `required` columns and those of `optional` the file has; when a
 /// required one is missing, reads every column so that the caller's error can
 /// list what is there.
 pub(crate) fn read(
-    path: &Path,
+    source: &Source,
     format: Format,
     required: &[String],
     optional: &[String],
 ) -> Result<Table> {
+    let path = source.name.as_path();
     let fail = |e: PolarsError| {
         Error::bad_format(
             path,
@@ -33,7 +35,15 @@ pub(crate) fn read(
             ),
         )
     };
-    let open = || std::fs::File::open(path).map_err(|e| Error::io(path, "cannot open", e));
+    // The file, or the bytes read from a pipe.
+    let open = || -> Result<Box<dyn MmapBytesReader + '_>> {
+        Ok(match &source.input {
+            Input::File { path, .. } => {
+                Box::new(std::fs::File::open(path).map_err(|e| Error::io(path, "cannot open", e))?)
+            }
+            Input::Memory(bytes) => Box::new(Cursor::new(bytes.as_slice())),
+        })
+    };
 
     let (mut frame, metadata) = match format {
         Format::ArrowStream => {
@@ -88,10 +98,14 @@ pub(crate) fn read(
                     .with_has_header(true)
                     .with_infer_schema_length(Some(10_000))
             };
+            // A row with more fields than the header is named by its row.
+            let fail = |e: PolarsError| match source.with_bytes(|b| Ok(long_row(path, b))) {
+                Ok(Some(e)) | Err(e) => e,
+                Ok(None) => fail(e),
+            };
             let header = options()
                 .with_n_rows(Some(1))
-                .try_into_reader_with_file_path(Some(path.to_path_buf()))
-                .map_err(fail)?
+                .into_reader_with_file_handle(open()?)
                 .finish()
                 .map_err(fail)?;
             let names: Vec<String> = header
@@ -103,8 +117,7 @@ pub(crate) fn read(
                 .map(|cols| cols.into_iter().map(PlSmallStr::from).collect::<Arc<[_]>>());
             let frame = options()
                 .with_columns(columns)
-                .try_into_reader_with_file_path(Some(path.to_path_buf()))
-                .map_err(fail)?
+                .into_reader_with_file_handle(open()?)
                 .finish()
                 .map_err(fail)?;
             (frame, BTreeMap::new())
@@ -125,6 +138,69 @@ pub(crate) fn read(
         schema,
         batches,
     })
+}
+
+/// The error for the first CSV row with more fields than the header, if
+/// there is one. Rows are counted from 0 after the header, every line break
+/// outside quotes ending one (as the value errors count them: an empty line
+/// is a row of missing values). A field that starts with a double quote runs
+/// to the next lone one (`""` inside it is a quote): commas and line breaks
+/// in it are its own; a quote elsewhere is an ordinary character.
+fn long_row(path: &Path, bytes: &[u8]) -> Option<Error> {
+    let mut header: Option<usize> = None;
+    let mut row = 0usize;
+    let mut fields = 1usize;
+    let mut field_start = true;
+    let mut quoted = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        i += 1;
+        if quoted {
+            if b == b'"' {
+                if bytes.get(i) == Some(&b'"') {
+                    i += 1;
+                } else {
+                    quoted = false;
+                }
+            }
+            continue;
+        }
+        match b {
+            b'"' if field_start => quoted = true,
+            b',' => {
+                fields += 1;
+                field_start = true;
+                continue;
+            }
+            b'\n' => {
+                match header {
+                    None => header = Some(fields),
+                    Some(h) if fields > h => return Some(too_many(path, row, fields, h)),
+                    Some(_) => row += 1,
+                }
+                fields = 1;
+                field_start = true;
+                continue;
+            }
+            _ => {}
+        }
+        field_start = false;
+    }
+    // The last row, when no line break ends it.
+    match header {
+        Some(h) if fields > h => Some(too_many(path, row, fields, h)),
+        _ => None,
+    }
+}
+
+fn too_many(path: &Path, row: usize, fields: usize, header: usize) -> Error {
+    Error::bad_format(
+        path,
+        format!(
+            "row {row} has {fields} fields but the header has {header}; every row needs one field per header column (quote a field that holds a comma)"
+        ),
+    )
 }
 
 /// A polars frame as Arrow schema and batches, through an in-memory IPC

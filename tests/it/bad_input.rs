@@ -462,3 +462,227 @@ fn in_memory_arrays_without_rows_or_scores_are_errors() {
     let e = Predictions::from_arrays("mem", l, vec![], None, None, None).unwrap_err();
     assert!(e.to_string().contains("no score column"), "{e}");
 }
+
+/// A file that starts like an Arrow IPC file, stream or Parquet file but is
+/// cut short is reported as a truncated file of that format, not read as CSV.
+#[test]
+fn truncated_magic_is_named_as_its_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let arrow = std::fs::read(fixture("binary_balanced.arrow")).unwrap();
+    let stream = std::fs::read(fixture("binary_balanced.arrows")).unwrap();
+    let parquet = std::fs::read(fixture("binary_balanced.parquet")).unwrap();
+    let cases: Vec<(&str, &[u8], &str)> = vec![
+        ("a1.arrow", b"A", "truncated Arrow IPC file"),
+        ("a3.arrow", b"ARR", "truncated Arrow IPC file"),
+        ("a4.arrow", &arrow[..4], "truncated Arrow IPC file"),
+        ("a5.arrow", &arrow[..5], "truncated Arrow IPC file"),
+        (
+            "a6.arrow",
+            &arrow[..6],
+            "truncated or corrupt Arrow IPC file",
+        ),
+        ("p3.parquet", b"PAR", "truncated Parquet file"),
+        (
+            "p4.parquet",
+            &parquet[..4],
+            "truncated or corrupt Parquet file",
+        ),
+        (
+            "p1000.parquet",
+            &parquet[..1000],
+            "truncated or corrupt Parquet file",
+        ),
+        (
+            "p-3.parquet",
+            &parquet[..parquet.len() - 3],
+            "truncated or corrupt Parquet file",
+        ),
+        ("s1.arrows", &stream[..1], "truncated Arrow IPC stream"),
+        ("s3.arrows", &stream[..3], "truncated Arrow IPC stream"),
+        (
+            "s6.arrows",
+            &stream[..6],
+            "truncated or corrupt Arrow IPC stream",
+        ),
+        (
+            "s3000.arrows",
+            &stream[..3000],
+            "truncated or corrupt Arrow IPC stream",
+        ),
+        (
+            "s-20.arrows",
+            &stream[..stream.len() - 20],
+            "truncated or corrupt Arrow IPC stream",
+        ),
+    ];
+    for (name, bytes, want) in cases {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        rejects(&p, &[], &[name, want]);
+    }
+}
+
+/// A CSV row with more fields than the header names the file, the 0-based
+/// data row (header excluded, counted as the value errors count) and both
+/// field counts.
+#[test]
+fn csv_row_with_an_extra_field_names_the_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: Vec<(&str, &str, &[&str])> = vec![
+        (
+            "extra.csv",
+            "label,score\n0,0.1\n1,0.9\n0,0.2,5\n1,0.8\n",
+            &["row 2", "3 fields", "header has 2"],
+        ),
+        (
+            "first.csv",
+            "label,score\r\n0,0.1,7\r\n1,0.9\r\n",
+            &["row 0", "3 fields", "header has 2"],
+        ),
+        // Quoted commas and line breaks are inside one field.
+        (
+            "quoted.csv",
+            "label,score,note\n0,0.1,\"a, b\"\n1,0.9,\"two\nlines, too\"\n0,0.2,x,\"y\"\n",
+            &["row 2", "4 fields", "header has 3"],
+        ),
+        // A quote inside an unquoted field is an ordinary character.
+        (
+            "midquote.csv",
+            "label,score,x\n0,0.1,a\"b\n1,0.9,c,d\n",
+            &["row 1", "4 fields", "header has 3"],
+        ),
+        // An empty field at the end is a field.
+        (
+            "trailing.csv",
+            "label,score\n0,0.1\n1,0.9\n0,0.2\n1,0.8,\n",
+            &["row 3", "3 fields", "header has 2"],
+        ),
+    ];
+    for (name, text, want) in cases {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        let mut needles = vec![name];
+        needles.extend_from_slice(want);
+        rejects(&p, &[], &needles);
+    }
+    // A row past the rows polars infers the schema from.
+    let mut text = String::from("label,score\n");
+    for r in 0..20_000 {
+        text.push_str(&format!("{},{}\n", r % 2, (r % 10) as f64 / 10.0));
+    }
+    text.push_str("1,0.5,9\n");
+    let p = dir.path().join("late.csv");
+    std::fs::write(&p, text).unwrap();
+    rejects(
+        &p,
+        &[],
+        &["late.csv", "row 20000", "3 fields", "header has 2"],
+    );
+}
+
+/// Regression values whose squared errors overflow are refused at the first
+/// row, rather than giving an infinite MSE.
+#[test]
+fn regression_values_too_large_for_the_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("huge.arrow");
+    write_ipc(
+        &p,
+        vec![
+            ("label", f64s(vec![1.0, 2.0, 3.0, 4.0])),
+            ("score", f64s(vec![1.5, 2.5, -1e200, 4.5])),
+        ],
+        &[],
+    );
+    rejects(
+        &p,
+        &[],
+        &["huge.arrow", "column 'score', row 2", "-1e200", "too large"],
+    );
+    let p = dir.path().join("label.arrow");
+    write_ipc(
+        &p,
+        vec![
+            ("label", f64s(vec![1.0, f64::MAX])),
+            ("score", f64s(vec![1.5, 2.5])),
+        ],
+        &[],
+    );
+    rejects(&p, &[], &["column 'label', row 1", "too large"]);
+}
+
+/// Counts and lengths in a Parquet footer or page header that polars would
+/// trust and allocate for (aborting the process when the allocation fails)
+/// are checked first: the file is refused as corrupt, with exit 2.
+#[test]
+fn corrupt_parquet_counts_are_refused_before_polars_allocates() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = std::fs::read(fixture("binary_balanced.parquet")).unwrap();
+
+    // The label column's data page header starts at byte 36 (pyarrow's
+    // layout of this fixture): type, sizes, then the data page header whose
+    // first field, the value count, is the zigzag varint a0 1f (2000).
+    // 9f 1f is -2000.
+    let mut bytes = original.clone();
+    assert_eq!(bytes[44..48], [0x2c, 0x15, 0xa0, 0x1f], "fixture layout");
+    bytes[46] = 0x9f;
+    let p = dir.path().join("negative-values.parquet");
+    std::fs::write(&p, &bytes).unwrap();
+    rejects(
+        &p,
+        &[],
+        &[
+            "negative-values.parquet",
+            "corrupt Parquet file",
+            "-2000 values",
+        ],
+    );
+
+    // The footer's schema list claims 2^32 - 1 elements (its header byte
+    // 4c, 4 structs, becomes fc plus a varint count). Polars refuses this
+    // one itself; the check names the list.
+    let len = original.len();
+    let footer_len = u32::from_le_bytes(original[len - 8..len - 4].try_into().unwrap()) as usize;
+    let start = len - 8 - footer_len;
+    assert_eq!(
+        original[start + 2..start + 4],
+        [0x19, 0x4c],
+        "fixture layout"
+    );
+    let mut footer = original[start..len - 8].to_vec();
+    footer.splice(3..4, [0xfc, 0xff, 0xff, 0xff, 0xff, 0x0f]);
+    let mut bytes = original[..start].to_vec();
+    bytes.extend_from_slice(&footer);
+    bytes.extend_from_slice(&(footer.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(b"PAR1");
+    let p = dir.path().join("long-list.parquet");
+    std::fs::write(&p, &bytes).unwrap();
+    rejects(
+        &p,
+        &[],
+        &[
+            "long-list.parquet",
+            "corrupt Parquet file",
+            "4294967295 elements",
+        ],
+    );
+
+    // Bytes deleted inside the footer (a case the reader fuzz test found):
+    // the footer length now reaches back into the column data, which polars
+    // parsed as Thrift, asking for 80 GB (an abort).
+    let mut bytes = original.clone();
+    bytes.drain(30307..31092);
+    let p = dir.path().join("short-footer.parquet");
+    std::fs::write(&p, &bytes).unwrap();
+    rejects(&p, &[], &["short-footer.parquet", "corrupt Parquet file"]);
+}
+
+/// A line break inside a column name (a quoted CSV header) does not break
+/// the one-line error that lists the columns.
+#[test]
+fn a_line_break_in_a_column_name_keeps_the_error_on_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("names.csv");
+    std::fs::write(&p, "\"lab\nel\",score\n0,0.1\n1,0.9\n").unwrap();
+    rejects(&p, &[], &["names.csv", "no such label column", "lab\\nel"]);
+}

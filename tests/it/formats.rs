@@ -203,3 +203,192 @@ fn logits_are_turned_into_probabilities() {
     };
     assert_eq!(scores.to_f64_vec(), vec![0.0, 0.5, 1.0]);
 }
+
+/// Runs the `evalkit` binary with `input` on its standard input.
+fn evalkit_stdin(args: &[&str], input: Vec<u8>) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_evalkit"))
+        .args(args)
+        .env_remove("RUST_BACKTRACE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // A writer thread: the child may stop reading early (an error), and a
+    // pipe holds less than a fixture.
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
+
+/// The JSON document of a tier run, without the `file` field (which names
+/// the input as given).
+fn document(out: &std::process::Output) -> serde_json::Value {
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
+    let mut doc: serde_json::Value = serde_json::from_str(&stdout(out)).unwrap();
+    doc.as_object_mut().unwrap().remove("file");
+    doc
+}
+
+const TIERS: [&[&str]; 2] = [&["full", "--bootstrap", "0", "--json"], &["fast", "--json"]];
+
+/// `evalkit full -` and `evalkit fast -` read standard input: every format,
+/// the same result as from the regular file.
+#[test]
+fn standard_input_gives_the_same_result_as_the_file() {
+    for name in [
+        "binary_balanced.csv",
+        "binary_balanced.arrows",
+        "binary_balanced.arrow",
+        "binary_balanced.parquet",
+    ] {
+        let path = fixture(name);
+        let bytes = std::fs::read(&path).unwrap();
+        for tier in TIERS {
+            let mut from_file = vec![tier[0], path.to_str().unwrap()];
+            from_file.extend_from_slice(&tier[1..]);
+            let want = document(&evalkit(&from_file));
+            for input in ["-", "/dev/stdin"] {
+                let mut piped = vec![tier[0], input];
+                piped.extend_from_slice(&tier[1..]);
+                let out = evalkit_stdin(&piped, bytes.clone());
+                assert_eq!(document(&out), want, "{name} {input} {tier:?}");
+            }
+        }
+    }
+    // The file is named as the user gave it: `-` is "standard input".
+    let out = evalkit_stdin(&["full", "-", "--json", "--bootstrap", "0"], {
+        std::fs::read(fixture("binary_balanced.csv")).unwrap()
+    });
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["file"], "standard input");
+}
+
+/// A FIFO (as made by a process substitution) is read like the file.
+#[cfg(unix)]
+#[test]
+fn a_fifo_gives_the_same_result_as_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["binary_balanced.csv", "binary_balanced.arrows"] {
+        let path = fixture(name);
+        let fifo = dir.path().join(format!("fifo-{name}"));
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        for tier in TIERS {
+            let mut from_file = vec![tier[0], path.to_str().unwrap()];
+            from_file.extend_from_slice(&tier[1..]);
+            let want = document(&evalkit(&from_file));
+
+            let bytes = std::fs::read(&path).unwrap();
+            let target = fifo.clone();
+            // Opening a FIFO for writing blocks until a reader opens it.
+            let writer = std::thread::spawn(move || {
+                use std::io::Write;
+                let _ = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&target)
+                    .and_then(|mut f| f.write_all(&bytes));
+            });
+            let mut args = vec![tier[0], fifo.to_str().unwrap()];
+            args.extend_from_slice(&tier[1..]);
+            let out = evalkit(&args);
+            if !writer.is_finished() {
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            }
+            if !writer.is_finished() {
+                // evalkit never opened the FIFO: open it here so the writer
+                // stops waiting (detached, in case it has already given up).
+                let target = fifo.clone();
+                std::thread::spawn(move || drop(std::fs::read(target)));
+            }
+            writer.join().unwrap();
+            assert_eq!(document(&out), want, "{name} {tier:?}");
+        }
+    }
+}
+
+/// Errors about standard input call it that, with one line and exit 2.
+#[test]
+fn standard_input_errors_name_it() {
+    let truncated = std::fs::read(fixture("binary_balanced.arrows")).unwrap()[..3000].to_vec();
+    for (bytes, want) in [
+        (Vec::new(), "standard input: is empty (0 bytes)"),
+        (
+            b"label,score\n0,0.1\n1,2.5\n".to_vec(),
+            "standard input: column 'score', row 1",
+        ),
+        (
+            truncated,
+            "standard input: is a truncated or corrupt Arrow IPC stream",
+        ),
+    ] {
+        for tier in ["full", "fast"] {
+            let out = evalkit_stdin(&[tier, "-"], bytes.clone());
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(2), "{err}");
+            assert_eq!(err.lines().count(), 1, "{err}");
+            assert!(err.starts_with(&format!("evalkit: error: {want}")), "{err}");
+        }
+    }
+}
+
+/// Parquet as polars writes it — several row groups, several pages per
+/// column chunk, with and without statistics — passes the structural check
+/// that runs before polars reads a file, and gives the same metrics.
+#[test]
+fn parquet_with_row_groups_and_pages_reads_like_the_arrow_file() {
+    use polars::prelude::{
+        DataFrame, IntoColumn, NamedFrom, ParquetCompression, ParquetWriter, Series,
+        StatisticsOptions,
+    };
+    let reference = metrics("binary_balanced.arrow", &ReadOptions::default());
+    let preds =
+        read_predictions(&fixture("binary_balanced.arrow"), &ReadOptions::default()).unwrap();
+    let Columns::Binary { labels, scores } = &preds.columns else {
+        panic!()
+    };
+    let labels: Vec<i64> = labels.iter().map(|&l| i64::from(l)).collect();
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (compression, statistics)) in [
+        (ParquetCompression::Uncompressed, false),
+        (ParquetCompression::Snappy, true),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut frame = DataFrame::new(
+            labels.len(),
+            vec![
+                Series::new("label".into(), labels.clone()).into_column(),
+                Series::new("score".into(), scores.to_f64_vec()).into_column(),
+            ],
+        )
+        .unwrap();
+        let p = dir.path().join(format!("groups{i}.parquet"));
+        let stats = if statistics {
+            StatisticsOptions::full()
+        } else {
+            StatisticsOptions::empty()
+        };
+        ParquetWriter::new(std::fs::File::create(&p).unwrap())
+            .with_compression(compression)
+            .with_statistics(stats)
+            .with_row_group_size(Some(300))
+            .with_data_page_size(Some(512))
+            .finish(&mut frame)
+            .unwrap();
+        let got = metrics(p.to_str().unwrap(), &ReadOptions::default());
+        for (m, v) in reference.iter() {
+            assert_eq!(got.value(m), v.value, "{p:?} {m}");
+        }
+    }
+}

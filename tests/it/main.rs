@@ -7,6 +7,7 @@ mod compare;
 mod differential;
 mod fast_tier;
 mod formats;
+mod fuzz_readers;
 mod golden;
 mod hostile;
 mod infer;
