@@ -171,7 +171,9 @@ pub(crate) fn contain<T>(path: &Path, what: &str, f: impl FnOnce() -> Result<T>)
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown failure".to_string());
+                .unwrap_or_else(|| "unknown failure".to_string())
+                // One line, whatever the reader's message holds.
+                .replace(|c: char| c.is_control(), " ");
             Err(Error::bad_format(
                 path,
                 format!("is corrupt: the {what} reader failed ({detail})"),

@@ -799,7 +799,24 @@ fn weights(path: &Path, column: &str, array: &ArrayRef) -> Result<Floats> {
             ),
         ));
     }
+    let huge = crate::with_floats!(&w, s => first_bad(s, |v| v.to_f64() > WEIGHT_LIMIT));
+    if let Some(row) = huge {
+        return Err(Error::bad_value(
+            path,
+            column,
+            row,
+            format!(
+                "weight {:e} is too large for the weighted sums (they would overflow); rescale the weights to at most {WEIGHT_LIMIT:e}",
+                w.get(row)
+            ),
+        ));
+    }
     // Every weight 0 is not an error: the tiers give every metric undefined
     // with that reason, as they do for such a slice of a larger file.
     Ok(w)
 }
+
+/// Largest weight: weighted sums of squared regression errors (within
+/// [`REGRESSION_LIMIT`]) and the ROC-AUC's products of two weights, summed
+/// over the most rows a file may hold, stay finite.
+pub const WEIGHT_LIMIT: f64 = 1e50;

@@ -1,4 +1,4 @@
-//! Reading prediction files (SPEC §2).
+//! Reading prediction files (docs/spec.md §2).
 //!
 //! A prediction file holds one row per example: a `label` column, a `score`
 //! column and optionally a `weight` column, plus any passthrough columns.

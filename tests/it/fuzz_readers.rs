@@ -73,6 +73,7 @@ fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         "binary_balanced.arrows",
         "binary_balanced.parquet",
         "binary_balanced.csv",
+        "binary_weighted.arrow",
         "multiclass_digits.arrow",
         "regression.arrow",
     ]

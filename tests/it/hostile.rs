@@ -523,3 +523,30 @@ fn a_missing_slice_column_does_not_suggest_a_flag_full_lacks() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("'nope'") && !err.contains("--id"), "{err}");
 }
+
+#[test]
+fn weights_too_large_for_the_sums_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.arrow");
+    write_ipc(
+        &path,
+        vec![
+            (
+                "label",
+                Arc::new(Int64Array::from(vec![0, 1, 0, 1])) as ArrayRef,
+            ),
+            ("score", f64s(&[0.1, 0.9, 0.4, 0.6])),
+            ("weight", f64s(&[1.0, 1e300, 1.0, 1.0])),
+        ],
+        &[],
+    );
+    let o = evalkit(["full", path.to_str().unwrap(), "--bootstrap", "0"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.lines().count() == 1
+            && err.contains("column 'weight', row 1")
+            && err.contains("too large"),
+        "{err}"
+    );
+}
