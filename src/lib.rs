@@ -55,6 +55,7 @@ pub mod report;
 pub mod rng;
 pub mod sample;
 pub mod slices;
+pub mod state;
 pub mod suite;
 pub mod uncertainty;
 

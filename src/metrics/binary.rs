@@ -147,13 +147,18 @@ pub struct BinaryFull {
     pub ranking: Option<Ranking>,
 }
 
-/// Sums of the per-row pass.
+/// The additive sums of the binary point metrics besides the ranking: total
+/// weight, weighted log loss and squared error, and the reliability bins.
 #[derive(Debug, Clone, Copy, Default)]
-struct RowSums {
-    weight: f64,
-    log_loss: f64,
-    brier: f64,
-    bins: BinSums,
+pub struct RowSums {
+    /// Σw (the row count without weights).
+    pub weight: f64,
+    /// Σw·log loss.
+    pub log_loss: f64,
+    /// Σw·(y − p)².
+    pub brier: f64,
+    /// The reliability bins.
+    pub bins: BinSums,
 }
 
 /// Weighted sums of log loss, squared error and the reliability bins.
@@ -221,54 +226,7 @@ pub fn full(
     };
     let sums = row_pass(labels, scores, weights);
     let confusion = curve.counts_at(options.threshold);
-    let no_pred = || {
-        format!(
-            "nothing is predicted positive at threshold {}",
-            options.threshold
-        )
-    };
-
-    let mut m = MetricSet::new();
-    m.insert("roc_auc", Metric::from_result(curve.roc_auc()));
-    m.insert(
-        "average_precision",
-        Metric::from_result(curve.average_precision()),
-    );
-    m.insert("log_loss", Metric::point(sums.log_loss / sums.weight));
-    m.insert("brier", Metric::point(sums.brier / sums.weight));
-    m.insert("accuracy", Metric::point(confusion.accuracy()));
-    m.insert(
-        "precision",
-        Metric::from_option(confusion.precision(), no_pred),
-    );
-    m.insert(
-        "recall",
-        Metric::from_option(confusion.recall(), || "no positive labels".to_string()),
-    );
-    m.insert(
-        "f1",
-        Metric::from_option(confusion.f1(), || {
-            format!(
-                "no positive labels and nothing predicted positive at threshold {}",
-                options.threshold
-            )
-        }),
-    );
-    m.insert("mcc", Metric::point(confusion.mcc()));
-    match curve.best_f1() {
-        Ok((f1, t)) => {
-            m.insert("best_f1", Metric::point(f1));
-            m.insert("best_f1_threshold", Metric::point(t));
-        }
-        Err((f1, reason)) => {
-            m.insert(
-                "best_f1",
-                f1.map_or_else(|| Metric::undefined(reason.clone()), Metric::point),
-            );
-            m.insert("best_f1_threshold", Metric::undefined(reason));
-        }
-    }
-    m.insert("ece", Metric::point(sums.bins.ece()));
+    let mut m = point_metrics(&curve, &sums, options.threshold);
 
     let iv = &options.intervals;
     let z = normal_quantile(0.5 + iv.level / 2.0);
@@ -376,4 +334,55 @@ pub fn full(
             None
         },
     }
+}
+
+/// Every binary point metric from the ranking table and the row sums, in
+/// the module table's order. The full tier and the mergeable state
+/// ([`crate::state::binary`]) both finish here, so each formula exists once.
+pub fn point_metrics(curve: &BinaryCurve, sums: &RowSums, threshold: f64) -> MetricSet {
+    let confusion = curve.counts_at(threshold);
+    let no_pred = || format!("nothing is predicted positive at threshold {threshold}");
+
+    let mut m = MetricSet::new();
+    m.insert("roc_auc", Metric::from_result(curve.roc_auc()));
+    m.insert(
+        "average_precision",
+        Metric::from_result(curve.average_precision()),
+    );
+    m.insert("log_loss", Metric::point(sums.log_loss / sums.weight));
+    m.insert("brier", Metric::point(sums.brier / sums.weight));
+    m.insert("accuracy", Metric::point(confusion.accuracy()));
+    m.insert(
+        "precision",
+        Metric::from_option(confusion.precision(), no_pred),
+    );
+    m.insert(
+        "recall",
+        Metric::from_option(confusion.recall(), || "no positive labels".to_string()),
+    );
+    m.insert(
+        "f1",
+        Metric::from_option(confusion.f1(), || {
+            format!(
+                "no positive labels and nothing predicted positive at threshold {}",
+                threshold
+            )
+        }),
+    );
+    m.insert("mcc", Metric::point(confusion.mcc()));
+    match curve.best_f1() {
+        Ok((f1, t)) => {
+            m.insert("best_f1", Metric::point(f1));
+            m.insert("best_f1_threshold", Metric::point(t));
+        }
+        Err((f1, reason)) => {
+            m.insert(
+                "best_f1",
+                f1.map_or_else(|| Metric::undefined(reason.clone()), Metric::point),
+            );
+            m.insert("best_f1_threshold", Metric::undefined(reason));
+        }
+    }
+    m.insert("ece", Metric::point(sums.bins.ece()));
+    m
 }

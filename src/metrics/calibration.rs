@@ -85,6 +85,22 @@ impl BinSums {
         }
     }
 
+    /// The bins from their parts: per bin the row count, Σw, Σw·p and
+    /// Σw·hit (for a state finished from exact sums).
+    pub fn from_parts(
+        count: [u64; BINS],
+        weight: [f64; BINS],
+        predicted: [f64; BINS],
+        observed: [f64; BINS],
+    ) -> BinSums {
+        BinSums {
+            count,
+            weight,
+            predicted,
+            observed,
+        }
+    }
+
     /// Adds another set of sums into this one.
     pub fn merge(&mut self, other: &BinSums) {
         for b in 0..BINS {

@@ -15,5 +15,6 @@ mod intervals;
 mod properties;
 mod report;
 mod slices;
+mod states;
 mod suites;
 mod writers;
