@@ -55,12 +55,14 @@ impl ExactSum {
 
     /// The exact total, rounded once to the nearest `f64` (ties to even).
     pub fn value(&self) -> f64 {
-        let mut p = self.partials.clone();
-        let Some(mut hi) = p.pop() else {
+        // The partials from the largest down, without copying them (the
+        // binary state reads a running sum at every distinct score).
+        let mut rest = self.partials.iter().rev().copied();
+        let Some(mut hi) = rest.next() else {
             return 0.0;
         };
         let mut lo = 0.0;
-        while let Some(y) = p.pop() {
+        for y in rest.by_ref() {
             let x = hi;
             hi = x + y;
             let yr = hi - x;
@@ -71,7 +73,7 @@ impl ExactSum {
         }
         // Round half to even when the rest of the partials push `lo` past
         // the halfway point (as math.fsum does).
-        if let Some(&next) = p.last()
+        if let Some(next) = rest.next()
             && ((lo < 0.0 && next < 0.0) || (lo > 0.0 && next > 0.0))
         {
             let y = lo * 2.0;
