@@ -86,6 +86,26 @@ impl ExactSum {
         hi
     }
 
+    /// The exact total as a canonical expansion: its value rounded to the
+    /// nearest `f64`, then the rest rounded, and so on while a rest is left
+    /// (largest first). Equal totals give equal parts, whatever partials
+    /// built them: what the state encoding writes.
+    pub fn canonical(&self) -> Vec<f64> {
+        let mut rest = self.clone();
+        let mut parts = Vec::new();
+        // Each part takes at least 53 bits of the total; 2100 bits span
+        // every f64, so 40 parts always suffice.
+        for _ in 0..40 {
+            let v = rest.value();
+            if v == 0.0 {
+                break;
+            }
+            parts.push(v);
+            rest.add(-v);
+        }
+        parts
+    }
+
     /// True when nothing but zeros was added.
     pub fn is_zero(&self) -> bool {
         self.partials.iter().all(|&p| p == 0.0)
@@ -154,6 +174,10 @@ mod tests {
             let mut whole = ExactSum::new();
             values.iter().for_each(|&v| whole.add(v));
             assert_eq!(b, whole);
+            assert_eq!(b.canonical(), whole.canonical());
+            let mut again = ExactSum::new();
+            whole.canonical().iter().for_each(|&v| again.add(v));
+            assert_eq!(again, whole);
             whole.add(1e-300);
             assert_ne!(b, whole);
         }

@@ -4,10 +4,12 @@
 //!
 //! Exact and order-free: the state of any split of the rows into shards,
 //! merged in any tree, finishes to bit-identical metrics, because counts are
-//! integers and every float sum is an [`exact::ExactSum`].
-//!
-//! So far: the binary task's point metrics ([`binary::BinaryState`]). The
-//! tiers do not read states yet.
+//! integers and every float sum is an [`exact::ExactSum`]. States encode to
+//! bytes ([`codec`], `docs/state-format.md`) canonically: equal states give
+//! equal bytes.
 
 pub mod binary;
+pub mod codec;
 pub mod exact;
+pub mod multiclass;
+pub mod regression;

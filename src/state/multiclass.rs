@@ -1,0 +1,1 @@
+//! The multiclass state (being written).
