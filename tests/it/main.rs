@@ -16,5 +16,7 @@ mod properties;
 mod report;
 mod slices;
 mod states;
+mod states_multiclass;
+mod states_regression;
 mod suites;
 mod writers;

@@ -1,0 +1,1 @@
+//! Multiclass state tests (being written).

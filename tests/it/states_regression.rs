@@ -1,0 +1,1 @@
+//! Regression state tests (being written).
