@@ -13,6 +13,7 @@
 //! these and hands them to [`crate::metrics::binary::point_metrics`], the
 //! function the full tier uses: one formula per metric.
 
+use super::codec::{Read, Reader, Writer};
 use super::exact::ExactSum;
 use crate::metrics::MetricSet;
 use crate::metrics::binary::{RowSums, binary_log_loss, point_metrics};
@@ -38,76 +39,41 @@ struct Bin {
     observed: ExactSum,
 }
 
-/// The binary state of a set of rows (see the module docs).
+/// The exact score histogram of binary rows: every distinct score,
+/// descending, with its positive and negative counts and (weighted) exact
+/// weight sums. The binary state keeps one; the multiclass state keeps one
+/// per class (one-vs-rest).
 #[derive(Debug, Clone, PartialEq)]
-pub struct BinaryState {
+pub struct ScoreHistogram {
     weighted: bool,
     /// Distinct scores, strictly descending.
     groups: Vec<Group>,
-    weight: ExactSum,
-    log_loss: ExactSum,
-    brier: ExactSum,
-    bins: Vec<Bin>,
 }
 
-impl BinaryState {
-    /// The state of no rows; `weighted` says whether rows will carry
-    /// weights (states of weighted and unweighted rows do not merge).
-    pub fn new(weighted: bool) -> BinaryState {
-        BinaryState {
+impl ScoreHistogram {
+    /// The histogram of no rows.
+    pub fn new(weighted: bool) -> ScoreHistogram {
+        ScoreHistogram {
             weighted,
             groups: Vec::new(),
-            weight: ExactSum::new(),
-            log_loss: ExactSum::new(),
-            brier: ExactSum::new(),
-            bins: vec![Bin::default(); BINS],
         }
     }
 
-    /// The state of rows with labels 0/1, probabilities in [0, 1] and, when
-    /// the state is weighted, weights ≥ 0 (validated, as the readers give
-    /// them).
-    pub fn from_rows(labels: &[u8], scores: &[f64], weights: Option<&[f64]>) -> BinaryState {
-        let mut s = BinaryState::new(weights.is_some());
-        s.update(labels, scores, weights);
-        s
+    /// Whether its rows carry weights.
+    pub fn weighted(&self) -> bool {
+        self.weighted
     }
 
-    /// Folds rows into the state (a batch of a stream).
-    ///
-    /// # Panics
-    /// When `weights` is given to an unweighted state or missing for a
-    /// weighted one (a bug in the caller, not bad data).
-    pub fn update(&mut self, labels: &[u8], scores: &[f64], weights: Option<&[f64]>) {
-        assert_eq!(
-            weights.is_some(),
-            self.weighted,
-            "weighted rows fold into a weighted state"
-        );
-        let mut rows: Vec<(f64, u8, f64)> = Vec::with_capacity(labels.len());
-        for (i, (&y, &p)) in labels.iter().zip(scores).enumerate() {
-            let w = weights.map_or(1.0, |w| w[i]);
-            if self.weighted && w <= 0.0 {
-                continue;
-            }
-            // -0.0 and 0.0 are one score.
-            let p = if p == 0.0 { 0.0 } else { p };
-            self.weight.add(w);
-            self.log_loss.add(w * binary_log_loss(y, p));
-            let e = y as f64 - p;
-            self.brier.add(w * e * e);
-            let bin = &mut self.bins[bin_of(p)];
-            bin.count += 1;
-            bin.weight.add(w);
-            bin.predicted.add(w * p);
-            if y == 1 {
-                bin.observed.add(w);
-            }
-            rows.push((p, y, w));
-        }
+    /// Folds rows `(score, positive, weight)` into the histogram; `rows` is
+    /// sorted in place (and left sorted). Scores are finite; the caller
+    /// leaves out rows of weight 0 (for an unweighted histogram, weights
+    /// are ignored).
+    pub fn update(&mut self, rows: &mut [(f64, bool, f64)]) {
         rows.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
         let mut batch: Vec<Group> = Vec::new();
-        for (p, y, w) in rows {
+        for &(p, positive, w) in rows.iter() {
+            // -0.0 and 0.0 are one score.
+            let p = if p == 0.0 { 0.0 } else { p };
             if batch.last().is_none_or(|g| g.score != p) {
                 batch.push(Group {
                     score: p,
@@ -117,42 +83,38 @@ impl BinaryState {
                 });
             }
             let Some(g) = batch.last_mut() else { continue };
-            if y == 1 {
+            if positive {
                 g.positives += 1;
             } else {
                 g.negatives += 1;
             }
             if let Some(ws) = g.weight.as_mut() {
-                ws[(y == 0) as usize].add(w);
+                ws[!positive as usize].add(w);
             }
         }
         self.groups = merge_groups(std::mem::take(&mut self.groups), batch);
     }
 
-    /// Adds another state (of other rows) into this one.
+    /// Adds another histogram into this one.
     ///
     /// # Panics
-    /// When one state is weighted and the other is not.
-    pub fn merge(&mut self, other: &BinaryState) {
+    /// When one is weighted and the other is not (a bug in the caller).
+    pub fn merge(&mut self, other: &ScoreHistogram) {
         assert_eq!(
             self.weighted, other.weighted,
-            "weighted states merge with weighted states"
+            "weighted histograms merge with weighted histograms"
         );
-        self.weight.merge(&other.weight);
-        self.log_loss.merge(&other.log_loss);
-        self.brier.merge(&other.brier);
-        for (a, b) in self.bins.iter_mut().zip(&other.bins) {
-            a.count += b.count;
-            a.weight.merge(&b.weight);
-            a.predicted.merge(&b.predicted);
-            a.observed.merge(&b.observed);
-        }
         self.groups = merge_groups(std::mem::take(&mut self.groups), other.groups.clone());
     }
 
-    /// Distinct scores in the state.
+    /// Distinct scores.
     pub fn distinct_scores(&self) -> usize {
         self.groups.len()
+    }
+
+    /// Rows counted (positives and negatives).
+    pub fn rows(&self) -> u64 {
+        self.groups.iter().map(|g| g.positives + g.negatives).sum()
     }
 
     /// The ranking table: cumulative positives and negatives (or their
@@ -184,6 +146,190 @@ impl BinaryState {
             }
         }
         curve
+    }
+
+    /// Writes the histogram: the group count, then per group the score as
+    /// the difference of its bits from the previous (larger) score's,
+    /// shifted right by the trailing zero bits every score shares (float32
+    /// scores widened to f64 share 29), and the counts as varints; weighted
+    /// groups add their two exact sums.
+    pub fn encode(&self, w: &mut Writer) {
+        w.len(self.groups.len());
+        let shift = self
+            .groups
+            .iter()
+            .map(|g| g.score.to_bits().trailing_zeros())
+            .min()
+            .unwrap_or(0)
+            .min(63);
+        w.u8(shift as u8);
+        let mut prev: Option<u64> = None;
+        for g in &self.groups {
+            let bits = g.score.to_bits() >> shift;
+            match prev {
+                None => w.varint(bits),
+                Some(p) => w.varint(p - bits),
+            }
+            prev = Some(bits);
+            w.varint(g.positives);
+            w.varint(g.negatives);
+            if let Some(ws) = &g.weight {
+                w.exact(&ws[0]);
+                w.exact(&ws[1]);
+            }
+        }
+    }
+
+    /// Reads a histogram written by [`ScoreHistogram::encode`], checking
+    /// that scores are probabilities in strictly descending order and that
+    /// every group counts a row.
+    pub fn decode(r: &mut Reader, weighted: bool) -> Read<ScoreHistogram> {
+        let n = r.len("the number of distinct scores", r.remaining() / 3)?;
+        let shift = r.u8("the score shift")? as u32;
+        if shift > 63 {
+            return Err(format!("the score shift is {shift}, more than 63"));
+        }
+        let mut groups = Vec::with_capacity(n);
+        let mut prev: Option<u64> = None;
+        let mut rows: u64 = 0;
+        for i in 0..n {
+            let v = r.varint("a score")?;
+            let bits = match prev {
+                None => v,
+                Some(p) => match p.checked_sub(v) {
+                    Some(b) if v > 0 => b,
+                    _ => return Err(format!("score {i} is not below the one before it")),
+                },
+            };
+            prev = Some(bits);
+            let score = (bits << shift >> shift == bits)
+                .then(|| f64::from_bits(bits << shift))
+                .filter(|p| p.is_sign_positive() && *p <= 1.0)
+                .ok_or_else(|| format!("score {i} is not a probability in [0, 1]"))?;
+            let positives = r.varint("a positive count")?;
+            let negatives = r.varint("a negative count")?;
+            rows = positives
+                .checked_add(negatives)
+                .and_then(|g| if g == 0 { None } else { rows.checked_add(g) })
+                .ok_or_else(|| format!("score {i} counts no row, or the counts overflow"))?;
+            let weight = if weighted {
+                let ws = [r.exact("a positive weight")?, r.exact("a negative weight")?];
+                if ws.iter().any(|s| s.value() < 0.0) {
+                    return Err(format!("score {i} has a negative weight"));
+                }
+                Some(Box::new(ws))
+            } else {
+                None
+            };
+            groups.push(Group {
+                score,
+                positives,
+                negatives,
+                weight,
+            });
+        }
+        Ok(ScoreHistogram { weighted, groups })
+    }
+}
+
+/// The binary state of a set of rows (see the module docs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BinaryState {
+    weighted: bool,
+    histogram: ScoreHistogram,
+    weight: ExactSum,
+    log_loss: ExactSum,
+    brier: ExactSum,
+    bins: Vec<Bin>,
+}
+
+impl BinaryState {
+    /// The state of no rows; `weighted` says whether rows will carry
+    /// weights (states of weighted and unweighted rows do not merge).
+    pub fn new(weighted: bool) -> BinaryState {
+        BinaryState {
+            weighted,
+            histogram: ScoreHistogram::new(weighted),
+            weight: ExactSum::new(),
+            log_loss: ExactSum::new(),
+            brier: ExactSum::new(),
+            bins: vec![Bin::default(); BINS],
+        }
+    }
+
+    /// The state of rows with labels 0/1, probabilities in [0, 1] and, when
+    /// the state is weighted, weights ≥ 0 (validated, as the readers give
+    /// them).
+    pub fn from_rows(labels: &[u8], scores: &[f64], weights: Option<&[f64]>) -> BinaryState {
+        let mut s = BinaryState::new(weights.is_some());
+        s.update(labels, scores, weights);
+        s
+    }
+
+    /// Folds rows into the state (a batch of a stream).
+    ///
+    /// # Panics
+    /// When `weights` is given to an unweighted state or missing for a
+    /// weighted one (a bug in the caller, not bad data).
+    pub fn update(&mut self, labels: &[u8], scores: &[f64], weights: Option<&[f64]>) {
+        assert_eq!(
+            weights.is_some(),
+            self.weighted,
+            "weighted rows fold into a weighted state"
+        );
+        let mut rows: Vec<(f64, bool, f64)> = Vec::with_capacity(labels.len());
+        for (i, (&y, &p)) in labels.iter().zip(scores).enumerate() {
+            let w = weights.map_or(1.0, |w| w[i]);
+            if self.weighted && w <= 0.0 {
+                continue;
+            }
+            // -0.0 and 0.0 are one score.
+            let p = if p == 0.0 { 0.0 } else { p };
+            self.weight.add(w);
+            self.log_loss.add(w * binary_log_loss(y, p));
+            let e = y as f64 - p;
+            self.brier.add(w * e * e);
+            let bin = &mut self.bins[bin_of(p)];
+            bin.count += 1;
+            bin.weight.add(w);
+            bin.predicted.add(w * p);
+            if y == 1 {
+                bin.observed.add(w);
+            }
+            rows.push((p, y == 1, w));
+        }
+        self.histogram.update(&mut rows);
+    }
+
+    /// Adds another state (of other rows) into this one.
+    ///
+    /// # Panics
+    /// When one state is weighted and the other is not.
+    pub fn merge(&mut self, other: &BinaryState) {
+        assert_eq!(
+            self.weighted, other.weighted,
+            "weighted states merge with weighted states"
+        );
+        self.weight.merge(&other.weight);
+        self.log_loss.merge(&other.log_loss);
+        self.brier.merge(&other.brier);
+        for (a, b) in self.bins.iter_mut().zip(&other.bins) {
+            a.count += b.count;
+            a.weight.merge(&b.weight);
+            a.predicted.merge(&b.predicted);
+            a.observed.merge(&b.observed);
+        }
+        self.histogram.merge(&other.histogram);
+    }
+
+    /// Distinct scores in the state.
+    pub fn distinct_scores(&self) -> usize {
+        self.histogram.distinct_scores()
+    }
+
+    /// The ranking table (see [`ScoreHistogram::curve`]).
+    pub fn curve(&self) -> BinaryCurve {
+        self.histogram.curve()
     }
 
     /// The additive sums, each rounded once.
