@@ -140,6 +140,9 @@ bench-python: venv build $(VENV)/.py-test-installed
 	  $(VENV)/bin/maturin develop --release --quiet -m python/Cargo.toml
 	$(PY) benches/peer_python.py
 
+bench-states: venv build
+	$(PY) benches/states.py
+
 bench-multiclass: venv build
 	$(PY) benches/peer_multiclass.py
 

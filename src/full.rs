@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 use crate::metrics::binary::{self, BinaryFull, BinaryOptions, Thresholds};
 use crate::metrics::multiclass::{self, MulticlassFull};
 use crate::metrics::regression::{self, RegressionFull};
+use crate::state::file::{StateFile, TaskState};
 use crate::uncertainty::IntervalOptions;
 
 /// Options of the full tier.
@@ -161,6 +162,35 @@ pub fn full_with_progress(
         return Ok(result);
     }
     Ok(run(preds, options, progress))
+}
+
+/// Runs the full tier from a state (several files, shards, a state file):
+/// the same point metrics, tables and DeLong's interval as a run over the
+/// rows, bit for bit. The bootstrap needs the rows (or, later, a draw from
+/// the state): asking for it here is a usage error.
+pub fn full_state(file: &StateFile, options: &FullOptions) -> Result<FullResult> {
+    check_options(options)?;
+    if options.intervals.replicates > 0 {
+        return Err(Error::usage(format!(
+            "{}: bootstrap intervals need one prediction file's rows; from several files or a state evalkit gives point metrics and DeLong's interval for ROC-AUC: pass --bootstrap 0",
+            file.header.path.display()
+        )));
+    }
+    let mut result = match &file.state {
+        TaskState::Binary(s) => FullResult::Binary(Box::new(binary::from_state(
+            s,
+            &BinaryOptions {
+                threshold: options.threshold,
+                sweep: options.thresholds,
+                intervals: options.intervals,
+                keep_replicates: false,
+            },
+        ))),
+    };
+    if file.state.weighted() && file.state.rows() == 0 {
+        result.withhold_all(EVERY_WEIGHT_ZERO);
+    }
+    Ok(result)
 }
 
 /// The reason every metric is undefined when every row has weight 0.

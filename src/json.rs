@@ -10,7 +10,7 @@
 
 use serde_json::{Value, json};
 
-use crate::data::Predictions;
+use crate::data::{Header, Predictions};
 use crate::fast::{FastOptions, FastResult};
 use crate::full::{FullOptions, FullResult};
 use crate::metrics::binary::{BinaryFull, Thresholds};
@@ -31,14 +31,17 @@ fn counts(v: &[f64], weighted: bool) -> Value {
     Value::Array(v.iter().map(|&x| count(x, weighted)).collect())
 }
 
-fn header(preds: &Predictions, tier: &str) -> serde_json::Map<String, Value> {
+fn header(preds: &Header, tier: &str) -> serde_json::Map<String, Value> {
     let mut m = serde_json::Map::new();
     m.insert("evalkit_version".into(), json!(crate::VERSION));
     m.insert("tier".into(), json!(tier));
     m.insert("file".into(), json!(preds.path.display().to_string()));
     m.insert("task".into(), json!(preds.task.as_str()));
     m.insert("task_reason".into(), json!(preds.task_reason));
-    m.insert("rows".into(), json!(preds.rows()));
+    m.insert("rows".into(), json!(preds.rows));
+    if preds.sources > 1 {
+        m.insert("sources".into(), json!(preds.sources));
+    }
     // From the metric registry: the task's headline metrics and which way
     // each of its metrics is better ("higher", "lower", "neither").
     m.insert(
@@ -59,7 +62,7 @@ fn header(preds: &Predictions, tier: &str) -> serde_json::Map<String, Value> {
 
 /// The fast tier's document.
 pub fn fast(preds: &Predictions, options: &FastOptions, result: &FastResult) -> Value {
-    let mut m = header(preds, "fast");
+    let mut m = header(&preds.header(), "fast");
     m.insert("rows_used".into(), json!(result.rows_used));
     m.insert("seed".into(), json!(options.seed));
     m.insert(
@@ -79,11 +82,11 @@ pub fn fast(preds: &Predictions, options: &FastOptions, result: &FastResult) -> 
 }
 
 /// The full tier's document.
-pub fn full(preds: &Predictions, options: &FullOptions, result: &FullResult) -> Value {
+pub fn full(preds: &Header, options: &FullOptions, result: &FullResult) -> Value {
     let mut m = header(preds, "full");
     let iv = &options.intervals;
     let bootstrapped = iv.replicates > 0;
-    m.insert("rows_used".into(), json!(preds.rows()));
+    m.insert("rows_used".into(), json!(preds.rows));
     m.insert(
         "seed".into(),
         if bootstrapped {
@@ -120,11 +123,11 @@ pub fn full(preds: &Predictions, options: &FullOptions, result: &FullResult) -> 
 
 fn binary(
     m: &mut serde_json::Map<String, Value>,
-    preds: &Predictions,
+    preds: &Header,
     options: &FullOptions,
     b: &BinaryFull,
 ) {
-    let w = preds.weights.is_some();
+    let w = preds.weighted;
     m.insert("threshold".into(), json!(options.threshold));
     m.insert("classes".into(), json!(preds.class_names));
     m.insert("positives".into(), count(b.positives, w));
@@ -163,8 +166,8 @@ fn binary(
     m.insert("sweep".into(), sw);
 }
 
-fn multiclass(m: &mut serde_json::Map<String, Value>, preds: &Predictions, mc: &MulticlassFull) {
-    let w = preds.weights.is_some();
+fn multiclass(m: &mut serde_json::Map<String, Value>, preds: &Header, mc: &MulticlassFull) {
+    let w = preds.weighted;
     m.insert("classes".into(), json!(preds.class_names));
     m.insert("metrics".into(), json!(mc.metrics));
     m.insert(
@@ -299,7 +302,7 @@ pub fn compare(
     options: &FullOptions,
     c: &crate::compare::Comparison,
 ) -> Value {
-    let mut m = header(candidate, "compare");
+    let mut m = header(&candidate.header(), "compare");
     let iv = &options.intervals;
     m.insert(
         "baseline_file".into(),

@@ -346,7 +346,7 @@ fn full(
     let options = full_options(threshold, thresholds, bootstrap, ci, method, resample, seed)?;
     let doc = compute(py, || {
         let r = evalkit::full::full(&preds, &options)?;
-        Ok(evalkit::json::full(&preds, &options, &r))
+        Ok(evalkit::json::full(&preds.header(), &options, &r))
     })?;
     json(&doc)
 }

@@ -216,7 +216,47 @@ pub struct Predictions {
     pub extra: Vec<(String, ArrayRef)>,
 }
 
+/// What describes a set of rows besides their values: where they came
+/// from, the task, the row count, the classes and the weighting. The JSON
+/// documents and tables print it; state files carry it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Header {
+    /// The file (or the first of several, or the state file) they came from.
+    pub path: PathBuf,
+    /// The task.
+    pub task: Task,
+    /// How the task was decided, in words.
+    pub task_reason: String,
+    /// Rows, those of weight 0 included.
+    pub rows: u64,
+    /// Inputs merged (1 for one prediction file or one state file).
+    pub sources: u64,
+    /// Whether rows carry weights.
+    pub weighted: bool,
+    /// The weight column in use.
+    pub weight_column: Option<String>,
+    /// Class names (empty for regression).
+    pub class_names: Vec<String>,
+    /// What the score column held before reading.
+    pub score_kind: ScoreKind,
+}
+
 impl Predictions {
+    /// The rows' description.
+    pub fn header(&self) -> Header {
+        Header {
+            path: self.path.clone(),
+            task: self.task,
+            task_reason: self.task_reason.clone(),
+            rows: self.rows() as u64,
+            sources: 1,
+            weighted: self.weights.is_some(),
+            weight_column: self.weight_column.clone(),
+            class_names: self.class_names.clone(),
+            score_kind: self.score_kind,
+        }
+    }
+
     /// Number of rows.
     pub fn rows(&self) -> usize {
         match &self.columns {

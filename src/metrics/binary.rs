@@ -10,22 +10,19 @@
 //! | `best_f1`, `best_f1_threshold` | the highest F1 over every distinct score, and the highest score attaining it; with no positive labels F1 is 0 at every score (as `f1` at any threshold that predicts a row positive), so `best_f1` is 0 and `best_f1_threshold` is undefined |
 //! | `ece` | expected calibration error over 15 equal-width bins ([`super::calibration`]) |
 //!
-//! All of it costs one sort ([`BinaryCurve::build`]) and one parallel pass over
-//! the rows for the loss terms and the reliability bins.
-
-use rayon::prelude::*;
+//! All of it comes from the binary state ([`crate::state::binary`]): the
+//! exact score histogram and the exact sums of the loss terms and the
+//! reliability bins, built in parallel over chunks of rows and merged
+//! exactly, so a file and any split of it into shards give the same bits.
 
 use super::calibration::{Bin, BinSums};
 use super::curves::{BinaryCurve, Counts, Sweep};
 use super::{LOG_LOSS_EPS, Metric, MetricSet};
-use crate::data::{Float, Floats};
+use crate::data::Floats;
+use crate::state::binary::BinaryState;
 use crate::uncertainty::bootstrap::{self, BootstrapOptions, Ranking};
 use crate::uncertainty::intervals::{self, normal_quantile};
 use crate::uncertainty::{self, CiMethod, IntervalOptions, delong};
-
-/// Rows per chunk of the parallel pass; partial sums are merged in chunk
-/// order, so the result does not depend on the thread count.
-const CHUNK: usize = 1 << 16;
 
 /// The largest threshold grid (`--thresholds`); `distinct` covers finer
 /// needs.
@@ -161,40 +158,6 @@ pub struct RowSums {
     pub bins: BinSums,
 }
 
-/// Weighted sums of log loss, squared error and the reliability bins.
-fn row_pass(labels: &[u8], scores: &Floats, weights: Option<&Floats>) -> RowSums {
-    fn chunk_sums<F: Float>(y: &[u8], p: &[F], w: Option<&Floats>, offset: usize) -> RowSums {
-        let mut s = RowSums::default();
-        for (i, (&y, &p)) in y.iter().zip(p).enumerate() {
-            let p = p.to_f64();
-            let w = w.map_or(1.0, |w| w.get(offset + i));
-            let loss = binary_log_loss(y, p);
-            s.weight += w;
-            s.log_loss += w * loss;
-            let e = y as f64 - p;
-            s.brier += w * e * e;
-            s.bins.add(p, y == 1, w);
-        }
-        s
-    }
-    let parts: Vec<RowSums> = crate::with_floats!(scores, s => {
-        labels
-            .par_chunks(CHUNK)
-            .zip(s.par_chunks(CHUNK))
-            .enumerate()
-            .map(|(c, (y, p))| chunk_sums(y, p, weights, c * CHUNK))
-            .collect()
-    });
-    let mut total = RowSums::default();
-    for p in &parts {
-        total.weight += p.weight;
-        total.log_loss += p.log_loss;
-        total.brier += p.brier;
-        total.bins.merge(&p.bins);
-    }
-    total
-}
-
 /// Log loss of one row: `p` is clipped to `[1e-15, 1 − 1e-15]` first, then
 /// `−ln p` for a positive, `−ln(1 − p)` for a negative.
 #[inline]
@@ -213,38 +176,21 @@ pub fn full(
     options: &BinaryOptions,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> BinaryFull {
-    // The ranking (rows in score order, ties by row index) is needed by the
-    // bootstrap and fixes the order weights are summed in within a tie
-    // group; unweighted point metrics only need counts, which the faster
-    // key-only sort gives exactly.
-    let need_ranking =
-        options.intervals.replicates > 0 || options.keep_replicates || weights.is_some();
-    let ranking = need_ranking.then(|| Ranking::build(labels, scores, weights));
-    let curve = match &ranking {
-        Some(r) => r.curve(),
-        None => BinaryCurve::build(labels, scores, None),
-    };
-    let sums = row_pass(labels, scores, weights);
-    let confusion = curve.counts_at(options.threshold);
-    let mut m = point_metrics(&curve, &sums, options.threshold);
-
+    // Point metrics, tables and DeLong's interval come from the state, as
+    // for shards and state files: one formula per metric, and a file gives
+    // bit for bit what its shards give.
+    let state = BinaryState::from_columns(labels, scores, weights);
+    let mut out = from_state(&state, options);
     let iv = &options.intervals;
-    let z = normal_quantile(0.5 + iv.level / 2.0);
-    let delong = delong::delong(&curve).map(|d| {
-        let se = d.variance.sqrt();
-        DeLongInterval {
-            auc: d.auc,
-            std_error: se,
-            ci: [(d.auc - z * se).max(0.0), (d.auc + z * se).min(1.0)],
-            level: iv.level,
-        }
-    });
-    let mut bands = None;
-    let mut interval_notes = Vec::new();
-    let mut kept = None;
-    if let (true, Some(ranking)) = (iv.replicates > 0, &ranking) {
+    if iv.replicates == 0 && !options.keep_replicates {
+        return out;
+    }
+    // The ranking (rows in score order, ties by row index) is what the
+    // bootstrap draws over.
+    let ranking = Ranking::build(labels, scores, weights);
+    if iv.replicates > 0 {
         let reps = bootstrap::replicates(
-            ranking,
+            &ranking,
             scores,
             &BootstrapOptions {
                 replicates: iv.replicates,
@@ -260,16 +206,17 @@ pub fn full(
             },
             progress,
         );
+        let m = &mut out.metrics;
         // BCa's acceleration for ROC-AUC from DeLong's placements.
         let auc_acceleration = match (iv.method, m.value("roc_auc")) {
             (CiMethod::Bca, Some(auc)) if weights.is_none() => Some(intervals::acceleration(
-                bootstrap::auc_influence(ranking, &curve, auc).into_iter(),
+                bootstrap::auc_influence(&ranking, &out.curve, auc).into_iter(),
             )),
             _ => None,
         };
-        interval_notes = uncertainty::replicate_notes(iv);
-        interval_notes.extend(uncertainty::attach(
-            &mut m,
+        out.interval_notes = uncertainty::replicate_notes(iv);
+        out.interval_notes.extend(uncertainty::attach(
+            m,
             &reps,
             &|name| {
                 if name == "roc_auc" {
@@ -288,7 +235,7 @@ pub fn full(
         let (tpr_lo, tpr_hi) = uncertainty::band(&reps.tpr, iv.level);
         let (precision_lo, precision_hi) = uncertainty::band(&reps.precision, iv.level);
         let (f1_lo, f1_hi) = uncertainty::band(&reps.f1, iv.level);
-        bands = Some(Bands {
+        out.bands = Some(Bands {
             fpr: axis(bootstrap::BAND_POINTS),
             tpr_lo,
             tpr_hi,
@@ -300,9 +247,35 @@ pub fn full(
             f1_hi,
         });
         if options.keep_replicates {
-            kept = Some(reps);
+            out.replicates = Some(reps);
         }
-    } else if let (Ok(d), Some(auc)) = (&delong, m.get("roc_auc").cloned()) {
+    }
+    if options.keep_replicates {
+        out.ranking = Some(ranking);
+    }
+    out
+}
+
+/// The binary full tier without the bootstrap, from a state: point
+/// metrics, confusion matrix, reliability bins, the sweep, the ranking
+/// table and DeLong's interval (on ROC-AUC when no bootstrap is asked for).
+pub fn from_state(state: &BinaryState, options: &BinaryOptions) -> BinaryFull {
+    let curve = state.curve();
+    let sums = state.sums();
+    let confusion = curve.counts_at(options.threshold);
+    let mut m = point_metrics(&curve, &sums, options.threshold);
+    let iv = &options.intervals;
+    let z = normal_quantile(0.5 + iv.level / 2.0);
+    let delong = delong::delong(&curve).map(|d| {
+        let se = d.variance.sqrt();
+        DeLongInterval {
+            auc: d.auc,
+            std_error: se,
+            ci: [(d.auc - z * se).max(0.0), (d.auc + z * se).min(1.0)],
+            level: iv.level,
+        }
+    });
+    if let (0, Ok(d), Some(auc)) = (iv.replicates, &delong, m.get("roc_auc").cloned()) {
         m.insert(
             "roc_auc",
             Metric {
@@ -312,7 +285,6 @@ pub fn full(
             },
         );
     }
-
     BinaryFull {
         metrics: m,
         positives: curve.positives(),
@@ -325,14 +297,10 @@ pub fn full(
         },
         curve,
         delong,
-        bands,
-        interval_notes,
-        replicates: kept,
-        ranking: if options.keep_replicates {
-            ranking
-        } else {
-            None
-        },
+        bands: None,
+        interval_notes: Vec::new(),
+        replicates: None,
+        ranking: None,
     }
 }
 

@@ -7,7 +7,8 @@
 //!   confusion matrix at any threshold come from it. Rows of weight 0 are
 //!   left out, as the full tier's curves leave them out.
 //! - **Sums**: Σw, Σw·log loss and Σw·(y − p)², and per reliability bin the
-//!   row count, Σw, Σw·p and Σw·y, all exact.
+//!   row count (rows of weight 0 included, as the full tier reports it),
+//!   Σw, Σw·p and Σw·y, all exact.
 //!
 //! [`BinaryState::finish`] builds the ranking table and the row sums from
 //! these and hands them to [`crate::metrics::binary::point_metrics`], the
@@ -15,10 +16,16 @@
 
 use super::codec::{Read, Reader, Writer};
 use super::exact::ExactSum;
+use rayon::prelude::*;
+
+use crate::data::Floats;
 use crate::metrics::MetricSet;
 use crate::metrics::binary::{RowSums, binary_log_loss, point_metrics};
 use crate::metrics::calibration::{BINS, BinSums, bin_of};
 use crate::metrics::curves::BinaryCurve;
+
+/// Rows per chunk of [`BinaryState::from_columns`].
+const CHUNK: usize = 1 << 16;
 
 /// One distinct score of the histogram.
 #[derive(Debug, Clone, PartialEq)]
@@ -266,6 +273,34 @@ impl BinaryState {
         s
     }
 
+    /// The state of a file's validated columns, built in parallel: one state
+    /// per chunk of rows, merged (exactly, so the thread count and the
+    /// chunking do not change a bit of the result).
+    pub fn from_columns(labels: &[u8], scores: &Floats, weights: Option<&Floats>) -> BinaryState {
+        let weighted = weights.is_some();
+        let chunk = |c: usize| -> BinaryState {
+            let lo = c * CHUNK;
+            let hi = (lo + CHUNK).min(labels.len());
+            let mut s = BinaryState::new(weighted);
+            s.update_with(
+                &labels[lo..hi],
+                |i| scores.get(lo + i),
+                |i| weights.map_or(1.0, |w| w.get(lo + i)),
+            );
+            s
+        };
+        (0..labels.len().div_ceil(CHUNK))
+            .into_par_iter()
+            .map(chunk)
+            .reduce(
+                || BinaryState::new(weighted),
+                |mut a, b| {
+                    a.merge(&b);
+                    a
+                },
+            )
+    }
+
     /// Folds rows into the state (a batch of a stream).
     ///
     /// # Panics
@@ -277,14 +312,29 @@ impl BinaryState {
             self.weighted,
             "weighted rows fold into a weighted state"
         );
+        self.update_with(labels, |i| scores[i], |i| weights.map_or(1.0, |w| w[i]));
+    }
+
+    /// Folds rows into the state: row `i` has label `labels[i]`, score
+    /// `score(i)` and weight `weight(i)` (read only by weighted states).
+    fn update_with(
+        &mut self,
+        labels: &[u8],
+        score: impl Fn(usize) -> f64,
+        weight: impl Fn(usize) -> f64,
+    ) {
         let mut rows: Vec<(f64, bool, f64)> = Vec::with_capacity(labels.len());
-        for (i, (&y, &p)) in labels.iter().zip(scores).enumerate() {
-            let w = weights.map_or(1.0, |w| w[i]);
+        for (i, &y) in labels.iter().enumerate() {
+            let w = if self.weighted { weight(i) } else { 1.0 };
+            // -0.0 and 0.0 are one score.
+            let p = score(i);
+            let p = if p == 0.0 { 0.0 } else { p };
             if self.weighted && w <= 0.0 {
+                // Counted in its reliability bin's rows (as the full tier
+                // reports them), nowhere else.
+                self.bins[bin_of(p)].count += 1;
                 continue;
             }
-            // -0.0 and 0.0 are one score.
-            let p = if p == 0.0 { 0.0 } else { p };
             self.weight.add(w);
             self.log_loss.add(w * binary_log_loss(y, p));
             let e = y as f64 - p;
@@ -347,6 +397,70 @@ impl BinaryState {
                 each(&|b| b.observed.value()),
             ),
         }
+    }
+
+    /// Whether the state's rows carry weights.
+    pub fn weighted(&self) -> bool {
+        self.weighted
+    }
+
+    /// Rows of positive weight counted (every row, unweighted).
+    pub fn rows(&self) -> u64 {
+        self.histogram.rows()
+    }
+
+    /// Writes the state (the weighted flag is the caller's, in the file
+    /// header): the histogram, Σw, Σw·log loss, Σw·(y − p)², then per
+    /// reliability bin its count and three sums.
+    pub fn encode(&self, w: &mut Writer) {
+        self.histogram.encode(w);
+        w.exact(&self.weight);
+        w.exact(&self.log_loss);
+        w.exact(&self.brier);
+        for b in &self.bins {
+            w.varint(b.count);
+            w.exact(&b.weight);
+            w.exact(&b.predicted);
+            w.exact(&b.observed);
+        }
+    }
+
+    /// Reads a state written by [`BinaryState::encode`], checking that its
+    /// parts agree (bin counts total the histogram's rows).
+    pub fn decode(r: &mut Reader, weighted: bool) -> Read<BinaryState> {
+        let histogram = ScoreHistogram::decode(r, weighted)?;
+        let mut s = BinaryState::new(weighted);
+        s.weight = r.exact("the total weight")?;
+        s.log_loss = r.exact("the log loss sum")?;
+        s.brier = r.exact("the Brier sum")?;
+        for (i, b) in s.bins.iter_mut().enumerate() {
+            b.count = r.varint("a reliability bin count")?;
+            b.weight = r.exact("a reliability bin weight")?;
+            b.predicted = r.exact("a reliability bin sum")?;
+            b.observed = r.exact("a reliability bin sum")?;
+            if b.weight.value() < 0.0 || b.predicted.value() < 0.0 || b.observed.value() < 0.0 {
+                return Err(format!("reliability bin {i} has a negative sum"));
+            }
+        }
+        let binned = s.bins.iter().try_fold(0u64, |t, b| t.checked_add(b.count));
+        // Weighted bins also count the rows of weight 0, which the
+        // histogram leaves out.
+        let agree = match binned {
+            Some(b) if weighted => b >= histogram.rows(),
+            Some(b) => b == histogram.rows(),
+            None => false,
+        };
+        if !agree {
+            return Err("the reliability bins and the score histogram count different rows".into());
+        }
+        if !weighted && s.weight.value() != histogram.rows() as f64 {
+            return Err("the total weight of an unweighted state is not its row count".into());
+        }
+        if s.log_loss.value() < 0.0 || s.brier.value() < 0.0 || s.weight.value() < 0.0 {
+            return Err("a loss or weight sum is negative".into());
+        }
+        s.histogram = histogram;
+        Ok(s)
     }
 
     /// The binary point metrics at `threshold`, by the full tier's formulas.

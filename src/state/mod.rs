@@ -11,5 +11,7 @@
 pub mod binary;
 pub mod codec;
 pub mod exact;
+pub mod file;
+pub mod inputs;
 pub mod multiclass;
 pub mod regression;

@@ -14,6 +14,7 @@ mod infer;
 mod intervals;
 mod properties;
 mod report;
+mod shards;
 mod slices;
 mod states;
 mod states_multiclass;

@@ -24,8 +24,14 @@ pub enum Command {
     Infer(InferArgs),
     /// Loss and accuracy on a stratified, seeded sample of a prediction file.
     Fast(FastArgs),
-    /// Every metric of the task on every row of a prediction file.
+    /// Every metric of the task on every row of a prediction file, or of
+    /// several files, a folder, a quoted glob or state files (merged).
     Full(FullArgs),
+    /// Reduce prediction files (or states) to one state file: the exact
+    /// statistics every metric of the task is finished from.
+    State(StateArgs),
+    /// Merge state files into one (exactly: any grouping, any order).
+    Merge(MergeArgs),
     /// A candidate against a baseline on the same rows: paired intervals of
     /// every metric's difference and DeLong's test of the AUC difference.
     Compare(CompareArgs),
@@ -110,9 +116,35 @@ pub struct FastArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct StateArgs {
+    /// Prediction files (Arrow IPC, Parquet, CSV), folders of them, quoted
+    /// globs ('preds/*.parquet') or state files.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+    /// The state file to write (replaced atomically).
+    #[arg(short = 'o', value_name = "STATE")]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub columns: Columns,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// State files (written by `evalkit state` or `evalkit merge`).
+    #[arg(required = true, value_name = "STATE")]
+    pub inputs: Vec<PathBuf>,
+    /// The merged state file to write (replaced atomically).
+    #[arg(short = 'o', value_name = "STATE")]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Args)]
 pub struct FullArgs {
-    /// Prediction file (Arrow IPC file or stream, Parquet, CSV).
-    pub preds: PathBuf,
+    /// Prediction file (Arrow IPC file or stream, Parquet, CSV); several
+    /// files, a folder, a quoted glob or state files are merged exactly
+    /// (point metrics and DeLong's interval: pass --bootstrap 0).
+    #[arg(required = true, value_name = "PREDS")]
+    pub preds: Vec<PathBuf>,
     #[command(flatten)]
     pub tier: FullTierArgs,
     /// Also run the full tier per distinct value of a passthrough column;

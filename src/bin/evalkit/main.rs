@@ -165,8 +165,12 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
         Command::Full(a) => {
             let slicings = a.slicings();
             let mut read = a.columns.read_options()?;
+            let inputs = evalkit::state::inputs::expand(&a.preds)?;
+            if inputs.len() > 1 || evalkit::state::file::is_state_file(&inputs[0]) {
+                return full_from_state(&a, &inputs, &read);
+            }
             add_slice_columns(&mut read, &slicings)?;
-            let preds = read_predictions(&a.preds, &read)?;
+            let preds = read_predictions(&inputs[0], &read)?;
             let options = a.tier.options();
             evalkit::full::check_options(&options)?;
             // Slice keys are checked before the overall run's work.
@@ -195,18 +199,39 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
                 s
             };
             if a.json {
-                let mut doc = evalkit::json::full(&preds, &options, &result);
+                let mut doc = evalkit::json::full(&preds.header(), &options, &result);
                 if !slicings.is_empty() {
                     evalkit::json::add_slices(&mut doc, &preds, a.min_slice, &slices);
                 }
                 emit_json(&doc)?;
             } else {
-                let mut text = output::full(&preds, &options, &result);
+                let mut text = output::full(&preds.header(), &options, &result);
                 if !slicings.is_empty() {
                     text.push_str(&output::slices(&options, a.min_slice, &slices));
                 }
                 emit(&text)?;
             }
+        }
+        Command::State(a) => {
+            let inputs = evalkit::state::inputs::expand(&a.inputs)?;
+            evalkit::output_file::check(&a.output)?;
+            let file = evalkit::state::inputs::reduce(&inputs, &a.columns.read_options()?)?;
+            write_state(&file, &a.output)?;
+        }
+        Command::Merge(a) => {
+            let inputs = evalkit::state::inputs::expand(&a.inputs)?;
+            for p in &inputs {
+                if !evalkit::state::file::is_state_file(p) {
+                    return Err(evalkit::Error::Format {
+                        path: p.clone(),
+                        message: "is not an evalkit state file; `evalkit state` reduces prediction files to one".to_string(),
+                    });
+                }
+            }
+            evalkit::output_file::check(&a.output)?;
+            let file =
+                evalkit::state::inputs::reduce(&inputs, &evalkit::data::ReadOptions::default())?;
+            write_state(&file, &a.output)?;
         }
         Command::Compare(a) => {
             let mut read = a.columns.read_options()?;
@@ -359,6 +384,55 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `evalkit full` over several inputs or state files: merged states, point
+/// metrics and DeLong's interval.
+fn full_from_state(
+    a: &args::FullArgs,
+    inputs: &[std::path::PathBuf],
+    read: &evalkit::data::ReadOptions,
+) -> evalkit::Result<ExitCode> {
+    if !a.slice.is_empty() {
+        return Err(evalkit::Error::Usage(
+            "--slice needs one prediction file (its slice columns); several files or a state carry none".to_string(),
+        ));
+    }
+    let options = a.tier.options();
+    evalkit::full::check_options(&options)?;
+    let mut file = evalkit::state::inputs::reduce(inputs, read)?;
+    if a.preds.len() == 1 {
+        // The folder or glob as given, not its first file.
+        file.header.path = a.preds[0].clone();
+    }
+    let result = evalkit::full::full_state(&file, &options)?;
+    warn(&result.warnings());
+    if a.json {
+        emit_json(&evalkit::json::full(&file.header, &options, &result))?;
+    } else {
+        emit(&output::full(&file.header, &options, &result))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes a state file and says what it holds on standard error.
+fn write_state(
+    file: &evalkit::state::file::StateFile,
+    path: &std::path::Path,
+) -> evalkit::Result<()> {
+    let bytes = file.to_bytes();
+    evalkit::output_file::write(path, &bytes)?;
+    let h = &file.header;
+    emit(&format!(
+        "wrote {} ({} bytes): {} state of {} rows from {} file{}, content blake3 {}\n",
+        path.display(),
+        bytes.len(),
+        h.task,
+        h.rows,
+        h.sources,
+        if h.sources == 1 { "" } else { "s" },
+        evalkit::state::file::StateFile::content_hash(&bytes).unwrap_or_default()
+    ))
 }
 
 /// Adds the slice columns to the columns read, refusing the label, score

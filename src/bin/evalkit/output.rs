@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use evalkit::data::Predictions;
+use evalkit::data::{Header, Predictions};
 use evalkit::fast::{FastOptions, FastResult};
 use evalkit::full::{FullOptions, FullResult};
 use evalkit::metrics::MetricSet;
@@ -55,12 +55,19 @@ pub fn table(rows: &[Vec<String>]) -> String {
 
 /// The title line and the first rows of the header table (task, weights),
 /// then `rows_line` as the "rows" row.
-fn header(out: &mut String, tier: &str, preds: &Predictions, rows_line: String) {
+fn header(out: &mut String, tier: &str, preds: &Header, rows_line: String) {
     let _ = writeln!(out, "evalkit {tier} · {}", preds.path.display());
-    let mut rows = vec![vec![
+    let mut rows = Vec::new();
+    if preds.sources > 1 {
+        rows.push(vec![
+            "inputs".to_string(),
+            format!("{} prediction files, merged", preds.sources),
+        ]);
+    }
+    rows.push(vec![
         "task".to_string(),
         format!("{} ({})", preds.task, preds.task_reason),
-    ]];
+    ]);
     if let Some(w) = &preds.weight_column {
         rows.push(vec!["weights".to_string(), format!("column '{w}'")]);
     }
@@ -104,7 +111,7 @@ pub fn fast(preds: &Predictions, options: &FastOptions, r: &FastResult) -> Strin
     header(
         &mut out,
         "fast",
-        preds,
+        &preds.header(),
         format!("{} in file, {} sampled ({sample})", r.rows, r.rows_used),
     );
     out.push('\n');
@@ -138,7 +145,7 @@ pub fn fast(preds: &Predictions, options: &FastOptions, r: &FastResult) -> Strin
 }
 
 /// The full tier's table.
-pub fn full(preds: &Predictions, options: &FullOptions, r: &FullResult) -> String {
+pub fn full(preds: &Header, options: &FullOptions, r: &FullResult) -> String {
     let mut out = String::new();
     match r {
         FullResult::Binary(b) => binary(&mut out, preds, options, b),
@@ -260,12 +267,12 @@ fn intervals_line(out: &mut String, options: &FullOptions) {
     }
 }
 
-fn multiclass(out: &mut String, preds: &Predictions, options: &FullOptions, m: &MulticlassFull) {
+fn multiclass(out: &mut String, preds: &Header, options: &FullOptions, m: &MulticlassFull) {
     header(
         out,
         "full",
         preds,
-        format!("{} ({} classes)", preds.rows(), preds.class_names.len()),
+        format!("{} ({} classes)", preds.rows, preds.class_names.len()),
     );
     out.push('\n');
     out.push_str(&table(&metric_rows(&m.metrics, false)));
@@ -314,8 +321,8 @@ fn multiclass(out: &mut String, preds: &Predictions, options: &FullOptions, m: &
     out.push_str(&table(&rows));
 }
 
-fn regression(out: &mut String, preds: &Predictions, options: &FullOptions, g: &RegressionFull) {
-    header(out, "full", preds, preds.rows().to_string());
+fn regression(out: &mut String, preds: &Header, options: &FullOptions, g: &RegressionFull) {
+    header(out, "full", preds, preds.rows.to_string());
     out.push('\n');
     out.push_str(&table(&metric_rows(&g.metrics, false)));
     intervals_line(out, options);
@@ -334,8 +341,8 @@ fn regression(out: &mut String, preds: &Predictions, options: &FullOptions, g: &
     out.push_str(&table(&[head, vals]));
 }
 
-fn binary(out: &mut String, preds: &Predictions, options: &FullOptions, b: &BinaryFull) {
-    let weighted = preds.weights.is_some();
+fn binary(out: &mut String, preds: &Header, options: &FullOptions, b: &BinaryFull) {
+    let weighted = preds.weighted;
     let what = if weighted { "weight" } else { "rows" };
     header(
         out,
@@ -343,7 +350,7 @@ fn binary(out: &mut String, preds: &Predictions, options: &FullOptions, b: &Bina
         preds,
         format!(
             "{} ({what}: {} positive, {} negative; {} distinct scores)",
-            preds.rows(),
+            preds.rows,
             num(b.positives),
             num(b.negatives),
             b.curve.len()

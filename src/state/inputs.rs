@@ -1,0 +1,174 @@
+//! Several inputs reduced to one state: prediction files, folders of
+//! them, quoted globs (`'preds/*.parquet'`) and state files, each read on
+//! its own, folded into its state and dropped, the states merged.
+//!
+//! Memory holds the merged state and one input per thread, never every
+//! row. The merge is exact, so the result does not depend on the order of
+//! the inputs, the thread count or how the rows were split into files.
+
+use std::path::{Path, PathBuf};
+
+use super::binary::BinaryState;
+use super::file::{StateFile, TaskState, is_state_file};
+use crate::data::{Columns, Predictions, ReadOptions, read_predictions};
+use crate::error::{Error, Result};
+
+/// The files the arguments name, in order: a file as it is, a folder's
+/// regular files (sorted by name, hidden ones left out), a glob's matches
+/// (`*` and `?` in the last component; sorted). A folder or glob that
+/// names no file, and a file named twice, are errors.
+pub fn expand(args: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    for arg in args {
+        let found = if arg.is_dir() {
+            let files = listing(arg, arg, &|_| true)?;
+            if files.is_empty() {
+                return Err(Error::usage(format!(
+                    "{}: is a directory with no files in it",
+                    arg.display()
+                )));
+            }
+            files
+        } else if !arg.exists() && is_glob(arg) {
+            let dir = match arg.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            if is_glob(&dir) {
+                return Err(Error::usage(format!(
+                    "{}: wildcards are matched in the last part of a path only",
+                    arg.display()
+                )));
+            }
+            let pattern = arg
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let files = listing(&dir, arg, &|name| wildcard(&pattern, name))?;
+            if files.is_empty() {
+                return Err(Error::usage(format!("{} matches no file", arg.display())));
+            }
+            files
+        } else {
+            vec![arg.clone()]
+        };
+        for f in found {
+            if out.contains(&f) {
+                return Err(Error::usage(format!(
+                    "{} is given twice: its rows would count twice",
+                    f.display()
+                )));
+            }
+            out.push(f);
+        }
+    }
+    Ok(out)
+}
+
+fn is_glob(p: &Path) -> bool {
+    p.to_string_lossy().contains(['*', '?'])
+}
+
+/// The regular files of `dir` whose names pass `keep`, sorted; hidden
+/// files are left out.
+fn listing(dir: &Path, arg: &Path, keep: &dyn Fn(&str) -> bool) -> Result<Vec<PathBuf>> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(arg, "cannot list", e))?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir, "cannot list", e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        if !name.starts_with('.') && keep(&name) && path.is_file() {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Shell-style matching of `*` (any run) and `?` (one character).
+fn wildcard(pattern: &str, name: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    let (mut i, mut j) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while j < n.len() {
+        if i < p.len() && (p[i] == '?' || p[i] == n[j]) {
+            i += 1;
+            j += 1;
+        } else if i < p.len() && p[i] == '*' {
+            star = Some((i, j));
+            i += 1;
+        } else if let Some((si, sj)) = star {
+            i = si + 1;
+            j = sj + 1;
+            star = Some((si, sj + 1));
+        } else {
+            return false;
+        }
+    }
+    p[i..].iter().all(|&c| c == '*')
+}
+
+/// The state of a prediction file's rows.
+pub fn from_predictions(preds: &Predictions) -> Result<StateFile> {
+    let state = match &preds.columns {
+        Columns::Binary { labels, scores } => TaskState::Binary(BinaryState::from_columns(
+            labels,
+            scores,
+            preds.weights.as_ref(),
+        )),
+        Columns::Multiclass { .. } | Columns::Regression { .. } => {
+            return Err(Error::usage(format!(
+                "{}: a {} file cannot be reduced to a state yet (binary only)",
+                preds.path.display(),
+                preds.task
+            )));
+        }
+    };
+    Ok(StateFile {
+        header: preds.header(),
+        state,
+    })
+}
+
+/// One input's state: a state file as it is, a prediction file read with
+/// `options` and folded.
+pub fn read_one(path: &Path, options: &ReadOptions) -> Result<StateFile> {
+    if is_state_file(path) {
+        StateFile::read(path)
+    } else {
+        from_predictions(&read_predictions(path, options)?)
+    }
+}
+
+/// The merged state of every input (already expanded), one input at a
+/// time (each built in parallel), so memory holds the merged state and one
+/// input. Stops at the first input in error.
+pub fn reduce(paths: &[PathBuf], options: &ReadOptions) -> Result<StateFile> {
+    let mut merged: Option<StateFile> = None;
+    for p in paths {
+        let s = read_one(p, options)?;
+        match &mut merged {
+            None => merged = Some(s),
+            Some(m) => m.merge(&s)?,
+        }
+    }
+    merged.ok_or_else(|| Error::usage("no input given"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wildcard;
+
+    #[test]
+    fn wildcards_match_like_a_shell() {
+        assert!(wildcard("*.parquet", "part-0.parquet"));
+        assert!(!wildcard("*.parquet", "part-0.parquet.tmp"));
+        assert!(wildcard("part-?.arrow", "part-7.arrow"));
+        assert!(!wildcard("part-?.arrow", "part-17.arrow"));
+        assert!(wildcard("*", "x"));
+        assert!(wildcard("a*b*c", "axxbyyc"));
+        assert!(!wildcard("a*b*c", "axxbyy"));
+    }
+}

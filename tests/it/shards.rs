@@ -1,0 +1,309 @@
+//! Several files, folders, globs and state files: `evalkit full` over any
+//! split of a file's rows into shards, or over states merged in any tree,
+//! prints the JSON the file gives, bit for bit; bad state files are exit 2
+//! with a message naming the file.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Float32Array, Float64Array, UInt8Array};
+use evalkit::data::{Columns, Floats, ReadOptions, read_predictions};
+use serde_json::Value;
+
+use crate::common::{evalkit, fixture, stderr, stdout, write_ipc};
+
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+/// Splits a binary fixture's rows at random into `shards` Arrow files in
+/// `dir` (named so that a glob and a folder list them in the same order),
+/// with the fixture's `evalkit.*` metadata; a shard may have no row, and is
+/// then not written.
+fn split(name: &str, dir: &Path, shards: usize, rng: &mut Rng) -> Vec<PathBuf> {
+    let preds = read_predictions(&fixture(name), &ReadOptions::default()).unwrap();
+    let Columns::Binary { labels, scores } = &preds.columns else {
+        panic!("{name} is not binary")
+    };
+    let mut parts: Vec<Vec<usize>> = vec![Vec::new(); shards];
+    for i in 0..labels.len() {
+        parts[rng.below(shards)].push(i);
+    }
+    let metadata: Vec<(&str, &str)> = preds
+        .metadata
+        .iter()
+        .filter(|(k, _)| k.starts_with("evalkit."))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mut paths = Vec::new();
+    for (s, rows) in parts.iter().enumerate() {
+        if rows.is_empty() {
+            continue;
+        }
+        let label: ArrayRef = Arc::new(UInt8Array::from_iter_values(
+            rows.iter().map(|&i| labels[i]),
+        ));
+        let score: ArrayRef = match scores {
+            Floats::F32(v) => Arc::new(Float32Array::from_iter_values(rows.iter().map(|&i| v[i]))),
+            Floats::F64(v) => Arc::new(Float64Array::from_iter_values(rows.iter().map(|&i| v[i]))),
+        };
+        let mut columns = vec![("label", label), ("score", score)];
+        if let Some(w) = &preds.weights {
+            columns.push((
+                "weight",
+                Arc::new(Float64Array::from_iter_values(
+                    rows.iter().map(|&i| w.get(i)),
+                )),
+            ));
+        }
+        let path = dir.join(format!("part-{s:03}.arrow"));
+        write_ipc(&path, columns, &metadata);
+        paths.push(path);
+    }
+    paths
+}
+
+/// The `--json` document of `evalkit full ARGS --bootstrap 0`, without the
+/// keys that name the inputs.
+fn full_json(args: &[&str]) -> Value {
+    let mut all = vec!["full"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--bootstrap", "0", "--json", "--thresholds", "distinct"]);
+    let out = evalkit(&all);
+    assert!(out.status.success(), "{all:?}: {}", stderr(&out));
+    let mut doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let o = doc.as_object_mut().unwrap();
+    o.remove("file");
+    o.remove("sources");
+    doc
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn shards_folders_globs_and_merged_states_give_the_files_json() {
+    let mut rng = Rng(0x5EED_1234_ABCD_0001);
+    for name in [
+        "binary_weighted.arrow",
+        "binary_ties.arrow",
+        "binary_f32.arrow",
+        "binary_one_class.arrow",
+        "binary_rare.arrow",
+    ] {
+        let want = full_json(&[s(&fixture(name))]);
+        // Every shard is a process run: many shards for two fixtures.
+        let counts: &[usize] = if name.contains("weighted") || name.contains("ties") {
+            &[1, 4, 64]
+        } else {
+            &[3]
+        };
+        for &shards in counts {
+            let dir = tempfile::tempdir().unwrap();
+            let parts = split(name, dir.path(), shards, &mut rng);
+            let what = format!("{name} in {shards} shards");
+            assert_eq!(full_json(&[s(dir.path())]), want, "{what}: folder");
+            let glob = dir.path().join("part-*.arrow");
+            assert_eq!(full_json(&[s(&glob)]), want, "{what}: glob");
+            let listed: Vec<&str> = parts.iter().map(|p| s(p)).collect();
+            assert_eq!(full_json(&listed), want, "{what}: files");
+
+            // One state per shard, merged in a random tree.
+            let mut states: Vec<PathBuf> = Vec::new();
+            for (i, p) in parts.iter().enumerate() {
+                let st = dir.path().join(format!("s{i}.evstate"));
+                let out = evalkit(["state", s(p), "-o", s(&st)]);
+                assert!(out.status.success(), "{}", stderr(&out));
+                states.push(st);
+            }
+            let mut n = 0;
+            while states.len() > 1 {
+                let take = 2 + rng.below(states.len().min(4) - 1);
+                let at = rng.below(states.len() - take + 1);
+                let group: Vec<PathBuf> = states.drain(at..at + take).collect();
+                let merged = dir.path().join(format!("m{n}.evstate"));
+                n += 1;
+                let mut args = vec!["merge".to_string()];
+                args.extend(group.iter().map(|p| s(p).to_string()));
+                args.extend(["-o".to_string(), s(&merged).to_string()]);
+                let out = evalkit(&args);
+                assert!(out.status.success(), "{}", stderr(&out));
+                states.insert(at, merged);
+            }
+            assert_eq!(full_json(&[s(&states[0])]), want, "{what}: merged states");
+
+            // The state of the whole file has the same bytes as the merge.
+            let whole = dir.path().join("whole.evstate");
+            let out = evalkit(["state", s(&fixture(name)), "-o", s(&whole)]);
+            assert!(out.status.success(), "{}", stderr(&out));
+            assert_eq!(
+                std::fs::read(&whole).unwrap(),
+                std::fs::read(&states[0]).unwrap(),
+                "{what}: state bytes"
+            );
+        }
+    }
+}
+
+fn state_of(name: &str, dir: &Path) -> PathBuf {
+    let st = dir.join(format!("{name}.evstate"));
+    let out = evalkit(["state", s(&fixture(name)), "-o", s(&st)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    st
+}
+
+/// Runs `evalkit ARGS`, expects exit 2 and one line naming `file`
+/// containing `words`.
+fn refused(args: &[&str], file: &Path, words: &str) {
+    let out = evalkit(args);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert!(
+        err.contains(s(file)) && err.contains(words),
+        "{args:?}: want {} and '{words}' in: {err}",
+        file.display()
+    );
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+}
+
+#[test]
+fn bad_state_files_are_exit_2_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = state_of("binary_ties.arrow", dir.path());
+    let bytes = std::fs::read(&good).unwrap();
+    let write = |name: &str, b: &[u8]| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, b).unwrap();
+        p
+    };
+    let cut = write("cut.evstate", &bytes[..30]);
+    refused(&["full", s(&cut), "--bootstrap", "0"], &cut, "truncated");
+    let cut = write("cut2.evstate", &bytes[..bytes.len() - 3]);
+    refused(
+        &["full", s(&cut), "--bootstrap", "0"],
+        &cut,
+        "corrupt or truncated",
+    );
+    let mut newer = bytes.clone();
+    newer[8] = 2;
+    let newer = write("newer.evstate", &newer);
+    refused(
+        &["full", s(&newer), "--bootstrap", "0"],
+        &newer,
+        "newer evalkit",
+    );
+    let mut flags = bytes.clone();
+    flags[11] |= 0x80;
+    let flags = write("flags.evstate", &flags);
+    refused(&["full", s(&flags), "--bootstrap", "0"], &flags, "flags");
+    let mut hash = bytes.clone();
+    hash[25] ^= 1;
+    let hash = write("hash.evstate", &hash);
+    refused(
+        &["full", s(&hash), "--bootstrap", "0"],
+        &hash,
+        "content hash",
+    );
+    // A merge of states that do not merge names the second file.
+    let weighted = state_of("binary_weighted.arrow", dir.path());
+    let out_path = dir.path().join("out.evstate");
+    refused(
+        &["merge", s(&good), s(&weighted), "-o", s(&out_path)],
+        &weighted,
+        "cannot be merged",
+    );
+    assert!(!out_path.exists());
+    // A prediction file is not a state.
+    refused(
+        &[
+            "merge",
+            s(&good),
+            s(&fixture("binary_ties.arrow")),
+            "-o",
+            s(&out_path),
+        ],
+        &fixture("binary_ties.arrow"),
+        "not an evalkit state file",
+    );
+    // Intervals from a state are not built yet: said, not faked.
+    let out = evalkit(["full", s(&good)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--bootstrap 0"), "{}", stderr(&out));
+    // A glob that matches nothing, a folder without files, a file twice.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    refused(
+        &["full", s(&empty), "--bootstrap", "0"],
+        &empty,
+        "is a directory with no files",
+    );
+    let glob = dir.path().join("nope-*.arrow");
+    refused(
+        &["full", s(&glob), "--bootstrap", "0"],
+        &glob,
+        "matches no file",
+    );
+    refused(
+        &["full", s(&good), s(&good), "--bootstrap", "0"],
+        &good,
+        "given twice",
+    );
+}
+
+#[test]
+fn corrupt_state_bytes_never_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = state_of("binary_weighted.arrow", dir.path());
+    let bytes = std::fs::read(&good).unwrap();
+    let path = dir.path().join("x.evstate");
+    let parsed = evalkit::state::file::StateFile::from_bytes(&path, &bytes).unwrap();
+    assert_eq!(parsed.to_bytes(), bytes, "round trip");
+    for cut in 0..bytes.len() {
+        assert!(evalkit::state::file::StateFile::from_bytes(&path, &bytes[..cut]).is_err());
+    }
+    // Flipped payload bytes under a recomputed hash reach the decoder.
+    let payload = {
+        let mut d = zstd::stream::read::Decoder::new(&bytes[52..]).unwrap();
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut d, &mut v).unwrap();
+        v
+    };
+    let mut rng = Rng(77);
+    for _ in 0..2000 {
+        let mut p = payload.clone();
+        for _ in 0..1 + rng.below(3) {
+            let i = rng.below(p.len());
+            p[i] ^= 1 << rng.below(8);
+        }
+        if rng.below(4) == 0 {
+            p.truncate(rng.below(p.len()));
+        }
+        let mut b = bytes[..12].to_vec();
+        b.extend_from_slice(&(p.len() as u64).to_le_bytes());
+        b.extend_from_slice(blake3::hash(&p).as_bytes());
+        b.extend_from_slice(&zstd::bulk::compress(&p, 1).unwrap());
+        if let Ok(s) = evalkit::state::file::StateFile::from_bytes(&path, &b) {
+            // Whatever decodes finishes without a panic and re-encodes.
+            let _ = evalkit::full::full_state(
+                &s,
+                &evalkit::full::FullOptions {
+                    intervals: evalkit::uncertainty::IntervalOptions {
+                        replicates: 0,
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                },
+            );
+            let again = s.to_bytes();
+            assert!(evalkit::state::file::StateFile::from_bytes(&path, &again).is_ok());
+        }
+    }
+}
