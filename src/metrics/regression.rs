@@ -8,13 +8,22 @@
 //! | `r2` | `1 − Σw(y − ŷ)² / Σw(y − ȳ_w)²`; undefined when the labels of the rows with positive weight are all equal (compared exactly, not through a rounded weighted mean; scikit-learn returns 0 or 1 there) |
 //! | `max_error` | the largest `|y − ŷ|` over the rows with positive weight |
 //!
-//! Residuals `y − ŷ` are summarised by quantiles (unweighted, rows with
-//! positive weight) for the report.
+//! Residuals `y − ŷ` are summarised by their weighted mean and quantiles
+//! (unweighted, rows with positive weight) for the report: exact while the
+//! residuals take at most [`crate::state::regression::EXACT_LIMIT`] distinct
+//! values, else from a log-linear sketch within relative error
+//! [`crate::state::regression::RELATIVE_ERROR`] (see
+//! [`crate::state::regression`]).
+//!
+//! Every value here comes from a [`RegressionState`] (exact sums, merged in
+//! any order to the same bits), so one pass over a file and any sharding of
+//! it give the same result.
 
 use rayon::prelude::*;
 
-use super::{Metric, MetricSet};
+use super::MetricSet;
 use crate::data::Floats;
+use crate::state::regression::RegressionState;
 use crate::uncertainty::bootstrap::Replicates;
 use crate::uncertainty::{self, IntervalOptions, tasks};
 
@@ -40,34 +49,6 @@ pub struct RegressionFull {
     pub residuals: Residuals,
     /// Notes from the intervals.
     pub notes: Vec<String>,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Sums {
-    w: f64,
-    wy: f64,
-    wr: f64,
-    sq: f64,
-    abs: f64,
-    max: f64,
-    /// Smallest and largest label with positive weight.
-    lo: f64,
-    hi: f64,
-}
-
-impl Default for Sums {
-    fn default() -> Sums {
-        Sums {
-            w: 0.0,
-            wy: 0.0,
-            wr: 0.0,
-            sq: 0.0,
-            abs: 0.0,
-            max: 0.0,
-            lo: f64::INFINITY,
-            hi: f64::NEG_INFINITY,
-        }
-    }
 }
 
 /// Quantile probabilities of the residual summary.
@@ -113,93 +94,40 @@ pub fn replicates(
     )
 }
 
-/// The regression point metrics, without intervals.
+/// The regression point metrics, without intervals: the rows fold into a
+/// [`RegressionState`] (chunks in parallel, merged in any order: the state
+/// is exact, so the result does not depend on it), which finishes.
 pub fn point(labels: &Floats, scores: &Floats, weights: Option<&Floats>) -> RegressionFull {
+    state(labels, scores, weights).finish()
+}
+
+/// The regression state of the rows (chunks folded in parallel, merged).
+pub fn state(labels: &Floats, scores: &Floats, weights: Option<&Floats>) -> RegressionState {
     let n = labels.len();
-    let w = |i: usize| weights.map_or(1.0, |w| w.get(i));
-    let parts: Vec<Sums> = (0..n.div_ceil(CHUNK))
+    let weighted = weights.is_some();
+    (0..n.div_ceil(CHUNK))
         .into_par_iter()
         .map(|c| {
-            let mut s = Sums::default();
-            for i in c * CHUNK..((c + 1) * CHUNK).min(n) {
-                let (y, p, wi) = (labels.get(i), scores.get(i), w(i));
-                let r = y - p;
-                s.w += wi;
-                s.wy += wi * y;
-                s.wr += wi * r;
-                s.sq += wi * r * r;
-                s.abs += wi * r.abs();
-                if wi > 0.0 {
-                    s.max = s.max.max(r.abs());
-                    s.lo = s.lo.min(y);
-                    s.hi = s.hi.max(y);
-                }
-            }
+            let (start, len) = (c * CHUNK, CHUNK.min(n - c * CHUNK));
+            let mut s = RegressionState::new(weighted);
+            s.update(
+                &labels.slice(start, len),
+                &scores.slice(start, len),
+                weights.map(|w| w.slice(start, len)).as_ref(),
+            );
             s
         })
-        .collect();
-    let mut t = Sums::default();
-    for p in &parts {
-        t.w += p.w;
-        t.wy += p.wy;
-        t.wr += p.wr;
-        t.sq += p.sq;
-        t.abs += p.abs;
-        t.max = t.max.max(p.max);
-        t.lo = t.lo.min(p.lo);
-        t.hi = t.hi.max(p.hi);
-    }
-    let mean_y = t.wy / t.w;
-    let ss_tot: f64 = (0..n.div_ceil(CHUNK))
-        .into_par_iter()
-        .map(|c| {
-            (c * CHUNK..((c + 1) * CHUNK).min(n))
-                .map(|i| {
-                    let d = labels.get(i) - mean_y;
-                    w(i) * d * d
-                })
-                .sum::<f64>()
-        })
-        .collect::<Vec<f64>>()
-        .iter()
-        .sum();
-
-    let mse = t.sq / t.w;
-    let mut m = MetricSet::new();
-    m.insert("mse", Metric::point(mse));
-    m.insert("rmse", Metric::point(mse.sqrt()));
-    m.insert("mae", Metric::point(t.abs / t.w));
-    m.insert(
-        "r2",
-        // Two distinct labels with positive weight make ss_tot > 0 whatever
-        // the rounding of the mean; equal labels are undefined, never the
-        // rounding noise of ss_tot.
-        if t.lo < t.hi && ss_tot > 0.0 {
-            Metric::point(1.0 - t.sq / ss_tot)
-        } else {
-            Metric::undefined("the labels are constant, so R² has no variance to explain")
-        },
-    );
-    m.insert("max_error", Metric::point(t.max));
-
-    let mut residuals: Vec<f64> = (0..n)
-        .filter(|&i| w(i) > 0.0)
-        .map(|i| labels.get(i) - scores.get(i))
-        .collect();
-    residuals.par_sort_unstable_by(f64::total_cmp);
-    let quantiles = RESIDUAL_PROBABILITIES
-        .iter()
-        .map(|&q| quantile_sorted(&residuals, q))
-        .collect();
-    RegressionFull {
-        metrics: m,
-        notes: Vec::new(),
-        residuals: Residuals {
-            mean: t.wr / t.w,
-            probabilities: RESIDUAL_PROBABILITIES.to_vec(),
-            quantiles,
-        },
-    }
+        .reduce(
+            || RegressionState::new(weighted),
+            |mut a, b| {
+                // Both are of these rows: equally weighted, and counting
+                // fewer than 2⁶⁴ rows.
+                if let Err(e) = a.merge(&b) {
+                    unreachable!("{e}");
+                }
+                a
+            },
+        )
 }
 
 /// Quantile `q` of sorted values, linear interpolation (numpy's default).
