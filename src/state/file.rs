@@ -22,6 +22,7 @@ use std::path::Path;
 
 use super::binary::BinaryState;
 use super::codec::{Read, Reader, Writer};
+use super::regression::RegressionState;
 use crate::data::{Header, ScoreKind, Task};
 use crate::error::{Error, Result};
 
@@ -39,6 +40,8 @@ const WEIGHTED: u8 = 1;
 pub enum TaskState {
     /// Binary classification.
     Binary(BinaryState),
+    /// Regression.
+    Regression(RegressionState),
 }
 
 impl TaskState {
@@ -46,6 +49,7 @@ impl TaskState {
     pub fn task(&self) -> Task {
         match self {
             TaskState::Binary(_) => Task::Binary,
+            TaskState::Regression(_) => Task::Regression,
         }
     }
 
@@ -53,6 +57,7 @@ impl TaskState {
     pub fn weighted(&self) -> bool {
         match self {
             TaskState::Binary(s) => s.weighted(),
+            TaskState::Regression(s) => s.weighted(),
         }
     }
 
@@ -60,6 +65,7 @@ impl TaskState {
     pub fn rows(&self) -> u64 {
         match self {
             TaskState::Binary(s) => s.rows(),
+            TaskState::Regression(s) => s.rows(),
         }
     }
 
@@ -69,12 +75,15 @@ impl TaskState {
                 a.merge(b);
                 Ok(())
             }
+            (TaskState::Regression(a), TaskState::Regression(b)) => a.merge(b),
+            (a, b) => Err(format!("its task is {}, not {}", b.task(), a.task())),
         }
     }
 
     fn encode(&self, w: &mut Writer) {
         match self {
             TaskState::Binary(s) => s.encode(w),
+            TaskState::Regression(s) => s.encode(w),
         }
     }
 }

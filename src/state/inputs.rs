@@ -118,9 +118,12 @@ pub fn from_predictions(preds: &Predictions) -> Result<StateFile> {
             scores,
             preds.weights.as_ref(),
         )),
-        Columns::Multiclass { .. } | Columns::Regression { .. } => {
+        Columns::Regression { labels, scores } => TaskState::Regression(
+            crate::metrics::regression::state(labels, scores, preds.weights.as_ref()),
+        ),
+        Columns::Multiclass { .. } => {
             return Err(Error::usage(format!(
-                "{}: a {} file cannot be reduced to a state yet (binary only)",
+                "{}: a {} file cannot be reduced to a state yet (binary and regression so far)",
                 preds.path.display(),
                 preds.task
             )));

@@ -23,17 +23,21 @@ impl Rng {
     }
 }
 
-/// Splits a binary fixture's rows at random into `shards` Arrow files in
+/// Splits a binary or regression fixture's rows at random into `shards` Arrow files in
 /// `dir` (named so that a glob and a folder list them in the same order),
 /// with the fixture's `evalkit.*` metadata; a shard may have no row, and is
 /// then not written.
 fn split(name: &str, dir: &Path, shards: usize, rng: &mut Rng) -> Vec<PathBuf> {
     let preds = read_predictions(&fixture(name), &ReadOptions::default()).unwrap();
-    let Columns::Binary { labels, scores } = &preds.columns else {
-        panic!("{name} is not binary")
+    let n = preds.rows();
+    let floats = |v: &Floats, rows: &[usize]| -> ArrayRef {
+        match v {
+            Floats::F32(v) => Arc::new(Float32Array::from_iter_values(rows.iter().map(|&i| v[i]))),
+            Floats::F64(v) => Arc::new(Float64Array::from_iter_values(rows.iter().map(|&i| v[i]))),
+        }
     };
     let mut parts: Vec<Vec<usize>> = vec![Vec::new(); shards];
-    for i in 0..labels.len() {
+    for i in 0..n {
         parts[rng.below(shards)].push(i);
     }
     let metadata: Vec<(&str, &str)> = preds
@@ -47,12 +51,15 @@ fn split(name: &str, dir: &Path, shards: usize, rng: &mut Rng) -> Vec<PathBuf> {
         if rows.is_empty() {
             continue;
         }
-        let label: ArrayRef = Arc::new(UInt8Array::from_iter_values(
-            rows.iter().map(|&i| labels[i]),
-        ));
-        let score: ArrayRef = match scores {
-            Floats::F32(v) => Arc::new(Float32Array::from_iter_values(rows.iter().map(|&i| v[i]))),
-            Floats::F64(v) => Arc::new(Float64Array::from_iter_values(rows.iter().map(|&i| v[i]))),
+        let (label, score): (ArrayRef, ArrayRef) = match &preds.columns {
+            Columns::Binary { labels, scores } => (
+                Arc::new(UInt8Array::from_iter_values(
+                    rows.iter().map(|&i| labels[i]),
+                )),
+                floats(scores, rows),
+            ),
+            Columns::Regression { labels, scores } => (floats(labels, rows), floats(scores, rows)),
+            Columns::Multiclass { .. } => panic!("{name}: multiclass shards are not written here"),
         };
         let mut columns = vec![("label", label), ("score", score)];
         if let Some(w) = &preds.weights {
@@ -98,6 +105,7 @@ fn shards_folders_globs_and_merged_states_give_the_files_json() {
         "binary_f32.arrow",
         "binary_one_class.arrow",
         "binary_rare.arrow",
+        "regression.arrow",
     ] {
         let want = full_json(&[s(&fixture(name))]);
         // Every shard is a process run: many shards for two fixtures.
