@@ -32,6 +32,7 @@ use crate::metrics::calibration::{BINS, BinSums, bin_of};
 use crate::metrics::multiclass::{
     MulticlassFull, MulticlassSums, argmax, label_rank, point_metrics, row_brier, row_log_loss,
 };
+use crate::metrics::sort::sort_descending;
 
 /// The most rows (and, apart, rows of weight 0) a state counts: 2^53, so
 /// that every count is exact as an `f64` (the ranking tables hold counts as
@@ -40,6 +41,18 @@ pub const MAX_ROWS: u64 = 1 << 53;
 
 /// Rows folded per task when a state is built from many rows at once.
 const CHUNK: usize = 1 << 14;
+
+/// The caller's rows agree in length (a bug in the caller otherwise).
+fn check_rows(classes: usize, labels: &[u32], scores: &Floats, weights: Option<&Floats>) {
+    assert_eq!(
+        scores.len(),
+        labels.len() * classes,
+        "one score per row and class"
+    );
+    if let Some(w) = weights {
+        assert_eq!(w.len(), labels.len(), "one weight per row");
+    }
+}
 
 /// Rows and, in a weighted state, their exact weight sum (left empty in an
 /// unweighted state, where the weight is the count).
@@ -193,26 +206,39 @@ impl MulticlassState {
             .div_ceil(4 * rayon::current_num_threads().max(1))
             .max(CHUNK);
         let k = classes;
-        labels
+        let weighted = weights.is_some();
+        check_rows(k, labels, scores, weights);
+        // The row sums, confusion and bins in parallel chunks; the
+        // one-vs-rest histograms in one sort per class (merging per-chunk
+        // histograms would copy every distinct score once per level).
+        let mut state = labels
             .par_chunks(chunk)
             .enumerate()
             .map(|(i, ys)| {
                 let start = i * chunk;
-                let mut s = MulticlassState::new(k, weights.is_some());
-                s.update(
-                    ys,
-                    &scores.slice(start * k, ys.len() * k),
-                    weights.map(|w| w.slice(start, ys.len())).as_ref(),
-                );
+                let mut s = MulticlassState::new(k, weighted);
+                let w = weights.map(|w| w.slice(start, ys.len()));
+                crate::with_floats!(&scores.slice(start * k, ys.len() * k), p => {
+                    s.fold_rows(ys, p, w.as_ref());
+                });
                 s
             })
             .reduce(
-                || MulticlassState::new(k, weights.is_some()),
+                || MulticlassState::new(k, weighted),
                 |mut a, b| {
                     a.add(&b);
                     a
                 },
-            )
+            );
+        let kept: Vec<(usize, f64)> = match weights {
+            None => (0..n).map(|i| (i, 1.0)).collect(),
+            Some(w) => (0..n)
+                .map(|i| (i, w.get(i)))
+                .filter(|&(_, w)| w > 0.0)
+                .collect(),
+        };
+        crate::with_floats!(scores, p => state.fold_histograms(labels, p, &kept));
+        state
     }
 
     /// Folds rows into the state (a batch of a stream): labels in
@@ -229,21 +255,23 @@ impl MulticlassState {
             self.weighted,
             "weighted rows fold into a weighted state"
         );
-        assert_eq!(
-            scores.len(),
-            labels.len() * self.classes,
-            "one score per row and class"
-        );
-        if let Some(w) = weights {
-            assert_eq!(w.len(), labels.len(), "one weight per row");
-        }
-        crate::with_floats!(scores, s => self.update_rows(labels, s, weights));
+        check_rows(self.classes, labels, scores, weights);
+        crate::with_floats!(scores, s => {
+            let kept = self.fold_rows(labels, s, weights);
+            self.fold_histograms(labels, s, &kept);
+        });
     }
 
-    fn update_rows<F: Float>(&mut self, labels: &[u32], scores: &[F], weights: Option<&Floats>) {
+    /// Folds rows into everything but the histograms; returns the rows
+    /// that count, with their weights.
+    fn fold_rows<F: Float>(
+        &mut self,
+        labels: &[u32],
+        scores: &[F],
+        weights: Option<&Floats>,
+    ) -> Vec<(usize, f64)> {
         let k = self.classes;
         let weighted = self.weighted;
-        // The rows that count, with their weights.
         let mut kept: Vec<(usize, f64)> = Vec::with_capacity(labels.len());
         for (i, (&y, row)) in labels.iter().zip(scores.chunks_exact(k)).enumerate() {
             let y = y as usize;
@@ -273,11 +301,37 @@ impl MulticlassState {
             }
             kept.push((i, w));
         }
+        kept
+    }
+
+    /// Folds the rows `kept` (index, weight) into the one-vs-rest
+    /// histograms, a class per task. The rows are radix-sorted here (on the
+    /// score's bits, which order probabilities), so the histogram's own sort
+    /// finds them in order.
+    fn fold_histograms<F: Float>(&mut self, labels: &[u32], scores: &[F], kept: &[(usize, f64)]) {
+        let k = self.classes;
+        let weighted = self.weighted;
         self.ovr.par_iter_mut().enumerate().for_each(|(c, h)| {
-            let mut rows: Vec<(f64, bool, f64)> = kept
-                .iter()
-                .map(|&(i, w)| (scores[i * k + c].to_f64(), labels[i] as usize == c, w))
-                .collect();
+            let key = |i: usize| {
+                let p = scores[i * k + c].to_f64();
+                let bits = if p == 0.0 { 0 } else { p.to_bits() };
+                (bits << 1) | (labels[i] as usize == c) as u64
+            };
+            let row = |key: u64, w: f64| (f64::from_bits(key >> 1), key & 1 == 1, w);
+            let mut rows: Vec<(f64, bool, f64)> = if weighted {
+                let items: Vec<(u64, u64)> =
+                    kept.iter().map(|&(i, w)| (key(i), w.to_bits())).collect();
+                sort_descending(items)
+                    .into_iter()
+                    .map(|(key, w)| row(key, f64::from_bits(w)))
+                    .collect()
+            } else {
+                let items: Vec<u64> = kept.iter().map(|&(i, _)| key(i)).collect();
+                sort_descending(items)
+                    .into_iter()
+                    .map(|key| row(key, 1.0))
+                    .collect()
+            };
             h.update(&mut rows);
         });
     }
