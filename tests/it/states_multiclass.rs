@@ -445,3 +445,101 @@ fn states_of_different_shapes_do_not_merge() {
         "a refused merge leaves the state as it was"
     );
 }
+
+/// One unweighted row (label 0, scores 0.5, 0.3, 0.2) written field by
+/// field, with `edit` applied to the fields first.
+fn one_row_payload(edit: impl Fn(&mut Fields)) -> Vec<u8> {
+    use evalkit::state::exact::ExactSum;
+    let row = [0.5, 0.3, 0.2];
+    let mut f = Fields {
+        cells: [1, 0, 0, 0, 0, 0, 0, 0, 0],
+        top: [1, 1],
+        log_loss: -(0.5f64.ln()),
+        // As the row pass sums it: (0.5 − 1)², then 0.3², then 0.2².
+        brier: 0.25 + 0.3 * 0.3 + 0.2 * 0.2,
+        bin: (7, 1, 1, 0.5),
+        positive: [true, false, false],
+    };
+    edit(&mut f);
+    let exact = |w: &mut Writer, v: f64| {
+        let mut s = ExactSum::new();
+        s.add(v);
+        w.exact(&s);
+    };
+    let mut w = Writer::new();
+    for c in f.cells {
+        w.varint(c);
+    }
+    w.varint(f.top[0]);
+    w.varint(f.top[1]);
+    exact(&mut w, f.log_loss);
+    exact(&mut w, f.brier);
+    for b in 0..15 {
+        let (rows, hits, p) = if b == f.bin.0 {
+            (f.bin.1, f.bin.2, f.bin.3)
+        } else {
+            (0, 0, 0.0)
+        };
+        w.varint(rows);
+        w.varint(hits);
+        exact(&mut w, p);
+    }
+    for c in 0..3 {
+        let mut h = evalkit::state::binary::ScoreHistogram::new(false);
+        h.update(&mut [(row[c], f.positive[c], 1.0)]);
+        h.encode(&mut w);
+    }
+    w.into_bytes()
+}
+
+struct Fields {
+    cells: [u64; 9],
+    top: [u64; 2],
+    log_loss: f64,
+    brier: f64,
+    /// (bin, rows, hits, Σp)
+    bin: (usize, u64, u64, f64),
+    positive: [bool; 3],
+}
+
+/// The layout is the one the module docs give, and every invariant that
+/// ties the tables together is checked on decoding.
+#[test]
+fn decoding_checks_that_the_tables_agree() {
+    let mut s = MulticlassState::new(3, false);
+    s.update(&[0], &Floats::from(vec![0.5, 0.3, 0.2]), None);
+    let good = one_row_payload(|_| {});
+    assert_eq!(good, bytes(&s), "the field-by-field encoding");
+    assert_eq!(decode(&good, 3, false).unwrap(), s);
+
+    let bad: [(&str, fn(&mut Fields)); 9] = [
+        ("a row moved to another cell", |f| {
+            f.cells[0] = 0;
+            f.cells[4] = 1;
+        }),
+        ("a second row in the confusion matrix only", |f| {
+            f.cells[1] = 1
+        }),
+        ("no top-3 hit with 3 classes", |f| f.top[0] = 0),
+        ("more top-3 than top-5 hits", |f| f.top = [1, 0]),
+        ("the bin misses the correct prediction", |f| f.bin.2 = 0),
+        ("the bin holds two rows", |f| f.bin.1 = 2),
+        ("Σp above the bin's rows", |f| f.bin.3 = 1.5),
+        ("a negative log loss", |f| f.log_loss = -1.0),
+        ("class 1's histogram calls the row positive", |f| {
+            f.positive[1] = true
+        }),
+    ];
+    for (what, edit) in bad {
+        let b = one_row_payload(edit);
+        assert!(decode(&b, 3, false).is_err(), "{what}: decoded");
+    }
+    // No rows, but a log-loss sum.
+    let mut w = Writer::new();
+    MulticlassState::new(3, false).encode(&mut w);
+    let mut empty = w.into_bytes();
+    let at = 11; // 9 cells and 2 top-k tallies, then the log-loss sum
+    assert_eq!(empty[at], 0);
+    empty.splice(at..=at, [1u8].into_iter().chain(0.25f64.to_le_bytes()));
+    assert!(decode(&empty, 3, false).is_err(), "a log loss without rows");
+}
