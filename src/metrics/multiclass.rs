@@ -13,6 +13,14 @@
 //! | `log_loss` | weighted mean of `−ln p_label`, clipped to `[1e-15, 1−1e-15]` |
 //! | `brier` | weighted mean of `Σ_c (p_c − [label = c])²` |
 //! | `ece` | expected calibration error of the top class's probability ([`super::calibration`]) |
+//!
+//! The rows fold into a [`MulticlassState`] (exact sums, so the values do
+//! not depend on the order of the rows, the chunking or the thread count)
+//! and [`point_metrics`] computes every metric and table from its sums: the
+//! full tier and a merged state share each formula. Rows of weight 0 count
+//! nowhere (sums, confusion matrix, curves, reliability bins); only which
+//! classes are present — as a label or a prediction, which scikit-learn's
+//! averages cover — and the notes see them.
 
 use rayon::prelude::*;
 
@@ -20,10 +28,9 @@ use super::calibration::{Bin, BinSums};
 use super::curves::BinaryCurve;
 use super::{Metric, MetricSet, neg_log};
 use crate::data::{Float, Floats};
+use crate::state::multiclass::MulticlassState;
 use crate::uncertainty::bootstrap::Replicates;
 use crate::uncertainty::{self, IntervalOptions, tasks};
-
-const CHUNK: usize = 1 << 14;
 
 /// One row of the per-class table.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -61,22 +68,11 @@ pub struct MulticlassFull {
     pub notes: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, Default)]
-struct RowSums {
-    weight: f64,
-    log_loss: f64,
-    brier: f64,
-    correct: f64,
-    top3: f64,
-    top5: f64,
-    bins: BinSums,
-}
-
 /// Rank of the label among the row's scores, in scikit-learn's
 /// `top_k_accuracy_score` order: classes scoring higher, or equal with a
 /// higher index, come first.
 #[inline]
-fn label_rank<F: Float>(row: &[F], y: usize) -> usize {
+pub fn label_rank<F: Float>(row: &[F], y: usize) -> usize {
     let sy = row[y].to_f64();
     row.iter()
         .enumerate()
@@ -102,59 +98,54 @@ pub fn argmax<F: Float>(row: &[F]) -> usize {
     best
 }
 
-fn row_pass<F: Float>(
-    labels: &[u32],
-    scores: &[F],
-    k: usize,
-    weights: Option<&Floats>,
-    predicted: &mut [u32],
-) -> RowSums {
-    let parts: Vec<RowSums> = labels
-        .par_chunks(CHUNK)
-        .zip(scores.par_chunks(CHUNK * k))
-        .zip(predicted.par_chunks_mut(CHUNK))
-        .enumerate()
-        .map(|(c, ((ys, ps), pred))| {
-            let mut s = RowSums::default();
-            for (i, (&y, row)) in ys.iter().zip(ps.chunks_exact(k)).enumerate() {
-                let y = y as usize;
-                let w = weights.map_or(1.0, |w| w.get(c * CHUNK + i));
-                let top = argmax(row);
-                pred[i] = top as u32;
-                let rank = label_rank(row, y);
-                s.weight += w;
-                s.log_loss += w * neg_log(row[y].to_f64());
-                let mut sq = 0.0;
-                for (j, p) in row.iter().enumerate() {
-                    let e = p.to_f64() - if j == y { 1.0 } else { 0.0 };
-                    sq += e * e;
-                }
-                s.brier += w * sq;
-                if top == y {
-                    s.correct += w;
-                }
-                if rank < 3 {
-                    s.top3 += w;
-                }
-                if rank < 5 {
-                    s.top5 += w;
-                }
-                s.bins.add(row[top].to_f64(), top == y, w);
-            }
-            s
-        })
-        .collect();
-    let mut t = RowSums::default();
-    for p in &parts {
-        t.weight += p.weight;
-        t.log_loss += p.log_loss;
-        t.brier += p.brier;
-        t.correct += p.correct;
-        t.top3 += p.top3;
-        t.top5 += p.top5;
-        t.bins.merge(&p.bins);
+/// A row's log loss: `−ln p_label`, clipped ([`neg_log`]).
+#[inline]
+pub fn row_log_loss<F: Float>(row: &[F], y: usize) -> f64 {
+    neg_log(row[y].to_f64())
+}
+
+/// A row's Brier term: `Σ_c (p_c − [label = c])²`, summed in class order.
+#[inline]
+pub fn row_brier<F: Float>(row: &[F], y: usize) -> f64 {
+    let mut sq = 0.0;
+    for (j, p) in row.iter().enumerate() {
+        let e = p.to_f64() - if j == y { 1.0 } else { 0.0 };
+        sq += e * e;
     }
-    t
+    sq
+}
+
+/// What the multiclass point metrics are computed from: the sums of a
+/// [`MulticlassState`], each rounded once (see [`point_metrics`]).
+#[derive(Debug, Clone)]
+pub struct MulticlassSums {
+    /// Σw of the rows that count (the row count without weights).
+    pub weight: f64,
+    /// Σw·log loss.
+    pub log_loss: f64,
+    /// Σw·Brier term.
+    pub brier: f64,
+    /// Σw of the rows whose predicted class is the label.
+    pub correct: f64,
+    /// Σw of the rows whose label ranks in the top 3.
+    pub top3: f64,
+    /// Σw of the rows whose label ranks in the top 5.
+    pub top5: f64,
+    /// `[actual][predicted]`: row counts, or weight sums.
+    pub confusion: Vec<Vec<f64>>,
+    /// Per class, Σw of its label rows (the confusion row's sum).
+    pub support: Vec<f64>,
+    /// Per class, Σw of the rows predicted as it (the confusion column's sum).
+    pub predicted: Vec<f64>,
+    /// Per class, rows with it as label, rows of weight 0 included (for
+    /// which classes scikit-learn's averages cover, and the notes).
+    pub label_rows: Vec<u64>,
+    /// Per class, rows predicted as it, rows of weight 0 included.
+    pub predicted_rows: Vec<u64>,
+    /// Per class, the one-vs-rest ranking table.
+    pub curves: Vec<BinaryCurve>,
+    /// Reliability bins of the top class's probability.
+    pub bins: BinSums,
 }
 
 /// One class's scores (column `c` of the matrix), in the stored width.
@@ -206,7 +197,9 @@ pub fn replicates(
     )
 }
 
-/// The multiclass point metrics, without intervals.
+/// The multiclass point metrics, without intervals: the rows fold into a
+/// [`MulticlassState`] (in parallel chunks, merged exactly), which finishes
+/// through [`point_metrics`].
 pub fn point(
     labels: &[u32],
     scores: &Floats,
@@ -214,33 +207,29 @@ pub fn point(
     weights: Option<&Floats>,
     names: &[String],
 ) -> MulticlassFull {
-    let n = labels.len();
-    let mut predicted = vec![0u32; n];
-    let sums = crate::with_floats!(scores, s => row_pass(labels, s, k, weights, &mut predicted));
+    MulticlassState::from_rows(k, labels, scores, weights).finish(names)
+}
 
-    let mut confusion = vec![vec![0.0; k]; k];
-    for (r, (&y, &p)) in labels.iter().zip(&predicted).enumerate() {
-        confusion[y as usize][p as usize] += weights.map_or(1.0, |w| w.get(r));
-    }
-    let support: Vec<f64> = confusion.iter().map(|row| row.iter().sum()).collect();
-    let predicted_w: Vec<f64> = (0..k)
-        .map(|c| confusion.iter().map(|row| row[c]).sum())
-        .collect();
+/// Every multiclass point metric and table from a state's sums, in the
+/// module table's order. The full tier and the mergeable state
+/// ([`crate::state::multiclass`]) both finish here, so each formula exists
+/// once. `names` are the class names, for notes.
+pub fn point_metrics(sums: &MulticlassSums, names: &[String]) -> MulticlassFull {
+    let k = sums.confusion.len();
+    let confusion = &sums.confusion;
+    let support = &sums.support;
+    let predicted_w = &sums.predicted;
+    let name = |c: usize| names.get(c).cloned().unwrap_or_else(|| c.to_string());
     // Classes present as a label or a prediction (by row, not weight).
-    let mut seen = vec![false; k];
-    for (&y, &p) in labels.iter().zip(&predicted) {
-        seen[y as usize] = true;
-        seen[p as usize] = true;
-    }
+    let seen: Vec<bool> = (0..k)
+        .map(|c| sums.label_rows[c] > 0 || sums.predicted_rows[c] > 0)
+        .collect();
 
     // One-vs-rest curves, one class per task.
-    let ovr: Vec<(Option<f64>, Option<f64>)> = (0..k)
-        .into_par_iter()
-        .map(|c| {
-            let y: Vec<u8> = labels.iter().map(|&l| (l as usize == c) as u8).collect();
-            let curve = BinaryCurve::build(&y, &column(scores, k, c), weights);
-            (curve.roc_auc().ok(), curve.average_precision().ok())
-        })
+    let ovr: Vec<(Option<f64>, Option<f64>)> = sums
+        .curves
+        .par_iter()
+        .map(|curve| (curve.roc_auc().ok(), curve.average_precision().ok()))
         .collect();
 
     let per_class: Vec<ClassRow> = (0..k)
@@ -332,16 +321,12 @@ pub fn point(
 
     // One-vs-rest averages over the classes that have rows.
     let with_rows: Vec<usize> = (0..k).filter(|&c| support[c] > 0.0).collect();
-    let mut label_rows = vec![0u64; k];
-    for &y in labels {
-        label_rows[y as usize] += 1;
-    }
     // Classes with no label rows, and classes whose label rows all have
     // weight 0: both are left out, each said as it is.
     for (weightless, what) in [(false, "no rows"), (true, "rows only of weight 0")] {
-        let absent: Vec<&str> = (0..k)
-            .filter(|&c| support[c] <= 0.0 && (label_rows[c] > 0) == weightless)
-            .map(|c| names[c].as_str())
+        let absent: Vec<String> = (0..k)
+            .filter(|&c| support[c] <= 0.0 && (sums.label_rows[c] > 0) == weightless)
+            .map(name)
             .collect();
         if !absent.is_empty() {
             notes.push(format!(
@@ -378,7 +363,7 @@ pub fn point(
 
     MulticlassFull {
         metrics: m,
-        confusion,
+        confusion: confusion.clone(),
         per_class,
         reliability: sums.bins.bins(),
         notes,
