@@ -186,6 +186,7 @@ pub fn full_state(file: &StateFile, options: &FullOptions) -> Result<FullResult>
                 keep_replicates: false,
             },
         ))),
+        TaskState::Multiclass(s) => FullResult::Multiclass(s.finish(&file.header.class_names)),
         TaskState::Regression(s) => FullResult::Regression(s.finish()),
     };
     if file.state.weighted() && file.state.rows() == 0 {

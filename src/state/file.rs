@@ -22,6 +22,7 @@ use std::path::Path;
 
 use super::binary::BinaryState;
 use super::codec::{Read, Reader, Writer};
+use super::multiclass::MulticlassState;
 use super::regression::RegressionState;
 use crate::data::{Header, ScoreKind, Task};
 use crate::error::{Error, Result};
@@ -40,6 +41,8 @@ const WEIGHTED: u8 = 1;
 pub enum TaskState {
     /// Binary classification.
     Binary(BinaryState),
+    /// Multiclass classification.
+    Multiclass(MulticlassState),
     /// Regression.
     Regression(RegressionState),
 }
@@ -49,6 +52,7 @@ impl TaskState {
     pub fn task(&self) -> Task {
         match self {
             TaskState::Binary(_) => Task::Binary,
+            TaskState::Multiclass(_) => Task::Multiclass,
             TaskState::Regression(_) => Task::Regression,
         }
     }
@@ -57,6 +61,7 @@ impl TaskState {
     pub fn weighted(&self) -> bool {
         match self {
             TaskState::Binary(s) => s.weighted(),
+            TaskState::Multiclass(s) => s.weighted(),
             TaskState::Regression(s) => s.weighted(),
         }
     }
@@ -65,6 +70,7 @@ impl TaskState {
     pub fn rows(&self) -> u64 {
         match self {
             TaskState::Binary(s) => s.rows(),
+            TaskState::Multiclass(s) => s.rows(),
             TaskState::Regression(s) => s.rows(),
         }
     }
@@ -75,6 +81,7 @@ impl TaskState {
                 a.merge(b);
                 Ok(())
             }
+            (TaskState::Multiclass(a), TaskState::Multiclass(b)) => a.merge(b),
             (TaskState::Regression(a), TaskState::Regression(b)) => a.merge(b),
             (a, b) => Err(format!("its task is {}, not {}", b.task(), a.task())),
         }
@@ -83,6 +90,7 @@ impl TaskState {
     fn encode(&self, w: &mut Writer) {
         match self {
             TaskState::Binary(s) => s.encode(w),
+            TaskState::Multiclass(s) => s.encode(w),
             TaskState::Regression(s) => s.encode(w),
         }
     }
@@ -247,10 +255,12 @@ impl StateFile {
             Task::Binary => {
                 TaskState::Binary(BinaryState::decode(&mut r, weighted).map_err(corrupt)?)
             }
-            other => {
-                return Err(bad(format!(
-                    "holds a {other} state, which this evalkit cannot finish yet"
-                )));
+            Task::Multiclass => TaskState::Multiclass(
+                MulticlassState::decode(&mut r, header.class_names.len(), weighted)
+                    .map_err(corrupt)?,
+            ),
+            Task::Regression => {
+                TaskState::Regression(RegressionState::decode(&mut r, weighted).map_err(corrupt)?)
             }
         };
         r.finish().map_err(corrupt)?;

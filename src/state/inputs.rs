@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::binary::BinaryState;
 use super::file::{StateFile, TaskState, is_state_file};
+use super::multiclass::MulticlassState;
 use crate::data::{Columns, Predictions, ReadOptions, read_predictions};
 use crate::error::{Error, Result};
 
@@ -121,13 +122,16 @@ pub fn from_predictions(preds: &Predictions) -> Result<StateFile> {
         Columns::Regression { labels, scores } => TaskState::Regression(
             crate::metrics::regression::state(labels, scores, preds.weights.as_ref()),
         ),
-        Columns::Multiclass { .. } => {
-            return Err(Error::usage(format!(
-                "{}: a {} file cannot be reduced to a state yet (binary and regression so far)",
-                preds.path.display(),
-                preds.task
-            )));
-        }
+        Columns::Multiclass {
+            labels,
+            scores,
+            classes,
+        } => TaskState::Multiclass(MulticlassState::from_rows(
+            *classes,
+            labels,
+            scores,
+            preds.weights.as_ref(),
+        )),
     };
     Ok(StateFile {
         header: preds.header(),

@@ -14,7 +14,8 @@
 //! - **Rows of weight 0** count nowhere above; a weighted state only tallies
 //!   their labels and predicted classes, because a class seen only in such
 //!   rows is still one scikit-learn's averages cover, and the notes say
-//!   which classes have rows only of weight 0.
+//!   which classes have rows only of weight 0; and their reliability bins,
+//!   whose row counts include them (as the binary tier's do).
 //!
 //! Counts are integers and every float sum is an [`ExactSum`], so any split
 //! of the rows, merged in any tree, finishes to bit-identical results.
@@ -147,6 +148,9 @@ pub struct MulticlassState {
     /// states; all 0 otherwise).
     zero_labels: Vec<u64>,
     zero_predicted: Vec<u64>,
+    /// Rows of weight 0 per reliability bin: the bins' row counts include
+    /// them, as the binary tier's do (weighted states; all 0 otherwise).
+    zero_bins: Vec<u64>,
     /// One-vs-rest histogram per class.
     ovr: Vec<ScoreHistogram>,
 }
@@ -171,6 +175,7 @@ impl MulticlassState {
             bins: vec![Bin::default(); BINS],
             zero_labels: vec![0; classes],
             zero_predicted: vec![0; classes],
+            zero_bins: vec![0; BINS],
             ovr: (0..classes)
                 .map(|_| ScoreHistogram::new(weighted))
                 .collect(),
@@ -280,6 +285,7 @@ impl MulticlassState {
             if weighted && w <= 0.0 {
                 self.zero_labels[y] += 1;
                 self.zero_predicted[top] += 1;
+                self.zero_bins[bin_of(row[top].to_f64())] += 1;
                 continue;
             }
             let rank = label_rank(row, y);
@@ -404,6 +410,9 @@ impl MulticlassState {
         for (a, b) in self.zero_predicted.iter_mut().zip(&other.zero_predicted) {
             *a += b;
         }
+        for (a, b) in self.zero_bins.iter_mut().zip(&other.zero_bins) {
+            *a += b;
+        }
         for (a, b) in self.ovr.iter_mut().zip(&other.ovr) {
             a.merge(b);
         }
@@ -449,7 +458,7 @@ impl MulticlassState {
                 .collect(),
             curves: self.ovr.par_iter().map(ScoreHistogram::curve).collect(),
             bins: BinSums::from_parts(
-                std::array::from_fn(|b| self.bins[b].rows.count),
+                std::array::from_fn(|b| self.bins[b].rows.count + self.zero_bins[b]),
                 each(&|b| b.rows.value(wt)),
                 each(&|b| b.predicted.value()),
                 each(&|b| b.hits.value(wt)),
@@ -486,7 +495,12 @@ impl MulticlassState {
             w.exact(&b.predicted);
         }
         if wt {
-            for &z in self.zero_labels.iter().chain(&self.zero_predicted) {
+            for &z in self
+                .zero_labels
+                .iter()
+                .chain(&self.zero_predicted)
+                .chain(&self.zero_bins)
+            {
                 w.varint(z);
             }
         }
@@ -526,7 +540,12 @@ impl MulticlassState {
             b.predicted = r.exact(&format!("reliability bin {i}'s probability sum"))?;
         }
         if wt {
-            for z in s.zero_labels.iter_mut().chain(s.zero_predicted.iter_mut()) {
+            for z in s
+                .zero_labels
+                .iter_mut()
+                .chain(s.zero_predicted.iter_mut())
+                .chain(s.zero_bins.iter_mut())
+            {
                 *z = r.varint("a count of rows of weight 0")?;
             }
         }
@@ -618,9 +637,10 @@ impl MulticlassState {
             }
         }
 
-        if zero_labels != zero_predicted {
+        let zero_bins = sum(&mut self.zero_bins.iter().copied())?;
+        if zero_labels != zero_predicted || zero_labels != zero_bins {
             return Err(format!(
-                "{zero_labels} rows of weight 0 by label, {zero_predicted} by predicted class"
+                "{zero_labels} rows of weight 0 by label, {zero_predicted} by predicted class, {zero_bins} by reliability bin"
             ));
         }
 

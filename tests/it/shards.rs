@@ -315,3 +315,38 @@ fn corrupt_state_bytes_never_panic() {
         }
     }
 }
+
+#[test]
+fn a_state_file_finishes_to_the_files_json_for_every_task() {
+    // Sharded multiclass rows are covered by tests/it/states_multiclass.rs;
+    // here the state file of each fixture, written and read back.
+    let dir = tempfile::tempdir().unwrap();
+    for name in [
+        "multiclass_digits.arrow",
+        "multiclass_absent.arrow",
+        "multiclass_ties.arrow",
+        "regression.arrow",
+        "binary_balanced.parquet",
+    ] {
+        let st = state_of(name, dir.path());
+        assert_eq!(
+            full_json(&[s(&st)]),
+            full_json(&[s(&fixture(name))]),
+            "{name}"
+        );
+    }
+    // States of different tasks do not merge.
+    let a = state_of("multiclass_digits.arrow", dir.path());
+    let b = state_of("regression.arrow", dir.path());
+    refused(
+        &[
+            "merge",
+            s(&a),
+            s(&b),
+            "-o",
+            s(&dir.path().join("x.evstate")),
+        ],
+        &b,
+        "its task is regression",
+    );
+}

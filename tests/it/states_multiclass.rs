@@ -271,9 +271,9 @@ fn a_state_finishes_to_the_full_tier() {
     assert!(absent_notes > 0, "no data set had an absent class");
 }
 
-/// Rows of weight 0 count nowhere: adding them changes no count, sum, curve
-/// or bin, only which classes are present (as scikit-learn's averages see
-/// them) and the notes.
+/// Rows of weight 0 count nowhere: adding them changes no sum, curve or
+/// weight, only the reliability bins' row counts, which classes are present
+/// (as scikit-learn's averages see them) and the notes.
 #[test]
 fn rows_of_weight_zero_count_nowhere() {
     let mut rng = Rng(0xD1B5_4A32_D192_ED03);
@@ -292,7 +292,15 @@ fn rows_of_weight_zero_count_nowhere() {
             d.scores.extend(row);
             d.weights.as_mut().unwrap().push(0.0);
         }
-        let after = whole(&d).finish(&d.names());
+        let mut after = whole(&d).finish(&d.names());
+        // The reliability bins count them among their rows (as the binary
+        // tier does), with no weight.
+        let rows = |f: &MulticlassFull| f.reliability.iter().map(|b| b.count).sum::<u64>();
+        assert_eq!(rows(&after), rows(&before) + extra as u64, "case {case}");
+        for (a, b) in after.reliability.iter_mut().zip(&before.reliability) {
+            assert!(a.count >= b.count, "case {case}");
+            a.count = b.count;
+        }
         assert_eq!(as_json(&after), as_json(&before), "case {case}");
     }
 }
