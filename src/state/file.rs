@@ -152,8 +152,8 @@ impl StateFile {
         Ok(())
     }
 
-    /// The file's bytes.
-    pub fn to_bytes(&self) -> Vec<u8> {
+    /// The file's bytes (an error only when zstd cannot allocate).
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let h = &self.header;
         let mut w = Writer::new();
         w.varint(h.rows);
@@ -173,11 +173,14 @@ impl StateFile {
         out.push(if h.weighted { WEIGHTED } else { 0 });
         out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
         out.extend_from_slice(blake3::hash(&payload).as_bytes());
-        // zstd on a Vec cannot fail but for memory exhaustion.
-        let compressed = zstd::bulk::compress(&payload, 3)
-            .unwrap_or_else(|e| panic!("zstd could not compress {} bytes: {e}", payload.len()));
+        let compressed = zstd::bulk::compress(&payload, 3).map_err(|e| {
+            Error::Usage(format!(
+                "cannot compress a state of {} bytes: {e}",
+                payload.len()
+            ))
+        })?;
         out.extend_from_slice(&compressed);
-        out
+        Ok(out)
     }
 
     /// The content hash: blake3 of the canonical payload (hex).
@@ -275,7 +278,7 @@ impl StateFile {
 
     /// Writes the state file atomically (only over a regular file).
     pub fn write(&self, path: &Path) -> Result<()> {
-        crate::output_file::write(path, &self.to_bytes())
+        crate::output_file::write(path, &self.to_bytes()?)
     }
 }
 

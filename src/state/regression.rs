@@ -161,7 +161,7 @@ impl RegressionState {
         let mut keys: Vec<i64> = Vec::with_capacity(n);
         for i in 0..n {
             let w = weights.map_or(1.0, |w| w.get(i));
-            if !(w > 0.0) {
+            if w.is_nan() || w <= 0.0 {
                 continue;
             }
             let y = zero_to_positive(labels.get(i));
@@ -417,7 +417,7 @@ impl RegressionState {
         }
         if weighted {
             s.weight = r.exact("the regression weight sum")?;
-            if !(s.weight.value() > 0.0) {
+            if s.weight.value() <= 0.0 {
                 return Err("the regression weight sum is not positive".to_string());
             }
         }
@@ -437,7 +437,7 @@ impl RegressionState {
         }
         s.label_min = r.f64("the smallest label")?;
         s.label_max = r.f64("the largest label")?;
-        if !(s.label_min <= s.label_max)
+        if s.label_min > s.label_max
             || is_negative_zero(s.label_min)
             || is_negative_zero(s.label_max)
         {
@@ -451,7 +451,7 @@ impl RegressionState {
         if sketch {
             s.residual_min = r.f64("the smallest residual")?;
             s.residual_max = r.f64("the largest residual")?;
-            if !(s.residual_min <= s.residual_max)
+            if s.residual_min > s.residual_max
                 || is_negative_zero(s.residual_min)
                 || is_negative_zero(s.residual_max)
             {

@@ -273,7 +273,7 @@ fn corrupt_state_bytes_never_panic() {
     let bytes = std::fs::read(&good).unwrap();
     let path = dir.path().join("x.evstate");
     let parsed = evalkit::state::file::StateFile::from_bytes(&path, &bytes).unwrap();
-    assert_eq!(parsed.to_bytes(), bytes, "round trip");
+    assert_eq!(parsed.to_bytes().unwrap(), bytes, "round trip");
     for cut in 0..bytes.len() {
         assert!(evalkit::state::file::StateFile::from_bytes(&path, &bytes[..cut]).is_err());
     }
@@ -310,7 +310,7 @@ fn corrupt_state_bytes_never_panic() {
                     ..Default::default()
                 },
             );
-            let again = s.to_bytes();
+            let again = s.to_bytes().unwrap();
             assert!(evalkit::state::file::StateFile::from_bytes(&path, &again).is_ok());
         }
     }

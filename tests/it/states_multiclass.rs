@@ -492,9 +492,9 @@ fn one_row_payload(edit: impl Fn(&mut Fields)) -> Vec<u8> {
         w.varint(hits);
         exact(&mut w, p);
     }
-    for c in 0..3 {
+    for (&p, &positive) in row.iter().zip(&f.positive) {
         let mut h = evalkit::state::binary::ScoreHistogram::new(false);
-        h.update(&mut [(row[c], f.positive[c], 1.0)]);
+        h.update(&mut [(p, positive, 1.0)]);
         h.encode(&mut w);
     }
     w.into_bytes()
@@ -520,7 +520,8 @@ fn decoding_checks_that_the_tables_agree() {
     assert_eq!(good, bytes(&s), "the field-by-field encoding");
     assert_eq!(decode(&good, 3, false).unwrap(), s);
 
-    let bad: [(&str, fn(&mut Fields)); 9] = [
+    type Edit = fn(&mut Fields);
+    let bad: [(&str, Edit); 9] = [
         ("a row moved to another cell", |f| {
             f.cells[0] = 0;
             f.cells[4] = 1;

@@ -420,7 +420,7 @@ fn write_state(
     file: &evalkit::state::file::StateFile,
     path: &std::path::Path,
 ) -> evalkit::Result<()> {
-    let bytes = file.to_bytes();
+    let bytes = file.to_bytes()?;
     evalkit::output_file::write(path, &bytes)?;
     let h = &file.header;
     emit(&format!(
