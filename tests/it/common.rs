@@ -79,3 +79,29 @@ pub fn write_ipc(path: &Path, columns: Vec<(&str, ArrayRef)>, metadata: &[(&str,
     w.write(&batch).unwrap();
     w.finish().unwrap();
 }
+
+/// A seeded xorshift generator for property tests: the same seed, the
+/// same cases, on every machine.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    /// Uniform in 0..n.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    /// Roughly normal (a sum of 12 uniforms), mean 0, sd 1.
+    pub fn normal(&mut self) -> f64 {
+        (0..12).map(|_| self.unit()).sum::<f64>() - 6.0
+    }
+}

@@ -10,18 +10,7 @@ use arrow::array::{ArrayRef, Float32Array, Float64Array, UInt8Array};
 use evalkit::data::{Columns, Floats, ReadOptions, read_predictions};
 use serde_json::Value;
 
-use crate::common::{evalkit, fixture, stderr, stdout, write_ipc};
-
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
-    }
-}
+use crate::common::{Rng, evalkit, fixture, stderr, stdout, write_ipc};
 
 /// Splits a binary or regression fixture's rows at random into `shards` Arrow files in
 /// `dir` (named so that a glob and a folder list them in the same order),

@@ -7,24 +7,7 @@ use evalkit::metrics::binary::{BinaryOptions, full};
 use evalkit::state::binary::BinaryState;
 use evalkit::uncertainty::IntervalOptions;
 
-use crate::common::close;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+use crate::common::{Rng, close};
 
 /// Random binary rows: ties (scores rounded to 1, 2 or no decimals), one
 /// class sometimes, weights with zeros sometimes.

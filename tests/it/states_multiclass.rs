@@ -9,22 +9,7 @@ use evalkit::state::codec::{Reader, Writer};
 use evalkit::state::multiclass::MulticlassState;
 use evalkit::uncertainty::IntervalOptions;
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+use crate::common::Rng;
 
 /// Random multiclass rows.
 struct Data {

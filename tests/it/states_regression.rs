@@ -9,26 +9,7 @@ use evalkit::state::codec::{Reader, Writer};
 use evalkit::state::regression::{EXACT_LIMIT, RELATIVE_ERROR, RegressionState};
 use evalkit::uncertainty::IntervalOptions;
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    /// Roughly normal (sum of uniforms), mean 0, sd 1.
-    fn normal(&mut self) -> f64 {
-        (0..12).map(|_| self.unit()).sum::<f64>() - 6.0
-    }
-}
+use crate::common::Rng;
 
 struct Rows {
     labels: Vec<f64>,
