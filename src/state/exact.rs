@@ -13,10 +13,18 @@
 
 /// The exact sum of the `f64` values added to it. Two sums are equal when
 /// their exact totals are (their partials may differ).
+///
+/// The largest partial lives inline and the rest in a vector that stays
+/// unallocated while the sum is one `f64` (a histogram group of one row,
+/// or rows whose sum rounds to nothing): most sums in a state never touch
+/// the heap.
 #[derive(Debug, Clone, Default)]
 pub struct ExactSum {
-    /// Non-overlapping partials, increasing in magnitude.
-    partials: Vec<f64>,
+    /// The largest partial (0 for an empty sum).
+    hi: f64,
+    /// The other non-overlapping partials, increasing in magnitude, all
+    /// smaller than `hi`.
+    lo: Vec<f64>,
 }
 
 impl ExactSum {
@@ -26,29 +34,51 @@ impl ExactSum {
     }
 
     /// Adds `x` exactly.
+    #[inline]
     pub fn add(&mut self, x: f64) {
+        // Shewchuk's grow-expansion over the partials `lo ++ [hi]`, writing
+        // the non-zero low parts back in place.
         let mut x = x;
         let mut i = 0;
-        for j in 0..self.partials.len() {
-            let mut y = self.partials[j];
+        for j in 0..self.lo.len() {
+            let mut y = self.lo[j];
             if x.abs() < y.abs() {
                 std::mem::swap(&mut x, &mut y);
             }
             let hi = x + y;
             let lo = y - (hi - x);
             if lo != 0.0 {
-                self.partials[i] = lo;
+                self.lo[i] = lo;
                 i += 1;
             }
             x = hi;
         }
-        self.partials.truncate(i);
-        self.partials.push(x);
+        let mut y = self.hi;
+        if x.abs() < y.abs() {
+            std::mem::swap(&mut x, &mut y);
+        }
+        let hi = x + y;
+        let lo = y - (hi - x);
+        if lo != 0.0 {
+            if i < self.lo.len() {
+                self.lo[i] = lo;
+            } else {
+                self.lo.push(lo);
+            }
+            i += 1;
+        }
+        self.lo.truncate(i);
+        self.hi = hi;
+    }
+
+    /// The partials, smallest first.
+    fn partials(&self) -> impl DoubleEndedIterator<Item = f64> + '_ {
+        self.lo.iter().copied().chain(std::iter::once(self.hi))
     }
 
     /// Adds another exact sum.
     pub fn merge(&mut self, other: &ExactSum) {
-        for &p in &other.partials {
+        for p in other.partials() {
             self.add(p);
         }
     }
@@ -57,7 +87,7 @@ impl ExactSum {
     pub fn value(&self) -> f64 {
         // The partials from the largest down, without copying them (the
         // binary state reads a running sum at every distinct score).
-        let mut rest = self.partials.iter().rev().copied();
+        let mut rest = self.partials().rev();
         let Some(mut hi) = rest.next() else {
             return 0.0;
         };
@@ -108,7 +138,7 @@ impl ExactSum {
 
     /// True when nothing but zeros was added.
     pub fn is_zero(&self) -> bool {
-        self.partials.iter().all(|&p| p == 0.0)
+        self.partials().all(|p| p == 0.0)
     }
 }
 
@@ -116,7 +146,7 @@ impl PartialEq for ExactSum {
     fn eq(&self, other: &ExactSum) -> bool {
         // Non-overlapping partials total exactly 0 only when all are 0.
         let mut d = self.clone();
-        for &p in &other.partials {
+        for p in other.partials() {
             d.add(-p);
         }
         d.is_zero()
