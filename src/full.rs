@@ -166,30 +166,76 @@ pub fn full_with_progress(
 
 /// Runs the full tier from a state (several files, shards, a state file):
 /// the same point metrics, tables and DeLong's interval as a run over the
-/// rows, bit for bit. The bootstrap needs the rows (or, later, a draw from
-/// the state): asking for it here is a usage error.
-pub fn full_state(file: &StateFile, options: &FullOptions) -> Result<FullResult> {
+/// rows, bit for bit. Bootstrap intervals come from the state for
+/// unweighted binary rows with Poisson resampling and percentile intervals
+/// ([`crate::uncertainty::from_state`]); elsewhere they need one
+/// prediction file's rows, and asking for them is a usage error that says
+/// so.
+pub fn full_state(
+    file: &StateFile,
+    options: &FullOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<FullResult> {
     check_options(options)?;
-    if options.intervals.replicates > 0 {
-        return Err(Error::usage(format!(
-            "{}: bootstrap intervals need one prediction file's rows; from several files or a state evalkit gives point metrics and DeLong's interval for ROC-AUC: pass --bootstrap 0",
-            file.header.path.display()
-        )));
+    let iv = &options.intervals;
+    let name = file.header.path.display();
+    let refuse = |why: &str| {
+        Err(Error::usage(format!(
+            "{name}: {why}; pass --bootstrap 0 for point metrics (ROC-AUC keeps DeLong's interval), or give one prediction file"
+        )))
+    };
+    let everything_zero = file.state.weighted() && file.state.rows() == 0;
+    let bootstrap = iv.replicates > 0 && !everything_zero;
+    if bootstrap {
+        match &file.state {
+            TaskState::Binary(s) if s.weighted() => {
+                return refuse("bootstrap intervals from a state of weighted rows are not built");
+            }
+            TaskState::Binary(_) if iv.resample != crate::uncertainty::Resample::Poisson => {
+                return refuse(
+                    "the bootstrap from a state draws Poisson counts; --resample multinomial needs the rows",
+                );
+            }
+            TaskState::Binary(_) if iv.method != crate::uncertainty::CiMethod::Percentile => {
+                return refuse(
+                    "BCa needs the rows' jackknife; from a state use --method percentile",
+                );
+            }
+            TaskState::Binary(_) => {}
+            TaskState::Multiclass(_) | TaskState::Regression(_) => {
+                return refuse(&format!(
+                    "bootstrap intervals from a {} state are not built",
+                    file.header.task
+                ));
+            }
+        }
     }
     let mut result = match &file.state {
-        TaskState::Binary(s) => FullResult::Binary(Box::new(binary::from_state(
-            s,
-            &BinaryOptions {
+        TaskState::Binary(s) => {
+            let bopts = BinaryOptions {
                 threshold: options.threshold,
                 sweep: options.thresholds,
                 intervals: options.intervals,
                 keep_replicates: false,
-            },
-        ))),
+            };
+            let mut out = binary::from_state(s, &bopts);
+            if bootstrap {
+                let reps = crate::uncertainty::from_state::binary_replicates(
+                    s,
+                    iv.replicates,
+                    iv.seed,
+                    options.threshold,
+                    binary::band_grid(options.thresholds),
+                    progress,
+                );
+                binary::attach_replicates(&mut out, &reps, None, iv);
+            }
+            FullResult::Binary(Box::new(out))
+        }
         TaskState::Multiclass(s) => FullResult::Multiclass(s.finish(&file.header.class_names)),
         TaskState::Regression(s) => FullResult::Regression(s.finish()),
     };
-    if file.state.weighted() && file.state.rows() == 0 {
+    if everything_zero {
         result.withhold_all(EVERY_WEIGHT_ZERO);
     }
     Ok(result)

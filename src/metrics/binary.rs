@@ -197,55 +197,20 @@ pub fn full(
                 resample: iv.resample,
                 seed: iv.seed,
                 threshold: options.threshold,
-                grid: match options.sweep {
-                    Thresholds::Grid(n) if n <= 10_000 => n,
-                    _ => 1000,
-                },
+                grid: band_grid(options.sweep),
                 jackknife: iv.method == CiMethod::Bca,
                 lean: false,
             },
             progress,
         );
-        let m = &mut out.metrics;
         // BCa's acceleration for ROC-AUC from DeLong's placements.
-        let auc_acceleration = match (iv.method, m.value("roc_auc")) {
+        let auc_acceleration = match (iv.method, out.metrics.value("roc_auc")) {
             (CiMethod::Bca, Some(auc)) if weights.is_none() => Some(intervals::acceleration(
                 bootstrap::auc_influence(&ranking, &out.curve, auc).into_iter(),
             )),
             _ => None,
         };
-        out.interval_notes = uncertainty::replicate_notes(iv);
-        out.interval_notes.extend(uncertainty::attach(
-            m,
-            &reps,
-            &|name| {
-                if name == "roc_auc" {
-                    auc_acceleration
-                } else {
-                    None
-                }
-            },
-            iv,
-        ));
-        let axis = |n: usize| {
-            (0..n)
-                .map(|i| i as f64 / (n - 1) as f64)
-                .collect::<Vec<f64>>()
-        };
-        let (tpr_lo, tpr_hi) = uncertainty::band(&reps.tpr, iv.level);
-        let (precision_lo, precision_hi) = uncertainty::band(&reps.precision, iv.level);
-        let (f1_lo, f1_hi) = uncertainty::band(&reps.f1, iv.level);
-        out.bands = Some(Bands {
-            fpr: axis(bootstrap::BAND_POINTS),
-            tpr_lo,
-            tpr_hi,
-            recall: axis(bootstrap::BAND_POINTS),
-            precision_lo,
-            precision_hi,
-            threshold: reps.grid.clone(),
-            f1_lo,
-            f1_hi,
-        });
+        attach_replicates(&mut out, &reps, auc_acceleration, iv);
         if options.keep_replicates {
             out.replicates = Some(reps);
         }
@@ -254,6 +219,58 @@ pub fn full(
         out.ranking = Some(ranking);
     }
     out
+}
+
+/// Puts the replicates' intervals on the metrics (by name; ROC-AUC's BCa
+/// with `auc_acceleration`) and their bands on the result, with the notes
+/// about them: for replicates over the rows and over a state alike.
+pub fn attach_replicates(
+    out: &mut BinaryFull,
+    reps: &bootstrap::Replicates,
+    auc_acceleration: Option<f64>,
+    iv: &IntervalOptions,
+) {
+    out.interval_notes = uncertainty::replicate_notes(iv);
+    out.interval_notes.extend(uncertainty::attach(
+        &mut out.metrics,
+        reps,
+        &|name| {
+            if name == "roc_auc" {
+                auc_acceleration
+            } else {
+                None
+            }
+        },
+        iv,
+    ));
+    let axis = |n: usize| {
+        (0..n)
+            .map(|i| i as f64 / (n - 1) as f64)
+            .collect::<Vec<f64>>()
+    };
+    let (tpr_lo, tpr_hi) = uncertainty::band(&reps.tpr, iv.level);
+    let (precision_lo, precision_hi) = uncertainty::band(&reps.precision, iv.level);
+    let (f1_lo, f1_hi) = uncertainty::band(&reps.f1, iv.level);
+    out.bands = Some(Bands {
+        fpr: axis(bootstrap::BAND_POINTS),
+        tpr_lo,
+        tpr_hi,
+        recall: axis(bootstrap::BAND_POINTS),
+        precision_lo,
+        precision_hi,
+        threshold: reps.grid.clone(),
+        f1_lo,
+        f1_hi,
+    });
+}
+
+/// The F1 band's grid for a sweep option: the sweep's grid up to 10,000
+/// points, else 1,000.
+pub fn band_grid(sweep: Thresholds) -> usize {
+    match sweep {
+        Thresholds::Grid(n) if n <= 10_000 => n,
+        _ => 1000,
+    }
 }
 
 /// The binary full tier without the bootstrap, from a state: point

@@ -119,6 +119,14 @@ impl ScoreHistogram {
         self.groups.len()
     }
 
+    /// Each distinct score, descending, with its positive and negative
+    /// row counts.
+    pub fn groups(&self) -> impl ExactSizeIterator<Item = (f64, u64, u64)> + '_ {
+        self.groups
+            .iter()
+            .map(|g| (g.score, g.positives, g.negatives))
+    }
+
     /// Rows counted (positives and negatives).
     pub fn rows(&self) -> u64 {
         self.groups.iter().map(|g| g.positives + g.negatives).sum()
@@ -370,6 +378,11 @@ impl BinaryState {
             a.observed.merge(&b.observed);
         }
         self.histogram.merge(&other.histogram);
+    }
+
+    /// The score histogram.
+    pub fn histogram(&self) -> &ScoreHistogram {
+        &self.histogram
     }
 
     /// Distinct scores in the state.

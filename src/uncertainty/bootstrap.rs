@@ -602,42 +602,11 @@ fn lane_metrics(rk: &Ranking, out: &LaneOut, l: usize, layout: &Layout) -> LaneM
     ];
 
     // Bands from the checkpoints (plus the origin).
-    let mut tpr = vec![nan; BAND_POINTS];
-    let mut precision = vec![nan; BAND_POINTS];
-    if p > 0.0 && n > 0.0 {
-        let pts: Vec<(f64, f64)> = std::iter::once((0.0, 0.0))
-            .chain(
-                out.ck_tp
-                    .iter()
-                    .zip(&out.ck_fp)
-                    .map(|(t, f)| (f[l] / n, t[l] / p)),
-            )
-            .collect();
-        // TPR at x: the last point with FPR <= x (the top of a vertical
-        // step), interpolated towards the next one.
-        let mut k = 0;
-        for (i, slot) in tpr.iter_mut().enumerate() {
-            let x = i as f64 / (BAND_POINTS - 1) as f64;
-            while k + 1 < pts.len() && pts[k + 1].0 <= x {
-                k += 1;
-            }
-            let a = pts[k];
-            *slot = match pts.get(k + 1) {
-                Some(b) if b.0 > a.0 => a.1 + (b.1 - a.1) * (x - a.0) / (b.0 - a.0),
-                _ => a.1,
-            };
-        }
-        let mut k = 0;
-        for (i, slot) in precision.iter_mut().enumerate() {
-            let r = i as f64 / (BAND_POINTS - 1) as f64;
-            while k < out.ck_tp.len() && (out.ck_tp[k][l] / p < r || out.ck_tp[k][l] <= 0.0) {
-                k += 1;
-            }
-            if k < out.ck_tp.len() {
-                *slot = out.ck_tp[k][l] / (out.ck_tp[k][l] + out.ck_fp[k][l]);
-            }
-        }
-    }
+    let (tpr, precision) = band_points(
+        out.ck_tp.iter().zip(&out.ck_fp).map(|(t, f)| (t[l], f[l])),
+        p,
+        n,
+    );
     let f1 = layout
         .grid_ck
         .iter()
@@ -649,6 +618,51 @@ fn lane_metrics(rk: &Ranking, out: &LaneOut, l: usize, layout: &Layout) -> LaneM
         precision,
         f1,
     }
+}
+
+/// One replicate's band values from its cumulative `(tp, fp)` points in
+/// score order (without the origin) and its positive and negative totals:
+/// TPR at each FPR `i / 99` (the last point with FPR ≤ x, interpolated
+/// towards the next) and precision at each recall `i / 99` (at the first
+/// point reaching it). NaN without positives or negatives.
+pub(crate) fn band_points(
+    points: impl Iterator<Item = (f64, f64)>,
+    p: f64,
+    n: f64,
+) -> (Vec<f64>, Vec<f64>) {
+    let nan = f64::NAN;
+    let mut tpr = vec![nan; BAND_POINTS];
+    let mut precision = vec![nan; BAND_POINTS];
+    if p <= 0.0 || n <= 0.0 {
+        return (tpr, precision);
+    }
+    let counts: Vec<(f64, f64)> = points.collect();
+    let pts: Vec<(f64, f64)> = std::iter::once((0.0, 0.0))
+        .chain(counts.iter().map(|&(t, f)| (f / n, t / p)))
+        .collect();
+    let mut k = 0;
+    for (i, slot) in tpr.iter_mut().enumerate() {
+        let x = i as f64 / (BAND_POINTS - 1) as f64;
+        while k + 1 < pts.len() && pts[k + 1].0 <= x {
+            k += 1;
+        }
+        let a = pts[k];
+        *slot = match pts.get(k + 1) {
+            Some(b) if b.0 > a.0 => a.1 + (b.1 - a.1) * (x - a.0) / (b.0 - a.0),
+            _ => a.1,
+        };
+    }
+    let mut k = 0;
+    for (i, slot) in precision.iter_mut().enumerate() {
+        let r = i as f64 / (BAND_POINTS - 1) as f64;
+        while k < counts.len() && (counts[k].0 / p < r || counts[k].0 <= 0.0) {
+            k += 1;
+        }
+        if k < counts.len() {
+            *slot = counts[k].0 / (counts[k].0 + counts[k].1);
+        }
+    }
+    (tpr, precision)
 }
 
 /// Per-position terms, checkpoints and their layout for a ranking.

@@ -3,6 +3,7 @@
 
 pub mod bootstrap;
 pub mod delong;
+pub mod from_state;
 pub mod intervals;
 pub(crate) mod kernel;
 pub mod lanes;

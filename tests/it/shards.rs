@@ -230,10 +230,12 @@ fn bad_state_files_are_exit_2_naming_the_file() {
         &fixture("binary_ties.arrow"),
         "not an evalkit state file",
     );
-    // Intervals from a state are not built yet: said, not faked.
-    let out = evalkit(["full", s(&good)]);
+    // Intervals from a weighted state are not built: said, not faked.
+    let out = evalkit(["full", s(&weighted)]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--bootstrap 0"), "{}", stderr(&out));
+    let out = evalkit(["full", s(&good), "--method", "bca"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     // A glob that matches nothing, a folder without files, a file twice.
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
@@ -298,6 +300,7 @@ fn corrupt_state_bytes_never_panic() {
                     },
                     ..Default::default()
                 },
+                &|_, _| {},
             );
             let again = s.to_bytes().unwrap();
             assert!(evalkit::state::file::StateFile::from_bytes(&path, &again).is_ok());
@@ -338,4 +341,63 @@ fn a_state_file_finishes_to_the_files_json_for_every_task() {
         &b,
         "its task is regression",
     );
+}
+
+/// The `--json` document of `evalkit full ARGS` with B = 1000 intervals.
+fn full_json_bootstrap(args: &[&str]) -> Value {
+    let mut all = vec!["full"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--json", "--bootstrap", "1000", "--seed", "3"]);
+    let out = evalkit(&all);
+    assert!(out.status.success(), "{all:?}: {}", stderr(&out));
+    let mut doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let o = doc.as_object_mut().unwrap();
+    o.remove("file");
+    o.remove("sources");
+    doc
+}
+
+#[test]
+fn intervals_from_a_state_match_the_rows_in_distribution_and_ignore_the_sharding() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = "binary_balanced.arrow";
+    let mut rng = Rng(11);
+    let shards = dir.path().join("shards");
+    std::fs::create_dir(&shards).unwrap();
+    split(name, &shards, 5, &mut rng);
+    let st = state_of(name, dir.path());
+    let from_state = full_json_bootstrap(&[s(&st)]);
+    // The same state, however it was split: the same intervals, bit for bit.
+    assert_eq!(full_json_bootstrap(&[s(&shards)]), from_state);
+    // Against the per-row bootstrap of the file (other random numbers, the
+    // same distribution): interval ends within a few Monte Carlo errors.
+    let from_rows = full_json_bootstrap(&[s(&fixture(name))]);
+    for m in [
+        "roc_auc",
+        "average_precision",
+        "log_loss",
+        "brier",
+        "accuracy",
+        "f1",
+        "ece",
+    ] {
+        let ci = |d: &Value| -> [f64; 2] {
+            let c = &d["metrics"][m]["ci"];
+            [c[0].as_f64().unwrap(), c[1].as_f64().unwrap()]
+        };
+        let (a, b) = (ci(&from_state), ci(&from_rows));
+        let width = b[1] - b[0];
+        assert!(width > 0.0, "{m}: {b:?}");
+        for i in 0..2 {
+            assert!(
+                (a[i] - b[i]).abs() < 0.15 * width,
+                "{m}: state {a:?} vs rows {b:?}"
+            );
+        }
+        assert_eq!(
+            from_state["metrics"][m]["value"], from_rows["metrics"][m]["value"],
+            "{m}"
+        );
+    }
+    assert!(from_state["bands"]["tpr_lo"].as_array().unwrap().len() == 100);
 }

@@ -405,7 +405,10 @@ fn full_from_state(
         // The folder or glob as given, not its first file.
         file.header.path = a.preds[0].clone();
     }
-    let result = evalkit::full::full_state(&file, &options)?;
+    let bar = progress::Bar::new("bootstrap");
+    let result =
+        evalkit::full::full_state(&file, &options, &|done, total| bar.update(done, total))?;
+    bar.finish();
     warn(&result.warnings());
     if a.json {
         emit_json(&evalkit::json::full(&file.header, &options, &result))?;
