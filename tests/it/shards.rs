@@ -69,9 +69,16 @@ fn split(name: &str, dir: &Path, shards: usize, rng: &mut Rng) -> Vec<PathBuf> {
 /// The `--json` document of `evalkit full ARGS --bootstrap 0`, without the
 /// keys that name the inputs.
 fn full_json(args: &[&str]) -> Value {
-    let mut all = vec!["full"];
+    let mut all = args.to_vec();
+    all.extend_from_slice(&["--bootstrap", "0", "--thresholds", "distinct"]);
+    full_json_with(&all)
+}
+
+/// The `--json` document of `evalkit full ARGS`, without the keys that
+/// name the inputs.
+fn full_json_with(args: &[&str]) -> Value {
+    let mut all = vec!["full", "--json"];
     all.extend_from_slice(args);
-    all.extend_from_slice(&["--bootstrap", "0", "--json", "--thresholds", "distinct"]);
     let out = evalkit(&all);
     assert!(out.status.success(), "{all:?}: {}", stderr(&out));
     let mut doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
@@ -345,16 +352,9 @@ fn a_state_file_finishes_to_the_files_json_for_every_task() {
 
 /// The `--json` document of `evalkit full ARGS` with B = 1000 intervals.
 fn full_json_bootstrap(args: &[&str]) -> Value {
-    let mut all = vec!["full"];
-    all.extend_from_slice(args);
-    all.extend_from_slice(&["--json", "--bootstrap", "1000", "--seed", "3"]);
-    let out = evalkit(&all);
-    assert!(out.status.success(), "{all:?}: {}", stderr(&out));
-    let mut doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let o = doc.as_object_mut().unwrap();
-    o.remove("file");
-    o.remove("sources");
-    doc
+    let mut all = args.to_vec();
+    all.extend_from_slice(&["--bootstrap", "1000", "--seed", "3"]);
+    full_json_with(&all)
 }
 
 #[test]
