@@ -281,23 +281,30 @@ impl BinaryState {
         s
     }
 
-    /// The state of a file's validated columns, built in parallel: one state
-    /// per chunk of rows, merged (exactly, so the thread count and the
-    /// chunking do not change a bit of the result).
+    /// The state of a file's validated columns, built in parallel: the sums
+    /// over chunks of rows, merged exactly (so the thread count and the
+    /// chunking do not change a bit of the result); the histogram of
+    /// unweighted rows from one parallel radix sort of (score, label) keys,
+    /// of weighted rows from chunk histograms merged.
     pub fn from_columns(labels: &[u8], scores: &Floats, weights: Option<&Floats>) -> BinaryState {
         let weighted = weights.is_some();
         let chunk = |c: usize| -> BinaryState {
             let lo = c * CHUNK;
             let hi = (lo + CHUNK).min(labels.len());
             let mut s = BinaryState::new(weighted);
-            s.update_with(
+            let rows = s.add_sums(
                 &labels[lo..hi],
                 |i| scores.get(lo + i),
                 |i| weights.map_or(1.0, |w| w.get(lo + i)),
+                weighted,
             );
+            if weighted {
+                let mut rows = rows;
+                s.histogram.update(&mut rows);
+            }
             s
         };
-        (0..labels.len().div_ceil(CHUNK))
+        let mut state = (0..labels.len().div_ceil(CHUNK))
             .into_par_iter()
             .map(chunk)
             .reduce(
@@ -306,7 +313,11 @@ impl BinaryState {
                     a.merge(&b);
                     a
                 },
-            )
+            );
+        if !weighted {
+            state.histogram = unweighted_histogram(labels, scores);
+        }
+        state
     }
 
     /// Folds rows into the state (a batch of a stream).
@@ -331,7 +342,22 @@ impl BinaryState {
         score: impl Fn(usize) -> f64,
         weight: impl Fn(usize) -> f64,
     ) {
-        let mut rows: Vec<(f64, bool, f64)> = Vec::with_capacity(labels.len());
+        let mut rows = self.add_sums(labels, score, weight, true);
+        self.histogram.update(&mut rows);
+    }
+
+    /// Adds rows to the sums and bins and, with `keep`, returns the rows
+    /// the histogram takes: `(score, positive, weight)`, weight-0 rows left
+    /// out.
+    fn add_sums(
+        &mut self,
+        labels: &[u8],
+        score: impl Fn(usize) -> f64,
+        weight: impl Fn(usize) -> f64,
+        keep: bool,
+    ) -> Vec<(f64, bool, f64)> {
+        let mut rows: Vec<(f64, bool, f64)> =
+            Vec::with_capacity(if keep { labels.len() } else { 0 });
         for (i, &y) in labels.iter().enumerate() {
             let w = if self.weighted { weight(i) } else { 1.0 };
             // -0.0 and 0.0 are one score.
@@ -354,9 +380,11 @@ impl BinaryState {
             if y == 1 {
                 bin.observed.add(w);
             }
-            rows.push((p, y == 1, w));
+            if keep {
+                rows.push((p, y == 1, w));
+            }
         }
-        self.histogram.update(&mut rows);
+        rows
     }
 
     /// Adds another state (of other rows) into this one.
@@ -479,6 +507,45 @@ impl BinaryState {
     /// The binary point metrics at `threshold`, by the full tier's formulas.
     pub fn finish(&self, threshold: f64) -> MetricSet {
         point_metrics(&self.curve(), &self.sums(), threshold)
+    }
+}
+
+/// The histogram of unweighted rows: keys `(score bits << 1) | label`
+/// (the bits of a non-negative f64 increase with its value; -0.0 is 0.0)
+/// sorted descending by the parallel radix sort, then counted per score.
+fn unweighted_histogram(labels: &[u8], scores: &Floats) -> ScoreHistogram {
+    let keys: Vec<u64> = labels
+        .par_iter()
+        .enumerate()
+        .map(|(i, &y)| {
+            let p = scores.get(i);
+            let p = if p == 0.0 { 0.0 } else { p };
+            (p.to_bits() << 1) | (y == 1) as u64
+        })
+        .collect();
+    let keys = crate::metrics::sort::sort_descending(keys);
+    let mut groups: Vec<Group> = Vec::new();
+    for k in keys {
+        let score = f64::from_bits(k >> 1);
+        if groups.last().is_none_or(|g| g.score != score) {
+            groups.push(Group {
+                score,
+                positives: 0,
+                negatives: 0,
+                weight: None,
+            });
+        }
+        if let Some(g) = groups.last_mut() {
+            if k & 1 == 1 {
+                g.positives += 1;
+            } else {
+                g.negatives += 1;
+            }
+        }
+    }
+    ScoreHistogram {
+        weighted: false,
+        groups,
     }
 }
 
