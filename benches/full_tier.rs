@@ -38,6 +38,25 @@ fn data(n: usize, seed: u64) -> (Vec<u8>, Vec<f64>) {
     (labels, scores)
 }
 
+/// The same rows with unrounded float32 scores.
+fn data_unrounded(n: usize, seed: u64) -> (Vec<u8>, Vec<f32>) {
+    let labels: Vec<u8> = (0..n)
+        .map(|i| (unit(word(seed, 0, i as u64)) < 0.3) as u8)
+        .collect();
+    let scores = (0..n)
+        .map(|i| {
+            let (u1, u2) = (
+                unit(word(seed, 1, i as u64)).max(1e-300),
+                unit(word(seed, 2, i as u64)),
+            );
+            let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+            let x = 1.5 * (2.0 * labels[i] as f64 - 1.0) + 1.5 * z;
+            (1.0 / (1.0 + (-x).exp())) as f32
+        })
+        .collect();
+    (labels, scores)
+}
+
 fn full_tier(c: &mut Criterion) {
     let mut g = c.benchmark_group("binary_full_tier");
     g.sample_size(10).measurement_time(Duration::from_secs(20));
@@ -54,6 +73,23 @@ fn full_tier(c: &mut Criterion) {
         g.bench_function(format!("n={n}"), |b| {
             b.iter(|| full(&labels, &scores, None, &point_only, &|_, _| {}))
         });
+        if n == 1_000_000 {
+            // Unrounded float32 scores (about one distinct score per row,
+            // what models write) and the same rows weighted.
+            let (_, raw) = data_unrounded(n, 42);
+            let raw = Floats::from(raw);
+            g.bench_function(format!("n={n} unrounded f32"), |b| {
+                b.iter(|| full(&labels, &raw, None, &point_only, &|_, _| {}))
+            });
+            let w = Floats::from(
+                (0..n)
+                    .map(|i| 0.5 + unit(word(7, 3, i as u64)))
+                    .collect::<Vec<f64>>(),
+            );
+            g.bench_function(format!("n={n} unrounded f32 weighted"), |b| {
+                b.iter(|| full(&labels, &raw, Some(&w), &point_only, &|_, _| {}))
+            });
+        }
     }
     g.finish();
 }

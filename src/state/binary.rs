@@ -283,9 +283,8 @@ impl BinaryState {
 
     /// The state of a file's validated columns, built in parallel: the sums
     /// over chunks of rows, merged exactly (so the thread count and the
-    /// chunking do not change a bit of the result); the histogram of
-    /// unweighted rows from one parallel radix sort of (score, label) keys,
-    /// of weighted rows from chunk histograms merged.
+    /// chunking do not change a bit of the result), and the histogram from
+    /// one parallel radix sort of (score, label[, weight]) keys.
     pub fn from_columns(labels: &[u8], scores: &Floats, weights: Option<&Floats>) -> BinaryState {
         let weighted = weights.is_some();
         let chunk = |c: usize| -> BinaryState {
@@ -296,12 +295,9 @@ impl BinaryState {
                 &labels[lo..hi],
                 |i| scores.get(lo + i),
                 |i| weights.map_or(1.0, |w| w.get(lo + i)),
-                weighted,
+                false,
             );
-            if weighted {
-                let mut rows = rows;
-                s.histogram.update(&mut rows);
-            }
+            debug_assert!(rows.is_empty());
             s
         };
         let mut state = (0..labels.len().div_ceil(CHUNK))
@@ -314,9 +310,7 @@ impl BinaryState {
                     a
                 },
             );
-        if !weighted {
-            state.histogram = unweighted_histogram(labels, scores);
-        }
+        state.histogram = histogram(labels, scores, weights);
         state
     }
 
@@ -510,41 +504,65 @@ impl BinaryState {
     }
 }
 
-/// The histogram of unweighted rows: keys `(score bits << 1) | label`
-/// (the bits of a non-negative f64 increase with its value; -0.0 is 0.0)
-/// sorted descending by the parallel radix sort, then counted per score.
-fn unweighted_histogram(labels: &[u8], scores: &Floats) -> ScoreHistogram {
-    let keys: Vec<u64> = labels
-        .par_iter()
-        .enumerate()
-        .map(|(i, &y)| {
-            let p = scores.get(i);
-            let p = if p == 0.0 { 0.0 } else { p };
-            (p.to_bits() << 1) | (y == 1) as u64
-        })
-        .collect();
-    let keys = crate::metrics::sort::sort_descending(keys);
+/// The histogram of a file's rows: keys `(score bits << 1) | label` (the
+/// bits of a non-negative f64 increase with its value; -0.0 is 0.0), with
+/// the weight's bits for weighted rows of positive weight, sorted
+/// descending by the parallel radix sort, then counted (and their weights
+/// summed exactly) per score.
+fn histogram(labels: &[u8], scores: &Floats, weights: Option<&Floats>) -> ScoreHistogram {
+    let key = |i: usize, y: u8| {
+        let p = scores.get(i);
+        let p = if p == 0.0 { 0.0 } else { p };
+        (p.to_bits() << 1) | (y == 1) as u64
+    };
     let mut groups: Vec<Group> = Vec::new();
-    for k in keys {
+    let mut add = |k: u64, w: Option<f64>| {
         let score = f64::from_bits(k >> 1);
+        let positive = k & 1 == 1;
         if groups.last().is_none_or(|g| g.score != score) {
             groups.push(Group {
                 score,
                 positives: 0,
                 negatives: 0,
-                weight: None,
+                weight: w.map(|_| Default::default()),
             });
         }
         if let Some(g) = groups.last_mut() {
-            if k & 1 == 1 {
+            if positive {
                 g.positives += 1;
             } else {
                 g.negatives += 1;
             }
+            if let (Some(ws), Some(w)) = (g.weight.as_mut(), w) {
+                ws[!positive as usize].add(w);
+            }
+        }
+    };
+    match weights {
+        None => {
+            let keys: Vec<u64> = labels
+                .par_iter()
+                .enumerate()
+                .map(|(i, &y)| key(i, y))
+                .collect();
+            for k in crate::metrics::sort::sort_descending(keys) {
+                add(k, None);
+            }
+        }
+        Some(w) => {
+            let keys: Vec<(u64, u64)> = labels
+                .par_iter()
+                .enumerate()
+                .filter(|&(i, _)| w.get(i) > 0.0)
+                .map(|(i, &y)| (key(i, y), w.get(i).to_bits()))
+                .collect();
+            for (k, w) in crate::metrics::sort::sort_descending(keys) {
+                add(k, Some(f64::from_bits(w)));
+            }
         }
     }
     ScoreHistogram {
-        weighted: false,
+        weighted: weights.is_some(),
         groups,
     }
 }
