@@ -110,7 +110,28 @@ impl StateFile {
     /// different tasks, classes, weighting or score kinds do not merge: the
     /// error names both.
     pub fn merge(&mut self, other: &StateFile) -> Result<()> {
+        Self::compatible(&self.header, &other.header)?;
         let (a, b) = (&self.header, &other.header);
+        let refuse = |what: String| {
+            Err(Error::bad_format(
+                &b.path,
+                format!("cannot be merged with {}: {what}", a.path.display()),
+            ))
+        };
+        if let Err(e) = self.state.merge(&other.state) {
+            return refuse(e);
+        }
+        self.header.rows += other.header.rows;
+        self.header.sources += other.header.sources;
+        if self.header.task_reason != other.header.task_reason {
+            self.header.task_reason = "agreed by every input".to_string();
+        }
+        Ok(())
+    }
+
+    /// Whether rows described by `b` can merge with those of `a`: the same
+    /// task, classes, weighting and score kind. The error names `b`'s file.
+    pub fn compatible(a: &Header, b: &Header) -> Result<()> {
         let refuse = |what: String| {
             Err(Error::bad_format(
                 &b.path,
@@ -140,14 +161,6 @@ impl StateFile {
                 b.score_kind.as_str(),
                 a.score_kind.as_str()
             ));
-        }
-        if let Err(e) = self.state.merge(&other.state) {
-            return refuse(e);
-        }
-        self.header.rows += other.header.rows;
-        self.header.sources += other.header.sources;
-        if self.header.task_reason != other.header.task_reason {
-            self.header.task_reason = "agreed by every input".to_string();
         }
         Ok(())
     }

@@ -149,17 +149,39 @@ pub fn read_one(path: &Path, options: &ReadOptions) -> Result<StateFile> {
     }
 }
 
-/// The merged state of every input (already expanded), one input at a
-/// time (each built in parallel), so memory holds the merged state and one
-/// input. Stops at the first input in error.
+/// The merged state of every input (already expanded), read one input at
+/// a time (each built in parallel). States merge as a balanced tree (a
+/// binary counter: level k holds the merge of 2^k inputs), so each distinct
+/// score is merged O(log inputs) times, not once per input, and memory
+/// holds O(log inputs) states and one input. Every input is checked against
+/// the first before it merges, so an error names the input at fault. Stops
+/// at the first input in error.
 pub fn reduce(paths: &[PathBuf], options: &ReadOptions) -> Result<StateFile> {
-    let mut merged: Option<StateFile> = None;
+    let mut first: Option<crate::data::Header> = None;
+    let mut stack: Vec<(u32, StateFile)> = Vec::new();
     for p in paths {
-        let s = read_one(p, options)?;
-        match &mut merged {
-            None => merged = Some(s),
-            Some(m) => m.merge(&s)?,
+        let mut s = read_one(p, options)?;
+        match &first {
+            Some(h) => StateFile::compatible(h, &s.header)?,
+            None => first = Some(s.header.clone()),
         }
+        let mut level = 0;
+        while stack.last().is_some_and(|(l, _)| *l == level) {
+            let Some((_, mut older)) = stack.pop() else {
+                break;
+            };
+            older.merge(&s)?;
+            s = older;
+            level += 1;
+        }
+        stack.push((level, s));
+    }
+    let mut merged: Option<StateFile> = None;
+    while let Some((_, mut older)) = stack.pop() {
+        if let Some(m) = merged.take() {
+            older.merge(&m)?;
+        }
+        merged = Some(older);
     }
     merged.ok_or_else(|| Error::usage("no input given"))
 }
