@@ -18,9 +18,9 @@ use evalkit::rng::{unit, word};
 use evalkit::uncertainty::IntervalOptions;
 use evalkit::uncertainty::delong::delong;
 
-/// Labels ~ Bernoulli(0.3); scores = sigmoid(1.5·(2y − 1) + N(0, 1.5²))
-/// rounded to 1e-6 (a realistic number of distinct scores).
-fn data(n: usize, seed: u64) -> (Vec<u8>, Vec<f64>) {
+/// Labels ~ Bernoulli(0.3); scores = sigmoid(1.5·(2y − 1) + N(0, 1.5²)),
+/// unrounded.
+fn raw(n: usize, seed: u64) -> (Vec<u8>, Vec<f64>) {
     let labels: Vec<u8> = (0..n)
         .map(|i| (unit(word(seed, 0, i as u64)) < 0.3) as u8)
         .collect();
@@ -32,29 +32,25 @@ fn data(n: usize, seed: u64) -> (Vec<u8>, Vec<f64>) {
             );
             let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
             let x = 1.5 * (2.0 * labels[i] as f64 - 1.0) + 1.5 * z;
-            (1.0 / (1.0 + (-x).exp()) * 1e6).round() / 1e6
+            1.0 / (1.0 + (-x).exp())
         })
         .collect();
     (labels, scores)
 }
 
-/// The same rows with unrounded float32 scores.
-fn data_unrounded(n: usize, seed: u64) -> (Vec<u8>, Vec<f32>) {
-    let labels: Vec<u8> = (0..n)
-        .map(|i| (unit(word(seed, 0, i as u64)) < 0.3) as u8)
-        .collect();
-    let scores = (0..n)
-        .map(|i| {
-            let (u1, u2) = (
-                unit(word(seed, 1, i as u64)).max(1e-300),
-                unit(word(seed, 2, i as u64)),
-            );
-            let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
-            let x = 1.5 * (2.0 * labels[i] as f64 - 1.0) + 1.5 * z;
-            (1.0 / (1.0 + (-x).exp())) as f32
-        })
-        .collect();
+/// The rows of [`raw`] with scores rounded to 1e-6 (a realistic number of
+/// distinct scores for a quantised model).
+fn data(n: usize, seed: u64) -> (Vec<u8>, Vec<f64>) {
+    let (labels, scores) = raw(n, seed);
+    let scores = scores.iter().map(|p| (p * 1e6).round() / 1e6).collect();
     (labels, scores)
+}
+
+/// The rows of [`raw`] with unrounded float32 scores (about one distinct
+/// score per row, what models write).
+fn data_unrounded(n: usize, seed: u64) -> (Vec<u8>, Vec<f32>) {
+    let (labels, scores) = raw(n, seed);
+    (labels, scores.iter().map(|&p| p as f32).collect())
 }
 
 fn full_tier(c: &mut Criterion) {
