@@ -15,7 +15,7 @@
 //! function the full tier uses: one formula per metric.
 
 use super::codec::{Read, Reader, Writer};
-use super::exact::ExactSum;
+use super::exact::{Accumulator, ExactSum};
 use rayon::prelude::*;
 
 use crate::data::Floats;
@@ -28,13 +28,24 @@ use crate::metrics::curves::BinaryCurve;
 const CHUNK: usize = 1 << 16;
 
 /// One distinct score of the histogram.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct Group {
     score: f64,
     positives: u64,
     negatives: u64,
-    /// Exact weight sums of the positives and negatives (weighted states).
-    weight: Option<Box<[ExactSum; 2]>>,
+}
+
+/// Exact weight sums of a group's positives and negatives.
+type GroupWeights = [ExactSum; 2];
+
+/// The accumulators of one batch of rows: Σw, Σw·log loss, Σw·(y − p)²,
+/// and per reliability bin Σw, Σw·p, Σw·y.
+#[derive(Default)]
+struct RowAccumulators {
+    weight: Accumulator,
+    log_loss: Accumulator,
+    brier: Accumulator,
+    bins: [[Accumulator; 3]; BINS],
 }
 
 /// One reliability bin: rows, Σw, Σw·p, Σw·y.
@@ -55,6 +66,10 @@ pub struct ScoreHistogram {
     weighted: bool,
     /// Distinct scores, strictly descending.
     groups: Vec<Group>,
+    /// Weighted histograms: each group's weight sums (kept apart from the
+    /// groups so an unweighted histogram carries none, and a weighted one
+    /// allocates nothing per group).
+    weights: Vec<GroupWeights>,
 }
 
 impl ScoreHistogram {
@@ -63,6 +78,7 @@ impl ScoreHistogram {
         ScoreHistogram {
             weighted,
             groups: Vec::new(),
+            weights: Vec::new(),
         }
     }
 
@@ -77,29 +93,46 @@ impl ScoreHistogram {
     /// are ignored).
     pub fn update(&mut self, rows: &mut [(f64, bool, f64)]) {
         rows.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
-        let mut batch: Vec<Group> = Vec::new();
+        let mut batch = ScoreHistogram::new(self.weighted);
         for &(p, positive, w) in rows.iter() {
             // -0.0 and 0.0 are one score.
             let p = if p == 0.0 { 0.0 } else { p };
-            if batch.last().is_none_or(|g| g.score != p) {
-                batch.push(Group {
-                    score: p,
-                    positives: 0,
-                    negatives: 0,
-                    weight: self.weighted.then(Default::default),
-                });
+            batch.push(p, positive, self.weighted.then_some(w));
+        }
+        self.merge_owned(batch);
+    }
+
+    /// Counts one row at `score`, not above the last group's score (a new
+    /// group when below it), with its weight when weighted.
+    #[inline]
+    fn push(&mut self, score: f64, positive: bool, weight: Option<f64>) {
+        if self.groups.last().is_none_or(|g| g.score != score) {
+            self.groups.push(Group {
+                score,
+                positives: 0,
+                negatives: 0,
+            });
+            if self.weighted {
+                self.weights.push(GroupWeights::default());
             }
-            let Some(g) = batch.last_mut() else { continue };
+        }
+        if let Some(g) = self.groups.last_mut() {
             if positive {
                 g.positives += 1;
             } else {
                 g.negatives += 1;
             }
-            if let Some(ws) = g.weight.as_mut() {
-                ws[!positive as usize].add(w);
-            }
         }
-        self.groups = merge_groups(std::mem::take(&mut self.groups), batch);
+        if let (Some(ws), Some(w)) = (self.weights.last_mut(), weight) {
+            ws[!positive as usize].add(w);
+        }
+    }
+
+    /// Adds another histogram, consumed, into this one.
+    fn merge_owned(&mut self, other: ScoreHistogram) {
+        let weighted = self.weighted;
+        let a = std::mem::replace(self, ScoreHistogram::new(weighted));
+        *self = merge_histograms(a, other);
     }
 
     /// Adds another histogram into this one.
@@ -111,7 +144,7 @@ impl ScoreHistogram {
             self.weighted, other.weighted,
             "weighted histograms merge with weighted histograms"
         );
-        self.groups = merge_groups(std::mem::take(&mut self.groups), other.groups.clone());
+        self.merge_owned(other.clone());
     }
 
     /// Distinct scores.
@@ -143,11 +176,11 @@ impl ScoreHistogram {
         };
         let (mut tp, mut fp) = (0u64, 0u64);
         let (mut tw, mut fw) = (ExactSum::new(), ExactSum::new());
-        for g in &self.groups {
+        for (i, g) in self.groups.iter().enumerate() {
             curve.thresholds.push(g.score);
             tp += g.positives;
             fp += g.negatives;
-            match &g.weight {
+            match self.weights.get(i) {
                 Some(ws) => {
                     tw.merge(&ws[0]);
                     fw.merge(&ws[1]);
@@ -179,7 +212,7 @@ impl ScoreHistogram {
             .min(63);
         w.u8(shift as u8);
         let mut prev: Option<u64> = None;
-        for g in &self.groups {
+        for (i, g) in self.groups.iter().enumerate() {
             let bits = g.score.to_bits() >> shift;
             match prev {
                 None => w.varint(bits),
@@ -188,7 +221,7 @@ impl ScoreHistogram {
             prev = Some(bits);
             w.varint(g.positives);
             w.varint(g.negatives);
-            if let Some(ws) = &g.weight {
+            if let Some(ws) = self.weights.get(i) {
                 w.exact(&ws[0]);
                 w.exact(&ws[1]);
             }
@@ -205,6 +238,7 @@ impl ScoreHistogram {
             return Err(format!("the score shift is {shift}, more than 63"));
         }
         let mut groups = Vec::with_capacity(n);
+        let mut weights = Vec::with_capacity(if weighted { n } else { 0 });
         let mut prev: Option<u64> = None;
         let mut rows: u64 = 0;
         for i in 0..n {
@@ -227,23 +261,24 @@ impl ScoreHistogram {
                 .checked_add(negatives)
                 .and_then(|g| if g == 0 { None } else { rows.checked_add(g) })
                 .ok_or_else(|| format!("score {i} counts no row, or the counts overflow"))?;
-            let weight = if weighted {
+            if weighted {
                 let ws = [r.exact("a positive weight")?, r.exact("a negative weight")?];
                 if ws.iter().any(|s| s.value() < 0.0) {
                     return Err(format!("score {i} has a negative weight"));
                 }
-                Some(Box::new(ws))
-            } else {
-                None
-            };
+                weights.push(ws);
+            }
             groups.push(Group {
                 score,
                 positives,
                 negatives,
-                weight,
             });
         }
-        Ok(ScoreHistogram { weighted, groups })
+        Ok(ScoreHistogram {
+            weighted,
+            groups,
+            weights,
+        })
     }
 }
 
@@ -352,30 +387,58 @@ impl BinaryState {
     ) -> Vec<(f64, bool, f64)> {
         let mut rows: Vec<(f64, bool, f64)> =
             Vec::with_capacity(if keep { labels.len() } else { 0 });
+        // Rows are summed in accumulators (exact, and fast to add to), then
+        // flushed into the state's exact sums once. Unweighted, Σw and each
+        // bin's Σw and Σw·y are counts (exact as f64 below 2⁵³ rows).
+        let mut acc = Box::new(RowAccumulators::default());
+        let mut hits = [0u64; BINS];
+        let mut counts = [0u64; BINS];
         for (i, &y) in labels.iter().enumerate() {
             let w = if self.weighted { weight(i) } else { 1.0 };
             // -0.0 and 0.0 are one score.
             let p = score(i);
             let p = if p == 0.0 { 0.0 } else { p };
-            if self.weighted && w <= 0.0 {
-                // Counted in its reliability bin's rows (as the full tier
-                // reports them), nowhere else.
-                self.bins[bin_of(p)].count += 1;
-                continue;
+            let b = bin_of(p);
+            // Weighted bins count the rows of weight 0 too (as the full
+            // tier reports them); they count nowhere else.
+            counts[b] += 1;
+            if self.weighted {
+                if w <= 0.0 {
+                    continue;
+                }
+                acc.weight.add(w);
+                acc.bins[b][0].add(w);
+                if y == 1 {
+                    acc.bins[b][2].add(w);
+                }
+            } else {
+                hits[b] += (y == 1) as u64;
             }
-            self.weight.add(w);
-            self.log_loss.add(w * binary_log_loss(y, p));
             let e = y as f64 - p;
-            self.brier.add(w * e * e);
-            let bin = &mut self.bins[bin_of(p)];
-            bin.count += 1;
-            bin.weight.add(w);
-            bin.predicted.add(w * p);
-            if y == 1 {
-                bin.observed.add(w);
-            }
+            acc.log_loss.add(w * binary_log_loss(y, p));
+            acc.brier.add(w * e * e);
+            acc.bins[b][1].add(w * p);
             if keep {
                 rows.push((p, y == 1, w));
+            }
+        }
+        if self.weighted {
+            self.weight.add_accumulator(&acc.weight);
+        } else {
+            self.weight.add(labels.len() as f64);
+        }
+        self.log_loss.add_accumulator(&acc.log_loss);
+        self.brier.add_accumulator(&acc.brier);
+        for (b, sums) in acc.bins.iter().enumerate() {
+            let bin = &mut self.bins[b];
+            bin.count += counts[b];
+            bin.predicted.add_accumulator(&sums[1]);
+            if self.weighted {
+                bin.weight.add_accumulator(&sums[0]);
+                bin.observed.add_accumulator(&sums[2]);
+            } else {
+                bin.weight.add(counts[b] as f64);
+                bin.observed.add(hits[b] as f64);
             }
         }
         rows
@@ -515,29 +578,8 @@ fn histogram(labels: &[u8], scores: &Floats, weights: Option<&Floats>) -> ScoreH
         let p = if p == 0.0 { 0.0 } else { p };
         (p.to_bits() << 1) | (y == 1) as u64
     };
-    let mut groups: Vec<Group> = Vec::new();
-    let mut add = |k: u64, w: Option<f64>| {
-        let score = f64::from_bits(k >> 1);
-        let positive = k & 1 == 1;
-        if groups.last().is_none_or(|g| g.score != score) {
-            groups.push(Group {
-                score,
-                positives: 0,
-                negatives: 0,
-                weight: w.map(|_| Default::default()),
-            });
-        }
-        if let Some(g) = groups.last_mut() {
-            if positive {
-                g.positives += 1;
-            } else {
-                g.negatives += 1;
-            }
-            if let (Some(ws), Some(w)) = (g.weight.as_mut(), w) {
-                ws[!positive as usize].add(w);
-            }
-        }
-    };
+    let mut h = ScoreHistogram::new(weights.is_some());
+    let mut add = |k: u64, w: Option<f64>| h.push(f64::from_bits(k >> 1), k & 1 == 1, w);
     match weights {
         None => {
             let keys: Vec<u64> = labels
@@ -561,46 +603,56 @@ fn histogram(labels: &[u8], scores: &Floats, weights: Option<&Floats>) -> ScoreH
             }
         }
     }
-    ScoreHistogram {
-        weighted: weights.is_some(),
-        groups,
-    }
+    h
 }
 
 /// Two descending histograms merged into one (equal scores add up).
-fn merge_groups(a: Vec<Group>, b: Vec<Group>) -> Vec<Group> {
-    let mut out = Vec::with_capacity(a.len() + b.len());
-    let mut a = a.into_iter().peekable();
-    let mut b = b.into_iter().peekable();
+fn merge_histograms(a: ScoreHistogram, b: ScoreHistogram) -> ScoreHistogram {
+    let weighted = a.weighted;
+    let mut out = ScoreHistogram::new(weighted);
+    out.groups.reserve(a.groups.len() + b.groups.len());
+    let mut a_weights = a.weights.into_iter();
+    let mut b_weights = b.weights.into_iter();
+    let (mut i, mut j) = (0, 0);
     loop {
-        let next = match (a.peek(), b.peek()) {
+        let (x, y) = (a.groups.get(i), b.groups.get(j));
+        let (group, ws) = match (x, y) {
             (Some(x), Some(y)) if x.score == y.score => {
-                let (Some(mut x), Some(y)) = (a.next(), b.next()) else {
-                    break;
+                i += 1;
+                j += 1;
+                let ws = match (a_weights.next(), b_weights.next()) {
+                    (Some(mut xw), Some(yw)) => {
+                        xw[0].merge(&yw[0]);
+                        xw[1].merge(&yw[1]);
+                        Some(xw)
+                    }
+                    _ => None,
                 };
-                x.positives += y.positives;
-                x.negatives += y.negatives;
-                if let (Some(xw), Some(yw)) = (x.weight.as_mut(), &y.weight) {
-                    xw[0].merge(&yw[0]);
-                    xw[1].merge(&yw[1]);
-                }
-                x
+                let g = Group {
+                    score: x.score,
+                    positives: x.positives + y.positives,
+                    negatives: x.negatives + y.negatives,
+                };
+                (g, ws)
             }
-            (Some(x), Some(y)) if x.score > y.score => match a.next() {
-                Some(x) => x,
-                None => break,
-            },
-            (Some(_), Some(_)) | (None, Some(_)) => match b.next() {
-                Some(y) => y,
-                None => break,
-            },
-            (Some(_), None) => match a.next() {
-                Some(x) => x,
-                None => break,
-            },
+            (Some(x), Some(y)) if x.score > y.score => {
+                i += 1;
+                (*x, a_weights.next())
+            }
+            (Some(x), None) => {
+                i += 1;
+                (*x, a_weights.next())
+            }
+            (_, Some(y)) => {
+                j += 1;
+                (*y, b_weights.next())
+            }
             (None, None) => break,
         };
-        out.push(next);
+        out.groups.push(group);
+        if let Some(ws) = ws {
+            out.weights.push(ws);
+        }
     }
     out
 }
