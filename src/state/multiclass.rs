@@ -27,7 +27,7 @@ use rayon::prelude::*;
 
 use super::binary::ScoreHistogram;
 use super::codec::{Read, Reader, Writer};
-use super::exact::ExactSum;
+use super::exact::{Accumulator, ExactSum};
 use crate::data::{Float, Floats};
 use crate::metrics::calibration::{BINS, BinSums, bin_of};
 use crate::metrics::multiclass::{
@@ -119,6 +119,18 @@ impl Tally {
         };
         Ok(Tally { count, weight })
     }
+}
+
+/// The accumulators of one batch of rows (see [`Accumulator`]): Σw·log
+/// loss, Σw·Brier, the top-3 and top-5 weights, and per reliability bin
+/// its rows' and hits' weights and Σw·p.
+#[derive(Default)]
+struct FoldAccumulators {
+    log_loss: Accumulator,
+    brier: Accumulator,
+    top3: Accumulator,
+    top5: Accumulator,
+    bins: [[Accumulator; 3]; BINS],
 }
 
 /// One reliability bin of the top class's probability.
@@ -278,6 +290,9 @@ impl MulticlassState {
         let k = self.classes;
         let weighted = self.weighted;
         let mut kept: Vec<(usize, f64)> = Vec::with_capacity(labels.len());
+        // The fixed-size sums go through accumulators (exact, fast to add
+        // to), flushed once; the k² confusion tallies stay exact sums.
+        let mut acc = Box::new(FoldAccumulators::default());
         for (i, (&y, row)) in labels.iter().zip(scores.chunks_exact(k)).enumerate() {
             let y = y as usize;
             let w = weights.map_or(1.0, |w| w.get(i));
@@ -289,23 +304,39 @@ impl MulticlassState {
                 continue;
             }
             let rank = label_rank(row, y);
-            self.log_loss.add(w * row_log_loss(row, y));
-            self.brier.add(w * row_brier(row, y));
+            acc.log_loss.add(w * row_log_loss(row, y));
+            acc.brier.add(w * row_brier(row, y));
             self.confusion[y * k + top].add(w, weighted);
+            let tally = |t: &mut Tally, a: &mut Accumulator| {
+                t.count += 1;
+                if weighted {
+                    a.add(w);
+                }
+            };
             if rank < 3 {
-                self.top3.add(w, weighted);
+                tally(&mut self.top3, &mut acc.top3);
             }
             if rank < 5 {
-                self.top5.add(w, weighted);
+                tally(&mut self.top5, &mut acc.top5);
             }
             let p = row[top].to_f64();
-            let bin = &mut self.bins[bin_of(p)];
-            bin.rows.add(w, weighted);
-            bin.predicted.add(w * p);
+            let b = bin_of(p);
+            let [rows, hits, predicted] = &mut acc.bins[b];
+            tally(&mut self.bins[b].rows, rows);
+            predicted.add(w * p);
             if top == y {
-                bin.hits.add(w, weighted);
+                tally(&mut self.bins[b].hits, hits);
             }
             kept.push((i, w));
+        }
+        self.log_loss.add_accumulator(&acc.log_loss);
+        self.brier.add_accumulator(&acc.brier);
+        self.top3.weight.add_accumulator(&acc.top3);
+        self.top5.weight.add_accumulator(&acc.top5);
+        for (bin, [rows, hits, predicted]) in self.bins.iter_mut().zip(acc.bins.iter()) {
+            bin.rows.weight.add_accumulator(rows);
+            bin.hits.weight.add_accumulator(hits);
+            bin.predicted.add_accumulator(predicted);
         }
         kept
     }

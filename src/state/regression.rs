@@ -43,7 +43,7 @@
 //! finish it: one formula per metric.
 
 use super::codec::{Read, Reader, Writer};
-use super::exact::ExactSum;
+use super::exact::{Accumulator, ExactSum};
 use crate::data::Floats;
 use crate::metrics::regression::{RESIDUAL_PROBABILITIES, RegressionFull, Residuals};
 use crate::metrics::{Metric, MetricSet};
@@ -159,6 +159,10 @@ impl RegressionState {
             "labels, predictions and weights have one value per row"
         );
         let mut keys: Vec<i64> = Vec::with_capacity(n);
+        // Sums go through accumulators (exact, fast to add to), flushed
+        // into the exact sums once per batch.
+        let mut acc: [Accumulator; 6] = Default::default();
+        let [weight, wy, wyy, wr, wrr, wabs] = &mut acc;
         for i in 0..n {
             let w = weights.map_or(1.0, |w| w.get(i));
             if w.is_nan() || w <= 0.0 {
@@ -167,25 +171,38 @@ impl RegressionState {
             let y = zero_to_positive(labels.get(i));
             let r = zero_to_positive(y - scores.get(i));
             if self.weighted {
-                self.weight.add(w);
-                add_product(&mut self.wy, w, y);
+                weight.add(w);
+                accumulate_product(wy, w, y);
                 let (s, t) = two_product(y, y);
-                add_product(&mut self.wyy, w, s);
-                add_product(&mut self.wyy, w, t);
+                accumulate_product(wyy, w, s);
+                accumulate_product(wyy, w, t);
             } else {
-                add_nonzero(&mut self.wy, y);
+                wy.add(y);
                 let (s, t) = two_product(y, y);
-                add_nonzero(&mut self.wyy, s);
-                add_nonzero(&mut self.wyy, t);
+                wyy.add(s);
+                wyy.add(t);
             }
-            add_nonzero(&mut self.wr, w * r);
-            add_nonzero(&mut self.wrr, w * r * r);
-            add_nonzero(&mut self.wabs, w * r.abs());
+            wr.add(w * r);
+            wrr.add(w * r * r);
+            wabs.add(w * r.abs());
             self.label_min = self.label_min.min(y);
             self.label_max = self.label_max.max(y);
             self.residual_min = self.residual_min.min(r);
             self.residual_max = self.residual_max.max(r);
             keys.push(exact_key(r));
+        }
+        for (sum, a) in [
+            &mut self.weight,
+            &mut self.wy,
+            &mut self.wyy,
+            &mut self.wr,
+            &mut self.wrr,
+            &mut self.wabs,
+        ]
+        .into_iter()
+        .zip(&acc)
+        {
+            sum.add_accumulator(a);
         }
         self.rows += keys.len() as u64;
         keys.sort_unstable();
@@ -539,6 +556,13 @@ fn add_nonzero(s: &mut ExactSum, x: f64) {
 fn two_product(a: f64, b: f64) -> (f64, f64) {
     let hi = a * b;
     (hi, a.mul_add(b, -hi))
+}
+
+/// Accumulates `a·b` exactly (both parts of the two-product).
+fn accumulate_product(acc: &mut Accumulator, a: f64, b: f64) {
+    let (hi, lo) = two_product(a, b);
+    acc.add(hi);
+    acc.add(lo);
 }
 
 /// Adds `a·b` exactly (both parts of the two-product).
