@@ -149,32 +149,26 @@ pub fn read_one(path: &Path, options: &ReadOptions) -> Result<StateFile> {
     }
 }
 
-/// The merged state of every input (already expanded), read one input at
-/// a time (each built in parallel). States merge as a balanced tree (a
-/// binary counter: level k holds the merge of 2^k inputs), so each distinct
-/// score is merged O(log inputs) times, not once per input, and memory
-/// holds O(log inputs) states and one input. Every input is checked against
-/// the first before it merges, so an error names the input at fault. Stops
-/// at the first input in error.
+/// The merged state of every input (already expanded), read as many
+/// inputs at a time as there are threads (each input's state is built in
+/// parallel too; reading one file while another folds keeps every core
+/// busy). States merge as a balanced tree (a binary counter: level k holds
+/// the merge of 2^k inputs), so each distinct score is merged O(log inputs)
+/// times, not once per input, and memory holds O(log inputs) states and one
+/// input per thread. Every input is checked against the first before it
+/// merges, so an error names the input at fault; the first input in error
+/// (in the given order) is the one reported.
 pub fn reduce(paths: &[PathBuf], options: &ReadOptions) -> Result<StateFile> {
+    use rayon::prelude::*;
     let mut first: Option<crate::data::Header> = None;
     let mut stack: Vec<(u32, StateFile)> = Vec::new();
-    for p in paths {
-        let mut s = read_one(p, options)?;
-        match &first {
-            Some(h) => StateFile::compatible(h, &s.header)?,
-            None => first = Some(s.header.clone()),
+    let window = rayon::current_num_threads().max(1);
+    for group in paths.chunks(window) {
+        let states: Vec<Result<StateFile>> =
+            group.par_iter().map(|p| read_one(p, options)).collect();
+        for s in states {
+            reduce_into(&mut stack, &mut first, s?)?;
         }
-        let mut level = 0;
-        while stack.last().is_some_and(|(l, _)| *l == level) {
-            let Some((_, mut older)) = stack.pop() else {
-                break;
-            };
-            older.merge(&s)?;
-            s = older;
-            level += 1;
-        }
-        stack.push((level, s));
     }
     let mut merged: Option<StateFile> = None;
     while let Some((_, mut older)) = stack.pop() {
@@ -184,6 +178,30 @@ pub fn reduce(paths: &[PathBuf], options: &ReadOptions) -> Result<StateFile> {
         merged = Some(older);
     }
     merged.ok_or_else(|| Error::usage("no input given"))
+}
+
+/// One input's state pushed onto the binary-counter merge stack of
+/// [`reduce`], after checking it against the first input's header.
+fn reduce_into(
+    stack: &mut Vec<(u32, StateFile)>,
+    first: &mut Option<crate::data::Header>,
+    mut s: StateFile,
+) -> Result<()> {
+    match first {
+        Some(h) => StateFile::compatible(h, &s.header)?,
+        None => *first = Some(s.header.clone()),
+    }
+    let mut level = 0;
+    while stack.last().is_some_and(|(l, _)| *l == level) {
+        let Some((_, mut older)) = stack.pop() else {
+            break;
+        };
+        older.merge(&s)?;
+        s = older;
+        level += 1;
+    }
+    stack.push((level, s));
+    Ok(())
 }
 
 #[cfg(test)]
