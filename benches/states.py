@@ -12,6 +12,8 @@ folder, then measures with /usr/bin/time:
   against `evalkit full ONE.parquet --bootstrap 0` on the same rows in one
   file (in memory), when that fits;
 - `evalkit state` on the shards: the state file's size;
+- `evalkit full STATE --bootstrap 1000` (rounded scores): the bootstrap
+  drawn from the state's histogram;
 - `evalkit merge` of 100 states.
 
 Needs the release binary (`make build`) and pyarrow (`make venv`).
@@ -32,6 +34,8 @@ target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
 EVALKIT = os.environ.get("EVALKIT", os.path.join(target, "release", "evalkit"))
 ROWS = int(os.environ.get("ROWS", "10000000"))
 SHARDS = int(os.environ.get("SHARDS", "20"))
+# The one-file run needs every row in memory (about 40 bytes a row).
+ONE_FILE_MAX = int(os.environ.get("ONE_FILE_MAX", "100000000"))
 
 
 def timed(args):
@@ -72,7 +76,7 @@ def main():
         with tempfile.TemporaryDirectory() as tmp:
             shards = os.path.join(tmp, "shards")
             os.mkdir(shards)
-            one_file = ROWS <= 50_000_000
+            one_file = ROWS <= ONE_FILE_MAX
             write_shards(shards, rounded, one_file)
             kind = "rounded to 1e-6" if rounded else "unrounded float32"
             t, rss = timed([EVALKIT, "full", os.path.join(shards, "*.parquet"), "--bootstrap", "0", "--json"])
@@ -85,6 +89,8 @@ def main():
             size = os.path.getsize(state)
             print(f"[{kind}] state of every row: {size / 1e6:8.2f} MB ({size / ROWS:.2f} bytes/row), {t:.2f} s")
             if rounded:
+                t, rss = timed([EVALKIT, "full", state, "--bootstrap", "1000", "--json"])
+                print(f"[{kind}] B = 1000 from the state: {t:7.2f} s, peak RSS {rss:8.0f} MB")
                 parts = []
                 for i in range(100):
                     p = os.path.join(tmp, f"s{i}.evstate")

@@ -16,7 +16,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::compare::{self, Join};
-use crate::data::{Columns, Predictions};
+use crate::data::{Columns, Header, Predictions};
 use crate::error::{Error, Result};
 use crate::full::{FullOptions, FullResult, full};
 use crate::metrics::binary::{BinaryFull, DeLongInterval};
@@ -25,6 +25,7 @@ use crate::metrics::multiclass::{ClassRow, argmax};
 use crate::metrics::regression::Residuals;
 use crate::metrics::{MetricSet, registry};
 use crate::slices;
+use crate::state::file::StateFile;
 
 /// Most points per curve in the report.
 pub const MAX_POINTS: usize = 1000;
@@ -354,7 +355,31 @@ fn histogram(
     }
 }
 
-fn binary_curves(b: &BinaryFull, preds: &Predictions) -> Curves {
+/// Where a candidate's numbers come from: a prediction file's rows, or a
+/// state (merged shards or a state file), whose charts come from its tables.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    Rows(&'a Predictions),
+    State(&'a StateFile),
+}
+
+impl Source<'_> {
+    fn header(&self) -> Header {
+        match self {
+            Source::Rows(p) => p.header(),
+            Source::State(f) => f.header.clone(),
+        }
+    }
+
+    fn rows(&self) -> Option<&Predictions> {
+        match self {
+            Source::Rows(p) => Some(p),
+            Source::State(_) => None,
+        }
+    }
+}
+
+fn binary_curves(b: &BinaryFull, source: Source<'_>) -> Curves {
     let (p, n) = (b.positives, b.negatives);
     let mut c = Curves {
         prevalence: (p + n > 0.0).then(|| p / (p + n)),
@@ -396,39 +421,73 @@ fn binary_curves(b: &BinaryFull, preds: &Predictions) -> Curves {
     c.recall_at = Some(pick(&x, &y));
     let (x, y) = defined(&s.threshold, &s.f1);
     c.f1_at = Some(pick(&x, &y));
-    if let Columns::Binary { labels, scores } = &preds.columns {
-        let w = |r: usize| preds.weights.as_ref().map_or(1.0, |w| w.get(r));
-        for class in [0u8, 1] {
-            let name = preds
-                .class_names
-                .get(class as usize)
-                .cloned()
-                .unwrap_or_else(|| class.to_string());
-            c.histograms.push(histogram(
-                format!("actual {name}"),
-                (0..labels.len())
-                    .filter(|&r| labels[r] == class)
-                    .map(|r| (scores.get(r), w(r))),
-                0.0,
-                1.0,
-            ));
+    let header = source.header();
+    let name = |class: usize| {
+        header
+            .class_names
+            .get(class)
+            .cloned()
+            .unwrap_or_else(|| class.to_string())
+    };
+    match source {
+        Source::Rows(preds) => {
+            if let Columns::Binary { labels, scores } = &preds.columns {
+                let w = |r: usize| preds.weights.as_ref().map_or(1.0, |w| w.get(r));
+                for class in [0u8, 1] {
+                    c.histograms.push(histogram(
+                        format!("actual {}", name(class as usize)),
+                        (0..labels.len())
+                            .filter(|&r| labels[r] == class)
+                            .map(|r| (scores.get(r), w(r))),
+                        0.0,
+                        1.0,
+                    ));
+                }
+            }
+        }
+        Source::State(_) => {
+            // Each distinct score's negatives and positives, from the
+            // ranking table's steps (counts, or weights rounded once per
+            // step: the same bins as the rows give).
+            let step = |cum: &[f64]| -> Vec<f64> {
+                let mut prev = 0.0;
+                cum.iter()
+                    .map(|&v| {
+                        let d = v - prev;
+                        prev = v;
+                        d
+                    })
+                    .collect()
+            };
+            for (class, cum) in [(0, &curve.fps), (1, &curve.tps)] {
+                let weights = step(cum);
+                c.histograms.push(histogram(
+                    format!("actual {}", name(class)),
+                    curve.thresholds.iter().copied().zip(weights),
+                    0.0,
+                    1.0,
+                ));
+            }
         }
     }
     c
 }
 
-fn multiclass_curves(reliability: &[Bin], preds: &Predictions) -> Curves {
+/// The multiclass charts; the right/wrong histogram needs the rows (a
+/// state keeps only the reliability bins).
+fn multiclass_curves(reliability: &[Bin], preds: Option<&Predictions>) -> Curves {
     let mut c = Curves {
         reliability: reliability.to_vec(),
         reliability_of: "the top class's probability".to_string(),
         histogram_of: "top class's probability, right vs wrong".to_string(),
         ..Curves::default()
     };
-    if let Columns::Multiclass {
-        labels,
-        scores,
-        classes,
-    } = &preds.columns
+    if let Some(preds) = preds
+        && let Columns::Multiclass {
+            labels,
+            scores,
+            classes,
+        } = &preds.columns
     {
         let k = *classes;
         let w = |r: usize| preds.weights.as_ref().map_or(1.0, |w| w.get(r));
@@ -453,12 +512,16 @@ fn multiclass_curves(reliability: &[Bin], preds: &Predictions) -> Curves {
     c
 }
 
-fn regression_curves(preds: &Predictions, residuals: &Residuals) -> Curves {
+/// The regression charts; the residual histogram needs the rows (a state
+/// keeps the residual quantiles).
+fn regression_curves(preds: Option<&Predictions>, residuals: &Residuals) -> Curves {
     let mut c = Curves {
         histogram_of: "residual (label − prediction)".to_string(),
         ..Curves::default()
     };
-    if let Columns::Regression { labels, scores } = &preds.columns {
+    if let Some(preds) = preds
+        && let Columns::Regression { labels, scores } = &preds.columns
+    {
         let w = |r: usize| preds.weights.as_ref().map_or(1.0, |w| w.get(r));
         // 1%–99% of the residuals, so one outlier does not flatten the rest.
         let q = &residuals.quantiles;
@@ -480,8 +543,8 @@ fn regression_curves(preds: &Predictions, residuals: &Residuals) -> Curves {
     c
 }
 
-fn metadata_json(preds: &Predictions, key: &str) -> Option<serde_json::Value> {
-    preds
+fn metadata_json(preds: Option<&Predictions>, key: &str) -> Option<serde_json::Value> {
+    preds?
         .metadata
         .get(key)
         .and_then(|v| serde_json::from_str(v).ok())
@@ -489,17 +552,19 @@ fn metadata_json(preds: &Predictions, key: &str) -> Option<serde_json::Value> {
 
 fn candidate(
     name: String,
-    preds: &Predictions,
+    source: Source<'_>,
     result: &FullResult,
     options: &ReportOptions,
 ) -> Result<Candidate> {
+    let header = source.header();
+    let preds = source.rows();
     let (curves, confusion, per_class, residuals, delong) = match result {
         FullResult::Binary(b) => {
             let c = &b.confusion;
             (
-                binary_curves(b, preds),
+                binary_curves(b, source),
                 Confusion {
-                    labels: preds.class_names.clone(),
+                    labels: header.class_names.clone(),
                     matrix: vec![vec![c.tn, c.fp], vec![c.fn_, c.tp]],
                     threshold: Some(options.full.threshold),
                 },
@@ -511,7 +576,7 @@ fn candidate(
         FullResult::Multiclass(m) => (
             multiclass_curves(&m.reliability, preds),
             Confusion {
-                labels: preds.class_names.clone(),
+                labels: header.class_names.clone(),
                 matrix: m.confusion.clone(),
                 threshold: None,
             },
@@ -531,6 +596,9 @@ fn candidate(
     let slices = if options.slices.is_empty() {
         Vec::new()
     } else {
+        let Some(preds) = preds else {
+            return Err(Error::usage(SLICES_NEED_ROWS));
+        };
         slices::full_sliced(
             preds,
             &options.slices,
@@ -570,10 +638,10 @@ fn candidate(
     });
     Ok(Candidate {
         name,
-        file: preds.path.display().to_string(),
-        rows: preds.rows(),
-        weighted: preds.weights.is_some(),
-        classes: preds.class_names.clone(),
+        file: header.path.display().to_string(),
+        rows: header.rows as usize,
+        weighted: header.weighted,
+        classes: header.class_names.clone(),
         metrics: result.metrics().clone(),
         delta: None,
         delong,
@@ -585,8 +653,11 @@ fn candidate(
         slices,
         inference: metadata_json(preds, "evalkit.inference"),
         provenance: Provenance {
-            file_bytes: std::fs::metadata(&preds.path).ok().map(|m| m.len()),
-            created_by: preds.metadata.get("evalkit.created_by").cloned(),
+            file_bytes: std::fs::metadata(&header.path)
+                .ok()
+                .filter(|m| m.is_file())
+                .map(|m| m.len()),
+            created_by: preds.and_then(|p| p.metadata.get("evalkit.created_by").cloned()),
             model: metadata_json(preds, "evalkit.model"),
             data,
         },
@@ -594,12 +665,15 @@ fn candidate(
     })
 }
 
-fn stem(p: &Predictions) -> String {
-    p.path.file_stem().map_or_else(
-        || p.path.display().to_string(),
+fn stem(path: &Path) -> String {
+    path.file_stem().map_or_else(
+        || path.display().to_string(),
         |s| s.to_string_lossy().to_string(),
     )
 }
+
+/// Why a report from states has no slices.
+const SLICES_NEED_ROWS: &str = "--slice needs prediction files (their slice columns); a state or several merged files carry none";
 
 /// Runs the full tier on every candidate (paired with the baseline when
 /// there is one) and gathers the report's model. `progress(done, total)`
@@ -639,13 +713,17 @@ pub fn build(
     let mut base_entry = None;
     let mut heads = Vec::new();
     for (i, preds) in candidates.iter().enumerate() {
-        let name = options.names.get(i).cloned().unwrap_or_else(|| stem(preds));
+        let name = options
+            .names
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| stem(&preds.path));
         let entry = match baseline {
             Some(base) => {
                 let (aligned, notes) = compare::align(preds, base, options.id.as_deref())?;
                 let join = options.id.clone().map_or(Join::Position, Join::Id);
                 let c = compare::compare(preds, &aligned, join, &options.full, &|_, _| {})?;
-                let mut entry = candidate(name, preds, &c.candidate, options)?;
+                let mut entry = candidate(name, Source::Rows(preds), &c.candidate, options)?;
                 entry.delta = Some(c.delta.clone());
                 entry.delong_test = c.delong.as_ref().ok().map(|d| [d.z, d.p_value]);
                 entry.warnings.extend(notes);
@@ -661,7 +739,12 @@ pub fn build(
                         slices: Vec::new(),
                         ..options.clone()
                     };
-                    base_entry = Some(candidate(stem(base), &aligned, &c.baseline, &base_opts)?);
+                    base_entry = Some(candidate(
+                        stem(&base.path),
+                        Source::Rows(&aligned),
+                        &c.baseline,
+                        &base_opts,
+                    )?);
                 }
                 heads = headline(&c.candidate);
                 entry
@@ -669,14 +752,80 @@ pub fn build(
             None => {
                 let r = full(preds, &options.full)?;
                 heads = headline(&r);
-                candidate(name, preds, &r, options)?
+                candidate(name, Source::Rows(preds), &r, options)?
             }
         };
         out.push(entry);
         progress(i + 1, total);
     }
+    Ok(assemble(out, base_entry, heads, first.task, options))
+}
+
+/// The report of candidates given as states (each the merge of its shards,
+/// or a state file): every metric and chart a state gives — the rows'
+/// right/wrong (multiclass) and residual (regression) histograms need the
+/// rows and are left out, as are slices and a baseline (paired rows).
+/// `progress(done, total)` counts models.
+pub fn build_from_states(
+    candidates: &[StateFile],
+    options: &ReportOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Report> {
+    let Some(first) = candidates.first() else {
+        return Err(Error::usage(
+            "the report needs at least one prediction file",
+        ));
+    };
+    if !options.names.is_empty() && options.names.len() != candidates.len() {
+        return Err(Error::usage(format!(
+            "--names gives {} names for {} inputs",
+            options.names.len(),
+            candidates.len()
+        )));
+    }
+    if !options.slices.is_empty() {
+        return Err(Error::usage(SLICES_NEED_ROWS));
+    }
+    crate::full::check_options(&options.full)?;
+    let task = first.header.task;
+    for c in candidates {
+        if c.header.task != task {
+            return Err(Error::usage(format!(
+                "{} is a {} task but {} is a {} task: a report compares models of one task",
+                c.header.path.display(),
+                c.header.task,
+                first.header.path.display(),
+                task
+            )));
+        }
+    }
+    let total = candidates.len();
+    let mut out = Vec::new();
+    let mut heads = Vec::new();
+    for (i, file) in candidates.iter().enumerate() {
+        let name = options
+            .names
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| stem(&file.header.path));
+        let r = crate::full::full_state(file, &options.full, &|_, _| {})?;
+        heads = headline(&r);
+        out.push(candidate(name, Source::State(file), &r, options)?);
+        progress(i + 1, total);
+    }
+    Ok(assemble(out, None, heads, task, options))
+}
+
+/// The report around its candidates.
+fn assemble(
+    out: Vec<Candidate>,
+    base_entry: Option<Candidate>,
+    heads: Vec<String>,
+    task: crate::data::Task,
+    options: &ReportOptions,
+) -> Report {
     let iv = &options.full.intervals;
-    Ok(Report {
+    Report {
         title: options.title.clone().unwrap_or_else(|| {
             format!(
                 "evalkit report · {}",
@@ -688,7 +837,7 @@ pub fn build(
         }),
         created: utc_now(),
         evalkit_version: crate::VERSION.to_string(),
-        task: first.task.to_string(),
+        task: task.to_string(),
         threshold: options.full.threshold,
         intervals: IntervalSummary {
             replicates: iv.replicates,
@@ -701,7 +850,7 @@ pub fn build(
         candidates: out,
         baseline: base_entry,
         gates: Vec::new(),
-    })
+    }
 }
 
 /// Writes `html` to `path` through a temporary file and a rename, so a

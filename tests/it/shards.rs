@@ -401,3 +401,94 @@ fn intervals_from_a_state_match_the_rows_in_distribution_and_ignore_the_sharding
     }
     assert!(from_state["bands"]["tpr_lo"].as_array().unwrap().len() == 100);
 }
+
+/// The `--json` model of `evalkit report ARGS -o DIR/r.html`.
+fn report_json(dir: &Path, args: &[&str]) -> Value {
+    let html = dir.join("r.html");
+    let mut all = vec!["report", "--json", "-o", s(&html)];
+    all.extend_from_slice(args);
+    let out = evalkit(&all);
+    assert!(out.status.success(), "{all:?}: {}", stderr(&out));
+    assert!(std::fs::metadata(&html).unwrap().len() > 0);
+    serde_json::from_str(&stdout(&out)).unwrap()
+}
+
+#[test]
+fn a_report_from_shards_or_a_state_matches_the_files_report() {
+    let mut rng = Rng(0x5EED_1234_ABCD_0002);
+    for name in [
+        "binary_ties.arrow",
+        "binary_weighted.arrow",
+        "regression.arrow",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let shards = dir.path().join("shards");
+        std::fs::create_dir(&shards).unwrap();
+        split(name, &shards, 5, &mut rng);
+        let file = fixture(name);
+        let common = ["--bootstrap", "0", "--thresholds", "distinct"];
+        let mut args = vec![s(&file)];
+        args.extend_from_slice(&common);
+        let want = report_json(dir.path(), &args);
+        let state = state_of(name, dir.path());
+        let glob = shards.join("*.arrow");
+        for input in [&shards, &state, &glob] {
+            let mut args = vec![s(input)];
+            args.extend_from_slice(&common);
+            let got = report_json(dir.path(), &args);
+            let (w, g) = (&want["candidates"][0], &got["candidates"][0]);
+            let what = format!("{name} from {}", input.display());
+            for key in [
+                "metrics",
+                "confusion",
+                "delong",
+                "rows",
+                "weighted",
+                "classes",
+            ] {
+                assert_eq!(g[key], w[key], "{what}: {key}");
+            }
+            assert_eq!(g["file"], Value::from(s(input)), "{what}");
+            for chart in ["roc", "pr", "reliability", "f1_at"] {
+                assert_eq!(g["curves"][chart], w["curves"][chart], "{what}: {chart}");
+            }
+            if name.starts_with("binary") {
+                // Score histograms from the state's ranking table: the rows'
+                // counts (weighted: each step's weight rounded once).
+                let (hw, hg) = (&w["curves"]["histograms"], &g["curves"]["histograms"]);
+                assert_eq!(hg.as_array().unwrap().len(), 2, "{what}");
+                for (a, b) in hw.as_array().unwrap().iter().zip(hg.as_array().unwrap()) {
+                    assert_eq!(a["edges"], b["edges"], "{what}");
+                    for (x, y) in a["counts"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .zip(b["counts"].as_array().unwrap())
+                    {
+                        let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+                        assert!(
+                            (x - y).abs() <= 1e-9 * x.abs().max(1.0),
+                            "{what}: {x} vs {y}"
+                        );
+                    }
+                }
+            } else {
+                // The residual histogram needs the rows.
+                assert_eq!(g["curves"]["histograms"], Value::Array(vec![]), "{what}");
+            }
+        }
+    }
+    // A baseline, gates or slices need rows.
+    let dir = tempfile::tempdir().unwrap();
+    let state = state_of("binary_ties.arrow", dir.path());
+    let html = dir.path().join("r.html");
+    for extra in [vec!["--baseline", "x.arrow"], vec!["--slice", "region"]] {
+        let mut args = vec!["report", s(&state), "-o", s(&html)];
+        args.extend_from_slice(&extra);
+        let out = evalkit(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {err}");
+        assert!(err.contains("needs prediction files"), "{err}");
+        assert!(!html.exists());
+    }
+}

@@ -263,7 +263,9 @@ pub struct CompareArgs {
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// The candidates' prediction files.
+    /// The candidates' prediction files; a candidate may also be a folder
+    /// of shards, a quoted glob or a state file (`evalkit state`), taken as
+    /// one merged state (no baseline, slices or suite then).
     #[arg(required = true)]
     pub preds: Vec<PathBuf>,
     /// The HTML file to write.

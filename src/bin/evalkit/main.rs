@@ -266,6 +266,19 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
         Command::Report(a) => {
             // A path that cannot take the report fails before the work.
             evalkit::output_file::check(&a.output)?;
+            // Each candidate is one prediction file, or shards (a folder, a
+            // glob) or a state file, which the report takes as a state.
+            let expanded = a
+                .preds
+                .iter()
+                .map(|p| evalkit::state::inputs::expand(std::slice::from_ref(p)))
+                .collect::<evalkit::Result<Vec<_>>>()?;
+            if expanded
+                .iter()
+                .any(|e| e.len() > 1 || evalkit::state::file::is_state_file(&e[0]))
+            {
+                return report_from_states(&a, &expanded);
+            }
             let slicings = args::slicings(&a.slice);
             let mut read = a.columns.read_options()?;
             read.extra.extend(a.id.iter().cloned());
@@ -382,6 +395,66 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `evalkit report` of candidates given as shards or state files: each
+/// candidate's inputs merged into one state, the report finished from the
+/// states.
+fn report_from_states(
+    a: &args::ReportArgs,
+    expanded: &[Vec<std::path::PathBuf>],
+) -> evalkit::Result<ExitCode> {
+    let refuse = |what: &str| {
+        Err(evalkit::Error::Usage(format!(
+            "{what} needs prediction files (their rows); a state or several merged files carry none"
+        )))
+    };
+    if a.baseline.is_some() {
+        return refuse("--baseline");
+    }
+    if a.suite.is_some() {
+        return refuse("--suite");
+    }
+    let read = a.columns.read_options()?;
+    let mut states = Vec::new();
+    for (arg, inputs) in a.preds.iter().zip(expanded) {
+        let mut file = evalkit::state::inputs::reduce(inputs, &read)?;
+        // The folder or glob as given, not its first file.
+        file.header.path = arg.clone();
+        states.push(file);
+    }
+    let options = evalkit::report::ReportOptions {
+        full: a.tier.options(),
+        names: a.names.clone(),
+        id: a.id.clone(),
+        slices: args::slicings(&a.slice),
+        min_slice: a.min_slice,
+        title: a.title.clone(),
+    };
+    let bar = progress::Bar::new("models");
+    let report = evalkit::report::build_from_states(&states, &options, &|d, t| bar.update(d, t))?;
+    bar.finish();
+    let html = evalkit::report::html::render(&report);
+    evalkit::report::write(&a.output, &html)?;
+    if a.json {
+        emit_json(
+            &serde_json::to_value(&report)
+                .map_err(|e| evalkit::Error::Usage(format!("cannot write JSON: {e}")))?,
+        )?;
+    } else {
+        emit(&format!(
+            "wrote {} ({} bytes): {} candidate{} from states\n",
+            a.output.display(),
+            html.len(),
+            report.candidates.len(),
+            if report.candidates.len() == 1 {
+                ""
+            } else {
+                "s"
+            },
+        ))?;
     }
     Ok(ExitCode::SUCCESS)
 }
