@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Schema};
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use evalkit::data::Floats;
 use evalkit::metrics::binary::{BinaryOptions, full};
 use evalkit::metrics::curves::BinaryCurve;
@@ -160,5 +160,28 @@ fn intervals(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, full_tier, fast_process, intervals);
+/// The full tier's one sort (radix, then small sorts) on its keys:
+/// unrounded float32 scores widened to f64, with the label bit.
+fn sort(c: &mut Criterion) {
+    let mut g = c.benchmark_group("sort_descending");
+    g.sample_size(10).measurement_time(Duration::from_secs(10));
+    for n in [1_000_000usize, 10_000_000] {
+        let (labels, scores) = data_unrounded(n, 42);
+        let keys: Vec<u64> = labels
+            .iter()
+            .zip(&scores)
+            .map(|(&y, &p)| ((p as f64).to_bits() << 1) | y as u64)
+            .collect();
+        g.bench_function(format!("n={n} unrounded f32"), |b| {
+            b.iter_batched(
+                || keys.clone(),
+                evalkit::metrics::sort::sort_descending,
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, full_tier, fast_process, intervals, sort);
 criterion_main!(benches);
