@@ -45,7 +45,25 @@ pub fn binary_replicates(
         !state.weighted(),
         "the bootstrap from a state needs unweighted rows"
     );
-    let groups: Vec<(f64, u64, u64)> = state.histogram().groups().collect();
+    // Everything a replicate reads per group that does not depend on the
+    // draw, computed once: its loss terms, its bin, and the samplers of
+    // its two counts (one per distinct count).
+    let mut samplers: Vec<Sampler> = Vec::new();
+    let mut sampler_of: std::collections::HashMap<u64, u32> = std::collections::HashMap::new();
+    let mut sampler = |mean: u64| -> u32 {
+        *sampler_of.entry(mean).or_insert_with(|| {
+            samplers.push(Sampler::new(mean));
+            (samplers.len() - 1) as u32
+        })
+    };
+    let groups: Vec<GroupTerms> = state
+        .histogram()
+        .groups()
+        .map(|(score, pos, neg)| GroupTerms {
+            samplers: [sampler(pos), sampler(neg)],
+            ..GroupTerms::of(score)
+        })
+        .collect();
     let grid: Vec<f64> = (0..grid.max(2))
         .map(|i| i as f64 / (grid.max(2) - 1) as f64)
         .collect();
@@ -54,16 +72,17 @@ pub fn binary_replicates(
     let per_batch: Vec<Vec<Replicate>> = (0..batches)
         .into_par_iter()
         .map(|b| {
+            let mut curve = empty_curve();
             let out = (b * BATCH..((b + 1) * BATCH).min(replicates))
                 .map(|r| {
-                    let drawn = groups.iter().enumerate().map(|(g, &(score, pos, neg))| {
+                    let drawn = groups.iter().enumerate().map(|(g, t)| {
                         (
-                            score,
-                            poisson(pos, seed, r, 2 * g as u64),
-                            poisson(neg, seed, r, 2 * g as u64 + 1),
+                            t,
+                            samplers[t.samplers[0] as usize].draw(seed, r, 2 * g as u64),
+                            samplers[t.samplers[1] as usize].draw(seed, r, 2 * g as u64 + 1),
                         )
                     });
-                    replicate(drawn, threshold, &grid)
+                    replicate(drawn, threshold, &grid, &mut curve)
                 })
                 .collect();
             let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
@@ -94,37 +113,70 @@ struct Replicate {
     f1: Vec<f64>,
 }
 
-/// The metrics and bands of a histogram given as (score, positives,
-/// negatives) in descending score order, by the point metrics' formula.
-/// Groups drawn empty are left out, as rows that were never there.
-fn replicate(
-    groups: impl Iterator<Item = (f64, u64, u64)>,
-    threshold: f64,
-    grid: &[f64],
-) -> Replicate {
-    let mut curve = BinaryCurve {
+/// A ranking table without rows (working space for [`replicate`]).
+fn empty_curve() -> BinaryCurve {
+    BinaryCurve {
         thresholds: Vec::new(),
         tps: Vec::new(),
         fps: Vec::new(),
         weighted: false,
-    };
+    }
+}
+
+/// One score group of the state as every replicate reads it.
+struct GroupTerms {
+    score: f64,
+    /// The log loss of a negative and of a positive at this score.
+    log_loss: [f64; 2],
+    /// Its reliability bin.
+    bin: u8,
+    /// The samplers of its positive and negative counts.
+    samplers: [u32; 2],
+}
+
+impl GroupTerms {
+    fn of(score: f64) -> GroupTerms {
+        GroupTerms {
+            score,
+            log_loss: [binary_log_loss(0, score), binary_log_loss(1, score)],
+            bin: bin_of(score) as u8,
+            samplers: [0, 0],
+        }
+    }
+}
+
+/// The metrics and bands of a histogram given as (group, positives,
+/// negatives) in descending score order, by the point metrics' formula;
+/// `curve` is working space (its buffers are reused). Groups drawn empty
+/// are left out, as rows that were never there.
+fn replicate<'a>(
+    groups: impl Iterator<Item = (&'a GroupTerms, u64, u64)>,
+    threshold: f64,
+    grid: &[f64],
+    curve: &mut BinaryCurve,
+) -> Replicate {
+    curve.thresholds.clear();
+    curve.tps.clear();
+    curve.fps.clear();
+    curve.weighted = false;
     let (mut tp, mut fp) = (0u64, 0u64);
     let mut sums = RowSums::default();
     let (mut count, mut weight, mut predicted, mut observed) =
         ([0u64; BINS], [0.0; BINS], [0.0; BINS], [0.0; BINS]);
-    for (score, pos, neg) in groups {
+    for (g, pos, neg) in groups {
         if pos + neg == 0 {
             continue;
         }
+        let score = g.score;
         tp += pos;
         fp += neg;
         curve.thresholds.push(score);
         curve.tps.push(tp as f64);
         curve.fps.push(fp as f64);
         let (p, n) = (pos as f64, neg as f64);
-        sums.log_loss += p * binary_log_loss(1, score) + n * binary_log_loss(0, score);
+        sums.log_loss += p * g.log_loss[1] + n * g.log_loss[0];
         sums.brier += p * (1.0 - score) * (1.0 - score) + n * score * score;
-        let b = bin_of(score);
+        let b = g.bin as usize;
         count[b] += pos + neg;
         weight[b] += p + n;
         predicted[b] += (p + n) * score;
@@ -132,7 +184,7 @@ fn replicate(
     }
     sums.weight = (tp + fp) as f64;
     sums.bins = BinSums::from_parts(count, weight, predicted, observed);
-    let m = point_metrics(&curve, &sums, threshold);
+    let m = point_metrics(curve, &sums, threshold);
     let values = METRICS
         .iter()
         .map(|name| m.value(name).unwrap_or(f64::NAN))
@@ -160,47 +212,103 @@ fn replicate(
 /// `random.poisson`), on a counter-based stream, so the draw depends only
 /// on its key.
 pub fn poisson(mean: u64, seed: u64, replicate: usize, draw: u64) -> u64 {
-    if mean == 0 {
-        return 0;
+    Sampler::new(mean).draw(seed, replicate, draw)
+}
+
+/// What a Poisson draw of one mean needs, computed once per distinct mean
+/// (a state's groups share few counts): the CDF for inversion, PTRS's
+/// constants above. The draws are those of the plain algorithm, bit for
+/// bit: the table holds the very sums its loop would compute.
+enum Sampler {
+    Zero,
+    /// `cdf[k] = P(X ≤ k)` as the inversion loop accumulates it, up to the
+    /// point where it stops changing (or k = 1000).
+    Inversion(Vec<f64>),
+    Ptrs {
+        lam: f64,
+        loglam: f64,
+        b: f64,
+        a: f64,
+        invalpha: f64,
+        vr: f64,
+    },
+}
+
+impl Sampler {
+    fn new(mean: u64) -> Sampler {
+        let lam = mean as f64;
+        if mean == 0 {
+            Sampler::Zero
+        } else if mean < 12 {
+            let mut p = (-lam).exp();
+            let mut cdf = vec![p];
+            let mut k = 0u64;
+            while k < 1000 {
+                k += 1;
+                p *= lam / k as f64;
+                let last = cdf[cdf.len() - 1];
+                cdf.push(last + p);
+                if last + p == last {
+                    break;
+                }
+            }
+            Sampler::Inversion(cdf)
+        } else {
+            let slam = lam.sqrt();
+            let b = 0.931 + 2.53 * slam;
+            Sampler::Ptrs {
+                lam,
+                loglam: lam.ln(),
+                b,
+                a: -0.059 + 0.02483 * b,
+                invalpha: 1.1239 + 1.1328 / (b - 3.4),
+                vr: 0.9277 - 3.6224 / (b - 2.0),
+            }
+        }
     }
-    let mut rng = Stream::new(
-        seed,
-        ((replicate as u64) << 42) ^ draw ^ 0x5157_A7E0_0000_0000,
-    );
-    let lam = mean as f64;
-    if mean < 12 {
-        let u = unit(rng.next_u64());
-        let mut p = (-lam).exp();
-        let mut cdf = p;
-        let mut k = 0u64;
-        while u > cdf && k < 1000 {
-            k += 1;
-            p *= lam / k as f64;
-            cdf += p;
-        }
-        return k;
-    }
-    let slam = lam.sqrt();
-    let loglam = lam.ln();
-    let b = 0.931 + 2.53 * slam;
-    let a = -0.059 + 0.02483 * b;
-    let invalpha = 1.1239 + 1.1328 / (b - 3.4);
-    let vr = 0.9277 - 3.6224 / (b - 2.0);
-    loop {
-        let u = unit(rng.next_u64()) - 0.5;
-        let v = unit(rng.next_u64());
-        let us = 0.5 - u.abs();
-        let k = ((2.0 * a / us + b) * u + lam + 0.43).floor();
-        if us >= 0.07 && v <= vr {
-            return k as u64;
-        }
-        if k < 0.0 || (us < 0.013 && v > us) {
-            continue;
-        }
-        if v.ln() + invalpha.ln() - (a / (us * us) + b).ln()
-            <= -lam + k * loglam - statrs::function::gamma::ln_gamma(k + 1.0)
-        {
-            return k as u64;
+
+    fn draw(&self, seed: u64, replicate: usize, draw: u64) -> u64 {
+        let stream = || {
+            Stream::new(
+                seed,
+                ((replicate as u64) << 42) ^ draw ^ 0x5157_A7E0_0000_0000,
+            )
+        };
+        match self {
+            Sampler::Zero => 0,
+            Sampler::Inversion(cdf) => {
+                let u = unit(stream().next_u64());
+                // The first k with u ≤ P(X ≤ k); past the table the sum no
+                // longer grows, and the loop ran on to k = 1000.
+                cdf.iter().position(|&c| u <= c).unwrap_or(1000) as u64
+            }
+            &Sampler::Ptrs {
+                lam,
+                loglam,
+                b,
+                a,
+                invalpha,
+                vr,
+            } => {
+                let mut rng = stream();
+                loop {
+                    let u = unit(rng.next_u64()) - 0.5;
+                    let v = unit(rng.next_u64());
+                    let us = 0.5 - u.abs();
+                    let k = ((2.0 * a / us + b) * u + lam + 0.43).floor();
+                    if us >= 0.07 && v <= vr {
+                        return k as u64;
+                    }
+                    if k < 0.0 || (us < 0.013 && v > us) {
+                        continue;
+                    }
+                    if v.ln() + invalpha.ln() - (a / (us * us) + b).ln()
+                        <= -lam + k * loglam - statrs::function::gamma::ln_gamma(k + 1.0)
+                    {
+                        return k as u64;
+                    }
+                }
+            }
         }
     }
 }
@@ -233,6 +341,69 @@ mod tests {
         assert_eq!(poisson(0, 1, 2, 3), 0);
     }
 
+    /// The plain algorithm, computing everything per draw.
+    fn poisson_plain(mean: u64, seed: u64, replicate: usize, draw: u64) -> u64 {
+        if mean == 0 {
+            return 0;
+        }
+        let mut rng = Stream::new(
+            seed,
+            ((replicate as u64) << 42) ^ draw ^ 0x5157_A7E0_0000_0000,
+        );
+        let lam = mean as f64;
+        if mean < 12 {
+            let u = unit(rng.next_u64());
+            let mut p = (-lam).exp();
+            let mut cdf = p;
+            let mut k = 0u64;
+            while u > cdf && k < 1000 {
+                k += 1;
+                p *= lam / k as f64;
+                cdf += p;
+            }
+            return k;
+        }
+        let slam = lam.sqrt();
+        let loglam = lam.ln();
+        let b = 0.931 + 2.53 * slam;
+        let a = -0.059 + 0.02483 * b;
+        let invalpha = 1.1239 + 1.1328 / (b - 3.4);
+        let vr = 0.9277 - 3.6224 / (b - 2.0);
+        loop {
+            let u = unit(rng.next_u64()) - 0.5;
+            let v = unit(rng.next_u64());
+            let us = 0.5 - u.abs();
+            let k = ((2.0 * a / us + b) * u + lam + 0.43).floor();
+            if us >= 0.07 && v <= vr {
+                return k as u64;
+            }
+            if k < 0.0 || (us < 0.013 && v > us) {
+                continue;
+            }
+            if v.ln() + invalpha.ln() - (a / (us * us) + b).ln()
+                <= -lam + k * loglam - statrs::function::gamma::ln_gamma(k + 1.0)
+            {
+                return k as u64;
+            }
+        }
+    }
+
+    #[test]
+    fn precomputed_samplers_draw_what_the_plain_algorithm_draws() {
+        for mean in (0..40).chain([100, 1000, 123_456]) {
+            let sampler = Sampler::new(mean);
+            for r in 0..300 {
+                for d in [0u64, 1, 77, 1 << 30] {
+                    assert_eq!(
+                        sampler.draw(9, r, d),
+                        poisson_plain(mean, 9, r, d),
+                        "mean {mean}, replicate {r}, draw {d}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_replicate_of_the_original_counts_gives_the_point_metrics() {
         let labels: Vec<u8> = (0..500).map(|i| (i % 3 == 0) as u8).collect();
@@ -241,7 +412,17 @@ mod tests {
             .collect();
         let state = BinaryState::from_rows(&labels, &scores, None);
         let point = state.finish(0.5);
-        let r = replicate(state.histogram().groups(), 0.5, &[0.0, 0.5, 1.0]);
+        let terms: Vec<(GroupTerms, u64, u64)> = state
+            .histogram()
+            .groups()
+            .map(|(score, pos, neg)| (GroupTerms::of(score), pos, neg))
+            .collect();
+        let r = replicate(
+            terms.iter().map(|(t, p, n)| (t, *p, *n)),
+            0.5,
+            &[0.0, 0.5, 1.0],
+            &mut empty_curve(),
+        );
         for (m, name) in METRICS.iter().enumerate() {
             let want = point.value(name).unwrap_or(f64::NAN);
             let got = r.values[m];
