@@ -811,6 +811,14 @@ pub fn replicates(
                     &multinomial_lanes(options.seed, first, rk.total_rows, drawn.as_deref()),
                     options.lean,
                 ),
+                #[cfg(test)]
+                Resample::Ones => pass(
+                    rk,
+                    &terms,
+                    ck.js.len(),
+                    &super::lanes::OnesLanes,
+                    options.lean,
+                ),
             }
         } else {
             let lanes = JackknifeLanes {

@@ -46,9 +46,10 @@ fn batches(options: &BootstrapOptions, rows: usize, weights: Option<&Floats>) ->
         seed: options.seed,
         resample: options.resample,
         rows,
-        drawn: match options.resample {
-            super::lanes::Resample::Multinomial => super::lanes::drawn_rows(weights),
-            super::lanes::Resample::Poisson => None,
+        drawn: if options.resample == super::lanes::Resample::Multinomial {
+            super::lanes::drawn_rows(weights)
+        } else {
+            None
         },
     }
 }
