@@ -158,6 +158,23 @@ pub struct RowSums {
     pub bins: BinSums,
 }
 
+impl RowSums {
+    /// Log loss: `Σw·log loss / Σw`.
+    pub fn mean_log_loss(&self) -> f64 {
+        self.log_loss / self.weight
+    }
+
+    /// Brier score: `Σw·(y − p)² / Σw`.
+    pub fn mean_brier(&self) -> f64 {
+        self.brier / self.weight
+    }
+
+    /// Expected calibration error of the bins ([`super::calibration::ece`]).
+    pub fn ece(&self) -> f64 {
+        self.bins.ece()
+    }
+}
+
 /// Log loss of one row: `p` is clipped to `[1e-15, 1 − 1e-15]` first, then
 /// `−ln p` for a positive, `−ln(1 − p)` for a negative.
 #[inline]
@@ -323,7 +340,11 @@ pub fn from_state(state: &BinaryState, options: &BinaryOptions) -> BinaryFull {
 
 /// Every binary point metric from the ranking table and the row sums, in
 /// the module table's order. The full tier and the mergeable state
-/// ([`crate::state::binary`]) both finish here, so each formula exists once.
+/// ([`crate::state::binary`]) both finish here; the bootstrap's replicate
+/// lanes call the same per-metric formulas ([`super::curves::roc_auc`],
+/// [`super::curves::average_precision`], [`super::curves::best_f1`],
+/// [`Counts`], [`RowSums`], [`super::calibration::ece`]) on their own sums,
+/// so each formula exists once.
 pub fn point_metrics(curve: &BinaryCurve, sums: &RowSums, threshold: f64) -> MetricSet {
     let confusion = curve.counts_at(threshold);
     let no_pred = || format!("nothing is predicted positive at threshold {threshold}");
@@ -334,8 +355,8 @@ pub fn point_metrics(curve: &BinaryCurve, sums: &RowSums, threshold: f64) -> Met
         "average_precision",
         Metric::from_result(curve.average_precision()),
     );
-    m.insert("log_loss", Metric::point(sums.log_loss / sums.weight));
-    m.insert("brier", Metric::point(sums.brier / sums.weight));
+    m.insert("log_loss", Metric::point(sums.mean_log_loss()));
+    m.insert("brier", Metric::point(sums.mean_brier()));
     m.insert("accuracy", Metric::point(confusion.accuracy()));
     m.insert(
         "precision",
@@ -368,6 +389,6 @@ pub fn point_metrics(curve: &BinaryCurve, sums: &RowSums, threshold: f64) -> Met
             m.insert("best_f1_threshold", Metric::undefined(reason));
         }
     }
-    m.insert("ece", Metric::point(sums.bins.ece()));
+    m.insert("ece", Metric::point(sums.ece()));
     m
 }

@@ -129,18 +129,32 @@ impl BinSums {
             .collect()
     }
 
-    /// Expected calibration error.
+    /// Expected calibration error ([`ece`] over the bins in order, the
+    /// total weight their sum).
     pub fn ece(&self) -> f64 {
         let total: f64 = self.weight.iter().sum();
-        let mut ece = 0.0;
-        for b in 0..BINS {
-            let w = self.weight[b];
-            if w > 0.0 {
-                ece += (w / total) * (self.observed[b] / w - self.predicted[b] / w).abs();
-            }
-        }
-        ece
+        ece(
+            total,
+            (0..BINS).map(|b| (self.weight[b], self.observed[b], self.predicted[b])),
+        )
     }
+}
+
+/// The expected calibration error from its sufficient numbers: the total
+/// weight `W` and, per bin, `(W_b, Σw·hit, Σw·p)`:
+/// `Σ_b (W_b / W) · |hits_b / W_b − predicted_b / W_b|` over the bins with
+/// weight, summed in the order given. The one formula of the point metrics
+/// ([`BinSums::ece`]) and of the bootstrap replicates, which give their bins
+/// in score order and their total as `positives + negatives` (each path
+/// keeps the order and total it always had, so neither changes a bit).
+pub fn ece(total: f64, bins: impl IntoIterator<Item = (f64, f64, f64)>) -> f64 {
+    let mut ece = 0.0;
+    for (w, observed, predicted) in bins {
+        if w > 0.0 {
+            ece += (w / total) * (observed / w - predicted / w).abs();
+        }
+    }
+    ece
 }
 
 #[cfg(test)]

@@ -216,14 +216,10 @@ impl BinaryCurve {
         }
     }
 
-    /// Area under the ROC curve (trapezoidal, ties as diagonal segments),
-    /// equal to scikit-learn's `roc_auc_score`. `Err` names why it is
-    /// undefined (one class only).
-    pub fn roc_auc(&self) -> Result<f64, String> {
-        let (p, n) = (self.positives(), self.negatives());
-        if p <= 0.0 || n <= 0.0 {
-            return Err(one_class_reason(p, n, "ROC-AUC"));
-        }
+    /// Twice the area under the ROC staircase in count (or weight) units,
+    /// `Σ (FPₙ − FPₙ₋₁)(TPₙ + TPₙ₋₁)` over the distinct scores: exact in
+    /// integers without weights (rounded once), summed in `f64` with them.
+    pub fn roc_area2(&self) -> f64 {
         if self.weighted {
             let mut area = 0.0;
             let (mut tp0, mut fp0) = (0.0, 0.0);
@@ -232,7 +228,7 @@ impl BinaryCurve {
                 tp0 = tp;
                 fp0 = fp;
             }
-            Ok(area / (2.0 * p * n))
+            area
         } else {
             // Exact: twice the area in integer units, rounded once.
             let mut area2: u128 = 0;
@@ -243,21 +239,26 @@ impl BinaryCurve {
                 tp0 = tp;
                 fp0 = fp;
             }
-            Ok(ratio_u128(area2, 2 * p as u128 * n as u128))
+            area2 as f64
         }
     }
 
-    /// Average precision `Σ (Rₙ − Rₙ₋₁) Pₙ` over the distinct scores
-    /// (scikit-learn's step formula, no interpolation). Undefined without
-    /// positive labels (scikit-learn returns 0 with a warning there).
-    pub fn average_precision(&self) -> Result<f64, String> {
+    /// Area under the ROC curve (trapezoidal, ties as diagonal segments),
+    /// equal to scikit-learn's `roc_auc_score`: [`roc_auc`] of
+    /// [`BinaryCurve::roc_area2`]. `Err` names why it is undefined (one
+    /// class only).
+    pub fn roc_auc(&self) -> Result<f64, String> {
+        roc_auc(self.roc_area2(), self.positives(), self.negatives())
+    }
+
+    /// `Σ (Rₙ − Rₙ₋₁) Pₙ` over the distinct scores, term by term
+    /// (scikit-learn's step formula, no interpolation); 0 without positives.
+    pub fn precision_sum(&self) -> f64 {
         let p = self.positives();
-        if p <= 0.0 {
-            return Err(
-                "no positive labels, so recall (and average precision) is undefined".into(),
-            );
-        }
         let mut ap = 0.0;
+        if p <= 0.0 {
+            return ap;
+        }
         let mut r0 = 0.0;
         for (&tp, &fp) in self.tps.iter().zip(&self.fps) {
             // Leading scores whose rows all have weight 0 carry no precision
@@ -268,24 +269,23 @@ impl BinaryCurve {
                 r0 = r;
             }
         }
-        Ok(ap)
+        ap
     }
 
-    /// The highest F1 over every distinct score and the highest score that
-    /// attains it. Without positive labels F1 is 0 at every distinct score
-    /// (each calls some negatives positive), as `f1` is at any threshold
-    /// that predicts a row positive: the best F1 is then 0 and no threshold
-    /// is best (`Err` carries the reason for the threshold).
-    pub fn best_f1(&self) -> Result<(f64, f64), (Option<f64>, String)> {
-        if self.is_empty() {
-            return Err((None, "no rows".to_string()));
-        }
-        if self.positives() <= 0.0 {
-            return Err((
-                Some(0.0),
-                "no positive labels: F1 is 0 at every threshold, so no threshold is best".into(),
-            ));
-        }
+    /// Average precision: [`average_precision`] of
+    /// [`BinaryCurve::precision_sum`]. Undefined without positive labels
+    /// (scikit-learn returns 0 with a warning there).
+    pub fn average_precision(&self) -> Result<f64, String> {
+        average_precision(
+            PrecisionSum::RecallSteps(self.precision_sum()),
+            self.positives(),
+        )
+    }
+
+    /// The operating point of the highest F1 over every distinct score,
+    /// `(F1, threshold)`: the highest score attaining it (`None` without
+    /// rows). F1 is [`Counts::f1`], 0 where undefined.
+    pub fn best_f1_point(&self) -> Option<(f64, f64)> {
         let mut best: Option<(f64, f64)> = None;
         for i in 0..self.len() {
             let f1 = self.counts_at_index(i).f1().unwrap_or(0.0);
@@ -293,7 +293,16 @@ impl BinaryCurve {
                 best = Some((f1, self.thresholds[i]));
             }
         }
-        best.ok_or_else(|| (None, "no rows".to_string()))
+        best
+    }
+
+    /// The highest F1 over every distinct score and the highest score that
+    /// attains it, with [`best_f1`]'s conventions (no positive labels: the
+    /// best F1 is 0 and no threshold is best).
+    pub fn best_f1(&self) -> Result<(f64, f64), (Option<f64>, String)> {
+        let p = self.positives();
+        let best = if p > 0.0 { self.best_f1_point() } else { None };
+        best_f1(best, p, !self.is_empty())
     }
 
     /// The sweep at every distinct score.
@@ -357,16 +366,78 @@ pub fn linspace01(n: usize) -> Vec<f64> {
     }
 }
 
-fn ratio_u128(num: u128, den: u128) -> f64 {
-    // Both are exact integers; when they exceed 2^53 the division of the
-    // rounded values still carries a relative error of a few ulps at most.
-    num as f64 / den as f64
-}
-
 pub(crate) fn one_class_reason(p: f64, n: f64, what: &str) -> String {
     let missing = if p <= 0.0 { "positive" } else { "negative" };
     let _ = n;
     format!("only one class is present (no {missing} labels), so {what} is undefined")
+}
+
+// The final formulas of the ranking metrics, over their sufficient numbers.
+// The point path (the methods of [`BinaryCurve`] above) and the bootstrap
+// replicate lanes (`uncertainty::bootstrap`, which accumulates the same
+// numbers lane by lane in one pass) both finish here, so each formula and
+// each convention for undefined values exists once.
+
+/// ROC-AUC from twice the area under the ROC staircase (`area2`, see
+/// [`BinaryCurve::roc_area2`]) and the positive and negative totals `p` and
+/// `n`: `area2 / (2·p·n)`. `Err` with one class only. (Without weights the
+/// counts are integers below 2⁵³: `2·p·n` is the exact product rounded once,
+/// as is `area2`.)
+pub fn roc_auc(area2: f64, p: f64, n: f64) -> Result<f64, String> {
+    if p <= 0.0 || n <= 0.0 {
+        return Err(one_class_reason(p, n, "ROC-AUC"));
+    }
+    Ok(area2 / (2.0 * p * n))
+}
+
+/// How the sum behind an average precision was accumulated over the
+/// distinct scores (both are `AP` in exact arithmetic; their roundings
+/// differ, and each path keeps its own).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PrecisionSum {
+    /// `Σ (Rₙ − Rₙ₋₁)·Pₙ`, recall steps term by term: scikit-learn's form,
+    /// the point metrics' ([`BinaryCurve::precision_sum`]).
+    RecallSteps(f64),
+    /// `Σ (TPₙ − TPₙ₋₁)·Pₙ`, steps in positive weight, divided by the
+    /// positives once: the replicate lanes', which know a replicate's
+    /// positives only at the end of their pass.
+    PositiveSteps(f64),
+}
+
+/// Average precision from its sum and the positive total `p`; undefined
+/// without positives.
+pub fn average_precision(sum: PrecisionSum, p: f64) -> Result<f64, String> {
+    if p <= 0.0 {
+        return Err("no positive labels, so recall (and average precision) is undefined".into());
+    }
+    Ok(match sum {
+        PrecisionSum::RecallSteps(s) => s,
+        PrecisionSum::PositiveSteps(s) => s / p,
+    })
+}
+
+/// The best F1 and its threshold from the best operating point of the
+/// sweep over the distinct scores (`(F1, threshold)`: the highest F1, at the
+/// highest score attaining it; needed only with positives), the positive
+/// total `p`, and whether any row counts. Without positives F1 is 0 at
+/// every distinct score, as `f1` is at any threshold that predicts a row
+/// positive: the best F1 is 0 and no threshold is best (`Err` carries the
+/// best F1, if any, and the reason for the threshold).
+pub fn best_f1(
+    best: Option<(f64, f64)>,
+    p: f64,
+    rows: bool,
+) -> Result<(f64, f64), (Option<f64>, String)> {
+    if !rows {
+        return Err((None, "no rows".to_string()));
+    }
+    if p <= 0.0 {
+        return Err((
+            Some(0.0),
+            "no positive labels: F1 is 0 at every threshold, so no threshold is best".into(),
+        ));
+    }
+    best.ok_or_else(|| (None, "no rows".to_string()))
 }
 
 #[inline(always)]

@@ -1,5 +1,16 @@
 //! Metrics, computed in exactly one place each.
 //!
+//! Each metric's final formula is a small function over its sufficient
+//! numbers — [`curves::roc_auc`] (twice the ROC area, the class totals),
+//! [`curves::average_precision`], [`curves::best_f1`], [`curves::Counts`]
+//! (the thresholded metrics), [`binary::RowSums`] (log loss, Brier, ECE),
+//! [`calibration::ece`], [`multiclass::RowSums`], [`multiclass::averages`]
+//! (per-class counts), [`multiclass::ovr_averages`] and
+//! [`regression::RegressionSums`] — called by the point metrics (from
+//! exact state sums) and by the bootstrap's replicate lanes (from lane
+//! sums) alike, with one convention for undefined values (the point path
+//! makes them [`Metric::undefined`] with a reason, the lanes NaN).
+//!
 //! Conventions (docs/spec.md §3) follow scikit-learn unless stated: ROC and PR curves
 //! have one operating point per distinct score, ties are one step, "positive"
 //! means `score >= threshold`, log loss clips probabilities to

@@ -25,7 +25,7 @@
 use rayon::prelude::*;
 
 use super::calibration::{Bin, BinSums};
-use super::curves::BinaryCurve;
+use super::curves::{BinaryCurve, Counts};
 use super::{Metric, MetricSet, neg_log};
 use crate::data::{Float, Floats};
 use crate::state::multiclass::MulticlassState;
@@ -148,6 +148,180 @@ pub struct MulticlassSums {
     pub bins: BinSums,
 }
 
+impl MulticlassSums {
+    /// The additive row sums.
+    pub fn row_sums(&self) -> RowSums {
+        RowSums {
+            weight: self.weight,
+            log_loss: self.log_loss,
+            brier: self.brier,
+            correct: self.correct,
+            top3: self.top3,
+            top5: self.top5,
+        }
+    }
+
+    /// Class `c`'s counts (row counts, or weight sums).
+    pub fn class_counts(&self, c: usize) -> ClassCounts {
+        ClassCounts {
+            tp: self.confusion[c][c],
+            predicted: self.predicted[c],
+            support: self.support[c],
+        }
+    }
+}
+
+// The final formulas of the multiclass metrics, over their sufficient
+// numbers. The point metrics ([`point_metrics`]) and the bootstrap
+// replicate lanes (`uncertainty::tasks`, which accumulate the same numbers
+// lane by lane in one pass) both finish here, so each formula and each
+// convention for undefined values exists once.
+
+/// The additive row sums of the multiclass metrics: Σw and the weighted
+/// sums of the per-row terms.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RowSums {
+    /// Σw of the rows that count (the row count without weights).
+    pub weight: f64,
+    /// Σw·log loss.
+    pub log_loss: f64,
+    /// Σw·Brier term.
+    pub brier: f64,
+    /// Σw of the rows whose predicted class is the label.
+    pub correct: f64,
+    /// Σw of the rows whose label ranks in the top 3.
+    pub top3: f64,
+    /// Σw of the rows whose label ranks in the top 5.
+    pub top5: f64,
+}
+
+impl RowSums {
+    /// Accuracy: `Σw·correct / Σw`.
+    pub fn accuracy(&self) -> f64 {
+        self.correct / self.weight
+    }
+    /// Top-3 accuracy: `Σw·[label in the top 3] / Σw`.
+    pub fn top_3_accuracy(&self) -> f64 {
+        self.top3 / self.weight
+    }
+    /// Top-5 accuracy.
+    pub fn top_5_accuracy(&self) -> f64 {
+        self.top5 / self.weight
+    }
+    /// Log loss: `Σw·(−ln p_label) / Σw`.
+    pub fn mean_log_loss(&self) -> f64 {
+        self.log_loss / self.weight
+    }
+    /// Brier score: `Σw·Σ_c (p_c − [label = c])² / Σw`.
+    pub fn mean_brier(&self) -> f64 {
+        self.brier / self.weight
+    }
+}
+
+/// One class's counts (row counts, or weight sums): its true positives,
+/// the rows predicted as it (`tp + fp`) and the rows labelled it
+/// (`tp + fn`, its support).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ClassCounts {
+    /// Rows labelled and predicted as the class.
+    pub tp: f64,
+    /// Rows predicted as the class.
+    pub predicted: f64,
+    /// Rows labelled as the class.
+    pub support: f64,
+}
+
+impl ClassCounts {
+    fn fp(&self) -> f64 {
+        self.predicted - self.tp
+    }
+    fn fn_(&self) -> f64 {
+        self.support - self.tp
+    }
+    /// `tp / (tp + fp)`; `None` when nothing is predicted as the class.
+    pub fn precision(&self) -> Option<f64> {
+        let (tp, fp) = (self.tp, self.fp());
+        (tp + fp > 0.0).then(|| tp / (tp + fp))
+    }
+    /// `tp / support`; `None` when no row has the class as label.
+    pub fn recall(&self) -> Option<f64> {
+        (self.support > 0.0).then(|| self.tp / self.support)
+    }
+    /// `2tp / (2tp + fp + fn)`; `None` when the class is neither a label nor
+    /// a prediction.
+    pub fn f1(&self) -> Option<f64> {
+        let (tp, fp, fn_) = (self.tp, self.fp(), self.fn_());
+        (2.0 * tp + fp + fn_ > 0.0).then(|| 2.0 * tp / (2.0 * tp + fp + fn_))
+    }
+}
+
+/// Precision, recall and F1 averaged over classes (in that order).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Averages {
+    /// The mean over the classes, a class's undefined value counting 0.
+    pub macro_: [f64; 3],
+    /// From the classes' summed counts, 0 where undefined.
+    pub micro: [f64; 3],
+    /// The mean weighted by support; `None` when the supports sum to 0.
+    pub weighted: Option<[f64; 3]>,
+}
+
+/// scikit-learn's macro, micro and weighted precision, recall and F1 over
+/// `classes` (the classes present as a label or a prediction, in class
+/// order), with `zero_division=0`.
+pub fn averages(classes: &[ClassCounts]) -> Averages {
+    type Pick = fn(&ClassCounts) -> Option<f64>;
+    let picks: [Pick; 3] = [ClassCounts::precision, ClassCounts::recall, ClassCounts::f1];
+    let macro_ = picks.map(|pick| {
+        classes.iter().map(|c| pick(c).unwrap_or(0.0)).sum::<f64>() / classes.len() as f64
+    });
+    // The summed false positives and negatives, as `(Σ + predicted) − tp`
+    // and `(Σ + support) − tp` class by class.
+    let (tp, fp, fn_) = classes.iter().fold((0.0, 0.0, 0.0), |(a, b, d), c| {
+        (a + c.tp, b + c.predicted - c.tp, d + c.support - c.tp)
+    });
+    let all = Counts {
+        tp,
+        fp,
+        tn: 0.0,
+        fn_,
+    };
+    let micro = [all.precision(), all.recall(), all.f1()].map(|v| v.unwrap_or(0.0));
+    let sw: f64 = classes.iter().map(|c| c.support).sum();
+    let weighted = (sw > 0.0).then(|| {
+        picks.map(|pick| {
+            classes
+                .iter()
+                .map(|c| c.support * pick(c).unwrap_or(0.0))
+                .sum::<f64>()
+                / sw
+        })
+    });
+    Averages {
+        macro_,
+        micro,
+        weighted,
+    }
+}
+
+/// The macro and support-weighted averages of a one-vs-rest metric, from
+/// each class's `(value, support)`: over the classes with rows (support > 0)
+/// whose value is defined, `(Σ v / count, Σ v·support / Σ support)`; `None`
+/// when no class qualifies.
+pub fn ovr_averages(classes: impl Iterator<Item = (Option<f64>, f64)>) -> Option<(f64, f64)> {
+    let vals: Vec<(f64, f64)> = classes
+        .filter(|&(_, support)| support > 0.0)
+        .filter_map(|(v, support)| v.map(|v| (v, support)))
+        .collect();
+    if vals.is_empty() {
+        return None;
+    }
+    let mac = vals.iter().map(|v| v.0).sum::<f64>() / vals.len() as f64;
+    let sw: f64 = vals.iter().map(|v| v.1).sum();
+    let wtd = vals.iter().map(|v| v.0 * v.1).sum::<f64>() / sw;
+    Some((mac, wtd))
+}
+
 /// One class's scores (column `c` of the matrix), in the stored width.
 pub(crate) fn column(scores: &Floats, k: usize, c: usize) -> Floats {
     match scores {
@@ -234,16 +408,14 @@ pub fn point_metrics(sums: &MulticlassSums, names: &[String]) -> MulticlassFull 
 
     let per_class: Vec<ClassRow> = (0..k)
         .map(|c| {
-            let tp = confusion[c][c];
-            let fp = predicted_w[c] - tp;
-            let fn_ = support[c] - tp;
+            let counts = sums.class_counts(c);
             ClassRow {
                 class: c,
                 support: support[c],
                 predicted: predicted_w[c],
-                precision: (tp + fp > 0.0).then(|| tp / (tp + fp)),
-                recall: (support[c] > 0.0).then(|| tp / support[c]),
-                f1: (2.0 * tp + fp + fn_ > 0.0).then(|| 2.0 * tp / (2.0 * tp + fp + fn_)),
+                precision: counts.precision(),
+                recall: counts.recall(),
+                f1: counts.f1(),
                 roc_auc: ovr[c].0,
                 average_precision: ovr[c].1,
             }
@@ -251,76 +423,38 @@ pub fn point_metrics(sums: &MulticlassSums, names: &[String]) -> MulticlassFull 
         .collect();
 
     let mut m = MetricSet::new();
-    let total = sums.weight;
-    m.insert("accuracy", Metric::point(sums.correct / total));
+    let rows = sums.row_sums();
+    m.insert("accuracy", Metric::point(rows.accuracy()));
     if k > 3 {
-        m.insert("top_3_accuracy", Metric::point(sums.top3 / total));
+        m.insert("top_3_accuracy", Metric::point(rows.top_3_accuracy()));
     }
     if k > 5 {
-        m.insert("top_5_accuracy", Metric::point(sums.top5 / total));
+        m.insert("top_5_accuracy", Metric::point(rows.top_5_accuracy()));
     }
 
-    let included: Vec<usize> = (0..k).filter(|&c| seen[c]).collect();
+    let included: Vec<ClassCounts> = (0..k)
+        .filter(|&c| seen[c])
+        .map(|c| sums.class_counts(c))
+        .collect();
+    let avg = averages(&included);
     let mut notes = Vec::new();
-    let macro_of = |f: &dyn Fn(&ClassRow) -> Option<f64>| {
-        included
-            .iter()
-            .map(|&c| f(&per_class[c]).unwrap_or(0.0))
-            .sum::<f64>()
-            / included.len() as f64
-    };
-    let weighted_of = |f: &dyn Fn(&ClassRow) -> Option<f64>| {
-        let sw: f64 = included.iter().map(|&c| support[c]).sum();
-        if sw > 0.0 {
-            Ok(included
-                .iter()
-                .map(|&c| support[c] * f(&per_class[c]).unwrap_or(0.0))
-                .sum::<f64>()
-                / sw)
-        } else {
-            Err("every row has weight 0".to_string())
-        }
-    };
-    let (tp_all, fp_all, fn_all) = included.iter().fold((0.0, 0.0, 0.0), |(a, b, d), &c| {
-        let tp = confusion[c][c];
-        (a + tp, b + predicted_w[c] - tp, d + support[c] - tp)
-    });
-    type Pick = fn(&ClassRow) -> Option<f64>;
-    let picks: [(&str, Pick); 3] = [
-        ("precision", |r| r.precision),
-        ("recall", |r| r.recall),
-        ("f1", |r| r.f1),
-    ];
-    for (name, pick) in picks {
-        m.insert(&format!("macro_{name}"), Metric::point(macro_of(&pick)));
+    for (i, name) in ["precision", "recall", "f1"].into_iter().enumerate() {
+        m.insert(&format!("macro_{name}"), Metric::point(avg.macro_[i]));
     }
-    let micro = [
-        (
-            "precision",
-            (tp_all + fp_all > 0.0).then(|| tp_all / (tp_all + fp_all)),
-        ),
-        (
-            "recall",
-            (tp_all + fn_all > 0.0).then(|| tp_all / (tp_all + fn_all)),
-        ),
-        (
-            "f1",
-            (2.0 * tp_all + fp_all + fn_all > 0.0)
-                .then(|| 2.0 * tp_all / (2.0 * tp_all + fp_all + fn_all)),
-        ),
-    ];
-    for (name, v) in micro {
-        m.insert(&format!("micro_{name}"), Metric::point(v.unwrap_or(0.0)));
+    for (i, name) in ["precision", "recall", "f1"].into_iter().enumerate() {
+        m.insert(&format!("micro_{name}"), Metric::point(avg.micro[i]));
     }
-    for (name, pick) in picks {
+    for (i, name) in ["precision", "recall", "f1"].into_iter().enumerate() {
         m.insert(
             &format!("weighted_{name}"),
-            Metric::from_result(weighted_of(&pick)),
+            match avg.weighted {
+                Some(w) => Metric::point(w[i]),
+                None => Metric::undefined("every row has weight 0"),
+            },
         );
     }
 
     // One-vs-rest averages over the classes that have rows.
-    let with_rows: Vec<usize> = (0..k).filter(|&c| support[c] > 0.0).collect();
     // Classes with no label rows, and classes whose label rows all have
     // weight 0: both are left out, each said as it is.
     for (weightless, what) in [(false, "no rows"), (true, "rows only of weight 0")] {
@@ -338,27 +472,21 @@ pub fn point_metrics(sums: &MulticlassSums, names: &[String]) -> MulticlassFull 
         }
     }
     for (name, idx) in [("roc_auc", 0usize), ("average_precision", 1)] {
-        let vals: Vec<(f64, f64)> = with_rows
-            .iter()
-            .filter_map(|&c| {
-                let v = if idx == 0 { ovr[c].0 } else { ovr[c].1 };
-                v.map(|v| (v, support[c]))
-            })
-            .collect();
-        if vals.is_empty() {
-            let why = "fewer than two classes have rows, so one-vs-rest curves are undefined";
-            m.insert(&format!("macro_{name}"), Metric::undefined(why));
-            m.insert(&format!("weighted_{name}"), Metric::undefined(why));
-        } else {
-            let mac = vals.iter().map(|v| v.0).sum::<f64>() / vals.len() as f64;
-            let sw: f64 = vals.iter().map(|v| v.1).sum();
-            let wtd = vals.iter().map(|v| v.0 * v.1).sum::<f64>() / sw;
-            m.insert(&format!("macro_{name}"), Metric::point(mac));
-            m.insert(&format!("weighted_{name}"), Metric::point(wtd));
+        let values = (0..k).map(|c| (if idx == 0 { ovr[c].0 } else { ovr[c].1 }, support[c]));
+        match ovr_averages(values) {
+            None => {
+                let why = "fewer than two classes have rows, so one-vs-rest curves are undefined";
+                m.insert(&format!("macro_{name}"), Metric::undefined(why));
+                m.insert(&format!("weighted_{name}"), Metric::undefined(why));
+            }
+            Some((mac, wtd)) => {
+                m.insert(&format!("macro_{name}"), Metric::point(mac));
+                m.insert(&format!("weighted_{name}"), Metric::point(wtd));
+            }
         }
     }
-    m.insert("log_loss", Metric::point(sums.log_loss / total));
-    m.insert("brier", Metric::point(sums.brier / total));
+    m.insert("log_loss", Metric::point(rows.mean_log_loss()));
+    m.insert("brier", Metric::point(rows.mean_brier()));
     m.insert("ece", Metric::point(sums.bins.ece()));
 
     MulticlassFull {

@@ -21,7 +21,7 @@
 
 use rayon::prelude::*;
 
-use super::MetricSet;
+use super::{Metric, MetricSet};
 use crate::data::Floats;
 use crate::state::regression::RegressionState;
 use crate::uncertainty::bootstrap::Replicates;
@@ -54,6 +54,66 @@ pub struct RegressionFull {
 /// Quantile probabilities of the residual summary.
 pub const RESIDUAL_PROBABILITIES: [f64; 9] = [0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0];
 
+/// Names of the regression metrics, in the module table's order.
+pub const REGRESSION_METRICS: [&str; 5] = ["mse", "rmse", "mae", "r2", "max_error"];
+
+/// R²'s reason when the labels counted are all equal (or none counts).
+pub const CONSTANT_LABELS: &str = "the labels are constant, so R² has no variance to explain";
+
+/// The numbers every regression metric is finished from: the point
+/// metrics (from a [`RegressionState`]'s exact sums) and the bootstrap
+/// replicate lanes (`uncertainty::tasks`, lane sums in `f64`) both build
+/// one and call [`RegressionSums::values`], so each formula and each
+/// convention for undefined values exists once.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RegressionSums {
+    /// Σw of the rows that count.
+    pub weight: f64,
+    /// Σw·r², `r = y − ŷ` (R²'s numerator, the residual sum of squares).
+    pub squared: f64,
+    /// Σw·|r|.
+    pub absolute: f64,
+    /// The largest `|r|` of a row that counts (0 when none does).
+    pub max_abs: f64,
+    /// R²'s denominator, the total sum of squares `Σw·(y − ȳ)²`; `None`
+    /// when the labels counted are all equal (or none counts).
+    pub total_sum_of_squares: Option<f64>,
+}
+
+impl RegressionSums {
+    /// MSE, `Σw·r² / Σw`.
+    pub fn mse(&self) -> f64 {
+        self.squared / self.weight
+    }
+
+    /// Every metric of [`REGRESSION_METRICS`], in its order: `Err` with the
+    /// reason where undefined (R² without label variance).
+    pub fn values(&self) -> [(&'static str, Result<f64, &'static str>); 5] {
+        let mse = self.mse();
+        let r2 = match self.total_sum_of_squares {
+            Some(ss_tot) if ss_tot > 0.0 => Ok(1.0 - self.squared / ss_tot),
+            _ => Err(CONSTANT_LABELS),
+        };
+        let v = [
+            Ok(mse),
+            Ok(mse.sqrt()),
+            Ok(self.absolute / self.weight),
+            r2,
+            Ok(self.max_abs),
+        ];
+        std::array::from_fn(|i| (REGRESSION_METRICS[i], v[i]))
+    }
+
+    /// [`RegressionSums::values`] as metrics (no intervals).
+    pub fn metrics(&self) -> MetricSet {
+        let mut m = MetricSet::new();
+        for (name, v) in self.values() {
+            m.insert(name, Metric::from_result(v.map_err(String::from)));
+        }
+        m
+    }
+}
+
 /// Computes the regression full tier: the point metrics, then bootstrap
 /// intervals unless `intervals.replicates` is 0.
 pub fn full(
@@ -77,7 +137,7 @@ pub fn full(
     result
 }
 
-/// The bootstrap replicates of [`tasks::REGRESSION_METRICS`].
+/// The bootstrap replicates of [`REGRESSION_METRICS`].
 pub fn replicates(
     labels: &Floats,
     scores: &Floats,

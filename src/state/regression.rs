@@ -45,8 +45,9 @@
 use super::codec::{Read, Reader, Writer};
 use super::exact::{Accumulator, ExactSum};
 use crate::data::Floats;
-use crate::metrics::regression::{RESIDUAL_PROBABILITIES, RegressionFull, Residuals};
-use crate::metrics::{Metric, MetricSet};
+use crate::metrics::regression::{
+    RESIDUAL_PROBABILITIES, RegressionFull, RegressionSums, Residuals,
+};
 
 /// The most distinct residuals a state keeps exactly; past it, the sketch.
 pub const EXACT_LIMIT: usize = 1 << 16;
@@ -62,9 +63,6 @@ const SHIFT: u32 = 52 - SKETCH_BITS;
 
 /// The largest bucket magnitude: the one holding `f64::MAX`.
 const MAX_BUCKET: u64 = (f64::MAX.to_bits() >> SHIFT) + 1;
-
-/// R²'s reason when the labels counted are all equal (or none counts).
-const CONSTANT_LABELS: &str = "the labels are constant, so R² has no variance to explain";
 
 /// The residual summary: distinct residuals (or sketch buckets) with their
 /// row counts, keys strictly increasing.
@@ -352,33 +350,22 @@ impl RegressionState {
     /// intervals, no notes).
     pub fn finish(&self) -> RegressionFull {
         let w = self.total_weight().value();
-        let sq = self.wrr.value();
-        let mse = sq / w;
-        let mut m = MetricSet::new();
-        m.insert("mse", Metric::point(mse));
-        m.insert("rmse", Metric::point(mse.sqrt()));
-        m.insert("mae", Metric::point(self.wabs.value() / w));
-        let r2 = if self.rows > 0 && self.label_min < self.label_max {
+        let sums = RegressionSums {
+            weight: w,
+            squared: self.wrr.value(),
+            absolute: self.wabs.value(),
+            max_abs: if self.rows > 0 {
+                self.residual_min.abs().max(self.residual_max.abs())
+            } else {
+                0.0
+            },
             // Two distinct labels make the exact total positive; the
             // rounded one is checked too (a weight·label² may underflow).
-            let ss_tot = self.total_sum_of_squares();
-            if ss_tot > 0.0 {
-                Metric::point(1.0 - sq / ss_tot)
-            } else {
-                Metric::undefined(CONSTANT_LABELS)
-            }
-        } else {
-            Metric::undefined(CONSTANT_LABELS)
+            total_sum_of_squares: (self.rows > 0 && self.label_min < self.label_max)
+                .then(|| self.total_sum_of_squares()),
         };
-        m.insert("r2", r2);
-        let max_error = if self.rows > 0 {
-            self.residual_min.abs().max(self.residual_max.abs())
-        } else {
-            0.0
-        };
-        m.insert("max_error", Metric::point(max_error));
         RegressionFull {
-            metrics: m,
+            metrics: sums.metrics(),
             residuals: self.residual_summary(w),
             notes: Vec::new(),
         }

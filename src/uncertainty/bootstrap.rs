@@ -55,9 +55,9 @@
 use rayon::prelude::*;
 
 use crate::data::{Float, Floats};
-use crate::metrics::binary::binary_log_loss;
-use crate::metrics::calibration::{BINS, bin_of};
-use crate::metrics::curves::{BinaryCurve, Counts, linspace01};
+use crate::metrics::binary::{RowSums, binary_log_loss};
+use crate::metrics::calibration::{self, BINS, BinSums, bin_of};
+use crate::metrics::curves::{self, BinaryCurve, Counts, PrecisionSum, linspace01};
 use crate::metrics::sort::sort_descending;
 
 use super::kernel::{CHECKPOINT, GROUP_END, GROUP_POS, LABEL, PosEnd, RankSums, V4};
@@ -527,7 +527,7 @@ fn pass_body<S: Simd, W: LaneWeights, const LEAN: bool>(
 
 /// The metrics of lane `l` of a batch, in [`METRICS`] order, plus bands.
 struct LaneMetrics {
-    values: [f64; 12],
+    values: [f64; METRICS.len()],
     tpr: Vec<f64>,
     precision: Vec<f64>,
     f1: Vec<f64>,
@@ -542,6 +542,9 @@ struct Layout {
     grid_ck: Vec<Option<usize>>,
 }
 
+/// Lane `l`'s metrics: its sums handed to the point metrics' formulas
+/// ([`curves::roc_auc`], [`curves::average_precision`], [`curves::best_f1`],
+/// [`RowSums`], [`Counts`], [`calibration::ece`]), undefined values as NaN.
 fn lane_metrics(rk: &Ranking, out: &LaneOut, l: usize, layout: &Layout) -> LaneMetrics {
     let last = out.ck_tp.len() - 1;
     let (p, n) = (out.ck_tp[last][l], out.ck_fp[last][l]);
@@ -556,50 +559,54 @@ fn lane_metrics(rk: &Ranking, out: &LaneOut, l: usize, layout: &Layout) -> LaneM
         }
     };
     let nan = f64::NAN;
-    let c = at(layout.threshold_ck);
-    let mut ece = 0.0;
-    let mut prev = (0.0, 0.0, 0.0);
-    for &(ck, _) in &layout.bin_ends {
-        let cur = (out.ck_tp[ck][l], out.ck_fp[ck][l], out.ck_wp[ck][l]);
-        let wb = (cur.0 + cur.1) - (prev.0 + prev.1);
-        if wb > 0.0 {
-            let observed = (cur.0 - prev.0) / wb;
-            let predicted = (cur.2 - prev.2) / wb;
-            ece += wb / total * (observed - predicted).abs();
-        }
-        prev = cur;
-    }
-    let best_defined = p > 0.0 && out.best_group[l] != u32::MAX;
-    let values = [
-        if p > 0.0 && n > 0.0 {
-            out.auc2[l] / (2.0 * p * n)
-        } else {
-            nan
-        },
-        if p > 0.0 { out.ap[l] / p } else { nan },
-        if total > 0.0 { out.ll[l] / total } else { nan },
-        if total > 0.0 { out.br[l] / total } else { nan },
-        if total > 0.0 { c.accuracy() } else { nan },
-        c.precision().unwrap_or(nan),
-        c.recall().unwrap_or(nan),
-        c.f1().unwrap_or(nan),
-        if total > 0.0 { c.mcc() } else { nan },
-        // No positives drawn: F1 is 0 at every threshold (the point
-        // metric's convention), and no threshold is best.
-        if best_defined {
-            out.best_f1[l]
-        } else if p <= 0.0 && n > 0.0 {
-            0.0
-        } else {
-            nan
-        },
-        if best_defined {
-            rk.thresholds[out.best_group[l] as usize]
-        } else {
-            nan
-        },
-        if total > 0.0 { ece } else { nan },
-    ];
+    // A replicate that drew no weight: every metric undefined.
+    let values = if total > 0.0 {
+        let c = at(layout.threshold_ck);
+        let sums = RowSums {
+            weight: total,
+            log_loss: out.ll[l],
+            brier: out.br[l],
+            bins: BinSums::default(),
+        };
+        // The calibration bins from the checkpoints at their ends, in score
+        // order (highest first): (Σw, Σw·y, Σw·p) of each.
+        let mut prev = (0.0, 0.0, 0.0);
+        let bins = layout.bin_ends.iter().map(|&(ck, _)| {
+            let cur = (out.ck_tp[ck][l], out.ck_fp[ck][l], out.ck_wp[ck][l]);
+            let bin = (
+                (cur.0 + cur.1) - (prev.0 + prev.1),
+                cur.0 - prev.0,
+                cur.2 - prev.2,
+            );
+            prev = cur;
+            bin
+        });
+        let ece = calibration::ece(total, bins);
+        // The pass's best F1 (over the groups holding positives; not kept
+        // by the lean pass).
+        let best = (out.best_group[l] != u32::MAX)
+            .then(|| (out.best_f1[l], rk.thresholds[out.best_group[l] as usize]));
+        let (best_f1, best_threshold) = match curves::best_f1(best, p, true) {
+            Ok((f1, t)) => (f1, t),
+            Err((f1, _)) => (f1.unwrap_or(nan), nan),
+        };
+        [
+            curves::roc_auc(out.auc2[l], p, n).unwrap_or(nan),
+            curves::average_precision(PrecisionSum::PositiveSteps(out.ap[l]), p).unwrap_or(nan),
+            sums.mean_log_loss(),
+            sums.mean_brier(),
+            c.accuracy(),
+            c.precision().unwrap_or(nan),
+            c.recall().unwrap_or(nan),
+            c.f1().unwrap_or(nan),
+            c.mcc(),
+            best_f1,
+            best_threshold,
+            ece,
+        ]
+    } else {
+        [nan; METRICS.len()]
+    };
 
     // Bands from the checkpoints (plus the origin).
     let (tpr, precision) = band_points(
@@ -802,6 +809,14 @@ pub fn replicates(
                     &terms,
                     ck.js.len(),
                     &multinomial_lanes(options.seed, first, rk.total_rows, drawn.as_deref()),
+                    options.lean,
+                ),
+                #[cfg(test)]
+                Resample::Ones => pass(
+                    rk,
+                    &terms,
+                    ck.js.len(),
+                    &super::lanes::OnesLanes,
                     options.lean,
                 ),
             }

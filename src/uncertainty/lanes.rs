@@ -31,6 +31,11 @@ pub enum Resample {
     /// N rows drawn with replacement, N the rows of positive weight (rows
     /// of weight 0 are never drawn, so they do not dilute the replicates).
     Multinomial,
+    /// Every weight 1 in every replicate ([`OnesLanes`]): each replicate is
+    /// the data itself, so finishing it must give the point values (unit
+    /// tests only).
+    #[cfg(test)]
+    Ones,
 }
 
 impl Resample {
@@ -39,6 +44,8 @@ impl Resample {
         match self {
             Resample::Poisson => "poisson",
             Resample::Multinomial => "multinomial",
+            #[cfg(test)]
+            Resample::Ones => "ones",
         }
     }
 }
@@ -278,6 +285,19 @@ impl LaneWeights for CountLanes {
     }
 }
 
+/// Every lane's weight 1: replicates equal to the data (unit tests of the
+/// replicate path against the point path).
+#[cfg(test)]
+pub(crate) struct OnesLanes;
+
+#[cfg(test)]
+impl LaneWeights for OnesLanes {
+    #[inline(always)]
+    fn fill<S: Simd>(&self, _row: u32, _row_hash: u32, out: &mut [u16; LANES]) {
+        *out = [1; LANES];
+    }
+}
+
 pub(crate) struct JackknifeLanes {
     pub(crate) seed: u64,
     pub(crate) first_group: usize,
@@ -360,6 +380,9 @@ pub(crate) enum Source {
     Counts(CountLanes),
     /// Jackknife groups.
     Jackknife(JackknifeLanes),
+    /// Every weight 1 (unit tests).
+    #[cfg(test)]
+    Ones(OnesLanes),
 }
 
 impl LaneWeights for Source {
@@ -369,6 +392,8 @@ impl LaneWeights for Source {
             Source::Poisson(p) => p.fill::<S>(row, row_hash, out),
             Source::Counts(c) => c.fill::<S>(row, row_hash, out),
             Source::Jackknife(j) => j.fill::<S>(row, row_hash, out),
+            #[cfg(test)]
+            Source::Ones(o) => o.fill::<S>(row, row_hash, out),
         }
     }
 }
@@ -417,6 +442,8 @@ impl Batches {
                     self.rows,
                     self.drawn.as_deref(),
                 )),
+                #[cfg(test)]
+                Resample::Ones => Source::Ones(OnesLanes),
             };
             (src, (self.replicates - first).min(LANES), false)
         } else {

@@ -7,6 +7,8 @@ pub mod from_state;
 pub mod intervals;
 pub(crate) mod kernel;
 pub mod lanes;
+#[cfg(test)]
+mod replicate_is_point;
 pub mod tasks;
 
 use crate::metrics::{Metric, MetricSet};

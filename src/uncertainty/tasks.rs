@@ -11,9 +11,17 @@
 //!   and one sorted binary pass per class for the one-vs-rest ROC-AUC and
 //!   average precision (each class's scores sorted once).
 //!
-//! Every replicate's metrics are computed exactly as the point metrics would
-//! be on the data weighted by that replicate's weights (tests check this
-//! against the point code).
+//! Every replicate is finished by the point metrics' own formulas: the lane
+//! sums go into [`crate::metrics::multiclass::RowSums`],
+//! [`crate::metrics::multiclass::averages`] (per-class counts),
+//! [`crate::metrics::multiclass::ovr_averages`],
+//! [`crate::metrics::calibration::ece`] and
+//! [`crate::metrics::regression::RegressionSums`], as the point metrics'
+//! exact sums do (R²'s denominator here comes from the centred lane sums,
+//! `Σw·y² − (Σw·y)²/Σw`; the point path's from an exact expansion). So a
+//! replicate is the point metrics of the data weighted by its weights
+//! (tests check this against the point code, and a replicate of weights 1
+//! against the point values).
 
 #![allow(clippy::needless_range_loop)]
 
@@ -22,14 +30,14 @@ use rayon::prelude::*;
 use super::bootstrap::{BootstrapOptions, Ranking, Replicates, replicates};
 use super::lanes::{Batches, LANES, fill_rows, row_hash, row_key};
 use crate::data::{Float, Floats};
-use crate::metrics::calibration::{BINS, bin_of};
-use crate::metrics::multiclass::argmax;
+use crate::metrics::calibration::{self, BINS, bin_of};
+use crate::metrics::multiclass::{ClassCounts, RowSums, argmax, averages, ovr_averages};
 use crate::metrics::neg_log;
+use crate::metrics::regression::RegressionSums;
 
 const BLOCK: usize = 1024;
 
-/// Names of the regression metrics, in the point metrics' order.
-pub const REGRESSION_METRICS: [&str; 5] = ["mse", "rmse", "mae", "r2", "max_error"];
+pub use crate::metrics::regression::REGRESSION_METRICS;
 
 fn batches(options: &BootstrapOptions, rows: usize, weights: Option<&Floats>) -> Batches {
     Batches {
@@ -38,9 +46,10 @@ fn batches(options: &BootstrapOptions, rows: usize, weights: Option<&Floats>) ->
         seed: options.seed,
         resample: options.resample,
         rows,
-        drawn: match options.resample {
-            super::lanes::Resample::Multinomial => super::lanes::drawn_rows(weights),
-            super::lanes::Resample::Poisson => None,
+        drawn: if options.resample == super::lanes::Resample::Multinomial {
+            super::lanes::drawn_rows(weights)
+        } else {
+            None
         },
     }
 }
@@ -119,22 +128,21 @@ pub fn regression_replicates(
                 if w_[l] <= 0.0 {
                     return vec![f64::NAN; REGRESSION_METRICS.len()];
                 }
-                let mse = r2[l] / w_[l];
                 let ss_tot = y2[l] - y1[l] * y1[l] / w_[l];
-                vec![
-                    mse,
-                    mse.sqrt(),
-                    ab[l] / w_[l],
+                let sums = RegressionSums {
+                    weight: w_[l],
+                    squared: r2[l],
+                    absolute: ab[l],
+                    max_abs: mx[l],
                     // A replicate that drew one label value only has
                     // ss_tot of rounding size (relative to Σw(y − ȳ)² about
                     // the data's mean): undefined, as the point value would be.
-                    if !constant && ss_tot > 1e-12 * y2[l] {
-                        1.0 - r2[l] / ss_tot
-                    } else {
-                        f64::NAN
-                    },
-                    mx[l],
-                ]
+                    total_sum_of_squares: (!constant && ss_tot > 1e-12 * y2[l]).then_some(ss_tot),
+                };
+                sums.values()
+                    .into_iter()
+                    .map(|(_, v)| v.unwrap_or(f64::NAN))
+                    .collect()
             })
             .collect()
     });
@@ -296,66 +304,44 @@ pub fn multiclass_replicates(
                     out.extend(std::iter::repeat_n(0.0, k));
                     return out;
                 }
-                let mut out = vec![sums[3][l] / total];
+                let rows = RowSums {
+                    weight: total,
+                    log_loss: sums[1][l],
+                    brier: sums[2][l],
+                    correct: sums[3][l],
+                    top3: sums[4][l],
+                    top5: sums[5][l],
+                };
+                let mut out = vec![rows.accuracy()];
                 if k > 3 {
-                    out.push(sums[4][l] / total);
+                    out.push(rows.top_3_accuracy());
                 }
                 if k > 5 {
-                    out.push(sums[5][l] / total);
+                    out.push(rows.top_5_accuracy());
                 }
-                let prec = |c: usize| (predicted[c][l] > 0.0).then(|| tp[c][l] / predicted[c][l]);
-                let rec = |c: usize| (support[c][l] > 0.0).then(|| tp[c][l] / support[c][l]);
-                let f1 = |c: usize| {
-                    let fp = predicted[c][l] - tp[c][l];
-                    let fneg = support[c][l] - tp[c][l];
-                    let d = 2.0 * tp[c][l] + fp + fneg;
-                    (d > 0.0).then(|| 2.0 * tp[c][l] / d)
-                };
-                type Pick<'a> = &'a dyn Fn(usize) -> Option<f64>;
-                let picks: [Pick; 3] = [&prec, &rec, &f1];
-                for pick in picks {
-                    out.push(
-                        seen.iter().map(|&c| pick(c).unwrap_or(0.0)).sum::<f64>()
-                            / seen.len() as f64,
-                    );
-                }
-                let (ta, fa, na) = seen.iter().fold((0.0, 0.0, 0.0), |(a, b, d), &c| {
-                    (
-                        a + tp[c][l],
-                        b + predicted[c][l] - tp[c][l],
-                        d + support[c][l] - tp[c][l],
-                    )
-                });
-                out.push(if ta + fa > 0.0 { ta / (ta + fa) } else { 0.0 });
-                out.push(if ta + na > 0.0 { ta / (ta + na) } else { 0.0 });
-                let d = 2.0 * ta + fa + na;
-                out.push(if d > 0.0 { 2.0 * ta / d } else { 0.0 });
-                let ssup: f64 = seen.iter().map(|&c| support[c][l]).sum();
-                for pick in picks {
-                    out.push(if ssup > 0.0 {
-                        seen.iter()
-                            .map(|&c| support[c][l] * pick(c).unwrap_or(0.0))
-                            .sum::<f64>()
-                            / ssup
-                    } else {
-                        f64::NAN
-                    });
-                }
+                let classes: Vec<ClassCounts> = seen
+                    .iter()
+                    .map(|&c| ClassCounts {
+                        tp: tp[c][l],
+                        predicted: predicted[c][l],
+                        support: support[c][l],
+                    })
+                    .collect();
+                let avg = averages(&classes);
+                out.extend(avg.macro_);
+                out.extend(avg.micro);
+                out.extend(avg.weighted.unwrap_or([f64::NAN; 3]));
                 // One-vs-rest averages: filled in from the per-class passes.
                 out.push(f64::NAN);
                 out.push(f64::NAN);
                 out.push(f64::NAN);
                 out.push(f64::NAN);
-                out.push(sums[1][l] / total);
-                out.push(sums[2][l] / total);
-                let mut ece = 0.0;
-                for bn in 0..BINS {
-                    let wb = bins[bn][0][l];
-                    if wb > 0.0 {
-                        ece += (wb / total) * (bins[bn][2][l] / wb - bins[bn][1][l] / wb).abs();
-                    }
-                }
-                out.push(ece);
+                out.push(rows.mean_log_loss());
+                out.push(rows.mean_brier());
+                out.push(calibration::ece(
+                    total,
+                    (0..BINS).map(|bn| (bins[bn][0][l], bins[bn][2][l], bins[bn][1][l])),
+                ));
                 // Per-class supports ride along for the OvR averages.
                 out.extend((0..k).map(|c| support[c][l]));
                 out
@@ -385,21 +371,14 @@ pub fn multiclass_replicates(
         };
         let (auc, ap) = (per_class("roc_auc"), per_class("average_precision"));
         for r in 0..reps {
-            for (m_auc, m_ap, weighted) in [(mac_auc, mac_ap, false), (wt_auc, wt_ap, true)] {
-                for (slot, class_values) in [(m_auc, &auc), (m_ap, &ap)] {
-                    let mut acc = 0.0;
-                    let mut norm = 0.0;
-                    for c in 0..k {
-                        let sup = vals[names.len() + c][r];
-                        let v = class_values[c].get(r).copied().unwrap_or(f64::NAN);
-                        if sup > 0.0 && v.is_finite() {
-                            let wgt = if weighted { sup } else { 1.0 };
-                            acc += wgt * v;
-                            norm += wgt;
-                        }
-                    }
-                    vals[slot][r] = if norm > 0.0 { acc / norm } else { f64::NAN };
-                }
+            for (m_mac, m_wtd, class_values) in [(mac_auc, wt_auc, &auc), (mac_ap, wt_ap, &ap)] {
+                let values = (0..k).map(|c| {
+                    let v = class_values[c].get(r).copied().filter(|v| v.is_finite());
+                    (v, vals[names.len() + c][r])
+                });
+                let (mac, wtd) = ovr_averages(values).unwrap_or((f64::NAN, f64::NAN));
+                vals[m_mac][r] = mac;
+                vals[m_wtd][r] = wtd;
             }
         }
         vals.truncate(names.len());
