@@ -188,8 +188,10 @@ pub fn full_state(
     let bootstrap = iv.replicates > 0 && !everything_zero;
     if bootstrap {
         match &file.state {
-            TaskState::Binary(s) if s.weighted() => {
-                return refuse("bootstrap intervals from a state of weighted rows are not built");
+            TaskState::Binary(s) if s.histogram().frequency_groups().is_none() => {
+                return refuse(
+                    "the bootstrap from a state draws a count per distinct score, which weights that are not whole numbers do not give",
+                );
             }
             TaskState::Binary(_) if iv.resample != crate::uncertainty::Resample::Poisson => {
                 return refuse(
@@ -229,6 +231,9 @@ pub fn full_state(
                     progress,
                 );
                 binary::attach_replicates(&mut out, &reps, None, iv);
+                if s.weighted() {
+                    out.interval_notes.push(FREQUENCY_WEIGHTS.to_string());
+                }
             }
             FullResult::Binary(Box::new(out))
         }
@@ -240,6 +245,9 @@ pub fn full_state(
     }
     Ok(result)
 }
+
+/// The note on intervals from a state of whole-number weights.
+pub const FREQUENCY_WEIGHTS: &str = "bootstrap from a state: whole-number weights are taken as frequencies (a row of weight k draws as k rows, each Poisson(1)); the bootstrap of the file itself scales one Poisson(1) draw per row by its weight, so its intervals differ";
 
 /// The reason every metric is undefined when every row has weight 0.
 pub const EVERY_WEIGHT_ZERO: &str = "every weight is 0, so no row counts";

@@ -160,6 +160,29 @@ impl ScoreHistogram {
             .map(|g| (g.score, g.positives, g.negatives))
     }
 
+    /// Each distinct score, descending, with its positive and negative
+    /// counts as frequencies: the row counts of an unweighted histogram;
+    /// for a weighted one, its exact weight sums when every one is a whole
+    /// number below 2⁵³ (frequency weights: a row of weight k is k rows),
+    /// else `None`.
+    pub fn frequency_groups(&self) -> Option<Vec<(f64, u64, u64)>> {
+        if !self.weighted {
+            return Some(self.groups().collect());
+        }
+        let whole = |w: &ExactSum| -> Option<u64> {
+            let v = w.value();
+            let mut exact = ExactSum::new();
+            exact.add(v);
+            (v.fract() == 0.0 && (0.0..9_007_199_254_740_992.0).contains(&v) && exact == *w)
+                .then_some(v as u64)
+        };
+        self.groups
+            .iter()
+            .zip(&self.weights)
+            .map(|(g, ws)| Some((g.score, whole(&ws[0])?, whole(&ws[1])?)))
+            .collect()
+    }
+
     /// Rows counted (positives and negatives).
     pub fn rows(&self) -> u64 {
         self.groups.iter().map(|g| g.positives + g.negatives).sum()

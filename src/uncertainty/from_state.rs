@@ -27,12 +27,14 @@ use crate::state::binary::BinaryState;
 const BATCH: usize = 16;
 
 /// `replicates` bootstrap replicates of every binary metric and band from
-/// an unweighted state, seeded by `seed`; the F1 band on `grid` thresholds.
-/// `progress(done, total)` is called as batches finish.
+/// a state of unweighted rows or of whole-number weights taken as
+/// frequencies ([`crate::state::binary::ScoreHistogram::frequency_groups`]:
+/// a row of weight k draws as k rows), seeded by `seed`; the F1 band on
+/// `grid` thresholds. `progress(done, total)` is called as batches finish.
 ///
 /// # Panics
-/// When the state is weighted (Poisson counts per group model unweighted
-/// rows only; the caller refuses weighted states).
+/// When the state's weights are not whole numbers (the caller refuses
+/// those states).
 pub fn binary_replicates(
     state: &BinaryState,
     replicates: usize,
@@ -41,10 +43,9 @@ pub fn binary_replicates(
     grid: usize,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Replicates {
-    assert!(
-        !state.weighted(),
-        "the bootstrap from a state needs unweighted rows"
-    );
+    let Some(frequencies) = state.histogram().frequency_groups() else {
+        panic!("the bootstrap from a state needs unweighted rows or whole-number weights");
+    };
     // Everything a replicate reads per group that does not depend on the
     // draw, computed once: its loss terms, its bin, and the samplers of
     // its two counts (one per distinct count).
@@ -56,9 +57,8 @@ pub fn binary_replicates(
             (samplers.len() - 1) as u32
         })
     };
-    let groups: Vec<GroupTerms> = state
-        .histogram()
-        .groups()
+    let groups: Vec<GroupTerms> = frequencies
+        .into_iter()
         .map(|(score, pos, neg)| GroupTerms {
             samplers: [sampler(pos), sampler(neg)],
             ..GroupTerms::of(score)

@@ -492,3 +492,102 @@ fn a_report_from_shards_or_a_state_matches_the_files_report() {
         assert!(!html.exists());
     }
 }
+
+#[test]
+fn whole_number_weights_bootstrap_from_a_state_as_repeated_rows() {
+    // Rows with weights 0–3, and the same rows repeated that many times:
+    // from states, frequency weights draw exactly as the repeated rows.
+    let mut rng = Rng(0x5EED_1234_ABCD_0003);
+    let dir = tempfile::tempdir().unwrap();
+    let (mut y, mut p, mut w) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut ry, mut rp) = (Vec::new(), Vec::new());
+    for _ in 0..3000 {
+        let label = rng.below(3) == 0;
+        let score = ((rng.below(200) as f64 / 200.0) + if label { 0.2 } else { 0.0 }).min(1.0);
+        let weight = rng.below(4);
+        y.push(label as u8);
+        p.push(score);
+        w.push(weight as f64);
+        for _ in 0..weight {
+            ry.push(label as u8);
+            rp.push(score);
+        }
+    }
+    let weighted = dir.path().join("weighted.arrow");
+    write_ipc(
+        &weighted,
+        vec![
+            ("label", Arc::new(UInt8Array::from(y)) as ArrayRef),
+            ("score", Arc::new(Float64Array::from(p))),
+            ("weight", Arc::new(Float64Array::from(w))),
+        ],
+        &[],
+    );
+    let repeated = dir.path().join("repeated.arrow");
+    write_ipc(
+        &repeated,
+        vec![
+            ("label", Arc::new(UInt8Array::from(ry)) as ArrayRef),
+            ("score", Arc::new(Float64Array::from(rp))),
+        ],
+        &[],
+    );
+    let mut docs = Vec::new();
+    for (f, extra) in [(&weighted, vec!["--weight", "weight"]), (&repeated, vec![])] {
+        let st = dir.path().join("x.evstate");
+        let mut args = vec!["state", s(f), "-o", s(&st)];
+        args.extend_from_slice(&extra);
+        let out = evalkit(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let out = evalkit([
+            "full",
+            "--json",
+            s(&st),
+            "--bootstrap",
+            "200",
+            "--seed",
+            "5",
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        docs.push((
+            serde_json::from_str::<Value>(&stdout(&out)).unwrap(),
+            stderr(&out),
+        ));
+    }
+    let (wd, werr) = &docs[0];
+    let (rd, _) = &docs[1];
+    for name in [
+        "roc_auc",
+        "average_precision",
+        "log_loss",
+        "brier",
+        "f1",
+        "ece",
+    ] {
+        let m = |d: &Value| d["metrics"][name].clone();
+        assert!(m(wd)["ci"].is_array(), "{name}: {}", m(wd));
+        assert_eq!(m(wd)["ci"], m(rd)["ci"], "{name}");
+        assert_eq!(m(wd)["value"], m(rd)["value"], "{name}");
+    }
+    assert!(werr.contains("taken as frequencies"), "{werr}");
+    // Weights that are not whole numbers are refused, saying so.
+    let half = dir.path().join("half.arrow");
+    write_ipc(
+        &half,
+        vec![
+            (
+                "label",
+                Arc::new(UInt8Array::from(vec![0u8, 1, 1])) as ArrayRef,
+            ),
+            ("score", Arc::new(Float64Array::from(vec![0.2, 0.7, 0.9]))),
+            ("weight", Arc::new(Float64Array::from(vec![1.0, 0.5, 2.0]))),
+        ],
+        &[],
+    );
+    let st = dir.path().join("half.evstate");
+    let out = evalkit(["state", s(&half), "--weight", "weight", "-o", s(&st)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = evalkit(["full", s(&st)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("whole numbers"), "{}", stderr(&out));
+}
