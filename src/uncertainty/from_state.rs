@@ -1,4 +1,5 @@
-//! The bootstrap from a binary state (unweighted rows).
+//! The bootstrap from a binary state (unweighted rows, or whole-number
+//! weights taken as frequencies: a row of weight k draws as k rows).
 //!
 //! Giving every row a Poisson(1) weight and summing them within a score
 //! group gives each group Poisson(n) positives and Poisson(m) negatives,
