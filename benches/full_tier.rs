@@ -12,7 +12,7 @@ use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Schema};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use evalkit::data::Floats;
-use evalkit::metrics::binary::{BinaryOptions, full};
+use evalkit::full::binary::{BinaryOptions, full};
 use evalkit::metrics::curves::BinaryCurve;
 use evalkit::rng::{unit, word};
 use evalkit::uncertainty::IntervalOptions;

@@ -18,9 +18,9 @@ use arrow::datatypes::DataType;
 
 use crate::data::{Columns, Floats, Predictions};
 use crate::error::{Error, Result};
-use crate::full::{FullOptions, FullResult};
-use crate::metrics::binary::{self, BinaryFull, BinaryOptions};
-use crate::metrics::{Metric, MetricSet, multiclass, regression};
+use crate::full::binary::{self, BinaryFull, BinaryOptions};
+use crate::full::{FullOptions, FullResult, multiclass, regression};
+use crate::metrics::{Metric, MetricSet};
 use crate::uncertainty::bootstrap::{self, METRICS, Replicates};
 use crate::uncertainty::delong::{self, PairedDeLong};
 use crate::uncertainty::intervals::{self, normal_quantile};

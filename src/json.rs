@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 
 use crate::data::{Header, Predictions};
 use crate::fast::{FastOptions, FastResult};
+use crate::full::binary::{BinaryFull, Thresholds};
 use crate::full::{FullOptions, FullResult};
-use crate::metrics::binary::{BinaryFull, Thresholds};
 use crate::metrics::calibration::Bin;
 use crate::metrics::curves::Sweep;
 use crate::metrics::multiclass::MulticlassFull;

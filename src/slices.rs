@@ -336,7 +336,7 @@ pub fn full_sliced(
             let mut opts = *options;
             // Slices carry metrics, not sweeps or bands: a 2-point grid
             // keeps small slices from paying for a 1000-point F1 band.
-            opts.thresholds = crate::metrics::binary::Thresholds::Grid(2);
+            opts.thresholds = crate::full::binary::Thresholds::Grid(2);
             if too_small {
                 opts.intervals.replicates = 0;
             }

@@ -15,9 +15,9 @@ use crate::compare::{self, Join};
 use crate::data::{Predictions, ReadOptions, ScoreKind, Task, read_predictions};
 use crate::error::{Error, Result};
 use crate::fast::{FastOptions, FastResult};
+use crate::full::binary::Thresholds;
 use crate::full::{FullOptions, FullResult};
 use crate::infer::{self, InferOptions, dataset::DatasetSpec};
-use crate::metrics::binary::Thresholds;
 use crate::metrics::registry::{self, Direction};
 use crate::metrics::{Metric, MetricSet};
 use crate::report::{self, GateVerdict, ReportOptions};
@@ -314,7 +314,7 @@ fn check_values(suite: &Suite, source: &str) -> Result<()> {
             format!("[full] threshold = {t} is not a probability in [0, 1]"),
         ));
     }
-    let max = crate::metrics::binary::MAX_GRID;
+    let max = crate::full::binary::MAX_GRID;
     if let Some(n) = f.thresholds
         && !(2..=max).contains(&n)
     {

@@ -20,7 +20,7 @@ use arrow::datatypes::{
 };
 use evalkit::data::{Columns, Predictions, ScoreKind, Task};
 use evalkit::full::FullOptions;
-use evalkit::metrics::binary::Thresholds;
+use evalkit::full::binary::Thresholds;
 use evalkit::uncertainty::{CiMethod, IntervalOptions, Resample};
 use pyo3::buffer::{Element, PyBuffer};
 use pyo3::create_exception;

@@ -10,139 +10,33 @@
 //! | `best_f1`, `best_f1_threshold` | the highest F1 over every distinct score, and the highest score attaining it; with no positive labels F1 is 0 at every score (as `f1` at any threshold that predicts a row positive), so `best_f1` is 0 and `best_f1_threshold` is undefined |
 //! | `ece` | expected calibration error over 15 equal-width bins ([`super::calibration`]) |
 //!
-//! All of it comes from the binary state ([`crate::state::binary`]): the
-//! exact score histogram and the exact sums of the loss terms and the
+//! All of it comes from the binary state (`state::binary`): the exact
+//! score histogram and the exact sums of the loss terms and the
 //! reliability bins, built in parallel over chunks of rows and merged
 //! exactly, so a file and any split of it into shards give the same bits.
+//! The full tier around it (DeLong's interval, the bootstrap, the tables)
+//! is `full::binary`.
 
-use super::calibration::{Bin, BinSums};
-use super::curves::{BinaryCurve, Counts, Sweep};
+use super::calibration::BinSums;
+use super::curves::BinaryCurve;
 use super::{LOG_LOSS_EPS, Metric, MetricSet};
-use crate::data::Floats;
-use crate::state::binary::BinaryState;
-use crate::uncertainty::bootstrap::{self, BootstrapOptions, Ranking};
-use crate::uncertainty::intervals::{self, normal_quantile};
-use crate::uncertainty::{self, CiMethod, IntervalOptions, delong};
 
-/// The largest threshold grid (`--thresholds`); `distinct` covers finer
-/// needs.
-pub const MAX_GRID: usize = 1_000_000;
-
-/// Where the threshold sweep is evaluated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Thresholds {
-    /// `n` evenly spaced thresholds in [0, 1], both ends included.
-    Grid(usize),
-    /// Every distinct score (one row per operating point of the ROC curve).
-    Distinct,
-}
-
-impl std::str::FromStr for Thresholds {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Thresholds, String> {
-        match s {
-            "distinct" => Ok(Thresholds::Distinct),
-            _ => match s.parse::<usize>() {
-                Ok(n) if n >= 2 => Ok(Thresholds::Grid(n)),
-                _ => Err(format!(
-                    "'{s}' is neither a number of thresholds (2 or more) nor `distinct`"
-                )),
-            },
-        }
-    }
-}
-
-/// Options of the binary full tier.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct BinaryOptions {
-    /// Decision threshold for the thresholded metrics and the confusion
-    /// matrix (positive iff `score >= threshold`).
-    pub threshold: f64,
-    /// Where the sweep is evaluated.
-    pub sweep: Thresholds,
-    /// Bootstrap intervals (`replicates: 0` turns them off) and the level of
-    /// every interval, DeLong's included.
-    pub intervals: IntervalOptions,
-    /// Keep the replicate values and the ranking in the result (for paired
-    /// comparisons).
-    pub keep_replicates: bool,
-}
-
-impl Default for BinaryOptions {
-    fn default() -> Self {
-        BinaryOptions {
-            threshold: 0.5,
-            sweep: Thresholds::Grid(1000),
-            intervals: IntervalOptions::default(),
-            keep_replicates: false,
-        }
-    }
-}
-
-/// DeLong's interval for ROC-AUC.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
-pub struct DeLongInterval {
-    /// The AUC.
-    pub auc: f64,
-    /// DeLong's standard error.
-    pub std_error: f64,
-    /// `auc ± z·std_error`, clipped to [0, 1].
-    pub ci: [f64; 2],
-    /// The confidence level.
-    pub level: f64,
-}
-
-/// Pointwise bootstrap bands for the report.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Bands {
-    /// FPR grid of the ROC band.
-    pub fpr: Vec<f64>,
-    /// Lower and upper TPR at each FPR.
-    pub tpr_lo: Vec<Option<f64>>,
-    /// Upper TPR.
-    pub tpr_hi: Vec<Option<f64>>,
-    /// Recall grid of the precision–recall band.
-    pub recall: Vec<f64>,
-    /// Lower precision at each recall.
-    pub precision_lo: Vec<Option<f64>>,
-    /// Upper precision.
-    pub precision_hi: Vec<Option<f64>>,
-    /// Threshold grid of the F1 band.
-    pub threshold: Vec<f64>,
-    /// Lower F1 at each threshold.
-    pub f1_lo: Vec<Option<f64>>,
-    /// Upper F1.
-    pub f1_hi: Vec<Option<f64>>,
-}
-
-/// The binary full tier's result.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BinaryFull {
-    /// Metrics, in the order of the module table.
-    pub metrics: MetricSet,
-    /// Positives: row count, or weight with weights.
-    pub positives: f64,
-    /// Negatives: row count, or weight with weights.
-    pub negatives: f64,
-    /// Confusion matrix at the threshold.
-    pub confusion: Counts,
-    /// Reliability bins.
-    pub reliability: Vec<Bin>,
-    /// The threshold sweep (on the grid, or at every distinct score).
-    pub sweep: Sweep,
-    /// The ranking table (ROC/PR curves, sweep at every distinct score).
-    pub curve: BinaryCurve,
-    /// DeLong's interval for ROC-AUC, or why it is undefined.
-    pub delong: Result<DeLongInterval, String>,
-    /// Bootstrap bands, when the bootstrap ran.
-    pub bands: Option<Bands>,
-    /// Notes from the intervals (metrics left without one, BCa fallbacks).
-    pub interval_notes: Vec<String>,
-    /// The replicate values, when asked for ([`BinaryOptions::keep_replicates`]).
-    pub replicates: Option<bootstrap::Replicates>,
-    /// The ranking (rows in score order), when asked for.
-    pub ranking: Option<Ranking>,
-}
+/// Names of the binary metrics, in the module table's order: the point
+/// metrics' and the bootstrap replicates'.
+pub const METRICS: [&str; 12] = [
+    "roc_auc",
+    "average_precision",
+    "log_loss",
+    "brier",
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "mcc",
+    "best_f1",
+    "best_f1_threshold",
+    "ece",
+];
 
 /// The additive sums of the binary point metrics besides the ranking: total
 /// weight, weighted log loss and squared error, and the reliability bins.
@@ -183,168 +77,13 @@ pub fn binary_log_loss(y: u8, p: f64) -> f64 {
     if y == 1 { -p.ln() } else { -(1.0 - p).ln() }
 }
 
-/// Computes the binary full tier: point metrics, DeLong's interval, and
-/// bootstrap intervals and bands when `options.intervals.replicates > 0`.
-/// `progress` is called with (batches done, batches) during the bootstrap.
-pub fn full(
-    labels: &[u8],
-    scores: &Floats,
-    weights: Option<&Floats>,
-    options: &BinaryOptions,
-    progress: &(dyn Fn(usize, usize) + Sync),
-) -> BinaryFull {
-    // Point metrics, tables and DeLong's interval come from the state, as
-    // for shards and state files: one formula per metric, and a file gives
-    // bit for bit what its shards give.
-    let state = BinaryState::from_columns(labels, scores, weights);
-    let mut out = from_state(&state, options);
-    let iv = &options.intervals;
-    if iv.replicates == 0 && !options.keep_replicates {
-        return out;
-    }
-    // The ranking (rows in score order, ties by row index) is what the
-    // bootstrap draws over.
-    let ranking = Ranking::build(labels, scores, weights);
-    if iv.replicates > 0 {
-        let reps = bootstrap::replicates(
-            &ranking,
-            scores,
-            &BootstrapOptions {
-                replicates: iv.replicates,
-                resample: iv.resample,
-                seed: iv.seed,
-                threshold: options.threshold,
-                grid: band_grid(options.sweep),
-                jackknife: iv.method == CiMethod::Bca,
-                lean: false,
-            },
-            progress,
-        );
-        // BCa's acceleration for ROC-AUC from DeLong's placements.
-        let auc_acceleration = match (iv.method, out.metrics.value("roc_auc")) {
-            (CiMethod::Bca, Some(auc)) if weights.is_none() => Some(intervals::acceleration(
-                bootstrap::auc_influence(&ranking, &out.curve, auc).into_iter(),
-            )),
-            _ => None,
-        };
-        attach_replicates(&mut out, &reps, auc_acceleration, iv);
-        if options.keep_replicates {
-            out.replicates = Some(reps);
-        }
-    }
-    if options.keep_replicates {
-        out.ranking = Some(ranking);
-    }
-    out
-}
-
-/// Puts the replicates' intervals on the metrics (by name; ROC-AUC's BCa
-/// with `auc_acceleration`) and their bands on the result, with the notes
-/// about them: for replicates over the rows and over a state alike.
-pub fn attach_replicates(
-    out: &mut BinaryFull,
-    reps: &bootstrap::Replicates,
-    auc_acceleration: Option<f64>,
-    iv: &IntervalOptions,
-) {
-    out.interval_notes = uncertainty::replicate_notes(iv);
-    out.interval_notes.extend(uncertainty::attach(
-        &mut out.metrics,
-        reps,
-        &|name| {
-            if name == "roc_auc" {
-                auc_acceleration
-            } else {
-                None
-            }
-        },
-        iv,
-    ));
-    let axis = |n: usize| {
-        (0..n)
-            .map(|i| i as f64 / (n - 1) as f64)
-            .collect::<Vec<f64>>()
-    };
-    let (tpr_lo, tpr_hi) = uncertainty::band(&reps.tpr, iv.level);
-    let (precision_lo, precision_hi) = uncertainty::band(&reps.precision, iv.level);
-    let (f1_lo, f1_hi) = uncertainty::band(&reps.f1, iv.level);
-    out.bands = Some(Bands {
-        fpr: axis(bootstrap::BAND_POINTS),
-        tpr_lo,
-        tpr_hi,
-        recall: axis(bootstrap::BAND_POINTS),
-        precision_lo,
-        precision_hi,
-        threshold: reps.grid.clone(),
-        f1_lo,
-        f1_hi,
-    });
-}
-
-/// The F1 band's grid for a sweep option: the sweep's grid up to 10,000
-/// points, else 1,000.
-pub fn band_grid(sweep: Thresholds) -> usize {
-    match sweep {
-        Thresholds::Grid(n) if n <= 10_000 => n,
-        _ => 1000,
-    }
-}
-
-/// The binary full tier without the bootstrap, from a state: point
-/// metrics, confusion matrix, reliability bins, the sweep, the ranking
-/// table and DeLong's interval (on ROC-AUC when no bootstrap is asked for).
-pub fn from_state(state: &BinaryState, options: &BinaryOptions) -> BinaryFull {
-    let curve = state.curve();
-    let sums = state.sums();
-    let confusion = curve.counts_at(options.threshold);
-    let mut m = point_metrics(&curve, &sums, options.threshold);
-    let iv = &options.intervals;
-    let z = normal_quantile(0.5 + iv.level / 2.0);
-    let delong = delong::delong(&curve).map(|d| {
-        let se = d.variance.sqrt();
-        DeLongInterval {
-            auc: d.auc,
-            std_error: se,
-            ci: [(d.auc - z * se).max(0.0), (d.auc + z * se).min(1.0)],
-            level: iv.level,
-        }
-    });
-    if let (0, Ok(d), Some(auc)) = (iv.replicates, &delong, m.get("roc_auc").cloned()) {
-        m.insert(
-            "roc_auc",
-            Metric {
-                ci: Some(d.ci),
-                method: "delong".to_string(),
-                ..auc
-            },
-        );
-    }
-    BinaryFull {
-        metrics: m,
-        positives: curve.positives(),
-        negatives: curve.negatives(),
-        confusion,
-        reliability: sums.bins.bins(),
-        sweep: match options.sweep {
-            Thresholds::Grid(n) => curve.sweep_grid(n),
-            Thresholds::Distinct => curve.sweep_distinct(),
-        },
-        curve,
-        delong,
-        bands: None,
-        interval_notes: Vec::new(),
-        replicates: None,
-        ranking: None,
-    }
-}
-
 /// Every binary point metric from the ranking table and the row sums, in
 /// the module table's order. The full tier and the mergeable state
-/// ([`crate::state::binary`]) both finish here; the bootstrap's replicate
-/// lanes call the same per-metric formulas ([`super::curves::roc_auc`],
+/// (`state::binary`) both finish here; the bootstrap's replicate lanes call
+/// the same per-metric formulas ([`super::curves::roc_auc`],
 /// [`super::curves::average_precision`], [`super::curves::best_f1`],
-/// [`Counts`], [`RowSums`], [`super::calibration::ece`]) on their own sums,
-/// so each formula exists once.
+/// [`super::curves::Counts`], [`RowSums`], [`super::calibration::ece`]) on
+/// their own sums, so each formula exists once.
 pub fn point_metrics(curve: &BinaryCurve, sums: &RowSums, threshold: f64) -> MetricSet {
     let confusion = curve.counts_at(threshold);
     let no_pred = || format!("nothing is predicted positive at threshold {threshold}");

@@ -14,10 +14,11 @@
 //! | `brier` | weighted mean of `Σ_c (p_c − [label = c])²` |
 //! | `ece` | expected calibration error of the top class's probability ([`super::calibration`]) |
 //!
-//! The rows fold into a [`MulticlassState`] (exact sums, so the values do
-//! not depend on the order of the rows, the chunking or the thread count)
-//! and [`point_metrics`] computes every metric and table from its sums: the
-//! full tier and a merged state share each formula. Rows of weight 0 count
+//! The rows fold into a mergeable state (`state::multiclass`: exact sums, so
+//! the values do not depend on the order of the rows, the chunking or the
+//! thread count) and [`point_metrics`] computes every metric and table from
+//! its sums: the full tier (`full::multiclass`) and a merged state share
+//! each formula. Rows of weight 0 count
 //! nowhere (sums, confusion matrix, curves, reliability bins); only which
 //! classes are present — as a label or a prediction, which scikit-learn's
 //! averages cover — and the notes see them.
@@ -28,9 +29,6 @@ use super::calibration::{Bin, BinSums};
 use super::curves::{BinaryCurve, Counts};
 use super::{Metric, MetricSet, neg_log};
 use crate::data::{Float, Floats};
-use crate::state::multiclass::MulticlassState;
-use crate::uncertainty::bootstrap::Replicates;
-use crate::uncertainty::{self, IntervalOptions, tasks};
 
 /// One row of the per-class table.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -66,6 +64,37 @@ pub struct MulticlassFull {
     pub reliability: Vec<Bin>,
     /// Notes on classes left out of averages.
     pub notes: Vec<String>,
+}
+
+/// Names of the multiclass metrics for `k` classes, in the module table's
+/// order: the point metrics' and the bootstrap replicates'.
+pub fn multiclass_metric_names(k: usize) -> Vec<&'static str> {
+    let mut v = vec!["accuracy"];
+    if k > 3 {
+        v.push("top_3_accuracy");
+    }
+    if k > 5 {
+        v.push("top_5_accuracy");
+    }
+    v.extend([
+        "macro_precision",
+        "macro_recall",
+        "macro_f1",
+        "micro_precision",
+        "micro_recall",
+        "micro_f1",
+        "weighted_precision",
+        "weighted_recall",
+        "weighted_f1",
+        "macro_roc_auc",
+        "weighted_roc_auc",
+        "macro_average_precision",
+        "weighted_average_precision",
+        "log_loss",
+        "brier",
+        "ece",
+    ]);
+    v
 }
 
 /// Rank of the label among the row's scores, in scikit-learn's
@@ -116,7 +145,8 @@ pub fn row_brier<F: Float>(row: &[F], y: usize) -> f64 {
 }
 
 /// What the multiclass point metrics are computed from: the sums of a
-/// [`MulticlassState`], each rounded once (see [`point_metrics`]).
+/// multiclass state (`state::multiclass`), each rounded once (see
+/// [`point_metrics`]).
 #[derive(Debug, Clone)]
 pub struct MulticlassSums {
     /// Σw of the rows that count (the row count without weights).
@@ -330,64 +360,10 @@ pub(crate) fn column(scores: &Floats, k: usize, c: usize) -> Floats {
     }
 }
 
-/// Computes the multiclass full tier: the point metrics, then bootstrap
-/// intervals unless `intervals.replicates` is 0. `names` are the class
-/// names, for notes.
-pub fn full(
-    labels: &[u32],
-    scores: &Floats,
-    k: usize,
-    weights: Option<&Floats>,
-    names: &[String],
-    intervals: &IntervalOptions,
-    progress: &(dyn Fn(usize, usize) + Sync),
-) -> MulticlassFull {
-    let mut result = point(labels, scores, k, weights, names);
-    if intervals.replicates > 0 {
-        let reps = replicates(labels, scores, k, weights, intervals, progress);
-        let notes = uncertainty::attach(&mut result.metrics, &reps, &|_| None, intervals);
-        result.notes.extend(uncertainty::replicate_notes(intervals));
-        result.notes.extend(notes);
-    }
-    result
-}
-
-/// The bootstrap replicates of [`tasks::multiclass_metric_names`]`(k)`.
-pub fn replicates(
-    labels: &[u32],
-    scores: &Floats,
-    k: usize,
-    weights: Option<&Floats>,
-    intervals: &IntervalOptions,
-    progress: &(dyn Fn(usize, usize) + Sync),
-) -> Replicates {
-    tasks::multiclass_replicates(
-        labels,
-        scores,
-        k,
-        weights,
-        &intervals.bootstrap_options(),
-        progress,
-    )
-}
-
-/// The multiclass point metrics, without intervals: the rows fold into a
-/// [`MulticlassState`] (in parallel chunks, merged exactly), which finishes
-/// through [`point_metrics`].
-pub fn point(
-    labels: &[u32],
-    scores: &Floats,
-    k: usize,
-    weights: Option<&Floats>,
-    names: &[String],
-) -> MulticlassFull {
-    MulticlassState::from_rows(k, labels, scores, weights).finish(names)
-}
-
 /// Every multiclass point metric and table from a state's sums, in the
 /// module table's order. The full tier and the mergeable state
-/// ([`crate::state::multiclass`]) both finish here, so each formula exists
-/// once. `names` are the class names, for notes.
+/// (`state::multiclass`) both finish here, so each formula exists once.
+/// `names` are the class names, for notes.
 pub fn point_metrics(sums: &MulticlassSums, names: &[String]) -> MulticlassFull {
     let k = sums.confusion.len();
     let confusion = &sums.confusion;

@@ -250,13 +250,13 @@ mod tests {
     #[test]
     fn the_lists_are_the_tiers_lists() {
         let binary: Vec<&str> = BINARY.iter().map(|m| m.name).collect();
-        assert_eq!(binary, crate::uncertainty::bootstrap::METRICS);
+        assert_eq!(binary, super::super::binary::METRICS);
         let regression: Vec<&str> = REGRESSION.iter().map(|m| m.name).collect();
-        assert_eq!(regression, crate::uncertainty::tasks::REGRESSION_METRICS);
+        assert_eq!(regression, super::super::regression::REGRESSION_METRICS);
         let multiclass: Vec<&str> = MULTICLASS.iter().map(|m| m.name).collect();
         assert_eq!(
             multiclass,
-            crate::uncertainty::tasks::multiclass_metric_names(6)
+            super::super::multiclass::multiclass_metric_names(6)
         );
     }
 

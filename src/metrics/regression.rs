@@ -10,24 +10,16 @@
 //!
 //! Residuals `y − ŷ` are summarised by their weighted mean and quantiles
 //! (unweighted, rows with positive weight) for the report: exact while the
-//! residuals take at most [`crate::state::regression::EXACT_LIMIT`] distinct
-//! values, else from a log-linear sketch within relative error
-//! [`crate::state::regression::RELATIVE_ERROR`] (see
-//! [`crate::state::regression`]).
+//! residuals take at most `state::regression::EXACT_LIMIT` distinct values,
+//! else from a log-linear sketch within relative error
+//! `state::regression::RELATIVE_ERROR` (see `state::regression`).
 //!
-//! Every value here comes from a [`RegressionState`] (exact sums, merged in
-//! any order to the same bits), so one pass over a file and any sharding of
-//! it give the same result.
-
-use rayon::prelude::*;
+//! Every value here comes from a regression state (`state::regression`:
+//! exact sums, merged in any order to the same bits), so one pass over a
+//! file and any sharding of it give the same result; the full tier around
+//! it is `full::regression`.
 
 use super::{Metric, MetricSet};
-use crate::data::Floats;
-use crate::state::regression::RegressionState;
-use crate::uncertainty::bootstrap::Replicates;
-use crate::uncertainty::{self, IntervalOptions, tasks};
-
-const CHUNK: usize = 1 << 16;
 
 /// Quantiles of the residuals `y − ŷ`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -61,7 +53,7 @@ pub const REGRESSION_METRICS: [&str; 5] = ["mse", "rmse", "mae", "r2", "max_erro
 pub const CONSTANT_LABELS: &str = "the labels are constant, so R² has no variance to explain";
 
 /// The numbers every regression metric is finished from: the point
-/// metrics (from a [`RegressionState`]'s exact sums) and the bootstrap
+/// metrics (from a regression state's exact sums) and the bootstrap
 /// replicate lanes (`uncertainty::tasks`, lane sums in `f64`) both build
 /// one and call [`RegressionSums::values`], so each formula and each
 /// convention for undefined values exists once.
@@ -112,82 +104,6 @@ impl RegressionSums {
         }
         m
     }
-}
-
-/// Computes the regression full tier: the point metrics, then bootstrap
-/// intervals unless `intervals.replicates` is 0.
-pub fn full(
-    labels: &Floats,
-    scores: &Floats,
-    weights: Option<&Floats>,
-    intervals: &IntervalOptions,
-    progress: &(dyn Fn(usize, usize) + Sync),
-) -> RegressionFull {
-    let mut result = point(labels, scores, weights);
-    if intervals.replicates > 0 {
-        let reps = replicates(labels, scores, weights, intervals, progress);
-        result.notes = uncertainty::replicate_notes(intervals);
-        result.notes.extend(uncertainty::attach(
-            &mut result.metrics,
-            &reps,
-            &|_| None,
-            intervals,
-        ));
-    }
-    result
-}
-
-/// The bootstrap replicates of [`REGRESSION_METRICS`].
-pub fn replicates(
-    labels: &Floats,
-    scores: &Floats,
-    weights: Option<&Floats>,
-    intervals: &IntervalOptions,
-    progress: &(dyn Fn(usize, usize) + Sync),
-) -> Replicates {
-    tasks::regression_replicates(
-        labels,
-        scores,
-        weights,
-        &intervals.bootstrap_options(),
-        progress,
-    )
-}
-
-/// The regression point metrics, without intervals: the rows fold into a
-/// [`RegressionState`] (chunks in parallel, merged in any order: the state
-/// is exact, so the result does not depend on it), which finishes.
-pub fn point(labels: &Floats, scores: &Floats, weights: Option<&Floats>) -> RegressionFull {
-    state(labels, scores, weights).finish()
-}
-
-/// The regression state of the rows (chunks folded in parallel, merged).
-pub fn state(labels: &Floats, scores: &Floats, weights: Option<&Floats>) -> RegressionState {
-    let n = labels.len();
-    let weighted = weights.is_some();
-    (0..n.div_ceil(CHUNK))
-        .into_par_iter()
-        .map(|c| {
-            let (start, len) = (c * CHUNK, CHUNK.min(n - c * CHUNK));
-            let mut s = RegressionState::new(weighted);
-            s.update(
-                &labels.slice(start, len),
-                &scores.slice(start, len),
-                weights.map(|w| w.slice(start, len)).as_ref(),
-            );
-            s
-        })
-        .reduce(
-            || RegressionState::new(weighted),
-            |mut a, b| {
-                // Both are of these rows: equally weighted, and counting
-                // fewer than 2⁶⁴ rows.
-                if let Err(e) = a.merge(&b) {
-                    unreachable!("{e}");
-                }
-                a
-            },
-        )
 }
 
 /// Quantile `q` of sorted values, linear interpolation (numpy's default).

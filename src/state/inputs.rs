@@ -119,9 +119,13 @@ pub fn from_predictions(preds: &Predictions) -> Result<StateFile> {
             scores,
             preds.weights.as_ref(),
         )),
-        Columns::Regression { labels, scores } => TaskState::Regression(
-            crate::metrics::regression::state(labels, scores, preds.weights.as_ref()),
-        ),
+        Columns::Regression { labels, scores } => {
+            TaskState::Regression(super::regression::RegressionState::from_columns(
+                labels,
+                scores,
+                preds.weights.as_ref(),
+            ))
+        }
         Columns::Multiclass {
             labels,
             scores,

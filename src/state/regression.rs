@@ -39,8 +39,10 @@
 //!
 //! [`RegressionState::finish`] computes every field of
 //! [`RegressionFull`] from these; the full tier's point metrics
-//! ([`crate::metrics::regression::point`]) fold the rows into a state and
+//! ([`crate::full::regression::point`]) fold the rows into a state and
 //! finish it: one formula per metric.
+
+use rayon::prelude::*;
 
 use super::codec::{Read, Reader, Writer};
 use super::exact::{Accumulator, ExactSum};
@@ -48,6 +50,9 @@ use crate::data::Floats;
 use crate::metrics::regression::{
     RESIDUAL_PROBABILITIES, RegressionFull, RegressionSums, Residuals,
 };
+
+/// Rows per chunk of [`RegressionState::from_columns`].
+const CHUNK: usize = 1 << 16;
 
 /// The most distinct residuals a state keeps exactly; past it, the sketch.
 pub const EXACT_LIMIT: usize = 1 << 16;
@@ -119,6 +124,41 @@ impl RegressionState {
                 entries: Vec::new(),
             },
         }
+    }
+
+    /// The state of many rows at once: chunks of rows fold into states in
+    /// parallel, merged (in any order: the state is exact, so the result
+    /// does not depend on it). Arguments as [`RegressionState::update`].
+    pub fn from_columns(
+        labels: &Floats,
+        scores: &Floats,
+        weights: Option<&Floats>,
+    ) -> RegressionState {
+        let n = labels.len();
+        let weighted = weights.is_some();
+        (0..n.div_ceil(CHUNK))
+            .into_par_iter()
+            .map(|c| {
+                let (start, len) = (c * CHUNK, CHUNK.min(n - c * CHUNK));
+                let mut s = RegressionState::new(weighted);
+                s.update(
+                    &labels.slice(start, len),
+                    &scores.slice(start, len),
+                    weights.map(|w| w.slice(start, len)).as_ref(),
+                );
+                s
+            })
+            .reduce(
+                || RegressionState::new(weighted),
+                |mut a, b| {
+                    // Both are of these rows: equally weighted, and counting
+                    // fewer than 2⁶⁴ rows.
+                    if let Err(e) = a.merge(&b) {
+                        unreachable!("{e}");
+                    }
+                    a
+                },
+            )
     }
 
     /// Whether its rows carry weights.

@@ -207,22 +207,7 @@ pub struct BootstrapOptions {
     pub lean: bool,
 }
 
-/// Names of the metrics the binary bootstrap produces, in the point
-/// metrics' order.
-pub const METRICS: [&str; 12] = [
-    "roc_auc",
-    "average_precision",
-    "log_loss",
-    "brier",
-    "accuracy",
-    "precision",
-    "recall",
-    "f1",
-    "mcc",
-    "best_f1",
-    "best_f1_threshold",
-    "ece",
-];
+pub use crate::metrics::binary::METRICS;
 
 /// Points of the ROC and precision–recall bands.
 pub const BAND_POINTS: usize = 100;

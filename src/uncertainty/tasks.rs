@@ -37,6 +37,7 @@ use crate::metrics::regression::RegressionSums;
 
 const BLOCK: usize = 1024;
 
+pub use crate::metrics::multiclass::multiclass_metric_names;
 pub use crate::metrics::regression::REGRESSION_METRICS;
 
 fn batches(options: &BootstrapOptions, rows: usize, weights: Option<&Floats>) -> Batches {
@@ -147,37 +148,6 @@ pub fn regression_replicates(
             .collect()
     });
     Replicates::metrics(REGRESSION_METRICS.to_vec(), values, jackknife)
-}
-
-/// Names of the multiclass metrics for `k` classes, in the point metrics'
-/// order.
-pub fn multiclass_metric_names(k: usize) -> Vec<&'static str> {
-    let mut v = vec!["accuracy"];
-    if k > 3 {
-        v.push("top_3_accuracy");
-    }
-    if k > 5 {
-        v.push("top_5_accuracy");
-    }
-    v.extend([
-        "macro_precision",
-        "macro_recall",
-        "macro_f1",
-        "micro_precision",
-        "micro_recall",
-        "micro_f1",
-        "weighted_precision",
-        "weighted_recall",
-        "weighted_f1",
-        "macro_roc_auc",
-        "weighted_roc_auc",
-        "macro_average_precision",
-        "weighted_average_precision",
-        "log_loss",
-        "brier",
-        "ece",
-    ]);
-    v
 }
 
 /// Per-row terms of the multiclass row pass.

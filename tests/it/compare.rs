@@ -6,7 +6,7 @@ use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
 use evalkit::compare::{Join, align, compare};
 use evalkit::data::{Columns, Floats, ReadOptions, read_predictions};
 use evalkit::full::FullOptions;
-use evalkit::metrics::binary::{BinaryOptions, full};
+use evalkit::full::binary::{BinaryOptions, full};
 use evalkit::uncertainty::IntervalOptions;
 use evalkit::uncertainty::bootstrap::{METRICS, poisson_weight};
 use evalkit::uncertainty::intervals::percentile;
@@ -456,7 +456,8 @@ fn shrunk(p: &evalkit::data::Predictions) -> evalkit::data::Predictions {
 /// resampling both files with the same weights and recomputing.
 #[test]
 fn multiclass_and_regression_paired_intervals_equal_the_reference() {
-    use evalkit::metrics::{MetricSet, multiclass, regression};
+    use evalkit::full::{multiclass, regression};
+    use evalkit::metrics::MetricSet;
     use evalkit::uncertainty::tasks::{REGRESSION_METRICS, multiclass_metric_names};
     let b = 50;
     for name in ["multiclass_ties.arrow", "regression.arrow"] {

@@ -34,7 +34,7 @@ const POINT_METRICS: &[&str] = &[
     "ece",
 ];
 
-fn binary_full(name: &str) -> evalkit::metrics::binary::BinaryFull {
+fn binary_full(name: &str) -> evalkit::full::binary::BinaryFull {
     let preds =
         read_predictions(&fixture(&format!("{name}.arrow")), &ReadOptions::default()).unwrap();
     match full(&preds, &FullOptions::default()).unwrap() {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float64Array, Int64Array};
 use evalkit::data::{Columns, Floats, Predictions};
-use evalkit::metrics::binary::{BinaryOptions, full};
+use evalkit::full::binary::{BinaryOptions, full};
 use evalkit::metrics::curves::BinaryCurve;
 use evalkit::rng::{Stream, unit};
 use evalkit::uncertainty::bootstrap::{
@@ -369,8 +369,8 @@ fn delong_interval_is_reported_without_the_bootstrap() {
 /// reference too (the point code run with each replicate's weights).
 #[test]
 fn multiclass_and_regression_intervals_equal_the_reference() {
-    use evalkit::metrics::multiclass;
-    use evalkit::metrics::regression;
+    use evalkit::full::multiclass;
+    use evalkit::full::regression;
     use evalkit::uncertainty::tasks::{REGRESSION_METRICS, multiclass_metric_names};
     let b = 80;
     let iv = IntervalOptions {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
 use evalkit::data::{ReadOptions, read_predictions};
 use evalkit::full::FullOptions;
-use evalkit::metrics::binary::Thresholds;
+use evalkit::full::binary::Thresholds;
 use evalkit::report::{ReportOptions, build, charts};
 use evalkit::uncertainty::IntervalOptions;
 

@@ -3,7 +3,7 @@
 //! tier's.
 
 use evalkit::data::Floats;
-use evalkit::metrics::binary::{BinaryOptions, full};
+use evalkit::full::binary::{BinaryOptions, full};
 use evalkit::state::binary::BinaryState;
 use evalkit::uncertainty::IntervalOptions;
 

@@ -4,7 +4,8 @@
 //! error, never a panic.
 
 use evalkit::data::Floats;
-use evalkit::metrics::multiclass::{MulticlassFull, full};
+use evalkit::full::multiclass::full;
+use evalkit::metrics::multiclass::MulticlassFull;
 use evalkit::state::codec::{Reader, Writer};
 use evalkit::state::multiclass::MulticlassState;
 use evalkit::uncertainty::IntervalOptions;

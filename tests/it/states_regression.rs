@@ -4,7 +4,8 @@
 //! never panics.
 
 use evalkit::data::Floats;
-use evalkit::metrics::regression::{RESIDUAL_PROBABILITIES, RegressionFull, full};
+use evalkit::full::regression::full;
+use evalkit::metrics::regression::{RESIDUAL_PROBABILITIES, RegressionFull};
 use evalkit::state::codec::{Reader, Writer};
 use evalkit::state::regression::{EXACT_LIMIT, RELATIVE_ERROR, RegressionState};
 use evalkit::uncertainty::IntervalOptions;

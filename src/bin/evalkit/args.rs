@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use evalkit::data::{ReadOptions, ScoreKind, Task};
 use evalkit::full::FullOptions;
-use evalkit::metrics::binary::Thresholds;
+use evalkit::full::binary::Thresholds;
 use evalkit::uncertainty::{CiMethod, IntervalOptions, Resample};
 
 /// Tiered model evaluation: a fast tier in milliseconds, a full tier with

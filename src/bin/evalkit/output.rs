@@ -4,9 +4,9 @@ use std::fmt::Write as _;
 
 use evalkit::data::{Header, Predictions};
 use evalkit::fast::{FastOptions, FastResult};
+use evalkit::full::binary::BinaryFull;
 use evalkit::full::{FullOptions, FullResult};
 use evalkit::metrics::MetricSet;
-use evalkit::metrics::binary::BinaryFull;
 use evalkit::metrics::multiclass::MulticlassFull;
 use evalkit::metrics::regression::RegressionFull;
 

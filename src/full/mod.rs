@@ -1,12 +1,23 @@
 //! The full tier (docs/spec.md §4): every row, every metric of the task.
+//!
+//! One module per task ([`binary`], [`multiclass`], [`regression`]) puts
+//! the layers together: the rows fold into the task's state
+//! ([`crate::state`]), the state finishes through the point metrics'
+//! formulas ([`crate::metrics`]), and the bootstrap ([`crate::uncertainty`])
+//! attaches intervals. This module runs the task of a prediction file or a
+//! state file.
+
+pub mod binary;
+pub mod multiclass;
+pub mod regression;
 
 use crate::data::{Columns, Float, Predictions};
 use crate::error::{Error, Result};
-use crate::metrics::binary::{self, BinaryFull, BinaryOptions, Thresholds};
-use crate::metrics::multiclass::{self, MulticlassFull};
-use crate::metrics::regression::{self, RegressionFull};
+use crate::metrics::multiclass::MulticlassFull;
+use crate::metrics::regression::RegressionFull;
 use crate::state::file::{StateFile, TaskState};
 use crate::uncertainty::IntervalOptions;
+use binary::{BinaryFull, BinaryOptions, Thresholds};
 
 /// Options of the full tier.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -125,11 +136,11 @@ pub fn check_options(options: &FullOptions) -> Result<()> {
         )));
     }
     if let Thresholds::Grid(n) = options.thresholds
-        && !(2..=crate::metrics::binary::MAX_GRID).contains(&n)
+        && !(2..=binary::MAX_GRID).contains(&n)
     {
         return Err(Error::usage(format!(
             "--thresholds {n}: the grid needs 2 to {} points",
-            crate::metrics::binary::MAX_GRID
+            binary::MAX_GRID
         )));
     }
     Ok(())
