@@ -232,9 +232,10 @@ pub fn full_state(
                 keep_replicates: false,
             };
             let mut out = binary::from_state(s, &bopts);
-            if bootstrap {
+            // Refused above when the weights are not frequencies.
+            if bootstrap && let Some(frequencies) = s.histogram().frequency_groups() {
                 let reps = crate::uncertainty::from_state::binary_replicates(
-                    s,
+                    frequencies,
                     iv.replicates,
                     iv.seed,
                     options.threshold,

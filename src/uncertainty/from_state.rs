@@ -22,31 +22,25 @@ use crate::metrics::binary::{RowSums, binary_log_loss, point_metrics};
 use crate::metrics::calibration::{BINS, BinSums, bin_of};
 use crate::metrics::curves::BinaryCurve;
 use crate::rng::{Stream, unit};
-use crate::state::binary::BinaryState;
 
 /// Replicates per parallel task (and per progress step).
 const BATCH: usize = 16;
 
 /// `replicates` bootstrap replicates of every binary metric and band from
-/// a state of unweighted rows or of whole-number weights taken as
-/// frequencies ([`crate::state::binary::ScoreHistogram::frequency_groups`]:
-/// a row of weight k draws as k rows), seeded by `seed`; the F1 band on
-/// `grid` thresholds. `progress(done, total)` is called as batches finish.
-///
-/// # Panics
-/// When the state's weights are not whole numbers (the caller refuses
-/// those states).
+/// a binary state's histogram as frequencies — (score, positives,
+/// negatives), descending: the counts of unweighted rows, or whole-number
+/// weights taken as frequencies
+/// ([`crate::state::binary::ScoreHistogram::frequency_groups`]: a row of
+/// weight k draws as k rows) — seeded by `seed`; the F1 band on `grid`
+/// thresholds. `progress(done, total)` is called as batches finish.
 pub fn binary_replicates(
-    state: &BinaryState,
+    frequencies: Vec<(f64, u64, u64)>,
     replicates: usize,
     seed: u64,
     threshold: f64,
     grid: usize,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Replicates {
-    let Some(frequencies) = state.histogram().frequency_groups() else {
-        panic!("the bootstrap from a state needs unweighted rows or whole-number weights");
-    };
     // Everything a replicate reads per group that does not depend on the
     // draw, computed once: its loss terms, its bin, and the samplers of
     // its two counts (one per distinct count).
@@ -317,6 +311,7 @@ impl Sampler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::binary::BinaryState;
 
     #[test]
     fn poisson_draws_have_the_mean_and_variance() {
