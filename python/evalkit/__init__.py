@@ -44,6 +44,9 @@ __all__ = [
     "compare",
     "read_predictions",
     "report",
+    "state",
+    "merge_states",
+    "full_from_state",
     "Evaluator",
     "Result",
     "Metric",
@@ -287,6 +290,55 @@ def compare(
     _same_length(y, c, "candidate scores")
     _same_length(y, b, "baseline scores")
     doc = _evalkit.compare(y, c, b, w, task, score_kind, bootstrap, ci, method, resample, seed, threshold, thresholds)
+    return Result(json.loads(doc))
+
+
+def state(
+    y_true: ArrayLike,
+    y_score: ArrayLike,
+    *,
+    task: Optional[str] = None,
+    score_kind: Optional[str] = None,
+    weights: Optional[ArrayLike] = None,
+) -> bytes:
+    """The mergeable state of these rows: the bytes of an ``.evstate`` file
+    (what ``evalkit state`` writes). States of any split of the rows —
+    batches, workers, shards — merge with :func:`merge_states` into the
+    state of all of them, bit for bit, and :func:`full_from_state` (or
+    ``evalkit full x.evstate``) finishes it.
+
+    >>> import numpy as np, evalkit
+    >>> a = evalkit.state(np.array([0, 1]), np.array([0.1, 0.35]))
+    >>> b = evalkit.state(np.array([0, 1]), np.array([0.4, 0.8]))
+    >>> evalkit.full_from_state(evalkit.merge_states([a, b]), bootstrap=0)["roc_auc"].value
+    0.75
+    """
+    y, s, w = _inputs(y_true, y_score, weights)
+    return _evalkit.state(y, s, w, task, score_kind)
+
+
+def merge_states(states: Sequence[bytes]) -> bytes:
+    """The merge of states (from :func:`state`, ``evalkit state`` or
+    ``evalkit merge``): one state of every row, whatever the order."""
+    return _evalkit.merge_states([bytes(s) for s in states])
+
+
+def full_from_state(
+    state: bytes,
+    *,
+    bootstrap: int = 1000,
+    ci: float = 0.95,
+    method: str = "percentile",
+    resample: str = "poisson",
+    seed: int = 0,
+    threshold: float = 0.5,
+    thresholds: int = 1000,
+) -> Result:
+    """The full tier finished from a state, as ``evalkit full x.evstate``:
+    point metrics bit for bit those of the rows; bootstrap intervals drawn
+    from the state's histogram (binary, unweighted or whole-number weights;
+    elsewhere pass ``bootstrap=0``)."""
+    doc = _evalkit.full_state(bytes(state), bootstrap, ci, method, resample, seed, threshold, thresholds)
     return Result(json.loads(doc))
 
 

@@ -73,3 +73,23 @@ def report(
     title: Optional[str] = None,
 ) -> str: ...
 def _scores_address(y_true: Any, y_score: Any) -> int: ...
+def state(
+    y_true: Any,
+    y_score: Any,
+    weights: Optional[Any] = None,
+    task: Optional[str] = None,
+    score_kind: Optional[str] = None,
+    name: str = "arrays",
+) -> bytes: ...
+def merge_states(states: List[bytes]) -> bytes: ...
+def full_state(
+    state: bytes,
+    bootstrap: int = 1000,
+    ci: float = 0.95,
+    method: str = "percentile",
+    resample: str = "poisson",
+    seed: int = 0,
+    threshold: float = 0.5,
+    thresholds: int = 1000,
+    name: str = "state",
+) -> str: ...

@@ -351,6 +351,85 @@ fn full(
     json(&doc)
 }
 
+/// The mergeable state of arrays: the bytes of an `.evstate` file
+/// (`docs/state-format.md`), as `evalkit state` writes it. States of any
+/// split of the rows merge ([`merge_states`]) into the state of all of
+/// them, bit for bit.
+#[pyfunction]
+#[pyo3(signature = (y_true, y_score, weights=None, task=None, score_kind=None, name="arrays"))]
+fn state<'py>(
+    py: Python<'py>,
+    y_true: &Bound<'py, PyAny>,
+    y_score: &Bound<'py, PyAny>,
+    weights: Option<&Bound<'py, PyAny>>,
+    task: Option<&str>,
+    score_kind: Option<&str>,
+    name: &str,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let preds = predictions(py, name, y_true, y_score, weights, task, score_kind)?;
+    let bytes = compute(py, || {
+        evalkit::state::inputs::from_predictions(&preds)?.to_bytes()
+    })?;
+    Ok(PyBytes::new(py, &bytes))
+}
+
+/// Reads state bytes; `what` names them in errors (`state 3`).
+fn read_state(what: &str, bytes: &[u8]) -> evalkit::Result<evalkit::state::file::StateFile> {
+    evalkit::state::file::StateFile::from_bytes(std::path::Path::new(what), bytes)
+}
+
+/// The merge of states (bytes from [`state`], `evalkit state` or
+/// `evalkit merge`), as `evalkit merge` writes it; errors name the state by
+/// its position (`state 2`).
+#[pyfunction]
+fn merge_states<'py>(
+    py: Python<'py>,
+    states: Vec<Bound<'py, PyBytes>>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let states: Vec<Vec<u8>> = states.iter().map(|b| b.as_bytes().to_vec()).collect();
+    let bytes = compute(py, || {
+        let mut merged: Option<evalkit::state::file::StateFile> = None;
+        for (i, b) in states.iter().enumerate() {
+            let s = read_state(&format!("state {i}"), b)?;
+            match merged.as_mut() {
+                Some(m) => m.merge(&s)?,
+                None => merged = Some(s),
+            }
+        }
+        merged
+            .ok_or_else(|| evalkit::Error::Usage("merge_states needs at least one state".into()))?
+            .to_bytes()
+    })?;
+    Ok(PyBytes::new(py, &bytes))
+}
+
+/// The full tier finished from state bytes; returns the CLI's `full
+/// --json` document for that state file.
+#[pyfunction]
+#[pyo3(signature = (state, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds=1000, name="state"))]
+#[allow(clippy::too_many_arguments)]
+fn full_state(
+    py: Python<'_>,
+    state: &Bound<'_, PyBytes>,
+    bootstrap: usize,
+    ci: f64,
+    method: &str,
+    resample: &str,
+    seed: u64,
+    threshold: f64,
+    thresholds: usize,
+    name: &str,
+) -> PyResult<String> {
+    let options = full_options(threshold, thresholds, bootstrap, ci, method, resample, seed)?;
+    let state = state.as_bytes().to_vec();
+    let doc = compute(py, || {
+        let file = read_state(name, &state)?;
+        let r = evalkit::full::full_state(&file, &options, &|_, _| {})?;
+        Ok(evalkit::json::full(&file.header, &options, &r))
+    })?;
+    json(&doc)
+}
+
 /// Candidate vs baseline on the same rows; returns the CLI's
 /// `compare --json` document.
 #[pyfunction]
@@ -595,6 +674,9 @@ fn _evalkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(compare, m)?)?;
     m.add_function(wrap_pyfunction!(read_predictions, m)?)?;
     m.add_function(wrap_pyfunction!(report, m)?)?;
+    m.add_function(wrap_pyfunction!(state, m)?)?;
+    m.add_function(wrap_pyfunction!(merge_states, m)?)?;
+    m.add_function(wrap_pyfunction!(full_state, m)?)?;
     m.add_function(wrap_pyfunction!(_scores_address, m)?)?;
     Ok(())
 }

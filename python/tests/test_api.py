@@ -262,3 +262,56 @@ def test_full_every_writes_reports(tmp_path):
 def test_malformed_report_entries_are_usage_errors(tmp_path):
     with pytest.raises(evalkit.UsageError, match="report entry"):
         _evalkit.report([("only a name",)], str(tmp_path / "r.html"))
+
+
+@pytest.mark.parametrize("fixture", ["binary_weighted.arrow", "multiclass_digits.arrow", "regression.arrow"])
+def test_states_from_batches_merge_to_the_files_state(fixture, tmp_path):
+    # Batches on "workers" → states → merged in any order: the bytes of
+    # `evalkit state FILE`, and the file's point metrics, bit for bit.
+    path = os.path.join(FIX, fixture)
+    f = evalkit.read_predictions(path)
+    n = len(f.y_true)
+    cuts = [0, n // 3, n // 3 + 1, (2 * n) // 3, n]
+    parts = [
+        evalkit.state(
+            f.y_true[a:b],
+            f.y_score[a:b],
+            weights=None if f.weights is None else f.weights[a:b],
+            task=f.task,
+        )
+        for a, b in zip(cuts, cuts[1:])
+        if b > a
+    ]
+    merged = evalkit.merge_states(parts[::-1])
+    assert evalkit.merge_states(parts) == merged
+    out = tmp_path / "file.evstate"
+    subprocess.run([cli(), "state", path, "-o", str(out)], check=True, capture_output=True)
+    whole = out.read_bytes()
+    # The file's state carries its class names and path; the arrays' do
+    # not, so compare what the states finish to.
+    want = cli_json("full", str(out), "--bootstrap", "0")
+    got = evalkit.full_from_state(merged, bootstrap=0).to_dict()
+    assert got["metrics"] == want["metrics"]
+    assert got["rows"] == want["rows"]
+    assert evalkit.full_from_state(whole, bootstrap=0).to_dict()["metrics"] == want["metrics"]
+
+
+def test_bad_states_raise_the_right_error():
+    y, p = _data(200)
+    good = evalkit.state(y, p)
+    with pytest.raises(evalkit.FormatError, match="state 1"):
+        evalkit.merge_states([good, good[:40]])
+    with pytest.raises(evalkit.FormatError):
+        evalkit.full_from_state(b"not a state")
+    with pytest.raises(evalkit.UsageError):
+        evalkit.merge_states([])
+    multi = evalkit.state(np.array([0, 1, 2]), np.eye(3))
+    with pytest.raises(evalkit.InputError):
+        evalkit.merge_states([good, multi])
+    # Intervals from a binary state; refused, with the reason, from a
+    # regression one.
+    r = evalkit.full_from_state(good, bootstrap=200, seed=1)
+    assert r["roc_auc"].ci is not None
+    reg = evalkit.state(np.array([1.0, 2.0, 3.5]), np.array([1.1, 2.2, 3.0]), task="regression")
+    with pytest.raises(evalkit.UsageError, match="bootstrap 0"):
+        evalkit.full_from_state(reg)
