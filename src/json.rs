@@ -238,11 +238,11 @@ fn sweep(s: &Sweep, weighted: bool) -> Value {
 /// for intervals, its metrics and its warnings.
 pub fn add_slices(
     doc: &mut Value,
-    preds: &Predictions,
+    weighted: bool,
     min_rows: usize,
     slices: &[crate::slices::Slice],
 ) {
-    let w = preds.weights.is_some();
+    let w = weighted;
     let list: Vec<Value> = slices
         .iter()
         .map(|s| {

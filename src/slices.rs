@@ -359,3 +359,174 @@ pub fn full_sliced(
         })
         .collect()
 }
+
+/// One slice of several inputs: its key and the merged state of its rows.
+pub struct SliceState {
+    /// The key columns.
+    pub by: Vec<String>,
+    /// The key's value in each column (`null` for a missing value).
+    pub key: Vec<String>,
+    /// The merged state of the slice's rows in every input.
+    pub state: crate::state::file::StateFile,
+}
+
+/// Whether a slice column holds numbers (keys compare as numbers) rather
+/// than strings (keys compare as text), as [`groups`] orders them.
+fn numeric_column(preds: &Predictions, column: &str) -> bool {
+    preds
+        .extra(column)
+        .is_some_and(|a| a.data_type().is_numeric() || matches!(a.data_type(), DataType::Boolean))
+}
+
+/// Orders two keys of one slicing as [`groups`] orders one file's: by value
+/// per column (numbers as numbers, text as text, `false` before `true`),
+/// `null` last.
+fn key_order(numeric: &[bool], a: &[String], b: &[String]) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    for ((x, y), &num) in a.iter().zip(b).zip(numeric) {
+        let o = match (x == "null", y == "null") {
+            (true, true) => Ordering::Equal,
+            (true, false) => Ordering::Greater,
+            (false, true) => Ordering::Less,
+            (false, false) if num => {
+                let v = |s: &str| match s {
+                    "false" => Some(0.0),
+                    "true" => Some(1.0),
+                    _ => s.parse::<i128>().map(|i| i as f64).ok().or(s.parse().ok()),
+                };
+                match (v(x), v(y)) {
+                    (Some(p), Some(q)) => p.partial_cmp(&q).unwrap_or(Ordering::Equal),
+                    _ => x.cmp(y),
+                }
+            }
+            (false, false) => x.cmp(y),
+        };
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    Ordering::Equal
+}
+
+/// The state of every input's rows and of every slice of them, reading each
+/// prediction file once (with its slice columns, `read.extra`): per input,
+/// its rows' state and each slice's state (built in parallel), merged into
+/// the running ones. Slices are ordered as one file's would be. State files
+/// carry no slice columns and are refused.
+pub fn sliced_states(
+    paths: &[std::path::PathBuf],
+    read: &crate::data::ReadOptions,
+    slicings: &[Vec<String>],
+) -> Result<(crate::state::file::StateFile, Vec<SliceState>)> {
+    use crate::state::file::{StateFile, is_state_file};
+    use crate::state::inputs::from_predictions;
+    let mut overall: Option<StateFile> = None;
+    let mut merged: HashMap<(usize, Vec<String>), StateFile> = HashMap::new();
+    let mut numeric: Vec<Vec<bool>> = Vec::new();
+    for path in paths {
+        if is_state_file(path) {
+            return Err(Error::usage(format!(
+                "{}: --slice needs prediction files (their slice columns); a state file carries none",
+                path.display()
+            )));
+        }
+        let preds = crate::data::read_predictions(path, read)?;
+        let whole = from_predictions(&preds)?;
+        match overall.as_mut() {
+            Some(o) => o.merge(&whole)?,
+            None => overall = Some(whole),
+        }
+        if numeric.is_empty() {
+            numeric = slicings
+                .iter()
+                .map(|by| by.iter().map(|c| numeric_column(&preds, c)).collect())
+                .collect();
+        }
+        let mut jobs: Vec<(usize, Vec<String>, Vec<u32>)> = Vec::new();
+        for (si, by) in slicings.iter().enumerate() {
+            for (key, rows) in groups(&preds, by)? {
+                jobs.push((si, key, rows));
+            }
+        }
+        let built: Vec<((usize, Vec<String>), StateFile)> = jobs
+            .into_par_iter()
+            .map(|(si, key, rows)| Ok(((si, key), from_predictions(&preds.gather(&rows))?)))
+            .collect::<Result<_>>()?;
+        for (k, s) in built {
+            match merged.entry(k) {
+                std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().merge(&s)?,
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(s);
+                }
+            }
+        }
+        for (si, by) in slicings.iter().enumerate() {
+            if merged.keys().filter(|(s, _)| *s == si).count() > MAX_SLICES {
+                return Err(Error::usage(format!(
+                    "--slice {} makes more than {MAX_SLICES} slices over the inputs; slice by fewer or coarser columns",
+                    by.join(",")
+                )));
+            }
+        }
+    }
+    let overall = overall.ok_or_else(|| Error::usage("no input given"))?;
+    let mut slices: Vec<(usize, SliceState)> = merged
+        .into_iter()
+        .map(|((si, key), state)| {
+            (
+                si,
+                SliceState {
+                    by: slicings[si].clone(),
+                    key,
+                    state,
+                },
+            )
+        })
+        .collect();
+    slices.sort_by(|(sa, a), (sb, b)| {
+        sa.cmp(sb)
+            .then_with(|| key_order(&numeric[*sa], &a.key, &b.key))
+    });
+    Ok((overall, slices.into_iter().map(|(_, s)| s).collect()))
+}
+
+/// The full tier of every slice state (see [`sliced_states`]), in
+/// parallel, as [`full_sliced`] runs a file's: no sweep or bands, and point
+/// metrics only below `min_rows` rows. Intervals come from each slice's
+/// state ([`crate::full::full_state`]).
+pub fn full_sliced_states(
+    slices: &[SliceState],
+    options: &FullOptions,
+    min_rows: usize,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Vec<Slice>> {
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let total = slices.len();
+    slices
+        .par_iter()
+        .map(|s| {
+            let rows = s.state.header.rows as usize;
+            let too_small = rows < min_rows;
+            let mut opts = *options;
+            opts.thresholds = crate::full::binary::Thresholds::Grid(2);
+            if too_small {
+                opts.intervals.replicates = 0;
+            }
+            let mut result = crate::full::full_state(&s.state, &opts, &|_, _| {})?;
+            if too_small {
+                result.metrics_mut().clear_intervals();
+            }
+            progress(
+                done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
+                total,
+            );
+            Ok(Slice {
+                by: s.by.clone(),
+                key: s.key.clone(),
+                rows,
+                too_small,
+                result,
+            })
+        })
+        .collect()
+}

@@ -591,3 +591,80 @@ fn whole_number_weights_bootstrap_from_a_state_as_repeated_rows() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("whole numbers"), "{}", stderr(&out));
 }
+
+/// Splits any Arrow fixture's rows at random into `shards` files in `dir`
+/// (every column, and the schema's metadata, kept); an empty shard is not
+/// written.
+fn split_all_columns(name: &str, dir: &Path, shards: usize, rng: &mut Rng) {
+    let file = std::fs::File::open(fixture(name)).unwrap();
+    let reader = arrow::ipc::reader::FileReader::try_new(file, None).unwrap();
+    let schema = reader.schema();
+    let batches: Vec<_> = reader.map(|b| b.unwrap()).collect();
+    let batch = arrow::compute::concat_batches(&schema, &batches).unwrap();
+    let mut parts: Vec<Vec<u32>> = vec![Vec::new(); shards];
+    for i in 0..batch.num_rows() {
+        parts[rng.below(shards)].push(i as u32);
+    }
+    let meta: Vec<(&str, &str)> = schema
+        .metadata()
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    for (s, rows) in parts.iter().enumerate() {
+        if rows.is_empty() {
+            continue;
+        }
+        let idx = arrow::array::UInt32Array::from(rows.clone());
+        let cols: Vec<(&str, ArrayRef)> = schema
+            .fields()
+            .iter()
+            .zip(batch.columns())
+            .map(|(f, a)| {
+                (
+                    f.name().as_str(),
+                    arrow::compute::take(a, &idx, None).unwrap(),
+                )
+            })
+            .collect();
+        write_ipc(&dir.join(format!("part-{s:03}.arrow")), cols, &meta);
+    }
+}
+
+#[test]
+fn slices_over_shards_equal_the_files_slices() {
+    let mut rng = Rng(0x5EED_1234_ABCD_0004);
+    let file = fixture("binary_sliced.arrow");
+    let common = [
+        "--bootstrap",
+        "0",
+        "--slice",
+        "region",
+        "--slice",
+        "region,segment",
+        "--min-slice",
+        "100",
+    ];
+    let mut args = vec![s(&file)];
+    args.extend_from_slice(&common);
+    let want = full_json_with(&args);
+    assert!(want["slices"].as_array().unwrap().len() > 5);
+    for shards in [2, 7] {
+        let dir = tempfile::tempdir().unwrap();
+        split_all_columns("binary_sliced.arrow", dir.path(), shards, &mut rng);
+        let mut args = vec![s(dir.path())];
+        args.extend_from_slice(&common);
+        let got = full_json_with(&args);
+        // Keys, their order, rows, metrics (DeLong's intervals included)
+        // and warnings: the file's, bit for bit.
+        assert_eq!(got["slices"], want["slices"], "{shards} shards");
+        assert_eq!(got["metrics"], want["metrics"], "{shards} shards");
+    }
+    // A state file carries no slice columns.
+    let dir = tempfile::tempdir().unwrap();
+    let st = state_of("binary_sliced.arrow", dir.path());
+    refused(
+        &["full", s(&st), "--bootstrap", "0", "--slice", "region"],
+        &st,
+        "carries none",
+    );
+}

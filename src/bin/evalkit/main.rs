@@ -201,7 +201,12 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
             if a.json {
                 let mut doc = evalkit::json::full(&preds.header(), &options, &result);
                 if !slicings.is_empty() {
-                    evalkit::json::add_slices(&mut doc, &preds, a.min_slice, &slices);
+                    evalkit::json::add_slices(
+                        &mut doc,
+                        preds.weights.is_some(),
+                        a.min_slice,
+                        &slices,
+                    );
                 }
                 emit_json(&doc)?;
             } else {
@@ -466,14 +471,18 @@ fn full_from_state(
     inputs: &[std::path::PathBuf],
     read: &evalkit::data::ReadOptions,
 ) -> evalkit::Result<ExitCode> {
-    if !a.slice.is_empty() {
-        return Err(evalkit::Error::Usage(
-            "--slice needs one prediction file (its slice columns); several files or a state carry none".to_string(),
-        ));
-    }
+    let slicings = a.slicings();
     let options = a.tier.options();
     evalkit::full::check_options(&options)?;
-    let mut file = evalkit::state::inputs::reduce(inputs, read)?;
+    // With slices, one read of each input gives the overall state and
+    // every slice's.
+    let (mut file, slice_states) = if slicings.is_empty() {
+        (evalkit::state::inputs::reduce(inputs, read)?, Vec::new())
+    } else {
+        let mut read = read.clone();
+        add_slice_columns(&mut read, &slicings)?;
+        evalkit::slices::sliced_states(inputs, &read, &slicings)?
+    };
     if a.preds.len() == 1 {
         // The folder or glob as given, not its first file.
         file.header.path = a.preds[0].clone();
@@ -483,10 +492,32 @@ fn full_from_state(
         evalkit::full::full_state(&file, &options, &|done, total| bar.update(done, total))?;
     bar.finish();
     warn(&result.warnings());
-    if a.json {
-        emit_json(&evalkit::json::full(&file.header, &options, &result))?;
+    let slices = if slicings.is_empty() {
+        Vec::new()
     } else {
-        emit(&output::full(&file.header, &options, &result))?;
+        let bar = progress::Bar::new("slices");
+        let s = evalkit::slices::full_sliced_states(
+            &slice_states,
+            &options,
+            a.min_slice,
+            &|done, total| bar.update(done, total),
+        )?;
+        bar.finish();
+        warn(&output::slice_warnings(&s, a.min_slice));
+        s
+    };
+    if a.json {
+        let mut doc = evalkit::json::full(&file.header, &options, &result);
+        if !slicings.is_empty() {
+            evalkit::json::add_slices(&mut doc, file.header.weighted, a.min_slice, &slices);
+        }
+        emit_json(&doc)?;
+    } else {
+        let mut text = output::full(&file.header, &options, &result);
+        if !slicings.is_empty() {
+            text.push_str(&output::slices(&options, a.min_slice, &slices));
+        }
+        emit(&text)?;
     }
     Ok(ExitCode::SUCCESS)
 }
