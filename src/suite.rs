@@ -666,14 +666,9 @@ fn run_model(
     Ok(output)
 }
 
-/// The candidate's and the baseline's predictions, read.
-fn predictions(
-    suite: &Suite,
-    cache_dir: Option<&Path>,
-    notes: &mut Vec<String>,
-) -> Result<(Predictions, Option<Predictions>)> {
+/// How `[predictions]` says to read the candidate's file(s).
+fn read_options(suite: &Suite) -> Result<ReadOptions> {
     let mut read = ReadOptions::default();
-    let mut cand_path = None;
     if let Some(p) = &suite.predictions {
         if let Some(l) = &p.label {
             read.label = l.clone();
@@ -688,8 +683,21 @@ fn predictions(
             .map(|t| t.parse::<Task>().map_err(|e| bad(&suite.file, 1, e)))
             .transpose()?;
         read.score_kind = parse_score_kind(&suite.file, p.score_kind.as_deref())?;
-        cand_path = Some(resolve(&suite.dir, &p.path));
     }
+    Ok(read)
+}
+
+/// The candidate's and the baseline's predictions, read.
+fn predictions(
+    suite: &Suite,
+    cache_dir: Option<&Path>,
+    notes: &mut Vec<String>,
+) -> Result<(Predictions, Option<Predictions>)> {
+    let read = read_options(suite)?;
+    let cand_path = suite
+        .predictions
+        .as_ref()
+        .map(|p| resolve(&suite.dir, &p.path));
     let cand_path = match (cand_path, &suite.model) {
         (Some(p), _) => p,
         (None, Some(m)) => run_model(suite, m, "candidate", cache_dir, notes)?,
@@ -957,9 +965,13 @@ fn judge_inference(
 /// metrics (each `None` when not run), its paired differences with the
 /// baseline, and its prediction file's inference statistics. A metric name
 /// the task does not have is an error naming the line and the valid names.
+/// The verdict of every gate. `rows` is the candidate's prediction file,
+/// whose metadata the inference gates read (`None` for a candidate given
+/// as shards or a state, whose inference gates are refused before).
 pub fn judge(
     suite: &Suite,
-    candidate: &Predictions,
+    task: Task,
+    rows: Option<&Predictions>,
     fast: Option<&MetricSet>,
     full: Option<&MetricSet>,
     delta: Option<&MetricSet>,
@@ -969,7 +981,15 @@ pub fn judge(
     for g in &suite.gates {
         let (kind, on_fast) = (g.kind(file)?, g.fast(file)?);
         let (passed, measured, interval, detail) = match &g.metric {
-            None => judge_inference(kind, candidate),
+            None => match rows {
+                Some(preds) => judge_inference(kind, preds),
+                None => (
+                    false,
+                    None,
+                    None,
+                    "no inference statistics: the candidate is shards or a state".to_string(),
+                ),
+            },
             Some(name) => {
                 let name = name.get_ref();
                 let set = if on_fast { fast } else { full };
@@ -991,7 +1011,7 @@ pub fn judge(
                         format!(
                             "no metric '{name}' in the {} tier of a {} task; valid names: {}",
                             if on_fast { "fast" } else { "full" },
-                            candidate.task,
+                            task,
                             valid.join(", ")
                         ),
                     ));
@@ -1054,6 +1074,15 @@ pub fn run(
     if let Some(p) = &report_file {
         crate::output_file::check(p)?;
     }
+    // Shards (a folder, a glob) or a state file: the full tier from the
+    // merged state.
+    if let Some(p) = &suite.predictions {
+        let path = resolve(&suite.dir, &p.path);
+        let inputs = crate::state::inputs::expand(std::slice::from_ref(&path))?;
+        if inputs.len() > 1 || crate::state::file::is_state_file(&inputs[0]) {
+            return run_on_state(suite, path, &inputs, report_file);
+        }
+    }
     let mut notes = Vec::new();
     let (candidate, baseline) = predictions(suite, cache_dir, &mut notes)?;
     let file = &suite.file;
@@ -1097,7 +1126,8 @@ pub fn run(
 
     let verdicts = judge(
         suite,
-        &candidate,
+        candidate.task,
+        Some(&candidate),
         fast.as_ref().map(|f| &f.metrics),
         full.as_ref().map(|f| f.metrics()),
         delta.as_ref(),
@@ -1162,5 +1192,105 @@ pub fn run(
             warnings,
         },
         notes,
+    ))
+}
+
+/// [`run`] for a candidate given as shards (a folder, a glob) or a state
+/// file: the full tier finished from the merged state, the gates on it, the
+/// report from the state. What needs the rows — a baseline (paired rows),
+/// slices, fast-tier gates (a sample of rows) and inference gates (the
+/// file's statistics) — is refused, naming the suite line.
+fn run_on_state(
+    suite: &Suite,
+    path: std::path::PathBuf,
+    inputs: &[std::path::PathBuf],
+    report_file: Option<std::path::PathBuf>,
+) -> Result<(SuiteResult, Vec<String>)> {
+    let file = &suite.file;
+    let rows_needed = |line: usize, what: &str| {
+        Err(bad(
+            file,
+            line,
+            format!(
+                "{what} needs one prediction file (its rows); {} is shards or a state",
+                path.display()
+            ),
+        ))
+    };
+    if suite.baseline.is_some() {
+        return rows_needed(1, "[baseline]");
+    }
+    if !suite.full.slice.is_empty() {
+        return rows_needed(1, "[full] slice");
+    }
+    for g in &suite.gates {
+        if g.fast(file)? {
+            return rows_needed(g.line, "a fast-tier gate");
+        }
+        if g.metric.is_none() {
+            return rows_needed(g.line, "an inference gate");
+        }
+    }
+    let full_opts = full_options(suite)?;
+    crate::full::check_options(&full_opts)?;
+    let mut state = crate::state::inputs::reduce(inputs, &read_options(suite)?)?;
+    state.header.path = path.clone();
+    let full = crate::full::full_state(&state, &full_opts, &|_, _| {})?;
+    let warnings = full.warnings();
+    let verdicts = judge(
+        suite,
+        state.header.task,
+        None,
+        None,
+        Some(full.metrics()),
+        None,
+    )?;
+    let passed = verdicts.iter().all(|v| v.passed);
+    if let Some(report_path) = &report_file {
+        let options = ReportOptions {
+            full: full_opts,
+            names: vec!["candidate".to_string()],
+            id: None,
+            slices: Vec::new(),
+            min_slice: crate::slices::DEFAULT_MIN_ROWS,
+            title: Some(
+                suite
+                    .report
+                    .as_ref()
+                    .and_then(|r| r.title.clone())
+                    .unwrap_or_else(|| format!("evalkit suite · {}", suite.name)),
+            ),
+        };
+        let mut rep =
+            report::build_from_states(std::slice::from_ref(&state), &options, &|_, _| {})?;
+        rep.gates = verdicts
+            .iter()
+            .map(|v| GateVerdict {
+                gate: v.gate.clone(),
+                candidate: "candidate".to_string(),
+                measured: v.measured,
+                interval: v.interval,
+                passed: v.passed,
+                detail: v.detail.clone(),
+            })
+            .collect();
+        report::write(report_path, &report::html::render(&rep))?;
+    }
+    Ok((
+        SuiteResult {
+            name: suite.name.clone(),
+            suite: suite.file.display().to_string(),
+            task: state.header.task.to_string(),
+            candidate: path.display().to_string(),
+            baseline: None,
+            fast: None,
+            metrics: Some(full.metrics().clone()),
+            delta: None,
+            gates: verdicts,
+            passed,
+            report: report_file.map(|p| p.display().to_string()),
+            warnings,
+        },
+        Vec::new(),
     ))
 }

@@ -668,3 +668,63 @@ fn slices_over_shards_equal_the_files_slices() {
         "carries none",
     );
 }
+
+#[test]
+fn a_suite_gates_on_shards_or_a_state() {
+    let mut rng = Rng(0x5EED_1234_ABCD_0005);
+    let dir = tempfile::tempdir().unwrap();
+    let shards = dir.path().join("shards");
+    std::fs::create_dir(&shards).unwrap();
+    split("binary_ties.arrow", &shards, 4, &mut rng);
+    let want = full_json_with(&[s(&shards), "--bootstrap", "200", "--seed", "3"]);
+    let lo = want["metrics"]["roc_auc"]["ci"][0].as_f64().unwrap();
+    let suite = |name: &str, preds: &str, extra: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(
+            &p,
+            format!(
+                "name = \"shards\"\n[predictions]\npath = \"{preds}\"\n[full]\nbootstrap = 200\nseed = 3\n\
+                 [report]\npath = \"r.html\"\n[[gate]]\nmetric = \"roc_auc\"\nmin_lower_ci = {}\n{extra}",
+                lo - 0.01
+            ),
+        )
+        .unwrap();
+        p
+    };
+    let state = state_of("binary_ties.arrow", dir.path());
+    for preds in [
+        "shards",
+        "shards/*.arrow",
+        state.file_name().unwrap().to_str().unwrap(),
+    ] {
+        let p = suite("ok.toml", preds, "");
+        let out = evalkit(["run", s(&p), "--json"]);
+        assert_eq!(out.status.code(), Some(0), "{preds}: {}", stderr(&out));
+        let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(doc["passed"], true, "{preds}");
+        // The shards' full tier, intervals included (the file's state is
+        // the shards' merged state, byte for byte).
+        assert_eq!(doc["metrics"], want["metrics"], "{preds}");
+        assert!(dir.path().join("r.html").exists());
+        // A gate it fails: exit 1.
+        let p = suite(
+            "fail.toml",
+            preds,
+            "[[gate]]\nmetric = \"log_loss\"\nmax = 0.0001\n",
+        );
+        assert_eq!(evalkit(["run", s(&p)]).status.code(), Some(1), "{preds}");
+    }
+    // What needs rows: exit 2 naming the suite's line.
+    let p = suite(
+        "fast.toml",
+        "shards",
+        "[[gate]]\nmetric = \"accuracy\"\ntier = \"fast\"\nmin = 0.5\n",
+    );
+    let out = evalkit(["run", s(&p)]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("fast-tier gate needs one prediction file"),
+        "{}",
+        stderr(&out)
+    );
+}

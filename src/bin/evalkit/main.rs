@@ -327,7 +327,8 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
                     });
                     let verdicts = evalkit::suite::judge(
                         &suite,
-                        preds,
+                        preds.task,
+                        Some(preds),
                         fast.as_ref(),
                         Some(&cand.metrics),
                         cand.delta.as_ref(),
