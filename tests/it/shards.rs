@@ -728,3 +728,24 @@ fn a_suite_gates_on_shards_or_a_state() {
         stderr(&out)
     );
 }
+
+#[test]
+fn multiclass_shards_give_the_files_json() {
+    let mut rng = Rng(0x5EED_1234_ABCD_0006);
+    for name in [
+        "multiclass_digits.arrow",
+        "multiclass_ties.arrow",
+        "multiclass_absent.arrow",
+    ] {
+        let want = full_json(&[s(&fixture(name))]);
+        for shards in [2, 9] {
+            let dir = tempfile::tempdir().unwrap();
+            split_all_columns(name, dir.path(), shards, &mut rng);
+            assert_eq!(
+                full_json(&[s(dir.path())]),
+                want,
+                "{name} in {shards} shards"
+            );
+        }
+    }
+}
