@@ -679,3 +679,40 @@ fn merge_histograms(a: ScoreHistogram, b: ScoreHistogram) -> ScoreHistogram {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_weighted_ranking_table_is_the_running_exact_sums() {
+        // Many groups, weights of very different sizes: every entry is the
+        // exact prefix sum rounded once.
+        let n = 50_000;
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut rows: Vec<(f64, bool, f64)> = (0..n)
+            .map(|i| {
+                let w =
+                    ((next() >> 11) as f64 / (1u64 << 53) as f64) * 10f64.powi((i % 9) as i32 - 4);
+                (1.0 - i as f64 / n as f64, next() & 1 == 1, w)
+            })
+            .collect();
+        let mut h = ScoreHistogram::new(true);
+        h.update(&mut rows);
+        assert_eq!(h.distinct_scores(), n);
+        let curve = h.curve();
+        let (mut tw, mut fw) = (ExactSum::new(), ExactSum::new());
+        for (i, ws) in h.weights.iter().enumerate() {
+            tw.merge(&ws[0]);
+            fw.merge(&ws[1]);
+            assert_eq!(curve.tps[i].to_bits(), tw.value().to_bits(), "group {i}");
+            assert_eq!(curve.fps[i].to_bits(), fw.value().to_bits(), "group {i}");
+        }
+    }
+}
