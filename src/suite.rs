@@ -1145,13 +1145,7 @@ pub fn run(
                 .full
                 .min_slice
                 .unwrap_or(crate::slices::DEFAULT_MIN_ROWS),
-            title: Some(
-                suite
-                    .report
-                    .as_ref()
-                    .and_then(|r| r.title.clone())
-                    .unwrap_or_else(|| format!("evalkit suite · {}", suite.name)),
-            ),
+            title: Some(report_title(suite)),
         };
         let mut rep = report::build(
             std::slice::from_ref(&candidate),
@@ -1162,17 +1156,7 @@ pub fn run(
         if let Some(b) = &mut rep.baseline {
             b.name = "baseline".to_string();
         }
-        rep.gates = verdicts
-            .iter()
-            .map(|v| GateVerdict {
-                gate: v.gate.clone(),
-                candidate: "candidate".to_string(),
-                measured: v.measured,
-                interval: v.interval,
-                passed: v.passed,
-                detail: v.detail.clone(),
-            })
-            .collect();
+        rep.gates = report_gates(&verdicts);
         report::write(path, &report::html::render(&rep))?;
     }
 
@@ -1193,6 +1177,30 @@ pub fn run(
         },
         notes,
     ))
+}
+
+/// The report's title: `[report] title`, else the suite's name.
+fn report_title(suite: &Suite) -> String {
+    suite
+        .report
+        .as_ref()
+        .and_then(|r| r.title.clone())
+        .unwrap_or_else(|| format!("evalkit suite · {}", suite.name))
+}
+
+/// The verdicts as the report shows them, on the one candidate.
+fn report_gates(verdicts: &[Verdict]) -> Vec<GateVerdict> {
+    verdicts
+        .iter()
+        .map(|v| GateVerdict {
+            gate: v.gate.clone(),
+            candidate: "candidate".to_string(),
+            measured: v.measured,
+            interval: v.interval,
+            passed: v.passed,
+            detail: v.detail.clone(),
+        })
+        .collect()
 }
 
 /// [`run`] for a candidate given as shards (a folder, a glob) or a state
@@ -1253,27 +1261,11 @@ fn run_on_state(
             id: None,
             slices: Vec::new(),
             min_slice: crate::slices::DEFAULT_MIN_ROWS,
-            title: Some(
-                suite
-                    .report
-                    .as_ref()
-                    .and_then(|r| r.title.clone())
-                    .unwrap_or_else(|| format!("evalkit suite · {}", suite.name)),
-            ),
+            title: Some(report_title(suite)),
         };
         let mut rep =
             report::build_from_states(std::slice::from_ref(&state), &options, &|_, _| {})?;
-        rep.gates = verdicts
-            .iter()
-            .map(|v| GateVerdict {
-                gate: v.gate.clone(),
-                candidate: "candidate".to_string(),
-                measured: v.measured,
-                interval: v.interval,
-                passed: v.passed,
-                detail: v.detail.clone(),
-            })
-            .collect();
+        rep.gates = report_gates(&verdicts);
         report::write(report_path, &report::html::render(&rep))?;
     }
     Ok((

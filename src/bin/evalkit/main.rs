@@ -346,30 +346,11 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
                 }
             }
             let failed = report.gates.iter().filter(|g| !g.passed).count();
-            let html = evalkit::report::html::render(&report);
-            evalkit::report::write(&a.output, &html)?;
-            if a.json {
-                emit_json(
-                    &serde_json::to_value(&report)
-                        .map_err(|e| evalkit::Error::Usage(format!("cannot write JSON: {e}")))?,
-                )?;
-            } else {
-                emit(&format!(
-                    "wrote {} ({} bytes): {} candidate{}{}\n",
-                    a.output.display(),
-                    html.len(),
-                    report.candidates.len(),
-                    if report.candidates.len() == 1 {
-                        ""
-                    } else {
-                        "s"
-                    },
-                    report
-                        .baseline
-                        .as_ref()
-                        .map_or(String::new(), |b| format!(" vs baseline {}", b.name))
-                ))?;
-            }
+            let vs = report
+                .baseline
+                .as_ref()
+                .map_or(String::new(), |b| format!(" vs baseline {}", b.name));
+            write_report(&a, &report, &vs)?;
             if !report.gates.is_empty() {
                 eprintln!(
                     "evalkit: gates: {} of {} passed",
@@ -403,6 +384,31 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the report's HTML to `-o`, then its JSON model (`--json`) or one
+/// line saying what was written (`what` ends it).
+fn write_report(
+    a: &args::ReportArgs,
+    report: &evalkit::report::Report,
+    what: &str,
+) -> evalkit::Result<()> {
+    let html = evalkit::report::html::render(report);
+    evalkit::report::write(&a.output, &html)?;
+    if a.json {
+        emit_json(
+            &serde_json::to_value(report)
+                .map_err(|e| evalkit::Error::Usage(format!("cannot write JSON: {e}")))?,
+        )
+    } else {
+        let n = report.candidates.len();
+        emit(&format!(
+            "wrote {} ({} bytes): {n} candidate{}{what}\n",
+            a.output.display(),
+            html.len(),
+            if n == 1 { "" } else { "s" },
+        ))
+    }
 }
 
 /// `evalkit report` of candidates given as shards or state files: each
@@ -442,26 +448,7 @@ fn report_from_states(
     let bar = progress::Bar::new("models");
     let report = evalkit::report::build_from_states(&states, &options, &|d, t| bar.update(d, t))?;
     bar.finish();
-    let html = evalkit::report::html::render(&report);
-    evalkit::report::write(&a.output, &html)?;
-    if a.json {
-        emit_json(
-            &serde_json::to_value(&report)
-                .map_err(|e| evalkit::Error::Usage(format!("cannot write JSON: {e}")))?,
-        )?;
-    } else {
-        emit(&format!(
-            "wrote {} ({} bytes): {} candidate{} from states\n",
-            a.output.display(),
-            html.len(),
-            report.candidates.len(),
-            if report.candidates.len() == 1 {
-                ""
-            } else {
-                "s"
-            },
-        ))?;
-    }
+    write_report(a, &report, " from states")?;
     Ok(ExitCode::SUCCESS)
 }
 
