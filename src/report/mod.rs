@@ -675,6 +675,41 @@ fn stem(path: &Path) -> String {
 /// Why a report from states has no slices.
 const SLICES_NEED_ROWS: &str = "--slice needs prediction files (their slice columns); a state or several merged files carry none";
 
+const NO_CANDIDATE: &str = "the report needs at least one prediction file";
+
+/// Checks a report's inputs before any work: at least one candidate, a
+/// name per candidate when names are given, valid options, and one task
+/// for every input (`described`: each input's path and task, candidates
+/// first).
+fn check_candidates(
+    described: &[(&Path, crate::data::Task)],
+    candidates: usize,
+    options: &ReportOptions,
+) -> Result<()> {
+    let Some(&(first_path, first_task)) = described.first() else {
+        return Err(Error::usage(NO_CANDIDATE));
+    };
+    if !options.names.is_empty() && options.names.len() != candidates {
+        return Err(Error::usage(format!(
+            "--names gives {} names for {candidates} prediction files",
+            options.names.len(),
+        )));
+    }
+    crate::full::check_options(&options.full)?;
+    for &(path, task) in described {
+        if task != first_task {
+            return Err(Error::usage(format!(
+                "{} is a {} task but {} is a {} task: a report compares models of one task",
+                path.display(),
+                task,
+                first_path.display(),
+                first_task
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Runs the full tier on every candidate (paired with the baseline when
 /// there is one) and gathers the report's model. `progress(done, total)`
 /// counts models.
@@ -684,30 +719,15 @@ pub fn build(
     options: &ReportOptions,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Report> {
+    let described: Vec<(&Path, crate::data::Task)> = candidates
+        .iter()
+        .chain(baseline)
+        .map(|c| (c.path.as_path(), c.task))
+        .collect();
+    check_candidates(&described, candidates.len(), options)?;
     let Some(first) = candidates.first() else {
-        return Err(Error::usage(
-            "the report needs at least one prediction file",
-        ));
+        return Err(Error::usage(NO_CANDIDATE));
     };
-    if !options.names.is_empty() && options.names.len() != candidates.len() {
-        return Err(Error::usage(format!(
-            "--names gives {} names for {} prediction files",
-            options.names.len(),
-            candidates.len()
-        )));
-    }
-    crate::full::check_options(&options.full)?;
-    for c in candidates.iter().chain(baseline) {
-        if c.task != first.task {
-            return Err(Error::usage(format!(
-                "{} is a {} task but {} is a {} task: a report compares models of one task",
-                c.path.display(),
-                c.task,
-                first.path.display(),
-                first.task
-            )));
-        }
-    }
     let total = candidates.len();
     let mut out = Vec::new();
     let mut base_entry = None;
@@ -771,34 +791,18 @@ pub fn build_from_states(
     options: &ReportOptions,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Report> {
-    let Some(first) = candidates.first() else {
-        return Err(Error::usage(
-            "the report needs at least one prediction file",
-        ));
-    };
-    if !options.names.is_empty() && options.names.len() != candidates.len() {
-        return Err(Error::usage(format!(
-            "--names gives {} names for {} inputs",
-            options.names.len(),
-            candidates.len()
-        )));
-    }
     if !options.slices.is_empty() {
         return Err(Error::usage(SLICES_NEED_ROWS));
     }
-    crate::full::check_options(&options.full)?;
+    let described: Vec<(&Path, crate::data::Task)> = candidates
+        .iter()
+        .map(|c| (c.header.path.as_path(), c.header.task))
+        .collect();
+    check_candidates(&described, candidates.len(), options)?;
+    let Some(first) = candidates.first() else {
+        return Err(Error::usage(NO_CANDIDATE));
+    };
     let task = first.header.task;
-    for c in candidates {
-        if c.header.task != task {
-            return Err(Error::usage(format!(
-                "{} is a {} task but {} is a {} task: a report compares models of one task",
-                c.header.path.display(),
-                c.header.task,
-                first.header.path.display(),
-                task
-            )));
-        }
-    }
     let total = candidates.len();
     let mut out = Vec::new();
     let mut heads = Vec::new();
