@@ -197,9 +197,15 @@ pub fn full_state(
     };
     let everything_zero = file.state.weighted() && file.state.rows() == 0;
     let bootstrap = iv.replicates > 0 && !everything_zero;
+    // The histogram as frequencies, which the bootstrap draws from (once:
+    // it walks every distinct score).
+    let frequencies = match &file.state {
+        TaskState::Binary(s) if bootstrap => s.histogram().frequency_groups(),
+        _ => None,
+    };
     if bootstrap {
         match &file.state {
-            TaskState::Binary(s) if s.histogram().frequency_groups().is_none() => {
+            TaskState::Binary(_) if frequencies.is_none() => {
                 return refuse(
                     "the bootstrap from a state draws a count per distinct score, which weights that are not whole numbers do not give",
                 );
@@ -233,7 +239,7 @@ pub fn full_state(
             };
             let mut out = binary::from_state(s, &bopts);
             // Refused above when the weights are not frequencies.
-            if bootstrap && let Some(frequencies) = s.histogram().frequency_groups() {
+            if let Some(frequencies) = frequencies {
                 let reps = crate::uncertainty::from_state::binary_replicates(
                     frequencies,
                     iv.replicates,
