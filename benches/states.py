@@ -8,9 +8,10 @@ Writes binary prediction shards (Parquet, float32 scores; once rounded to
 1e-6, once unrounded: about one distinct score per row) into a temporary
 folder, then measures with /usr/bin/time:
 
-- `evalkit full 'DIR/*.parquet' --bootstrap 0` (shards, read one at a time)
+- `evalkit full 'DIR/*.parquet' --bootstrap 0` (shards, a few at a time)
   against `evalkit full ONE.parquet --bootstrap 0` on the same rows in one
-  file (in memory), when that fits;
+  file, when that fits: streamed chunk by chunk (the default) and read whole
+  (`EVALKIT_CHUNK_ROWS` larger than the file: every row in memory);
 - `evalkit state` on the shards: the state file's size;
 - `evalkit full STATE --bootstrap 1000` (rounded scores): the bootstrap
   drawn from the state's histogram;
@@ -38,12 +39,13 @@ SHARDS = int(os.environ.get("SHARDS", "20"))
 ONE_FILE_MAX = int(os.environ.get("ONE_FILE_MAX", "100000000"))
 
 
-def timed(args):
+def timed(args, env=None):
     """Runs a command under /usr/bin/time: (seconds, peak RSS in MB)."""
     out = subprocess.run(
         ["/usr/bin/time", "-f", "TIME %e %M"] + args,
         capture_output=True,
         text=True,
+        env=None if env is None else {**os.environ, **env},
     )
     if out.returncode != 0:
         sys.exit(f"{args}: {out.stderr}")
@@ -82,8 +84,11 @@ def main():
             t, rss = timed([EVALKIT, "full", os.path.join(shards, "*.parquet"), "--bootstrap", "0", "--json"])
             print(f"[{kind}] full over shards:   {t:7.2f} s, peak RSS {rss:8.0f} MB")
             if one_file:
-                t1, rss1 = timed([EVALKIT, "full", os.path.join(tmp, "one.parquet"), "--bootstrap", "0", "--json"])
-                print(f"[{kind}] full over one file: {t1:7.2f} s, peak RSS {rss1:8.0f} MB (ratio {t / t1:.2f}x)")
+                one = [EVALKIT, "full", os.path.join(tmp, "one.parquet"), "--bootstrap", "0", "--json"]
+                t1, rss1 = timed(one, {"EVALKIT_CHUNK_ROWS": str(10**12)})
+                print(f"[{kind}] one file, whole:    {t1:7.2f} s, peak RSS {rss1:8.0f} MB (shards {t / t1:.2f}x)")
+                t2, rss2 = timed(one)
+                print(f"[{kind}] one file, streamed: {t2:7.2f} s, peak RSS {rss2:8.0f} MB ({t2 / t1:.2f}x whole)")
             state = os.path.join(tmp, "all.evstate")
             t, rss = timed([EVALKIT, "state", shards, "-o", state])
             size = os.path.getsize(state)

@@ -116,6 +116,34 @@ impl Error {
         }
     }
 
+    /// The error with its row counted from `first_row` on (the error of a
+    /// chunk that starts at row `first_row` of its file).
+    pub(crate) fn rows_from(self, first_row: usize) -> Error {
+        self.restate_row(|row, message| (row + first_row, message))
+    }
+
+    /// A value error with its row and message restated by `f`; any other
+    /// error as it is.
+    pub(crate) fn restate_row(self, f: impl FnOnce(usize, String) -> (usize, String)) -> Error {
+        match self {
+            Error::Value {
+                path,
+                column,
+                row,
+                message,
+            } => {
+                let (row, message) = f(row, message);
+                Error::Value {
+                    path,
+                    column,
+                    row,
+                    message,
+                }
+            }
+            other => other,
+        }
+    }
+
     pub(crate) fn io(path: &Path, action: &'static str, source: std::io::Error) -> Error {
         Error::Io {
             path: path.to_path_buf(),

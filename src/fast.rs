@@ -11,7 +11,10 @@
 //!
 //! The interval on accuracy (and the loss) is the normal one, `m ± z·SE`.
 
-use crate::data::{Columns, Predictions, Task};
+use std::path::PathBuf;
+
+use crate::data::{Columns, Header, Predictions, ReadOptions, Task};
+use crate::error::{Error, Result};
 use crate::metrics::binary::binary_log_loss;
 use crate::metrics::{Metric, MetricSet, neg_log};
 use crate::sample::{Sample, decile_strata, stratified};
@@ -93,7 +96,7 @@ pub fn fast(preds: &Predictions, options: &FastOptions) -> FastResult {
                 (
                     stratified(&ids, 10, options.sample, options.seed),
                     names,
-                    "label decile",
+                    DECILES,
                     ids,
                 )
             }
@@ -117,62 +120,96 @@ pub fn fast(preds: &Predictions, options: &FastOptions) -> FastResult {
             acc
         }
     };
-
-    // Per sampled row: (loss, correct) — correct is None for regression.
-    let row_terms = |r: usize| -> (f64, Option<f64>) {
-        match &preds.columns {
-            Columns::Binary { labels, scores } => {
-                let (y, p) = (labels[r], scores.get(r));
-                let hit = (p >= options.threshold) == (y == 1);
-                (binary_log_loss(y, p), Some(hit as u8 as f64))
-            }
-            Columns::Multiclass {
-                labels,
-                scores,
-                classes,
-            } => {
-                let k = *classes;
-                let y = labels[r] as usize;
-                let mut best = 0;
-                let mut best_p = f64::NEG_INFINITY;
-                for c in 0..k {
-                    let p = scores.get(r * k + c);
-                    if p > best_p {
-                        best_p = p;
-                        best = c;
-                    }
-                }
-                (
-                    neg_log(scores.get(r * k + y)),
-                    Some((best == y) as u8 as f64),
-                )
-            }
-            Columns::Regression { labels, scores } => {
-                let e = labels.get(r) - scores.get(r);
-                (e * e, None)
-            }
-        }
-    };
-
-    let strata = sample.totals.len();
-    let mut loss = StratumSums::new(strata);
-    let mut acc = StratumSums::new(strata);
-    let terms: Vec<(usize, f64, f64, Option<f64>)> = sample
+    let terms: Vec<Term> = sample
         .rows
         .iter()
         .map(|&r| {
             let r = r as usize;
-            let (l, c) = row_terms(r);
+            let (l, c) = row_term(preds, r, options.threshold);
             (stratum_of(r), w(r), l, c)
         })
         .collect();
-    for &(h, wr, l, c) in &terms {
+    let strata = Strata {
+        names,
+        kind: strata_kind,
+        totals: sample.totals,
+        sampled: sample.sampled,
+        weight: stratum_weight,
+    };
+    finish(preds.task, preds.rows() as u64, &terms, strata, options)
+}
+
+/// What the strata of a regression are.
+const DECILES: &str = "label decile";
+
+/// A sampled row: its stratum, weight, loss and (classification) whether
+/// its prediction is right.
+type Term = (usize, f64, f64, Option<f64>);
+
+/// The strata of a sample: names, row counts in the data and in the
+/// sample, and weight in the data (the row count without weights).
+struct Strata {
+    names: Vec<String>,
+    kind: &'static str,
+    totals: Vec<u64>,
+    sampled: Vec<u64>,
+    weight: Vec<f64>,
+}
+
+/// Row `r`'s loss and, for classification, 1 when its prediction is right.
+fn row_term(preds: &Predictions, r: usize, threshold: f64) -> (f64, Option<f64>) {
+    match &preds.columns {
+        Columns::Binary { labels, scores } => {
+            let (y, p) = (labels[r], scores.get(r));
+            let hit = (p >= threshold) == (y == 1);
+            (binary_log_loss(y, p), Some(hit as u8 as f64))
+        }
+        Columns::Multiclass {
+            labels,
+            scores,
+            classes,
+        } => {
+            let k = *classes;
+            let y = labels[r] as usize;
+            let mut best = 0;
+            let mut best_p = f64::NEG_INFINITY;
+            for c in 0..k {
+                let p = scores.get(r * k + c);
+                if p > best_p {
+                    best_p = p;
+                    best = c;
+                }
+            }
+            (
+                neg_log(scores.get(r * k + y)),
+                Some((best == y) as u8 as f64),
+            )
+        }
+        Columns::Regression { labels, scores } => {
+            let e = labels.get(r) - scores.get(r);
+            (e * e, None)
+        }
+    }
+}
+
+/// The estimates from the sampled rows' terms (in row order).
+fn finish(
+    task: Task,
+    rows: u64,
+    terms: &[Term],
+    strata: Strata,
+    options: &FastOptions,
+) -> FastResult {
+    let count = strata.totals.len();
+    let mut loss = StratumSums::new(count);
+    let mut acc = StratumSums::new(count);
+    for &(h, wr, l, c) in terms {
         loss.add(h, wr, l);
         if let Some(c) = c {
             acc.add(h, wr, c);
         }
     }
-    for &(h, wr, l, c) in &terms {
+    for &(h, wr, l, c) in terms {
         loss.add_variance(h, wr, l);
         if let Some(c) = c {
             acc.add_variance(h, wr, c);
@@ -181,29 +218,164 @@ pub fn fast(preds: &Predictions, options: &FastOptions) -> FastResult {
 
     let z = normal_quantile(0.5 + options.level / 2.0);
     let mut metrics = MetricSet::new();
-    let loss_name = if preds.task == Task::Regression {
+    let loss_name = if task == Task::Regression {
         "mse"
     } else {
         "log_loss"
     };
-    metrics.insert(loss_name, loss.estimate(&stratum_weight, &sample, z));
-    if preds.task != Task::Regression {
-        metrics.insert("accuracy", acc.estimate(&stratum_weight, &sample, z));
+    metrics.insert(loss_name, loss.estimate(&strata, z));
+    if task != Task::Regression {
+        metrics.insert("accuracy", acc.estimate(&strata, z));
     }
 
     FastResult {
-        rows: preds.rows(),
-        rows_used: sample.rows.len(),
-        strata_kind,
-        strata: (0..strata)
+        rows: rows as usize,
+        rows_used: terms.len(),
+        strata_kind: strata.kind,
+        strata: (0..count)
             .map(|h| Stratum {
-                name: names.get(h).cloned().unwrap_or_else(|| h.to_string()),
-                rows: sample.totals[h],
-                sampled: sample.sampled[h],
+                name: strata
+                    .names
+                    .get(h)
+                    .cloned()
+                    .unwrap_or_else(|| h.to_string()),
+                rows: strata.totals[h],
+                sampled: strata.sampled[h],
             })
             .collect(),
         metrics,
     }
+}
+
+/// The fast tier over several prediction files, read in the order given as
+/// one file that holds their rows one after another: the same strata,
+/// sample, estimates and standard errors as [`fast`] on that file, bit for
+/// bit. Nothing is held whole: each pass reads the inputs chunk by chunk
+/// (`chunk_rows` rows, see [`crate::data::chunk_rows`]) and keeps the
+/// per-stratum counts and the sampled rows' terms. Classification reads the
+/// inputs twice (the strata's counts, then the sample); regression four
+/// times (the row count, the labels that set the deciles, the strata's
+/// counts, the sample). Inputs must agree as shards do (task, classes,
+/// weighting); a state file holds no rows to sample and is refused.
+pub fn fast_inputs(
+    paths: &[PathBuf],
+    read: &ReadOptions,
+    options: &FastOptions,
+    chunk_rows: usize,
+) -> Result<(Header, FastResult)> {
+    for p in paths {
+        if crate::state::file::is_state_file(p) {
+            return Err(Error::usage(format!(
+                "{}: the fast tier samples rows, and a state file holds none; pass the prediction files, or run `evalkit full` on the state",
+                p.display()
+            )));
+        }
+    }
+    // One pass: `visit(chunk, its first row)` over every chunk in order;
+    // returns the rows' description.
+    let pass = |visit: &mut dyn FnMut(&Predictions, u64)| -> Result<Header> {
+        let mut header: Option<Header> = None;
+        let mut row = 0u64;
+        for path in paths {
+            crate::data::for_each_chunk(path, read, chunk_rows, &mut |preds| {
+                let h = preds.header();
+                match &mut header {
+                    None => header = Some(h),
+                    Some(first) => {
+                        crate::state::file::StateFile::compatible(first, &h)?;
+                        first.rows += h.rows;
+                        if first.task_reason != h.task_reason {
+                            first.task_reason = "agreed by every input".to_string();
+                        }
+                    }
+                }
+                visit(&preds, row);
+                row += preds.rows() as u64;
+                Ok(())
+            })?;
+        }
+        let mut header = header.ok_or_else(|| Error::usage("no input given"))?;
+        header.sources = paths.len() as u64;
+        Ok(header)
+    };
+
+    // Regression's strata are label deciles: the row count, then the
+    // probed labels.
+    let mut cuts: Option<Vec<f64>> = None;
+    let header = match pass(&mut |_, _| {})? {
+        h if h.task == Task::Regression => {
+            let step = crate::sample::decile_probe_step(h.rows);
+            let mut probe = Vec::new();
+            pass(&mut |preds, first| {
+                if let Columns::Regression { labels, .. } = &preds.columns {
+                    let skip = (step - first % step) % step;
+                    probe.extend(
+                        (skip as usize..labels.len())
+                            .step_by(step as usize)
+                            .map(|i| labels.get(i)),
+                    );
+                }
+            })?;
+            cuts = Some(crate::sample::decile_cuts(probe));
+            h
+        }
+        h => h,
+    };
+    let strata = match header.task {
+        Task::Binary => 2,
+        Task::Multiclass => header.class_names.len(),
+        Task::Regression => 10,
+    };
+    let ids = |preds: &Predictions| -> Vec<u32> {
+        match (&preds.columns, &cuts) {
+            (Columns::Binary { labels, .. }, _) => labels.iter().map(|&y| y as u32).collect(),
+            (Columns::Multiclass { labels, .. }, _) => labels.clone(),
+            (Columns::Regression { labels, .. }, Some(cuts)) => (0..labels.len())
+                .map(|i| crate::sample::decile_of(cuts, labels.get(i)) as u32)
+                .collect(),
+            (Columns::Regression { .. }, None) => Vec::new(),
+        }
+    };
+
+    // The strata's rows and weights, summed in row order as [`fast`] sums
+    // them.
+    let mut totals = vec![0u64; strata];
+    let mut weight = vec![0.0f64; strata];
+    pass(&mut |preds, _| {
+        for (r, h) in ids(preds).into_iter().enumerate() {
+            totals[h as usize] += 1;
+            if let Some(w) = &preds.weights {
+                weight[h as usize] += w.get(r);
+            }
+        }
+    })?;
+    if !header.weighted {
+        weight = totals.iter().map(|&t| t as f64).collect();
+    }
+
+    let plan = crate::sample::Plan::new(&totals, options.sample, options.seed);
+    let mut seen = vec![0u64; strata];
+    let mut terms: Vec<Term> = Vec::new();
+    pass(&mut |preds, _| {
+        let ids = ids(preds);
+        plan.pick(&ids, &mut seen, |r| {
+            let (l, c) = row_term(preds, r, options.threshold);
+            let w = preds.weights.as_ref().map_or(1.0, |w| w.get(r));
+            terms.push((ids[r] as usize, w, l, c));
+        });
+    })?;
+    let strata = Strata {
+        names: match &cuts {
+            Some(cuts) => decile_names(cuts),
+            None => header.class_names.clone(),
+        },
+        kind: if cuts.is_some() { DECILES } else { "class" },
+        totals,
+        sampled: plan.quota,
+        weight,
+    };
+    let result = finish(header.task, header.rows, &terms, strata, options);
+    Ok((header, result))
 }
 
 fn decile_names(cuts: &[f64]) -> Vec<String> {
@@ -251,7 +423,8 @@ impl StratumSums {
         }
     }
 
-    fn estimate(&self, stratum_weight: &[f64], sample: &Sample, z: f64) -> Metric {
+    fn estimate(&self, strata: &Strata, z: f64) -> Metric {
+        let stratum_weight = &strata.weight;
         // Strata with sampled weight; their file weight is the denominator.
         let used: Vec<usize> = (0..self.n.len())
             .filter(|&h| self.mean(h).is_some())
@@ -267,7 +440,7 @@ impl StratumSums {
             value += share * self.mean(h).unwrap_or(0.0);
             let n = self.n[h] as f64;
             if self.n[h] > 1 {
-                let fpc = 1.0 - sample.sampled[h] as f64 / sample.totals[h] as f64;
+                let fpc = 1.0 - strata.sampled[h] as f64 / strata.totals[h] as f64;
                 let v = n / (n - 1.0) * self.dev[h] / (self.w[h] * self.w[h]);
                 var += share * share * fpc.max(0.0) * v;
             }

@@ -61,8 +61,8 @@ fn header(preds: &Header, tier: &str) -> serde_json::Map<String, Value> {
 }
 
 /// The fast tier's document.
-pub fn fast(preds: &Predictions, options: &FastOptions, result: &FastResult) -> Value {
-    let mut m = header(&preds.header(), "fast");
+pub fn fast(preds: &Header, options: &FastOptions, result: &FastResult) -> Value {
+    let mut m = header(preds, "fast");
     m.insert("rows_used".into(), json!(result.rows_used));
     m.insert("seed".into(), json!(options.seed));
     m.insert(

@@ -166,6 +166,54 @@ pub fn stratified<S: StratumId>(ids: &[S], strata: usize, n: Option<usize>, seed
     }
 }
 
+/// What a stratified sample takes from rows whose strata hold `totals`
+/// rows, for rows that come in order, a chunk at a time (several files):
+/// the same rows [`stratified`] takes from all of them at once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// Rows taken per stratum.
+    pub quota: Vec<u64>,
+    /// The ranks taken in each stratum, ascending; `None` takes every row.
+    chosen: Option<Vec<Vec<u64>>>,
+}
+
+impl Plan {
+    /// The plan of a sample of about `n` rows (`None`: every row) with
+    /// [`stratified`]'s allocation and draws.
+    pub fn new(totals: &[u64], n: Option<usize>, seed: u64) -> Plan {
+        let rows: u64 = totals.iter().sum();
+        if n.is_none_or(|n| n as u64 >= rows) {
+            return Plan {
+                quota: totals.to_vec(),
+                chosen: None,
+            };
+        }
+        let quota = allocate(totals, n.unwrap_or(0) as u64);
+        let chosen = choose(totals, &quota, seed);
+        Plan {
+            quota,
+            chosen: Some(chosen),
+        }
+    }
+
+    /// Calls `take(i)` for each row `i` of `ids` (the next rows, in order)
+    /// that the sample takes; `seen` counts each stratum's rows before them
+    /// and is advanced past them.
+    pub fn pick<S: StratumId>(&self, ids: &[S], seen: &mut [u64], mut take: impl FnMut(usize)) {
+        for (i, &s) in ids.iter().enumerate() {
+            let h = s.into() as usize;
+            let taken = match &self.chosen {
+                None => true,
+                Some(chosen) => chosen[h].binary_search(&seen[h]).is_ok(),
+            };
+            if taken {
+                take(i);
+            }
+            seen[h] += 1;
+        }
+    }
+}
+
 /// The whole file as the sample, when `n` asks for every row.
 fn everything(rows: usize, n: Option<usize>, totals: &[u64]) -> Option<Sample> {
     n.is_none_or(|n| n as u64 >= rows as u64).then(|| Sample {
@@ -284,22 +332,32 @@ fn select(w: u64, k: u64) -> u32 {
 /// subsample of at most 65,536 labels (exact for smaller files); any fixed
 /// partition keeps the stratified estimate unbiased.
 pub fn decile_strata(labels: &[f64]) -> (Vec<u8>, Vec<f64>) {
-    let n = labels.len();
-    let step = n.div_ceil(65_536).max(1);
-    let mut probe: Vec<f64> = labels.iter().step_by(step).copied().collect();
-    probe.sort_unstable_by(f64::total_cmp);
-    let cuts: Vec<f64> = if probe.is_empty() {
-        Vec::new()
-    } else {
-        (1..10)
-            .map(|d| probe[(d * (probe.len() - 1)) / 10])
-            .collect()
-    };
-    let ids = labels
-        .par_iter()
-        .map(|&v| cuts.partition_point(|&c| c < v) as u8)
-        .collect();
+    let step = decile_probe_step(labels.len() as u64) as usize;
+    let cuts = decile_cuts(labels.iter().step_by(step).copied().collect());
+    let ids = labels.par_iter().map(|&v| decile_of(&cuts, v)).collect();
     (ids, cuts)
+}
+
+/// The deciles are read from the labels of rows `0, step, 2·step, …` of
+/// `rows` rows (at most 65,536 of them).
+pub fn decile_probe_step(rows: u64) -> u64 {
+    rows.div_ceil(65_536).max(1)
+}
+
+/// The nine cuts between label deciles, from the probed labels.
+pub fn decile_cuts(mut probe: Vec<f64>) -> Vec<f64> {
+    probe.sort_unstable_by(f64::total_cmp);
+    if probe.is_empty() {
+        return Vec::new();
+    }
+    (1..10)
+        .map(|d| probe[(d * (probe.len() - 1)) / 10])
+        .collect()
+}
+
+/// The decile stratum of a label.
+pub fn decile_of(cuts: &[f64], label: f64) -> u8 {
+    cuts.partition_point(|&c| c < label) as u8
 }
 
 #[cfg(test)]

@@ -409,9 +409,9 @@ fn key_order(numeric: &[bool], a: &[String], b: &[String]) -> std::cmp::Ordering
 }
 
 /// The state of every input's rows and of every slice of them, reading each
-/// prediction file once (with its slice columns, `read.extra`): per input,
-/// its rows' state and each slice's state (built in parallel), merged into
-/// the running ones. Slices are ordered as one file's would be. State files
+/// prediction file once, chunk by chunk (with its slice columns,
+/// `read.extra`): per chunk, its rows' state and each slice's state (built
+/// in parallel), merged into the running ones. Slices are ordered as one file's would be. State files
 /// carry no slice columns and are refused.
 pub fn sliced_states(
     paths: &[std::path::PathBuf],
@@ -419,8 +419,8 @@ pub fn sliced_states(
     slicings: &[Vec<String>],
 ) -> Result<(crate::state::file::StateFile, Vec<SliceState>)> {
     use crate::state::file::{StateFile, is_state_file};
-    use crate::state::inputs::from_predictions;
-    let mut overall: Option<StateFile> = None;
+    use crate::state::inputs::{MergeTree, from_predictions};
+    let mut overall = MergeTree::default();
     let mut merged: HashMap<(usize, Vec<String>), StateFile> = HashMap::new();
     let mut numeric: Vec<Vec<bool>> = Vec::new();
     for path in paths {
@@ -430,46 +430,46 @@ pub fn sliced_states(
                 path.display()
             )));
         }
-        let preds = crate::data::read_predictions(path, read)?;
-        let whole = from_predictions(&preds)?;
-        match overall.as_mut() {
-            Some(o) => o.merge(&whole)?,
-            None => overall = Some(whole),
-        }
-        if numeric.is_empty() {
-            numeric = slicings
-                .iter()
-                .map(|by| by.iter().map(|c| numeric_column(&preds, c)).collect())
-                .collect();
-        }
-        let mut jobs: Vec<(usize, Vec<String>, Vec<u32>)> = Vec::new();
-        for (si, by) in slicings.iter().enumerate() {
-            for (key, rows) in groups(&preds, by)? {
-                jobs.push((si, key, rows));
+        crate::data::for_each_chunk(path, read, crate::data::chunk_rows(), &mut |preds| {
+            overall.push(from_predictions(&preds)?)?;
+            if numeric.is_empty() {
+                numeric = slicings
+                    .iter()
+                    .map(|by| by.iter().map(|c| numeric_column(&preds, c)).collect())
+                    .collect();
             }
-        }
-        let built: Vec<((usize, Vec<String>), StateFile)> = jobs
-            .into_par_iter()
-            .map(|(si, key, rows)| Ok(((si, key), from_predictions(&preds.gather(&rows))?)))
-            .collect::<Result<_>>()?;
-        for (k, s) in built {
-            match merged.entry(k) {
-                std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().merge(&s)?,
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    e.insert(s);
+            let mut jobs: Vec<(usize, Vec<String>, Vec<u32>)> = Vec::new();
+            for (si, by) in slicings.iter().enumerate() {
+                for (key, rows) in groups(&preds, by)? {
+                    jobs.push((si, key, rows));
                 }
             }
-        }
-        for (si, by) in slicings.iter().enumerate() {
-            if merged.keys().filter(|(s, _)| *s == si).count() > MAX_SLICES {
-                return Err(Error::usage(format!(
-                    "--slice {} makes more than {MAX_SLICES} slices over the inputs; slice by fewer or coarser columns",
-                    by.join(",")
-                )));
+            let built: Vec<((usize, Vec<String>), StateFile)> = jobs
+                .into_par_iter()
+                .map(|(si, key, rows)| Ok(((si, key), from_predictions(&preds.gather(&rows))?)))
+                .collect::<Result<_>>()?;
+            for (k, s) in built {
+                match merged.entry(k) {
+                    std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().merge(s)?,
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(s);
+                    }
+                }
             }
-        }
+            for (si, by) in slicings.iter().enumerate() {
+                if merged.keys().filter(|(s, _)| *s == si).count() > MAX_SLICES {
+                    return Err(Error::usage(format!(
+                        "--slice {} makes more than {MAX_SLICES} slices over the inputs; slice by fewer or coarser columns",
+                        by.join(",")
+                    )));
+                }
+            }
+            Ok(())
+        })?;
     }
-    let overall = overall.ok_or_else(|| Error::usage("no input given"))?;
+    let mut overall = overall.finish()?;
+    // Chunks of one file are one source.
+    overall.header.sources = paths.len() as u64;
     let mut slices: Vec<(usize, SliceState)> = merged
         .into_iter()
         .map(|((si, key), state)| {

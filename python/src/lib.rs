@@ -317,7 +317,7 @@ fn fast(
     };
     let doc = compute(py, || {
         let r = evalkit::fast::fast(&preds, &options);
-        Ok(evalkit::json::fast(&preds, &options, &r))
+        Ok(evalkit::json::fast(&preds.header(), &options, &r))
     })?;
     json(&doc)
 }
@@ -388,17 +388,17 @@ fn merge_states<'py>(
 ) -> PyResult<Bound<'py, PyBytes>> {
     let states: Vec<Vec<u8>> = states.iter().map(|b| b.as_bytes().to_vec()).collect();
     let bytes = compute(py, || {
-        let mut merged: Option<evalkit::state::file::StateFile> = None;
-        for (i, b) in states.iter().enumerate() {
-            let s = read_state(&format!("state {i}"), b)?;
-            match merged.as_mut() {
-                Some(m) => m.merge(&s)?,
-                None => merged = Some(s),
-            }
+        if states.is_empty() {
+            return Err(evalkit::Error::Usage(
+                "merge_states needs at least one state".into(),
+            ));
         }
-        merged
-            .ok_or_else(|| evalkit::Error::Usage("merge_states needs at least one state".into()))?
-            .to_bytes()
+        // A balanced merge tree, as `evalkit merge` does.
+        let mut tree = evalkit::state::inputs::MergeTree::default();
+        for (i, b) in states.iter().enumerate() {
+            tree.push(read_state(&format!("state {i}"), b)?)?;
+        }
+        tree.finish()?.to_bytes()
     })?;
     Ok(PyBytes::new(py, &bytes))
 }

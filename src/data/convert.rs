@@ -24,6 +24,17 @@ const CHUNK: usize = 1 << 16;
 pub const ROW_SUM_TOLERANCE: f64 = 1e-3;
 
 pub(crate) fn predictions_from_table(table: Table, options: &ReadOptions) -> Result<Predictions> {
+    predictions_from_chunk(table, options, None)
+}
+
+/// [`predictions_from_table`] for a chunk of a file after its first chunk:
+/// `classes` is the probability list length the file's first row set, which
+/// every row of a variable-length list column must have.
+pub(crate) fn predictions_from_chunk(
+    table: Table,
+    options: &ReadOptions,
+    classes: Option<usize>,
+) -> Result<Predictions> {
     let path = table.path.clone();
     let path = path.as_path();
     let metadata: BTreeMap<String, String> = table
@@ -158,7 +169,7 @@ pub(crate) fn predictions_from_table(table: Table, options: &ReadOptions) -> Res
         Task::Binary => {
             let labels: Vec<u8> = class_labels(path, label_name, &label, 1)?;
             let scores = if score_is_list {
-                let (flat, k) = list_scores(path, &score_name, &scores, rows)?;
+                let (flat, k) = list_scores(path, &score_name, &scores, rows, classes)?;
                 if k != 2 {
                     return Err(Error::bad_column(
                         path,
@@ -183,7 +194,7 @@ pub(crate) fn predictions_from_table(table: Table, options: &ReadOptions) -> Res
         }
         Task::Multiclass => {
             let (flat, k) = if score_is_list {
-                list_scores(path, &score_name, &scores, rows)?
+                list_scores(path, &score_name, &scores, rows, classes)?
             } else {
                 return Err(Error::bad_column(
                     path,
@@ -588,6 +599,7 @@ fn list_scores(
     column: &str,
     arrays: &[ArrayRef],
     rows: usize,
+    classes: Option<usize>,
 ) -> Result<(Floats, usize)> {
     if arrays.len() > 1 {
         let names: Vec<&str> = column.split(',').collect();
@@ -637,8 +649,10 @@ fn list_scores(
             let flat = float_column(path, column, &child).map_err(|e| per_row(e, k))?;
             Ok((flat, k))
         }
-        DataType::List(_) => generic_list::<i32>(path, column, array.as_list::<i32>()),
-        DataType::LargeList(_) => generic_list::<i64>(path, column, array.as_list::<i64>()),
+        DataType::List(_) => generic_list::<i32>(path, column, array.as_list::<i32>(), classes),
+        DataType::LargeList(_) => {
+            generic_list::<i64>(path, column, array.as_list::<i64>(), classes)
+        }
         _ => unreachable_list(path, column, array.data_type()),
     }
 }
@@ -657,29 +671,19 @@ fn unreachable_list<T>(path: &Path, column: &str, t: &DataType) -> Result<T> {
 /// An error about element `i` of a flattened `rows × k` list, restated
 /// about its row and class.
 fn per_row(e: Error, k: usize) -> Error {
-    match e {
-        Error::Value {
-            path,
-            column,
-            row,
-            message,
-        } => Error::Value {
-            path,
-            column,
-            row: row / k,
-            message: format!("class {}: {message}", row % k),
-        },
-        other => other,
-    }
+    e.restate_row(|i, message| (i / k, format!("class {}: {message}", i % k)))
 }
 
+/// A variable-length list column's values: every row as long as `classes`
+/// (the file's first row, for a later chunk) or as the first row.
 fn generic_list<O: OffsetSizeTrait>(
     path: &Path,
     column: &str,
     list: &GenericListArray<O>,
+    classes: Option<usize>,
 ) -> Result<(Floats, usize)> {
     let offsets = list.value_offsets();
-    let k = (offsets[1] - offsets[0]).as_usize();
+    let k = classes.unwrap_or((offsets[1] - offsets[0]).as_usize());
     if k == 0 {
         return Err(Error::bad_value(
             path,

@@ -699,7 +699,16 @@ pub(crate) fn read_table(path: &Path, options: &ReadOptions) -> Result<Table> {
     let source = Source::open(path)?;
     let format = sniff(&source)?;
     let name = source.name.clone();
-    let name = name.as_path();
+    let table = read_whole(source, format, options)?;
+    if table.rows() == 0 {
+        return Err(Error::bad_format(&name, "has no rows"));
+    }
+    Ok(table)
+}
+
+/// The columns a read needs: those it must find, and those it reads when
+/// they are there (the default `weight` column).
+fn wanted(options: &ReadOptions) -> (Vec<String>, Vec<String>) {
     let mut required: Vec<String> = vec![options.label.clone()];
     required.extend(options.score.iter().cloned());
     required.extend(options.extra.iter().cloned());
@@ -712,33 +721,168 @@ pub(crate) fn read_table(path: &Path, options: &ReadOptions) -> Result<Table> {
         }
         None => vec!["weight".to_string()],
     };
-    let table = match format {
-        Format::ArrowFile => contain(name, "Arrow IPC", || match source.input {
+    (required, optional)
+}
+
+/// Every row of `source` (in `format`) as a [`Table`] of the columns
+/// `options` needs.
+fn read_whole(source: Source, format: Format, options: &ReadOptions) -> Result<Table> {
+    let name = source.name.clone();
+    let name = name.as_path();
+    if format == Format::ArrowFile {
+        return contain(name, "Arrow IPC", || match source.input {
             Input::File { path, .. } => ipc::read_mmap(&path),
             Input::Memory(bytes) => ipc::read_bytes(name, bytes),
+        });
+    }
+    match format {
+        Format::ArrowStream => source.with_bytes(|bytes| {
+            contain(name, "Arrow IPC stream", || ipc::check_stream(name, bytes))
         })?,
-        Format::ArrowStream => {
-            source.with_bytes(|bytes| {
-                contain(name, "Arrow IPC stream", || ipc::check_stream(name, bytes))
-            })?;
-            contain(name, format_name(format), || {
-                polars_bridge::read(&source, format, &required, &optional)
-            })?
-        }
-        Format::Parquet => {
-            source.with_bytes(|bytes| contain(name, "Parquet", || parquet::check(name, bytes)))?;
-            contain(name, format_name(format), || {
-                polars_bridge::read(&source, format, &required, &optional)
-            })?
-        }
-        Format::Csv => contain(name, format_name(format), || {
-            polars_bridge::read(&source, format, &required, &optional)
-        })?,
+        Format::Parquet => check_parquet(&source)?,
+        Format::ArrowFile | Format::Csv => {}
+    }
+    let (required, optional) = wanted(options);
+    contain(name, format_name(format), || {
+        polars_bridge::read(&source, format, &required, &optional, None)
+    })
+}
+
+/// Walks a Parquet file's footer before polars trusts it.
+fn check_parquet(source: &Source) -> Result<()> {
+    let name = source.name.as_path();
+    source.with_bytes(|bytes| contain(name, "Parquet", || parquet::check(name, bytes)))
+}
+
+/// Rows per chunk when a prediction file is folded chunk by chunk
+/// ([`for_each_chunk`]) and `EVALKIT_CHUNK_ROWS` does not say otherwise: a
+/// file of at most this many rows is one chunk.
+pub const CHUNK_ROWS: usize = 1 << 24;
+
+/// Rows per chunk: `EVALKIT_CHUNK_ROWS` when it is a positive whole number
+/// (more rows per chunk: more memory, fewer merges), else [`CHUNK_ROWS`].
+/// The results do not depend on it.
+pub fn chunk_rows() -> usize {
+    std::env::var("EVALKIT_CHUNK_ROWS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(CHUNK_ROWS)
+}
+
+/// Reads and validates a prediction file chunk by chunk, in row order, and
+/// calls `f` with each chunk's rows (at most about `chunk_rows`; never
+/// none). Memory holds one chunk's validated columns at a time: an Arrow IPC
+/// file is memory-mapped and its batches sliced, a Parquet file is read a
+/// run of row groups at a time (a row group larger than `chunk_rows` is one
+/// chunk); an Arrow IPC stream or a CSV file is read whole, then validated
+/// chunk by chunk. Errors are those of [`read_predictions`], their rows
+/// counted from the start of the file, and a file has no row limit here.
+/// Returns the file's row count.
+pub fn for_each_chunk(
+    path: &Path,
+    options: &ReadOptions,
+    chunk_rows: usize,
+    f: &mut dyn FnMut(Predictions) -> Result<()>,
+) -> Result<u64> {
+    chunked(path, options, chunk_rows.max(1), f).map_err(one_line)
+}
+
+fn chunked(
+    path: &Path,
+    options: &ReadOptions,
+    chunk_rows: usize,
+    f: &mut dyn FnMut(Predictions) -> Result<()>,
+) -> Result<u64> {
+    let source = Source::open(path)?;
+    let format = sniff(&source)?;
+    let name = source.name.clone();
+    let name = name.as_path();
+    let mut rows = 0u64;
+    let mut classes: Option<usize> = None;
+    let mut fold = |table: Table| -> Result<()> {
+        let first_row = rows;
+        let chunk_len = table.rows() as u64;
+        let preds = convert::predictions_from_chunk(table, options, classes)
+            .map_err(|e| e.rows_from(first_row as usize))?;
+        classes = Some(preds.class_names.len());
+        rows += chunk_len;
+        f(preds)
     };
-    if table.rows() == 0 {
+    if format == Format::Parquet {
+        check_parquet(&source)?;
+        let groups = contain(name, format_name(format), || {
+            polars_bridge::parquet_row_groups(&source)
+        })?;
+        let (required, optional) = wanted(options);
+        let mut start = 0usize;
+        for len in runs(&groups, chunk_rows) {
+            let table = contain(name, format_name(format), || {
+                polars_bridge::read(&source, format, &required, &optional, Some((start, len)))
+            })?;
+            start += len;
+            if table.rows() > 0 {
+                fold(table)?;
+            }
+        }
+    } else {
+        for table in split(read_whole(source, format, options)?, chunk_rows) {
+            fold(table)?;
+        }
+    }
+    if rows == 0 {
         return Err(Error::bad_format(name, "has no rows"));
     }
-    Ok(table)
+    Ok(rows)
+}
+
+/// Consecutive row groups (their row counts) joined into runs of about
+/// `chunk_rows` rows: each run's row count.
+fn runs(groups: &[usize], chunk_rows: usize) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut run = 0usize;
+    for &g in groups {
+        if run > 0 && run + g > chunk_rows {
+            out.push(run);
+            run = 0;
+        }
+        run += g;
+    }
+    if run > 0 {
+        out.push(run);
+    }
+    out
+}
+
+/// A table cut into tables of at most `chunk_rows` rows, in row order
+/// (batches are sliced and joined without copying; empty ones are dropped).
+fn split(table: Table, chunk_rows: usize) -> Vec<Table> {
+    let mut out = Vec::new();
+    let mut current: Vec<RecordBatch> = Vec::new();
+    let mut filled = 0usize;
+    for batch in table.batches {
+        let mut at = 0usize;
+        while at < batch.num_rows() {
+            let take = (batch.num_rows() - at).min(chunk_rows - filled);
+            current.push(batch.slice(at, take));
+            at += take;
+            filled += take;
+            if filled == chunk_rows {
+                out.push(std::mem::take(&mut current));
+                filled = 0;
+            }
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out.into_iter()
+        .map(|batches| Table {
+            path: table.path.clone(),
+            schema: table.schema.clone(),
+            batches,
+        })
+        .collect()
 }
 
 /// The error with control characters (line breaks from a column name, a

@@ -17,33 +17,18 @@ use crate::error::{Error, Result};
 
 /// Reads the `required` columns and those of `optional` the file has; when a
 /// required one is missing, reads every column so that the caller's error can
-/// list what is there.
+/// list what is there. `rows` (Parquet only) reads `(first, count)` rows,
+/// decoding only the row groups that hold them.
 pub(crate) fn read(
     source: &Source,
     format: Format,
     required: &[String],
     optional: &[String],
+    rows: Option<(usize, usize)>,
 ) -> Result<Table> {
     let path = source.name.as_path();
-    let fail = |e: PolarsError| {
-        Error::bad_format(
-            path,
-            format!(
-                "cannot be read as {}: {}",
-                name(format),
-                first_line(&e.to_string())
-            ),
-        )
-    };
-    // The file, or the bytes read from a pipe.
-    let open = || -> Result<Box<dyn MmapBytesReader + '_>> {
-        Ok(match &source.input {
-            Input::File { path, .. } => {
-                Box::new(std::fs::File::open(path).map_err(|e| Error::io(path, "cannot open", e))?)
-            }
-            Input::Memory(bytes) => Box::new(Cursor::new(bytes.as_slice())),
-        })
-    };
+    let fail = |e: PolarsError| failed(path, format, e);
+    let open = || open(source);
 
     let (mut frame, metadata) = match format {
         Format::ArrowStream => {
@@ -88,6 +73,7 @@ pub(crate) fn read(
                 .collect();
             let frame = reader
                 .with_columns(project(&names, required, optional))
+                .with_slice(rows)
                 .finish()
                 .map_err(fail)?;
             (frame, metadata)
@@ -138,6 +124,37 @@ pub(crate) fn read(
         schema,
         batches,
     })
+}
+
+/// The row count of each row group of a Parquet file, in file order.
+pub(crate) fn parquet_row_groups(source: &Source) -> Result<Vec<usize>> {
+    let mut reader = ParquetReader::new(open(source)?);
+    let metadata = reader
+        .get_metadata()
+        .map_err(|e| failed(&source.name, Format::Parquet, e))?;
+    Ok(metadata.row_groups.iter().map(|g| g.num_rows()).collect())
+}
+
+/// The file, or the bytes read from a pipe.
+fn open(source: &Source) -> Result<Box<dyn MmapBytesReader + '_>> {
+    Ok(match &source.input {
+        Input::File { path, .. } => {
+            Box::new(std::fs::File::open(path).map_err(|e| Error::io(path, "cannot open", e))?)
+        }
+        Input::Memory(bytes) => Box::new(Cursor::new(bytes.as_slice())),
+    })
+}
+
+/// A polars error as the one line evalkit gives.
+fn failed(path: &Path, format: Format, e: PolarsError) -> Error {
+    Error::bad_format(
+        path,
+        format!(
+            "cannot be read as {}: {}",
+            name(format),
+            first_line(&e.to_string())
+        ),
+    )
 }
 
 /// The error for the first CSV row with more fields than the header, if

@@ -472,6 +472,15 @@ impl BinaryState {
     /// # Panics
     /// When one state is weighted and the other is not.
     pub fn merge(&mut self, other: &BinaryState) {
+        self.merge_owned(other.clone());
+    }
+
+    /// Adds another state into this one, reusing its histogram (no copy of
+    /// it, unlike [`BinaryState::merge`]).
+    ///
+    /// # Panics
+    /// When one is weighted and the other is not (a bug in the caller).
+    pub fn merge_owned(&mut self, other: BinaryState) {
         assert_eq!(
             self.weighted, other.weighted,
             "weighted states merge with weighted states"
@@ -485,7 +494,7 @@ impl BinaryState {
             a.predicted.merge(&b.predicted);
             a.observed.merge(&b.observed);
         }
-        self.histogram.merge(&other.histogram);
+        self.histogram.merge_owned(other.histogram);
     }
 
     /// The score histogram.

@@ -75,14 +75,14 @@ impl TaskState {
         }
     }
 
-    fn merge(&mut self, other: &TaskState) -> std::result::Result<(), String> {
+    fn merge(&mut self, other: TaskState) -> std::result::Result<(), String> {
         match (self, other) {
             (TaskState::Binary(a), TaskState::Binary(b)) => {
-                a.merge(b);
+                a.merge_owned(b);
                 Ok(())
             }
-            (TaskState::Multiclass(a), TaskState::Multiclass(b)) => a.merge(b),
-            (TaskState::Regression(a), TaskState::Regression(b)) => a.merge(b),
+            (TaskState::Multiclass(a), TaskState::Multiclass(b)) => a.merge(&b),
+            (TaskState::Regression(a), TaskState::Regression(b)) => a.merge(&b),
             (a, b) => Err(format!("its task is {}, not {}", b.task(), a.task())),
         }
     }
@@ -106,24 +106,24 @@ pub struct StateFile {
 }
 
 impl StateFile {
-    /// Merges `other` (read from `other_path`) into this one. States of
-    /// different tasks, classes, weighting or score kinds do not merge: the
-    /// error names both.
-    pub fn merge(&mut self, other: &StateFile) -> Result<()> {
+    /// Merges `other` into this one (its state is consumed, not copied).
+    /// States of different tasks, classes, weighting or score kinds do not
+    /// merge: the error names both.
+    pub fn merge(&mut self, other: StateFile) -> Result<()> {
         Self::compatible(&self.header, &other.header)?;
-        let (a, b) = (&self.header, &other.header);
-        let refuse = |what: String| {
-            Err(Error::bad_format(
-                &b.path,
-                format!("cannot be merged with {}: {what}", a.path.display()),
-            ))
-        };
-        if let Err(e) = self.state.merge(&other.state) {
-            return refuse(e);
+        let StateFile { header, state } = other;
+        if let Err(what) = self.state.merge(state) {
+            return Err(Error::bad_format(
+                &header.path,
+                format!(
+                    "cannot be merged with {}: {what}",
+                    self.header.path.display()
+                ),
+            ));
         }
-        self.header.rows += other.header.rows;
-        self.header.sources += other.header.sources;
-        if self.header.task_reason != other.header.task_reason {
+        self.header.rows += header.rows;
+        self.header.sources += header.sources;
+        if self.header.task_reason != header.task_reason {
             self.header.task_reason = "agreed by every input".to_string();
         }
         Ok(())

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use super::binary::BinaryState;
 use super::file::{StateFile, TaskState, is_state_file};
 use super::multiclass::MulticlassState;
-use crate::data::{Columns, Predictions, ReadOptions, read_predictions};
+use crate::data::{Columns, Predictions, ReadOptions};
 use crate::error::{Error, Result};
 
 /// The files the arguments name, in order: a file as it is, a folder's
@@ -144,68 +144,96 @@ pub fn from_predictions(preds: &Predictions) -> Result<StateFile> {
 }
 
 /// One input's state: a state file as it is, a prediction file read with
-/// `options` and folded.
+/// `options` and folded chunk by chunk ([`crate::data::chunk_rows`] rows at
+/// a time).
 pub fn read_one(path: &Path, options: &ReadOptions) -> Result<StateFile> {
+    read_one_in_chunks(path, options, crate::data::chunk_rows())
+}
+
+/// [`read_one`] with chunks of `chunk_rows` rows: the state is the same,
+/// bit for bit, whatever the chunk size (states merge exactly); only memory
+/// and speed change.
+pub fn read_one_in_chunks(
+    path: &Path,
+    options: &ReadOptions,
+    chunk_rows: usize,
+) -> Result<StateFile> {
     if is_state_file(path) {
-        StateFile::read(path)
-    } else {
-        from_predictions(&read_predictions(path, options)?)
+        return StateFile::read(path);
     }
+    let mut chunks = MergeTree::default();
+    crate::data::for_each_chunk(path, options, chunk_rows, &mut |preds| {
+        chunks.push(from_predictions(&preds)?)
+    })?;
+    let mut file = chunks.finish()?;
+    // The chunks of one file are one source.
+    file.header.sources = 1;
+    Ok(file)
 }
 
 /// The merged state of every input (already expanded), read as many
 /// inputs at a time as there are threads (each input's state is built in
 /// parallel too; reading one file while another folds keeps every core
-/// busy). States merge as a balanced tree (a binary counter: level k holds
-/// the merge of 2^k inputs), so each distinct score is merged O(log inputs)
-/// times, not once per input, and memory holds O(log inputs) states and one
-/// input per thread. Every input is checked against the first before it
-/// merges, so an error names the input at fault; the first input in error
-/// (in the given order) is the one reported.
+/// busy). States merge as a balanced tree ([`MergeTree`]); memory holds
+/// O(log inputs) states and one input's chunk per thread. Every input is
+/// checked against the first before it merges, so an error names the input
+/// at fault; the first input in error (in the given order) is the one
+/// reported.
 pub fn reduce(paths: &[PathBuf], options: &ReadOptions) -> Result<StateFile> {
     use rayon::prelude::*;
-    let mut first: Option<crate::data::Header> = None;
-    let mut stack: Vec<(u32, StateFile)> = Vec::new();
+    let mut tree = MergeTree::default();
     let window = rayon::current_num_threads().max(1);
     for group in paths.chunks(window) {
         let states: Vec<Result<StateFile>> =
             group.par_iter().map(|p| read_one(p, options)).collect();
         for s in states {
-            reduce_into(&mut stack, &mut first, s?)?;
+            tree.push(s?)?;
         }
     }
-    let mut merged: Option<StateFile> = None;
-    while let Some((_, mut older)) = stack.pop() {
-        if let Some(m) = merged.take() {
-            older.merge(&m)?;
-        }
-        merged = Some(older);
-    }
-    merged.ok_or_else(|| Error::usage("no input given"))
+    tree.finish()
 }
 
-/// One input's state pushed onto the binary-counter merge stack of
-/// [`reduce`], after checking it against the first input's header.
-fn reduce_into(
-    stack: &mut Vec<(u32, StateFile)>,
-    first: &mut Option<crate::data::Header>,
-    mut s: StateFile,
-) -> Result<()> {
-    match first {
-        Some(h) => StateFile::compatible(h, &s.header)?,
-        None => *first = Some(s.header.clone()),
+/// States merged as a balanced tree as they arrive: a binary counter, level
+/// k holding the merge of 2^k states, so each distinct score is merged
+/// O(log states) times, not once per state. Each state is checked against
+/// the first's header before it merges.
+#[derive(Default)]
+pub struct MergeTree {
+    first: Option<crate::data::Header>,
+    stack: Vec<(u32, StateFile)>,
+}
+
+impl MergeTree {
+    /// Adds a state.
+    pub fn push(&mut self, mut s: StateFile) -> Result<()> {
+        match &self.first {
+            Some(h) => StateFile::compatible(h, &s.header)?,
+            None => self.first = Some(s.header.clone()),
+        }
+        let mut level = 0;
+        while self.stack.last().is_some_and(|(l, _)| *l == level) {
+            let Some((_, mut older)) = self.stack.pop() else {
+                break;
+            };
+            older.merge(s)?;
+            s = older;
+            level += 1;
+        }
+        self.stack.push((level, s));
+        Ok(())
     }
-    let mut level = 0;
-    while stack.last().is_some_and(|(l, _)| *l == level) {
-        let Some((_, mut older)) = stack.pop() else {
-            break;
-        };
-        older.merge(&s)?;
-        s = older;
-        level += 1;
+
+    /// The merge of every state pushed; an error when there was none.
+    pub fn finish(mut self) -> Result<StateFile> {
+        let mut merged: Option<StateFile> = None;
+        while let Some((_, mut older)) = self.stack.pop() {
+            if let Some(m) = merged.take() {
+                older.merge(m)?;
+            }
+            merged = Some(older);
+        }
+        merged.ok_or_else(|| Error::usage("no input given"))
     }
-    stack.push((level, s));
-    Ok(())
 }
 
 #[cfg(test)]

@@ -105,3 +105,16 @@ impl Rng {
         (0..12).map(|_| self.unit()).sum::<f64>() - 6.0
     }
 }
+
+/// The `--json` document of `evalkit ARGS` (which must succeed), without
+/// the keys that name the inputs (`file`, `sources`): to compare runs over
+/// a file and over its shards.
+pub fn json_without_inputs(args: &[&str]) -> serde_json::Value {
+    let out = evalkit(args);
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    let mut doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let o = doc.as_object_mut().unwrap();
+    o.remove("file");
+    o.remove("sources");
+    doc
+}

@@ -1,10 +1,12 @@
 //! Integration tests: one binary, a module per area.
 
 mod bad_input;
+mod chunks;
 mod cli;
 mod common;
 mod compare;
 mod differential;
+mod fast_inputs;
 mod fast_tier;
 mod formats;
 mod fuzz_readers;

@@ -10,7 +10,7 @@ use arrow::array::{ArrayRef, Float32Array, Float64Array, UInt8Array};
 use evalkit::data::{Columns, Floats, ReadOptions, read_predictions};
 use serde_json::Value;
 
-use crate::common::{Rng, evalkit, fixture, stderr, stdout, write_ipc};
+use crate::common::{Rng, evalkit, fixture, json_without_inputs, stderr, stdout, write_ipc};
 
 /// Splits a binary or regression fixture's rows at random into `shards` Arrow files in
 /// `dir` (named so that a glob and a folder list them in the same order),
@@ -79,13 +79,7 @@ fn full_json(args: &[&str]) -> Value {
 fn full_json_with(args: &[&str]) -> Value {
     let mut all = vec!["full", "--json"];
     all.extend_from_slice(args);
-    let out = evalkit(&all);
-    assert!(out.status.success(), "{all:?}: {}", stderr(&out));
-    let mut doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let o = doc.as_object_mut().unwrap();
-    o.remove("file");
-    o.remove("sources");
-    doc
+    json_without_inputs(&all)
 }
 
 fn s(p: &Path) -> &str {

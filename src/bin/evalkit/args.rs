@@ -92,8 +92,11 @@ impl Columns {
 
 #[derive(Debug, Args)]
 pub struct FastArgs {
-    /// Prediction file (Arrow IPC file or stream, Parquet, CSV).
-    pub preds: PathBuf,
+    /// Prediction file (Arrow IPC file or stream, Parquet, CSV); several
+    /// files, a folder or a quoted glob are sampled as one file holding
+    /// their rows in that order.
+    #[arg(required = true, value_name = "PREDS")]
+    pub preds: Vec<PathBuf>,
     /// Rows to sample, or `all`.
     #[arg(long, value_name = "N|all", default_value = "10000", value_parser = parse_sample, allow_negative_numbers = true)]
     pub sample: SampleSize,

@@ -138,7 +138,8 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
             }
         }
         Command::Fast(a) => {
-            let preds = read_predictions(&a.preds, &a.columns.read_options()?)?;
+            let read = a.columns.read_options()?;
+            let inputs = evalkit::state::inputs::expand(&a.preds)?;
             if !(0.0..=1.0).contains(&a.threshold) {
                 return Err(evalkit::Error::Usage(format!(
                     "--threshold {} is not a probability in [0, 1]",
@@ -154,19 +155,41 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
                 threshold: a.threshold,
                 ..FastOptions::default()
             };
-            let result = evalkit::fast::fast(&preds, &options);
+            let (header, result) =
+                if inputs.len() == 1 && !evalkit::state::file::is_state_file(&inputs[0]) {
+                    let preds = read_predictions(&inputs[0], &read)?;
+                    (preds.header(), evalkit::fast::fast(&preds, &options))
+                } else {
+                    let (mut header, result) = evalkit::fast::fast_inputs(
+                        &inputs,
+                        &read,
+                        &options,
+                        evalkit::data::chunk_rows(),
+                    )?;
+                    if a.preds.len() == 1 && inputs != a.preds {
+                        // The folder or glob as given, not its first file.
+                        header.path = a.preds[0].clone();
+                    }
+                    (header, result)
+                };
             warn(&result.metrics.warnings());
             if a.json {
-                emit_json(&evalkit::json::fast(&preds, &options, &result))?;
+                emit_json(&evalkit::json::fast(&header, &options, &result))?;
             } else {
-                emit(&output::fast(&preds, &options, &result))?;
+                emit(&output::fast(&header, &options, &result))?;
             }
         }
         Command::Full(a) => {
             let slicings = a.slicings();
             let mut read = a.columns.read_options()?;
             let inputs = evalkit::state::inputs::expand(&a.preds)?;
-            if inputs.len() > 1 || evalkit::state::file::is_state_file(&inputs[0]) {
+            // Without a bootstrap, one file is folded chunk by chunk like
+            // shards (the same numbers, bit for bit, in bounded memory); the
+            // bootstrap of a file draws per row and reads it whole.
+            if inputs.len() > 1
+                || evalkit::state::file::is_state_file(&inputs[0])
+                || a.tier.options().intervals.replicates == 0
+            {
                 return full_from_state(&a, &inputs, &read);
             }
             add_slice_columns(&mut read, &slicings)?;
@@ -471,7 +494,7 @@ fn full_from_state(
         add_slice_columns(&mut read, &slicings)?;
         evalkit::slices::sliced_states(inputs, &read, &slicings)?
     };
-    if a.preds.len() == 1 {
+    if a.preds.len() == 1 && inputs != a.preds {
         // The folder or glob as given, not its first file.
         file.header.path = a.preds[0].clone();
     }

@@ -101,7 +101,7 @@ fn metric_rows(metrics: &MetricSet, with_se: bool) -> Vec<Vec<String>> {
 }
 
 /// The fast tier's table.
-pub fn fast(preds: &Predictions, options: &FastOptions, r: &FastResult) -> String {
+pub fn fast(preds: &Header, options: &FastOptions, r: &FastResult) -> String {
     let mut out = String::new();
     let sample = if r.rows_used == r.rows {
         "every row".to_string()
@@ -111,7 +111,7 @@ pub fn fast(preds: &Predictions, options: &FastOptions, r: &FastResult) -> Strin
     header(
         &mut out,
         "fast",
-        &preds.header(),
+        preds,
         format!("{} in file, {} sampled ({sample})", r.rows, r.rows_used),
     );
     out.push('\n');
