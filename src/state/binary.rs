@@ -364,7 +364,7 @@ impl BinaryState {
             .reduce(
                 || BinaryState::new(weighted),
                 |mut a, b| {
-                    a.merge(&b);
+                    a.merge_owned(b);
                     a
                 },
             );
