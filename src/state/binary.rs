@@ -38,6 +38,128 @@ struct Group {
 /// Exact weight sums of a group's positives and negatives.
 type GroupWeights = [ExactSum; 2];
 
+/// The weight sums of a weighted histogram's groups, 16 bytes a group: a
+/// pair of doubles that are the exact sums when each sum is one double
+/// (a group of one row, or rows whose weights add without rounding: most
+/// groups of real scores), else a NaN whose payload indexes the group's
+/// exact sums in `wide`. (An exact pair in every group, 64 bytes, made the
+/// weighted full tier spend most of its time faulting in memory.)
+#[derive(Debug, Clone, Default)]
+struct Weights {
+    pairs: Vec<[f64; 2]>,
+    wide: Vec<GroupWeights>,
+}
+
+/// A group's weight sums, as [`Weights`] holds them.
+enum Pair<'a> {
+    /// Each sum is this double, exactly.
+    Plain([f64; 2]),
+    /// The exact sums.
+    Wide(&'a GroupWeights),
+}
+
+/// The quiet-NaN bits that mark a wide pair (the index in the low bits).
+const WIDE: u64 = 0x7FF8_0000_0000_0000;
+
+/// `a + b` when the sum is exact in one double.
+#[inline]
+fn exact_add(a: f64, b: f64) -> Option<f64> {
+    // Knuth's two-sum: the rounding error of a + b, exactly.
+    let s = a + b;
+    let bb = s - a;
+    let err = (a - (s - bb)) + (b - bb);
+    (err == 0.0 && s.is_finite()).then_some(s)
+}
+
+impl Weights {
+    fn with_capacity(n: usize) -> Weights {
+        Weights {
+            pairs: Vec::with_capacity(n),
+            wide: Vec::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.pairs.len()
+    }
+
+    fn get(&self, i: usize) -> Pair<'_> {
+        let p = self.pairs[i];
+        if p[0].is_nan() {
+            Pair::Wide(&self.wide[(p[0].to_bits() & !WIDE) as usize])
+        } else {
+            Pair::Plain(p)
+        }
+    }
+
+    /// Group `i`'s exact sums.
+    fn exact(&self, i: usize) -> GroupWeights {
+        match self.get(i) {
+            Pair::Plain(p) => p.map(ExactSum::of),
+            Pair::Wide(ws) => ws.clone(),
+        }
+    }
+
+    fn push_plain(&mut self, p: [f64; 2]) {
+        self.pairs.push(p);
+    }
+
+    /// Appends exact sums, as a plain pair when each is one double.
+    fn push_exact(&mut self, ws: GroupWeights) {
+        match (ws[0].single(), ws[1].single()) {
+            (Some(a), Some(b)) => self.pairs.push([a, b]),
+            _ => {
+                self.pairs
+                    .push([f64::from_bits(WIDE | self.wide.len() as u64), f64::NAN]);
+                self.wide.push(ws);
+            }
+        }
+    }
+
+    /// Appends group `i` of `other`.
+    fn push_from(&mut self, other: &Weights, i: usize) {
+        match other.get(i) {
+            Pair::Plain(p) => self.push_plain(p),
+            Pair::Wide(ws) => self.push_exact(ws.clone()),
+        }
+    }
+
+    /// Appends the sum of group `i` of `a` and group `j` of `b`.
+    fn push_sum(&mut self, a: &Weights, i: usize, b: &Weights, j: usize) {
+        if let (Pair::Plain(x), Pair::Plain(y)) = (a.get(i), b.get(j))
+            && let (Some(p), Some(n)) = (exact_add(x[0], y[0]), exact_add(x[1], y[1]))
+        {
+            self.push_plain([p, n]);
+            return;
+        }
+        let mut ws = a.exact(i);
+        let other = b.exact(j);
+        ws[0].merge(&other[0]);
+        ws[1].merge(&other[1]);
+        self.push_exact(ws);
+    }
+
+    /// Adds `w` to the last group's positive (`class` 0) or negative sum.
+    fn add_to_last(&mut self, class: usize, w: f64) {
+        let Some(last) = self.pairs.last_mut() else {
+            return;
+        };
+        if last[0].is_nan() {
+            let k = (last[0].to_bits() & !WIDE) as usize;
+            self.wide[k][class].add(w);
+            return;
+        }
+        if let Some(s) = exact_add(last[class], w) {
+            last[class] = s;
+            return;
+        }
+        let mut ws = last.map(ExactSum::of);
+        ws[class].add(w);
+        self.pairs.pop();
+        self.push_exact(ws);
+    }
+}
+
 /// The accumulators of one batch of rows: Σw, Σw·log loss, Σw·(y − p)²,
 /// and per reliability bin Σw, Σw·p, Σw·y.
 #[derive(Default)]
@@ -61,15 +183,28 @@ struct Bin {
 /// descending, with its positive and negative counts and (weighted) exact
 /// weight sums. The binary state keeps one; the multiclass state keeps one
 /// per class (one-vs-rest).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct ScoreHistogram {
     weighted: bool,
     /// Distinct scores, strictly descending.
     groups: Vec<Group>,
     /// Weighted histograms: each group's weight sums (kept apart from the
-    /// groups so an unweighted histogram carries none, and a weighted one
-    /// allocates nothing per group).
-    weights: Vec<GroupWeights>,
+    /// groups so an unweighted histogram carries none).
+    weights: Weights,
+}
+
+impl PartialEq for ScoreHistogram {
+    /// Equal groups with equal exact weight sums (a sum may be held plain
+    /// in one and wide in the other).
+    fn eq(&self, other: &ScoreHistogram) -> bool {
+        self.weighted == other.weighted
+            && self.groups == other.groups
+            && self.weights.len() == other.weights.len()
+            && (0..self.weights.len()).all(|i| match (self.weights.get(i), other.weights.get(i)) {
+                (Pair::Plain(a), Pair::Plain(b)) => a == b,
+                _ => self.weights.exact(i) == other.weights.exact(i),
+            })
+    }
 }
 
 impl ScoreHistogram {
@@ -78,7 +213,7 @@ impl ScoreHistogram {
         ScoreHistogram {
             weighted,
             groups: Vec::new(),
-            weights: Vec::new(),
+            weights: Weights::default(),
         }
     }
 
@@ -113,7 +248,7 @@ impl ScoreHistogram {
                 negatives: 0,
             });
             if self.weighted {
-                self.weights.push(GroupWeights::default());
+                self.weights.push_plain([0.0; 2]);
             }
         }
         if let Some(g) = self.groups.last_mut() {
@@ -123,8 +258,8 @@ impl ScoreHistogram {
                 g.negatives += 1;
             }
         }
-        if let (Some(ws), Some(w)) = (self.weights.last_mut(), weight) {
-            ws[!positive as usize].add(w);
+        if let Some(w) = weight {
+            self.weights.add_to_last(!positive as usize, w);
         }
     }
 
@@ -178,8 +313,11 @@ impl ScoreHistogram {
         };
         self.groups
             .iter()
-            .zip(&self.weights)
-            .map(|(g, ws)| Some((g.score, whole(&ws[0])?, whole(&ws[1])?)))
+            .enumerate()
+            .map(|(i, g)| {
+                let ws = self.weights.exact(i);
+                Some((g.score, whole(&ws[0])?, whole(&ws[1])?))
+            })
             .collect()
     }
 
@@ -203,17 +341,22 @@ impl ScoreHistogram {
             curve.thresholds.push(g.score);
             tp += g.positives;
             fp += g.negatives;
-            match self.weights.get(i) {
-                Some(ws) => {
-                    tw.merge(&ws[0]);
-                    fw.merge(&ws[1]);
-                    curve.tps.push(tw.value());
-                    curve.fps.push(fw.value());
+            if self.weighted {
+                match self.weights.get(i) {
+                    Pair::Plain(p) => {
+                        tw.add(p[0]);
+                        fw.add(p[1]);
+                    }
+                    Pair::Wide(ws) => {
+                        tw.merge(&ws[0]);
+                        fw.merge(&ws[1]);
+                    }
                 }
-                None => {
-                    curve.tps.push(tp as f64);
-                    curve.fps.push(fp as f64);
-                }
+                curve.tps.push(tw.value());
+                curve.fps.push(fw.value());
+            } else {
+                curve.tps.push(tp as f64);
+                curve.fps.push(fp as f64);
             }
         }
         curve
@@ -244,7 +387,8 @@ impl ScoreHistogram {
             prev = Some(bits);
             w.varint(g.positives);
             w.varint(g.negatives);
-            if let Some(ws) = self.weights.get(i) {
+            if self.weighted {
+                let ws = self.weights.exact(i);
                 w.exact(&ws[0]);
                 w.exact(&ws[1]);
             }
@@ -261,7 +405,7 @@ impl ScoreHistogram {
             return Err(format!("the score shift is {shift}, more than 63"));
         }
         let mut groups = Vec::with_capacity(n);
-        let mut weights = Vec::with_capacity(if weighted { n } else { 0 });
+        let mut weights = Weights::with_capacity(if weighted { n } else { 0 });
         let mut prev: Option<u64> = None;
         let mut rows: u64 = 0;
         for i in 0..n {
@@ -289,7 +433,7 @@ impl ScoreHistogram {
                 if ws.iter().any(|s| s.value() < 0.0) {
                     return Err(format!("score {i} has a negative weight"));
                 }
-                weights.push(ws);
+                weights.push_exact(ws);
             }
             groups.push(Group {
                 score,
@@ -643,48 +787,48 @@ fn merge_histograms(a: ScoreHistogram, b: ScoreHistogram) -> ScoreHistogram {
     let weighted = a.weighted;
     let mut out = ScoreHistogram::new(weighted);
     out.groups.reserve(a.groups.len() + b.groups.len());
-    let mut a_weights = a.weights.into_iter();
-    let mut b_weights = b.weights.into_iter();
+    if weighted {
+        out.weights = Weights::with_capacity(a.groups.len() + b.groups.len());
+    }
     let (mut i, mut j) = (0, 0);
     loop {
-        let (x, y) = (a.groups.get(i), b.groups.get(j));
-        let (group, ws) = match (x, y) {
+        let group = match (a.groups.get(i), b.groups.get(j)) {
             (Some(x), Some(y)) if x.score == y.score => {
+                if weighted {
+                    out.weights.push_sum(&a.weights, i, &b.weights, j);
+                }
                 i += 1;
                 j += 1;
-                let ws = match (a_weights.next(), b_weights.next()) {
-                    (Some(mut xw), Some(yw)) => {
-                        xw[0].merge(&yw[0]);
-                        xw[1].merge(&yw[1]);
-                        Some(xw)
-                    }
-                    _ => None,
-                };
-                let g = Group {
+                Group {
                     score: x.score,
                     positives: x.positives + y.positives,
                     negatives: x.negatives + y.negatives,
-                };
-                (g, ws)
+                }
             }
             (Some(x), Some(y)) if x.score > y.score => {
+                if weighted {
+                    out.weights.push_from(&a.weights, i);
+                }
                 i += 1;
-                (*x, a_weights.next())
+                *x
             }
             (Some(x), None) => {
+                if weighted {
+                    out.weights.push_from(&a.weights, i);
+                }
                 i += 1;
-                (*x, a_weights.next())
+                *x
             }
             (_, Some(y)) => {
+                if weighted {
+                    out.weights.push_from(&b.weights, j);
+                }
                 j += 1;
-                (*y, b_weights.next())
+                *y
             }
             (None, None) => break,
         };
         out.groups.push(group);
-        if let Some(ws) = ws {
-            out.weights.push(ws);
-        }
     }
     out
 }
@@ -692,6 +836,77 @@ fn merge_histograms(a: ScoreHistogram, b: ScoreHistogram) -> ScoreHistogram {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_and_wide_group_weights_merge_to_the_same_histogram() {
+        // Ten tied scores of many rows with weights of very different
+        // sizes (sums that one double cannot hold: wide groups) and weights
+        // on a 2⁻⁸ grid (sums that stay plain), folded at once and in
+        // pieces merged in two orders: equal histograms, equal bytes, and
+        // each group's sums are the exact sums of its rows.
+        let mut x = 0x0BAD_5EED_1234_5678u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let rows: Vec<(f64, bool, f64)> = (0..6000)
+            .map(|i| {
+                let score = (i % 10) as f64 / 10.0;
+                let w = if i % 10 < 5 {
+                    (next() >> 11) as f64 / (1u64 << 53) as f64 * 10f64.powi(i % 7 - 3)
+                } else {
+                    (next() % 512) as f64 / 256.0 + 1.0
+                };
+                (score, next() & 1 == 1, w)
+            })
+            .collect();
+        let mut whole = ScoreHistogram::new(true);
+        whole.update(&mut rows.clone());
+        let pieces: Vec<ScoreHistogram> = rows
+            .chunks(777)
+            .map(|c| {
+                let mut h = ScoreHistogram::new(true);
+                h.update(&mut c.to_vec());
+                h
+            })
+            .collect();
+        let mut forward = ScoreHistogram::new(true);
+        for p in &pieces {
+            forward.merge(p);
+        }
+        let mut backward = ScoreHistogram::new(true);
+        for p in pieces.iter().rev() {
+            backward.merge(p);
+        }
+        assert!(
+            !whole.weights.wide.is_empty(),
+            "some sums need more than a double"
+        );
+        assert!(
+            (0..whole.weights.len()).any(|i| matches!(whole.weights.get(i), Pair::Plain(_))),
+            "some sums stay plain"
+        );
+        assert_eq!(forward, whole);
+        assert_eq!(backward, whole);
+        let bytes = |h: &ScoreHistogram| {
+            let mut w = Writer::default();
+            h.encode(&mut w);
+            w.into_bytes()
+        };
+        assert_eq!(bytes(&forward), bytes(&whole));
+        assert_eq!(bytes(&backward), bytes(&whole));
+        for (i, (score, _, _)) in whole.groups().enumerate() {
+            let mut want = [ExactSum::new(), ExactSum::new()];
+            for &(s, positive, w) in &rows {
+                if s == score {
+                    want[!positive as usize].add(w);
+                }
+            }
+            assert_eq!(whole.weights.exact(i), want, "group {i}");
+        }
+    }
 
     #[test]
     fn the_weighted_ranking_table_is_the_running_exact_sums() {
@@ -717,7 +932,8 @@ mod tests {
         assert_eq!(h.distinct_scores(), n);
         let curve = h.curve();
         let (mut tw, mut fw) = (ExactSum::new(), ExactSum::new());
-        for (i, ws) in h.weights.iter().enumerate() {
+        for i in 0..h.weights.len() {
+            let ws = h.weights.exact(i);
             tw.merge(&ws[0]);
             fw.merge(&ws[1]);
             assert_eq!(curve.tps[i].to_bits(), tw.value().to_bits(), "group {i}");

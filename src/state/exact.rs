@@ -33,6 +33,20 @@ impl ExactSum {
         ExactSum::default()
     }
 
+    /// The sum of `x` alone.
+    pub fn of(x: f64) -> ExactSum {
+        ExactSum {
+            hi: x,
+            lo: Vec::new(),
+        }
+    }
+
+    /// The total when one double holds it exactly as the sum's only
+    /// partial (`None` may also be said of a total one double could hold).
+    pub fn single(&self) -> Option<f64> {
+        self.lo.is_empty().then_some(self.hi)
+    }
+
     /// Adds `x` exactly.
     #[inline]
     pub fn add(&mut self, x: f64) {
