@@ -299,56 +299,49 @@ pub fn fast_inputs(
         Ok(header)
     };
 
-    // Regression's strata are label deciles: the row count, then the
-    // probed labels.
-    let mut cuts: Option<Vec<f64>> = None;
-    let header = match pass(&mut |_, _| {})? {
-        h if h.task == Task::Regression => {
-            let step = crate::sample::decile_probe_step(h.rows);
-            let mut probe = Vec::new();
-            pass(&mut |preds, first| {
-                if let Columns::Regression { labels, .. } = &preds.columns {
-                    let skip = (step - first % step) % step;
-                    probe.extend(
-                        (skip as usize..labels.len())
-                            .step_by(step as usize)
-                            .map(|i| labels.get(i)),
-                    );
-                }
-            })?;
-            cuts = Some(crate::sample::decile_cuts(probe));
-            h
+    // The strata's rows and weights, summed in row order as [`fast`] sums
+    // them: for classification in the first pass; regression's strata are
+    // label deciles, so its first pass counts the rows, a second probes the
+    // labels that set the deciles and a third counts the strata.
+    let mut totals: Vec<u64> = Vec::new();
+    let mut weight: Vec<f64> = Vec::new();
+    let header = pass(&mut |preds, _| {
+        if !matches!(preds.columns, Columns::Regression { .. }) {
+            count_strata(&mut totals, &mut weight, preds, &stratum_ids(preds, None));
         }
-        h => h,
-    };
+    })?;
+    let mut cuts: Option<Vec<f64>> = None;
+    if header.task == Task::Regression {
+        let step = crate::sample::decile_probe_step(header.rows);
+        let mut probe = Vec::new();
+        pass(&mut |preds, first| {
+            if let Columns::Regression { labels, .. } = &preds.columns {
+                let skip = (step - first % step) % step;
+                probe.extend(
+                    (skip as usize..labels.len())
+                        .step_by(step as usize)
+                        .map(|i| labels.get(i)),
+                );
+            }
+        })?;
+        let c = crate::sample::decile_cuts(probe);
+        pass(&mut |preds, _| {
+            count_strata(
+                &mut totals,
+                &mut weight,
+                preds,
+                &stratum_ids(preds, Some(&c)),
+            );
+        })?;
+        cuts = Some(c);
+    }
     let strata = match header.task {
         Task::Binary => 2,
         Task::Multiclass => header.class_names.len(),
         Task::Regression => 10,
     };
-    let ids = |preds: &Predictions| -> Vec<u32> {
-        match (&preds.columns, &cuts) {
-            (Columns::Binary { labels, .. }, _) => labels.iter().map(|&y| y as u32).collect(),
-            (Columns::Multiclass { labels, .. }, _) => labels.clone(),
-            (Columns::Regression { labels, .. }, Some(cuts)) => (0..labels.len())
-                .map(|i| crate::sample::decile_of(cuts, labels.get(i)) as u32)
-                .collect(),
-            (Columns::Regression { .. }, None) => Vec::new(),
-        }
-    };
-
-    // The strata's rows and weights, summed in row order as [`fast`] sums
-    // them.
-    let mut totals = vec![0u64; strata];
-    let mut weight = vec![0.0f64; strata];
-    pass(&mut |preds, _| {
-        for (r, h) in ids(preds).into_iter().enumerate() {
-            totals[h as usize] += 1;
-            if let Some(w) = &preds.weights {
-                weight[h as usize] += w.get(r);
-            }
-        }
-    })?;
+    totals.resize(strata, 0);
+    weight.resize(strata, 0.0);
     if !header.weighted {
         weight = totals.iter().map(|&t| t as f64).collect();
     }
@@ -357,7 +350,7 @@ pub fn fast_inputs(
     let mut seen = vec![0u64; strata];
     let mut terms: Vec<Term> = Vec::new();
     pass(&mut |preds, _| {
-        let ids = ids(preds);
+        let ids = stratum_ids(preds, cuts.as_deref());
         plan.pick(&ids, &mut seen, |r| {
             let (l, c) = row_term(preds, r, options.threshold);
             let w = preds.weights.as_ref().map_or(1.0, |w| w.get(r));
@@ -376,6 +369,35 @@ pub fn fast_inputs(
     };
     let result = finish(header.task, header.rows, &terms, strata, options);
     Ok((header, result))
+}
+
+/// Each row's stratum: its class, or with `cuts` its regression label's
+/// decile.
+fn stratum_ids(preds: &Predictions, cuts: Option<&[f64]>) -> Vec<u32> {
+    match (&preds.columns, cuts) {
+        (Columns::Binary { labels, .. }, _) => labels.iter().map(|&y| y as u32).collect(),
+        (Columns::Multiclass { labels, .. }, _) => labels.clone(),
+        (Columns::Regression { labels, .. }, Some(cuts)) => (0..labels.len())
+            .map(|i| crate::sample::decile_of(cuts, labels.get(i)) as u32)
+            .collect(),
+        (Columns::Regression { .. }, None) => Vec::new(),
+    }
+}
+
+/// Adds rows of strata `ids` to the strata's row counts and weights (in
+/// row order), growing them to the strata seen.
+fn count_strata(totals: &mut Vec<u64>, weight: &mut Vec<f64>, preds: &Predictions, ids: &[u32]) {
+    for (r, &h) in ids.iter().enumerate() {
+        let h = h as usize;
+        if h >= totals.len() {
+            totals.resize(h + 1, 0);
+            weight.resize(h + 1, 0.0);
+        }
+        totals[h] += 1;
+        if let Some(w) = &preds.weights {
+            weight[h] += w.get(r);
+        }
+    }
 }
 
 fn decile_names(cuts: &[f64]) -> Vec<String> {
