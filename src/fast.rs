@@ -9,7 +9,18 @@
 //! variance of each stratum's ratio mean), so it is 0 when every row is used;
 //! a stratum with one sampled row contributes no variance estimate.
 //!
-//! The interval on accuracy (and the loss) is the normal one, `m ± z·SE`.
+//! The loss's interval is the normal one, `m ± z·SE`. Accuracy is a
+//! proportion, and a normal interval around one breaks where it matters most:
+//! a sample whose rows are all right gives `SE = 0` and "1 [1, 1]". Its
+//! interval is Wilson's score interval at the design's effective sample size
+//! (Korn & Graubard, 1998, *Survey Methodology* 24(2)):
+//! `n_eff = p(1 − p) / SE²`, or the rows sampled when `SE = 0` (`p` is 0 or 1,
+//! or every stratum is constant), so stratification and the finite-population
+//! correction still narrow it.
+//!
+//! When every row is used the values are exact: no interval (`ci: null`,
+//! method `"exact"`, standard error 0 and a reason that says so), not a
+//! zero-width one.
 
 use std::path::PathBuf;
 
@@ -18,6 +29,7 @@ use crate::error::{Error, Result};
 use crate::metrics::binary::binary_log_loss;
 use crate::metrics::{Metric, MetricSet, neg_log};
 use crate::sample::{Sample, decile_strata, stratified};
+use crate::uncertainty::intervals::wilson;
 
 /// Options of the fast tier.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -223,9 +235,9 @@ fn finish(
     } else {
         "log_loss"
     };
-    metrics.insert(loss_name, loss.estimate(&strata, z));
+    metrics.insert(loss_name, loss.estimate(&strata, z, Interval::Normal));
     if task != Task::Regression {
-        metrics.insert("accuracy", acc.estimate(&strata, z));
+        metrics.insert("accuracy", acc.estimate(&strata, z, Interval::Wilson));
     }
 
     FastResult {
@@ -445,7 +457,7 @@ impl StratumSums {
         }
     }
 
-    fn estimate(&self, strata: &Strata, z: f64) -> Metric {
+    fn estimate(&self, strata: &Strata, z: f64, interval: Interval) -> Metric {
         let stratum_weight = &strata.weight;
         // Strata with sampled weight; their file weight is the denominator.
         let used: Vec<usize> = (0..self.n.len())
@@ -467,13 +479,55 @@ impl StratumSums {
                 var += share * share * fpc.max(0.0) * v;
             }
         }
+        if strata.sampled == strata.totals {
+            return Metric {
+                value: Some(value),
+                ci: None,
+                method: "exact".to_string(),
+                std_error: Some(0.0),
+                reason: Some(EVERY_ROW.to_string()),
+            };
+        }
         let se = var.sqrt();
+        let ci = match interval {
+            Interval::Normal => [value - z * se, value + z * se],
+            Interval::Wilson => {
+                let sampled: u64 = used.iter().map(|&h| self.n[h]).sum();
+                let n = if var > 0.0 {
+                    value * (1.0 - value) / var
+                } else {
+                    sampled as f64
+                };
+                wilson(value, n, z)
+            }
+        };
         Metric {
             value: Some(value),
-            ci: Some([value - z * se, value + z * se]),
-            method: "normal".to_string(),
+            ci: Some(ci),
+            method: interval.name().to_string(),
             std_error: Some(se),
             reason: None,
+        }
+    }
+}
+
+/// The reason an estimate from every row has no interval.
+pub const EVERY_ROW: &str = "every row was used: the value is exact, with no sampling error";
+
+/// The kind of interval of an estimate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Interval {
+    /// `m ± z·SE`.
+    Normal,
+    /// Wilson's score interval at the effective sample size (proportions).
+    Wilson,
+}
+
+impl Interval {
+    fn name(self) -> &'static str {
+        match self {
+            Interval::Normal => "normal",
+            Interval::Wilson => "wilson",
         }
     }
 }

@@ -6,7 +6,9 @@
 //! registry), `rows_used`, `seed`, `metrics` and `warnings`.
 //! Each metric is `{"value": f64|null, "ci": [lo, hi]|null, "method": "..."}`,
 //! plus `"reason"` when the value is undefined and `"std_error"` where the
-//! tier estimates one. Counts are integers unless the file has weights.
+//! tier estimates one. The fast tier on every row gives `"ci": null`,
+//! `"method": "exact"`, `"std_error": 0` and a `"reason"` that says the value
+//! is exact. Counts are integers unless the file has weights.
 
 use serde_json::{Value, json};
 

@@ -46,6 +46,7 @@ pub mod compare;
 pub mod data;
 pub mod error;
 pub mod fast;
+pub mod format;
 pub mod full;
 pub mod infer;
 pub mod json;

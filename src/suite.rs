@@ -15,6 +15,7 @@ use crate::compare::{self, Join};
 use crate::data::{Predictions, ReadOptions, ScoreKind, Task, read_predictions};
 use crate::error::{Error, Result};
 use crate::fast::{FastOptions, FastResult};
+use crate::format::number;
 use crate::full::binary::Thresholds;
 use crate::full::{FullOptions, FullResult};
 use crate::infer::{self, InferOptions, dataset::DatasetSpec};
@@ -544,11 +545,21 @@ pub struct Verdict {
     pub line: usize,
     /// Passed.
     pub passed: bool,
-    /// The value judged.
-    pub measured: Option<f64>,
-    /// The interval shown with it.
+    /// The point value: the metric's, the paired difference's (`max_drop`)
+    /// or the inference statistic's.
+    pub value: Option<f64>,
+    /// The value's interval.
     pub interval: Option<[f64; 2]>,
-    /// Why it failed, or how it was judged.
+    /// What was compared with the gate's bound: `"value"`, `"lower bound"`,
+    /// `"upper bound"`, `"worst-case drop"`, `"drop"`, ...; empty when the
+    /// gate could not be judged.
+    pub judged_on: String,
+    /// The number compared with the bound (`None` when not judged).
+    pub measured: Option<f64>,
+    /// The unit of `value` and `measured` (`"ms"`, `"rows/s"`, `"MiB"`;
+    /// empty for metrics).
+    pub unit: String,
+    /// How it was judged, or why it could not be.
     pub detail: String,
 }
 
@@ -767,87 +778,130 @@ fn full_options(suite: &Suite) -> Result<FullOptions> {
     })
 }
 
-/// A judgement: passed, the value judged, the interval shown, the detail.
-type Judgement = (bool, Option<f64>, Option<[f64; 2]>, String);
+/// A judgement: passed; the point value (the metric, the paired difference,
+/// the statistic) with its interval; what was compared with the bound and
+/// its number; the detail.
+#[derive(Debug, Clone, PartialEq)]
+struct Judgement {
+    passed: bool,
+    value: Option<f64>,
+    interval: Option<[f64; 2]>,
+    judged_on: &'static str,
+    measured: Option<f64>,
+    unit: &'static str,
+    detail: String,
+}
+
+impl Judgement {
+    /// A gate that cannot be judged: it fails, saying why.
+    fn unjudged(value: Option<f64>, interval: Option<[f64; 2]>, why: String) -> Judgement {
+        Judgement {
+            passed: false,
+            value,
+            interval,
+            judged_on: "",
+            measured: None,
+            unit: "",
+            detail: why,
+        }
+    }
+
+    /// `measured` (called `judged_on`) against `bound`: at most or at least.
+    fn against(
+        value: f64,
+        interval: Option<[f64; 2]>,
+        judged_on: &'static str,
+        measured: f64,
+        at_most: bool,
+        bound: f64,
+        unit: &'static str,
+    ) -> Judgement {
+        let passed = if at_most {
+            measured <= bound
+        } else {
+            measured >= bound
+        };
+        let sign = match (at_most, passed) {
+            (true, true) => "≤",
+            (true, false) => ">",
+            (false, true) => "≥",
+            (false, false) => "<",
+        };
+        Judgement {
+            passed,
+            value: Some(value),
+            interval,
+            judged_on,
+            measured: Some(measured),
+            unit,
+            detail: if unit.is_empty() {
+                format!("{judged_on} {} {sign} {bound}", number(measured))
+            } else {
+                format!(
+                    "{judged_on} {} {sign} {bound} {unit}",
+                    crate::format::with_unit(measured, unit)
+                )
+            },
+        }
+    }
+}
 
 /// Judges a metric gate on a metric (and the delta for `max_drop`).
-fn judge_metric(
-    kind: GateKind,
-    name: &str,
-    m: &Metric,
-    delta: Option<&Metric>,
-) -> (bool, Option<f64>, Option<[f64; 2]>, String) {
-    let undefined = |why: &str| (false, None, None, why.to_string());
+fn judge_metric(kind: GateKind, name: &str, m: &Metric, delta: Option<&Metric>) -> Judgement {
     let Some(v) = m.value else {
-        return undefined(&format!(
-            "{name} is undefined: {}",
-            m.reason.as_deref().unwrap_or("no value")
-        ));
+        return Judgement::unjudged(
+            None,
+            None,
+            format!(
+                "{name} is undefined: {}",
+                m.reason.as_deref().unwrap_or("no value")
+            ),
+        );
     };
-    let need_ci = |b: &str| -> Option<Judgement> {
-        if m.ci.is_none() {
-            Some((
-                false,
-                Some(v),
-                None,
-                format!(
-                    "{name} has no interval to judge ({b}); run the full tier with a bootstrap"
-                ),
-            ))
-        } else {
-            None
-        }
+    let no_ci = |b: &str| {
+        Judgement::unjudged(
+            Some(v),
+            None,
+            format!("{name} has no interval to judge ({b}); run the full tier with a bootstrap"),
+        )
     };
     match kind {
-        GateKind::Min(b) => (
-            v >= b,
-            Some(v),
-            m.ci,
-            format!("value {v:.6} {} {b}", if v >= b { "≥" } else { "<" }),
-        ),
-        GateKind::Max(b) => (
-            v <= b,
-            Some(v),
-            m.ci,
-            format!("value {v:.6} {} {b}", if v <= b { "≤" } else { ">" }),
-        ),
-        GateKind::MinLowerCi(b) => need_ci("lower bound").unwrap_or_else(|| {
-            let lo = m.ci.map_or(f64::NAN, |c| c[0]);
-            (
-                lo >= b,
-                Some(lo),
-                m.ci,
-                format!(
-                    "lower bound {lo:.6} {} {b}",
-                    if lo >= b { "≥" } else { "<" }
-                ),
-            )
-        }),
-        GateKind::MaxUpperCi(b) => need_ci("upper bound").unwrap_or_else(|| {
-            let hi = m.ci.map_or(f64::NAN, |c| c[1]);
-            (
-                hi <= b,
-                Some(hi),
-                m.ci,
-                format!(
-                    "upper bound {hi:.6} {} {b}",
-                    if hi <= b { "≤" } else { ">" }
-                ),
-            )
-        }),
+        GateKind::Min(b) => Judgement::against(v, m.ci, "value", v, false, b, ""),
+        GateKind::Max(b) => Judgement::against(v, m.ci, "value", v, true, b, ""),
+        // A fast-tier value from every row is exact: its own bound.
+        GateKind::MinLowerCi(b) | GateKind::MaxUpperCi(b) if m.method == "exact" => {
+            let at_most = matches!(kind, GateKind::MaxUpperCi(_));
+            Judgement::against(v, None, "exact value (every row)", v, at_most, b, "")
+        }
+        GateKind::MinLowerCi(b) => match m.ci {
+            Some([lo, _]) => Judgement::against(v, m.ci, "lower bound", lo, false, b, ""),
+            None => no_ci("lower bound"),
+        },
+        GateKind::MaxUpperCi(b) => match m.ci {
+            Some([_, hi]) => Judgement::against(v, m.ci, "upper bound", hi, true, b, ""),
+            None => no_ci("upper bound"),
+        },
         GateKind::MaxDrop(b, on_value) => {
             let Some(d) = delta else {
-                return undefined("no paired difference with the baseline");
+                return Judgement::unjudged(
+                    None,
+                    None,
+                    "no paired difference with the baseline".to_string(),
+                );
             };
             let Some(dv) = d.value else {
-                return undefined(&format!(
-                    "the difference in {name} is undefined: {}",
-                    d.reason.as_deref().unwrap_or("no value")
-                ));
+                return Judgement::unjudged(
+                    None,
+                    None,
+                    format!(
+                        "the difference in {name} is undefined: {}",
+                        d.reason.as_deref().unwrap_or("no value")
+                    ),
+                );
             };
             // A drop is a fall for higher-is-better metrics, a rise for
-            // losses; judged on the interval's pessimistic end unless
-            // on = "value".
+            // losses; judged on the paired interval's pessimistic end
+            // unless on = "value". A negative drop is a gain.
             let lower = registry::direction(name) == Direction::Lower;
             let worst = if on_value {
                 dv
@@ -861,8 +915,7 @@ fn judge_metric(
                         }
                     }
                     None => {
-                        return (
-                            false,
+                        return Judgement::unjudged(
                             Some(dv),
                             None,
                             format!(
@@ -873,41 +926,33 @@ fn judge_metric(
                 }
             };
             let drop = if lower { worst } else { -worst };
-            let passed = drop <= b;
-            (
-                passed,
-                Some(dv),
-                d.ci,
-                format!(
-                    "{} {}: drop {drop:.6} {} {b}",
+            let judged_on = if on_value { "drop" } else { "worst-case drop" };
+            let mut j = Judgement::against(dv, d.ci, judged_on, drop, true, b, "");
+            if drop <= 0.0 {
+                j.detail = format!(
+                    "no drop: {} is a gain of {} (≤ {b})",
                     if on_value {
-                        "difference"
-                    } else if lower {
-                        "paired interval's upper bound"
+                        "the difference"
                     } else {
-                        "paired interval's lower bound"
+                        "the paired interval's worst end"
                     },
-                    format_args!("{worst:+.6}"),
-                    if passed { "≤" } else { ">" }
-                ),
-            )
+                    number(-drop)
+                );
+            }
+            j
         }
-        _ => undefined("not a metric gate"),
+        _ => Judgement::unjudged(None, None, "not a metric gate".to_string()),
     }
 }
 
 /// Judges an inference constraint from the prediction file's metadata.
-fn judge_inference(
-    kind: GateKind,
-    preds: &Predictions,
-) -> (bool, Option<f64>, Option<[f64; 2]>, String) {
+fn judge_inference(kind: GateKind, preds: &Predictions) -> Judgement {
     let stats: Option<serde_json::Value> = preds
         .metadata
         .get("evalkit.inference")
         .and_then(|v| serde_json::from_str(v).ok());
     let Some(stats) = stats else {
-        return (
-            false,
+        return Judgement::unjudged(
             None,
             None,
             format!(
@@ -923,41 +968,37 @@ fn judge_inference(
         }
         cur.as_f64()
     };
-    let (value, bound, at_most, unit) = match kind {
-        GateKind::LatencyP99(b) => (get(&["latency_ms", "p99"]), b, true, "ms"),
-        GateKind::RowsPerS(b) => (get(&["rows_per_s"]), b, false, "rows/s"),
+    let (value, bound, at_most, judged_on, unit) = match kind {
+        GateKind::LatencyP99(b) => (
+            get(&["latency_ms", "p99"]),
+            b,
+            true,
+            "batch latency p99",
+            "ms",
+        ),
+        GateKind::RowsPerS(b) => (
+            get(&["rows_per_s"]),
+            b,
+            false,
+            "whole-pass throughput",
+            "rows/s",
+        ),
         GateKind::PeakRss(b) => (
             get(&["peak_rss_bytes"]).map(|v| v / 1_048_576.0),
             b,
             true,
+            "peak memory",
             "MiB",
         ),
-        _ => (None, 0.0, true, ""),
+        _ => (None, 0.0, true, "", ""),
     };
     match value {
-        None => (
-            false,
+        None => Judgement::unjudged(
             None,
             None,
             "the statistic is missing from the inference metadata".to_string(),
         ),
-        Some(v) => {
-            let passed = if at_most { v <= bound } else { v >= bound };
-            (
-                passed,
-                Some(v),
-                None,
-                format!(
-                    "{v:.3} {unit} {} {bound}",
-                    match (at_most, passed) {
-                        (true, true) => "≤",
-                        (true, false) => ">",
-                        (false, true) => "≥",
-                        (false, false) => "<",
-                    }
-                ),
-            )
-        }
+        Some(v) => Judgement::against(v, None, judged_on, v, at_most, bound, unit),
     }
 }
 
@@ -980,11 +1021,10 @@ pub fn judge(
     let mut verdicts = Vec::new();
     for g in &suite.gates {
         let (kind, on_fast) = (g.kind(file)?, g.fast(file)?);
-        let (passed, measured, interval, detail) = match &g.metric {
+        let j = match &g.metric {
             None => match rows {
                 Some(preds) => judge_inference(kind, preds),
-                None => (
-                    false,
+                None => Judgement::unjudged(
                     None,
                     None,
                     "no inference statistics: the candidate is shards or a state".to_string(),
@@ -1022,10 +1062,13 @@ pub fn judge(
         verdicts.push(Verdict {
             gate: g.describe(kind),
             line: g.line,
-            passed,
-            measured,
-            interval,
-            detail,
+            passed: j.passed,
+            value: j.value,
+            interval: j.interval,
+            judged_on: j.judged_on.to_string(),
+            measured: j.measured,
+            unit: j.unit.to_string(),
+            detail: j.detail,
         });
     }
     Ok(verdicts)
@@ -1192,15 +1235,25 @@ fn report_title(suite: &Suite) -> String {
 fn report_gates(verdicts: &[Verdict]) -> Vec<GateVerdict> {
     verdicts
         .iter()
-        .map(|v| GateVerdict {
-            gate: v.gate.clone(),
-            candidate: "candidate".to_string(),
-            measured: v.measured,
-            interval: v.interval,
-            passed: v.passed,
-            detail: v.detail.clone(),
-        })
+        .map(|v| v.clone().for_report("candidate"))
         .collect()
+}
+
+impl Verdict {
+    /// The verdict as the report shows it, judged on `candidate`.
+    pub fn for_report(self, candidate: &str) -> GateVerdict {
+        GateVerdict {
+            gate: self.gate,
+            candidate: candidate.to_string(),
+            value: self.value,
+            interval: self.interval,
+            judged_on: self.judged_on,
+            measured: self.measured,
+            unit: self.unit,
+            passed: self.passed,
+            detail: self.detail,
+        }
+    }
 }
 
 /// [`run`] for a candidate given as shards (a folder, a glob) or a state

@@ -128,6 +128,8 @@ class Metric:
     def __repr__(self) -> str:
         if self.value is None:
             return f"Metric(n/a: {self.reason})"
+        if self.method == "exact":
+            return f"Metric({self.value:.6g}, exact: every row)"
         ci = f" [{self.ci[0]:.6g}, {self.ci[1]:.6g}]" if self.ci else ""
         return f"Metric({self.value:.6g}{ci})"
 
@@ -211,11 +213,23 @@ def _options(task: Optional[str], score_kind: Optional[str]) -> Dict[str, Any]:
     return {"task": task, "score_kind": score_kind}
 
 
+def _sample_size(sample: Union[int, str, None]) -> Optional[int]:
+    """The CLI's ``--sample``: a row count, or ``"all"`` (or ``None``) for
+    every row."""
+    if sample is None or (isinstance(sample, str) and sample == "all"):
+        return None
+    if isinstance(sample, (int, np.integer)) and not isinstance(sample, bool):
+        if sample >= 1:
+            return int(sample)
+        raise UsageError(f"sample={sample}: the sample needs at least 1 row (or sample='all' for every row)")
+    raise UsageError(f"sample={sample!r}: give a row count, or 'all' (or None) for every row")
+
+
 def fast(
     y_true: ArrayLike,
     y_score: ArrayLike,
     *,
-    sample: Optional[int] = 10_000,
+    sample: Union[int, str, None] = 10_000,
     seed: int = 0,
     threshold: float = 0.5,
     task: Optional[str] = None,
@@ -223,15 +237,18 @@ def fast(
     weights: Optional[ArrayLike] = None,
 ) -> Result:
     """The fast tier: log loss (or MSE) and accuracy with standard errors on a
-    stratified, seeded sample (``sample=None``: every row).
+    stratified, seeded sample (``sample="all"`` or ``None``: every row, and
+    the values are exact, with no interval).
 
     >>> import numpy as np, evalkit
     >>> r = evalkit.fast(np.array([0, 1, 1, 0]), np.array([0.2, 0.9, 0.6, 0.4]))
     >>> round(r["accuracy"].value, 3)
     1.0
+    >>> r["accuracy"]
+    Metric(1, exact: every row)
     """
     y, s, w = _inputs(y_true, y_score, weights)
-    doc = _evalkit.fast(y, s, w, task, score_kind, sample, seed, threshold)
+    doc = _evalkit.fast(y, s, w, task, score_kind, _sample_size(sample), seed, threshold)
     return Result(json.loads(doc), (y, s, w, task, score_kind))
 
 

@@ -19,7 +19,7 @@ def fast(
     weights: Optional[Any] = None,
     task: Optional[str] = None,
     score_kind: Optional[str] = None,
-    sample: Optional[int] = 10000,
+    sample: Optional[int] = 10000,  # evalkit.fast also takes "all"
     seed: int = 0,
     threshold: float = 0.5,
     name: str = "arrays",

@@ -10,13 +10,19 @@ metrics are logged; every ``full_every`` epochs the full tier runs and, with
 ``report_dir``, an HTML report is written; with ``monitor``, training stops
 when that fast-tier metric has not improved by ``min_delta`` for
 ``patience`` epochs.
+
+Epochs keep the training loop's own numbers (0-based in Keras, Lightning and
+``for epoch in range(n)``): the ``log`` callback, ``stopped_epoch``, the report
+files (``epoch_0004.html``) and their titles ("epoch 4") all use the number the
+loop passed. Logged values are rounded to 12 significant digits, below which
+there is only the float summation's noise (0.84, not 0.8400000000000001).
 """
 
 from __future__ import annotations
 
 import math
 import os
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Union
 
 import numpy as np
 
@@ -44,7 +50,7 @@ class FastEvalHook:
         self,
         *,
         task: Optional[str] = None,
-        sample: Optional[int] = 10_000,
+        sample: Union[int, str, None] = 10_000,
         seed: int = 0,
         full_every: int = 0,
         bootstrap: int = 1000,
@@ -87,15 +93,17 @@ class FastEvalHook:
         if y_true is not None:
             self.evaluator.update(y_true, y_score)
         r = self.evaluator.compute_fast(sample=self.sample, seed=self.seed)
-        logs = {f"fast/{k}": m.value for k, m in r.metrics.items() if m.value is not None}
+        logs = {f"fast/{k}": _logged(m.value) for k, m in r.metrics.items() if m.value is not None}
+        # Every `full_every` epochs seen: epochs 4, 9, ... of a 0-based loop
+        # with full_every=5.
         if self.full_every and (epoch + 1) % self.full_every == 0:
             full = self.evaluator.compute_full(bootstrap=self.bootstrap, seed=self.seed)
             self.last_full = full
-            logs.update({f"full/{k}": m.value for k, m in full.metrics.items() if m.value is not None})
+            logs.update({f"full/{k}": _logged(m.value) for k, m in full.metrics.items() if m.value is not None})
             if self.report_dir:
                 os.makedirs(self.report_dir, exist_ok=True)
-                path = os.path.join(self.report_dir, f"epoch_{epoch + 1:04d}.html")
-                report([full], path, names=[f"epoch {epoch + 1}"], bootstrap=self.bootstrap, seed=self.seed)
+                path = os.path.join(self.report_dir, f"epoch_{epoch:04d}.html")
+                report([full], path, names=[f"epoch {epoch}"], bootstrap=self.bootstrap, seed=self.seed)
                 self.reports.append(path)
         self.evaluator.reset()
         self.history.append(logs)
@@ -122,6 +130,11 @@ class FastEvalHook:
             if self.wait >= self.patience:
                 self.should_stop = True
                 self.stopped_epoch = epoch
+
+
+def _logged(value: float) -> float:
+    """A metric value for a training log: 12 significant digits."""
+    return float(f"{value:.12g}")
 
 
 def _to_numpy(x: Any) -> np.ndarray:

@@ -251,12 +251,55 @@ def test_a_training_loop_with_early_stopping():
 
 
 def test_full_every_writes_reports(tmp_path):
+    # One numbering: the loop's own epochs (0-based here) in the log, the
+    # report files and their titles.
     y, p = _data(500)
-    hook = FastEvalHook(full_every=2, bootstrap=20, report_dir=str(tmp_path))
+    logged = []
+    hook = FastEvalHook(full_every=2, bootstrap=20, report_dir=str(tmp_path), log=lambda e, v: logged.append((e, v)))
     for epoch in range(4):
         logs = hook.on_epoch_end(epoch, y, p)
         assert ("full/roc_auc" in logs) == (epoch % 2 == 1)
-    assert sorted(os.listdir(tmp_path)) == ["epoch_0002.html", "epoch_0004.html"]
+    full_epochs = [e for e, v in logged if "full/roc_auc" in v]
+    assert full_epochs == [1, 3]
+    assert sorted(os.listdir(tmp_path)) == ["epoch_0001.html", "epoch_0003.html"]
+    for e in full_epochs:
+        with open(tmp_path / f"epoch_{e:04d}.html") as f:
+            assert f"epoch {e}" in f.read()
+
+
+def test_logged_values_carry_no_float_noise():
+    # 21 of 25 right: the stratified mean is 0.8400000000000001 in floats.
+    y = np.array([0] * 10 + [1] * 15)
+    p = np.array([0.1] * 8 + [0.9] * 2 + [0.8] * 13 + [0.2] * 2)
+    hook = FastEvalHook(sample=None)
+    logs = hook.on_epoch_end(0, y, p)
+    assert repr(logs["fast/accuracy"]) == "0.84"
+    assert logs["fast/accuracy"] == pytest.approx(evalkit.fast(y, p, sample=None)["accuracy"].value, abs=1e-12)
+
+
+def test_sample_takes_the_cli_spelling():
+    y, p = _data(300)
+    every = evalkit.fast(y, p, sample="all")
+    assert every.to_dict() == evalkit.fast(y, p, sample=None).to_dict()
+    for bad, needle in [("some", "row count"), (0, "at least 1 row"), (-3, "at least 1 row"), (True, "row count"), (2.5, "row count")]:
+        with pytest.raises(evalkit.UsageError, match=needle):
+            evalkit.fast(y, p, sample=bad)
+
+
+def test_every_row_is_exact_not_a_zero_width_interval():
+    y, p = _data(300)
+    r = evalkit.fast(y, p, sample="all")
+    for name in ("log_loss", "accuracy"):
+        m = r[name]
+        assert m.ci is None and m.method == "exact" and m.std_error == 0
+        assert "every row" in m.reason
+        assert repr(m).endswith("exact: every row)")
+    # A sample of some rows keeps its intervals, and a perfect sample's
+    # accuracy interval is not [1, 1].
+    sampled = evalkit.fast(y, (y == 1).astype(float) * 0.8 + 0.1, sample=100)
+    lo, hi = sampled["accuracy"].ci
+    assert sampled["accuracy"].value == 1 and hi == 1 and 0.9 < lo < 1
+    assert sampled["accuracy"].method == "wilson"
 
 
 def test_malformed_report_entries_are_usage_errors(tmp_path):

@@ -163,6 +163,47 @@ fn python_package() -> Option<PathBuf> {
         .then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
 }
 
+/// One line for an ONNX Runtime that could not be loaded: where evalkit
+/// looked, the loader's own reason (not ort's debug structure) and the
+/// install command.
+fn load_error(lib: &Path, e: &ort::LoadDynamicError) -> String {
+    // The loader's error and its sources, e.g. "dlopen failed: …: invalid
+    // ELF header" (ort's own message repeats the path).
+    let mut cause = match e {
+        ort::LoadDynamicError::Dlopen { error, .. } => {
+            let mut parts = vec![error.to_string()];
+            let mut inner = std::error::Error::source(error);
+            while let Some(i) = inner {
+                parts.push(i.to_string());
+                inner = i.source();
+            }
+            parts.join(": ")
+        }
+        other => other.to_string(),
+    };
+    cause = cause.replace('\n', " ");
+    let install = "install it with `pip install onnxruntime` (or `make ort`, into ./.venv), or set ORT_DYLIB_PATH to the libonnxruntime file";
+    if lib.components().count() == 1 {
+        // Nothing found in the places below: the system's library path was the last try.
+        let python = if cfg!(target_os = "windows") {
+            "python"
+        } else {
+            "python3"
+        };
+        format!(
+            "ONNX Runtime was not found: evalkit looked at ORT_DYLIB_PATH (unset), the onnxruntime package of $VIRTUAL_ENV, ./.venv, {} and the {python} on PATH, then the system library path ({cause}); {install}",
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(".venv")
+                .display()
+        )
+    } else {
+        format!(
+            "ONNX Runtime at {} could not be loaded ({cause}); {install}",
+            lib.display()
+        )
+    }
+}
+
 static ENVIRONMENT: OnceLock<std::result::Result<(Environment, PathBuf), String>> = OnceLock::new();
 
 /// The process's ONNX Runtime environment (ONNX Runtime allows one), loaded
@@ -171,12 +212,7 @@ pub fn environment() -> Result<(&'static Environment, &'static Path)> {
     let r = ENVIRONMENT.get_or_init(|| {
         let lib = find_library().map_err(|e| e.to_string())?;
         let env = ort::init_from(&lib)
-            .map_err(|e| {
-                format!(
-                    "ONNX Runtime could not be loaded from {}: {e:?}. Install it with `pip install onnxruntime` (evalkit looks in $VIRTUAL_ENV, ./.venv and the python3 on PATH) or set ORT_DYLIB_PATH",
-                    lib.display()
-                )
-            })?
+            .map_err(|e| load_error(&lib, &e))?
             .with_name("evalkit")
             .with_telemetry(false)
             .build()

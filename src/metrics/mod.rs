@@ -50,7 +50,8 @@ pub struct Metric {
     /// Standard error, where the tier estimates one (fast tier).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub std_error: Option<f64>,
-    /// Why the value is undefined.
+    /// Why the value is undefined; or, with a value and no interval, why
+    /// there is none (a fast-tier value from every row is exact).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
@@ -157,6 +158,7 @@ impl MetricSet {
     /// "name: reason" for every undefined metric.
     pub fn warnings(&self) -> Vec<String> {
         self.iter()
+            .filter(|(_, m)| m.value.is_none())
             .filter_map(|(n, m)| m.reason.as_ref().map(|r| format!("{n} is undefined: {r}")))
             .collect()
     }

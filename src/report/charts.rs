@@ -393,12 +393,15 @@ pub fn thresholds(series: &[Series], chosen: f64) -> Result<String, String> {
 }
 
 /// Reliability diagram: observed frequency against mean predicted
-/// probability per bin, the diagonal, and each bin's share of rows as bars
-/// along the bottom (labelled with its count).
-pub fn reliability(series: &[Series]) -> Result<String, String> {
+/// probability per bin, with each bin's Wilson interval at `level` (on its
+/// row count), over the rows-per-bin bars. Lines join only neighbouring
+/// bins of at least [`RELIABLE_BIN_ROWS`] rows; a smaller bin is a hollow
+/// point with its (wide) interval, so a few rows cannot draw a zig-zag.
+pub fn reliability(series: &[Series], level: f64) -> Result<String, String> {
     let of = series
         .first()
         .map_or(String::new(), |s| s.curves.reliability_of.clone());
+    let z = crate::uncertainty::intervals::normal_quantile(0.5 + level / 2.0);
     frame(
         "Reliability diagram",
         &format!("mean predicted ({of})"),
@@ -435,21 +438,60 @@ pub fn reliability(series: &[Series]) -> Result<String, String> {
                             .map_err(err)?;
                     }
                 }
-                let pts: Vec<(f64, f64)> = bins
+                let pts: Vec<(f64, f64, u64)> = bins
                     .iter()
-                    .filter_map(|b| Some((b.mean_predicted?, b.observed?)))
+                    .filter_map(|b| Some((b.mean_predicted?, b.observed?, b.count)))
                     .collect();
-                line(
-                    chart,
-                    pts.clone(),
-                    s.colour(),
-                    s.dash(),
-                    2,
-                    Some(s.name),
-                    legend,
-                )?;
+                // Intervals.
+                for &(x, y, n) in &pts {
+                    let [lo, hi] = crate::uncertainty::intervals::wilson(y, n as f64, z);
+                    chart
+                        .draw_series(std::iter::once(PathElement::new(
+                            vec![(x, lo), (x, hi)],
+                            s.colour().mix(0.6).stroke_width(1),
+                        )))
+                        .map_err(err)?;
+                }
+                // Lines through runs of neighbouring well-filled bins; the
+                // legend entry once.
+                let mut labelled = false;
+                let mut run: Vec<(f64, f64)> = Vec::new();
+                for (i, &(x, y, n)) in pts.iter().enumerate() {
+                    if n >= RELIABLE_BIN_ROWS {
+                        run.push((x, y));
+                    }
+                    let ends = n < RELIABLE_BIN_ROWS || i + 1 == pts.len();
+                    if ends && !run.is_empty() {
+                        let label = (!labelled).then_some(s.name);
+                        labelled = true;
+                        line(
+                            chart,
+                            std::mem::take(&mut run),
+                            s.colour(),
+                            s.dash(),
+                            2,
+                            label,
+                            legend,
+                        )?;
+                    }
+                }
+                if !labelled {
+                    legend.push(Legend {
+                        label: s.name.to_string(),
+                        colour: s.colour(),
+                        dash: s.dash(),
+                        width: 2,
+                    });
+                }
                 chart
-                    .draw_series(pts.iter().map(|&p| Circle::new(p, 3, s.colour().filled())))
+                    .draw_series(pts.iter().map(|&(x, y, n)| {
+                        let style = if n >= RELIABLE_BIN_ROWS {
+                            s.colour().filled()
+                        } else {
+                            s.colour().stroke_width(1)
+                        };
+                        Circle::new((x, y), 3, style)
+                    }))
                     .map_err(err)?;
             }
             Ok(())
@@ -457,9 +499,12 @@ pub fn reliability(series: &[Series]) -> Result<String, String> {
     )
 }
 
+/// Rows a reliability bin needs to be joined to its neighbours by a line.
+pub const RELIABLE_BIN_ROWS: u64 = 10;
+
 /// One model's distributions as overlaid step histograms (density, so
 /// groups of different sizes compare).
-pub fn histograms(name: &str, of: &str, hists: &[Histogram]) -> Result<String, String> {
+pub fn histograms(name: &str, of: &str, axis: &str, hists: &[Histogram]) -> Result<String, String> {
     let lo = hists
         .first()
         .and_then(|h| h.edges.first().copied())
@@ -486,7 +531,7 @@ pub fn histograms(name: &str, of: &str, hists: &[Histogram]) -> Result<String, S
         * 1.1;
     frame(
         &format!("{name}: {of}"),
-        of,
+        axis,
         "share of rows",
         lo..hi,
         0.0..top,

@@ -28,16 +28,9 @@ pub fn esc(s: &str) -> String {
 }
 
 /// A number for tables: 4 decimals, integers as integers.
+/// One number format for the whole page ([`crate::format::number`]).
 fn num(v: f64) -> String {
-    if !v.is_finite() {
-        "n/a".to_string()
-    } else if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{v:.0}")
-    } else if v.abs() >= 1e4 || v.abs() < 1e-3 {
-        format!("{v:.4e}")
-    } else {
-        format!("{v:.4}")
-    }
+    crate::format::number(v)
 }
 
 fn opt(v: Option<f64>) -> String {
@@ -106,7 +99,7 @@ nav a { margin-right: 14px; color: #0b5cad; text-decoration: none; }
 table { border-collapse: collapse; margin: 6px 0 14px; font-variant-numeric: tabular-nums; }
 th, td { padding: 5px 10px; border-bottom: 1px solid var(--line); text-align: right; vertical-align: top; }
 th { background: var(--bg-alt); font-weight: 600; }
-th:first-child, td:first-child { text-align: left; }
+th:first-child, td:first-child, th.text, td.text { text-align: left; }
 td.na { color: var(--muted); }
 .ci { color: var(--muted); font-size: 13px; white-space: nowrap; }
 td.better { background: var(--better-bg); color: var(--better); }
@@ -120,7 +113,7 @@ figure svg { width: 100%; height: auto; display: block; }
 figcaption { color: var(--muted); font-size: 13px; padding: 4px 6px 2px; }
 .swatch { display: inline-block; width: 22px; height: 0; border-top: 3px solid; vertical-align: middle; margin-right: 6px; }
 ul.warnings { color: var(--muted); }
-code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 13px; word-break: break-all; }
+code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 13px; overflow-wrap: anywhere; }
 details > summary { cursor: pointer; color: #0b5cad; margin: 6px 0; }
 @media print {
   body { max-width: none; padding: 0; font-size: 11px; }
@@ -192,7 +185,7 @@ fn summary(out: &mut String, r: &Report) {
             "<tr><td>{}{}{}</td><td>{}</td>",
             swatch(idx),
             esc(&c.name),
-            if idx.is_none() {
+            if idx.is_none() && c.name != "baseline" {
                 " <span class=\"ci\">(baseline)</span>"
             } else {
                 ""
@@ -236,7 +229,7 @@ fn gates(out: &mut String, r: &Report) {
     let failed = r.gates.iter().filter(|g| !g.passed).count();
     let _ = write!(
         out,
-        "<section id=\"gates\"><h2>Gates</h2><p class=\"{}\">{}</p><table><thead><tr><th>gate</th><th>model</th><th>measured</th><th>verdict</th><th>detail</th></tr></thead><tbody>",
+        "<section id=\"gates\"><h2>Gates</h2><p class=\"{}\">{}</p><table><thead><tr><th>gate</th><th>model</th><th>value</th><th class=\"text\">judged</th><th>verdict</th></tr></thead><tbody>",
         if failed == 0 { "pass" } else { "fail" },
         if failed == 0 {
             format!("all {} gates passed", r.gates.len())
@@ -247,21 +240,22 @@ fn gates(out: &mut String, r: &Report) {
     for g in &r.gates {
         let _ = write!(
             out,
-            "<tr><td><code>{}</code></td><td>{}</td><td>{}{}</td><td class=\"{}\">{}</td><td>{}</td></tr>",
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}{}</td><td class=\"text\">{}</td><td class=\"{}\">{}</td></tr>",
             esc(&g.gate),
             esc(&g.candidate),
-            opt(g.measured),
+            g.value
+                .map_or("n/a".to_string(), |v| crate::format::with_unit(v, &g.unit)),
             g.interval.map_or(String::new(), |[lo, hi]| format!(
                 " <span class=\"ci\">[{}, {}]</span>",
                 num(lo),
                 num(hi)
             )),
+            esc(&g.detail),
             if g.passed { "pass" } else { "fail" },
             if g.passed { "pass" } else { "FAIL" },
-            esc(&g.detail)
         );
     }
-    out.push_str("</tbody></table></section>");
+    out.push_str("</tbody></table><p class=\"meta\">Value: the point value (for a drop, the paired difference candidate − baseline) with its interval; judged: the number the gate compared with its bound.</p></section>");
 }
 
 fn curves(out: &mut String, r: &Report) {
@@ -314,21 +308,26 @@ fn curves(out: &mut String, r: &Report) {
         figure(
             out,
             charts::thresholds(&series, r.threshold),
-            "Thick: F1; dashed: precision; dotted: recall; short vertical dots: each model's best-F1 threshold; black dashes: the chosen threshold.",
+            "Thick: F1; dashed: precision; dotted: recall; vertical dotted line in each model's colour: its best-F1 threshold; black dashes: the chosen threshold.",
         );
     }
     if series.iter().any(|s| !s.curves.reliability.is_empty()) {
         figure(
             out,
-            charts::reliability(&series),
-            "Points: observed frequency per bin (15 equal-width bins); bars: rows per bin, relative to the fullest.",
+            charts::reliability(&series, r.intervals.level),
+            &reliability_caption(&series, r.intervals.level),
         );
     }
     for s in &series {
         if !s.curves.histograms.is_empty() {
             figure(
                 out,
-                charts::histograms(s.name, &s.curves.histogram_of, &s.curves.histograms),
+                charts::histograms(
+                    s.name,
+                    &s.curves.histogram_of,
+                    &s.curves.histogram_axis,
+                    &s.curves.histograms,
+                ),
                 &format!(
                     "{}: {}, as shares of each group's rows.",
                     esc(s.name),
@@ -338,6 +337,36 @@ fn curves(out: &mut String, r: &Report) {
         }
     }
     out.push_str("</div></section>");
+}
+
+/// The reliability diagram's caption; it says so when most bins hold too
+/// few rows to read.
+fn reliability_caption(series: &[Series], level: f64) -> String {
+    let min = charts::RELIABLE_BIN_ROWS;
+    let mut caption = format!(
+        "Points: observed frequency per bin (15 equal-width bins) with its {}% Wilson interval on the bin's rows; lines join neighbouring bins of at least {min} rows, hollow points are bins with fewer; bars: rows per bin, relative to the fullest.",
+        num(level * 100.0)
+    );
+    for s in series {
+        let filled: Vec<u64> = s
+            .curves
+            .reliability
+            .iter()
+            .filter(|b| b.count > 0)
+            .map(|b| b.count)
+            .collect();
+        let small = filled.iter().filter(|&&n| n < min).count();
+        if small * 2 > filled.len() {
+            let _ = write!(
+                caption,
+                " {}: {small} of {} filled bins hold fewer than {min} rows ({} rows in all): too few to read calibration from; trust the intervals, not the points.",
+                esc(s.name),
+                filled.len(),
+                num(filled.iter().sum::<u64>() as f64)
+            );
+        }
+    }
+    caption
 }
 
 fn metric_table(out: &mut String, r: &Report) {
@@ -526,31 +555,46 @@ fn inference(out: &mut String, r: &Report) {
         out.push_str("<p class=\"meta\">No inference statistics: these prediction files were not written by <code>evalkit infer</code>.</p></section>");
         return;
     }
-    out.push_str("<table><thead><tr><th>model</th><th>provider</th><th>device</th><th>batch size</th><th>threads</th><th>rows/s</th><th>latency p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>peak memory MB</th></tr></thead><tbody>");
+    out.push_str("<table><thead><tr><th>model</th><th>provider</th><th>device</th><th>batch size</th><th>threads</th><th>rows/s, whole pass</th><th>rows/s, model</th><th>batch latency</th><th>peak memory</th></tr></thead><tbody>");
     for (i, c) in &ms {
         let _ = write!(out, "<tr><td>{}{}</td>", swatch(*i), esc(&c.name));
         match &c.inference {
-            None => out.push_str("<td class=\"na\" colspan=\"9\">not from evalkit infer</td>"),
+            None => out.push_str("<td class=\"na\" colspan=\"8\">not from evalkit infer</td>"),
             Some(v) => {
+                let ms = |k: &str| opt(json_num(v, &["latency_ms", k]));
+                let latency = match json_num(v, &["batches"]) {
+                    Some(1.0) => format!("{} ms (1 batch)", ms("p50")),
+                    b => format!(
+                        "p50 {} ms, p95 {} ms, p99 {} ms ({} batches)",
+                        ms("p50"),
+                        ms("p95"),
+                        ms("p99"),
+                        opt(b)
+                    ),
+                };
                 let _ = write!(
                     out,
-                    "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
+                    "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
                     json_str(v, "provider"),
                     json_str(v, "device"),
                     json_str(v, "batch_size"),
                     json_str(v, "threads"),
                     opt(json_num(v, &["rows_per_s"]).map(f64::round)),
-                    opt(json_num(v, &["latency_ms", "p50"])),
-                    opt(json_num(v, &["latency_ms", "p95"])),
-                    opt(json_num(v, &["latency_ms", "p99"])),
-                    opt(json_num(v, &["peak_rss_bytes"])
-                        .map(|b| (b / 1048576.0 * 10.0).round() / 10.0)),
+                    opt(json_num(v, &["model_rows_per_s"]).map(f64::round)),
+                    latency,
+                    json_num(v, &["peak_rss_bytes"])
+                        .map_or("n/a".to_string(), crate::format::mebibytes),
                 );
             }
         }
         out.push_str("</tr>");
     }
-    out.push_str("</tbody></table></section>");
+    out.push_str("</tbody></table><p class=\"meta\">Rows/s, whole pass: the rows over the pass's wall time (reading and converting the data, running the model, collecting the scores). Rows/s, model: the rows over the time inside ONNX Runtime's <code>run</code> alone. Batch latency: ONNX Runtime's <code>run</code> per batch of <em>batch size</em> rows, with percentiles over the batches. Peak memory: the process's peak resident set size.</p></section>");
+}
+
+/// An escaped path that wraps after its separators, not inside a name.
+fn breakable_path(escaped: &str) -> String {
+    escaped.replace('/', "/<wbr>").replace('\\', "\\<wbr>")
 }
 
 fn provenance(out: &mut String, r: &Report) {
@@ -565,12 +609,12 @@ fn provenance(out: &mut String, r: &Report) {
             "<tr><td>{}{}</td><td class=\"mono\">{}{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{}</td></tr>",
             swatch(i),
             esc(&c.name),
-            esc(&c.file),
+            breakable_path(&esc(&c.file)),
             p.file_bytes
-                .map_or(String::new(), |b| format!(" ({b} bytes)")),
-            field(&p.model, "path"),
+                .map_or(String::new(), |b| format!(" ({} bytes)", num(b as f64))),
+            breakable_path(&field(&p.model, "path")),
             field(&p.model, "blake3"),
-            field(&p.data, "path"),
+            breakable_path(&field(&p.data, "path")),
             field(&p.data, "blake3"),
             esc(p.created_by.as_deref().unwrap_or("—")),
         );

@@ -70,10 +70,17 @@ pub struct GateVerdict {
     pub gate: String,
     /// The candidate it was judged on.
     pub candidate: String,
-    /// The value the gate compared (a point value, a bound, a statistic).
-    pub measured: Option<f64>,
-    /// The interval shown with it, when there is one.
+    /// The point value (the metric, the paired difference, the statistic).
+    pub value: Option<f64>,
+    /// Its interval, when there is one.
     pub interval: Option<[f64; 2]>,
+    /// What was compared with the bound (`"lower bound"`, `"worst-case
+    /// drop"`, ...); empty when the gate could not be judged.
+    pub judged_on: String,
+    /// The number compared with the bound.
+    pub measured: Option<f64>,
+    /// The unit of `value` and `measured` (empty for metrics).
+    pub unit: String,
     /// Passed or not.
     pub passed: bool,
     /// Why it failed, or how it was judged.
@@ -219,6 +226,8 @@ pub struct Curves {
     pub histograms: Vec<Histogram>,
     /// What the histograms show.
     pub histogram_of: String,
+    /// The histograms' horizontal axis.
+    pub histogram_axis: String,
 }
 
 /// A confusion matrix.
@@ -387,6 +396,7 @@ fn binary_curves(b: &BinaryFull, source: Source<'_>) -> Curves {
         reliability: b.reliability.clone(),
         reliability_of: "the probability of class 1".to_string(),
         histogram_of: "score by actual class".to_string(),
+        histogram_axis: "score (probability of class 1)".to_string(),
         ..Curves::default()
     };
     let curve = &b.curve;
@@ -480,6 +490,7 @@ fn multiclass_curves(reliability: &[Bin], preds: Option<&Predictions>) -> Curves
         reliability: reliability.to_vec(),
         reliability_of: "the top class's probability".to_string(),
         histogram_of: "top class's probability, right vs wrong".to_string(),
+        histogram_axis: "top class's probability".to_string(),
         ..Curves::default()
     };
     if let Some(preds) = preds
@@ -517,6 +528,7 @@ fn multiclass_curves(reliability: &[Bin], preds: Option<&Predictions>) -> Curves
 fn regression_curves(preds: Option<&Predictions>, residuals: &Residuals) -> Curves {
     let mut c = Curves {
         histogram_of: "residual (label − prediction)".to_string(),
+        histogram_axis: "residual (label − prediction)".to_string(),
         ..Curves::default()
     };
     if let Some(preds) = preds

@@ -61,6 +61,16 @@ pub fn normal_cdf(x: f64) -> f64 {
     std_normal().cdf(x)
 }
 
+/// Wilson's score interval for a proportion `p` observed on `n` rows (or an
+/// effective sample size), with `z` the normal quantile of the level. Unlike
+/// `p ± z·SE` it is never zero-width at 0 or 1 and stays inside [0, 1].
+pub fn wilson(p: f64, n: f64, z: f64) -> [f64; 2] {
+    let z2n = z * z / n;
+    let centre = (p + z2n / 2.0) / (1.0 + z2n);
+    let half = z / (1.0 + z2n) * (p * (1.0 - p) / n + z2n / (4.0 * n)).max(0.0).sqrt();
+    [(centre - half).max(0.0), (centre + half).min(1.0)]
+}
+
 /// Quantile `q` of sorted values, linear interpolation (numpy's default).
 pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
@@ -134,6 +144,18 @@ pub fn jackknife_acceleration(leave_out: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wilson_matches_the_textbook() {
+        // Wilson (1927)'s closed form, evaluated independently in Python.
+        let z = normal_quantile(0.975);
+        let [lo, hi] = wilson(0.5, 100.0, z);
+        assert!((lo - 0.403_831_530).abs() < 1e-9 && (hi - 0.596_168_470).abs() < 1e-9);
+        let [lo, hi] = wilson(1.0, 100.0, z);
+        assert!((lo - 0.963_006_502).abs() < 1e-9 && hi == 1.0, "{lo} {hi}");
+        let [lo, hi] = wilson(0.0, 10.0, z);
+        assert!(lo < 1e-15 && (hi - 0.277_532_800).abs() < 1e-9, "{hi}");
+    }
 
     #[test]
     fn quantiles_interpolate_like_numpy() {

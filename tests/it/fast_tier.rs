@@ -106,3 +106,74 @@ fn fast_and_full_agree_on_every_row() {
         assert!((a - b).abs() < 1e-12, "{m}: {a} vs {b}");
     }
 }
+
+#[test]
+fn every_row_is_exact_and_a_perfect_sample_keeps_an_interval() {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, Float64Array, Int64Array};
+
+    use crate::common::{evalkit, stdout, write_ipc};
+
+    // Every row: exact values, no zero-width interval.
+    let path = fixture("binary_balanced.arrow");
+    let preds = read_predictions(&path, &ReadOptions::default()).unwrap();
+    let every = fast(
+        &preds,
+        &FastOptions {
+            sample: None,
+            ..FastOptions::default()
+        },
+    );
+    for (name, m) in every.metrics.iter() {
+        assert!(m.value.is_some() && m.ci.is_none(), "{name}: {m:?}");
+        assert_eq!(
+            (m.method.as_str(), m.std_error),
+            ("exact", Some(0.0)),
+            "{name}"
+        );
+        assert!(m.reason.as_deref().unwrap().contains("exact"), "{name}");
+    }
+    let out = evalkit(["fast", path.to_str().unwrap(), "--sample", "all"]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("every row: exact values, no sampling error"),
+        "{text}"
+    );
+    assert!(!text.contains('['), "no interval column: {text}");
+    assert!(!crate::common::stderr(&out).contains("undefined"));
+    let out = evalkit(["fast", path.to_str().unwrap(), "--sample", "all", "--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["metrics"]["accuracy"]["ci"], serde_json::Value::Null);
+    assert_eq!(doc["metrics"]["accuracy"]["method"], "exact");
+    assert_eq!(doc["warnings"], serde_json::json!([]));
+
+    // A sample whose rows are all right: accuracy 1 with Wilson's interval
+    // on the 100 sampled rows (lower end 0.9630), not "1 [1, 1]".
+    let dir = tempfile::tempdir().unwrap();
+    let perfect = dir.path().join("perfect.arrow");
+    let labels: Vec<i64> = (0..300).map(|i| (i % 3 == 0) as i64).collect();
+    let scores: Vec<f64> = labels.iter().map(|&y| 0.1 + 0.8 * y as f64).collect();
+    write_ipc(
+        &perfect,
+        vec![
+            ("label", Arc::new(Int64Array::from(labels)) as ArrayRef),
+            ("score", Arc::new(Float64Array::from(scores)) as ArrayRef),
+        ],
+        &[],
+    );
+    let preds = read_predictions(&perfect, &ReadOptions::default()).unwrap();
+    let r = fast(
+        &preds,
+        &FastOptions {
+            sample: Some(100),
+            ..FastOptions::default()
+        },
+    );
+    let acc = r.metrics.get("accuracy").unwrap();
+    assert_eq!((acc.value, acc.std_error), (Some(1.0), Some(0.0)));
+    assert_eq!(acc.method, "wilson");
+    let [lo, hi] = acc.ci.unwrap();
+    assert_eq!(hi, 1.0);
+    assert!((lo - 0.963_006_502).abs() < 1e-9, "{lo}");
+}

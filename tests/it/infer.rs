@@ -527,6 +527,30 @@ fn every_error_names_the_fix() {
         "{}",
         stderr(&bad_ort)
     );
+    // A file that is not a library: the loader's reason on one line, not
+    // ort's debug structure, and how to install ONNX Runtime.
+    let not_a_library = out.with_file_name("libonnxruntime.so.1.32.0");
+    std::fs::write(&not_a_library, "not a shared library").unwrap();
+    let broken = Command::new(env!("CARGO_BIN_EXE_evalkit"))
+        .arg("infer")
+        .args(base(&[]))
+        .env("ORT_DYLIB_PATH", &not_a_library)
+        .output()
+        .unwrap();
+    assert_eq!(broken.status.code(), Some(2));
+    let message = stderr(&broken);
+    assert_eq!(message.trim().lines().count(), 1, "{message}");
+    let at = format!(
+        "ONNX Runtime at {} could not be loaded",
+        not_a_library.display()
+    );
+    for part in [at.as_str(), "pip install onnxruntime", "ORT_DYLIB_PATH"] {
+        assert!(message.contains(part), "{part:?} in {message}");
+    }
+    assert!(
+        !message.contains("DlOpen") && !message.contains("{"),
+        "{message}"
+    );
     assert!(!out.exists(), "no prediction file after errors");
 }
 

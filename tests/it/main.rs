@@ -16,6 +16,7 @@ mod infer;
 mod intervals;
 mod properties;
 mod report;
+mod report_tables;
 mod shards;
 mod slices;
 mod states;

@@ -105,7 +105,7 @@ fn histogram_svg_snapshot() {
             counts: vec![0.0, 1.0, 4.0, 5.0],
         },
     ];
-    let svg = charts::histograms("model", "score", &hists).unwrap();
+    let svg = charts::histograms("model", "score", "score", &hists).unwrap();
     assert!(svg.contains("actual 1 &amp; &lt;more&gt;"));
     insta::assert_snapshot!("histogram_svg", svg);
 }

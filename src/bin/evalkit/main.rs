@@ -356,16 +356,9 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
                         Some(&cand.metrics),
                         cand.delta.as_ref(),
                     )?;
-                    report.gates.extend(verdicts.into_iter().map(|v| {
-                        evalkit::report::GateVerdict {
-                            gate: v.gate,
-                            candidate: cand.name.clone(),
-                            measured: v.measured,
-                            interval: v.interval,
-                            passed: v.passed,
-                            detail: v.detail,
-                        }
-                    }));
+                    report
+                        .gates
+                        .extend(verdicts.into_iter().map(|v| v.for_report(&cand.name)));
                 }
             }
             let failed = report.gates.iter().filter(|g| !g.passed).count();

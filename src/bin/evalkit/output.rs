@@ -130,17 +130,23 @@ pub fn fast(preds: &Header, options: &FastOptions, r: &FastResult) -> String {
     out.push_str(&table(&strata));
     out.push('\n');
     out.push_str(&table(&metric_rows(&r.metrics, true)));
-    if preds.task != evalkit::data::Task::Regression {
-        let _ = writeln!(
-            out,
-            "\nintervals: normal, 95%; accuracy{}",
-            if preds.task == evalkit::data::Task::Binary {
-                format!(" at threshold {}", options.threshold)
-            } else {
-                " of the most probable class".to_string()
-            }
-        );
-    }
+    let every_row = r.metrics.iter().all(|(_, m)| m.method == "exact");
+    let intervals = if every_row {
+        "every row: exact values, no sampling error".to_string()
+    } else if preds.task == evalkit::data::Task::Regression {
+        format!("intervals: {}%, normal", num(options.level * 100.0))
+    } else {
+        format!(
+            "intervals: {}%, log_loss normal, accuracy Wilson (effective sample size)",
+            num(options.level * 100.0)
+        )
+    };
+    let accuracy = match preds.task {
+        evalkit::data::Task::Binary => format!("; accuracy at threshold {}", options.threshold),
+        evalkit::data::Task::Multiclass => "; accuracy of the most probable class".to_string(),
+        evalkit::data::Task::Regression => String::new(),
+    };
+    let _ = writeln!(out, "\n{intervals}{accuracy}");
     out
 }
 
@@ -535,22 +541,38 @@ pub fn infer(options: &evalkit::infer::InferOptions, r: &evalkit::infer::InferRe
             inf["batch_size"]
         ),
     ]);
+    let grouped = |v: &serde_json::Value| {
+        v.as_f64()
+            .map_or("n/a".to_string(), |v| evalkit::format::number(v.round()))
+    };
     rows.push(vec![
         "speed".to_string(),
-        format!(
-            "{} rows/s; batch latency p50 {} ms, p95 {} ms, p99 {} ms",
-            inf["rows_per_s"]
-                .as_f64()
-                .map_or("n/a".to_string(), |v| format!("{v:.0}")),
-            f(&inf["latency_ms"]["p50"]),
-            f(&inf["latency_ms"]["p95"]),
-            f(&inf["latency_ms"]["p99"])
-        ),
+        match inf["model_rows_per_s"].as_f64() {
+            Some(_) => format!(
+                "{} rows/s over the whole pass (reading, converting, the model); {} rows/s inside ONNX Runtime",
+                grouped(&inf["rows_per_s"]),
+                grouped(&inf["model_rows_per_s"])
+            ),
+            None => format!("{} rows/s over the whole pass", grouped(&inf["rows_per_s"])),
+        },
+    ]);
+    rows.push(vec![
+        "batch latency".to_string(),
+        match inf["batches"].as_u64() {
+            Some(1) => format!("{} ms (1 batch)", f(&inf["latency_ms"]["p50"])),
+            batches => format!(
+                "p50 {} ms, p95 {} ms, p99 {} ms ({} batches)",
+                f(&inf["latency_ms"]["p50"]),
+                f(&inf["latency_ms"]["p95"]),
+                f(&inf["latency_ms"]["p99"]),
+                batches.map_or("n/a".to_string(), |b| b.to_string())
+            ),
+        },
     ]);
     if let Some(b) = inf["peak_rss_bytes"].as_f64() {
         rows.push(vec![
             "memory".to_string(),
-            format!("peak RSS {:.0} MB", b / 1e6),
+            format!("peak {}", evalkit::format::mebibytes(b)),
         ]);
     }
     let cache = match (&r.cache, &r.entry) {
@@ -610,7 +632,7 @@ pub fn suite(r: &evalkit::suite::SuiteResult) -> String {
     out.push_str(&table(&head));
     out.push('\n');
     let mut rows = vec![
-        ["gate", "line", "measured", "interval", "verdict", "detail"]
+        ["gate", "line", "value", "interval", "verdict", "judged"]
             .map(String::from)
             .to_vec(),
     ];
@@ -618,9 +640,12 @@ pub fn suite(r: &evalkit::suite::SuiteResult) -> String {
         rows.push(vec![
             v.gate.clone(),
             v.line.to_string(),
-            opt(v.measured),
+            v.value.map_or("n/a".to_string(), |x| {
+                evalkit::format::with_unit(x, &v.unit)
+            }),
             v.interval.map_or(String::new(), |[lo, hi]| {
-                format!("[{}, {}]", num(lo), num(hi))
+                let n = evalkit::format::number;
+                format!("[{}, {}]", n(lo), n(hi))
             }),
             if v.passed {
                 "pass".to_string()
