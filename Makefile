@@ -74,7 +74,7 @@ $(VENV)/.py-test-installed: python/requirements-test.txt
 
 python: ort $(VENV)/.py-test-installed
 	VIRTUAL_ENV=$(abspath $(VENV)) PATH=$(abspath $(VENV))/bin:$$PATH \
-	  $(VENV)/bin/maturin develop --quiet -m python/Cargo.toml
+	  $(VENV)/bin/maturin develop -m python/Cargo.toml
 
 # The CLI the Python tests compare against.
 pytest: python
@@ -151,7 +151,7 @@ bench-infer: venv build
 
 bench-python: venv build $(VENV)/.py-test-installed
 	VIRTUAL_ENV=$(abspath $(VENV)) PATH=$(abspath $(VENV))/bin:$$PATH \
-	  $(VENV)/bin/maturin develop --release --quiet -m python/Cargo.toml
+	  $(VENV)/bin/maturin develop --release -m python/Cargo.toml
 	$(PY) benches/peer_python.py
 
 bench-states: venv build

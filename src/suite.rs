@@ -190,6 +190,9 @@ pub struct Suite {
     pub full: FullSection,
     /// The report to write.
     pub report: Option<ReportSection>,
+    /// What an inconclusive gate counts as (default: a failure).
+    #[serde(default)]
+    pub on_inconclusive: OnInconclusive,
     /// The gates.
     #[serde(default, rename = "gate")]
     pub gates: Vec<GateSpec>,
@@ -543,7 +546,10 @@ pub struct Verdict {
     pub gate: String,
     /// Its line in the suite.
     pub line: usize,
-    /// Passed.
+    /// Pass, fail, or inconclusive (the interval straddles the bound).
+    pub verdict: Outcome,
+    /// Whether it counts as passed: a pass, or an inconclusive verdict
+    /// under `on_inconclusive = "pass"`.
     pub passed: bool,
     /// The point value: the metric's, the paired difference's (`max_drop`)
     /// or the inference statistic's.
@@ -559,6 +565,11 @@ pub struct Verdict {
     /// The unit of `value` and `measured` (`"ms"`, `"rows/s"`, `"MiB"`;
     /// empty for metrics).
     pub unit: String,
+    /// The minimum detectable effect: the smallest true difference from
+    /// the bound (a drop, for `max_drop`) this data detects with 80% power
+    /// at the interval's level ([`minimum_detectable_effect`]); `None`
+    /// without an interval.
+    pub mde: Option<f64>,
     /// How it was judged, or why it could not be.
     pub detail: String,
 }
@@ -778,30 +789,119 @@ fn full_options(suite: &Suite) -> Result<FullOptions> {
     })
 }
 
-/// A judgement: passed; the point value (the metric, the paired difference,
-/// the statistic) with its interval; what was compared with the bound and
-/// its number; the detail.
+/// A gate's outcome. A gate judged on an interval bound whose interval
+/// straddles the bound is inconclusive: the data cannot tell either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// The bound holds.
+    Pass,
+    /// The bound does not hold (or the gate could not be judged).
+    Fail,
+    /// The interval straddles the bound.
+    Inconclusive,
+}
+
+/// What an inconclusive gate counts as (`on_inconclusive` in a suite).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnInconclusive {
+    /// Inconclusive counts as a failure (the default: a gate asks for
+    /// evidence).
+    #[default]
+    Fail,
+    /// Inconclusive counts as a pass.
+    Pass,
+}
+
+impl Outcome {
+    /// The verdict as tables show it, with what an inconclusive one
+    /// counted as (`passed`).
+    pub fn label(self, passed: bool) -> &'static str {
+        match (self, passed) {
+            (Outcome::Pass, _) => "pass",
+            (Outcome::Fail, _) => "FAIL",
+            (Outcome::Inconclusive, true) => "inconclusive (counted as pass)",
+            (Outcome::Inconclusive, false) => "INCONCLUSIVE (counted as fail)",
+        }
+    }
+}
+
+/// One line on a run's verdicts: "all 4 gates passed", or "2 passed, 1
+/// inconclusive (counted as fail), 1 failed".
+pub fn verdicts_line(verdicts: impl IntoIterator<Item = (Outcome, bool)>) -> String {
+    let (mut pass, mut fail, mut open, mut open_passed) = (0, 0, 0, false);
+    for (o, passed) in verdicts {
+        match o {
+            Outcome::Pass => pass += 1,
+            Outcome::Fail => fail += 1,
+            Outcome::Inconclusive => {
+                open += 1;
+                open_passed = passed;
+            }
+        }
+    }
+    if fail == 0 && open == 0 {
+        return format!("all {pass} gates passed");
+    }
+    let mut parts = vec![format!("{pass} passed")];
+    if open > 0 {
+        parts.push(format!(
+            "{open} inconclusive (counted as {})",
+            if open_passed { "pass" } else { "fail" }
+        ));
+    }
+    if fail > 0 {
+        parts.push(format!("{fail} FAILED"));
+    }
+    parts.join(", ")
+}
+
+/// The power the minimum detectable effect is stated at.
+pub const MDE_POWER: f64 = 0.8;
+
+/// The minimum detectable effect of an estimate with interval `ci` at
+/// `level`: `(z_{(1+level)/2} + z_power) · SE`, the standard error read off
+/// the interval as `(hi − lo) / (2 z_{(1+level)/2})` (Bloom 1995,
+/// *Evaluation Review* 19(5); a normal approximation).
+pub fn minimum_detectable_effect(ci: [f64; 2], level: f64) -> Option<f64> {
+    use crate::uncertainty::intervals::normal_quantile;
+    let z = normal_quantile(0.5 + level / 2.0);
+    let se = (ci[1] - ci[0]) / (2.0 * z);
+    let mde = (z + normal_quantile(MDE_POWER)) * se;
+    (mde.is_finite() && mde >= 0.0).then_some(mde)
+}
+
+/// A judgement: the outcome; the point value (the metric, the paired
+/// difference, the statistic) with its interval; what was compared with the
+/// bound and its number; the minimum detectable effect; the detail.
 #[derive(Debug, Clone, PartialEq)]
 struct Judgement {
-    passed: bool,
+    outcome: Outcome,
     value: Option<f64>,
     interval: Option<[f64; 2]>,
     judged_on: &'static str,
     measured: Option<f64>,
     unit: &'static str,
+    mde: Option<f64>,
     detail: String,
+}
+
+fn holds(x: f64, at_most: bool, bound: f64) -> bool {
+    if at_most { x <= bound } else { x >= bound }
 }
 
 impl Judgement {
     /// A gate that cannot be judged: it fails, saying why.
     fn unjudged(value: Option<f64>, interval: Option<[f64; 2]>, why: String) -> Judgement {
         Judgement {
-            passed: false,
+            outcome: Outcome::Fail,
             value,
             interval,
             judged_on: "",
             measured: None,
             unit: "",
+            mde: None,
             detail: why,
         }
     }
@@ -816,11 +916,7 @@ impl Judgement {
         bound: f64,
         unit: &'static str,
     ) -> Judgement {
-        let passed = if at_most {
-            measured <= bound
-        } else {
-            measured >= bound
-        };
+        let passed = holds(measured, at_most, bound);
         let sign = match (at_most, passed) {
             (true, true) => "≤",
             (true, false) => ">",
@@ -828,12 +924,13 @@ impl Judgement {
             (false, false) => "<",
         };
         Judgement {
-            passed,
+            outcome: if passed { Outcome::Pass } else { Outcome::Fail },
             value: Some(value),
             interval,
             judged_on,
             measured: Some(measured),
             unit,
+            mde: None,
             detail: if unit.is_empty() {
                 format!("{judged_on} {} {sign} {bound}", number(measured))
             } else {
@@ -844,10 +941,57 @@ impl Judgement {
             },
         }
     }
+
+    /// A gate judged on an interval's pessimistic end (`measured`) that
+    /// failed is inconclusive when the optimistic end (`other`, called
+    /// `other_name`) meets the bound: the interval straddles it.
+    fn or_inconclusive(
+        mut self,
+        other_name: &str,
+        other: f64,
+        at_most: bool,
+        bound: f64,
+    ) -> Judgement {
+        if self.outcome == Outcome::Fail
+            && let Some(m) = self.measured
+            && holds(other, at_most, bound)
+        {
+            self.outcome = Outcome::Inconclusive;
+            let (out, inside) = if at_most { (">", "≥") } else { ("<", "≤") };
+            self.detail = format!(
+                "{} {} {out} {bound} {inside} {other_name} {}: the interval straddles the bound",
+                self.judged_on,
+                number(m),
+                number(other)
+            );
+        }
+        self
+    }
+
+    /// With the minimum detectable effect of `ci` at `level`, said in the
+    /// detail as a `what` ("difference", "drop").
+    fn with_mde(mut self, ci: Option<[f64; 2]>, level: f64, what: &str) -> Judgement {
+        self.mde = ci.and_then(|ci| minimum_detectable_effect(ci, level));
+        if let Some(m) = self.mde {
+            self.detail = format!(
+                "{}; detects a {what} of {} at {}% power",
+                self.detail,
+                number(m),
+                number(MDE_POWER * 100.0)
+            );
+        }
+        self
+    }
 }
 
 /// Judges a metric gate on a metric (and the delta for `max_drop`).
-fn judge_metric(kind: GateKind, name: &str, m: &Metric, delta: Option<&Metric>) -> Judgement {
+fn judge_metric(
+    kind: GateKind,
+    name: &str,
+    m: &Metric,
+    delta: Option<&Metric>,
+    level: f64,
+) -> Judgement {
     let Some(v) = m.value else {
         return Judgement::unjudged(
             None,
@@ -866,19 +1010,29 @@ fn judge_metric(kind: GateKind, name: &str, m: &Metric, delta: Option<&Metric>) 
         )
     };
     match kind {
-        GateKind::Min(b) => Judgement::against(v, m.ci, "value", v, false, b, ""),
-        GateKind::Max(b) => Judgement::against(v, m.ci, "value", v, true, b, ""),
+        GateKind::Min(b) => Judgement::against(v, m.ci, "value", v, false, b, "").with_mde(
+            m.ci,
+            level,
+            "difference",
+        ),
+        GateKind::Max(b) => {
+            Judgement::against(v, m.ci, "value", v, true, b, "").with_mde(m.ci, level, "difference")
+        }
         // A fast-tier value from every row is exact: its own bound.
         GateKind::MinLowerCi(b) | GateKind::MaxUpperCi(b) if m.method == "exact" => {
             let at_most = matches!(kind, GateKind::MaxUpperCi(_));
             Judgement::against(v, None, "exact value (every row)", v, at_most, b, "")
         }
         GateKind::MinLowerCi(b) => match m.ci {
-            Some([lo, _]) => Judgement::against(v, m.ci, "lower bound", lo, false, b, ""),
+            Some([lo, hi]) => Judgement::against(v, m.ci, "lower bound", lo, false, b, "")
+                .or_inconclusive("upper bound", hi, false, b)
+                .with_mde(m.ci, level, "difference"),
             None => no_ci("lower bound"),
         },
         GateKind::MaxUpperCi(b) => match m.ci {
-            Some([_, hi]) => Judgement::against(v, m.ci, "upper bound", hi, true, b, ""),
+            Some([lo, hi]) => Judgement::against(v, m.ci, "upper bound", hi, true, b, "")
+                .or_inconclusive("lower bound", lo, true, b)
+                .with_mde(m.ci, level, "difference"),
             None => no_ci("upper bound"),
         },
         GateKind::MaxDrop(b, on_value) => {
@@ -903,15 +1057,15 @@ fn judge_metric(kind: GateKind, name: &str, m: &Metric, delta: Option<&Metric>) 
             // losses; judged on the paired interval's pessimistic end
             // unless on = "value". A negative drop is a gain.
             let lower = registry::direction(name) == Direction::Lower;
-            let worst = if on_value {
-                dv
+            let (worst, best) = if on_value {
+                (dv, dv)
             } else {
                 match d.ci {
                     Some([lo, hi]) => {
                         if lower {
-                            hi
+                            (hi, lo)
                         } else {
-                            lo
+                            (lo, hi)
                         }
                     }
                     None => {
@@ -925,9 +1079,13 @@ fn judge_metric(kind: GateKind, name: &str, m: &Metric, delta: Option<&Metric>) 
                     }
                 }
             };
-            let drop = if lower { worst } else { -worst };
+            let as_drop = |x: f64| if lower { x } else { -x };
+            let drop = as_drop(worst);
             let judged_on = if on_value { "drop" } else { "worst-case drop" };
             let mut j = Judgement::against(dv, d.ci, judged_on, drop, true, b, "");
+            if !on_value {
+                j = j.or_inconclusive("best-case drop", as_drop(best), true, b);
+            }
             if drop <= 0.0 {
                 j.detail = format!(
                     "no drop: {} is a gain of {} (≤ {b})",
@@ -939,7 +1097,7 @@ fn judge_metric(kind: GateKind, name: &str, m: &Metric, delta: Option<&Metric>) 
                     number(-drop)
                 );
             }
-            j
+            j.with_mde(d.ci, level, "drop")
         }
         _ => Judgement::unjudged(None, None, "not a metric gate".to_string()),
     }
@@ -1056,18 +1214,35 @@ pub fn judge(
                         ),
                     ));
                 };
-                judge_metric(kind, name, m, delta.and_then(|d| d.get(name)))
+                // The level the interval was made at: the fast tier's, or
+                // the suite's full tier's.
+                let level = if on_fast {
+                    fast_options(suite, 0.5).level
+                } else {
+                    suite
+                        .full
+                        .ci
+                        .unwrap_or(FullOptions::default().intervals.level)
+                };
+                judge_metric(kind, name, m, delta.and_then(|d| d.get(name)), level)
             }
+        };
+        let passed = match j.outcome {
+            Outcome::Pass => true,
+            Outcome::Fail => false,
+            Outcome::Inconclusive => suite.on_inconclusive == OnInconclusive::Pass,
         };
         verdicts.push(Verdict {
             gate: g.describe(kind),
             line: g.line,
-            passed: j.passed,
+            verdict: j.outcome,
+            passed,
             value: j.value,
             interval: j.interval,
             judged_on: j.judged_on.to_string(),
             measured: j.measured,
             unit: j.unit.to_string(),
+            mde: j.mde,
             detail: j.detail,
         });
     }
@@ -1247,9 +1422,11 @@ impl Verdict {
             candidate: candidate.to_string(),
             value: self.value,
             interval: self.interval,
+            verdict: self.verdict,
             judged_on: self.judged_on,
             measured: self.measured,
             unit: self.unit,
+            mde: self.mde,
             passed: self.passed,
             detail: self.detail,
         }

@@ -107,6 +107,7 @@ td.worse { background: var(--worse-bg); color: var(--worse); }
 td.better .ci, td.worse .ci { color: inherit; }
 .pass { color: var(--better); font-weight: 600; }
 .fail { color: var(--worse); font-weight: 600; }
+.inconclusive { color: #8a5a00; font-weight: 600; }
 .charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 18px; }
 figure { margin: 0; border: 1px solid var(--line); border-radius: 6px; padding: 6px; background: #fff; }
 figure svg { width: 100%; height: auto; display: block; }
@@ -231,11 +232,9 @@ fn gates(out: &mut String, r: &Report) {
         out,
         "<section id=\"gates\"><h2>Gates</h2><p class=\"{}\">{}</p><table><thead><tr><th>gate</th><th>model</th><th>value</th><th class=\"text\">judged</th><th>verdict</th></tr></thead><tbody>",
         if failed == 0 { "pass" } else { "fail" },
-        if failed == 0 {
-            format!("all {} gates passed", r.gates.len())
-        } else {
-            format!("{failed} of {} gates failed", r.gates.len())
-        }
+        esc(&crate::suite::verdicts_line(
+            r.gates.iter().map(|g| (g.verdict, g.passed))
+        ))
     );
     for g in &r.gates {
         let _ = write!(
@@ -251,11 +250,15 @@ fn gates(out: &mut String, r: &Report) {
                 num(hi)
             )),
             esc(&g.detail),
-            if g.passed { "pass" } else { "fail" },
-            if g.passed { "pass" } else { "FAIL" },
+            match g.verdict {
+                crate::suite::Outcome::Pass => "pass",
+                crate::suite::Outcome::Fail => "fail",
+                crate::suite::Outcome::Inconclusive => "inconclusive",
+            },
+            esc(g.verdict.label(g.passed)),
         );
     }
-    out.push_str("</tbody></table><p class=\"meta\">Value: the point value (for a drop, the paired difference candidate − baseline) with its interval; judged: the number the gate compared with its bound.</p></section>");
+    out.push_str("</tbody></table><p class=\"meta\">Value: the point value (for a drop, the paired difference candidate − baseline) with its interval; judged: the number the gate compared with its bound, and the smallest difference this data detects with 80% power. Inconclusive: the interval straddles the bound; the suite's <code>on_inconclusive</code> says what it counts as.</p></section>");
 }
 
 fn curves(out: &mut String, r: &Report) {

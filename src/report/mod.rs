@@ -81,6 +81,10 @@ pub struct GateVerdict {
     pub measured: Option<f64>,
     /// The unit of `value` and `measured` (empty for metrics).
     pub unit: String,
+    /// Pass, fail or inconclusive; `passed` is what it counts as.
+    pub verdict: crate::suite::Outcome,
+    /// The minimum detectable effect, where there is an interval.
+    pub mde: Option<f64>,
     /// Passed or not.
     pub passed: bool,
     /// Why it failed, or how it was judged.

@@ -155,8 +155,16 @@ peak_rss_mb = 100
         "{}",
         rows[0]
     );
+    // The minimum detectable effect: (z₀.₉₇₅ + z₀.₈)·(hi − lo)/(2 z₀.₉₇₅).
+    let width = auc["ci"][1].as_f64().unwrap() - auc["ci"][0].as_f64().unwrap();
+    let mde = (1.959_963_985 + 0.841_621_234) * width / (2.0 * 1.959_963_985);
+    assert!((g[0]["mde"].as_f64().unwrap() - mde).abs() < 1e-9);
     assert!(
-        rows[0].contains(&format!("lower bound {} ≥ 0.75 | pass", f(&auc["ci"][0]))),
+        rows[0].contains(&format!(
+            "lower bound {} ≥ 0.75; detects a difference of {} at 80% power | pass",
+            f(&auc["ci"][0]),
+            f(&g[0]["mde"])
+        )),
         "{}",
         rows[0]
     );
@@ -172,12 +180,24 @@ peak_rss_mb = 100
         "{}",
         rows[1]
     );
-    let drop = -d["ci"][0].as_f64().unwrap();
-    assert!(drop > 0.02, "the fixture's drop: {drop}");
+    // Its interval, as drops, straddles the bound: inconclusive, counted
+    // as a failure (the default).
+    let (worst, best) = (-d["ci"][0].as_f64().unwrap(), -d["ci"][1].as_f64().unwrap());
+    assert!(
+        best <= 0.02 && 0.02 < worst,
+        "the fixture's drops: {best}, {worst}"
+    );
+    assert_eq!(
+        (g[1]["verdict"].as_str(), g[1]["passed"].as_bool()),
+        (Some("inconclusive"), Some(false))
+    );
+    let n = evalkit::format::number;
     assert!(
         rows[1].contains(&format!(
-            "worst-case drop {} > 0.02 | FAIL",
-            evalkit::format::number(drop)
+            "worst-case drop {} > 0.02 ≥ best-case drop {}: the interval straddles the bound; detects a drop of {} at 80% power | INCONCLUSIVE (counted as fail)",
+            n(worst),
+            n(best),
+            f(&g[1]["mde"])
         )),
         "{}",
         rows[1]

@@ -331,7 +331,7 @@ fn report_judges_a_suites_gates_on_every_candidate() {
     // The baseline against itself passes; binary_balanced is far better
     // than the baseline, so it passes too.
     assert_eq!(code, Some(0), "{err}");
-    assert!(err.contains("6 of 6 passed"), "{err}");
+    assert!(err.contains("gates: all 6 gates passed"), "{err}");
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(html.contains("all 6 gates passed"));
     // A failing gate: exit 1, the report still written with the verdict.
@@ -355,7 +355,7 @@ fn report_judges_a_suites_gates_on_every_candidate() {
     assert!(
         std::fs::read_to_string(&page)
             .unwrap()
-            .contains("1 of 1 gates failed")
+            .contains("0 passed, 1 FAILED")
     );
 }
 
@@ -494,4 +494,131 @@ fn suite_mistakes_name_the_key_and_its_line() {
     );
     let (_, _, err) = run_in("base.toml", &body);
     assert!(!err.contains("[data]"), "{err}");
+}
+
+#[test]
+fn gates_on_an_interval_can_be_inconclusive() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cand = fixture("binary_ties.arrow");
+    let base = fixture("binary_balanced.arrow");
+    let body = |gates: &str, extra: &str| {
+        format!(
+            "name = \"three verdicts\"\n{extra}\n[predictions]\npath = \"{}\"\n[baseline]\npredictions = \"{}\"\n[full]\nbootstrap = 300\n{gates}",
+            cand.display(),
+            base.display()
+        )
+    };
+    // The intervals the gates will see.
+    let (_, out, err) = suite(
+        tmp.path(),
+        "probe.toml",
+        &body("[[gate]]\nmetric = \"roc_auc\"\nmin = 0\n", ""),
+    );
+    let doc: serde_json::Value = serde_json::from_str(&out).expect(&err);
+    let ci = |v: &serde_json::Value| [v["ci"][0].as_f64().unwrap(), v["ci"][1].as_f64().unwrap()];
+    let [lo, hi] = ci(&doc["metrics"]["roc_auc"]);
+    let [dlo, dhi] = ci(&doc["delta"]["roc_auc"]);
+    assert!(lo < hi && dlo < dhi);
+    // min_lower_ci below, inside and above the interval; max_upper_ci on
+    // the AUC likewise; max_drop with the bound inside the drop's interval
+    // (the drop is minus the AUC difference).
+    let mid = (lo + hi) / 2.0;
+    let drop_mid = -(dlo + dhi) / 2.0;
+    let gates = format!(
+        "[[gate]]\nmetric = \"roc_auc\"\nmin_lower_ci = {}\n\
+         [[gate]]\nmetric = \"roc_auc\"\nmin_lower_ci = {mid}\n\
+         [[gate]]\nmetric = \"roc_auc\"\nmin_lower_ci = {}\n\
+         [[gate]]\nmetric = \"roc_auc\"\nmax_upper_ci = {}\n\
+         [[gate]]\nmetric = \"roc_auc\"\nmax_upper_ci = {mid}\n\
+         [[gate]]\nmetric = \"roc_auc\"\nmax_upper_ci = {}\n\
+         [[gate]]\nmetric = \"roc_auc\"\nmax_drop = {drop_mid}\n",
+        lo - 0.01,
+        hi + 0.01,
+        hi + 0.01,
+        lo - 0.01
+    );
+    let want = [
+        "pass",
+        "inconclusive",
+        "fail",
+        "pass",
+        "inconclusive",
+        "fail",
+        "inconclusive",
+    ];
+    for (extra, code, inconclusive_passes) in [
+        ("", 1, false),
+        ("on_inconclusive = \"fail\"", 1, false),
+        ("on_inconclusive = \"pass\"", 1, true),
+    ] {
+        let (got, out, err) = suite(tmp.path(), "three.toml", &body(&gates, extra));
+        assert_eq!(got, Some(code), "{err}");
+        let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let gs = doc["gates"].as_array().unwrap();
+        let verdicts: Vec<&str> = gs.iter().map(|g| g["verdict"].as_str().unwrap()).collect();
+        assert_eq!(verdicts, want);
+        for g in gs {
+            let passed = g["passed"].as_bool().unwrap();
+            match g["verdict"].as_str().unwrap() {
+                "pass" => assert!(passed),
+                "fail" => assert!(!passed),
+                _ => {
+                    assert_eq!(passed, inconclusive_passes);
+                    assert!(g["detail"].as_str().unwrap().contains("straddles"), "{g}");
+                }
+            }
+            // The minimum detectable effect from the interval's width:
+            // (z₀.₉₇₅ + z₀.₈) · (hi − lo) / (2 z₀.₉₇₅).
+            let (a, b) = (
+                g["interval"][0].as_f64().unwrap(),
+                g["interval"][1].as_f64().unwrap(),
+            );
+            let mde = (1.959_963_985 + 0.841_621_234) * (b - a) / (2.0 * 1.959_963_985);
+            assert!((g["mde"].as_f64().unwrap() - mde).abs() < 1e-9, "{g}");
+            assert!(
+                g["detail"].as_str().unwrap().contains("at 80% power"),
+                "{g}"
+            );
+        }
+        let text = stdout(&evalkit([
+            "run",
+            tmp.path().join("three.toml").to_str().unwrap(),
+        ]));
+        let line = format!(
+            "2 passed, 3 inconclusive (counted as {}), 2 FAILED",
+            if inconclusive_passes { "pass" } else { "fail" }
+        );
+        assert!(text.contains(&line), "{text}");
+        assert!(
+            text.contains(if inconclusive_passes {
+                "inconclusive (counted as pass)"
+            } else {
+                "INCONCLUSIVE (counted as fail)"
+            }),
+            "{text}"
+        );
+    }
+    // Only inconclusive gates besides passes: on_inconclusive decides the
+    // exit code.
+    let gates = format!(
+        "[[gate]]\nmetric = \"roc_auc\"\nmin_lower_ci = {}\n[[gate]]\nmetric = \"roc_auc\"\nmin_lower_ci = {mid}\n",
+        lo - 0.01
+    );
+    let (got, _, err) = suite(tmp.path(), "open.toml", &body(&gates, ""));
+    assert_eq!(got, Some(1), "{err}");
+    let (got, out, err) = suite(
+        tmp.path(),
+        "open.toml",
+        &body(&gates, "on_inconclusive = \"pass\""),
+    );
+    assert_eq!(got, Some(0), "{err}");
+    assert_eq!(verdicts(&out), [true, true]);
+    // A value that is not fail or pass is refused with its line.
+    let (got, _, err) = suite(
+        tmp.path(),
+        "bad.toml",
+        &body(&gates, "on_inconclusive = \"maybe\""),
+    );
+    assert_eq!(got, Some(2));
+    assert!(err.contains("bad.toml:2") && err.contains("maybe"), "{err}");
 }

@@ -369,9 +369,10 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
             write_report(&a, &report, &vs)?;
             if !report.gates.is_empty() {
                 eprintln!(
-                    "evalkit: gates: {} of {} passed",
-                    report.gates.len() - failed,
-                    report.gates.len()
+                    "evalkit: gates: {}",
+                    evalkit::suite::verdicts_line(
+                        report.gates.iter().map(|g| (g.verdict, g.passed))
+                    )
                 );
             }
             if failed > 0 {

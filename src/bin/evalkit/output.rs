@@ -647,24 +647,15 @@ pub fn suite(r: &evalkit::suite::SuiteResult) -> String {
                 let n = evalkit::format::number;
                 format!("[{}, {}]", n(lo), n(hi))
             }),
-            if v.passed {
-                "pass".to_string()
-            } else {
-                "FAIL".to_string()
-            },
+            v.verdict.label(v.passed).to_string(),
             v.detail.clone(),
         ]);
     }
     out.push_str(&table(&rows));
-    let failed = r.gates.iter().filter(|v| !v.passed).count();
     let _ = writeln!(
         out,
         "\n{}",
-        if failed == 0 {
-            format!("all {} gates passed", r.gates.len())
-        } else {
-            format!("{failed} of {} gates FAILED", r.gates.len())
-        }
+        evalkit::suite::verdicts_line(r.gates.iter().map(|v| (v.verdict, v.passed)))
     );
     out
 }
