@@ -19,7 +19,7 @@ BIN := $(TARGET_DIR)/debug/evalkit
 EVALKIT = $(BIN)
 OUT := demo-out
 # Said before a build that has not run yet (measured on 2 cores, see the README).
-COLD = the first build compiles polars, arrow and ort: about 19 minutes on 2 cores; seconds afterwards
+COLD = the first build compiles polars, arrow and ort: about 21 minutes on 2 cores; seconds afterwards
 
 .PHONY: python pytest test-frameworks demo test test-slow fmt lint features unit ort browser screenshot build install bench bench-peer bench-infer bench-multiclass bench-python fixtures venv clean
 
