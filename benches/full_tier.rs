@@ -15,8 +15,8 @@ use evalkit::data::Floats;
 use evalkit::full::binary::{BinaryOptions, full};
 use evalkit::metrics::curves::BinaryCurve;
 use evalkit::rng::{unit, word};
-use evalkit::uncertainty::IntervalOptions;
 use evalkit::uncertainty::delong::delong;
+use evalkit::uncertainty::{IntervalOptions, Resample};
 
 /// Labels ~ Bernoulli(0.3); scores = sigmoid(1.5·(2y − 1) + N(0, 1.5²)),
 /// unrounded.
@@ -149,6 +149,39 @@ fn intervals(c: &mut Criterion) {
     g.bench_function("bootstrap_b1000_n=1000000", |b| {
         b.iter(|| full(&labels, &scores, None, &options, &|_, _| {}))
     });
+    // Rows against clusters (10⁴ clusters of 100 rows on average, keyed
+    // by a random user id), unrounded float32 scores, Poisson and
+    // multinomial: the cost of `--cluster`.
+    let (labels, scores) = data_unrounded(1_000_000, 44);
+    let scores = Floats::from(scores);
+    let ids: ArrayRef = Arc::new(Int64Array::from(
+        (0..labels.len() as u64)
+            .map(|i| (word(44, 3, i) % 10_000) as i64)
+            .collect::<Vec<i64>>(),
+    ));
+    let clusters =
+        evalkit::clusters::Clusters::from_array(std::path::Path::new("bench"), "user", &ids)
+            .unwrap();
+    for resample in [Resample::Poisson, Resample::Multinomial] {
+        for clustered in [false, true] {
+            let options = BinaryOptions {
+                intervals: IntervalOptions {
+                    resample,
+                    ..IntervalOptions::default()
+                },
+                clusters: clustered.then_some(&clusters),
+                ..BinaryOptions::default()
+            };
+            let name = format!(
+                "bootstrap_b1000_n=1000000 unrounded f32 {} {}",
+                resample.as_str(),
+                if clustered { "10000 clusters" } else { "rows" }
+            );
+            g.bench_function(name, |b| {
+                b.iter(|| full(&labels, &scores, None, &options, &|_, _| {}))
+            });
+        }
+    }
     let (labels, scores) = data(10_000_000, 43);
     let scores = Floats::from(scores);
     g.bench_function("delong_n=10000000", |b| {

@@ -16,6 +16,7 @@ use std::path::Path;
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::DataType;
 
+use crate::clusters::Clusters;
 use crate::data::{Columns, Floats, Predictions};
 use crate::error::{Error, Result};
 use crate::full::binary::{self, BinaryFull, BinaryOptions};
@@ -51,8 +52,11 @@ pub struct Comparison {
     /// `candidate − baseline` for every metric, with paired intervals.
     pub delta: MetricSet,
     /// DeLong's paired test of the ROC-AUC difference, or why it is
-    /// undefined.
+    /// undefined (clustered rows: see `obuchowski`).
     pub delong: std::result::Result<PairedDeLong, String>,
+    /// With clusters: Obuchowski's clustered paired test of the ROC-AUC
+    /// difference, or why it is undefined; `None` without clusters.
+    pub obuchowski: Option<std::result::Result<PairedDeLong, String>>,
     /// Notes (rows left out, intervals withheld).
     pub warnings: Vec<String>,
 }
@@ -165,30 +169,10 @@ fn keys(p: &Predictions, col: &str) -> Result<Keys> {
             "the id is missing (null)",
         ));
     }
-    macro_rules! ints {
-        ($t:ty) => {
-            Keys::Int(
-                array
-                    .as_primitive::<$t>()
-                    .values()
-                    .iter()
-                    .map(|&v| v as i128)
-                    .collect(),
-            )
-        };
+    if let Some(ints) = crate::data::int_values(array) {
+        return Ok(Keys::Int(ints));
     }
-    use arrow::datatypes::{
-        Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
-    };
     Ok(match array.data_type() {
-        DataType::Int8 => ints!(Int8Type),
-        DataType::Int16 => ints!(Int16Type),
-        DataType::Int32 => ints!(Int32Type),
-        DataType::Int64 => ints!(Int64Type),
-        DataType::UInt8 => ints!(UInt8Type),
-        DataType::UInt16 => ints!(UInt16Type),
-        DataType::UInt32 => ints!(UInt32Type),
-        DataType::UInt64 => ints!(UInt64Type),
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
             let a = arrow::compute::cast(array, &DataType::Utf8).map_err(|e| {
                 Error::bad_column(&p.path, col, format!("cannot be read as ids: {e}"))
@@ -312,11 +296,15 @@ pub fn compare(
 ) -> Result<Comparison> {
     let iv = &options.intervals;
     let weights = candidate.weights.as_ref();
+    let clusters = candidate.clusters.as_ref();
+    // One cluster only: no bootstrap, and the note says why.
+    let few = clusters.and_then(unc::too_few_clusters);
+    let bootstrap = iv.replicates > 0 && few.is_none();
     let half = |done: usize, total: usize| progress(done, 2 * total);
     let offset = |done: usize, total: usize| progress(total + done, 2 * total);
     match (&candidate.columns, &baseline.columns) {
         (Columns::Binary { labels, scores: sc }, Columns::Binary { scores: sb, .. }) => Ok(
-            compare_binary(labels, sc, sb, weights, join, options, progress),
+            compare_binary(labels, sc, sb, weights, clusters, join, options, progress),
         ),
         (
             Columns::Multiclass {
@@ -330,31 +318,33 @@ pub fn compare(
             let names = &candidate.class_names;
             let point = |s| FullResult::Multiclass(multiclass::point(labels, s, k, weights, names));
             let reps = |s, p: &(dyn Fn(usize, usize) + Sync)| {
-                multiclass::replicates(labels, s, k, weights, iv, p)
+                multiclass::replicates(labels, s, k, weights, iv, clusters, p)
             };
             Ok(paired(
                 (point(sc), point(sb)),
                 &tasks::multiclass_metric_names(k),
-                iv.replicates > 0,
+                bootstrap,
                 || (reps(sc, &half), reps(sb, &offset)),
                 iv,
                 join,
                 candidate.rows(),
+                clusters,
             ))
         }
         (Columns::Regression { labels, scores: sc }, Columns::Regression { scores: sb, .. }) => {
             let point = |s| FullResult::Regression(regression::point(labels, s, weights));
             let reps = |s, p: &(dyn Fn(usize, usize) + Sync)| {
-                regression::replicates(labels, s, weights, iv, p)
+                regression::replicates(labels, s, weights, iv, clusters, p)
             };
             Ok(paired(
                 (point(sc), point(sb)),
                 &tasks::REGRESSION_METRICS,
-                iv.replicates > 0,
+                bootstrap,
                 || (reps(sc, &half), reps(sb, &offset)),
                 iv,
                 join,
                 candidate.rows(),
+                clusters,
             ))
         }
         _ => Err(Error::usage(format!(
@@ -390,6 +380,7 @@ fn point_deltas(cand: &MetricSet, base: &MetricSet, names: &[&str]) -> MetricSet
 /// The comparison of two unsorted-pass tasks (multiclass, regression):
 /// point values, then (when `bootstrap`) each side's intervals and the
 /// paired intervals of the differences from the same resamples.
+#[allow(clippy::too_many_arguments)]
 fn paired(
     (mut cand, mut base): (FullResult, FullResult),
     names: &[&str],
@@ -398,11 +389,19 @@ fn paired(
     iv: &unc::IntervalOptions,
     join: Join,
     rows: usize,
+    clusters: Option<&Clusters>,
 ) -> Comparison {
     let mut delta = point_deltas(cand.metrics(), base.metrics(), names);
     let mut warnings = Vec::new();
+    if let Some(reason) = clusters
+        .and_then(unc::too_few_clusters)
+        .filter(|_| iv.replicates > 0)
+    {
+        warnings.push(reason);
+    }
     if bootstrap {
         warnings.extend(unc::replicate_notes(iv));
+        warnings.extend(clusters.map(unc::cluster_note));
         let (rc, rb) = replicates();
         let none = |_: &str| None;
         for (side, result, reps) in [("candidate", &mut cand, &rc), ("baseline", &mut base, &rb)] {
@@ -419,15 +418,18 @@ fn paired(
         baseline: base,
         delta,
         delong: Err("DeLong's test compares binary ROC-AUCs".to_string()),
+        obuchowski: None,
         warnings,
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn compare_binary(
     labels: &[u8],
     sc: &Floats,
     sb: &Floats,
     weights: Option<&Floats>,
+    clusters: Option<&Clusters>,
     join: Join,
     options: &FullOptions,
     progress: &(dyn Fn(usize, usize) + Sync),
@@ -438,14 +440,16 @@ fn compare_binary(
         sweep: options.thresholds,
         intervals: *iv,
         keep_replicates: true,
+        clusters,
     };
     let half = |done: usize, total: usize| progress(done, 2 * total);
     let cand = binary::full(labels, sc, weights, &bopts, &half);
     let offset = |done: usize, total: usize| progress(total + done, 2 * total);
     let base = binary::full(labels, sb, weights, &bopts, &offset);
 
-    // Paired DeLong test.
-    let delong = match (
+    // Paired DeLong test (Obuchowski's with clusters).
+    let cluster_index = clusters.map(|c| c.index(|_| true));
+    let paired_test = match (
         &cand.ranking,
         &base.ranking,
         cand.metrics.value("roc_auc"),
@@ -454,7 +458,12 @@ fn compare_binary(
         (Some(rc), Some(rb), Some(ac), Some(ab)) if weights.is_none() => {
             let va = delong::placements(&cand.curve, labels, &rc.group_of_row());
             let vb = delong::placements(&base.curve, labels, &rb.group_of_row());
-            delong::paired(labels, &va, &vb, ac, ab)
+            match &cluster_index {
+                None => delong::paired(labels, &va, &vb, ac, ab),
+                Some((of_row, count)) => {
+                    delong::obuchowski_paired(labels, &va, &vb, ac, ab, of_row, *count)
+                }
+            }
         }
         (_, _, Some(_), Some(_)) if weights.is_some() => Err(
             "DeLong's test is for unweighted rows; use the bootstrap interval of the difference"
@@ -462,6 +471,17 @@ fn compare_binary(
         ),
         _ => Err("ROC-AUC is undefined for these rows (one class)".to_string()),
     };
+    let (delong, obuchowski) = match clusters {
+        None => (paired_test, None),
+        Some(c) => (
+            Err(format!(
+                "rows are clustered by {}: DeLong's test assumes independent rows; Obuchowski's clustered test is used instead",
+                c.describe()
+            )),
+            Some(paired_test),
+        ),
+    };
+    let test = obuchowski.as_ref().unwrap_or(&delong);
 
     let mut delta = point_deltas(&cand.metrics, &base.metrics, &METRICS);
     let mut warnings = Vec::new();
@@ -474,9 +494,18 @@ fn compare_binary(
                         (Some(ac), Some(ab)) => {
                             let ic = bootstrap::auc_influence(rkc, &cand.curve, ac);
                             let ib = bootstrap::auc_influence(rkb, &base.curve, ab);
-                            Some(intervals::acceleration(
-                                ic.iter().zip(&ib).map(|(x, y)| x - y),
-                            ))
+                            let diff = ic.iter().zip(&ib).map(|(x, y)| x - y);
+                            Some(match &cluster_index {
+                                None => intervals::acceleration(diff),
+                                // A cluster's influence is its rows'.
+                                Some((of_row, count)) => {
+                                    let mut per = vec![0.0; *count];
+                                    for (u, &c) in diff.zip(of_row) {
+                                        per[c as usize] += u;
+                                    }
+                                    intervals::acceleration(per.into_iter())
+                                }
+                            })
                         }
                         _ => None,
                     }
@@ -501,15 +530,21 @@ fn compare_binary(
             );
         }
         _ => {
-            // No bootstrap: DeLong's paired interval for the AUC difference.
-            if let (Ok(d), Some(m)) = (&delong, delta.get("roc_auc").cloned()) {
+            // No bootstrap: DeLong's (Obuchowski's) paired interval for the
+            // AUC difference.
+            if let (Ok(d), Some(m)) = (test, delta.get("roc_auc").cloned()) {
                 let z = normal_quantile(0.5 + iv.level / 2.0);
                 let se = d.variance.sqrt();
                 delta.insert(
                     "roc_auc",
                     Metric {
                         ci: Some([d.difference - z * se, d.difference + z * se]),
-                        method: "delong".to_string(),
+                        method: if obuchowski.is_some() {
+                            "obuchowski"
+                        } else {
+                            "delong"
+                        }
+                        .to_string(),
                         ..m
                     },
                 );
@@ -539,6 +574,7 @@ fn compare_binary(
         baseline: FullResult::Binary(Box::new(strip(base))),
         delta,
         delong,
+        obuchowski,
         warnings,
     }
 }

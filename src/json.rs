@@ -9,6 +9,12 @@
 //! tier estimates one. The fast tier on every row gives `"ci": null`,
 //! `"method": "exact"`, `"std_error": 0` and a `"reason"` that says the value
 //! is exact. Counts are integers unless the file has weights.
+//!
+//! Binary `full` documents carry `delong` and `obuchowski` (the clustered
+//! interval with `--cluster`, else `null`); `compare` documents the paired
+//! tests under the same two keys. A run over a prediction file's rows says
+//! which clusters the bootstrap resampled: `"clusters": {"column", "count"}`,
+//! `null` for rows ([`set_clusters`]).
 
 use serde_json::{Value, json};
 
@@ -60,6 +66,20 @@ fn header(preds: &Header, tier: &str) -> serde_json::Map<String, Value> {
         ),
     );
     m
+}
+
+/// Says in a full or compare document which clusters the bootstrap
+/// resampled: `"clusters": {"column": …, "count": …}`, or `null` for rows.
+pub fn set_clusters(doc: &mut Value, clusters: Option<&crate::clusters::Clusters>) {
+    if let Value::Object(m) = doc {
+        m.insert(
+            "clusters".into(),
+            clusters.map_or(
+                Value::Null,
+                |c| json!({"column": c.column, "count": c.count()}),
+            ),
+        );
+    }
 }
 
 /// The fast tier's document.
@@ -145,12 +165,14 @@ fn binary(
             "matrix": [[count(c.tn, w), count(c.fp, w)], [count(c.fn_, w), count(c.tp, w)]],
         }),
     );
+    let interval = |r: &Result<crate::full::binary::DeLongInterval, String>| match r {
+        Ok(d) => json!(d),
+        Err(reason) => json!({"auc": null, "std_error": null, "ci": null, "reason": reason}),
+    };
+    m.insert("delong".into(), interval(&b.delong));
     m.insert(
-        "delong".into(),
-        match &b.delong {
-            Ok(d) => json!(d),
-            Err(reason) => json!({"auc": null, "std_error": null, "ci": null, "reason": reason}),
-        },
+        "obuchowski".into(),
+        b.obuchowski.as_ref().map_or(Value::Null, interval),
     );
     m.insert("bands".into(), json!(b.bands));
     m.insert(
@@ -343,22 +365,26 @@ pub fn compare(
     m.insert("metrics".into(), json!(c.candidate.metrics()));
     m.insert("baseline".into(), json!(c.baseline.metrics()));
     m.insert("delta".into(), json!(c.delta));
+    let test = |t: &Result<crate::uncertainty::delong::PairedDeLong, String>| match t {
+        Ok(d) => json!({
+            "candidate_auc": c.candidate.metrics().value("roc_auc"),
+            "baseline_auc": c.baseline.metrics().value("roc_auc"),
+            "difference": d.difference,
+            "std_error": d.variance.sqrt(),
+            "z": d.z,
+            "p_value": d.p_value,
+        }),
+        Err(reason) => json!({"z": null, "p_value": null, "reason": reason}),
+    };
+    m.insert("delong".into(), test(&c.delong));
     m.insert(
-        "delong".into(),
-        match &c.delong {
-            Ok(d) => json!({
-                "candidate_auc": c.candidate.metrics().value("roc_auc"),
-                "baseline_auc": c.baseline.metrics().value("roc_auc"),
-                "difference": d.difference,
-                "std_error": d.variance.sqrt(),
-                "z": d.z,
-                "p_value": d.p_value,
-            }),
-            Err(reason) => json!({"z": null, "p_value": null, "reason": reason}),
-        },
+        "obuchowski".into(),
+        c.obuchowski.as_ref().map_or(Value::Null, test),
     );
     let mut warnings = c.candidate.metrics().warnings();
     warnings.extend(c.warnings.iter().cloned());
     m.insert("warnings".into(), json!(warnings));
-    Value::Object(m)
+    let mut doc = Value::Object(m);
+    set_clusters(&mut doc, candidate.clusters.as_ref());
+    doc
 }

@@ -42,6 +42,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod clusters;
 pub mod compare;
 pub mod data;
 pub mod error;

@@ -123,6 +123,9 @@ pub struct FullSection {
     pub slice: Vec<String>,
     /// Slices under this many rows get no intervals.
     pub min_slice: Option<usize>,
+    /// The cluster column: the bootstrap resamples whole clusters
+    /// (`--cluster`).
+    pub cluster: Option<String>,
 }
 
 /// `[report]`.
@@ -729,6 +732,7 @@ fn predictions(
     let mut base_read = read.clone();
     base_read.extra.extend(id.iter().cloned());
     let mut cand_read = base_read.clone();
+    cand_read.cluster = suite.full.cluster.clone();
     for c in crate::slices::parse_specs(&suite.full.slice)
         .into_iter()
         .flatten()
@@ -1298,6 +1302,14 @@ pub fn run(
         let path = resolve(&suite.dir, &p.path);
         let inputs = crate::state::inputs::expand(std::slice::from_ref(&path))?;
         if inputs.len() > 1 || crate::state::file::is_state_file(&inputs[0]) {
+            if suite.full.cluster.is_some() {
+                let source = std::fs::read_to_string(&suite.file).unwrap_or_default();
+                return Err(bad(
+                    &suite.file,
+                    KeyLines::parse(&source).line(&source, "full", "cluster"),
+                    "[full] cluster needs the rows of one prediction file: a state or several merged files keep no per-row clusters",
+                ));
+            }
             return run_on_state(suite, path, &inputs, report_file);
         }
     }

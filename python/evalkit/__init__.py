@@ -134,6 +134,31 @@ class Metric:
         return f"Metric({self.value:.6g}{ci})"
 
 
+def _clusters(cluster: Optional[ArrayLike]) -> Optional[np.ndarray]:
+    """Cluster ids for the Rust side: integers, booleans and floats as they
+    are (equal values are one cluster, as on the command line); strings and
+    other objects coded by their sorted distinct values (so the clusters are
+    the same, but their random draws differ from the CLI's, which hashes the
+    strings themselves)."""
+    if cluster is None:
+        return None
+    if type(cluster).__module__.startswith("pyarrow") and hasattr(cluster, "null_count"):
+        if cluster.null_count:
+            raise InputError(f"cluster has {cluster.null_count} missing values (nulls): every row needs a cluster")
+    a = np.asarray(cluster.to_numpy() if hasattr(cluster, "to_numpy") else cluster)
+    if a.ndim != 1:
+        raise InputError(f"cluster has {a.ndim} dimensions; pass one cluster id per row")
+    if a.dtype.kind in "biuf":
+        return _as_array(a, "cluster")
+    try:
+        _, codes = np.unique(a.astype(str) if a.dtype.kind in "OSU" else a, return_inverse=True)
+    except TypeError as e:
+        raise InputError(f"cluster: cannot be read as ids ({e})") from None
+    if a.dtype.kind == "O" and any(v is None for v in a):
+        raise InputError("cluster has missing values (None): every row needs a cluster")
+    return np.ascontiguousarray(codes.astype(np.int64))
+
+
 def _same_length(y: np.ndarray, s: np.ndarray, what: str = "scores") -> None:
     if len(y) != len(s):
         raise InputError(f"{len(y)} labels but {len(s)} {what}: y_true and y_score must have one entry per row")
@@ -266,10 +291,15 @@ def full(
     task: Optional[str] = None,
     score_kind: Optional[str] = None,
     weights: Optional[ArrayLike] = None,
+    cluster: Optional[ArrayLike] = None,
 ) -> Result:
     """The full tier: every metric of the task with bootstrap intervals
     (``bootstrap=0`` turns them off; ROC-AUC keeps DeLong's). The GIL is
     released while it runs.
+
+    ``cluster``: one id per row (user, patient, session, query); the
+    bootstrap then resamples whole clusters, and ROC-AUC's analytic interval
+    is Obuchowski's clustered one instead of DeLong's.
 
     >>> import numpy as np, evalkit
     >>> r = evalkit.full(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8]), bootstrap=0)
@@ -277,7 +307,12 @@ def full(
     (0.75, 'binary')
     """
     y, s, w = _inputs(y_true, y_score, weights)
-    doc = _evalkit.full(y, s, w, task, score_kind, bootstrap, ci, method, resample, seed, threshold, thresholds)
+    g = _clusters(cluster)
+    if g is not None:
+        _same_length(y, g, "cluster ids")
+    doc = _evalkit.full(
+        y, s, w, task, score_kind, bootstrap, ci, method, resample, seed, threshold, thresholds, "arrays", g
+    )
     return Result(json.loads(doc), (y, s, w, task, score_kind))
 
 
@@ -296,17 +331,25 @@ def compare(
     task: Optional[str] = None,
     score_kind: Optional[str] = None,
     weights: Optional[ArrayLike] = None,
+    cluster: Optional[ArrayLike] = None,
 ) -> Result:
     """Candidate vs baseline on the same rows: ``result.delta["roc_auc"]``
     is the paired difference with its interval (the same resamples for
-    both), ``result.to_dict()["delong"]`` DeLong's paired test (binary)."""
+    both), ``result.to_dict()["delong"]`` DeLong's paired test (binary).
+    With ``cluster`` (one id per row) the resamples are of whole clusters
+    and ``result.to_dict()["obuchowski"]`` holds the clustered paired test."""
     y = _as_array(y_true, "y_true")
     c = _as_array(candidate, "candidate", scores=True)
     b = _as_array(baseline, "baseline", scores=True)
     w = None if weights is None else _as_array(weights, "weights")
     _same_length(y, c, "candidate scores")
     _same_length(y, b, "baseline scores")
-    doc = _evalkit.compare(y, c, b, w, task, score_kind, bootstrap, ci, method, resample, seed, threshold, thresholds)
+    g = _clusters(cluster)
+    if g is not None:
+        _same_length(y, g, "cluster ids")
+    doc = _evalkit.compare(
+        y, c, b, w, task, score_kind, bootstrap, ci, method, resample, seed, threshold, thresholds, g
+    )
     return Result(json.loads(doc))
 
 

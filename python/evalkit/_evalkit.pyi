@@ -38,6 +38,7 @@ def full(
     threshold: float = 0.5,
     thresholds: int = 1000,
     name: str = "arrays",
+    cluster: Optional[Any] = None,
 ) -> str: ...
 def compare(
     y_true: Any,
@@ -53,6 +54,7 @@ def compare(
     seed: int = 0,
     threshold: float = 0.5,
     thresholds: int = 1000,
+    cluster: Optional[Any] = None,
 ) -> str: ...
 def read_predictions(
     path: str,

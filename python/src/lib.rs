@@ -234,6 +234,30 @@ fn predictions(
     .map_err(to_py)
 }
 
+/// Sets the rows' clusters from a 1-D array of cluster ids (`cluster=`):
+/// the bootstrap then resamples whole clusters.
+fn with_clusters(
+    py: Python<'_>,
+    preds: &mut Predictions,
+    cluster: Option<&Bound<'_, PyAny>>,
+) -> PyResult<()> {
+    let Some(cluster) = cluster else {
+        return Ok(());
+    };
+    let array = arrow_array(py, cluster, "cluster")?;
+    if array.len() != preds.rows() {
+        return Err(InputError::new_err(format!(
+            "cluster has {} values but there are {} rows: give one cluster id per row",
+            array.len(),
+            preds.rows()
+        )));
+    }
+    let clusters =
+        evalkit::clusters::Clusters::from_array(&preds.path, "cluster", &array).map_err(to_py)?;
+    preds.clusters = Some(clusters);
+    Ok(())
+}
+
 fn interval_options(
     bootstrap: usize,
     ci: f64,
@@ -324,7 +348,7 @@ fn fast(
 
 /// The full tier; returns the CLI's `full --json` document.
 #[pyfunction]
-#[pyo3(signature = (y_true, y_score, weights=None, task=None, score_kind=None, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds=1000, name="arrays"))]
+#[pyo3(signature = (y_true, y_score, weights=None, task=None, score_kind=None, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds=1000, name="arrays", cluster=None))]
 #[allow(clippy::too_many_arguments)]
 fn full(
     py: Python<'_>,
@@ -341,12 +365,16 @@ fn full(
     threshold: f64,
     thresholds: usize,
     name: &str,
+    cluster: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<String> {
-    let preds = predictions(py, name, y_true, y_score, weights, task, score_kind)?;
+    let mut preds = predictions(py, name, y_true, y_score, weights, task, score_kind)?;
+    with_clusters(py, &mut preds, cluster)?;
     let options = full_options(threshold, thresholds, bootstrap, ci, method, resample, seed)?;
     let doc = compute(py, || {
         let r = evalkit::full::full(&preds, &options)?;
-        Ok(evalkit::json::full(&preds.header(), &options, &r))
+        let mut doc = evalkit::json::full(&preds.header(), &options, &r);
+        evalkit::json::set_clusters(&mut doc, preds.clusters.as_ref());
+        Ok(doc)
     })?;
     json(&doc)
 }
@@ -433,7 +461,7 @@ fn full_state(
 /// Candidate vs baseline on the same rows; returns the CLI's
 /// `compare --json` document.
 #[pyfunction]
-#[pyo3(signature = (y_true, candidate, baseline, weights=None, task=None, score_kind=None, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds=1000))]
+#[pyo3(signature = (y_true, candidate, baseline, weights=None, task=None, score_kind=None, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds=1000, cluster=None))]
 #[allow(clippy::too_many_arguments)]
 fn compare(
     py: Python<'_>,
@@ -450,8 +478,9 @@ fn compare(
     seed: u64,
     threshold: f64,
     thresholds: usize,
+    cluster: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<String> {
-    let c = predictions(
+    let mut c = predictions(
         py,
         "candidate",
         y_true,
@@ -460,6 +489,7 @@ fn compare(
         task,
         score_kind,
     )?;
+    with_clusters(py, &mut c, cluster)?;
     let b = predictions(py, "baseline", y_true, baseline, weights, task, score_kind)?;
     let options = full_options(threshold, thresholds, bootstrap, ci, method, resample, seed)?;
     let doc = compute(py, || {
@@ -505,6 +535,7 @@ fn read_predictions<'py>(
         task: parse_task(task)?,
         score_kind: parse_kind(score_kind)?,
         extra: Vec::new(),
+        cluster: None,
     };
     let preds = compute(py, || evalkit::data::read_predictions(&path, &options))?;
     let d = PyDict::new(py);

@@ -107,6 +107,31 @@ pub(crate) fn predictions_from_chunk(
             None => (None, None),
         },
     };
+    let clusters = match &options.cluster {
+        None => None,
+        Some(c) => {
+            let role = if *c == options.label {
+                Some("label")
+            } else if options.score.contains(c) {
+                Some("score")
+            } else if weight_column.as_deref() == Some(c.as_str()) {
+                Some("weight")
+            } else {
+                None
+            };
+            if let Some(role) = role {
+                return Err(Error::bad_column(
+                    path,
+                    c,
+                    format!(
+                        "is the {role} column and cannot be the cluster column; cluster by an id the rows share (a user, patient, session or query)"
+                    ),
+                ));
+            }
+            let array = require(c, "cluster", Some("--cluster"))?;
+            Some(crate::clusters::Clusters::from_array(path, c, &array)?)
+        }
+    };
     drop(table);
 
     let label_name = options.label.as_str();
@@ -272,6 +297,7 @@ pub(crate) fn predictions_from_chunk(
         class_names,
         metadata,
         extra,
+        clusters,
     })
 }
 

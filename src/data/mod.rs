@@ -146,6 +146,9 @@ pub struct ReadOptions {
     pub score_kind: Option<ScoreKind>,
     /// Passthrough columns to keep (row ids, slice keys), read as they are.
     pub extra: Vec<String>,
+    /// The cluster column (`--cluster`): rows sharing a value are resampled
+    /// together ([`crate::clusters`]).
+    pub cluster: Option<String>,
 }
 
 impl Default for ReadOptions {
@@ -157,6 +160,7 @@ impl Default for ReadOptions {
             task: None,
             score_kind: None,
             extra: Vec::new(),
+            cluster: None,
         }
     }
 }
@@ -214,6 +218,8 @@ pub struct Predictions {
     pub metadata: BTreeMap<String, String>,
     /// The passthrough columns asked for in [`ReadOptions::extra`].
     pub extra: Vec<(String, ArrayRef)>,
+    /// Each row's cluster, when [`ReadOptions::cluster`] names a column.
+    pub clusters: Option<crate::clusters::Clusters>,
 }
 
 /// What describes a set of rows besides their values: where they came
@@ -309,6 +315,7 @@ impl Predictions {
                         .map(|a| (n.clone(), a))
                 })
                 .collect(),
+            clusters: self.clusters.as_ref().map(|c| c.gather(rows)),
             ..self.clone_header()
         }
     }
@@ -329,6 +336,7 @@ impl Predictions {
             class_names: self.class_names.clone(),
             metadata: self.metadata.clone(),
             extra: Vec::new(),
+            clusters: None,
         }
     }
 
@@ -394,9 +402,41 @@ impl Predictions {
             task,
             score_kind,
             extra: Vec::new(),
+            cluster: None,
         };
         convert::predictions_from_table(table, &options)
     }
+}
+
+/// The values of an integer column of any width and signedness, widened to
+/// `i128` (nulls read as their buffer's value: check validity first); `None`
+/// for other types. Ids, cluster keys and slice keys read integers alike.
+pub fn int_values(array: &ArrayRef) -> Option<Vec<i128>> {
+    use arrow::array::AsArray;
+    use arrow::datatypes::{
+        Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
+    };
+    macro_rules! ints {
+        ($t:ty) => {
+            array
+                .as_primitive::<$t>()
+                .values()
+                .iter()
+                .map(|&v| v as i128)
+                .collect()
+        };
+    }
+    Some(match array.data_type() {
+        DataType::Int8 => ints!(Int8Type),
+        DataType::Int16 => ints!(Int16Type),
+        DataType::Int32 => ints!(Int32Type),
+        DataType::Int64 => ints!(Int64Type),
+        DataType::UInt8 => ints!(UInt8Type),
+        DataType::UInt16 => ints!(UInt16Type),
+        DataType::UInt32 => ints!(UInt32Type),
+        DataType::UInt64 => ints!(UInt64Type),
+        _ => return None,
+    })
 }
 
 /// A file's schema and record batches, from whichever reader read it.

@@ -4,6 +4,7 @@
 //! intervals and bands ([`crate::uncertainty::bootstrap`], or from a state
 //! [`crate::uncertainty::from_state`]).
 
+use crate::clusters::Clusters;
 use crate::data::Floats;
 use crate::metrics::binary::point_metrics;
 use crate::metrics::calibration::Bin;
@@ -44,7 +45,7 @@ impl std::str::FromStr for Thresholds {
 
 /// Options of the binary full tier.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct BinaryOptions {
+pub struct BinaryOptions<'a> {
     /// Decision threshold for the thresholded metrics and the confusion
     /// matrix (positive iff `score >= threshold`).
     pub threshold: f64,
@@ -56,15 +57,19 @@ pub struct BinaryOptions {
     /// Keep the replicate values and the ranking in the result (for paired
     /// comparisons).
     pub keep_replicates: bool,
+    /// The rows' clusters: the bootstrap resamples whole clusters, and
+    /// Obuchowski's clustered variance replaces DeLong's.
+    pub clusters: Option<&'a Clusters>,
 }
 
-impl Default for BinaryOptions {
+impl Default for BinaryOptions<'_> {
     fn default() -> Self {
         BinaryOptions {
             threshold: 0.5,
             sweep: Thresholds::Grid(1000),
             intervals: IntervalOptions::default(),
             keep_replicates: false,
+            clusters: None,
         }
     }
 }
@@ -122,8 +127,12 @@ pub struct BinaryFull {
     pub sweep: Sweep,
     /// The ranking table (ROC/PR curves, sweep at every distinct score).
     pub curve: BinaryCurve,
-    /// DeLong's interval for ROC-AUC, or why it is undefined.
+    /// DeLong's interval for ROC-AUC, or why it is undefined (clustered
+    /// rows: see `obuchowski`).
     pub delong: Result<DeLongInterval, String>,
+    /// With clusters: Obuchowski's clustered interval for ROC-AUC, or why it
+    /// is undefined ([`delong::obuchowski`]); `None` without clusters.
+    pub obuchowski: Option<Result<DeLongInterval, String>>,
     /// Bootstrap bands, when the bootstrap ran.
     pub bands: Option<Bands>,
     /// Notes from the intervals (metrics left without one, BCa fallbacks).
@@ -150,13 +159,20 @@ pub fn full(
     let state = BinaryState::from_columns(labels, scores, weights);
     let mut out = from_state(&state, options);
     let iv = &options.intervals;
-    if iv.replicates == 0 && !options.keep_replicates {
+    if iv.replicates == 0 && !options.keep_replicates && options.clusters.is_none() {
         return out;
     }
     // The ranking (rows in score order, ties by row index) is what the
     // bootstrap draws over.
     let ranking = Ranking::build(labels, scores, weights);
-    if iv.replicates > 0 {
+    let cluster_index = options.clusters.map(|c| c.index(|_| true));
+    if let (Some(c), Some((of_row, count))) = (options.clusters, &cluster_index) {
+        cluster_auc(&mut out, labels, &ranking, c, of_row, *count, iv);
+    }
+    let few_clusters = options.clusters.and_then(uncertainty::too_few_clusters);
+    if let (Some(reason), true) = (few_clusters.clone(), iv.replicates > 0) {
+        out.interval_notes.push(reason);
+    } else if iv.replicates > 0 {
         let reps = bootstrap::replicates(
             &ranking,
             scores,
@@ -168,17 +184,32 @@ pub fn full(
                 grid: band_grid(options.sweep),
                 jackknife: iv.method == CiMethod::Bca,
                 lean: false,
+                clusters: options.clusters.map(|c| c.keys.as_slice()),
             },
             progress,
         );
-        // BCa's acceleration for ROC-AUC from DeLong's placements.
+        // BCa's acceleration for ROC-AUC from DeLong's placements (summed
+        // per cluster with clusters: a cluster's influence is its rows').
         let auc_acceleration = match (iv.method, out.metrics.value("roc_auc")) {
-            (CiMethod::Bca, Some(auc)) if weights.is_none() => Some(intervals::acceleration(
-                bootstrap::auc_influence(&ranking, &out.curve, auc).into_iter(),
-            )),
+            (CiMethod::Bca, Some(auc)) if weights.is_none() => {
+                let influence = bootstrap::auc_influence(&ranking, &out.curve, auc);
+                Some(match &cluster_index {
+                    None => intervals::acceleration(influence.into_iter()),
+                    Some((of_row, count)) => {
+                        let mut per_cluster = vec![0.0; *count];
+                        for (u, &c) in influence.iter().zip(of_row) {
+                            per_cluster[c as usize] += u;
+                        }
+                        intervals::acceleration(per_cluster.into_iter())
+                    }
+                })
+            }
             _ => None,
         };
         attach_replicates(&mut out, &reps, auc_acceleration, iv);
+        if let Some(c) = options.clusters {
+            out.interval_notes.push(uncertainty::cluster_note(c));
+        }
         if options.keep_replicates {
             out.replicates = Some(reps);
         }
@@ -187,6 +218,64 @@ pub fn full(
         out.ranking = Some(ranking);
     }
     out
+}
+
+/// With clusters: DeLong's interval withheld (its rows must be
+/// independent) and Obuchowski's clustered interval in its place, on
+/// ROC-AUC too when no bootstrap runs.
+fn cluster_auc(
+    out: &mut BinaryFull,
+    labels: &[u8],
+    ranking: &Ranking,
+    clusters: &Clusters,
+    of_row: &[u32],
+    count: usize,
+    iv: &IntervalOptions,
+) {
+    let dependent = format!(
+        "rows are clustered by {}: DeLong's variance assumes independent rows; Obuchowski's clustered variance is used instead",
+        clusters.describe()
+    );
+    let obuchowski = match (&out.delong, out.metrics.value("roc_auc")) {
+        (Err(reason), _) => Err(reason.clone()),
+        (Ok(_), None) => Err("ROC-AUC is undefined".to_string()),
+        (Ok(_), Some(auc)) => {
+            let v = delong::placements(&out.curve, labels, &ranking.group_of_row());
+            delong::obuchowski(labels, &v, auc, of_row, count).map(|d| interval(d, iv.level))
+        }
+    };
+    out.delong = Err(dependent);
+    if iv.replicates == 0
+        && let Some(auc) = out.metrics.get("roc_auc").cloned()
+    {
+        let metric = match &obuchowski {
+            Ok(d) => Metric {
+                ci: Some(d.ci),
+                method: "obuchowski".to_string(),
+                ..auc
+            },
+            Err(reason) => Metric {
+                ci: None,
+                method: "none".to_string(),
+                reason: Some(format!("no interval: {reason}")),
+                ..auc
+            },
+        };
+        out.metrics.insert("roc_auc", metric);
+    }
+    out.obuchowski = Some(obuchowski);
+}
+
+/// An interval `auc ± z·√variance` at `level`, clipped to [0, 1].
+fn interval(d: delong::DeLong, level: f64) -> DeLongInterval {
+    let z = normal_quantile(0.5 + level / 2.0);
+    let se = d.variance.sqrt();
+    DeLongInterval {
+        auc: d.auc,
+        std_error: se,
+        ci: [(d.auc - z * se).max(0.0), (d.auc + z * se).min(1.0)],
+        level,
+    }
 }
 
 /// Puts the replicates' intervals on the metrics (by name; ROC-AUC's BCa
@@ -250,16 +339,7 @@ pub fn from_state(state: &BinaryState, options: &BinaryOptions) -> BinaryFull {
     let confusion = curve.counts_at(options.threshold);
     let mut m = point_metrics(&curve, &sums, options.threshold);
     let iv = &options.intervals;
-    let z = normal_quantile(0.5 + iv.level / 2.0);
-    let delong = delong::delong(&curve).map(|d| {
-        let se = d.variance.sqrt();
-        DeLongInterval {
-            auc: d.auc,
-            std_error: se,
-            ci: [(d.auc - z * se).max(0.0), (d.auc + z * se).min(1.0)],
-            level: iv.level,
-        }
-    });
+    let delong = delong::delong(&curve).map(|d| interval(d, iv.level));
     if let (0, Ok(d), Some(auc)) = (iv.replicates, &delong, m.get("roc_auc").cloned()) {
         m.insert(
             "roc_auc",
@@ -282,6 +362,7 @@ pub fn from_state(state: &BinaryState, options: &BinaryOptions) -> BinaryFull {
         },
         curve,
         delong,
+        obuchowski: None,
         bands: None,
         interval_notes: Vec::new(),
         replicates: None,

@@ -236,6 +236,7 @@ pub fn full_state(
                 sweep: options.thresholds,
                 intervals: options.intervals,
                 keep_replicates: false,
+                clusters: None,
             };
             let mut out = binary::from_state(s, &bopts);
             // Refused above when the weights are not frequencies.
@@ -285,6 +286,7 @@ fn run(
                 sweep: options.thresholds,
                 intervals: options.intervals,
                 keep_replicates: false,
+                clusters: preds.clusters.as_ref(),
             },
             progress,
         ))),
@@ -299,6 +301,7 @@ fn run(
             preds.weights.as_ref(),
             &preds.class_names,
             &options.intervals,
+            preds.clusters.as_ref(),
             progress,
         )),
         Columns::Regression { labels, scores } => FullResult::Regression(regression::full(
@@ -306,6 +309,7 @@ fn run(
             scores,
             preds.weights.as_ref(),
             &options.intervals,
+            preds.clusters.as_ref(),
             progress,
         )),
     }

@@ -3,6 +3,7 @@
 //! [`crate::metrics::multiclass::point_metrics`]), then bootstrap intervals
 //! ([`crate::uncertainty::tasks`]).
 
+use crate::clusters::Clusters;
 use crate::data::Floats;
 use crate::metrics::multiclass::MulticlassFull;
 use crate::state::multiclass::MulticlassState;
@@ -10,8 +11,9 @@ use crate::uncertainty::bootstrap::Replicates;
 use crate::uncertainty::{self, IntervalOptions, tasks};
 
 /// Computes the multiclass full tier: the point metrics, then bootstrap
-/// intervals unless `intervals.replicates` is 0. `names` are the class
-/// names, for notes.
+/// intervals unless `intervals.replicates` is 0 (over whole clusters with
+/// `clusters`). `names` are the class names, for notes.
+#[allow(clippy::too_many_arguments)]
 pub fn full(
     labels: &[u32],
     scores: &Floats,
@@ -19,14 +21,20 @@ pub fn full(
     weights: Option<&Floats>,
     names: &[String],
     intervals: &IntervalOptions,
+    clusters: Option<&Clusters>,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> MulticlassFull {
     let mut result = point(labels, scores, k, weights, names);
     if intervals.replicates > 0 {
-        let reps = replicates(labels, scores, k, weights, intervals, progress);
+        if let Some(reason) = clusters.and_then(uncertainty::too_few_clusters) {
+            result.notes.push(reason);
+            return result;
+        }
+        let reps = replicates(labels, scores, k, weights, intervals, clusters, progress);
         let notes = uncertainty::attach(&mut result.metrics, &reps, &|_| None, intervals);
         result.notes.extend(uncertainty::replicate_notes(intervals));
         result.notes.extend(notes);
+        result.notes.extend(clusters.map(uncertainty::cluster_note));
     }
     result
 }
@@ -39,6 +47,7 @@ pub fn replicates(
     k: usize,
     weights: Option<&Floats>,
     intervals: &IntervalOptions,
+    clusters: Option<&Clusters>,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Replicates {
     tasks::multiclass_replicates(
@@ -46,7 +55,7 @@ pub fn replicates(
         scores,
         k,
         weights,
-        &intervals.bootstrap_options(),
+        &intervals.bootstrap_options_for(clusters),
         progress,
     )
 }

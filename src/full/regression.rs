@@ -3,6 +3,7 @@
 //! [`crate::metrics::regression::RegressionSums`]), then bootstrap
 //! intervals ([`crate::uncertainty::tasks`]).
 
+use crate::clusters::Clusters;
 use crate::data::Floats;
 use crate::metrics::regression::RegressionFull;
 use crate::state::regression::RegressionState;
@@ -10,17 +11,23 @@ use crate::uncertainty::bootstrap::Replicates;
 use crate::uncertainty::{self, IntervalOptions, tasks};
 
 /// Computes the regression full tier: the point metrics, then bootstrap
-/// intervals unless `intervals.replicates` is 0.
+/// intervals unless `intervals.replicates` is 0 (over whole clusters with
+/// `clusters`).
 pub fn full(
     labels: &Floats,
     scores: &Floats,
     weights: Option<&Floats>,
     intervals: &IntervalOptions,
+    clusters: Option<&Clusters>,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> RegressionFull {
     let mut result = point(labels, scores, weights);
     if intervals.replicates > 0 {
-        let reps = replicates(labels, scores, weights, intervals, progress);
+        if let Some(reason) = clusters.and_then(uncertainty::too_few_clusters) {
+            result.notes.push(reason);
+            return result;
+        }
+        let reps = replicates(labels, scores, weights, intervals, clusters, progress);
         result.notes = uncertainty::replicate_notes(intervals);
         result.notes.extend(uncertainty::attach(
             &mut result.metrics,
@@ -28,6 +35,7 @@ pub fn full(
             &|_| None,
             intervals,
         ));
+        result.notes.extend(clusters.map(uncertainty::cluster_note));
     }
     result
 }
@@ -39,13 +47,14 @@ pub fn replicates(
     scores: &Floats,
     weights: Option<&Floats>,
     intervals: &IntervalOptions,
+    clusters: Option<&Clusters>,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Replicates {
     tasks::regression_replicates(
         labels,
         scores,
         weights,
-        &intervals.bootstrap_options(),
+        &intervals.bootstrap_options_for(clusters),
         progress,
     )
 }

@@ -295,7 +295,14 @@ fn curves(out: &mut String, r: &Report) {
         figure(
             out,
             charts::roc(&series, &labels),
-            &format!("ROC; legend: AUC with DeLong's {level}% interval; {band}; dotted: chance."),
+            &format!(
+                "ROC; legend: AUC with {} {level}% interval; {band}; dotted: chance.",
+                if ms.iter().any(|(_, c)| c.clusters.is_some()) {
+                    "Obuchowski's clustered"
+                } else {
+                    "DeLong's"
+                }
+            ),
         );
     }
     if series.iter().any(|s| s.curves.pr.is_some()) {
@@ -628,12 +635,19 @@ fn provenance(out: &mut String, r: &Report) {
         "</tbody></table><p class=\"meta\">Intervals: {}. Threshold {}. evalkit {}, report made {}.</p></section>",
         if iv.replicates > 0 {
             format!(
-                "{}% bootstrap {} from {} {} replicates, seed {}",
+                "{}% bootstrap {} from {} {} replicates, seed {}{}",
                 iv.level * 100.0,
                 esc(&iv.method),
                 iv.replicates,
                 esc(&iv.resample),
-                iv.seed
+                iv.seed,
+                models(r)
+                    .iter()
+                    .find_map(|(_, c)| c.clusters.as_ref())
+                    .map_or(String::new(), |c| format!(
+                        ", resampling whole clusters of {}",
+                        esc(c)
+                    ))
             )
         } else {
             "none (no bootstrap)".to_string()

@@ -148,10 +148,15 @@ pub struct Candidate {
     pub metrics: MetricSet,
     /// `candidate − baseline` with paired intervals.
     pub delta: Option<MetricSet>,
-    /// DeLong's interval of the ROC-AUC (binary).
+    /// DeLong's interval of the ROC-AUC (binary); Obuchowski's clustered
+    /// interval when the rows are clustered (`clusters`).
     pub delong: Option<DeLongInterval>,
-    /// DeLong's paired test against the baseline (binary): z and p.
+    /// DeLong's (clustered: Obuchowski's) paired test against the baseline
+    /// (binary): z and p.
     pub delong_test: Option<[f64; 2]>,
+    /// The cluster column and count ("user_id (300 clusters)") when the
+    /// bootstrap resampled clusters.
+    pub clusters: Option<String>,
     /// The charts' data.
     pub curves: Curves,
     /// Confusion matrix (binary: at the threshold).
@@ -586,7 +591,10 @@ fn candidate(
                 },
                 Vec::new(),
                 None,
-                b.delong.as_ref().ok().copied(),
+                match &b.obuchowski {
+                    Some(o) => o.as_ref().ok().copied(),
+                    None => b.delong.as_ref().ok().copied(),
+                },
             )
         }
         FullResult::Multiclass(m) => (
@@ -662,6 +670,9 @@ fn candidate(
         delta: None,
         delong,
         delong_test: None,
+        clusters: preds
+            .and_then(|p| p.clusters.as_ref())
+            .map(|c| c.describe()),
         curves,
         confusion,
         per_class,
@@ -761,7 +772,13 @@ pub fn build(
                 let c = compare::compare(preds, &aligned, join, &options.full, &|_, _| {})?;
                 let mut entry = candidate(name, Source::Rows(preds), &c.candidate, options)?;
                 entry.delta = Some(c.delta.clone());
-                entry.delong_test = c.delong.as_ref().ok().map(|d| [d.z, d.p_value]);
+                entry.delong_test = c
+                    .obuchowski
+                    .as_ref()
+                    .unwrap_or(&c.delong)
+                    .as_ref()
+                    .ok()
+                    .map(|d| [d.z, d.p_value]);
                 entry.warnings.extend(notes);
                 for w in &c.warnings {
                     // Notes on the replicates are in both the candidate's

@@ -64,11 +64,12 @@ use super::kernel::{CHECKPOINT, GROUP_END, GROUP_POS, LABEL, PosEnd, RankSums, V
 #[cfg(target_arch = "x86_64")]
 use super::lanes::Avx2Simd;
 pub use super::lanes::{
-    JACKKNIFE_GROUPS, LANES, Resample, multinomial_counts, multinomial_counts_weighted,
-    poisson_weight,
+    JACKKNIFE_GROUPS, LANES, Resample, multinomial_counts, multinomial_counts_clustered,
+    multinomial_counts_weighted, poisson_weight, poisson_weight_clustered,
 };
 use super::lanes::{
-    JackknifeLanes, LaneWeights, PoissonLanes, QUADS, ScalarSimd, Simd, multinomial_lanes, row_hash,
+    JackknifeLanes, LaneWeights, PoissonLanes, QUADS, ScalarSimd, Simd, multinomial_cluster_lanes,
+    multinomial_lanes,
 };
 
 /// The rows in descending score order, grouped into ties: the one sort of
@@ -188,7 +189,7 @@ fn score_bits<F: Float>(x: F) -> u64 {
 
 /// Options of the bootstrap.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct BootstrapOptions {
+pub struct BootstrapOptions<'a> {
     /// Number of replicates.
     pub replicates: usize,
     /// How rows are resampled.
@@ -205,6 +206,9 @@ pub struct BootstrapOptions {
     /// passes of multiclass): the pass skips log loss, Brier, calibration
     /// and F1, whose replicate values are then meaningless.
     pub lean: bool,
+    /// Each row's cluster key (`keys[row]`, [`crate::clusters`]): replicates
+    /// resample whole clusters instead of rows.
+    pub clusters: Option<&'a [u64]>,
 }
 
 pub use crate::metrics::binary::METRICS;
@@ -726,8 +730,8 @@ fn prepare(
     let positives: Vec<u32> = (0..n as u32)
         .filter(|&i| rk.labels[i as usize] == 1)
         .collect();
-    let row_key = super::lanes::row_key(options.seed);
-    let row_hash: Vec<u32> = rk.rows.par_iter().map(|&r| row_hash(row_key, r)).collect();
+    let row_hash =
+        super::lanes::unit_hashes(options.seed, rk.rows.par_iter().copied(), options.clusters);
     let y: Vec<f64> = rk.labels.iter().map(|&l| l as f64).collect();
     let terms = Terms {
         lsp,
@@ -763,10 +767,19 @@ pub fn replicates(
     let b = options.replicates;
     // Rows of weight 0 are not ranked: multinomial replicates draw among
     // the ranked rows (by row index, as every task's pass does).
-    let drawn = (options.resample == Resample::Multinomial && n < rk.total_rows).then(|| {
+    let multinomial = options.resample == Resample::Multinomial;
+    let drawn = (multinomial && n < rk.total_rows && options.clusters.is_none()).then(|| {
         let mut rows = rk.rows.clone();
         rows.par_sort_unstable();
         rows
+    });
+    // Clusters drawn among those with a ranked row.
+    let cluster_index = options.clusters.filter(|_| multinomial).map(|keys| {
+        let mut ranked = vec![false; rk.total_rows];
+        for &r in &rk.rows {
+            ranked[r as usize] = true;
+        }
+        crate::clusters::index(keys, |r| ranked[r])
     });
     let batches = b.div_ceil(LANES);
     let jk_batches = if options.jackknife {
@@ -793,7 +806,14 @@ pub fn replicates(
                     rk,
                     &terms,
                     ck.js.len(),
-                    &multinomial_lanes(options.seed, first, rk.total_rows, drawn.as_deref()),
+                    &match &cluster_index {
+                        Some((of_row, c)) => {
+                            multinomial_cluster_lanes(options.seed, first, of_row, *c)
+                        }
+                        None => {
+                            multinomial_lanes(options.seed, first, rk.total_rows, drawn.as_deref())
+                        }
+                    },
                     options.lean,
                 ),
                 #[cfg(test)]
@@ -809,6 +829,7 @@ pub fn replicates(
             let lanes = JackknifeLanes {
                 seed: options.seed,
                 first_group: (batch - batches) * LANES,
+                clusters: options.clusters,
             };
             pass(rk, &terms, ck.js.len(), &lanes, options.lean)
         };
@@ -974,6 +995,7 @@ mod tests {
                 grid: 11,
                 jackknife: false,
                 lean: false,
+                clusters: None,
             };
             let reference = replicates(&rk, &scores, &options, &|_, _| {});
             let (terms, ck, _, _) = prepare(&rk, &scores, &options);

@@ -145,6 +145,139 @@ pub fn paired(
     })
 }
 
+/// Obuchowski's (1997) clustered variance of ROC-AUC, and the paired test
+/// built on it: DeLong's placements summed per cluster.
+///
+/// For cluster `i` with `mᵢ` positives and `nᵢ` negatives, let `Xᵢ` be the
+/// sum of its positives' placements `V10` and `Yᵢ` the sum of its
+/// negatives' `V01` (the same placements as DeLong's, over all rows). With
+/// `M`, `N` the positives and negatives, `I` the clusters, `I₁₀` (`I₀₁`)
+/// those with a positive (negative) row and `θ` the AUC:
+///
+/// - `S10 = I₁₀ / ((I₁₀ − 1)·M) · Σᵢ (Xᵢ − mᵢθ)²`
+/// - `S01 = I₀₁ / ((I₀₁ − 1)·N) · Σᵢ (Yᵢ − nᵢθ)²`
+/// - `S11 = I / (I − 1) · Σᵢ (Xᵢ − mᵢθ)(Yᵢ − nᵢθ)`
+/// - `Var(θ) = S10/M + S01/N + 2·S11/(M·N)`
+///
+/// For two models on the same rows the covariance takes the cross products
+/// (`S11` both ways), and `Var(θa − θb) = Var a + Var b − 2 Cov(a, b)`.
+/// (Obuchowski, "Nonparametric analysis of clustered ROC curve data",
+/// Biometrics 53(2):567–578, 1997.)
+///
+/// `of_row[row]` is the row's cluster in `0..clusters`; `v` holds each
+/// row's placement ([`placements`]). `Err` says why it is undefined.
+pub fn obuchowski(
+    labels: &[u8],
+    v: &[f64],
+    auc: f64,
+    of_row: &[u32],
+    clusters: usize,
+) -> Result<DeLong, String> {
+    let sums = ClusterSums::new(labels, &[v], of_row, clusters)?;
+    Ok(DeLong {
+        auc,
+        variance: sums.covariance([0, 0], [auc, auc]),
+    })
+}
+
+/// The paired test of `AUC_a − AUC_b` for clustered rows (see
+/// [`obuchowski`]).
+pub fn obuchowski_paired(
+    labels: &[u8],
+    va: &[f64],
+    vb: &[f64],
+    auc_a: f64,
+    auc_b: f64,
+    of_row: &[u32],
+    clusters: usize,
+) -> Result<PairedDeLong, String> {
+    let sums = ClusterSums::new(labels, &[va, vb], of_row, clusters)?;
+    let variance = sums.covariance([0, 0], [auc_a, auc_a])
+        + sums.covariance([1, 1], [auc_b, auc_b])
+        - 2.0 * sums.covariance([0, 1], [auc_a, auc_b]);
+    let difference = auc_a - auc_b;
+    if variance <= 0.0 {
+        return Err(
+            "the two models rank the rows identically: the difference has no variance".into(),
+        );
+    }
+    let z = difference / variance.sqrt();
+    Ok(PairedDeLong {
+        difference,
+        variance,
+        z,
+        p_value: 2.0 * normal_sf(z.abs()),
+    })
+}
+
+/// Per-cluster placement sums of one or two models.
+struct ClusterSums {
+    /// `x[model][i]`, `y[model][i]`: the positives' and negatives' sums.
+    x: Vec<Vec<f64>>,
+    y: Vec<Vec<f64>>,
+    /// Positives and negatives per cluster.
+    m: Vec<f64>,
+    n: Vec<f64>,
+    /// Totals and cluster counts: M, N, I, I₁₀, I₀₁.
+    totals: [f64; 5],
+}
+
+impl ClusterSums {
+    fn new(labels: &[u8], v: &[&[f64]], of_row: &[u32], clusters: usize) -> Result<Self, String> {
+        let mut s = ClusterSums {
+            x: vec![vec![0.0; clusters]; v.len()],
+            y: vec![vec![0.0; clusters]; v.len()],
+            m: vec![0.0; clusters],
+            n: vec![0.0; clusters],
+            totals: [0.0; 5],
+        };
+        for (r, (&y, &c)) in labels.iter().zip(of_row).enumerate() {
+            let c = c as usize;
+            for (k, vk) in v.iter().enumerate() {
+                if y == 1 {
+                    s.x[k][c] += vk[r];
+                } else {
+                    s.y[k][c] += vk[r];
+                }
+            }
+            if y == 1 {
+                s.m[c] += 1.0;
+            } else {
+                s.n[c] += 1.0;
+            }
+        }
+        let big_m: f64 = s.m.iter().sum();
+        let big_n: f64 = s.n.iter().sum();
+        let with_pos = s.m.iter().filter(|&&m| m > 0.0).count() as f64;
+        let with_neg = s.n.iter().filter(|&&n| n > 0.0).count() as f64;
+        if with_pos < 2.0 || with_neg < 2.0 {
+            return Err(format!(
+                "Obuchowski's clustered variance needs positives in at least two clusters and negatives in at least two ({with_pos} and {with_neg} here)"
+            ));
+        }
+        s.totals = [big_m, big_n, clusters as f64, with_pos, with_neg];
+        Ok(s)
+    }
+
+    /// `Cov(θ_a, θ_b)` of models `k = [a, b]` with AUCs `auc`.
+    fn covariance(&self, k: [usize; 2], auc: [f64; 2]) -> f64 {
+        let [big_m, big_n, i, i10, i01] = self.totals;
+        let dx = |j: usize, c: usize| self.x[k[j]][c] - self.m[c] * auc[j];
+        let dy = |j: usize, c: usize| self.y[k[j]][c] - self.n[c] * auc[j];
+        let (mut s10, mut s01, mut s11, mut s11t) = (0.0, 0.0, 0.0, 0.0);
+        for c in 0..self.m.len() {
+            s10 += dx(0, c) * dx(1, c);
+            s01 += dy(0, c) * dy(1, c);
+            s11 += dx(0, c) * dy(1, c);
+            s11t += dx(1, c) * dy(0, c);
+        }
+        let s10 = i10 / ((i10 - 1.0) * big_m) * s10;
+        let s01 = i01 / ((i01 - 1.0) * big_n) * s01;
+        let cross = i / (i - 1.0) * (s11 + s11t);
+        s10 / big_m + s01 / big_n + cross / (big_m * big_n)
+    }
+}
+
 /// Upper tail of the standard normal, `1 − Φ(x)`, accurate far into the tail.
 pub fn normal_sf(x: f64) -> f64 {
     0.5 * statrs::function::erf::erfc(x / std::f64::consts::SQRT_2)

@@ -5,6 +5,13 @@
 //! [`poisson_weight`] and [`multinomial_counts`]), so every task's pass —
 //! binary rankings, multiclass, regression — and every model of a comparison
 //! sees the same resamples.
+//!
+//! With clusters ([`crate::clusters`]) the unit of resampling is the
+//! cluster: a row's Poisson weight is a function of (seed, replicate,
+//! cluster key) ([`poisson_weight_clustered`]), multinomial replicates draw
+//! as many clusters as there are, with replacement
+//! ([`multinomial_counts_clustered`]), and the jackknife behind BCa leaves
+//! out groups of clusters. Every row of a cluster gets its cluster's weight.
 
 // Lane loops index several lane arrays at once; indices read best there.
 #![allow(clippy::needless_range_loop)]
@@ -22,6 +29,9 @@ pub const JACKKNIFE_GROUPS: usize = 64;
 const POISSON_STREAM: u64 = 1 << 40;
 const MULTINOMIAL_STREAM: u64 = 2 << 40;
 const JACKKNIFE_STREAM: u64 = 3 << 40;
+const CLUSTER_STREAM: u64 = 4 << 40;
+const CLUSTER_MULTINOMIAL_STREAM: u64 = 5 << 40;
+const CLUSTER_JACKKNIFE_STREAM: u64 = 6 << 40;
 
 /// How replicates resample the rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +95,76 @@ pub fn poisson_weight(seed: u64, replicate: usize, row: u32) -> u32 {
     kernel::poisson_of((w >> (16 * (replicate % 2))) & 0xFFFF) as u32
 }
 
+/// The hash behind the Poisson weights of every row of the cluster with key
+/// `cluster` (shared by all replicates; see [`row_hash`]).
+#[inline(always)]
+pub(crate) fn cluster_hash(cluster_key: u64, cluster: u64) -> u32 {
+    (crate::rng::keyed_word(cluster_key, cluster) >> 32) as u32
+}
+
+/// The Poisson(1) resampling weight of every row of the cluster with key
+/// `cluster` in `replicate` (the reference of the clustered lane passes):
+/// as [`poisson_weight`], with the cluster's hash in place of the row's.
+pub fn poisson_weight_clustered(seed: u64, replicate: usize, cluster: u64) -> u32 {
+    let h = cluster_hash(crate::rng::stream_key(seed, CLUSTER_STREAM), cluster);
+    let w = kernel::triple32(h ^ pair_key(seed, replicate / 2));
+    kernel::poisson_of((w >> (16 * (replicate % 2))) & 0xFFFF) as u32
+}
+
+/// The hashes of the Poisson weights of `rows`, indexed like them: one per
+/// row, or, with clusters (`keys[row]`), one per cluster.
+pub(crate) fn unit_hashes(
+    seed: u64,
+    rows: impl rayon::iter::IndexedParallelIterator<Item = u32>,
+    clusters: Option<&[u64]>,
+) -> Vec<u32> {
+    use rayon::iter::ParallelIterator;
+    match clusters {
+        None => {
+            let key = row_key(seed);
+            rows.map(|r| row_hash(key, r)).collect()
+        }
+        Some(keys) => {
+            let key = crate::rng::stream_key(seed, CLUSTER_STREAM);
+            rows.map(|r| cluster_hash(key, keys[r as usize])).collect()
+        }
+    }
+}
+
+/// The multinomial resampling counts of `replicate` for rows in clusters
+/// `keys` (file weights `weights`): as many clusters drawn with replacement
+/// as there are clusters with a row of positive weight, each among those
+/// clusters (in key order); every row gets its cluster's count, rows of
+/// weight 0 count 0.
+pub fn multinomial_counts_clustered(
+    seed: u64,
+    replicate: usize,
+    keys: &[u64],
+    weights: Option<&[f64]>,
+) -> Vec<u32> {
+    let positive = |r: usize| weights.is_none_or(|w| w[r] > 0.0);
+    let (of_row, c) = crate::clusters::index(keys, positive);
+    let mut counts = vec![0u32; c];
+    for d in 0..c as u64 {
+        counts[draw_cluster(seed, replicate, d, c)] += 1;
+    }
+    (0..keys.len())
+        .map(|r| {
+            if positive(r) {
+                counts[of_row[r] as usize]
+            } else {
+                0
+            }
+        })
+        .collect()
+}
+
+#[inline(always)]
+fn draw_cluster(seed: u64, replicate: usize, draw: u64, clusters: usize) -> usize {
+    let w = word(seed, CLUSTER_MULTINOMIAL_STREAM + replicate as u64, draw);
+    ((w as u128 * clusters as u128) >> 64) as usize
+}
+
 /// The multinomial resampling counts of `replicate` over `rows` rows.
 pub fn multinomial_counts(seed: u64, replicate: usize, rows: usize) -> Vec<u32> {
     let mut counts = vec![0u32; rows];
@@ -128,6 +208,12 @@ fn draw_row(seed: u64, replicate: usize, draw: u64, rows: usize) -> usize {
 #[inline(always)]
 pub(crate) fn jackknife_group(seed: u64, row: u32) -> usize {
     (word(seed, JACKKNIFE_STREAM, row as u64) % JACKKNIFE_GROUPS as u64) as usize
+}
+
+/// The jackknife group of every row of the cluster with key `cluster`.
+#[inline(always)]
+pub(crate) fn cluster_jackknife_group(seed: u64, cluster: u64) -> usize {
+    (word(seed, CLUSTER_JACKKNIFE_STREAM, cluster) % JACKKNIFE_GROUPS as u64) as usize
 }
 
 /// The key of the per-row hashes under `seed` (see [`row_hash`]).
@@ -298,15 +384,20 @@ impl LaneWeights for OnesLanes {
     }
 }
 
-pub(crate) struct JackknifeLanes {
+pub(crate) struct JackknifeLanes<'a> {
     pub(crate) seed: u64,
     pub(crate) first_group: usize,
+    /// Each row's cluster key, when clusters are the unit.
+    pub(crate) clusters: Option<&'a [u64]>,
 }
 
-impl LaneWeights for JackknifeLanes {
+impl LaneWeights for JackknifeLanes<'_> {
     #[inline(always)]
     fn fill<S: Simd>(&self, row: u32, _row_hash: u32, out: &mut [u16; LANES]) {
-        let g = jackknife_group(self.seed, row);
+        let g = match self.clusters {
+            None => jackknife_group(self.seed, row),
+            Some(keys) => cluster_jackknife_group(self.seed, keys[row as usize]),
+        };
         for (l, o) in out.iter_mut().enumerate() {
             *o = (g != self.first_group + l) as u16;
         }
@@ -333,6 +424,30 @@ pub(crate) fn multinomial_lanes(
         }
     }
     CountLanes { counts }
+}
+
+/// The multinomial counts of replicates `first_replicate..+LANES` by
+/// cluster: `of_row[row]` is the row's cluster among `clusters` drawn from
+/// (`u32::MAX`: never drawn); see [`multinomial_counts_clustered`].
+pub(crate) fn multinomial_cluster_lanes(
+    seed: u64,
+    first_replicate: usize,
+    of_row: &[u32],
+    clusters: usize,
+) -> CountLanes {
+    let mut per_cluster = vec![[0u8; LANES]; clusters];
+    for l in 0..LANES {
+        for d in 0..clusters as u64 {
+            let c = draw_cluster(seed, first_replicate + l, d, clusters);
+            per_cluster[c][l] = per_cluster[c][l].saturating_add(1);
+        }
+    }
+    CountLanes {
+        counts: of_row
+            .iter()
+            .map(|&c| per_cluster.get(c as usize).copied().unwrap_or([0; LANES]))
+            .collect(),
+    }
 }
 
 /// Fills `out[i]` with every lane's weight for row `rows[i]` (rows given by
@@ -373,19 +488,19 @@ unsafe fn fill_rows_avx2<W: LaneWeights>(
 /// The weight source of batch `batch`: Poisson or multinomial replicates
 /// first, then (when `jackknife`) the jackknife groups. Returns the source
 /// and how many of its lanes are real replicates.
-pub(crate) enum Source {
+pub(crate) enum Source<'a> {
     /// Poisson replicates.
     Poisson(PoissonLanes),
     /// Multinomial replicates.
     Counts(CountLanes),
     /// Jackknife groups.
-    Jackknife(JackknifeLanes),
+    Jackknife(JackknifeLanes<'a>),
     /// Every weight 1 (unit tests).
     #[cfg(test)]
     Ones(OnesLanes),
 }
 
-impl LaneWeights for Source {
+impl LaneWeights for Source<'_> {
     #[inline(always)]
     fn fill<S: Simd>(&self, row: u32, row_hash: u32, out: &mut [u16; LANES]) {
         match self {
@@ -401,7 +516,7 @@ impl LaneWeights for Source {
 /// The batches of a bootstrap run: `replicates` resamples, then (when
 /// `jackknife`) the jackknife groups. `batch` → (source, real lanes, is
 /// jackknife).
-pub(crate) struct Batches {
+pub(crate) struct Batches<'a> {
     pub(crate) replicates: usize,
     pub(crate) jackknife: bool,
     pub(crate) seed: u64,
@@ -410,9 +525,14 @@ pub(crate) struct Batches {
     /// The rows multinomial replicates draw from, when not every row (see
     /// [`drawn_rows`]).
     pub(crate) drawn: Option<Vec<u32>>,
+    /// Each row's cluster key, when clusters are the unit.
+    pub(crate) clusters: Option<&'a [u64]>,
+    /// Multinomial replicates of clusters: each row's cluster among those
+    /// drawn from, and their number (see [`multinomial_cluster_lanes`]).
+    pub(crate) cluster_index: Option<(Vec<u32>, usize)>,
 }
 
-impl Batches {
+impl<'a> Batches<'a> {
     /// Replicate batches.
     pub(crate) fn resample_batches(&self) -> usize {
         self.replicates.div_ceil(LANES)
@@ -430,18 +550,18 @@ impl Batches {
 
     /// The source of batch `b`, its number of real lanes, and whether it is
     /// a jackknife batch.
-    pub(crate) fn source(&self, b: usize) -> (Source, usize, bool) {
+    pub(crate) fn source(&self, b: usize) -> (Source<'a>, usize, bool) {
         let rb = self.resample_batches();
         if b < rb {
             let first = b * LANES;
             let src = match self.resample {
                 Resample::Poisson => Source::Poisson(PoissonLanes::new(self.seed, first)),
-                Resample::Multinomial => Source::Counts(multinomial_lanes(
-                    self.seed,
-                    first,
-                    self.rows,
-                    self.drawn.as_deref(),
-                )),
+                Resample::Multinomial => Source::Counts(match &self.cluster_index {
+                    Some((of_row, clusters)) => {
+                        multinomial_cluster_lanes(self.seed, first, of_row, *clusters)
+                    }
+                    None => multinomial_lanes(self.seed, first, self.rows, self.drawn.as_deref()),
+                }),
                 #[cfg(test)]
                 Resample::Ones => Source::Ones(OnesLanes),
             };
@@ -452,6 +572,7 @@ impl Batches {
                 Source::Jackknife(JackknifeLanes {
                     seed: self.seed,
                     first_group: first,
+                    clusters: self.clusters,
                 }),
                 (JACKKNIFE_GROUPS - first).min(LANES),
                 true,

@@ -45,7 +45,7 @@ impl Default for IntervalOptions {
 impl IntervalOptions {
     /// The resampling options of these intervals for the unsorted passes
     /// (multiclass, regression): no threshold grid.
-    pub fn bootstrap_options(&self) -> bootstrap::BootstrapOptions {
+    pub fn bootstrap_options(&self) -> bootstrap::BootstrapOptions<'static> {
         bootstrap::BootstrapOptions {
             replicates: self.replicates,
             resample: self.resample,
@@ -54,8 +54,40 @@ impl IntervalOptions {
             grid: 2,
             jackknife: self.method == CiMethod::Bca,
             lean: false,
+            clusters: None,
         }
     }
+
+    /// [`Self::bootstrap_options`] resampling whole clusters with
+    /// `clusters`.
+    pub fn bootstrap_options_for<'a>(
+        &self,
+        clusters: Option<&'a crate::clusters::Clusters>,
+    ) -> bootstrap::BootstrapOptions<'a> {
+        bootstrap::BootstrapOptions {
+            clusters: clusters.map(|c| c.keys.as_slice()),
+            ..self.bootstrap_options()
+        }
+    }
+}
+
+/// Why clustered rows get no bootstrap intervals: fewer than
+/// [`MIN_CLUSTERS`](crate::clusters::MIN_CLUSTERS) clusters.
+pub fn too_few_clusters(c: &crate::clusters::Clusters) -> Option<String> {
+    (c.count() < crate::clusters::MIN_CLUSTERS).then(|| {
+        format!(
+            "no bootstrap intervals: every row is in one cluster of {}, so resampling clusters cannot vary the data",
+            c.column
+        )
+    })
+}
+
+/// The note of a clustered bootstrap (what was resampled).
+pub fn cluster_note(c: &crate::clusters::Clusters) -> String {
+    format!(
+        "bootstrap over clusters: each replicate resamples whole clusters of {}",
+        c.describe()
+    )
 }
 
 /// Share of replicates that may leave a metric undefined before its

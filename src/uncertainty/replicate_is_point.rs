@@ -29,7 +29,7 @@ use crate::state::regression::RegressionState;
 /// One full batch and a partial one, so both kinds of batch are checked.
 const REPLICATES: usize = LANES + 3;
 
-fn ones() -> BootstrapOptions {
+fn ones() -> BootstrapOptions<'static> {
     BootstrapOptions {
         replicates: REPLICATES,
         resample: Resample::Ones,
@@ -38,6 +38,7 @@ fn ones() -> BootstrapOptions {
         grid: 11,
         jackknife: false,
         lean: false,
+        clusters: None,
     }
 }
 

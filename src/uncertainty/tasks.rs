@@ -28,7 +28,7 @@
 use rayon::prelude::*;
 
 use super::bootstrap::{BootstrapOptions, Ranking, Replicates, replicates};
-use super::lanes::{Batches, LANES, fill_rows, row_hash, row_key};
+use super::lanes::{Batches, LANES, fill_rows};
 use crate::data::{Float, Floats};
 use crate::metrics::calibration::{self, BINS, bin_of};
 use crate::metrics::multiclass::{ClassCounts, RowSums, argmax, averages, ovr_averages};
@@ -40,18 +40,29 @@ const BLOCK: usize = 1024;
 pub use crate::metrics::multiclass::multiclass_metric_names;
 pub use crate::metrics::regression::REGRESSION_METRICS;
 
-fn batches(options: &BootstrapOptions, rows: usize, weights: Option<&Floats>) -> Batches {
+fn batches<'a>(
+    options: &BootstrapOptions<'a>,
+    rows: usize,
+    weights: Option<&Floats>,
+) -> Batches<'a> {
+    let multinomial = options.resample == super::lanes::Resample::Multinomial;
     Batches {
         replicates: options.replicates,
         jackknife: options.jackknife,
         seed: options.seed,
         resample: options.resample,
         rows,
-        drawn: if options.resample == super::lanes::Resample::Multinomial {
+        drawn: if multinomial && options.clusters.is_none() {
             super::lanes::drawn_rows(weights)
         } else {
             None
         },
+        clusters: options.clusters,
+        // Clusters are drawn among those with a row of positive weight.
+        cluster_index: options
+            .clusters
+            .filter(|_| multinomial)
+            .map(|keys| crate::clusters::index(keys, |r| weights.is_none_or(|w| w.get(r) > 0.0))),
     }
 }
 
@@ -99,7 +110,7 @@ pub fn regression_replicates(
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Replicates {
     let n = labels.len();
-    let hashes = row_hashes(options.seed, n);
+    let hashes = row_hashes(options, n);
     let fw = |r: usize| weights.map_or(1.0, |w| w.get(r));
     let (sw, swy) = (0..n).fold((0.0, 0.0), |(a, b), r| {
         (a + fw(r), b + fw(r) * labels.get(r))
@@ -241,7 +252,7 @@ pub fn multiclass_replicates(
         })
         .collect();
 
-    let hashes = row_hashes(options.seed, n);
+    let hashes = row_hashes(options, n);
     let b = batches(options, n, weights);
     let last = |d: usize, t: usize| progress(k * t + d, steps * t);
     // Each lane carries the named metrics, then its k class supports (for
@@ -522,13 +533,14 @@ unsafe fn mc_block_avx2(
     mc_block_body(acc, buf, start, terms, weights);
 }
 
-/// Row hashes of the Poisson weights: one per row, keyed by the seed.
-fn row_hashes(seed: u64, n: usize) -> Vec<u32> {
-    let key = row_key(seed);
-    (0..n as u32)
-        .into_par_iter()
-        .map(|r| row_hash(key, r))
-        .collect()
+/// Hashes of the Poisson weights of rows `0..n`: one per row (or per
+/// cluster), keyed by the seed.
+fn row_hashes(options: &BootstrapOptions, n: usize) -> Vec<u32> {
+    super::lanes::unit_hashes(
+        options.seed,
+        (0..n as u32).into_par_iter(),
+        options.clusters,
+    )
 }
 
 /// Fills the lanes' weights of rows `0..n` block by block and hands each

@@ -118,3 +118,54 @@ pub fn json_without_inputs(args: &[&str]) -> serde_json::Value {
     o.remove("sources");
     doc
 }
+
+/// The 95% percentile interval of every binary metric from the definition
+/// of the bootstrap: replicate `r`'s resampling counts per row
+/// (`counts(r)`), times the file weights, the point code on the weighted
+/// rows, then percentiles of each metric's defined values.
+pub fn binary_reference_intervals(
+    labels: &[u8],
+    scores: &[f64],
+    file_w: Option<&[f64]>,
+    b: usize,
+    counts: impl Fn(usize) -> Vec<f64>,
+) -> Vec<[f64; 2]> {
+    use evalkit::data::Floats;
+    use evalkit::full::binary::{BinaryOptions, full};
+    use evalkit::uncertainty::IntervalOptions;
+    use evalkit::uncertainty::bootstrap::METRICS;
+    let point = BinaryOptions {
+        intervals: IntervalOptions {
+            replicates: 0,
+            ..IntervalOptions::default()
+        },
+        ..BinaryOptions::default()
+    };
+    let mut per_metric = vec![Vec::new(); METRICS.len()];
+    for r in 0..b {
+        let w: Vec<f64> = counts(r)
+            .iter()
+            .enumerate()
+            .map(|(i, c)| c * file_w.map_or(1.0, |f| f[i]))
+            .collect();
+        let got = full(
+            labels,
+            &Floats::from(scores.to_vec()),
+            Some(&Floats::from(w)),
+            &point,
+            &|_, _| {},
+        );
+        for (k, name) in METRICS.iter().enumerate() {
+            if let Some(v) = got.metrics.value(name) {
+                per_metric[k].push(v);
+            }
+        }
+    }
+    per_metric
+        .into_iter()
+        .map(|mut v| {
+            v.sort_by(f64::total_cmp);
+            evalkit::uncertainty::intervals::percentile(&v, 0.95)
+        })
+        .collect()
+}

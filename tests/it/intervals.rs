@@ -16,7 +16,7 @@ use evalkit::uncertainty::intervals::{normal_quantile, percentile};
 use evalkit::uncertainty::{CiMethod, IntervalOptions, Resample};
 use proptest::prelude::*;
 
-fn no_intervals() -> BinaryOptions {
+fn no_intervals() -> BinaryOptions<'static> {
     BinaryOptions {
         intervals: IntervalOptions {
             replicates: 0,
@@ -107,46 +107,19 @@ fn reference_intervals(
     b: usize,
     seed: u64,
 ) -> Vec<[f64; 2]> {
-    let mut per_metric = vec![Vec::new(); METRICS.len()];
-    for r in 0..b {
-        let counts: Vec<f64> = match resample {
-            Resample::Poisson => (0..labels.len() as u32)
-                .map(|i| poisson_weight(seed, r, i) as f64)
-                .collect(),
-            Resample::Multinomial => match file_w {
-                // Draws among the rows of positive weight only.
-                Some(fw) => multinomial_counts_weighted(seed, r, fw),
-                None => multinomial_counts(seed, r, labels.len()),
-            }
-            .into_iter()
-            .map(|c| c as f64)
+    crate::common::binary_reference_intervals(labels, scores, file_w, b, |r| match resample {
+        Resample::Poisson => (0..labels.len() as u32)
+            .map(|i| poisson_weight(seed, r, i) as f64)
             .collect(),
-        };
-        let w: Vec<f64> = counts
-            .iter()
-            .enumerate()
-            .map(|(i, c)| c * file_w.map_or(1.0, |f| f[i]))
-            .collect();
-        let got = full(
-            labels,
-            &Floats::from(scores.to_vec()),
-            Some(&Floats::from(w)),
-            &no_intervals(),
-            &|_, _| {},
-        );
-        for (k, name) in METRICS.iter().enumerate() {
-            if let Some(v) = got.metrics.value(name) {
-                per_metric[k].push(v);
-            }
+        Resample::Multinomial => match file_w {
+            // Draws among the rows of positive weight only.
+            Some(fw) => multinomial_counts_weighted(seed, r, fw),
+            None => multinomial_counts(seed, r, labels.len()),
         }
-    }
-    per_metric
         .into_iter()
-        .map(|mut v| {
-            v.sort_by(f64::total_cmp);
-            percentile(&v, 0.95)
-        })
-        .collect()
+        .map(|c| c as f64)
+        .collect(),
+    })
 }
 
 /// The seeded percentile interval equals the straightforward reference:
@@ -445,6 +418,7 @@ fn multiclass_and_regression_intervals_equal_the_reference() {
         None,
         &preds.class_names,
         &iv,
+        None,
         &|_, _| {},
     )
     .metrics;
@@ -457,6 +431,7 @@ fn multiclass_and_regression_intervals_equal_the_reference() {
                 Some(w),
                 &preds.class_names,
                 &off,
+                None,
                 &|_, _| {},
             )
             .metrics
@@ -475,9 +450,9 @@ fn multiclass_and_regression_intervals_equal_the_reference() {
     let Columns::Regression { labels, scores } = &preds.columns else {
         unreachable!()
     };
-    let got = regression::full(labels, scores, None, &iv, &|_, _| {}).metrics;
+    let got = regression::full(labels, scores, None, &iv, None, &|_, _| {}).metrics;
     let want = reference(
-        &|w| regression::full(labels, scores, Some(w), &off, &|_, _| {}).metrics,
+        &|w| regression::full(labels, scores, Some(w), &off, None, &|_, _| {}).metrics,
         &REGRESSION_METRICS,
         labels.len(),
     );

@@ -3,6 +3,7 @@
 mod bad_input;
 mod chunks;
 mod cli;
+mod clusters;
 mod common;
 mod compare;
 mod differential;

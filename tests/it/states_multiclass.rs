@@ -236,6 +236,7 @@ fn a_state_finishes_to_the_full_tier() {
             d.weights_of(&all).as_ref(),
             &d.names(),
             &no_intervals,
+            None,
             &|_, _| {},
         );
         let shards = 1 + rng.below(64);

@@ -159,6 +159,7 @@ fn full_tier(d: &Rows) -> RegressionFull {
             replicates: 0,
             ..IntervalOptions::default()
         },
+        None,
         &|_, _| {},
     )
 }

@@ -86,6 +86,7 @@ impl Columns {
                 .map(str::parse::<ScoreKind>)
                 .transpose()?,
             extra: Vec::new(),
+            cluster: None,
         })
     }
 }
@@ -350,6 +351,12 @@ pub struct FullTierArgs {
     pub thresholds: Thresholds,
     #[command(flatten)]
     pub intervals: IntervalArgs,
+    /// Rows that share this column's value are one cluster (a user, patient,
+    /// session, query): the bootstrap resamples whole clusters, and
+    /// Obuchowski's clustered interval replaces DeLong's. Needs the rows of
+    /// one prediction file.
+    #[arg(long, value_name = "COL")]
+    pub cluster: Option<String>,
 }
 
 impl FullTierArgs {

@@ -186,12 +186,14 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
             // Without a bootstrap, one file is folded chunk by chunk like
             // shards (the same numbers, bit for bit, in bounded memory); the
             // bootstrap of a file draws per row and reads it whole.
-            if inputs.len() > 1
-                || evalkit::state::file::is_state_file(&inputs[0])
-                || a.tier.options().intervals.replicates == 0
-            {
+            let merged = inputs.len() > 1 || evalkit::state::file::is_state_file(&inputs[0]);
+            if merged && a.tier.cluster.is_some() {
+                return Err(no_rows_for_clusters());
+            }
+            if merged || (a.tier.options().intervals.replicates == 0 && a.tier.cluster.is_none()) {
                 return full_from_state(&a, &inputs, &read);
             }
+            read.cluster = a.tier.cluster.clone();
             add_slice_columns(&mut read, &slicings)?;
             let preds = read_predictions(&inputs[0], &read)?;
             let options = a.tier.options();
@@ -223,6 +225,7 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
             };
             if a.json {
                 let mut doc = evalkit::json::full(&preds.header(), &options, &result);
+                evalkit::json::set_clusters(&mut doc, preds.clusters.as_ref());
                 if !slicings.is_empty() {
                     evalkit::json::add_slices(
                         &mut doc,
@@ -264,8 +267,12 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
         Command::Compare(a) => {
             let mut read = a.columns.read_options()?;
             read.extra = a.id.iter().cloned().collect();
+            // The baseline is drawn through the candidate's clusters (its
+            // rows are aligned to the candidate's).
+            let base_read = read.clone();
+            read.cluster = a.tier.cluster.clone();
             let candidate = read_predictions(&a.candidate, &read)?;
-            let baseline = read_predictions(&a.baseline, &read)?;
+            let baseline = read_predictions(&a.baseline, &base_read)?;
             let options = a.tier.options();
             evalkit::full::check_options(&options)?;
             let (aligned, notes) = evalkit::compare::align(&candidate, &baseline, a.id.as_deref())?;
@@ -305,13 +312,18 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
                 .iter()
                 .any(|e| e.len() > 1 || evalkit::state::file::is_state_file(&e[0]))
             {
+                if a.tier.cluster.is_some() {
+                    return Err(no_rows_for_clusters());
+                }
                 return report_from_states(&a, &expanded);
             }
             let slicings = args::slicings(&a.slice);
             let mut read = a.columns.read_options()?;
             read.extra.extend(a.id.iter().cloned());
-            // The baseline needs the id, not the slice keys.
+            // The baseline needs the id, not the slice keys or clusters (it
+            // is drawn through the candidate's).
             let base_read = read.clone();
+            read.cluster = a.tier.cluster.clone();
             add_slice_columns(&mut read, &slicings)?;
             let candidates = a
                 .preds
@@ -467,6 +479,13 @@ fn report_from_states(
     bar.finish();
     write_report(a, &report, " from states")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--cluster` with merged inputs or a state file.
+fn no_rows_for_clusters() -> evalkit::Error {
+    evalkit::Error::Usage(
+        "--cluster needs the rows of one prediction file: a state or several merged files keep no per-row clusters".to_string(),
+    )
 }
 
 /// `evalkit full` over several inputs or state files: merged states, point

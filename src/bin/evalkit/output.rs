@@ -367,11 +367,17 @@ fn binary(out: &mut String, preds: &Header, options: &FullOptions, b: &BinaryFul
     let iv = &options.intervals;
     let pct = format!("{}%", iv.level * 100.0);
     intervals_line(out, options);
-    match &b.delong {
+    // With clusters, Obuchowski's clustered interval stands in for DeLong's
+    // (whose reason for standing down is in the JSON).
+    let (name, interval) = match &b.obuchowski {
+        Some(o) => ("Obuchowski (clustered)", o),
+        None => ("DeLong", &b.delong),
+    };
+    match interval {
         Ok(d) => {
             let _ = writeln!(
                 out,
-                "{}DeLong: roc_auc {} ± {} (std error), {pct} interval [{}, {}]",
+                "{}{name}: roc_auc {} ± {} (std error), {pct} interval [{}, {}]",
                 if iv.replicates > 0 { "" } else { "\n" },
                 num(d.auc),
                 num(d.std_error),
@@ -380,7 +386,7 @@ fn binary(out: &mut String, preds: &Header, options: &FullOptions, b: &BinaryFul
             );
         }
         Err(reason) => {
-            let _ = writeln!(out, "DeLong: n/a ({reason})");
+            let _ = writeln!(out, "{name}: n/a ({reason})");
         }
     }
     let c = &b.confusion;
@@ -477,18 +483,22 @@ pub fn compare(
             iv.seed
         );
     }
-    match &c.delong {
+    let (name, test) = match &c.obuchowski {
+        Some(o) => ("Obuchowski (clustered)", o),
+        None => ("DeLong", &c.delong),
+    };
+    match test {
         Ok(d) => {
             let _ = writeln!(
                 out,
-                "DeLong paired test of roc_auc: difference {}, z = {:.3}, p = {}",
+                "{name} paired test of roc_auc: difference {}, z = {:.3}, p = {}",
                 num(d.difference),
                 d.z,
                 num(d.p_value)
             );
         }
         Err(reason) if matches!(c.candidate, evalkit::full::FullResult::Binary(_)) => {
-            let _ = writeln!(out, "DeLong paired test: n/a ({reason})");
+            let _ = writeln!(out, "{name} paired test: n/a ({reason})");
         }
         Err(_) => {}
     }
