@@ -294,6 +294,7 @@ pub fn compare(
     options: &FullOptions,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Comparison> {
+    crate::full::check_resampling(candidate, options)?;
     let iv = &options.intervals;
     let weights = candidate.weights.as_ref();
     let clusters = candidate.clusters.as_ref();

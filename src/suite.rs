@@ -110,7 +110,7 @@ pub struct FullSection {
     pub ci: Option<f64>,
     /// percentile or bca.
     pub method: Option<String>,
-    /// poisson or multinomial.
+    /// poisson, multinomial or stratified.
     pub resample: Option<String>,
     /// Grid size of the threshold sweep.
     pub thresholds: Option<usize>,
@@ -341,12 +341,12 @@ fn check_values(suite: &Suite, source: &str) -> Result<()> {
         ));
     }
     if let Some(r) = f.resample.as_deref()
-        && !matches!(r, "poisson" | "multinomial")
+        && r.parse::<Resample>().is_err()
     {
         return Err(bad(
             path,
             at("full", "resample"),
-            format!("[full] resample = \"{r}\": use poisson or multinomial"),
+            format!("[full] resample = \"{r}\": use {}", Resample::CHOICES),
         ));
     }
     Ok(())
@@ -778,15 +778,14 @@ fn full_options(suite: &Suite) -> Result<FullOptions> {
                 }
             },
             resample: match f.resample.as_deref() {
-                None | Some("poisson") => Resample::Poisson,
-                Some("multinomial") => Resample::Multinomial,
-                Some(o) => {
-                    return Err(bad(
+                None => Resample::Poisson,
+                Some(r) => r.parse::<Resample>().map_err(|_| {
+                    bad(
                         file,
                         1,
-                        format!("[full] resample = \"{o}\": use poisson or multinomial"),
-                    ));
-                }
+                        format!("[full] resample = \"{r}\": use {}", Resample::CHOICES),
+                    )
+                })?,
             },
             seed: f.seed.unwrap_or(defaults.intervals.seed),
         },

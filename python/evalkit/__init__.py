@@ -300,6 +300,7 @@ def full(
     ``cluster``: one id per row (user, patient, session, query); the
     bootstrap then resamples whole clusters, and ROC-AUC's analytic interval
     is Obuchowski's clustered one instead of DeLong's.
+    ``resample="stratified"`` keeps each class's count in every replicate.
 
     >>> import numpy as np, evalkit
     >>> r = evalkit.full(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8]), bootstrap=0)

@@ -277,15 +277,9 @@ fn interval_options(
                 )));
             }
         },
-        resample: match resample {
-            "poisson" => Resample::Poisson,
-            "multinomial" => Resample::Multinomial,
-            o => {
-                return Err(UsageError::new_err(format!(
-                    "resample={o:?}: use \"poisson\" or \"multinomial\""
-                )));
-            }
-        },
+        resample: resample
+            .parse::<Resample>()
+            .map_err(|e| UsageError::new_err(format!("resample={resample:?}: {e}")))?,
         seed,
     })
 }

@@ -397,3 +397,13 @@ def test_clusters_resample_whole_clusters_as_the_cli_does(tmp_path):
     bad[4] = np.nan
     with pytest.raises(evalkit.InputError, match="row 4"):
         evalkit.full(y, s, cluster=bad)
+
+
+def test_stratified_resampling_equals_the_cli():
+    path = os.path.join(FIX, "multiclass_digits.arrow")
+    want = cli_json("full", path, "--stratify", "--bootstrap", "64", "--seed", "2")
+    got = evalkit.read_predictions(path).full(bootstrap=64, seed=2, resample="stratified").to_dict()
+    assert got["metrics"] == want["metrics"]
+    assert got["bootstrap"]["resample"] == "stratified"
+    with pytest.raises(evalkit.UsageError, match="poisson, multinomial or stratified"):
+        evalkit.full(np.array([0, 1]), np.array([0.2, 0.8]), resample="boot")

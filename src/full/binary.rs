@@ -185,6 +185,7 @@ pub fn full(
                 jackknife: iv.method == CiMethod::Bca,
                 lean: false,
                 clusters: options.clusters.map(|c| c.keys.as_slice()),
+                strata: None,
             },
             progress,
         );

@@ -146,6 +146,27 @@ pub fn check_options(options: &FullOptions) -> Result<()> {
     Ok(())
 }
 
+/// Checks that the resampling fits the rows: stratified replicates need
+/// classes, and resample rows, not clusters.
+pub fn check_resampling(preds: &Predictions, options: &FullOptions) -> Result<()> {
+    let iv = &options.intervals;
+    if iv.resample != crate::uncertainty::Resample::Stratified || iv.replicates == 0 {
+        return Ok(());
+    }
+    if preds.task == crate::data::Task::Regression {
+        return Err(Error::usage(
+            "--resample stratified keeps each class's count, and regression has no classes; use poisson or multinomial",
+        ));
+    }
+    if let Some(c) = &preds.clusters {
+        return Err(Error::usage(format!(
+            "--resample stratified draws rows within each class, and --cluster {} draws whole clusters: choose one",
+            c.column
+        )));
+    }
+    Ok(())
+}
+
 /// Runs the full tier.
 pub fn full(preds: &Predictions, options: &FullOptions) -> Result<FullResult> {
     full_with_progress(preds, options, &|_, _| {})
@@ -159,6 +180,7 @@ pub fn full_with_progress(
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<FullResult> {
     check_options(options)?;
+    check_resampling(preds, options)?;
     if preds
         .weights
         .as_ref()
@@ -211,9 +233,10 @@ pub fn full_state(
                 );
             }
             TaskState::Binary(_) if iv.resample != crate::uncertainty::Resample::Poisson => {
-                return refuse(
-                    "the bootstrap from a state draws Poisson counts; --resample multinomial needs the rows",
-                );
+                return refuse(&format!(
+                    "the bootstrap from a state draws Poisson counts; --resample {} needs the rows",
+                    iv.resample.as_str()
+                ));
             }
             TaskState::Binary(_) if iv.method != crate::uncertainty::CiMethod::Percentile => {
                 return refuse(

@@ -125,7 +125,7 @@ pub struct IntervalSummary {
     pub level: f64,
     /// percentile or bca.
     pub method: String,
-    /// poisson or multinomial.
+    /// poisson, multinomial or stratified.
     pub resample: String,
     /// Seed.
     pub seed: u64,

@@ -65,7 +65,7 @@ use super::kernel::{CHECKPOINT, GROUP_END, GROUP_POS, LABEL, PosEnd, RankSums, V
 use super::lanes::Avx2Simd;
 pub use super::lanes::{
     JACKKNIFE_GROUPS, LANES, Resample, multinomial_counts, multinomial_counts_clustered,
-    multinomial_counts_weighted, poisson_weight, poisson_weight_clustered,
+    multinomial_counts_weighted, poisson_weight, poisson_weight_clustered, stratified_counts,
 };
 use super::lanes::{
     JackknifeLanes, LaneWeights, PoissonLanes, QUADS, ScalarSimd, Simd, multinomial_cluster_lanes,
@@ -209,6 +209,11 @@ pub struct BootstrapOptions<'a> {
     /// Each row's cluster key (`keys[row]`, [`crate::clusters`]): replicates
     /// resample whole clusters instead of rows.
     pub clusters: Option<&'a [u64]>,
+    /// Each row's class, the strata of [`Resample::Stratified`] (the binary
+    /// pass takes its ranking's labels when `None`; the one-vs-rest passes of
+    /// multiclass get the multiclass labels, so every pass of a replicate
+    /// draws the same rows).
+    pub strata: Option<&'a [u32]>,
 }
 
 pub use crate::metrics::binary::METRICS;
@@ -773,6 +778,24 @@ pub fn replicates(
         rows.par_sort_unstable();
         rows
     });
+    // Stratified replicates draw each class among its ranked rows.
+    let strata = (options.resample == Resample::Stratified).then(|| {
+        let mut ranked = vec![false; rk.total_rows];
+        for &r in &rk.rows {
+            ranked[r as usize] = true;
+        }
+        let classes: Vec<u32> = match options.strata {
+            Some(c) => c.to_vec(),
+            None => {
+                let mut c = vec![0u32; rk.total_rows];
+                for (&r, &y) in rk.rows.iter().zip(&rk.labels) {
+                    c[r as usize] = y as u32;
+                }
+                c
+            }
+        };
+        super::lanes::strata(&classes, |r| ranked[r])
+    });
     // Clusters drawn among those with a ranked row.
     let cluster_index = options.clusters.filter(|_| multinomial).map(|keys| {
         let mut ranked = vec![false; rk.total_rows];
@@ -814,6 +837,18 @@ pub fn replicates(
                             multinomial_lanes(options.seed, first, rk.total_rows, drawn.as_deref())
                         }
                     },
+                    options.lean,
+                ),
+                Resample::Stratified => pass(
+                    rk,
+                    &terms,
+                    ck.js.len(),
+                    &super::lanes::stratified_lanes(
+                        options.seed,
+                        first,
+                        rk.total_rows,
+                        strata.as_deref().unwrap_or_default(),
+                    ),
                     options.lean,
                 ),
                 #[cfg(test)]
@@ -996,6 +1031,7 @@ mod tests {
                 jackknife: false,
                 lean: false,
                 clusters: None,
+                strata: None,
             };
             let reference = replicates(&rk, &scores, &options, &|_, _| {});
             let (terms, ck, _, _) = prepare(&rk, &scores, &options);

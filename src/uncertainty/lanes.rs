@@ -32,6 +32,7 @@ const JACKKNIFE_STREAM: u64 = 3 << 40;
 const CLUSTER_STREAM: u64 = 4 << 40;
 const CLUSTER_MULTINOMIAL_STREAM: u64 = 5 << 40;
 const CLUSTER_JACKKNIFE_STREAM: u64 = 6 << 40;
+const STRATIFIED_STREAM: u64 = 7 << 40;
 
 /// How replicates resample the rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +42,10 @@ pub enum Resample {
     /// N rows drawn with replacement, N the rows of positive weight (rows
     /// of weight 0 are never drawn, so they do not dilute the replicates).
     Multinomial,
+    /// Multinomial within each class: as many rows of each class drawn as
+    /// it has (of positive weight), so every replicate keeps the class
+    /// counts (pROC's default for ROC curves).
+    Stratified,
     /// Every weight 1 in every replicate ([`OnesLanes`]): each replicate is
     /// the data itself, so finishing it must give the point values (unit
     /// tests only).
@@ -49,11 +54,15 @@ pub enum Resample {
 }
 
 impl Resample {
+    /// The choices, for messages.
+    pub const CHOICES: &'static str = "poisson, multinomial or stratified";
+
     /// The name used on the command line and in JSON.
     pub fn as_str(self) -> &'static str {
         match self {
             Resample::Poisson => "poisson",
             Resample::Multinomial => "multinomial",
+            Resample::Stratified => "stratified",
             #[cfg(test)]
             Resample::Ones => "ones",
         }
@@ -66,8 +75,10 @@ impl std::str::FromStr for Resample {
         match s {
             "poisson" => Ok(Resample::Poisson),
             "multinomial" => Ok(Resample::Multinomial),
+            "stratified" => Ok(Resample::Stratified),
             other => Err(format!(
-                "unknown resampling '{other}': expected poisson or multinomial"
+                "unknown resampling '{other}': expected {}",
+                Resample::CHOICES
             )),
         }
     }
@@ -163,6 +174,73 @@ pub fn multinomial_counts_clustered(
 fn draw_cluster(seed: u64, replicate: usize, draw: u64, clusters: usize) -> usize {
     let w = word(seed, CLUSTER_MULTINOMIAL_STREAM + replicate as u64, draw);
     ((w as u128 * clusters as u128) >> 64) as usize
+}
+
+/// The rows of each class (`classes[row]`) for which `drawn(row)` holds,
+/// ascending: the strata of stratified replicates.
+pub(crate) fn strata(classes: &[u32], drawn: impl Fn(usize) -> bool) -> Vec<Vec<u32>> {
+    let k = classes.iter().max().map_or(0, |&m| m as usize + 1);
+    let mut out = vec![Vec::new(); k];
+    for (r, &c) in classes.iter().enumerate() {
+        if drawn(r) {
+            out[c as usize].push(r as u32);
+        }
+    }
+    out
+}
+
+/// The stratified resampling counts of `replicate` for rows of classes
+/// `classes` (file weights `weights`): each class's rows of positive weight
+/// drawn with replacement as many times as there are (draw `d` of class
+/// `c` a pure function of `(seed, replicate, c, d)`); rows of weight 0
+/// count 0.
+pub fn stratified_counts(
+    seed: u64,
+    replicate: usize,
+    classes: &[u32],
+    weights: Option<&[f64]>,
+) -> Vec<u32> {
+    let mut counts = vec![0u32; classes.len()];
+    for (c, rows) in strata(classes, |r| weights.is_none_or(|w| w[r] > 0.0))
+        .iter()
+        .enumerate()
+    {
+        for d in 0..rows.len() as u64 {
+            counts[rows[draw_in_stratum(seed, replicate, c, d, rows.len())] as usize] += 1;
+        }
+    }
+    counts
+}
+
+#[inline(always)]
+fn draw_in_stratum(seed: u64, replicate: usize, class: usize, draw: u64, rows: usize) -> usize {
+    let w = word(
+        seed,
+        STRATIFIED_STREAM + replicate as u64,
+        ((class as u64) << 40) | draw,
+    );
+    ((w as u128 * rows as u128) >> 64) as usize
+}
+
+/// The stratified counts of replicates `first_replicate..+LANES` over
+/// `rows` rows (see [`stratified_counts`]).
+pub(crate) fn stratified_lanes(
+    seed: u64,
+    first_replicate: usize,
+    rows: usize,
+    strata: &[Vec<u32>],
+) -> CountLanes {
+    let mut counts = vec![[0u8; LANES]; rows];
+    for l in 0..LANES {
+        for (c, members) in strata.iter().enumerate() {
+            for d in 0..members.len() as u64 {
+                let p = draw_in_stratum(seed, first_replicate + l, c, d, members.len());
+                let r = members[p] as usize;
+                counts[r][l] = counts[r][l].saturating_add(1);
+            }
+        }
+    }
+    CountLanes { counts }
 }
 
 /// The multinomial resampling counts of `replicate` over `rows` rows.
@@ -530,6 +608,8 @@ pub(crate) struct Batches<'a> {
     /// Multinomial replicates of clusters: each row's cluster among those
     /// drawn from, and their number (see [`multinomial_cluster_lanes`]).
     pub(crate) cluster_index: Option<(Vec<u32>, usize)>,
+    /// Stratified replicates: the rows of each class (see [`strata`]).
+    pub(crate) strata: Option<Vec<Vec<u32>>>,
 }
 
 impl<'a> Batches<'a> {
@@ -562,6 +642,12 @@ impl<'a> Batches<'a> {
                     }
                     None => multinomial_lanes(self.seed, first, self.rows, self.drawn.as_deref()),
                 }),
+                Resample::Stratified => Source::Counts(stratified_lanes(
+                    self.seed,
+                    first,
+                    self.rows,
+                    self.strata.as_deref().unwrap_or_default(),
+                )),
                 #[cfg(test)]
                 Resample::Ones => Source::Ones(OnesLanes),
             };

@@ -55,6 +55,7 @@ impl IntervalOptions {
             jackknife: self.method == CiMethod::Bca,
             lean: false,
             clusters: None,
+            strata: None,
         }
     }
 

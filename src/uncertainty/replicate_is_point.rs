@@ -39,6 +39,7 @@ fn ones() -> BootstrapOptions<'static> {
         jackknife: false,
         lean: false,
         clusters: None,
+        strata: None,
     }
 }
 

@@ -58,6 +58,15 @@ fn batches<'a>(
             None
         },
         clusters: options.clusters,
+        // Each class drawn among its rows of positive weight (regression
+        // has no classes: one stratum).
+        strata: (options.resample == super::lanes::Resample::Stratified).then(|| {
+            let positive = |r: usize| weights.is_none_or(|w| w.get(r) > 0.0);
+            match options.strata {
+                Some(classes) => super::lanes::strata(classes, positive),
+                None => super::lanes::strata(&vec![0; rows], positive),
+            }
+        }),
         // Clusters are drawn among those with a row of positive weight.
         cluster_index: options
             .clusters
@@ -223,6 +232,13 @@ pub fn multiclass_replicates(
     options: &BootstrapOptions,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Replicates {
+    // Stratified replicates keep the multiclass class counts, in the row
+    // pass and in every one-vs-rest pass alike.
+    let stratified = BootstrapOptions {
+        strata: Some(labels),
+        ..*options
+    };
+    let options = &stratified;
     let n = labels.len();
     let names = multiclass_metric_names(k);
     let terms = crate::with_floats!(scores, s => row_terms(labels, s, k));

@@ -84,6 +84,7 @@ fn reference(
             .into_iter()
             .map(|c| c as f64)
             .collect(),
+        Resample::Stratified => unreachable!("clusters are not stratified"),
     })
 }
 
@@ -847,4 +848,50 @@ fn suites_take_a_cluster_column() {
         "{}",
         stderr(&out)
     );
+}
+
+/// `--stratify` (`--resample stratified`) keeps each class's count; it
+/// needs classes and is refused with clusters, each with exit 2.
+#[test]
+fn stratified_resampling_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_clustered(dir.path());
+    let f = p.to_str().unwrap();
+    let out = evalkit(["full", f, "--stratify", "--bootstrap", "100", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["bootstrap"]["resample"], "stratified");
+    let same = evalkit([
+        "full",
+        f,
+        "--resample",
+        "stratified",
+        "--bootstrap",
+        "100",
+        "--json",
+    ]);
+    assert_eq!(stdout(&same), stdout(&out));
+    let regression = crate::common::fixture("regression.arrow");
+    for (args, needle) in [
+        (
+            vec!["full", regression.to_str().unwrap(), "--stratify"],
+            "regression has no classes",
+        ),
+        (
+            vec!["full", f, "--stratify", "--cluster", "user"],
+            "choose one",
+        ),
+        (
+            vec!["compare", f, f, "--stratify", "--cluster", "user"],
+            "choose one",
+        ),
+        (
+            vec!["full", f, "--stratify", "--resample", "poisson"],
+            "cannot be used with",
+        ),
+    ] {
+        let out = evalkit(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(needle), "{args:?}: {}", stderr(&out));
+    }
 }

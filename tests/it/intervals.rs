@@ -9,7 +9,7 @@ use evalkit::full::binary::{BinaryOptions, full};
 use evalkit::metrics::curves::BinaryCurve;
 use evalkit::rng::{Stream, unit};
 use evalkit::uncertainty::bootstrap::{
-    METRICS, multinomial_counts, multinomial_counts_weighted, poisson_weight,
+    METRICS, multinomial_counts, multinomial_counts_weighted, poisson_weight, stratified_counts,
 };
 use evalkit::uncertainty::delong::delong;
 use evalkit::uncertainty::intervals::{normal_quantile, percentile};
@@ -119,6 +119,13 @@ fn reference_intervals(
         .into_iter()
         .map(|c| c as f64)
         .collect(),
+        Resample::Stratified => {
+            let classes: Vec<u32> = labels.iter().map(|&y| y as u32).collect();
+            stratified_counts(seed, r, &classes, file_w)
+                .into_iter()
+                .map(|c| c as f64)
+                .collect()
+        }
     })
 }
 
@@ -135,6 +142,8 @@ fn percentile_intervals_equal_a_resample_and_recompute_reference() {
         // Rows of weight 0 are never drawn (this once panicked).
         (Resample::Multinomial, true, true),
         (Resample::Poisson, true, true),
+        (Resample::Stratified, false, false),
+        (Resample::Stratified, true, true),
     ] {
         let (labels, scores, mut fw) = small_data(120, 5);
         if zeros {
@@ -258,7 +267,7 @@ fn binormal(m: usize, n: usize, d: f64, seed: u64) -> (Vec<u8>, Vec<f64>) {
 
 /// Coverage of the 95% bootstrap (percentile) and DeLong intervals of ROC-AUC
 /// over `datasets` simulated data sets.
-fn coverage(datasets: u64, rows: usize, replicates: usize) -> (f64, f64) {
+fn coverage(datasets: u64, rows: usize, replicates: usize, resample: Resample) -> (f64, f64) {
     let d = 1.0;
     let truth = 1.0 - evalkit::uncertainty::delong::normal_sf(d / 2f64.sqrt());
     let (mut boot, mut dl) = (0, 0);
@@ -268,6 +277,7 @@ fn coverage(datasets: u64, rows: usize, replicates: usize) -> (f64, f64) {
             intervals: IntervalOptions {
                 replicates,
                 seed: s,
+                resample,
                 ..IntervalOptions::default()
             },
             ..BinaryOptions::default()
@@ -285,9 +295,11 @@ fn coverage(datasets: u64, rows: usize, replicates: usize) -> (f64, f64) {
 /// standard error of a 95% rate is then 2.2 points).
 #[test]
 fn coverage_short() {
-    let (boot, dl) = coverage(100, 400, 300);
+    let (boot, dl) = coverage(100, 400, 300, Resample::Poisson);
     assert!((0.88..=1.0).contains(&boot), "bootstrap coverage {boot}");
     assert!((0.88..=1.0).contains(&dl), "DeLong coverage {dl}");
+    let (strat, _) = coverage(100, 400, 300, Resample::Stratified);
+    assert!((0.88..=1.0).contains(&strat), "stratified coverage {strat}");
 }
 
 /// The full coverage check (`make test-slow`): 400 data sets, B = 1000; both
@@ -295,11 +307,16 @@ fn coverage_short() {
 #[test]
 #[ignore = "slow: run with `make test-slow`"]
 fn coverage_full() {
-    let (boot, dl) = coverage(400, 400, 1000);
+    let (boot, dl) = coverage(400, 400, 1000, Resample::Poisson);
+    let (strat, _) = coverage(400, 400, 1000, Resample::Stratified);
     println!(
-        "coverage over 400 binormal data sets (n = 400, AUC = 0.760): bootstrap {boot:.4}, DeLong {dl:.4}"
+        "coverage over 400 binormal data sets (n = 400, AUC = 0.760): bootstrap {boot:.4}, stratified bootstrap {strat:.4}, DeLong {dl:.4}"
     );
     assert!((0.93..=0.97).contains(&boot), "bootstrap coverage {boot}");
+    assert!(
+        (0.93..=0.97).contains(&strat),
+        "stratified coverage {strat}"
+    );
     assert!((0.93..=0.97).contains(&dl), "DeLong coverage {dl}");
 }
 
@@ -355,29 +372,33 @@ fn multiclass_and_regression_intervals_equal_the_reference() {
         replicates: 0,
         ..IntervalOptions::default()
     };
-    let reference =
-        |point: &dyn Fn(&Floats) -> evalkit::metrics::MetricSet, names: &[&str], rows: usize| {
-            let mut per = vec![Vec::new(); names.len()];
-            for r in 0..b {
-                let w = Floats::from(
-                    (0..rows as u32)
-                        .map(|i| poisson_weight(5, r, i) as f64)
-                        .collect::<Vec<f64>>(),
-                );
-                let m = point(&w);
-                for (k, n) in names.iter().enumerate() {
-                    if let Some(v) = m.value(n) {
-                        per[k].push(v);
-                    }
+    let poisson = |rows: usize| {
+        move |r: usize| {
+            (0..rows as u32)
+                .map(|i| poisson_weight(5, r, i) as f64)
+                .collect::<Vec<f64>>()
+        }
+    };
+    let reference = |point: &dyn Fn(&Floats) -> evalkit::metrics::MetricSet,
+                     names: &[&str],
+                     counts: &dyn Fn(usize) -> Vec<f64>| {
+        let mut per = vec![Vec::new(); names.len()];
+        for r in 0..b {
+            let w = Floats::from(counts(r));
+            let m = point(&w);
+            for (k, n) in names.iter().enumerate() {
+                if let Some(v) = m.value(n) {
+                    per[k].push(v);
                 }
             }
-            per.into_iter()
-                .map(|mut v| {
-                    v.sort_by(f64::total_cmp);
-                    percentile(&v, 0.95)
-                })
-                .collect::<Vec<_>>()
-        };
+        }
+        per.into_iter()
+            .map(|mut v| {
+                v.sort_by(f64::total_cmp);
+                percentile(&v, 0.95)
+            })
+            .collect::<Vec<_>>()
+    };
     let check = |got: &evalkit::metrics::MetricSet, want: &[[f64; 2]], names: &[&str]| {
         for (k, n) in names.iter().enumerate() {
             let ci = got
@@ -411,34 +432,43 @@ fn multiclass_and_regression_intervals_equal_the_reference() {
         unreachable!()
     };
     let names = multiclass_metric_names(*classes);
-    let got = multiclass::full(
-        labels,
-        scores,
-        *classes,
-        None,
-        &preds.class_names,
-        &iv,
-        None,
-        &|_, _| {},
-    )
-    .metrics;
-    let want = reference(
-        &|w| {
-            multiclass::full(
-                labels,
-                scores,
-                *classes,
-                Some(w),
-                &preds.class_names,
-                &off,
-                None,
-                &|_, _| {},
-            )
-            .metrics
-        },
-        &names,
-        labels.len(),
-    );
+    let run = |w: Option<&Floats>, iv: &IntervalOptions| {
+        multiclass::full(
+            labels,
+            scores,
+            *classes,
+            w,
+            &preds.class_names,
+            iv,
+            None,
+            &|_, _| {},
+        )
+        .metrics
+    };
+    let got = run(None, &iv);
+    let want = reference(&|w| run(Some(w), &off), &names, &poisson(labels.len()));
+    check(&got, &want, &names);
+
+    // Stratified replicates keep each class's count, in the row pass and
+    // in every one-vs-rest pass.
+    let strat = IntervalOptions {
+        resample: Resample::Stratified,
+        ..iv
+    };
+    let got = run(None, &strat);
+    let want = reference(&|w| run(Some(w), &off), &names, &|r| {
+        let c = stratified_counts(5, r, labels, None);
+        let mut per_class = vec![0u32; *classes];
+        for (&y, &n) in labels.iter().zip(&c) {
+            per_class[y as usize] += n;
+        }
+        let mut truth = vec![0u32; *classes];
+        for &y in labels.iter() {
+            truth[y as usize] += 1;
+        }
+        assert_eq!(per_class, truth, "replicate {r} keeps the class counts");
+        c.into_iter().map(|n| n as f64).collect()
+    });
     check(&got, &want, &names);
 
     // Regression.
@@ -454,7 +484,7 @@ fn multiclass_and_regression_intervals_equal_the_reference() {
     let want = reference(
         &|w| regression::full(labels, scores, Some(w), &off, None, &|_, _| {}).metrics,
         &REGRESSION_METRICS,
-        labels.len(),
+        &poisson(labels.len()),
     );
     check(&got, &want, &REGRESSION_METRICS);
 }

@@ -392,9 +392,18 @@ pub struct IntervalArgs {
     /// How intervals are read off the replicates.
     #[arg(long, value_name = "percentile|bca", default_value = "percentile")]
     pub method: CiMethod,
-    /// How replicates resample the rows.
-    #[arg(long, value_name = "poisson|multinomial", default_value = "poisson")]
+    /// How replicates resample the rows: Poisson(1) weights, multinomial
+    /// draws, or multinomial draws within each class (`stratified`: every
+    /// replicate keeps the class counts; classification only).
+    #[arg(
+        long,
+        value_name = "poisson|multinomial|stratified",
+        default_value = "poisson"
+    )]
     pub resample: Resample,
+    /// Short for `--resample stratified`.
+    #[arg(long, conflicts_with = "resample")]
+    pub stratify: bool,
     /// Seed of the resampling.
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub seed: u64,
@@ -406,7 +415,11 @@ impl IntervalArgs {
             replicates: self.bootstrap,
             level: self.level,
             method: self.method,
-            resample: self.resample,
+            resample: if self.stratify {
+                Resample::Stratified
+            } else {
+                self.resample
+            },
             seed: self.seed,
         }
     }
