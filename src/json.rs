@@ -300,6 +300,14 @@ pub fn add_slices(
                 FullResult::Regression(_) => {}
             }
             o.insert("metrics".into(), json!(s.result.metrics()));
+            o.insert(
+                "versus_rest".into(),
+                match &s.versus_rest {
+                    None => Value::Null,
+                    Some(Ok(t)) => json!(t),
+                    Some(Err(reason)) => json!({"p_value": null, "reason": reason}),
+                },
+            );
             let mut warnings = s.result.warnings();
             if s.too_small {
                 warnings.push(format!(
@@ -313,6 +321,15 @@ pub fn add_slices(
         .collect();
     if let Value::Object(m) = doc {
         m.insert("min_slice".into(), json!(min_rows));
+        m.insert(
+            "slices_flagged".into(),
+            json!(
+                slices
+                    .iter()
+                    .filter(|s| matches!(&s.versus_rest, Some(Ok(t)) if t.flagged))
+                    .count()
+            ),
+        );
         m.insert("slices".into(), Value::Array(list));
     }
 }

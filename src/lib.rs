@@ -52,6 +52,7 @@ pub mod full;
 pub mod infer;
 pub mod json;
 pub mod metrics;
+pub mod multiplicity;
 pub mod output_file;
 pub mod report;
 pub mod rng;

@@ -104,6 +104,7 @@ td.na { color: var(--muted); }
 .ci { color: var(--muted); font-size: 13px; white-space: nowrap; }
 td.better { background: var(--better-bg); color: var(--better); }
 td.worse { background: var(--worse-bg); color: var(--worse); }
+span.worse { color: var(--worse); font-weight: 600; }
 td.better .ci, td.worse .ci { color: inherit; }
 .pass { color: var(--better); font-weight: 600; }
 .fail { color: var(--worse); font-weight: 600; }
@@ -483,10 +484,25 @@ fn slices(out: &mut String, c: &Candidate, headline: &[String]) {
     let mut start = 0;
     while start < c.slices.len() {
         let by = &c.slices[start].by;
-        let group: Vec<_> = c.slices[start..]
+        let mut group: Vec<_> = c.slices[start..]
             .iter()
             .take_while(|s| &s.by == by)
             .collect();
+        // Slices worse than the rest after adjustment first, most
+        // significant first; the others in key order.
+        let flag = |s: &&crate::report::SliceRow| {
+            s.versus_rest
+                .as_ref()
+                .filter(|t| t.flagged)
+                .map(|t| t.p_holm)
+        };
+        group.sort_by(|a, b| match (flag(a), flag(b)) {
+            (Some(x), Some(y)) => x.total_cmp(&y),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        });
+        let tested = group.iter().any(|s| s.versus_rest.is_some());
         let _ = write!(
             out,
             "<h3>Slices by {} · {}</h3><table><thead><tr>",
@@ -499,6 +515,9 @@ fn slices(out: &mut String, c: &Candidate, headline: &[String]) {
         out.push_str("<th>rows</th>");
         for h in headline {
             let _ = write!(out, "<th>{}</th>", esc(h));
+        }
+        if tested {
+            out.push_str("<th>vs rest</th><th>p (Holm)</th>");
         }
         out.push_str("</tr></thead><tbody>");
         for s in &group {
@@ -515,9 +534,44 @@ fn slices(out: &mut String, c: &Candidate, headline: &[String]) {
             for h in headline {
                 out.push_str(&cell(s.metrics.get(h)));
             }
+            if tested {
+                match &s.versus_rest {
+                    Some(t) => {
+                        let _ = write!(
+                            out,
+                            "<td>{}{}</td><td>{}{}</td>",
+                            if t.difference > 0.0 { "+" } else { "" },
+                            num(t.difference),
+                            num(t.p_holm),
+                            if t.flagged {
+                                " <span class=\"worse\">▼ worse</span>"
+                            } else {
+                                ""
+                            }
+                        );
+                    }
+                    None => out.push_str("<td>n/a</td><td>n/a</td>"),
+                }
+            }
             out.push_str("</tr>");
         }
         out.push_str("</tbody></table>");
+        if tested {
+            let flagged = group
+                .iter()
+                .filter(|s| s.versus_rest.as_ref().is_some_and(|t| t.flagged))
+                .count();
+            let _ = write!(
+                out,
+                "<p class=\"meta\">vs rest: the slice's {} minus the rest of the rows'; p: two-sided, Holm-adjusted across every slice tested. {flagged} slice{} worse after adjustment{}.</p>",
+                esc(group
+                    .iter()
+                    .find_map(|s| s.versus_rest.as_ref().map(|t| t.metric))
+                    .unwrap_or("")),
+                if flagged == 1 { " is" } else { "s are" },
+                if flagged > 0 { ", listed first" } else { "" }
+            );
+        }
         if group.iter().any(|s| s.too_small) {
             out.push_str("<p class=\"meta\">† too few rows for intervals: point values only.</p>");
         }

@@ -263,6 +263,8 @@ pub struct SliceRow {
     pub too_small: bool,
     /// Headline metrics.
     pub metrics: MetricSet,
+    /// The headline metric against the rest of the rows, when tested.
+    pub versus_rest: Option<crate::slices::VersusRest>,
 }
 
 /// Where a model's predictions came from.
@@ -644,6 +646,7 @@ fn candidate(
                 rows: s.rows,
                 too_small: s.too_small,
                 metrics,
+                versus_rest: s.versus_rest.and_then(|t| t.ok()),
             }
         })
         .collect()

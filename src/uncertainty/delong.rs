@@ -34,6 +34,39 @@ pub struct DeLong {
 /// DeLong's variance from the ranking table. `Err` says why it is undefined
 /// (one class, weights, or fewer than two rows of a class).
 pub fn delong(curve: &BinaryCurve) -> Result<DeLong, String> {
+    let (auc, [s10, s01]) = placement_sums(curve)?;
+    let (m, n) = (curve.positives(), curve.negatives());
+    let variance = s10 / ((m - 1.0) * m) + s01 / ((n - 1.0) * n);
+    Ok(DeLong { auc, variance })
+}
+
+/// DeLong's structural components: the AUC and the sample variances of the
+/// placements over the positives (`s10`) and the negatives (`s01`), so
+/// that `Var(AUC) = s10/m + s01/n`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Structural {
+    /// The AUC.
+    pub auc: f64,
+    /// Sample variance of the positives' placements.
+    pub s10: f64,
+    /// Sample variance of the negatives' placements.
+    pub s01: f64,
+}
+
+/// [`Structural`] from the ranking table. `Err` says why it is undefined.
+pub fn structural(curve: &BinaryCurve) -> Result<Structural, String> {
+    let (auc, [s10, s01]) = placement_sums(curve)?;
+    let (m, n) = (curve.positives(), curve.negatives());
+    Ok(Structural {
+        auc,
+        s10: s10 / (m - 1.0),
+        s01: s01 / (n - 1.0),
+    })
+}
+
+/// The AUC and the sums of squared deviations of the positives' and the
+/// negatives' placements from it.
+fn placement_sums(curve: &BinaryCurve) -> Result<(f64, [f64; 2]), String> {
     if curve.weighted {
         return Err("DeLong's variance is for unweighted rows; use the bootstrap interval".into());
     }
@@ -59,8 +92,7 @@ pub fn delong(curve: &BinaryCurve) -> Result<DeLong, String> {
         tp0 = tp;
         fp0 = fp;
     }
-    let variance = s10 / ((m - 1.0) * m) + s01 / ((n - 1.0) * n);
-    Ok(DeLong { auc, variance })
+    Ok((auc, [s10, s01]))
 }
 
 /// Per-row placement values (`V10` for positives, `V01` for negatives) in

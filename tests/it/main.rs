@@ -15,6 +15,7 @@ mod golden;
 mod hostile;
 mod infer;
 mod intervals;
+mod multiplicity;
 mod properties;
 mod report;
 mod report_tables;

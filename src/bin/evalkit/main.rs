@@ -190,7 +190,13 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
             if merged && a.tier.cluster.is_some() {
                 return Err(no_rows_for_clusters());
             }
-            if merged || (a.tier.options().intervals.replicates == 0 && a.tier.cluster.is_none()) {
+            // Slices are tested against the rest of the rows, which needs the
+            // rows: a single file with slices is read whole.
+            if merged
+                || (a.tier.options().intervals.replicates == 0
+                    && a.tier.cluster.is_none()
+                    && slicings.is_empty())
+            {
                 return full_from_state(&a, &inputs, &read);
             }
             read.cluster = a.tier.cluster.clone();

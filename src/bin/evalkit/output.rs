@@ -189,9 +189,30 @@ pub fn slices(options: &FullOptions, min_rows: usize, slices: &[evalkit::slices:
                 header.push(format!("{pct} interval"));
             }
         }
+        let tested = slices[start..end]
+            .iter()
+            .any(|s| matches!(s.versus_rest, Some(Ok(_))));
+        if tested {
+            header.push("vs rest".to_string());
+            header.push("p (Holm)".to_string());
+        }
         let mut rows = vec![header];
         let mut small = false;
-        for s in &slices[start..end] {
+        // Slices flagged as worse than the rest first, most significant
+        // first; the others in key order.
+        let mut group: Vec<&evalkit::slices::Slice> = slices[start..end].iter().collect();
+        let flag = |s: &evalkit::slices::Slice| match &s.versus_rest {
+            Some(Ok(t)) if t.flagged => Some(t.p_holm),
+            _ => None,
+        };
+        group.sort_by(|a, b| match (flag(a), flag(b)) {
+            (Some(x), Some(y)) => x.total_cmp(&y),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        });
+        let mut flagged = 0;
+        for s in group {
             let mut row = s.key.clone();
             row.push(if s.too_small {
                 small = true;
@@ -208,9 +229,44 @@ pub fn slices(options: &FullOptions, min_rows: usize, slices: &[evalkit::slices:
                     }));
                 }
             }
+            if tested {
+                match &s.versus_rest {
+                    Some(Ok(t)) => {
+                        row.push(format!(
+                            "{}{}",
+                            if t.difference > 0.0 { "+" } else { "" },
+                            num(t.difference)
+                        ));
+                        row.push(if t.flagged {
+                            flagged += 1;
+                            format!("{} worse ▼", num(t.p_holm))
+                        } else {
+                            num(t.p_holm)
+                        });
+                    }
+                    _ => {
+                        row.push("n/a".to_string());
+                        row.push("n/a".to_string());
+                    }
+                }
+            }
             rows.push(row);
         }
         out.push_str(&table(&rows));
+        if tested {
+            let level = options.intervals.level;
+            let _ = writeln!(
+                out,
+                "vs rest: the slice's {} minus the rest's; p: two-sided, Holm-adjusted across every slice tested; {flagged} worse at {} after adjustment{}",
+                names[0],
+                ((1.0 - level) * 1e9).round() / 1e9,
+                if flagged > 0 {
+                    " (▼, listed first)"
+                } else {
+                    ""
+                }
+            );
+        }
         if small {
             let _ = writeln!(
                 out,
