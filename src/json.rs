@@ -405,3 +405,25 @@ pub fn compare(
     set_clusters(&mut doc, candidate.clusters.as_ref());
     doc
 }
+
+/// `evalkit power`'s document: the options and the rows needed.
+pub fn power(o: &crate::power::PowerOptions, r: &crate::power::PowerResult) -> Value {
+    json!({
+        "evalkit_version": crate::VERSION,
+        "tier": "power",
+        "metric": o.metric,
+        "value": o.value,
+        "effect": o.effect,
+        "alternative": o.value + o.effect,
+        "prevalence": if o.metric == "roc_auc" { json!(o.prevalence) } else { Value::Null },
+        "power": o.power,
+        "alpha": o.alpha,
+        "design": if o.paired.is_some() { "paired" } else { "against_bound" },
+        "paired_correlation": o.paired,
+        "rows": r.rows,
+        "positives": r.positives,
+        "negatives": r.negatives,
+        "std_error": r.std_error,
+        "power_reached": r.power_reached,
+    })
+}

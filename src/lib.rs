@@ -54,6 +54,7 @@ pub mod json;
 pub mod metrics;
 pub mod multiplicity;
 pub mod output_file;
+pub mod power;
 pub mod report;
 pub mod rng;
 pub mod sample;

@@ -47,6 +47,7 @@ __all__ = [
     "state",
     "merge_states",
     "full_from_state",
+    "power",
     "Evaluator",
     "Result",
     "Metric",
@@ -352,6 +353,29 @@ def compare(
         y, c, b, w, task, score_kind, bootstrap, ci, method, resample, seed, threshold, thresholds, g
     )
     return Result(json.loads(doc))
+
+
+def power(
+    *,
+    value: float,
+    effect: float,
+    metric: str = "roc_auc",
+    prevalence: float = 0.5,
+    power: float = 0.8,
+    alpha: float = 0.05,
+    paired: Optional[float] = None,
+) -> dict:
+    """Rows an evaluation needs to detect ``effect`` away from ``value`` with
+    the given power (``evalkit power``): Hanley & McNeil's variance for
+    ``roc_auc``, a proportion's for ``accuracy``; ``paired=R`` for two models
+    on the same rows whose estimates correlate ``R``. Returns the CLI's JSON
+    document as a dict (``rows``, ``positives``, ``negatives``, ...).
+
+    >>> import evalkit
+    >>> evalkit.power(metric="accuracy", value=0.9, effect=-0.01)["rows"]
+    7248
+    """
+    return json.loads(_evalkit.power(metric, value, effect, prevalence, power, alpha, paired))
 
 
 def state(

@@ -95,3 +95,12 @@ def full_state(
     thresholds: int = 1000,
     name: str = "state",
 ) -> str: ...
+def power(
+    metric: str,
+    value: float,
+    effect: float,
+    prevalence: float = 0.5,
+    power: float = 0.8,
+    alpha: float = 0.05,
+    paired: Optional[float] = None,
+) -> str: ...

@@ -502,6 +502,33 @@ fn compare(
     json(&doc)
 }
 
+/// Rows needed to detect an effect (`evalkit power`); returns its JSON
+/// document.
+#[pyfunction]
+#[pyo3(signature = (metric, value, effect, prevalence=0.5, power=0.8, alpha=0.05, paired=None))]
+fn power(
+    metric: &str,
+    value: f64,
+    effect: f64,
+    prevalence: f64,
+    power: f64,
+    alpha: f64,
+    paired: Option<f64>,
+) -> PyResult<String> {
+    let metric = evalkit::power::metric(metric).map_err(to_py)?;
+    let options = evalkit::power::PowerOptions {
+        metric,
+        value,
+        effect,
+        prevalence,
+        power,
+        alpha,
+        paired,
+    };
+    let r = evalkit::power::rows_needed(&options).map_err(to_py)?;
+    json(&evalkit::json::power(&options, &r))
+}
+
 /// Little-endian bytes of f64 values.
 fn f64_bytes<'py>(py: Python<'py>, v: impl Iterator<Item = f64>) -> Bound<'py, PyBytes> {
     let bytes: Vec<u8> = v.flat_map(f64::to_le_bytes).collect();
@@ -697,6 +724,7 @@ fn _evalkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fast, m)?)?;
     m.add_function(wrap_pyfunction!(full, m)?)?;
     m.add_function(wrap_pyfunction!(compare, m)?)?;
+    m.add_function(wrap_pyfunction!(power, m)?)?;
     m.add_function(wrap_pyfunction!(read_predictions, m)?)?;
     m.add_function(wrap_pyfunction!(report, m)?)?;
     m.add_function(wrap_pyfunction!(state, m)?)?;

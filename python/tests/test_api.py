@@ -407,3 +407,11 @@ def test_stratified_resampling_equals_the_cli():
     assert got["bootstrap"]["resample"] == "stratified"
     with pytest.raises(evalkit.UsageError, match="poisson, multinomial or stratified"):
         evalkit.full(np.array([0, 1]), np.array([0.2, 0.8]), resample="boot")
+
+
+def test_power_equals_the_cli():
+    want = cli_json("power", "--value", "0.85", "--effect", "-0.01", "--prevalence", "0.3", "--paired", "0.5")
+    got = evalkit.power(value=0.85, effect=-0.01, prevalence=0.3, paired=0.5)
+    assert got == want
+    with pytest.raises(evalkit.UsageError, match="effect"):
+        evalkit.power(value=0.85, effect=0.0)

@@ -16,6 +16,7 @@ mod hostile;
 mod infer;
 mod intervals;
 mod multiplicity;
+mod power;
 mod properties;
 mod report;
 mod report_tables;

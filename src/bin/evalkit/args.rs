@@ -41,6 +41,40 @@ pub enum Command {
     /// Run a suite (suites/*.toml): inference on a cache miss, the tiers,
     /// every gate's verdict; exit 1 when a gate fails.
     Run(RunArgs),
+    /// Rows an evaluation needs to detect an effect with a given power
+    /// (Hanley & McNeil's variance of ROC-AUC; a proportion's for accuracy).
+    Power(PowerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PowerArgs {
+    /// The metric: roc_auc or accuracy.
+    #[arg(long, default_value = "roc_auc")]
+    pub metric: String,
+    /// The metric's value under the null: the gate's bound, or the
+    /// baseline's value.
+    #[arg(long, value_name = "V", allow_negative_numbers = true)]
+    pub value: f64,
+    /// The difference to detect (e.g. -0.01 for a drop of 0.01).
+    #[arg(long, value_name = "D", allow_negative_numbers = true)]
+    pub effect: f64,
+    /// Share of positive rows (ROC-AUC).
+    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
+    pub prevalence: f64,
+    /// Power to reach.
+    #[arg(long, default_value_t = 0.8, allow_negative_numbers = true)]
+    pub power: f64,
+    /// Two-sided level of the test.
+    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true)]
+    pub alpha: f64,
+    /// Two models compared on the same rows, their estimates correlated R
+    /// (0.3–0.7 is typical for two models of one task) [default: one model
+    /// against a fixed bound].
+    #[arg(long, value_name = "R", allow_negative_numbers = true)]
+    pub paired: Option<f64>,
+    /// Print one JSON document instead of a summary.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Which columns hold what (files written by other tools).

@@ -397,6 +397,24 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
         }
+        Command::Power(a) => {
+            let metric = evalkit::power::metric(&a.metric)?;
+            let options = evalkit::power::PowerOptions {
+                metric,
+                value: a.value,
+                effect: a.effect,
+                prevalence: a.prevalence,
+                power: a.power,
+                alpha: a.alpha,
+                paired: a.paired,
+            };
+            let r = evalkit::power::rows_needed(&options)?;
+            if a.json {
+                emit_json(&evalkit::json::power(&options, &r))?;
+            } else {
+                emit(&output::power(&options, &r))?;
+            }
+        }
         Command::Run(a) => {
             let suite = evalkit::suite::load(&a.suite)?;
             let (result, notes) =

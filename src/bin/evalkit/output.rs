@@ -725,3 +725,48 @@ pub fn suite(r: &evalkit::suite::SuiteResult) -> String {
     );
     out
 }
+
+/// `evalkit power`'s summary.
+pub fn power(o: &evalkit::power::PowerOptions, r: &evalkit::power::PowerResult) -> String {
+    let mut out = String::new();
+    let design = match o.paired {
+        None => "one model against a fixed bound".to_string(),
+        Some(rho) => format!("two models on the same rows, estimates correlated {rho}"),
+    };
+    let _ = writeln!(
+        out,
+        "evalkit power · {} {} → {} (effect {}{}), {design}",
+        o.metric,
+        num(o.value),
+        num(o.value + o.effect),
+        if o.effect > 0.0 { "+" } else { "" },
+        num(o.effect)
+    );
+    let counts = match (r.positives, r.negatives) {
+        (Some(p), Some(n)) => format!(
+            " ({} positive, {} negative at prevalence {})",
+            evalkit::format::number(p as f64),
+            evalkit::format::number(n as f64),
+            o.prevalence
+        ),
+        _ => String::new(),
+    };
+    out.push_str(&table(&[
+        vec![
+            "rows needed".to_string(),
+            format!("{}{counts}", evalkit::format::number(r.rows as f64)),
+        ],
+        vec![
+            "power".to_string(),
+            format!("{} at α = {} (two-sided)", num(r.power_reached), o.alpha),
+        ],
+        vec![
+            "std error".to_string(),
+            format!(
+                "{} of the estimated difference at that size",
+                num(r.std_error)
+            ),
+        ],
+    ]));
+    out
+}
