@@ -553,7 +553,10 @@ fn compare_binary(
         }
     }
     // Notes on the number of replicates hold for both models: said once.
-    let global = unc::replicate_notes(iv);
+    let mut global = unc::replicate_notes(iv);
+    if iv.replicates > 0 {
+        global.extend(clusters.map(unc::cluster_note));
+    }
     let own = |w: &&String| !global.contains(w);
     warnings.splice(0..0, global.iter().cloned());
     warnings.extend(

@@ -32,6 +32,19 @@ pub const MAX_SLICES: usize = 10_000;
 /// Default of `--min-slice`.
 pub const DEFAULT_MIN_ROWS: usize = 30;
 
+/// Orders slices for display: those flagged as worse than the rest first,
+/// by Holm's p-value, then the others in their order. `test` reads a
+/// slice's test.
+pub fn flagged_first<T>(items: &mut [T], test: impl Fn(&T) -> Option<&VersusRest>) {
+    let key = |t: &T| test(t).filter(|v| v.flagged).map(|v| v.p_holm);
+    items.sort_by(|a, b| match (key(a), key(b)) {
+        (Some(x), Some(y)) => x.total_cmp(&y),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    });
+}
+
 /// One group of rows and its full tier.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Slice {

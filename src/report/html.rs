@@ -490,18 +490,7 @@ fn slices(out: &mut String, c: &Candidate, headline: &[String]) {
             .collect();
         // Slices worse than the rest after adjustment first, most
         // significant first; the others in key order.
-        let flag = |s: &&crate::report::SliceRow| {
-            s.versus_rest
-                .as_ref()
-                .filter(|t| t.flagged)
-                .map(|t| t.p_holm)
-        };
-        group.sort_by(|a, b| match (flag(a), flag(b)) {
-            (Some(x), Some(y)) => x.total_cmp(&y),
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (None, None) => std::cmp::Ordering::Equal,
-        });
+        crate::slices::flagged_first(&mut group, |s| s.versus_rest.as_ref());
         let tested = group.iter().any(|s| s.versus_rest.is_some());
         let _ = write!(
             out,

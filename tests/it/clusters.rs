@@ -720,6 +720,9 @@ fn the_command_line_resamples_clusters_and_says_so() {
             .contains("identically")
     );
     assert_eq!(c["clusters"]["count"], 50);
+    // What was resampled is said once, not per model.
+    let said = c["warnings"].to_string().matches("whole clusters").count();
+    assert_eq!(said, 1, "{}", c["warnings"]);
     // The table says which interval it shows.
     let out = evalkit(["full", f, "--cluster", "user", "--bootstrap", "0"]);
     assert!(

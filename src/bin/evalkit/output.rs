@@ -201,15 +201,9 @@ pub fn slices(options: &FullOptions, min_rows: usize, slices: &[evalkit::slices:
         // Slices flagged as worse than the rest first, most significant
         // first; the others in key order.
         let mut group: Vec<&evalkit::slices::Slice> = slices[start..end].iter().collect();
-        let flag = |s: &evalkit::slices::Slice| match &s.versus_rest {
-            Some(Ok(t)) if t.flagged => Some(t.p_holm),
+        evalkit::slices::flagged_first(&mut group, |s| match &s.versus_rest {
+            Some(Ok(t)) => Some(t),
             _ => None,
-        };
-        group.sort_by(|a, b| match (flag(a), flag(b)) {
-            (Some(x), Some(y)) => x.total_cmp(&y),
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (None, None) => std::cmp::Ordering::Equal,
         });
         let mut flagged = 0;
         for s in group {
