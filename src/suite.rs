@@ -108,7 +108,7 @@ pub struct FullSection {
     pub bootstrap: Option<usize>,
     /// Confidence level.
     pub ci: Option<f64>,
-    /// percentile or bca.
+    /// percentile, bca or wilson.
     pub method: Option<String>,
     /// poisson, multinomial or stratified.
     pub resample: Option<String>,
@@ -332,12 +332,12 @@ fn check_values(suite: &Suite, source: &str) -> Result<()> {
         ));
     }
     if let Some(m) = f.method.as_deref()
-        && !matches!(m, "percentile" | "bca")
+        && m.parse::<CiMethod>().is_err()
     {
         return Err(bad(
             path,
             at("full", "method"),
-            format!("[full] method = \"{m}\": use percentile or bca"),
+            format!("[full] method = \"{m}\": use {}", CiMethod::CHOICES),
         ));
     }
     if let Some(r) = f.resample.as_deref()
@@ -767,15 +767,14 @@ fn full_options(suite: &Suite) -> Result<FullOptions> {
             replicates: f.bootstrap.unwrap_or(defaults.intervals.replicates),
             level: f.ci.unwrap_or(defaults.intervals.level),
             method: match f.method.as_deref() {
-                None | Some("percentile") => CiMethod::Percentile,
-                Some("bca") => CiMethod::Bca,
-                Some(o) => {
-                    return Err(bad(
+                None => CiMethod::Percentile,
+                Some(m) => m.parse::<CiMethod>().map_err(|_| {
+                    bad(
                         file,
                         1,
-                        format!("[full] method = \"{o}\": use percentile or bca"),
-                    ));
-                }
+                        format!("[full] method = \"{m}\": use {}", CiMethod::CHOICES),
+                    )
+                })?,
             },
             resample: match f.resample.as_deref() {
                 None => Resample::Poisson,

@@ -268,15 +268,9 @@ fn interval_options(
     Ok(IntervalOptions {
         replicates: bootstrap,
         level: ci,
-        method: match method {
-            "percentile" => CiMethod::Percentile,
-            "bca" => CiMethod::Bca,
-            o => {
-                return Err(UsageError::new_err(format!(
-                    "method={o:?}: use \"percentile\" or \"bca\""
-                )));
-            }
-        },
+        method: method
+            .parse::<CiMethod>()
+            .map_err(|e| UsageError::new_err(format!("method={method:?}: {e}")))?,
         resample: resample
             .parse::<Resample>()
             .map_err(|e| UsageError::new_err(format!("resample={resample:?}: {e}")))?,

@@ -415,3 +415,13 @@ def test_power_equals_the_cli():
     assert got == want
     with pytest.raises(evalkit.UsageError, match="effect"):
         evalkit.power(value=0.85, effect=0.0)
+
+
+def test_wilson_method_equals_the_cli():
+    path = os.path.join(FIX, "binary_balanced.arrow")
+    want = cli_json("full", path, "--method", "wilson", "--bootstrap", "0")
+    got = evalkit.read_predictions(path).full(bootstrap=0, method="wilson").to_dict()
+    assert got["metrics"] == want["metrics"]
+    assert got["metrics"]["accuracy"]["method"] == "wilson"
+    with pytest.raises(evalkit.UsageError, match="percentile, bca or wilson"):
+        evalkit.full(np.array([0, 1]), np.array([0.2, 0.8]), method="exact")

@@ -153,6 +153,35 @@ pub fn full(
     options: &BinaryOptions,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> BinaryFull {
+    let mut out = full_with_bootstrap(labels, scores, weights, options, progress);
+    wilson_proportions(&mut out, weights.is_some(), &options.intervals);
+    out
+}
+
+/// With `--method wilson`: Wilson's intervals on accuracy, precision and
+/// recall from the confusion matrix at the threshold.
+pub fn wilson_proportions(out: &mut BinaryFull, weighted: bool, iv: &IntervalOptions) {
+    let c = out.confusion;
+    let notes = uncertainty::attach_wilson(
+        &mut out.metrics,
+        &[
+            ("accuracy", c.tp + c.tn, c.tp + c.fp + c.fn_ + c.tn),
+            ("precision", c.tp, c.tp + c.fp),
+            ("recall", c.tp, c.tp + c.fn_),
+        ],
+        weighted,
+        iv,
+    );
+    out.interval_notes.extend(notes);
+}
+
+fn full_with_bootstrap(
+    labels: &[u8],
+    scores: &Floats,
+    weights: Option<&Floats>,
+    options: &BinaryOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> BinaryFull {
     // Point metrics, tables and DeLong's interval come from the state, as
     // for shards and state files: one formula per metric, and a file gives
     // bit for bit what its shards give.

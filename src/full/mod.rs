@@ -238,7 +238,7 @@ pub fn full_state(
                     iv.resample.as_str()
                 ));
             }
-            TaskState::Binary(_) if iv.method != crate::uncertainty::CiMethod::Percentile => {
+            TaskState::Binary(_) if iv.method == crate::uncertainty::CiMethod::Bca => {
                 return refuse(
                     "BCa needs the rows' jackknife; from a state use --method percentile",
                 );
@@ -277,6 +277,7 @@ pub fn full_state(
                     out.interval_notes.push(FREQUENCY_WEIGHTS.to_string());
                 }
             }
+            binary::wilson_proportions(&mut out, s.weighted(), iv);
             FullResult::Binary(Box::new(out))
         }
         TaskState::Multiclass(s) => FullResult::Multiclass(s.finish(&file.header.class_names)),

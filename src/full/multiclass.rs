@@ -24,6 +24,24 @@ pub fn full(
     clusters: Option<&Clusters>,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> MulticlassFull {
+    let mut result = with_bootstrap(
+        labels, scores, k, weights, names, intervals, clusters, progress,
+    );
+    wilson_proportions(&mut result, weights.is_some(), intervals);
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+fn with_bootstrap(
+    labels: &[u32],
+    scores: &Floats,
+    k: usize,
+    weights: Option<&Floats>,
+    names: &[String],
+    intervals: &IntervalOptions,
+    clusters: Option<&Clusters>,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> MulticlassFull {
     let mut result = point(labels, scores, k, weights, names);
     if intervals.replicates > 0 {
         if let Some(reason) = clusters.and_then(uncertainty::too_few_clusters) {
@@ -37,6 +55,19 @@ pub fn full(
         result.notes.extend(clusters.map(uncertainty::cluster_note));
     }
     result
+}
+
+/// With `--method wilson`: Wilson's intervals on accuracy and top-k
+/// accuracy (counts of rows: the value times the rows).
+fn wilson_proportions(result: &mut MulticlassFull, weighted: bool, iv: &IntervalOptions) {
+    let rows: f64 = result.confusion.iter().flatten().sum();
+    let count = |name: &str| result.metrics.value(name).map(|v| (v * rows).round());
+    let counts: Vec<(&str, f64, f64)> = ["accuracy", "top_3_accuracy", "top_5_accuracy"]
+        .into_iter()
+        .filter_map(|n| count(n).map(|k| (n, k, rows)))
+        .collect();
+    let notes = uncertainty::attach_wilson(&mut result.metrics, &counts, weighted, iv);
+    result.notes.extend(notes);
 }
 
 /// The bootstrap replicates of

@@ -19,15 +19,23 @@ pub enum CiMethod {
     Percentile,
     /// Bias-corrected and accelerated interval.
     Bca,
+    /// Wilson's score interval for the proportions (accuracy, precision,
+    /// recall, top-k accuracy) from their counts; percentile bootstrap
+    /// intervals for every other metric.
+    Wilson,
 }
 
 impl CiMethod {
+    /// The choices, for messages.
+    pub const CHOICES: &'static str = "percentile, bca or wilson";
+
     /// The name used in `--method` and in the JSON `method` field (prefixed
     /// with `bootstrap-`).
     pub fn as_str(self) -> &'static str {
         match self {
             CiMethod::Percentile => "percentile",
             CiMethod::Bca => "bca",
+            CiMethod::Wilson => "wilson",
         }
     }
 }
@@ -38,8 +46,10 @@ impl std::str::FromStr for CiMethod {
         match s {
             "percentile" => Ok(CiMethod::Percentile),
             "bca" => Ok(CiMethod::Bca),
+            "wilson" => Ok(CiMethod::Wilson),
             other => Err(format!(
-                "unknown interval method '{other}': expected percentile or bca"
+                "unknown interval method '{other}': expected {}",
+                CiMethod::CHOICES
             )),
         }
     }

@@ -194,7 +194,9 @@ pub fn attach(
             continue;
         }
         let (ci, method) = match options.method {
-            CiMethod::Percentile => (
+            // Wilson's intervals replace the proportions' afterwards
+            // (`attach_wilson`); every other metric's is the percentile one.
+            CiMethod::Percentile | CiMethod::Wilson => (
                 intervals::percentile(&sorted, options.level),
                 "bootstrap-percentile",
             ),
@@ -235,6 +237,44 @@ pub fn attach(
         );
     }
     warnings
+}
+
+/// With `--method wilson`: Wilson's score interval on each proportion
+/// `(name, successes, trials)` that has a value, in place of the bootstrap's
+/// (method `wilson`). Wilson's interval is for counts of rows: with sample
+/// weights the proportions keep the bootstrap's and the note returned says
+/// so.
+pub fn attach_wilson(
+    metrics: &mut MetricSet,
+    counts: &[(&str, f64, f64)],
+    weighted: bool,
+    options: &IntervalOptions,
+) -> Vec<String> {
+    if options.method != CiMethod::Wilson {
+        return Vec::new();
+    }
+    if weighted {
+        return vec![
+            "--method wilson: Wilson's interval is for counts of rows; with sample weights the proportions keep the bootstrap's".to_string(),
+        ];
+    }
+    let z = intervals::normal_quantile(0.5 + options.level / 2.0);
+    for &(name, k, n) in counts {
+        if let Some(m) = metrics.get(name).cloned()
+            && m.value.is_some()
+            && n > 0.0
+        {
+            metrics.insert(
+                name,
+                Metric {
+                    ci: Some(intervals::wilson(k / n, n, z)),
+                    method: "wilson".to_string(),
+                    ..m
+                },
+            );
+        }
+    }
+    Vec::new()
 }
 
 /// Pointwise percentile band over replicate curves `curves[r][i]`.

@@ -488,3 +488,91 @@ fn multiclass_and_regression_intervals_equal_the_reference() {
     );
     check(&got, &want, &REGRESSION_METRICS);
 }
+
+/// Wilson's score interval equals statsmodels' `proportion_confint(method=
+/// "wilson")` (golden file from fixtures/generate_statsmodels.py), n from 1
+/// to 10⁶, k = 0 and k = n included.
+#[test]
+fn wilson_equals_statsmodels() {
+    let doc = crate::common::expected("proportion_confint");
+    let cases = doc["cases"].as_array().unwrap();
+    assert!(cases.len() > 100);
+    for c in cases {
+        let (k, n, level) = (
+            c["k"].as_f64().unwrap(),
+            c["n"].as_f64().unwrap(),
+            c["level"].as_f64().unwrap(),
+        );
+        let got =
+            evalkit::uncertainty::intervals::wilson(k / n, n, normal_quantile(0.5 + level / 2.0));
+        for (g, w) in got
+            .iter()
+            .zip([c["lo"].as_f64().unwrap(), c["hi"].as_f64().unwrap()])
+        {
+            assert!(
+                (g - w).abs() < 1e-12,
+                "k={k} n={n} level={level}: {got:?} vs {c}"
+            );
+        }
+    }
+}
+
+/// `--method wilson`: accuracy, precision and recall carry Wilson's
+/// interval from the confusion counts (with or without the bootstrap); the
+/// other metrics the percentile bootstrap's; weights keep the bootstrap's
+/// with a note.
+#[test]
+fn wilson_method_puts_wilson_on_the_proportions() {
+    let (labels, scores, weights) = small_data(150, 8);
+    let z = normal_quantile(0.975);
+    for replicates in [0, 200] {
+        let options = BinaryOptions {
+            intervals: IntervalOptions {
+                replicates,
+                method: CiMethod::Wilson,
+                ..IntervalOptions::default()
+            },
+            ..BinaryOptions::default()
+        };
+        let r = full(
+            &labels,
+            &Floats::from(scores.clone()),
+            None,
+            &options,
+            &|_, _| {},
+        );
+        let c = r.confusion;
+        for (name, k, n) in [
+            ("accuracy", c.tp + c.tn, c.tp + c.fp + c.fn_ + c.tn),
+            ("precision", c.tp, c.tp + c.fp),
+            ("recall", c.tp, c.tp + c.fn_),
+        ] {
+            let m = r.metrics.get(name).unwrap();
+            assert_eq!(m.method, "wilson", "{name}");
+            assert_eq!(
+                m.ci,
+                Some(evalkit::uncertainty::intervals::wilson(k / n, n, z))
+            );
+        }
+        let ll = r.metrics.get("log_loss").unwrap();
+        if replicates > 0 {
+            assert_eq!(ll.method, "bootstrap-percentile");
+        } else {
+            assert!(ll.ci.is_none());
+        }
+        let w = Floats::from(weights.clone());
+        let r = full(
+            &labels,
+            &Floats::from(scores.clone()),
+            Some(&w),
+            &options,
+            &|_, _| {},
+        );
+        assert_ne!(r.metrics.get("accuracy").unwrap().method, "wilson");
+        assert!(
+            r.interval_notes
+                .iter()
+                .any(|n| n.contains("counts of rows"))
+        );
+    }
+}

@@ -423,8 +423,14 @@ pub struct IntervalArgs {
         allow_negative_numbers = true
     )]
     pub level: f64,
-    /// How intervals are read off the replicates.
-    #[arg(long, value_name = "percentile|bca", default_value = "percentile")]
+    /// How intervals are read off the replicates; `wilson`: Wilson's score
+    /// interval for accuracy, precision, recall and top-k accuracy (from
+    /// their counts), percentile for the rest.
+    #[arg(
+        long,
+        value_name = "percentile|bca|wilson",
+        default_value = "percentile"
+    )]
     pub method: CiMethod,
     /// How replicates resample the rows: Poisson(1) weights, multinomial
     /// draws, or multinomial draws within each class (`stratified`: every
