@@ -492,6 +492,7 @@ fn slices(out: &mut String, c: &Candidate, headline: &[String]) {
         // significant first; the others in key order.
         crate::slices::flagged_first(&mut group, |s| s.versus_rest.as_ref());
         let tested = group.iter().any(|s| s.versus_rest.is_some());
+        let paired = group.iter().any(|s| s.versus_baseline.is_some());
         let _ = write!(
             out,
             "<h3>Slices by {} · {}</h3><table><thead><tr>",
@@ -507,6 +508,9 @@ fn slices(out: &mut String, c: &Candidate, headline: &[String]) {
         }
         if tested {
             out.push_str("<th>vs rest</th><th>p (Holm)</th>");
+        }
+        if paired {
+            out.push_str("<th>AUC vs baseline</th><th>p (Holm)</th>");
         }
         out.push_str("</tr></thead><tbody>");
         for s in &group {
@@ -524,23 +528,22 @@ fn slices(out: &mut String, c: &Candidate, headline: &[String]) {
                 out.push_str(&cell(s.metrics.get(h)));
             }
             if tested {
-                match &s.versus_rest {
-                    Some(t) => {
-                        let _ = write!(
-                            out,
-                            "<td>{}{}</td><td>{}{}</td>",
-                            if t.difference > 0.0 { "+" } else { "" },
-                            num(t.difference),
-                            num(t.p_holm),
-                            if t.flagged {
-                                " <span class=\"worse\">▼ worse</span>"
-                            } else {
-                                ""
-                            }
-                        );
-                    }
-                    None => out.push_str("<td>n/a</td><td>n/a</td>"),
-                }
+                test_cells(
+                    out,
+                    s.versus_rest
+                        .as_ref()
+                        .map(|t| (t.difference, t.p_holm, t.flagged)),
+                    "worse",
+                );
+            }
+            if paired {
+                test_cells(
+                    out,
+                    s.versus_baseline
+                        .as_ref()
+                        .map(|t| (t.difference, t.p_holm, t.flagged)),
+                    "below baseline",
+                );
             }
             out.push_str("</tr>");
         }
@@ -561,10 +564,43 @@ fn slices(out: &mut String, c: &Candidate, headline: &[String]) {
                 if flagged > 0 { ", listed first" } else { "" }
             );
         }
+        if paired {
+            let below = group
+                .iter()
+                .filter(|s| s.versus_baseline.as_ref().is_some_and(|t| t.flagged))
+                .count();
+            let _ = write!(
+                out,
+                "<p class=\"meta\">AUC vs baseline: the candidate's ROC-AUC minus the baseline's on the slice's rows; p: DeLong's paired test (Obuchowski's with clusters), Holm-adjusted across every slice. {below} slice{} below the baseline after adjustment.</p>",
+                if below == 1 { " is" } else { "s are" }
+            );
+        }
         if group.iter().any(|s| s.too_small) {
             out.push_str("<p class=\"meta\">† too few rows for intervals: point values only.</p>");
         }
         start += group.len();
+    }
+}
+
+/// A slice test's two cells: the signed difference, and Holm's p-value
+/// with `flag` marked when the test flagged the slice.
+fn test_cells(out: &mut String, test: Option<(f64, f64, bool)>, flag: &str) {
+    match test {
+        Some((difference, p_holm, flagged)) => {
+            let _ = write!(
+                out,
+                "<td>{}{}</td><td>{}{}</td>",
+                if difference > 0.0 { "+" } else { "" },
+                num(difference),
+                num(p_holm),
+                if flagged {
+                    format!(" <span class=\"worse\">▼ {}</span>", esc(flag))
+                } else {
+                    String::new()
+                }
+            );
+        }
+        None => out.push_str("<td>n/a</td><td>n/a</td>"),
     }
 }
 

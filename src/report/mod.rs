@@ -265,6 +265,9 @@ pub struct SliceRow {
     pub metrics: MetricSet,
     /// The headline metric against the rest of the rows, when tested.
     pub versus_rest: Option<crate::slices::VersusRest>,
+    /// With a baseline: the candidate's ROC-AUC against the baseline's on
+    /// the slice's rows (paired), when tested.
+    pub versus_baseline: Option<crate::slices::VersusBaseline>,
 }
 
 /// Where a model's predictions came from.
@@ -647,6 +650,7 @@ fn candidate(
                 too_small: s.too_small,
                 metrics,
                 versus_rest: s.versus_rest.and_then(|t| t.ok()),
+                versus_baseline: None,
             }
         })
         .collect()
@@ -775,6 +779,18 @@ pub fn build(
                 let c = compare::compare(preds, &aligned, join, &options.full, &|_, _| {})?;
                 let mut entry = candidate(name, Source::Rows(preds), &c.candidate, options)?;
                 entry.delta = Some(c.delta.clone());
+                if !options.slices.is_empty() {
+                    let tests = slices::versus_baseline(
+                        preds,
+                        &aligned,
+                        &options.slices,
+                        options.min_slice,
+                        options.full.intervals.level,
+                    )?;
+                    for (row, t) in entry.slices.iter_mut().zip(tests) {
+                        row.versus_baseline = t.ok();
+                    }
+                }
                 entry.delong_test = c
                     .obuchowski
                     .as_ref()

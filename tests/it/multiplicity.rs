@@ -278,3 +278,57 @@ fn the_command_line_lists_flagged_slices_first() {
     assert!(s5["p_holm"].as_f64().unwrap() >= s5["p_value"].as_f64().unwrap());
     assert!(s5["p_bh"].as_f64().unwrap() <= s5["p_holm"].as_f64().unwrap());
 }
+
+/// With a baseline, each slice's ROC-AUC is tested against the baseline's
+/// on the same rows (DeLong's paired test, as `compare` on the slice), and
+/// only the slice where the candidate broke is flagged.
+#[test]
+fn slices_against_the_baseline_are_paired_and_adjusted() {
+    let cand = sliced(4000, 8, &[5], 3);
+    let mut base = sliced(4000, 8, &[], 3);
+    // The baseline: the good model with a little noise of its own.
+    let mut rng = Rng(77);
+    let evalkit::data::Columns::Binary { scores, .. } = &mut base.columns else {
+        unreachable!()
+    };
+    let jittered: Vec<f64> = scores
+        .to_f64_vec()
+        .iter()
+        .map(|s| (s + 0.02 * (rng.unit() - 0.5)).clamp(0.0, 1.0))
+        .collect();
+    *scores = evalkit::data::Floats::from(jittered);
+    let slicings = [vec!["slice".to_string()]];
+    let tests = evalkit::slices::versus_baseline(&cand, &base, &slicings, 30, 0.95).unwrap();
+    assert_eq!(tests.len(), 8);
+    let keys = evalkit::slices::groups(&cand, &slicings[0]).unwrap();
+    for ((key, rows), t) in keys.iter().zip(&tests) {
+        let t = t.as_ref().unwrap();
+        let c = evalkit::compare::compare(
+            &cand.gather(rows),
+            &base.gather(rows),
+            evalkit::compare::Join::Position,
+            &no_bootstrap(),
+            &|_, _| {},
+        )
+        .unwrap();
+        let d = c.delong.unwrap();
+        assert!((t.difference - d.difference).abs() < 1e-15);
+        assert!((t.p_value - d.p_value).abs() < 1e-12);
+        assert_eq!(t.flagged, key[0] == "5", "{key:?}: {t:?}");
+    }
+    // The report shows them, flagged first.
+    let report = evalkit::report::build(
+        std::slice::from_ref(&cand),
+        Some(&base),
+        &evalkit::report::ReportOptions {
+            full: no_bootstrap(),
+            slices: slicings.to_vec(),
+            ..Default::default()
+        },
+        &|_, _| {},
+    )
+    .unwrap();
+    let html = evalkit::report::html::render(&report);
+    assert!(html.contains("▼ below baseline"));
+    assert!(html.contains("1 slice is below the baseline after adjustment"));
+}
