@@ -34,7 +34,9 @@ pub struct Clusters {
     /// The cluster column.
     pub column: String,
     /// Each row's cluster key (see the module docs).
-    pub keys: Vec<u64>,
+    keys: Vec<u64>,
+    /// Distinct keys (counted once: notes, JSON and checks ask often).
+    distinct: usize,
 }
 
 /// Domain separation of the keys by value type.
@@ -86,10 +88,10 @@ impl Clusters {
         }
         use arrow::datatypes::{Float32Type, Float64Type};
         if let Some(ints) = crate::data::int_values(array) {
-            return Ok(Clusters {
-                column: column.to_string(),
-                keys: ints.into_iter().map(key_of_int).collect(),
-            });
+            return Ok(Clusters::new(
+                column,
+                ints.into_iter().map(key_of_int).collect(),
+            ));
         }
         let keys: Vec<u64> = match array.data_type() {
             DataType::Boolean => {
@@ -135,18 +137,30 @@ impl Clusters {
                 ));
             }
         };
-        Ok(Clusters {
+        Ok(Clusters::new(column, keys))
+    }
+
+    /// Clusters from each row's key.
+    fn new(column: &str, keys: Vec<u64>) -> Clusters {
+        let distinct = index(&keys, |_| true).1;
+        Clusters {
             column: column.to_string(),
             keys,
-        })
+            distinct,
+        }
     }
 
     /// The clusters of the rows `rows`, in that order.
     pub fn gather(&self, rows: &[u32]) -> Clusters {
-        Clusters {
-            column: self.column.clone(),
-            keys: rows.iter().map(|&r| self.keys[r as usize]).collect(),
-        }
+        Clusters::new(
+            &self.column,
+            rows.iter().map(|&r| self.keys[r as usize]).collect(),
+        )
+    }
+
+    /// Each row's cluster key.
+    pub fn keys(&self) -> &[u64] {
+        &self.keys
     }
 
     /// Rows.
@@ -156,7 +170,7 @@ impl Clusters {
 
     /// Distinct clusters.
     pub fn count(&self) -> usize {
-        self.index(|_| true).1
+        self.distinct
     }
 
     /// Each row's cluster as a dense index (see [`index`]).

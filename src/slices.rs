@@ -554,7 +554,7 @@ pub fn versus_rest(preds: &Predictions, slices: &mut [Slice], rows: &[&[u32]], l
             if s.too_small {
                 return Err("too few rows for a test against the rest".to_string());
             }
-            context.test(preds, r)
+            context.test(preds, r, &s.result)
         })
         .collect();
     let tested: Vec<usize> = (0..slices.len()).filter(|&i| tests[i].is_ok()).collect();
@@ -620,15 +620,6 @@ struct Sides {
 }
 
 impl Sides {
-    fn plain(metric: &'static str, slice: [f64; 2], rest: [f64; 2]) -> Sides {
-        Sides {
-            metric,
-            values: [slice[0], rest[0]],
-            variances: [slice[1], rest[1]],
-            logit_at: None,
-        }
-    }
-
     /// `z` of the slice against the rest.
     fn z(&self) -> f64 {
         let se = (self.variances[0] + self.variances[1]).sqrt();
@@ -677,11 +668,10 @@ impl Context {
                         "the test of ROC-AUC against the rest uses DeLong's variance, which is for unweighted rows".to_string(),
                     );
                 }
-                let curve = crate::metrics::curves::BinaryCurve::build(labels, scores, None);
-                Context::Binary(
-                    crate::uncertainty::bootstrap::Ranking::build(labels, scores, None),
-                    crate::uncertainty::delong::structural(&curve),
-                )
+                // One sort: the ranking, whose table is the curve.
+                let rk = crate::uncertainty::bootstrap::Ranking::build(labels, scores, None);
+                let pooled = crate::uncertainty::delong::structural(&rk.curve());
+                Context::Binary(rk, pooled)
             }
             Columns::Multiclass {
                 labels,
@@ -705,12 +695,51 @@ impl Context {
 
     /// The metric on the slice and on the rest, with their variances under
     /// the null.
-    fn test(&self, preds: &Predictions, rows: &[u32]) -> std::result::Result<Sides, String> {
+    fn test(
+        &self,
+        preds: &Predictions,
+        rows: &[u32],
+        slice: &FullResult,
+    ) -> std::result::Result<Sides, String> {
         let n = preds.rows();
         let mut in_slice = vec![false; n];
         for &r in rows {
             in_slice[r as usize] = true;
         }
+        // Accuracy and RMSE themselves come from the point metrics (the
+        // slice's full tier, and the rest's rows through the same path):
+        // one formula per metric; the per-row terms give only variances.
+        let point = |metric: &str| -> std::result::Result<[f64; 2], String> {
+            let undefined = |side: &str| format!("{metric} is undefined on the {side}");
+            let on_slice = slice
+                .metrics()
+                .value(metric)
+                .ok_or_else(|| undefined("slice"))?;
+            let rest_rows: Vec<u32> = (0..n as u32).filter(|&r| !in_slice[r as usize]).collect();
+            let rest = preds.gather(&rest_rows);
+            let on_rest = match &rest.columns {
+                Columns::Multiclass {
+                    labels,
+                    scores,
+                    classes,
+                } => crate::full::multiclass::point(
+                    labels,
+                    scores,
+                    *classes,
+                    rest.weights.as_ref(),
+                    &rest.class_names,
+                )
+                .metrics
+                .value(metric),
+                Columns::Regression { labels, scores } => {
+                    crate::full::regression::point(labels, scores, rest.weights.as_ref())
+                        .metrics
+                        .value(metric)
+                }
+                Columns::Binary { .. } => None,
+            };
+            Ok([on_slice, on_rest.ok_or_else(|| undefined("rest"))?])
+        };
         match self {
             Context::None(reason) => Err(reason.clone()),
             Context::Binary(rk, pooled) => {
@@ -734,31 +763,40 @@ impl Context {
                 })
             }
             Context::Multiclass(correct) => {
-                let ([s, r], _) = mean_and_variance(correct, preds, &in_slice)?;
-                Ok(Sides::plain("accuracy", s, r))
+                let (variances, _) = variances_under_null(correct, preds, &in_slice)?;
+                Ok(Sides {
+                    metric: "accuracy",
+                    values: point("accuracy")?,
+                    variances,
+                    logit_at: None,
+                })
             }
             Context::Regression(squared) => {
-                let ([s, r], pooled_mse) = mean_and_variance(squared, preds, &in_slice)?;
+                let (variances, pooled_mse) = variances_under_null(squared, preds, &in_slice)?;
                 if pooled_mse <= 0.0 {
                     return Err("the MSE is 0: the RMSE's variance is undefined".to_string());
                 }
                 // RMSE by the delta method at the pooled MSE.
-                let rmse = |[mse, var]: [f64; 2]| [mse.sqrt(), var / (4.0 * pooled_mse)];
-                Ok(Sides::plain("rmse", rmse(s), rmse(r)))
+                Ok(Sides {
+                    metric: "rmse",
+                    values: point("rmse")?,
+                    variances: variances.map(|v| v / (4.0 * pooled_mse)),
+                    logit_at: None,
+                })
             }
         }
     }
 }
 
-/// The weighted mean of `term` on the slice's rows and on the rest, each
-/// with its variance under the null hypothesis: the pooled per-row variance
+/// The variances under the null hypothesis of the weighted mean of `term`
+/// on the slice's rows and on the rest: the pooled per-row variance
 /// `σ² = Σw(t − t̄)² / Σw` of all the rows times `Σw² / (Σw)²` of the side
 /// (`σ²/n` unweighted). Also the pooled mean `t̄`.
-fn mean_and_variance(
+fn variances_under_null(
     term: &[f64],
     preds: &Predictions,
     in_slice: &[bool],
-) -> std::result::Result<([[f64; 2]; 2], f64), String> {
+) -> std::result::Result<([f64; 2], f64), String> {
     let w = |r: usize| preds.weights.as_ref().map_or(1.0, |w| w.get(r));
     // Per side: Σw, Σw·t, Σw².
     let mut sums = [[0.0f64; 3]; 2];
@@ -769,14 +807,6 @@ fn mean_and_variance(
         side[2] += w(r) * w(r);
     }
     let total = sums[0][0] + sums[1][0];
-    let mean = (sums[0][1] + sums[1][1]) / total;
-    let spread = term
-        .iter()
-        .enumerate()
-        .map(|(r, &t)| w(r) * (t - mean) * (t - mean))
-        .sum::<f64>()
-        / total;
-    let mut out = [[0.0; 2]; 2];
     for (side, s) in sums.iter().enumerate() {
         if s[0] <= 0.0 {
             return Err(format!(
@@ -784,9 +814,15 @@ fn mean_and_variance(
                 if side == 0 { "slice" } else { "rest" }
             ));
         }
-        out[side] = [s[1] / s[0], spread * s[2] / (s[0] * s[0])];
     }
-    Ok((out, mean))
+    let mean = (sums[0][1] + sums[1][1]) / total;
+    let spread = term
+        .iter()
+        .enumerate()
+        .map(|(r, &t)| w(r) * (t - mean) * (t - mean))
+        .sum::<f64>()
+        / total;
+    Ok((sums.map(|s| spread * s[2] / (s[0] * s[0])), mean))
 }
 
 /// The ranking tables of the slice's rows and of the rest, read off the

@@ -213,7 +213,7 @@ fn full_with_bootstrap(
                 grid: band_grid(options.sweep),
                 jackknife: iv.method == CiMethod::Bca,
                 lean: false,
-                clusters: options.clusters.map(|c| c.keys.as_slice()),
+                clusters: options.clusters.map(|c| c.keys()),
                 strata: None,
             },
             progress,

@@ -206,10 +206,15 @@ pub fn obuchowski(
     clusters: usize,
 ) -> Result<DeLong, String> {
     let sums = ClusterSums::new(labels, &[v], of_row, clusters)?;
-    Ok(DeLong {
-        auc,
-        variance: sums.covariance([0, 0], [auc, auc]),
-    })
+    let variance = sums.covariance([0, 0], [auc, auc]);
+    // Its three terms are weighted by different cluster counts, so in odd
+    // designs the sum can fall to 0 or below: no interval then, not a NaN.
+    if !(variance > 0.0 && variance.is_finite()) {
+        return Err(format!(
+            "Obuchowski's clustered variance is {variance} for these clusters, not a positive number"
+        ));
+    }
+    Ok(DeLong { auc, variance })
 }
 
 /// The paired test of `AUC_a − AUC_b` for clustered rows (see
@@ -228,7 +233,7 @@ pub fn obuchowski_paired(
         + sums.covariance([1, 1], [auc_b, auc_b])
         - 2.0 * sums.covariance([0, 1], [auc_a, auc_b]);
     let difference = auc_a - auc_b;
-    if variance <= 0.0 {
+    if !(variance > 0.0 && variance.is_finite()) {
         return Err(
             "the two models rank the rows identically: the difference has no variance".into(),
         );

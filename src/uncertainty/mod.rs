@@ -66,7 +66,7 @@ impl IntervalOptions {
         clusters: Option<&'a crate::clusters::Clusters>,
     ) -> bootstrap::BootstrapOptions<'a> {
         bootstrap::BootstrapOptions {
-            clusters: clusters.map(|c| c.keys.as_slice()),
+            clusters: clusters.map(|c| c.keys()),
             ..self.bootstrap_options()
         }
     }

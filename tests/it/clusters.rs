@@ -126,7 +126,7 @@ fn cluster_intervals_equal_a_resample_and_recompute_reference() {
             &options,
             &|_, _| {},
         );
-        let want = reference(&labels, &scores, file_w, &clusters.keys, resample, b, 23);
+        let want = reference(&labels, &scores, file_w, clusters.keys(), resample, b, 23);
         for (k, name) in METRICS.iter().enumerate() {
             let m = got.metrics.get(name).unwrap();
             let ci = m.ci.unwrap_or_else(|| panic!("{name}: no interval"));
@@ -197,11 +197,11 @@ fn draws_follow_the_cluster_not_the_row() {
     let c = clusters_of(&ids);
     for r in 0..50 {
         let w: Vec<u32> = c
-            .keys
+            .keys()
             .iter()
             .map(|&k| poisson_weight_clustered(0, r, k))
             .collect();
-        let m = multinomial_counts_clustered(0, r, &c.keys, None);
+        let m = multinomial_counts_clustered(0, r, c.keys(), None);
         for i in 1..n {
             if ids[i] == ids[i - 1] {
                 assert_eq!(w[i], w[i - 1]);
@@ -578,7 +578,7 @@ fn multiclass_and_regression_resample_clusters() {
     let mut per = vec![Vec::new(); REGRESSION_METRICS.len()];
     for r in 0..b {
         let w: Vec<f64> = c
-            .keys
+            .keys()
             .iter()
             .map(|&k| poisson_weight_clustered(4, r, k) as f64)
             .collect();
