@@ -108,7 +108,7 @@ pub struct FullSection {
     pub bootstrap: Option<usize>,
     /// Confidence level.
     pub ci: Option<f64>,
-    /// percentile, bca or wilson.
+    /// percentile, bca, wilson or clopper-pearson.
     pub method: Option<String>,
     /// poisson, multinomial or stratified.
     pub resample: Option<String>,

@@ -417,11 +417,13 @@ def test_power_equals_the_cli():
         evalkit.power(value=0.85, effect=0.0)
 
 
-def test_wilson_method_equals_the_cli():
+@pytest.mark.parametrize("method", ["wilson", "clopper-pearson"])
+def test_count_methods_equal_the_cli(method):
     path = os.path.join(FIX, "binary_balanced.arrow")
-    want = cli_json("full", path, "--method", "wilson", "--bootstrap", "0")
-    got = evalkit.read_predictions(path).full(bootstrap=0, method="wilson").to_dict()
+    want = cli_json("full", path, "--method", method, "--bootstrap", "0")
+    got = evalkit.read_predictions(path).full(bootstrap=0, method=method).to_dict()
     assert got["metrics"] == want["metrics"]
-    assert got["metrics"]["accuracy"]["method"] == "wilson"
-    with pytest.raises(evalkit.UsageError, match="percentile, bca or wilson"):
+    assert got["metrics"]["accuracy"]["method"] == method
+    assert got["metrics"]["specificity"]["method"] == method
+    with pytest.raises(evalkit.UsageError, match="percentile, bca, wilson or clopper-pearson"):
         evalkit.full(np.array([0, 1]), np.array([0.2, 0.8]), method="exact")

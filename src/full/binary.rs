@@ -154,20 +154,22 @@ pub fn full(
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> BinaryFull {
     let mut out = full_with_bootstrap(labels, scores, weights, options, progress);
-    wilson_proportions(&mut out, weights.is_some(), &options.intervals);
+    proportion_intervals(&mut out, weights.is_some(), &options.intervals);
     out
 }
 
-/// With `--method wilson`: Wilson's intervals on accuracy, precision and
-/// recall from the confusion matrix at the threshold.
-pub fn wilson_proportions(out: &mut BinaryFull, weighted: bool, iv: &IntervalOptions) {
+/// With `--method wilson` or `clopper-pearson`: intervals from counts on
+/// accuracy, precision, recall and specificity from the confusion matrix at
+/// the threshold.
+pub fn proportion_intervals(out: &mut BinaryFull, weighted: bool, iv: &IntervalOptions) {
     let c = out.confusion;
-    let notes = uncertainty::attach_wilson(
+    let notes = uncertainty::attach_proportions(
         &mut out.metrics,
         &[
             ("accuracy", c.tp + c.tn, c.tp + c.fp + c.fn_ + c.tn),
             ("precision", c.tp, c.tp + c.fp),
             ("recall", c.tp, c.tp + c.fn_),
+            ("specificity", c.tn, c.tn + c.fp),
         ],
         weighted,
         iv,

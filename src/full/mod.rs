@@ -277,7 +277,7 @@ pub fn full_state(
                     out.interval_notes.push(FREQUENCY_WEIGHTS.to_string());
                 }
             }
-            binary::wilson_proportions(&mut out, s.weighted(), iv);
+            binary::proportion_intervals(&mut out, s.weighted(), iv);
             FullResult::Binary(Box::new(out))
         }
         TaskState::Multiclass(s) => FullResult::Multiclass(s.finish(&file.header.class_names)),

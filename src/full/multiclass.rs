@@ -27,7 +27,7 @@ pub fn full(
     let mut result = with_bootstrap(
         labels, scores, k, weights, names, intervals, clusters, progress,
     );
-    wilson_proportions(&mut result, weights.is_some(), intervals);
+    proportion_intervals(&mut result, weights.is_some(), intervals);
     result
 }
 
@@ -57,16 +57,16 @@ fn with_bootstrap(
     result
 }
 
-/// With `--method wilson`: Wilson's intervals on accuracy and top-k
+/// With `--method wilson` or `clopper-pearson`: intervals from counts on accuracy and top-k
 /// accuracy (counts of rows: the value times the rows).
-fn wilson_proportions(result: &mut MulticlassFull, weighted: bool, iv: &IntervalOptions) {
+fn proportion_intervals(result: &mut MulticlassFull, weighted: bool, iv: &IntervalOptions) {
     let rows: f64 = result.confusion.iter().flatten().sum();
     let count = |name: &str| result.metrics.value(name).map(|v| (v * rows).round());
     let counts: Vec<(&str, f64, f64)> = ["accuracy", "top_3_accuracy", "top_5_accuracy"]
         .into_iter()
         .filter_map(|n| count(n).map(|k| (n, k, rows)))
         .collect();
-    let notes = uncertainty::attach_wilson(&mut result.metrics, &counts, weighted, iv);
+    let notes = uncertainty::attach_proportions(&mut result.metrics, &counts, weighted, iv);
     result.notes.extend(notes);
 }
 

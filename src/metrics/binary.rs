@@ -6,7 +6,7 @@
 //! | `average_precision` | `Σ (Rₙ − Rₙ₋₁) Pₙ` over distinct scores |
 //! | `log_loss` | weighted mean of `−[y ln p + (1−y) ln(1−p)]`, `p` clipped to `[1e-15, 1−1e-15]` |
 //! | `brier` | weighted mean of `(y − p)²` |
-//! | `accuracy`, `precision`, `recall`, `f1`, `mcc` | at `--threshold` (positive iff `p >= t`) |
+//! | `accuracy`, `precision`, `recall`, `specificity`, `f1`, `mcc` | at `--threshold` (positive iff `p >= t`); `specificity` is `tn / (tn + fp)`, the recall of class 0 |
 //! | `best_f1`, `best_f1_threshold` | the highest F1 over every distinct score, and the highest score attaining it; with no positive labels F1 is 0 at every score (as `f1` at any threshold that predicts a row positive), so `best_f1` is 0 and `best_f1_threshold` is undefined |
 //! | `ece` | expected calibration error over 15 equal-width bins ([`super::calibration`]) |
 //!
@@ -23,7 +23,7 @@ use super::{LOG_LOSS_EPS, Metric, MetricSet};
 
 /// Names of the binary metrics, in the module table's order: the point
 /// metrics' and the bootstrap replicates'.
-pub const METRICS: [&str; 12] = [
+pub const METRICS: [&str; 13] = [
     "roc_auc",
     "average_precision",
     "log_loss",
@@ -31,6 +31,7 @@ pub const METRICS: [&str; 12] = [
     "accuracy",
     "precision",
     "recall",
+    "specificity",
     "f1",
     "mcc",
     "best_f1",
@@ -104,6 +105,10 @@ pub fn point_metrics(curve: &BinaryCurve, sums: &RowSums, threshold: f64) -> Met
     m.insert(
         "recall",
         Metric::from_option(confusion.recall(), || "no positive labels".to_string()),
+    );
+    m.insert(
+        "specificity",
+        Metric::from_option(confusion.specificity(), || "no negative labels".to_string()),
     );
     m.insert(
         "f1",

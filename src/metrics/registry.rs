@@ -54,7 +54,7 @@ const fn m(
 use Direction::{Higher, Lower, Neither};
 
 /// The binary full tier's metrics, in its order.
-pub const BINARY: [MetricInfo; 12] = [
+pub const BINARY: [MetricInfo; 13] = [
     m("roc_auc", Higher, Some(0), "area under the ROC curve"),
     m(
         "average_precision",
@@ -72,6 +72,12 @@ pub const BINARY: [MetricInfo; 12] = [
     m("accuracy", Higher, None, "share right at the threshold"),
     m("precision", Higher, None, "precision at the threshold"),
     m("recall", Higher, None, "recall at the threshold"),
+    m(
+        "specificity",
+        Higher,
+        None,
+        "recall of class 0 at the threshold",
+    ),
     m("f1", Higher, Some(3), "F1 at the threshold"),
     m("mcc", Higher, None, "Matthews correlation at the threshold"),
     m(

@@ -7,6 +7,10 @@ use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
 use super::{Curve, Curves, Histogram};
+use crate::metrics::calibration::Bin;
+use crate::uncertainty::CiMethod;
+use crate::uncertainty::binomial::clopper_pearson;
+use crate::uncertainty::intervals::{normal_quantile, wilson};
 
 /// Chart size in SVG pixels.
 const SIZE: (u32, u32) = (560, 420);
@@ -393,15 +397,14 @@ pub fn thresholds(series: &[Series], chosen: f64) -> Result<String, String> {
 }
 
 /// Reliability diagram: observed frequency against mean predicted
-/// probability per bin, with each bin's Wilson interval at `level` (on its
-/// row count), over the rows-per-bin bars. Lines join only neighbouring
+/// probability per bin, with each bin's interval at `level` (on its row
+/// count; [`bin_interval`]), over the rows-per-bin bars. Lines join only neighbouring
 /// bins of at least [`RELIABLE_BIN_ROWS`] rows; a smaller bin is a hollow
 /// point with its (wide) interval, so a few rows cannot draw a zig-zag.
-pub fn reliability(series: &[Series], level: f64) -> Result<String, String> {
+pub fn reliability(series: &[Series], level: f64, method: CiMethod) -> Result<String, String> {
     let of = series
         .first()
         .map_or(String::new(), |s| s.curves.reliability_of.clone());
-    let z = crate::uncertainty::intervals::normal_quantile(0.5 + level / 2.0);
     frame(
         "Reliability diagram",
         &format!("mean predicted ({of})"),
@@ -443,8 +446,10 @@ pub fn reliability(series: &[Series], level: f64) -> Result<String, String> {
                     .filter_map(|b| Some((b.mean_predicted?, b.observed?, b.count)))
                     .collect();
                 // Intervals.
-                for &(x, y, n) in &pts {
-                    let [lo, hi] = crate::uncertainty::intervals::wilson(y, n as f64, z);
+                for (b, &(x, _, _)) in bins.iter().filter(|b| b.observed.is_some()).zip(&pts) {
+                    let Some([lo, hi]) = bin_interval(b, level, method) else {
+                        continue;
+                    };
                     chart
                         .draw_series(std::iter::once(PathElement::new(
                             vec![(x, lo), (x, hi)],
@@ -497,6 +502,19 @@ pub fn reliability(series: &[Series], level: f64) -> Result<String, String> {
             Ok(())
         },
     )
+}
+
+/// A reliability bin's interval on its observed frequency: Clopper–Pearson's
+/// with `--method clopper-pearson` when the bin's rows are unweighted (its
+/// weight is its row count, so the frequency is a count of rows), Wilson's
+/// on the row count otherwise. `None` for an empty bin.
+pub fn bin_interval(b: &Bin, level: f64, method: CiMethod) -> Option<[f64; 2]> {
+    let y = b.observed?;
+    let n = b.count as f64;
+    if method == CiMethod::ClopperPearson && b.weight == n {
+        return clopper_pearson((y * n).round(), n, level);
+    }
+    (n > 0.0).then(|| wilson(y, n, normal_quantile(0.5 + level / 2.0)))
 }
 
 /// Rows a reliability bin needs to be joined to its neighbours by a line.

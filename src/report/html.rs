@@ -10,6 +10,7 @@ use super::charts::{self, Series};
 use super::{Candidate, Report};
 use crate::metrics::Metric;
 use crate::metrics::registry::{self, Direction};
+use crate::uncertainty::CiMethod;
 
 /// HTML-escapes text for element content and attribute values.
 pub fn esc(s: &str) -> String {
@@ -323,10 +324,11 @@ fn curves(out: &mut String, r: &Report) {
         );
     }
     if series.iter().any(|s| !s.curves.reliability.is_empty()) {
+        let method = r.intervals.method.parse().unwrap_or(CiMethod::Percentile);
         figure(
             out,
-            charts::reliability(&series, r.intervals.level),
-            &reliability_caption(&series, r.intervals.level),
+            charts::reliability(&series, r.intervals.level, method),
+            &reliability_caption(&series, r.intervals.level, method),
         );
     }
     for s in &series {
@@ -352,10 +354,15 @@ fn curves(out: &mut String, r: &Report) {
 
 /// The reliability diagram's caption; it says so when most bins hold too
 /// few rows to read.
-fn reliability_caption(series: &[Series], level: f64) -> String {
+fn reliability_caption(series: &[Series], level: f64, method: CiMethod) -> String {
     let min = charts::RELIABLE_BIN_ROWS;
+    let which = if method == CiMethod::ClopperPearson {
+        "Clopper–Pearson interval on the bin's rows (Wilson's where rows are weighted)"
+    } else {
+        "Wilson interval on the bin's rows"
+    };
     let mut caption = format!(
-        "Points: observed frequency per bin (15 equal-width bins) with its {}% Wilson interval on the bin's rows; lines join neighbouring bins of at least {min} rows, hollow points are bins with fewer; bars: rows per bin, relative to the fullest.",
+        "Points: observed frequency per bin (15 equal-width bins) with its {}% {which}; lines join neighbouring bins of at least {min} rows, hollow points are bins with fewer; bars: rows per bin, relative to the fullest.",
         num(level * 100.0)
     );
     for s in series {

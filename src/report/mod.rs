@@ -123,7 +123,7 @@ pub struct IntervalSummary {
     pub replicates: usize,
     /// Confidence level.
     pub level: f64,
-    /// percentile, bca or wilson.
+    /// percentile, bca, wilson or clopper-pearson.
     pub method: String,
     /// poisson, multinomial or stratified.
     pub resample: String,

@@ -592,6 +592,7 @@ fn lane_metrics(rk: &Ranking, out: &LaneOut, l: usize, layout: &Layout) -> LaneM
             c.accuracy(),
             c.precision().unwrap_or(nan),
             c.recall().unwrap_or(nan),
+            c.specificity().unwrap_or(nan),
             c.f1().unwrap_or(nan),
             c.mcc(),
             best_f1,

@@ -23,11 +23,15 @@ pub enum CiMethod {
     /// recall, top-k accuracy) from their counts; percentile bootstrap
     /// intervals for every other metric.
     Wilson,
+    /// Clopper–Pearson's exact interval for the proportions
+    /// ([`super::binomial`]); percentile bootstrap intervals for every other
+    /// metric.
+    ClopperPearson,
 }
 
 impl CiMethod {
     /// The choices, for messages.
-    pub const CHOICES: &'static str = "percentile, bca or wilson";
+    pub const CHOICES: &'static str = "percentile, bca, wilson or clopper-pearson";
 
     /// The name used in `--method` and in the JSON `method` field (prefixed
     /// with `bootstrap-`).
@@ -36,6 +40,27 @@ impl CiMethod {
             CiMethod::Percentile => "percentile",
             CiMethod::Bca => "bca",
             CiMethod::Wilson => "wilson",
+            CiMethod::ClopperPearson => "clopper-pearson",
+        }
+    }
+
+    /// Whether the proportions get an interval from their counts (Wilson's
+    /// or Clopper–Pearson's) rather than from the replicates.
+    pub fn from_counts(self) -> bool {
+        matches!(self, CiMethod::Wilson | CiMethod::ClopperPearson)
+    }
+
+    /// The interval at `level` for `k` successes in `n` rows by this
+    /// method's count formula: Clopper–Pearson's with `clopper-pearson`,
+    /// Wilson's otherwise (the reliability diagram's bins use it under every
+    /// method). `None` for `n = 0`.
+    pub fn proportion(self, k: f64, n: f64, level: f64) -> Option<[f64; 2]> {
+        if n <= 0.0 {
+            return None;
+        }
+        match self {
+            CiMethod::ClopperPearson => super::binomial::clopper_pearson(k, n, level),
+            _ => Some(wilson(k / n, n, normal_quantile(0.5 + level / 2.0))),
         }
     }
 }
@@ -47,6 +72,7 @@ impl std::str::FromStr for CiMethod {
             "percentile" => Ok(CiMethod::Percentile),
             "bca" => Ok(CiMethod::Bca),
             "wilson" => Ok(CiMethod::Wilson),
+            "clopper-pearson" => Ok(CiMethod::ClopperPearson),
             other => Err(format!(
                 "unknown interval method '{other}': expected {}",
                 CiMethod::CHOICES

@@ -1,6 +1,7 @@
 //! Uncertainty: bootstrap intervals for every metric, DeLong's interval and
 //! paired test for ROC-AUC.
 
+pub mod binomial;
 pub mod bootstrap;
 pub mod delong;
 pub mod from_state;
@@ -194,9 +195,10 @@ pub fn attach(
             continue;
         }
         let (ci, method) = match options.method {
-            // Wilson's intervals replace the proportions' afterwards
-            // (`attach_wilson`); every other metric's is the percentile one.
-            CiMethod::Percentile | CiMethod::Wilson => (
+            // Wilson's or Clopper–Pearson's intervals replace the
+            // proportions' afterwards (`attach_proportions`); every other
+            // metric's is the percentile one.
+            CiMethod::Percentile | CiMethod::Wilson | CiMethod::ClopperPearson => (
                 intervals::percentile(&sorted, options.level),
                 "bootstrap-percentile",
             ),
@@ -239,36 +241,37 @@ pub fn attach(
     warnings
 }
 
-/// With `--method wilson`: Wilson's score interval on each proportion
-/// `(name, successes, trials)` that has a value, in place of the bootstrap's
-/// (method `wilson`). Wilson's interval is for counts of rows: with sample
-/// weights the proportions keep the bootstrap's and the note returned says
-/// so.
-pub fn attach_wilson(
+/// With `--method wilson` or `clopper-pearson`: that interval on each
+/// proportion `(name, successes, trials)` that has a value, in place of the
+/// bootstrap's (method `wilson` or `clopper-pearson`). Both are intervals
+/// for counts of rows: with sample weights the proportions keep the
+/// bootstrap's and the note returned says so.
+pub fn attach_proportions(
     metrics: &mut MetricSet,
     counts: &[(&str, f64, f64)],
     weighted: bool,
     options: &IntervalOptions,
 ) -> Vec<String> {
-    if options.method != CiMethod::Wilson {
+    let method = options.method;
+    if !method.from_counts() {
         return Vec::new();
     }
     if weighted {
-        return vec![
-            "--method wilson: Wilson's interval is for counts of rows; with sample weights the proportions keep the bootstrap's".to_string(),
-        ];
+        return vec![format!(
+            "--method {}: the interval is for counts of rows; with sample weights the proportions keep the bootstrap's",
+            method.as_str()
+        )];
     }
-    let z = intervals::normal_quantile(0.5 + options.level / 2.0);
     for &(name, k, n) in counts {
         if let Some(m) = metrics.get(name).cloned()
             && m.value.is_some()
-            && n > 0.0
+            && let Some(ci) = method.proportion(k, n, options.level)
         {
             metrics.insert(
                 name,
                 Metric {
-                    ci: Some(intervals::wilson(k / n, n, z)),
-                    method: "wilson".to_string(),
+                    ci: Some(ci),
+                    method: method.as_str().to_string(),
                     ..m
                 },
             );

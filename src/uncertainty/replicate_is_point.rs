@@ -107,6 +107,7 @@ fn check_binary(case: &str, labels: &[u8], scores: &[f64], weights: Option<&[f64
             "accuracy",
             "precision",
             "recall",
+            "specificity",
             "f1",
             "mcc",
             "best_f1",

@@ -124,6 +124,7 @@ fn full_json_has_the_spec_fields_in_order() {
             "accuracy",
             "precision",
             "recall",
+            "specificity",
             "f1",
             "mcc",
             "best_f1",
@@ -387,4 +388,46 @@ fn json_documents_carry_directions_and_headlines() {
     ]);
     let doc: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(doc["directions"]["best_f1_threshold"], "neither");
+}
+
+/// `--method clopper-pearson` from the command line: the proportions carry
+/// Clopper–Pearson's interval from the confusion counts in the JSON, ROC-AUC
+/// keeps its own; an unknown method names the choices and exits 2.
+#[test]
+fn clopper_pearson_from_the_command_line() {
+    let out = evalkit([
+        "full",
+        &path("binary_balanced.arrow"),
+        "--bootstrap",
+        "0",
+        "--method",
+        "clopper-pearson",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let cm = &doc["confusion_matrix"]["matrix"];
+    let cell = |r: usize, c: usize| cm[r][c].as_f64().unwrap();
+    let (tn, fp, fn_, tp) = (cell(0, 0), cell(0, 1), cell(1, 0), cell(1, 1));
+    for (name, k, n) in [
+        ("accuracy", tp + tn, tp + tn + fp + fn_),
+        ("precision", tp, tp + fp),
+        ("recall", tp, tp + fn_),
+        ("specificity", tn, tn + fp),
+    ] {
+        let m = &doc["metrics"][name];
+        assert_eq!(m["method"], "clopper-pearson", "{name}");
+        let want = evalkit::uncertainty::binomial::clopper_pearson(k, n, 0.95).unwrap();
+        assert_eq!(m["ci"][0].as_f64().unwrap(), want[0], "{name}");
+        assert_eq!(m["ci"][1].as_f64().unwrap(), want[1], "{name}");
+    }
+    assert_ne!(doc["metrics"]["roc_auc"]["method"], "clopper-pearson");
+    let out = evalkit([
+        "full",
+        &path("binary_balanced.arrow"),
+        "--method",
+        "clopper",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("clopper-pearson"), "{}", stderr(&out));
 }

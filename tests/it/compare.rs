@@ -163,7 +163,11 @@ fn cli_json_has_candidate_baseline_delta_and_delong() {
     assert_eq!(doc["join"]["by"], "id");
     assert_eq!(doc["join"]["column"], "row_id");
     for key in ["metrics", "baseline", "delta"] {
-        assert_eq!(doc[key].as_object().unwrap().len(), 12, "{key}");
+        assert_eq!(
+            doc[key].as_object().unwrap().len(),
+            evalkit::metrics::binary::METRICS.len(),
+            "{key}"
+        );
     }
     let auc = &doc["delta"]["roc_auc"];
     let (lo, hi) = (

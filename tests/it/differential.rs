@@ -176,6 +176,8 @@ fn undefined(d: &Data, metric: &str) -> Option<&'static str> {
                 // No positive labels: scikit-learn's zero_division makes
                 // recall 0.
                 "recall" if positives == 0.0 => Some("recall without positive labels"),
+                // Likewise specificity without negative labels.
+                "specificity" if negatives == 0.0 => Some("specificity without negative labels"),
                 // Neither positive labels nor predictions: scikit-learn's
                 // zero_division makes F1 0.
                 "f1" if positives == 0.0 && predicted == 0.0 => {

@@ -27,6 +27,7 @@ const POINT_METRICS: &[&str] = &[
     "accuracy",
     "precision",
     "recall",
+    "specificity",
     "f1",
     "mcc",
     "best_f1",

@@ -489,90 +489,198 @@ fn multiclass_and_regression_intervals_equal_the_reference() {
     check(&got, &want, &REGRESSION_METRICS);
 }
 
+/// One golden `proportion_confint` case: `k` of `n` at `level`,
+/// statsmodels' ends, and the exact ends where statsmodels misses (see
+/// fixtures/generate_statsmodels.py).
+struct Confint {
+    k: f64,
+    n: f64,
+    level: f64,
+    statsmodels: [f64; 2],
+    exact: Option<[f64; 2]>,
+}
+
+/// The golden cases of one `proportion_confint` method.
+fn confint_cases(method: &str) -> Vec<Confint> {
+    let doc = crate::common::expected("proportion_confint");
+    let f = |c: &serde_json::Value, key: &str| c[key].as_f64().unwrap();
+    doc["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["method"] == method)
+        .map(|c| Confint {
+            k: f(c, "k"),
+            n: f(c, "n"),
+            level: f(c, "level"),
+            statsmodels: [f(c, "lo"), f(c, "hi")],
+            exact: c["exact"]
+                .as_array()
+                .map(|e| [e[0].as_f64().unwrap(), e[1].as_f64().unwrap()]),
+        })
+        .collect()
+}
+
 /// Wilson's score interval equals statsmodels' `proportion_confint(method=
 /// "wilson")` (golden file from fixtures/generate_statsmodels.py), n from 1
 /// to 10⁶, k = 0 and k = n included.
 #[test]
 fn wilson_equals_statsmodels() {
-    let doc = crate::common::expected("proportion_confint");
-    let cases = doc["cases"].as_array().unwrap();
-    assert!(cases.len() > 100);
-    for c in cases {
-        let (k, n, level) = (
-            c["k"].as_f64().unwrap(),
-            c["n"].as_f64().unwrap(),
-            c["level"].as_f64().unwrap(),
-        );
+    let cases = confint_cases("wilson");
+    assert!(cases.len() > 300);
+    for Confint {
+        k,
+        n,
+        level,
+        statsmodels,
+        ..
+    } in cases
+    {
         let got =
             evalkit::uncertainty::intervals::wilson(k / n, n, normal_quantile(0.5 + level / 2.0));
-        for (g, w) in got
-            .iter()
-            .zip([c["lo"].as_f64().unwrap(), c["hi"].as_f64().unwrap()])
-        {
+        for (g, w) in got.iter().zip(statsmodels) {
             assert!(
                 (g - w).abs() < 1e-12,
-                "k={k} n={n} level={level}: {got:?} vs {c}"
+                "k={k} n={n} level={level}: {got:?} vs {statsmodels:?}"
             );
         }
     }
 }
 
-/// `--method wilson`: accuracy, precision and recall carry Wilson's
-/// interval from the confusion counts (with or without the bootstrap); the
-/// other metrics the percentile bootstrap's; weights keep the bootstrap's
-/// with a note.
+/// Clopper–Pearson's interval equals statsmodels' `proportion_confint(
+/// method="beta")` to 1e-12, n from 1 to 10⁶, k = 0 and k = n included,
+/// levels 0.5 to 0.999; n = 0 has no interval. On the few cases where
+/// statsmodels' ends miss the root (scipy's `beta.isf` stops short: its own
+/// `betainc` at that end is off by 1e-9), evalkit's equal the root mpmath
+/// finds to 40 digits, to 1e-15.
 #[test]
-fn wilson_method_puts_wilson_on_the_proportions() {
-    let (labels, scores, weights) = small_data(150, 8);
-    let z = normal_quantile(0.975);
-    for replicates in [0, 200] {
-        let options = BinaryOptions {
-            intervals: IntervalOptions {
-                replicates,
-                method: CiMethod::Wilson,
-                ..IntervalOptions::default()
-            },
-            ..BinaryOptions::default()
+fn clopper_pearson_equals_statsmodels() {
+    use evalkit::uncertainty::binomial::clopper_pearson;
+    let cases = confint_cases("beta");
+    assert!(cases.len() > 300);
+    let misses = cases.iter().filter(|c| c.exact.is_some()).count();
+    assert!(misses * 50 < cases.len(), "{misses} statsmodels misses");
+    for c in cases {
+        let got = clopper_pearson(c.k, c.n, c.level).unwrap();
+        let (want, tolerance) = match c.exact {
+            Some(exact) => (exact, 1e-15),
+            None => (c.statsmodels, 1e-12),
         };
-        let r = full(
-            &labels,
-            &Floats::from(scores.clone()),
-            None,
-            &options,
-            &|_, _| {},
-        );
-        let c = r.confusion;
-        for (name, k, n) in [
-            ("accuracy", c.tp + c.tn, c.tp + c.fp + c.fn_ + c.tn),
-            ("precision", c.tp, c.tp + c.fp),
-            ("recall", c.tp, c.tp + c.fn_),
-        ] {
-            let m = r.metrics.get(name).unwrap();
-            assert_eq!(m.method, "wilson", "{name}");
-            assert_eq!(
-                m.ci,
-                Some(evalkit::uncertainty::intervals::wilson(k / n, n, z))
+        for (g, w) in got.iter().zip(want) {
+            assert!(
+                (g - w).abs() < tolerance,
+                "k={} n={} level={}: {got:?} vs {want:?}",
+                c.k,
+                c.n,
+                c.level
             );
         }
-        let ll = r.metrics.get("log_loss").unwrap();
-        if replicates > 0 {
-            assert_eq!(ll.method, "bootstrap-percentile");
-        } else {
-            assert!(ll.ci.is_none());
-        }
-        let w = Floats::from(weights.clone());
-        let r = full(
-            &labels,
-            &Floats::from(scores.clone()),
-            Some(&w),
-            &options,
-            &|_, _| {},
-        );
-        assert_ne!(r.metrics.get("accuracy").unwrap().method, "wilson");
-        assert!(
-            r.interval_notes
-                .iter()
-                .any(|n| n.contains("counts of rows"))
-        );
     }
+    assert_eq!(clopper_pearson(0.0, 0.0, 0.95), None);
+}
+
+/// `--method wilson` and `clopper-pearson`: accuracy, precision, recall and
+/// specificity carry that interval from the confusion counts (with or
+/// without the bootstrap); the other metrics the percentile bootstrap's;
+/// weights keep the bootstrap's with a note.
+#[test]
+fn count_methods_put_their_interval_on_the_proportions() {
+    let (labels, scores, weights) = small_data(150, 8);
+    let z = normal_quantile(0.975);
+    for (method, name) in [
+        (CiMethod::Wilson, "wilson"),
+        (CiMethod::ClopperPearson, "clopper-pearson"),
+    ] {
+        for replicates in [0, 200] {
+            let options = BinaryOptions {
+                intervals: IntervalOptions {
+                    replicates,
+                    method,
+                    ..IntervalOptions::default()
+                },
+                ..BinaryOptions::default()
+            };
+            let r = full(
+                &labels,
+                &Floats::from(scores.clone()),
+                None,
+                &options,
+                &|_, _| {},
+            );
+            let c = r.confusion;
+            for (metric, k, n) in [
+                ("accuracy", c.tp + c.tn, c.tp + c.fp + c.fn_ + c.tn),
+                ("precision", c.tp, c.tp + c.fp),
+                ("recall", c.tp, c.tp + c.fn_),
+                ("specificity", c.tn, c.tn + c.fp),
+            ] {
+                let m = r.metrics.get(metric).unwrap();
+                assert_eq!(m.method, name, "{metric}");
+                let want = match method {
+                    CiMethod::Wilson => evalkit::uncertainty::intervals::wilson(k / n, n, z),
+                    _ => evalkit::uncertainty::binomial::clopper_pearson(k, n, 0.95).unwrap(),
+                };
+                assert_eq!(m.ci, Some(want), "{name} {metric}");
+            }
+            let ll = r.metrics.get("log_loss").unwrap();
+            if replicates > 0 {
+                assert_eq!(ll.method, "bootstrap-percentile");
+            } else {
+                assert!(ll.ci.is_none());
+            }
+            let w = Floats::from(weights.clone());
+            let r = full(
+                &labels,
+                &Floats::from(scores.clone()),
+                Some(&w),
+                &options,
+                &|_, _| {},
+            );
+            assert_ne!(r.metrics.get("accuracy").unwrap().method, name);
+            assert!(
+                r.interval_notes
+                    .iter()
+                    .any(|n| n.contains("counts of rows"))
+            );
+        }
+    }
+}
+
+/// The reliability diagram's bin intervals: Clopper–Pearson's on an
+/// unweighted bin under `--method clopper-pearson`, Wilson's on a weighted
+/// bin and under every other method; none for an empty bin.
+#[test]
+fn reliability_bins_take_the_count_interval() {
+    use evalkit::metrics::calibration::Bin;
+    use evalkit::report::charts::bin_interval;
+    let bin = |count: u64, weight: f64, observed: Option<f64>| Bin {
+        lower: 0.0,
+        upper: 1.0 / 15.0,
+        count,
+        weight,
+        mean_predicted: observed.map(|_| 0.05),
+        observed,
+    };
+    let z = normal_quantile(0.95);
+    let unweighted = bin(7, 7.0, Some(0.0));
+    assert_eq!(
+        bin_interval(&unweighted, 0.9, CiMethod::ClopperPearson),
+        evalkit::uncertainty::binomial::clopper_pearson(0.0, 7.0, 0.9)
+    );
+    // With no positive in the bin the interval still has width.
+    let [lo, hi] = bin_interval(&unweighted, 0.9, CiMethod::ClopperPearson).unwrap();
+    assert!(lo == 0.0 && hi > 0.3, "{lo} {hi}");
+    assert_eq!(
+        bin_interval(&unweighted, 0.9, CiMethod::Percentile),
+        Some(evalkit::uncertainty::intervals::wilson(0.0, 7.0, z))
+    );
+    let weighted = bin(7, 3.5, Some(2.0 / 7.0));
+    assert_eq!(
+        bin_interval(&weighted, 0.9, CiMethod::ClopperPearson),
+        Some(evalkit::uncertainty::intervals::wilson(2.0 / 7.0, 7.0, z))
+    );
+    assert_eq!(
+        bin_interval(&bin(0, 0.0, None), 0.9, CiMethod::ClopperPearson),
+        None
+    );
 }

@@ -423,12 +423,13 @@ pub struct IntervalArgs {
         allow_negative_numbers = true
     )]
     pub level: f64,
-    /// How intervals are read off the replicates; `wilson`: Wilson's score
-    /// interval for accuracy, precision, recall and top-k accuracy (from
-    /// their counts), percentile for the rest.
+    /// How intervals are read off the replicates; `wilson` or
+    /// `clopper-pearson`: Wilson's score interval or Clopper–Pearson's exact
+    /// one for accuracy, precision, recall, specificity and top-k accuracy
+    /// (from their counts of rows), percentile for the rest.
     #[arg(
         long,
-        value_name = "percentile|bca|wilson",
+        value_name = "percentile|bca|wilson|clopper-pearson",
         default_value = "percentile"
     )]
     pub method: CiMethod,
