@@ -266,72 +266,140 @@ pub fn add_slices(
     min_rows: usize,
     slices: &[crate::slices::Slice],
 ) {
-    let w = weighted;
     let list: Vec<Value> = slices
         .iter()
         .map(|s| {
-            let mut o = serde_json::Map::new();
-            o.insert("by".into(), json!(s.by));
-            o.insert(
-                "key".into(),
-                Value::Object(
-                    s.by.iter()
-                        .cloned()
-                        .zip(s.key.iter().map(|k| json!(k)))
-                        .collect(),
-                ),
-            );
-            o.insert("rows".into(), json!(s.rows));
-            o.insert("too_small".into(), json!(s.too_small));
-            match &s.result {
-                FullResult::Binary(b) => {
-                    o.insert("positives".into(), count(b.positives, w));
-                    o.insert("negatives".into(), count(b.negatives, w));
-                }
-                FullResult::Multiclass(m) => {
-                    o.insert(
-                        "support".into(),
-                        counts(
-                            &m.per_class.iter().map(|r| r.support).collect::<Vec<_>>(),
-                            w,
-                        ),
-                    );
-                }
-                FullResult::Regression(_) => {}
-            }
+            let mut o = slice_head(&s.by, &s.key, s.rows, s.too_small, &s.result, weighted);
             o.insert("metrics".into(), json!(s.result.metrics()));
-            o.insert(
-                "versus_rest".into(),
-                match &s.versus_rest {
-                    None => Value::Null,
-                    Some(Ok(t)) => json!(t),
-                    Some(Err(reason)) => json!({"p_value": null, "reason": reason}),
-                },
-            );
-            let mut warnings = s.result.warnings();
-            if s.too_small {
-                warnings.push(format!(
-                    "{} rows, fewer than {min_rows}: no intervals",
-                    s.rows
-                ));
-            }
-            o.insert("warnings".into(), json!(warnings));
-            Value::Object(o)
+            let test = s.versus_rest.as_ref().map_or(Value::Null, test_json);
+            slice_tail(
+                o,
+                "versus_rest",
+                test,
+                s.result.warnings(),
+                (s.rows, s.too_small),
+                min_rows,
+            )
         })
         .collect();
+    let flagged = slices
+        .iter()
+        .filter(|s| matches!(&s.versus_rest, Some(Ok(t)) if t.flagged))
+        .count();
+    put_slices(doc, min_rows, flagged, list);
+}
+
+/// A slice's test in JSON, or `p_value: null` with the reason.
+fn test_json<T: serde::Serialize>(t: &Result<T, String>) -> Value {
+    match t {
+        Ok(t) => json!(t),
+        Err(reason) => json!({"p_value": null, "reason": reason}),
+    }
+}
+
+/// Closes a slice's entry: its test under `name`, and its warnings (with
+/// one for a slice under the minimum size).
+fn slice_tail(
+    mut o: serde_json::Map<String, Value>,
+    name: &str,
+    test: Value,
+    mut warnings: Vec<String>,
+    (rows, too_small): (usize, bool),
+    min_rows: usize,
+) -> Value {
+    o.insert(name.into(), test);
+    if too_small {
+        warnings.push(format!("{rows} rows, fewer than {min_rows}: no intervals"));
+    }
+    o.insert("warnings".into(), json!(warnings));
+    Value::Object(o)
+}
+
+/// Puts `min_slice`, `slices_flagged` and `slices` into the document.
+fn put_slices(doc: &mut Value, min_rows: usize, flagged: usize, list: Vec<Value>) {
     if let Value::Object(m) = doc {
         m.insert("min_slice".into(), json!(min_rows));
-        m.insert(
-            "slices_flagged".into(),
-            json!(
-                slices
-                    .iter()
-                    .filter(|s| matches!(&s.versus_rest, Some(Ok(t)) if t.flagged))
-                    .count()
-            ),
-        );
+        m.insert("slices_flagged".into(), json!(flagged));
         m.insert("slices".into(), Value::Array(list));
     }
+}
+
+/// A slice's identity in JSON: `by`, `key` (column → value), `rows`,
+/// `too_small`, and its class counts.
+fn slice_head(
+    by: &[String],
+    key: &[String],
+    rows: usize,
+    too_small: bool,
+    result: &FullResult,
+    w: bool,
+) -> serde_json::Map<String, Value> {
+    let mut o = serde_json::Map::new();
+    o.insert("by".into(), json!(by));
+    o.insert(
+        "key".into(),
+        Value::Object(
+            by.iter()
+                .cloned()
+                .zip(key.iter().map(|k| json!(k)))
+                .collect(),
+        ),
+    );
+    o.insert("rows".into(), json!(rows));
+    o.insert("too_small".into(), json!(too_small));
+    match result {
+        FullResult::Binary(b) => {
+            o.insert("positives".into(), count(b.positives, w));
+            o.insert("negatives".into(), count(b.negatives, w));
+        }
+        FullResult::Multiclass(m) => {
+            o.insert(
+                "support".into(),
+                counts(
+                    &m.per_class.iter().map(|r| r.support).collect::<Vec<_>>(),
+                    w,
+                ),
+            );
+        }
+        FullResult::Regression(_) => {}
+    }
+    o
+}
+
+/// Adds `compare --slice`'s slices to the comparison's document:
+/// `min_slice`, `slices_flagged` (slices where the candidate is worse than
+/// the baseline after adjustment), and under `slices` each slice's
+/// candidate metrics (`metrics`), baseline metrics (`baseline`), paired
+/// differences (`delta`) and `versus_baseline` test.
+pub fn add_compared_slices(
+    doc: &mut Value,
+    weighted: bool,
+    min_rows: usize,
+    slices: &[crate::slices::ComparedSlice],
+) {
+    let list: Vec<Value> = slices
+        .iter()
+        .map(|s| {
+            let c = &s.comparison;
+            let mut o = slice_head(&s.by, &s.key, s.rows, s.too_small, &c.candidate, weighted);
+            o.insert("metrics".into(), json!(c.candidate.metrics()));
+            o.insert("baseline".into(), json!(c.baseline.metrics()));
+            o.insert("delta".into(), json!(c.delta));
+            slice_tail(
+                o,
+                "versus_baseline",
+                test_json(&s.versus_baseline),
+                c.warnings.clone(),
+                (s.rows, s.too_small),
+                min_rows,
+            )
+        })
+        .collect();
+    let flagged = slices
+        .iter()
+        .filter(|s| matches!(&s.versus_baseline, Ok(t) if t.flagged))
+        .count();
+    put_slices(doc, min_rows, flagged, list);
 }
 
 /// The comparison's document: the candidate's metrics under `metrics`, the

@@ -86,26 +86,54 @@ pub fn versus_baseline(
         thresholds: crate::full::binary::Thresholds::Grid(2),
         ..FullOptions::default()
     };
-    let tests: Vec<std::result::Result<(f64, f64, f64), String>> = jobs
+    let tests: Vec<std::result::Result<PairedAuc, String>> = jobs
         .par_iter()
         .map(|rows| {
             if candidate.task != crate::data::Task::Binary {
-                return Err(
-                    "the paired test against the baseline is built for binary ROC-AUC".to_string(),
-                );
+                return Err(NOT_BINARY.to_string());
             }
             if rows.len() < min_rows {
-                return Err("too few rows for a test against the baseline".to_string());
+                return Err(TOO_FEW_FOR_BASELINE.to_string());
             }
             let (c, b) = (candidate.gather(rows), baseline.gather(rows));
             let cmp =
                 crate::compare::compare(&c, &b, crate::compare::Join::Position, &point, &|_, _| {})
                     .map_err(|e| e.to_string())?;
-            let test = cmp.obuchowski.unwrap_or(cmp.delong)?;
-            let auc = |r: &FullResult| r.metrics().value("roc_auc").unwrap_or(f64::NAN);
-            Ok((auc(&cmp.candidate), auc(&cmp.baseline), test.variance))
+            paired_auc(&cmp)
         })
         .collect();
+    Ok(adjust_versus_baseline(tests, level))
+}
+
+const TOO_FEW_FOR_BASELINE: &str = "too few rows for a test against the baseline";
+const NOT_BINARY: &str =
+    "the paired test against the baseline is built for binary ROC-AUC; see the delta's interval";
+
+/// ROC-AUC of the candidate and of the baseline, and the variance of their
+/// paired difference.
+type PairedAuc = (f64, f64, f64);
+
+/// A comparison's paired ROC-AUC test: Obuchowski's with clusters, DeLong's
+/// without; `Err` says why there is none.
+fn paired_auc(cmp: &crate::compare::Comparison) -> std::result::Result<PairedAuc, String> {
+    if !matches!(cmp.candidate, FullResult::Binary(_)) {
+        return Err(NOT_BINARY.to_string());
+    }
+    let test = cmp
+        .obuchowski
+        .clone()
+        .unwrap_or_else(|| cmp.delong.clone())?;
+    let auc = |r: &FullResult| r.metrics().value("roc_auc").unwrap_or(f64::NAN);
+    Ok((auc(&cmp.candidate), auc(&cmp.baseline), test.variance))
+}
+
+/// The slices' paired tests with their p-values adjusted across every slice
+/// tested (Holm, Benjamini–Hochberg); a slice is flagged when the candidate
+/// is worse with Holm's p-value below `1 − level`.
+fn adjust_versus_baseline(
+    tests: Vec<std::result::Result<PairedAuc, String>>,
+    level: f64,
+) -> Vec<std::result::Result<VersusBaseline, String>> {
     let p: Vec<f64> = tests
         .iter()
         .filter_map(|t| t.as_ref().ok())
@@ -116,7 +144,7 @@ pub fn versus_baseline(
         crate::multiplicity::benjamini_hochberg(&p),
     );
     let mut k = 0;
-    Ok(tests
+    tests
         .into_iter()
         .map(|t| {
             t.map(|(candidate, baseline, variance)| {
@@ -138,14 +166,107 @@ pub fn versus_baseline(
                 out
             })
         })
-        .collect())
+        .collect()
 }
 
-/// Orders slices for display: those flagged as worse than the rest first,
-/// by Holm's p-value, then the others in their order. `test` reads a
-/// slice's test.
-pub fn flagged_first<T>(items: &mut [T], test: impl Fn(&T) -> Option<&VersusRest>) {
-    let key = |t: &T| test(t).filter(|v| v.flagged).map(|v| v.p_holm);
+/// One slice of `evalkit compare --slice`: the candidate against the
+/// baseline on the slice's rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComparedSlice {
+    /// The key columns.
+    pub by: Vec<String>,
+    /// The key's value in each column (`null` for a missing value).
+    pub key: Vec<String>,
+    /// Rows in the slice.
+    pub rows: usize,
+    /// Fewer rows than the minimum: point values only.
+    pub too_small: bool,
+    /// `evalkit compare` on the slice's rows: both models' metrics and the
+    /// paired differences, with intervals from the same resamples.
+    pub comparison: crate::compare::Comparison,
+    /// ROC-AUC against the baseline's, adjusted across every slice tested
+    /// ([`versus_baseline`]'s test); `Err` says why there is none.
+    pub versus_baseline: std::result::Result<VersusBaseline, String>,
+}
+
+/// `evalkit compare` on every slice of every slicing (`baseline` aligned to
+/// `candidate`), in parallel: each slice's comparison is bit-identical to
+/// `evalkit compare` on the two files filtered to the slice's rows (rows
+/// numbered within the slice, as [`full_sliced`] does), without the sweep
+/// and bands; slices under `min_rows` get point values only. Binary slices
+/// also get the paired ROC-AUC test, adjusted across every slice.
+pub fn compare_sliced(
+    candidate: &Predictions,
+    baseline: &Predictions,
+    slicings: &[Vec<String>],
+    options: &FullOptions,
+    min_rows: usize,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Vec<ComparedSlice>> {
+    let mut jobs: Vec<(Vec<String>, Vec<String>, Vec<u32>)> = Vec::new();
+    for by in slicings {
+        for (key, rows) in groups(candidate, by)? {
+            jobs.push((by.clone(), key, rows));
+        }
+    }
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let total = jobs.len();
+    let compared: Vec<(ComparedSlice, std::result::Result<PairedAuc, String>)> = jobs
+        .par_iter()
+        .map(|(by, key, rows)| {
+            let too_small = rows.len() < min_rows;
+            let mut opts = *options;
+            opts.thresholds = crate::full::binary::Thresholds::Grid(2);
+            if too_small {
+                opts.intervals.replicates = 0;
+            }
+            let (c, b) = (candidate.gather(rows), baseline.gather(rows));
+            let mut cmp =
+                crate::compare::compare(&c, &b, crate::compare::Join::Position, &opts, &|_, _| {})?;
+            let test = if too_small {
+                // Not even DeLong's: too few rows for any interval.
+                for m in [
+                    cmp.candidate.metrics_mut(),
+                    cmp.baseline.metrics_mut(),
+                    &mut cmp.delta,
+                ] {
+                    m.clear_intervals();
+                }
+                Err(TOO_FEW_FOR_BASELINE.to_string())
+            } else {
+                paired_auc(&cmp)
+            };
+            progress(
+                done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
+                total,
+            );
+            let slice = ComparedSlice {
+                by: by.clone(),
+                key: key.clone(),
+                rows: rows.len(),
+                too_small,
+                comparison: cmp,
+                versus_baseline: Err(String::new()),
+            };
+            Ok((slice, test))
+        })
+        .collect::<Result<_>>()?;
+    let (mut slices, tests): (Vec<ComparedSlice>, Vec<_>) = compared.into_iter().unzip();
+    for (s, t) in slices
+        .iter_mut()
+        .zip(adjust_versus_baseline(tests, options.intervals.level))
+    {
+        s.versus_baseline = t;
+    }
+    Ok(slices)
+}
+
+/// Orders slices for display: those flagged as worse (than the rest, or
+/// than the baseline) first, by Holm's p-value, then the others in their
+/// order. `flagged` gives a flagged slice's Holm p-value, `None` for the
+/// others.
+pub fn flagged_first<T>(items: &mut [T], flagged: impl Fn(&T) -> Option<f64>) {
+    let key = |t: &T| flagged(t);
     items.sort_by(|a, b| match (key(a), key(b)) {
         (Some(x), Some(y)) => x.total_cmp(&y),
         (Some(_), None) => std::cmp::Ordering::Less,

@@ -497,7 +497,12 @@ fn slices(out: &mut String, c: &Candidate, headline: &[String]) {
             .collect();
         // Slices worse than the rest after adjustment first, most
         // significant first; the others in key order.
-        crate::slices::flagged_first(&mut group, |s| s.versus_rest.as_ref());
+        crate::slices::flagged_first(&mut group, |s| {
+            s.versus_rest
+                .as_ref()
+                .filter(|t| t.flagged)
+                .map(|t| t.p_holm)
+        });
         let tested = group.iter().any(|s| s.versus_rest.is_some());
         let paired = group.iter().any(|s| s.versus_baseline.is_some());
         let _ = write!(

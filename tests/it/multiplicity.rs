@@ -263,12 +263,7 @@ fn the_command_line_lists_flagged_slices_first() {
     let out = evalkit(["full", f, "--slice", "slice", "--bootstrap", "0"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    let table: Vec<&str> = text
-        .lines()
-        .skip_while(|l| !l.starts_with("slices by slice"))
-        .collect();
-    assert!(table[2].starts_with("5 "), "{text}");
-    assert!(table[2].contains("worse ▼"), "{text}");
+    assert_slice_5_first(&text);
     assert!(text.contains("1 worse at 0.05 after adjustment"), "{text}");
     let out = evalkit(["full", f, "--slice", "slice", "--bootstrap", "0", "--json"]);
     let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
@@ -279,24 +274,22 @@ fn the_command_line_lists_flagged_slices_first() {
     assert!(s5["p_bh"].as_f64().unwrap() <= s5["p_holm"].as_f64().unwrap());
 }
 
+/// The first row of the table under "slices by slice" is slice 5, flagged.
+fn assert_slice_5_first(text: &str) {
+    let table: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("slices by slice"))
+        .collect();
+    assert!(table[2].starts_with("5 "), "{text}");
+    assert!(table[2].contains("worse ▼"), "{text}");
+}
+
 /// With a baseline, each slice's ROC-AUC is tested against the baseline's
 /// on the same rows (DeLong's paired test, as `compare` on the slice), and
 /// only the slice where the candidate broke is flagged.
 #[test]
 fn slices_against_the_baseline_are_paired_and_adjusted() {
-    let cand = sliced(4000, 8, &[5], 3);
-    let mut base = sliced(4000, 8, &[], 3);
-    // The baseline: the good model with a little noise of its own.
-    let mut rng = Rng(77);
-    let evalkit::data::Columns::Binary { scores, .. } = &mut base.columns else {
-        unreachable!()
-    };
-    let jittered: Vec<f64> = scores
-        .to_f64_vec()
-        .iter()
-        .map(|s| (s + 0.02 * (rng.unit() - 0.5)).clamp(0.0, 1.0))
-        .collect();
-    *scores = evalkit::data::Floats::from(jittered);
+    let (cand, base) = candidate_and_baseline();
     let slicings = [vec!["slice".to_string()]];
     let tests = evalkit::slices::versus_baseline(&cand, &base, &slicings, 30, 0.95).unwrap();
     assert_eq!(tests.len(), 8);
@@ -331,4 +324,140 @@ fn slices_against_the_baseline_are_paired_and_adjusted() {
     let html = evalkit::report::html::render(&report);
     assert!(html.contains("▼ below baseline"));
     assert!(html.contains("1 slice is below the baseline after adjustment"));
+}
+
+/// The candidate of [`slices_against_the_baseline_are_paired_and_adjusted`]
+/// (slice 5 broken) and its baseline (the good model with noise of its own).
+fn candidate_and_baseline() -> (Predictions, Predictions) {
+    let cand = sliced(4000, 8, &[5], 3);
+    let mut base = sliced(4000, 8, &[], 3);
+    let mut rng = Rng(77);
+    let evalkit::data::Columns::Binary { scores, .. } = &mut base.columns else {
+        unreachable!()
+    };
+    let jittered: Vec<f64> = scores
+        .to_f64_vec()
+        .iter()
+        .map(|s| (s + 0.02 * (rng.unit() - 0.5)).clamp(0.0, 1.0))
+        .collect();
+    *scores = evalkit::data::Floats::from(jittered);
+    (cand, base)
+}
+
+/// Writes the rows `keep` of binary predictions to `path` (label, score,
+/// and the slice column when `with_slice`).
+fn write_rows(path: &std::path::Path, preds: &Predictions, keep: &[usize], with_slice: bool) {
+    let evalkit::data::Columns::Binary { labels, scores } = &preds.columns else {
+        unreachable!()
+    };
+    let scores = scores.to_f64_vec();
+    let mut columns = vec![
+        (
+            "label",
+            Arc::new(Int64Array::from(
+                keep.iter().map(|&i| labels[i] as i64).collect::<Vec<_>>(),
+            )) as ArrayRef,
+        ),
+        (
+            "score",
+            Arc::new(Float64Array::from(
+                keep.iter().map(|&i| scores[i]).collect::<Vec<_>>(),
+            )) as ArrayRef,
+        ),
+    ];
+    if with_slice {
+        let all = preds.extra("slice").unwrap();
+        let idx =
+            arrow::array::UInt32Array::from(keep.iter().map(|&i| i as u32).collect::<Vec<_>>());
+        columns.push(("slice", arrow::compute::take(all, &idx, None).unwrap()));
+    }
+    write_ipc(path, columns, &[]);
+}
+
+/// `compare --slice`: each slice's comparison (both models' metrics, the
+/// paired differences with their bootstrap intervals) is bit-identical to
+/// `compare` on the two files filtered to the slice; the paired ROC-AUC
+/// tests equal [`evalkit::slices::versus_baseline`]'s; the broken slice is
+/// flagged and listed first; slices under `--min-slice` get point values
+/// only.
+#[test]
+fn compare_by_slice_equals_compare_on_the_filtered_files() {
+    let (cand, base) = candidate_and_baseline();
+    let dir = tempfile::tempdir().unwrap();
+    let all: Vec<usize> = (0..cand.rows()).collect();
+    let (c, b) = (dir.path().join("cand.arrow"), dir.path().join("base.arrow"));
+    write_rows(&c, &cand, &all, true);
+    write_rows(&b, &base, &all, false);
+    let (c, b) = (c.to_str().unwrap(), b.to_str().unwrap());
+    let args = [
+        "compare",
+        c,
+        b,
+        "--slice",
+        "slice",
+        "--bootstrap",
+        "40",
+        "--seed",
+        "9",
+    ];
+    let out = evalkit(args.iter().chain(&["--json"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["slices_flagged"], 1);
+    let slices = doc["slices"].as_array().unwrap();
+    assert_eq!(slices.len(), 8);
+    let tests =
+        evalkit::slices::versus_baseline(&cand, &base, &[vec!["slice".to_string()]], 30, 0.95)
+            .unwrap();
+    for (s, t) in slices.iter().zip(&tests) {
+        let t = t.as_ref().unwrap();
+        let v = &s["versus_baseline"];
+        assert_eq!(v["p_holm"].as_f64().unwrap(), t.p_holm, "{s}");
+        assert_eq!(v["flagged"], t.flagged);
+        assert_eq!(t.flagged, s["key"]["slice"] == "5", "{}", s["key"]);
+    }
+    // Slice 5 against the filtered files, with the same seed.
+    let keep: Vec<usize> = (0..cand.rows()).filter(|i| i % 8 == 5).collect();
+    let (c5, b5) = (dir.path().join("c5.arrow"), dir.path().join("b5.arrow"));
+    write_rows(&c5, &cand, &keep, false);
+    write_rows(&b5, &base, &keep, false);
+    let out = evalkit([
+        "compare",
+        c5.to_str().unwrap(),
+        b5.to_str().unwrap(),
+        "--bootstrap",
+        "40",
+        "--seed",
+        "9",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let alone: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let s5 = &slices[5];
+    assert_eq!(s5["rows"], keep.len());
+    for key in ["metrics", "baseline", "delta"] {
+        assert_eq!(s5[key], alone[key], "{key}");
+    }
+    assert!(s5["delta"]["roc_auc"]["ci"][1].as_f64().unwrap() < 0.0);
+    // The table lists the broken slice first, flagged.
+    let out = evalkit(args);
+    let text = stdout(&out);
+    assert_slice_5_first(&text);
+    assert!(text.contains("1 worse than the baseline at 0.05"), "{text}");
+    // Under --min-slice: point values only, no test.
+    let out = evalkit(args.iter().chain(&["--min-slice", "1000", "--json"]));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let s0 = &doc["slices"][0];
+    assert_eq!(s0["too_small"], true);
+    assert!(s0["delta"]["roc_auc"]["value"].is_number());
+    assert!(s0["delta"]["roc_auc"]["ci"].is_null());
+    assert!(s0["versus_baseline"]["p_value"].is_null());
+    assert_eq!(doc["slices_flagged"], 0);
+    // A slice column that is not there, or the label: exit 2, named.
+    for (col, says) in [("nope", "nope"), ("label", "label")] {
+        let out = evalkit(["compare", c, b, "--slice", col]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{}", stderr(&out));
+        assert!(stdout(&out).is_empty());
+    }
 }

@@ -292,6 +292,13 @@ pub struct CompareArgs {
     pub id: Option<String>,
     #[command(flatten)]
     pub tier: FullTierArgs,
+    /// Also compare per distinct value of a passthrough column of the
+    /// candidate's file; `A,B` crosses columns. Repeat for several slicings.
+    #[arg(long, value_name = "COL[,COL]")]
+    pub slice: Vec<String>,
+    /// Slices with fewer rows get point values but no intervals or test.
+    #[arg(long, value_name = "N", default_value_t = evalkit::slices::DEFAULT_MIN_ROWS, allow_negative_numbers = true)]
+    pub min_slice: usize,
     /// Print one JSON document instead of a table.
     #[arg(long)]
     pub json: bool,

@@ -217,15 +217,9 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
             let slices = if slicings.is_empty() {
                 Vec::new()
             } else {
-                let bar = progress::Bar::new("slices");
-                let s = evalkit::slices::full_sliced(
-                    &preds,
-                    &slicings,
-                    &options,
-                    a.min_slice,
-                    &|done, total| bar.update(done, total),
-                )?;
-                bar.finish();
+                let s = progress::with_bar("slices", |p| {
+                    evalkit::slices::full_sliced(&preds, &slicings, &options, a.min_slice, p)
+                })?;
                 warn(&output::slice_warnings(&s, a.min_slice));
                 s
             };
@@ -271,16 +265,23 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
             write_state(&file, &a.output)?;
         }
         Command::Compare(a) => {
+            let slicings = args::slicings(&a.slice);
             let mut read = a.columns.read_options()?;
             read.extra = a.id.iter().cloned().collect();
-            // The baseline is drawn through the candidate's clusters (its
-            // rows are aligned to the candidate's).
+            // The baseline is drawn through the candidate's clusters and
+            // sliced by the candidate's keys (its rows are aligned to the
+            // candidate's).
             let base_read = read.clone();
             read.cluster = a.tier.cluster.clone();
+            add_slice_columns(&mut read, &slicings)?;
             let candidate = read_predictions(&a.candidate, &read)?;
             let baseline = read_predictions(&a.baseline, &base_read)?;
             let options = a.tier.options();
             evalkit::full::check_options(&options)?;
+            // Slice keys are checked before the work.
+            for by in &slicings {
+                evalkit::slices::groups(&candidate, by)?;
+            }
             let (aligned, notes) = evalkit::compare::align(&candidate, &baseline, a.id.as_deref())?;
             let join = match &a.id {
                 Some(c) => evalkit::compare::Join::Id(c.clone()),
@@ -296,12 +297,39 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
             let mut warnings = result.candidate.metrics().warnings();
             warnings.extend(result.warnings.iter().cloned());
             warn(&warnings);
-            if a.json {
-                emit_json(&evalkit::json::compare(
-                    &candidate, &aligned, &options, &result,
-                ))?;
+            let slices = if slicings.is_empty() {
+                Vec::new()
             } else {
-                emit(&output::compare(&candidate, &aligned, &options, &result))?;
+                let s = progress::with_bar("slices", |p| {
+                    evalkit::slices::compare_sliced(
+                        &candidate,
+                        &aligned,
+                        &slicings,
+                        &options,
+                        a.min_slice,
+                        p,
+                    )
+                })?;
+                warn(&output::compared_slice_warnings(&s, a.min_slice));
+                s
+            };
+            if a.json {
+                let mut doc = evalkit::json::compare(&candidate, &aligned, &options, &result);
+                if !slicings.is_empty() {
+                    evalkit::json::add_compared_slices(
+                        &mut doc,
+                        candidate.weights.is_some(),
+                        a.min_slice,
+                        &slices,
+                    );
+                }
+                emit_json(&doc)?;
+            } else {
+                let mut text = output::compare(&candidate, &aligned, &options, &result);
+                if !slicings.is_empty() {
+                    text.push_str(&output::compared_slices(&options, a.min_slice, &slices));
+                }
+                emit(&text)?;
             }
         }
         Command::Report(a) => {

@@ -202,7 +202,7 @@ pub fn slices(options: &FullOptions, min_rows: usize, slices: &[evalkit::slices:
         // first; the others in key order.
         let mut group: Vec<&evalkit::slices::Slice> = slices[start..end].iter().collect();
         evalkit::slices::flagged_first(&mut group, |s| match &s.versus_rest {
-            Some(Ok(t)) => Some(t),
+            Some(Ok(t)) if t.flagged => Some(t.p_holm),
             _ => None,
         });
         let mut flagged = 0;
@@ -247,43 +247,171 @@ pub fn slices(options: &FullOptions, min_rows: usize, slices: &[evalkit::slices:
             rows.push(row);
         }
         out.push_str(&table(&rows));
-        if tested {
-            let level = options.intervals.level;
-            let _ = writeln!(
-                out,
-                "vs rest: the slice's {} minus the rest's; p: two-sided, Holm-adjusted across every slice tested; {flagged} worse at {} after adjustment{}",
-                names[0],
-                ((1.0 - level) * 1e9).round() / 1e9,
-                if flagged > 0 {
-                    " (▼, listed first)"
-                } else {
-                    ""
-                }
-            );
-        }
-        if small {
-            let _ = writeln!(
-                out,
-                "† fewer than {min_rows} rows: point values only, no intervals"
-            );
-        }
+        let test = format!(
+            "vs rest: the slice's {} minus the rest's; p: two-sided, Holm-adjusted across every slice tested; {flagged} worse",
+            names[0]
+        );
+        let small =
+            small.then(|| format!("† fewer than {min_rows} rows: point values only, no intervals"));
+        slice_notes(&mut out, tested.then_some(test), flagged, options, small);
         start = end;
     }
     out
 }
 
-/// One warning per slicing: how many slices were too small for intervals
-/// and how many have undefined metrics (the details are in `--json`).
-pub fn slice_warnings(slices: &[evalkit::slices::Slice], min_rows: usize) -> Vec<String> {
-    let mut out = Vec::new();
+/// `compare --slice`: one table per slicing, one row per slice with both
+/// models' headline metric, the differences of the headline metrics (the
+/// first with its paired interval) and, for binary tasks, the paired
+/// ROC-AUC test's Holm-adjusted p-value; slices where the candidate is
+/// significantly worse first.
+pub fn compared_slices(
+    options: &FullOptions,
+    min_rows: usize,
+    slices: &[evalkit::slices::ComparedSlice],
+) -> String {
+    let mut out = String::new();
+    let replicates = options.intervals.replicates > 0;
+    let pct = format!("{}%", options.intervals.level * 100.0);
+    let signed = |v: Option<f64>| match v {
+        Some(v) if v > 0.0 => format!("+{}", num(v)),
+        v => opt(v),
+    };
     let mut start = 0;
     while start < slices.len() {
         let by = &slices[start].by;
-        let group: Vec<_> = slices[start..].iter().take_while(|s| &s.by == by).collect();
-        let small = group.iter().filter(|s| s.too_small).count();
+        let end = start + slices[start..].iter().take_while(|s| &s.by == by).count();
+        let names = slice_metrics(&slices[start].comparison.candidate);
+        let _ = writeln!(out, "\nslices by {}: candidate vs baseline", by.join(" × "));
+        let mut header: Vec<String> = by.clone();
+        header.push("rows".to_string());
+        header.push(format!("{} candidate", names[0]));
+        header.push("baseline".to_string());
+        for (i, n) in names.iter().enumerate() {
+            header.push(format!("Δ {n}"));
+            if i == 0 && replicates {
+                header.push(format!("{pct} interval"));
+            }
+        }
+        let tested = slices[start..end].iter().any(|s| s.versus_baseline.is_ok());
+        if tested {
+            header.push("p (Holm)".to_string());
+        }
+        let mut rows = vec![header];
+        let mut group: Vec<&evalkit::slices::ComparedSlice> = slices[start..end].iter().collect();
+        evalkit::slices::flagged_first(&mut group, |s| match &s.versus_baseline {
+            Ok(t) if t.flagged => Some(t.p_holm),
+            _ => None,
+        });
+        let (mut small, mut flagged) = (false, 0);
+        for s in group {
+            let c = &s.comparison;
+            let mut row = s.key.clone();
+            row.push(if s.too_small {
+                small = true;
+                format!("{} †", s.rows)
+            } else {
+                s.rows.to_string()
+            });
+            row.push(opt(c.candidate.metrics().value(names[0])));
+            row.push(opt(c.baseline.metrics().value(names[0])));
+            for (i, n) in names.iter().enumerate() {
+                let d = c.delta.get(n);
+                row.push(signed(d.and_then(|d| d.value)));
+                if i == 0 && replicates {
+                    row.push(d.and_then(|d| d.ci).map_or("n/a".to_string(), |[lo, hi]| {
+                        format!("[{}, {}]", num(lo), num(hi))
+                    }));
+                }
+            }
+            if tested {
+                row.push(match &s.versus_baseline {
+                    Ok(t) if t.flagged => {
+                        flagged += 1;
+                        format!("{} worse ▼", num(t.p_holm))
+                    }
+                    Ok(t) => num(t.p_holm),
+                    Err(_) => "n/a".to_string(),
+                });
+            }
+            rows.push(row);
+        }
+        out.push_str(&table(&rows));
+        let test = format!(
+            "p: DeLong's paired test of ROC-AUC on the slice's rows (Obuchowski's with clusters), two-sided, Holm-adjusted across every slice tested; {flagged} worse than the baseline"
+        );
+        let small = small.then(|| {
+            format!("† fewer than {min_rows} rows: point values only, no intervals or test")
+        });
+        slice_notes(&mut out, tested.then_some(test), flagged, options, small);
+        start = end;
+    }
+    out
+}
+
+/// The lines under a slicing's table: the test (`test`, up to "N worse")
+/// with the level it flags at, and the note on small slices.
+fn slice_notes(
+    out: &mut String,
+    test: Option<String>,
+    flagged: usize,
+    options: &FullOptions,
+    small: Option<String>,
+) {
+    if let Some(test) = test {
+        let level = options.intervals.level;
+        let _ = writeln!(
+            out,
+            "{test} at {} after adjustment{}",
+            ((1.0 - level) * 1e9).round() / 1e9,
+            if flagged > 0 {
+                " (▼, listed first)"
+            } else {
+                ""
+            }
+        );
+    }
+    if let Some(small) = small {
+        let _ = writeln!(out, "{small}");
+    }
+}
+
+/// One warning per slicing: how many slices were too small for intervals
+/// and how many have undefined metrics (the details are in `--json`).
+pub fn slice_warnings(slices: &[evalkit::slices::Slice], min_rows: usize) -> Vec<String> {
+    slicing_warnings(slices, min_rows, |s| {
+        (&s.by, s.too_small, s.result.metrics())
+    })
+}
+
+/// [`slice_warnings`] for `compare --slice`: undefined differences count.
+pub fn compared_slice_warnings(
+    slices: &[evalkit::slices::ComparedSlice],
+    min_rows: usize,
+) -> Vec<String> {
+    slicing_warnings(slices, min_rows, |s| {
+        (&s.by, s.too_small, &s.comparison.delta)
+    })
+}
+
+/// The warnings of slices read through `part`: (key columns, too small,
+/// the metrics whose undefined values count).
+fn slicing_warnings<T>(
+    slices: &[T],
+    min_rows: usize,
+    part: impl Fn(&T) -> (&Vec<String>, bool, &evalkit::metrics::MetricSet),
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < slices.len() {
+        let by = part(&slices[start]).0;
+        let group: Vec<_> = slices[start..]
+            .iter()
+            .take_while(|s| part(s).0 == by)
+            .collect();
+        let small = group.iter().filter(|s| part(s).1).count();
         let undefined = group
             .iter()
-            .filter(|s| s.result.metrics().iter().any(|(_, m)| m.value.is_none()))
+            .filter(|s| part(s).2.iter().any(|(_, m)| m.value.is_none()))
             .count();
         let name = by.join(",");
         if small > 0 {

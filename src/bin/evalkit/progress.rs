@@ -53,3 +53,14 @@ impl Bar {
         self.bar.finish_and_clear();
     }
 }
+
+/// Runs `work` under a bar named `what`, cleared when it ends.
+pub fn with_bar<T>(
+    what: &'static str,
+    work: impl FnOnce(&(dyn Fn(usize, usize) + Sync)) -> T,
+) -> T {
+    let bar = Bar::new(what);
+    let out = work(&|done, total| bar.update(done, total));
+    bar.finish();
+    out
+}
