@@ -99,6 +99,13 @@ screenshot: demo browser
 	chromium --headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking \
 	  --hide-scrollbars --window-size=1280,1900 --screenshot=docs/report.png \
 	  file://$(CURDIR)/$(OUT)/report.html
+	$(EVALKIT) report fixtures/multiclass_digits.arrow --bootstrap 200 -o $(OUT)/multiclass.html
+	$(EVALKIT) report fixtures/regression.arrow --bootstrap 200 -o $(OUT)/regression.html
+	for t in multiclass regression; do \
+	  chromium --headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking \
+	    --hide-scrollbars --window-size=1280,1500 --screenshot=docs/report-$$t.png \
+	    file://$(CURDIR)/$(OUT)/$$t.html; \
+	done
 
 # ONNX Runtime for `evalkit infer`: ORT_DYLIB_PATH if set, else the
 # onnxruntime wheel in .venv (installed from PyPI when missing).

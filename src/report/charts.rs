@@ -13,10 +13,10 @@ use crate::uncertainty::binomial::clopper_pearson;
 use crate::uncertainty::intervals::{normal_quantile, wilson};
 
 /// Chart size in SVG pixels.
-const SIZE: (u32, u32) = (560, 420);
+pub(super) const SIZE: (u32, u32) = (560, 420);
 
 /// Colours of the candidates, in order (colour-blind friendly).
-const PALETTE: [RGBColor; 6] = [
+pub(super) const PALETTE: [RGBColor; 6] = [
     RGBColor(0, 114, 178),
     RGBColor(213, 94, 0),
     RGBColor(0, 158, 115),
@@ -26,7 +26,7 @@ const PALETTE: [RGBColor; 6] = [
 ];
 
 /// The baseline's colour.
-const GREY: RGBColor = RGBColor(110, 110, 110);
+pub(super) const GREY: RGBColor = RGBColor(110, 110, 110);
 
 /// One model on a chart.
 pub struct Series<'a> {
@@ -39,12 +39,12 @@ pub struct Series<'a> {
 }
 
 impl Series<'_> {
-    fn colour(&self) -> RGBColor {
+    pub(super) fn colour(&self) -> RGBColor {
         self.index.map_or(GREY, |i| PALETTE[i % PALETTE.len()])
     }
 
     /// (dash, gap) in pixels; `None` is a solid line.
-    fn dash(&self) -> Option<(u32, u32)> {
+    pub(super) fn dash(&self) -> Option<(u32, u32)> {
         match self.index {
             None => Some((4, 4)),
             Some(i) => [
@@ -59,9 +59,10 @@ impl Series<'_> {
     }
 }
 
-type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+pub(super) type Chart<'a, 'b> =
+    ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
-fn err(e: impl std::fmt::Display) -> String {
+pub(super) fn err(e: impl std::fmt::Display) -> String {
     format!("cannot draw the chart: {e}")
 }
 
@@ -75,7 +76,7 @@ pub struct Legend {
 
 /// Draws a polyline in a model's style; returns its legend entry when
 /// `label` is given.
-fn line(
+pub(super) fn line(
     chart: &mut Chart,
     points: Vec<(f64, f64)>,
     colour: RGBColor,
@@ -106,7 +107,7 @@ fn line(
 
 /// Where the legend box goes.
 #[derive(Clone, Copy)]
-enum Corner {
+pub(super) enum Corner {
     LowerRight,
     LowerLeft,
     UpperLeft,
@@ -176,7 +177,7 @@ fn points(c: &Curve) -> Vec<(f64, f64)> {
 
 /// A chart on [0, 1]² (or the given ranges) with labelled axes; `draw`
 /// adds the series.
-fn frame(
+pub(super) fn frame(
     caption: &str,
     x_desc: &str,
     y_desc: &str,

@@ -7,6 +7,7 @@
 use std::fmt::Write;
 
 use super::charts::{self, Series};
+use super::task_charts::{self, ForestRow, Reference};
 use super::{Candidate, Report};
 use crate::metrics::Metric;
 use crate::metrics::registry::{self, Direction};
@@ -331,6 +332,64 @@ fn curves(out: &mut String, r: &Report) {
             &reliability_caption(&series, r.intervals.level, method),
         );
     }
+    if series.iter().any(|s| !s.curves.deciles.is_empty()) {
+        figure(
+            out,
+            task_charts::deciles(&series),
+            &format!(
+                "Each model's rows split into tenths by prediction: mean actual against mean prediction, bars: {level}% normal interval of the mean actual; dashed: actual = predicted."
+            ),
+        );
+    }
+    for (s, (_, c)) in series.iter().zip(&ms) {
+        for (d, title, y, reference) in [
+            (
+                &s.curves.actual_vs_predicted,
+                "actual vs predicted",
+                "actual",
+                Reference::Identity,
+            ),
+            (
+                &s.curves.residual_vs_predicted,
+                "residual vs predicted",
+                "residual (label − prediction)",
+                Reference::Zero,
+            ),
+        ] {
+            if let Some(d) = d {
+                figure(
+                    out,
+                    task_charts::density(
+                        &format!("{}: {title}", s.name),
+                        "predicted",
+                        y,
+                        d,
+                        reference,
+                    ),
+                    &format!(
+                        "{}: {title}, rows binned on a {n}×{n} grid over 1%–99% of the values (darker: more rows, square-root scale){}.",
+                        esc(s.name),
+                        if d.outside > 0.0 {
+                            format!("; {} rows outside the range are not drawn", num(d.outside))
+                        } else {
+                            String::new()
+                        },
+                        n = super::views::DENSITY_BINS
+                    ),
+                );
+            }
+        }
+        if !c.per_class.is_empty() && !c.confusion.matrix.is_empty() {
+            figure(
+                out,
+                task_charts::confusion_map(&c.name, &c.confusion.labels, &c.confusion.matrix),
+                &format!(
+                    "{}: confusion matrix, each cell shaded by its share of the actual class's rows (the diagonal is each class's recall); counts written in up to 15 classes. The most confused pairs are listed under Tables.",
+                    esc(&c.name)
+                ),
+            );
+        }
+    }
     for s in &series {
         if !s.curves.histograms.is_empty() {
             figure(
@@ -456,6 +515,48 @@ fn confusion(out: &mut String, c: &Candidate) {
         );
     }
     out.push_str("</tbody></table>");
+    if !c.per_class.is_empty() {
+        confused_pairs(out, c);
+    }
+}
+
+/// Pairs listed under the multiclass confusion matrix.
+const CONFUSED_PAIRS: usize = 8;
+
+/// The off-diagonal cells with the most rows: which class is taken for
+/// which, and how often relative to the actual class.
+fn confused_pairs(out: &mut String, c: &Candidate) {
+    let m = &c.confusion;
+    let mut pairs: Vec<(usize, usize, f64, f64)> = Vec::new();
+    for (i, row) in m.matrix.iter().enumerate() {
+        let total: f64 = row.iter().sum();
+        for (j, &v) in row.iter().enumerate() {
+            if i != j && v > 0.0 {
+                pairs.push((i, j, v, v / total));
+            }
+        }
+    }
+    if pairs.is_empty() {
+        return;
+    }
+    pairs.sort_by(|a, b| b.2.total_cmp(&a.2).then(b.3.total_cmp(&a.3)));
+    let _ = write!(
+        out,
+        "<h3>Most confused · {}</h3><table><thead><tr><th>actual</th><th>predicted as</th><th>rows</th><th>share of actual</th></tr></thead><tbody>",
+        esc(&c.name)
+    );
+    let name = |i: usize| esc(m.labels.get(i).map_or("", String::as_str));
+    for &(i, j, v, share) in pairs.iter().take(CONFUSED_PAIRS) {
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.1}%</td></tr>",
+            name(i),
+            name(j),
+            num(v),
+            100.0 * share
+        );
+    }
+    out.push_str("</tbody></table>");
 }
 
 fn per_class(out: &mut String, c: &Candidate) {
@@ -507,10 +608,14 @@ fn slices(out: &mut String, c: &Candidate, headline: &[String]) {
         let paired = group.iter().any(|s| s.versus_baseline.is_some());
         let _ = write!(
             out,
-            "<h3>Slices by {} · {}</h3><table><thead><tr>",
+            "<h3>Slices by {} · {}</h3>",
             esc(&by.join(" × ")),
             esc(&c.name)
         );
+        if let Some(metric) = headline.first() {
+            forest(out, c, &group, metric);
+        }
+        out.push_str("<table><thead><tr>");
         for col in by {
             let _ = write!(out, "<th>{}</th>", esc(col));
         }
@@ -592,6 +697,58 @@ fn slices(out: &mut String, c: &Candidate, headline: &[String]) {
         }
         start += group.len();
     }
+}
+
+/// The forest plot of one slicing: the headline metric per slice with its
+/// interval, worst first, the whole data's value as the reference line.
+fn forest(out: &mut String, c: &Candidate, group: &[&super::SliceRow], metric: &str) {
+    let mut rows: Vec<ForestRow> = group
+        .iter()
+        .filter_map(|s| {
+            let m = s.metrics.get(metric)?;
+            Some(ForestRow {
+                label: s.key.join(" × "),
+                value: m.value?,
+                ci: m.ci,
+                flagged: s.versus_rest.as_ref().is_some_and(|t| t.flagged)
+                    || s.versus_baseline.as_ref().is_some_and(|t| t.flagged),
+            })
+        })
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    // Worst first: ascending when higher is better, else descending.
+    let lower_better = registry::direction(metric) == Direction::Lower;
+    rows.sort_by(|a, b| {
+        let o = a.value.total_cmp(&b.value);
+        if lower_better { o.reverse() } else { o }
+    });
+    let shown = rows.len().min(task_charts::FOREST_MAX);
+    let _ = write!(out, "<div class=\"charts\">");
+    figure(
+        out,
+        task_charts::forest(
+            &format!("{}: {metric} by slice", c.name),
+            metric,
+            &rows,
+            c.metrics.value(metric),
+        ),
+        &format!(
+            "{metric} per slice{}, worst first{}; bars: the slice's interval where it has one; dashed: the whole data's value; ▼ and the second colour: flagged after adjustment.",
+            if shown < rows.len() {
+                format!(" (the {shown} worst of {})", rows.len())
+            } else {
+                String::new()
+            },
+            if rows.iter().any(|r| r.ci.is_none()) {
+                " (slices without a bar have no interval)"
+            } else {
+                ""
+            }
+        ),
+    );
+    out.push_str("</div>");
 }
 
 /// A slice test's two cells: the signed difference, and Holm's p-value

@@ -10,6 +10,8 @@
 
 pub mod charts;
 pub mod html;
+pub mod task_charts;
+pub mod views;
 
 use std::path::Path;
 
@@ -237,6 +239,12 @@ pub struct Curves {
     pub histogram_of: String,
     /// The histograms' horizontal axis.
     pub histogram_axis: String,
+    /// Regression: actual against predicted, binned.
+    pub actual_vs_predicted: Option<views::Density>,
+    /// Regression: residual against predicted, binned.
+    pub residual_vs_predicted: Option<views::Density>,
+    /// Regression: calibration by decile of the prediction.
+    pub deciles: Vec<views::Decile>,
 }
 
 /// A confusion matrix.
@@ -537,9 +545,9 @@ fn multiclass_curves(reliability: &[Bin], preds: Option<&Predictions>) -> Curves
     c
 }
 
-/// The regression charts; the residual histogram needs the rows (a state
-/// keeps the residual quantiles).
-fn regression_curves(preds: Option<&Predictions>, residuals: &Residuals) -> Curves {
+/// The regression charts; the residual histogram, the binned densities and
+/// the deciles need the rows (a state keeps the residual quantiles).
+fn regression_curves(preds: Option<&Predictions>, residuals: &Residuals, level: f64) -> Curves {
     let mut c = Curves {
         histogram_of: "residual (label − prediction)".to_string(),
         histogram_axis: "residual (label − prediction)".to_string(),
@@ -565,6 +573,9 @@ fn regression_curves(preds: Option<&Predictions>, residuals: &Residuals) -> Curv
             lo,
             hi,
         ));
+        c.actual_vs_predicted = views::actual_vs_predicted(labels, scores, &w);
+        c.residual_vs_predicted = views::residual_vs_predicted(labels, scores, &w);
+        c.deciles = views::deciles(labels, scores, &w, level);
     }
     c
 }
@@ -614,7 +625,7 @@ fn candidate(
             None,
         ),
         FullResult::Regression(r) => (
-            regression_curves(preds, &r.residuals),
+            regression_curves(preds, &r.residuals, options.full.intervals.level),
             Confusion::default(),
             Vec::new(),
             Some(r.residuals.clone()),

@@ -268,8 +268,31 @@ fn reports_open_cleanly_in_a_browser() {
         "Slices by region",
         "Δ vs binary_baseline",
         "Confusion matrix",
+        "roc_auc by slice",
     ] {
         assert!(binary.contains(needle), "binary report lacks {needle}");
+    }
+    let multiclass = std::fs::read_to_string(d("multiclass.html")).unwrap();
+    for needle in [
+        "Confusion matrix · multiclass_digits",
+        "rows: actual · columns: predicted",
+        "Most confused · multiclass_digits",
+    ] {
+        assert!(
+            multiclass.contains(needle),
+            "multiclass report lacks {needle}"
+        );
+    }
+    let regression = std::fs::read_to_string(d("regression.html")).unwrap();
+    for needle in [
+        "regression: actual vs predicted",
+        "regression: residual vs predicted",
+        "Calibration by decile of the prediction",
+    ] {
+        assert!(
+            regression.contains(needle),
+            "regression report lacks {needle}"
+        );
     }
     let Some(browser) = chromium() else { return };
     for page in ["binary.html", "multiclass.html", "regression.html"] {
@@ -425,4 +448,104 @@ fn bad_report_requests_are_refused() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--names"));
     assert!(!dir.path().join("x.html").exists());
+}
+
+/// The report of one model with default options.
+fn one_model(preds: &evalkit::data::Predictions) -> evalkit::report::Report {
+    build(
+        std::slice::from_ref(preds),
+        None,
+        &ReportOptions::default(),
+        &|_, _| {},
+    )
+    .unwrap()
+}
+
+/// The regression views hold every row once (binned, or counted outside
+/// the drawn range), ten deciles of equal size whose means are the rows'
+/// means, and the multiclass page lists the most confused pair first.
+#[test]
+fn task_views_hold_the_rows() {
+    let preds = read(&fixture("regression.arrow"), &[]);
+    let report = one_model(&preds);
+    let c = &report.candidates[0].curves;
+    for d in [&c.actual_vs_predicted, &c.residual_vs_predicted] {
+        let d = d.as_ref().unwrap();
+        let inside: f64 = d.counts.iter().flatten().sum();
+        assert_eq!(inside + d.outside, preds.rows() as f64);
+        assert!(d.outside < 0.05 * preds.rows() as f64);
+    }
+    assert_eq!(c.deciles.len(), 10);
+    assert!(c.deciles.iter().all(|d| d.rows == preds.rows() / 10));
+    let evalkit::data::Columns::Regression { labels, scores } = &preds.columns else {
+        unreachable!()
+    };
+    let mean = |v: Vec<f64>| v.iter().sum::<f64>() / v.len() as f64;
+    let all = mean(labels.to_f64_vec());
+    let of_deciles = mean(c.deciles.iter().map(|d| d.mean_actual).collect());
+    assert!((all - of_deciles).abs() < 1e-9 * all.abs().max(1.0));
+    let p = mean(scores.to_f64_vec());
+    let of_deciles = mean(c.deciles.iter().map(|d| d.mean_predicted).collect());
+    assert!((p - of_deciles).abs() < 1e-9 * p.abs().max(1.0));
+    // Deciles in order of the prediction, each interval around its mean.
+    for w in c.deciles.windows(2) {
+        assert!(w[0].mean_predicted <= w[1].mean_predicted);
+    }
+    for d in &c.deciles {
+        let [lo, hi] = d.ci.unwrap();
+        assert!(lo < d.mean_actual && d.mean_actual < hi);
+    }
+    // Multiclass: the most confused pair is the largest off-diagonal cell.
+    let preds = read(&fixture("multiclass_digits.arrow"), &[]);
+    let report = one_model(&preds);
+    let m = &report.candidates[0].confusion.matrix;
+    let (mut best, mut at) = (0.0, (0, 0));
+    for (i, row) in m.iter().enumerate() {
+        for (j, &v) in row.iter().enumerate() {
+            if i != j && v > best {
+                (best, at) = (v, (i, j));
+            }
+        }
+    }
+    let html = evalkit::report::html::render(&report);
+    let table = &html[html.find("Most confused").unwrap()..];
+    let first = format!("<tr><td>{}</td><td>{}</td><td>{}</td>", at.0, at.1, best);
+    assert!(
+        table.contains(&first),
+        "{first} not first in {}",
+        &table[..400]
+    );
+}
+
+/// The regression page does not grow with the rows: its charts are binned.
+#[test]
+fn regression_report_size_does_not_grow_with_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sizes = Vec::new();
+    for n in [5_000usize, 200_000] {
+        let mut rng = crate::common::Rng(7);
+        let x: Vec<f64> = (0..n).map(|_| 100.0 * rng.normal()).collect();
+        let y: Vec<f64> = x.iter().map(|v| v + 10.0 * rng.normal()).collect();
+        let path = dir.path().join(format!("r{n}.arrow"));
+        write_ipc(
+            &path,
+            vec![
+                ("label", Arc::new(Float64Array::from(y)) as ArrayRef),
+                ("score", Arc::new(Float64Array::from(x))),
+            ],
+            &[("evalkit.task", "regression")],
+        );
+        let page = dir.path().join(format!("r{n}.html"));
+        run_report(&[
+            "report",
+            path.to_str().unwrap(),
+            "--bootstrap",
+            "0",
+            "-o",
+            page.to_str().unwrap(),
+        ]);
+        sizes.push(std::fs::metadata(&page).unwrap().len() as f64);
+    }
+    assert!(sizes[1] < 400_000.0, "{sizes:?}");
+    assert!(sizes[1] < 1.3 * sizes[0], "{sizes:?}");
 }
