@@ -404,6 +404,11 @@ fn paired(
         warnings.extend(unc::replicate_notes(iv));
         warnings.extend(clusters.map(unc::cluster_note));
         let (rc, rb) = replicates();
+        for (result, reps) in [(&mut cand, &rc), (&mut base, &rb)] {
+            if let FullResult::Multiclass(m) = result {
+                multiclass::class_f1_intervals(m, reps, iv.level);
+            }
+        }
         let none = |_: &str| None;
         for (side, result, reps) in [("candidate", &mut cand, &rc), ("baseline", &mut base, &rb)] {
             let notes = unc::attach(result.metrics_mut(), reps, &none, iv);

@@ -214,6 +214,7 @@ fn multiclass(m: &mut serde_json::Map<String, Value>, preds: &Header, mc: &Multi
                         "precision": r.precision,
                         "recall": r.recall,
                         "f1": r.f1,
+                        "f1_ci": r.f1_ci,
                         "roc_auc": r.roc_auc,
                         "average_precision": r.average_precision,
                     })

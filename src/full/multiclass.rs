@@ -49,6 +49,7 @@ fn with_bootstrap(
             return result;
         }
         let reps = replicates(labels, scores, k, weights, intervals, clusters, progress);
+        class_f1_intervals(&mut result, &reps, intervals.level);
         let notes = uncertainty::attach(&mut result.metrics, &reps, &|_| None, intervals);
         result.notes.extend(uncertainty::replicate_notes(intervals));
         result.notes.extend(notes);
@@ -68,6 +69,16 @@ fn proportion_intervals(result: &mut MulticlassFull, weighted: bool, iv: &Interv
         .collect();
     let notes = uncertainty::attach_proportions(&mut result.metrics, &counts, weighted, iv);
     result.notes.extend(notes);
+}
+
+/// Each class's F1 interval: the percentile interval of its replicate
+/// values (classes whose F1 is undefined get none).
+pub fn class_f1_intervals(result: &mut MulticlassFull, reps: &Replicates, level: f64) {
+    for (row, values) in result.per_class.iter_mut().zip(&reps.per_class_f1) {
+        row.f1_ci = row
+            .f1
+            .and_then(|_| uncertainty::percentile_interval(values, level));
+    }
 }
 
 /// The bootstrap replicates of

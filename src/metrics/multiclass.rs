@@ -45,6 +45,9 @@ pub struct ClassRow {
     pub recall: Option<f64>,
     /// F1; `None` when the class is neither a label nor a prediction.
     pub f1: Option<f64>,
+    /// F1's percentile bootstrap interval (with the bootstrap; `None`
+    /// without, or where F1 is undefined in too many replicates).
+    pub f1_ci: Option<[f64; 2]>,
     /// One-vs-rest ROC-AUC; `None` when the class has no rows (or only it has).
     pub roc_auc: Option<f64>,
     /// One-vs-rest average precision; `None` when the class has no rows.
@@ -392,6 +395,7 @@ pub fn point_metrics(sums: &MulticlassSums, names: &[String]) -> MulticlassFull 
                 precision: counts.precision(),
                 recall: counts.recall(),
                 f1: counts.f1(),
+                f1_ci: None,
                 roc_auc: ovr[c].0,
                 average_precision: ovr[c].1,
             }

@@ -379,6 +379,9 @@ fn curves(out: &mut String, r: &Report) {
                 );
             }
         }
+        if !c.per_class.is_empty() {
+            class_f1(out, c, level);
+        }
         if !c.per_class.is_empty() && !c.confusion.matrix.is_empty() {
             figure(
                 out,
@@ -697,6 +700,48 @@ fn slices(out: &mut String, c: &Candidate, headline: &[String]) {
         }
         start += group.len();
     }
+}
+
+/// Per-class F1 with its interval, weakest first, macro F1 as the
+/// reference line.
+fn class_f1(out: &mut String, c: &Candidate, level: f64) {
+    let mut rows: Vec<ForestRow> = c
+        .per_class
+        .iter()
+        .filter_map(|r| {
+            Some(ForestRow {
+                label: c.classes.get(r.class).cloned().unwrap_or_default(),
+                value: r.f1?,
+                ci: r.f1_ci,
+                flagged: false,
+            })
+        })
+        .collect();
+    rows.sort_by(|a, b| a.value.total_cmp(&b.value));
+    let shown = rows.len().min(task_charts::FOREST_MAX);
+    figure(
+        out,
+        task_charts::forest(
+            &format!("{}: F1 per class", c.name),
+            "F1",
+            &rows,
+            c.metrics.value("macro_f1"),
+        ),
+        &format!(
+            "{}: each class's F1 (a row is predicted as its top-probability class), weakest first{}; bars: {level}% percentile bootstrap interval{}; dashed: macro F1.",
+            esc(&c.name),
+            if shown < rows.len() {
+                format!(" (the {shown} weakest of {})", rows.len())
+            } else {
+                String::new()
+            },
+            if rows.iter().all(|r| r.ci.is_none()) {
+                " (none without the bootstrap)"
+            } else {
+                ""
+            }
+        ),
+    );
 }
 
 /// The forest plot of one slicing: the headline metric per slice with its

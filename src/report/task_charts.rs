@@ -289,6 +289,7 @@ pub fn forest(
             .x_labels(6)
             .y_labels(0)
             .disable_y_mesh()
+            .max_light_lines(1)
             .label_style(("sans-serif", 15))
             .axis_desc_style(("sans-serif", 16))
             .light_line_style(RGBColor(242, 242, 242))

@@ -241,6 +241,9 @@ pub struct Replicates {
     pub f1: Vec<Vec<f64>>,
     /// The F1 band's thresholds.
     pub grid: Vec<f64>,
+    /// Multiclass: `per_class_f1[c][r]`, class `c`'s F1 in replicate `r`
+    /// (NaN where undefined); empty for the other tasks.
+    pub per_class_f1: Vec<Vec<f64>>,
 }
 
 /// Per-position data of the pass, in score order.
@@ -912,6 +915,7 @@ pub fn replicates(
         precision,
         f1,
         grid,
+        per_class_f1: Vec::new(),
     }
 }
 
@@ -931,6 +935,7 @@ impl Replicates {
             precision: Vec::new(),
             f1: Vec::new(),
             grid: Vec::new(),
+            per_class_f1: Vec::new(),
         }
     }
 
@@ -958,7 +963,15 @@ impl Replicates {
                 jackknife.push(sub(ja, jb));
             }
         }
-        Replicates::metrics(names, values, jackknife)
+        Replicates {
+            per_class_f1: self
+                .per_class_f1
+                .iter()
+                .zip(&other.per_class_f1)
+                .map(|(a, b)| sub(a, b))
+                .collect(),
+            ..Replicates::metrics(names, values, jackknife)
+        }
     }
 }
 

@@ -96,6 +96,7 @@ pub fn binary_replicates(
         precision: all.iter().map(|r| r.precision.clone()).collect(),
         f1: all.iter().map(|r| r.f1.clone()).collect(),
         grid,
+        per_class_f1: Vec::new(),
     }
 }
 

@@ -286,23 +286,25 @@ pub fn band(curves: &[Vec<f64>], level: f64) -> (Vec<Option<f64>>, Vec<Option<f6
     if too_few_replicates(curves.len(), level).is_some() {
         return (vec![None; points], vec![None; points]);
     }
-    let mut lo = Vec::with_capacity(points);
-    let mut hi = Vec::with_capacity(points);
-    for i in 0..points {
-        let column: Vec<f64> = curves.iter().map(|c| c[i]).collect();
-        let sorted = finite_sorted(&column);
-        if sorted.len() as f64 >= (1.0 - MAX_UNDEFINED_SHARE) * curves.len() as f64
-            && !sorted.is_empty()
-        {
-            let [l, h] = intervals::percentile(&sorted, level);
-            lo.push(Some(l));
-            hi.push(Some(h));
-        } else {
-            lo.push(None);
-            hi.push(None);
-        }
+    (0..points)
+        .map(|i| {
+            let column: Vec<f64> = curves.iter().map(|c| c[i]).collect();
+            percentile_interval(&column, level).map_or((None, None), |[l, h]| (Some(l), Some(h)))
+        })
+        .unzip()
+}
+
+/// The percentile interval at `level` of one quantity's replicate values,
+/// by the rules of [`attach`]: `None` with too few replicates for the
+/// level, or when the quantity is undefined in more than
+/// [`MAX_UNDEFINED_SHARE`] of them.
+pub fn percentile_interval(values: &[f64], level: f64) -> Option<[f64; 2]> {
+    if too_few_replicates(values.len(), level).is_some() {
+        return None;
     }
-    (lo, hi)
+    let sorted = finite_sorted(values);
+    (!sorted.is_empty() && sorted.len() as f64 >= (1.0 - MAX_UNDEFINED_SHARE) * values.len() as f64)
+        .then(|| intervals::percentile(&sorted, level))
 }
 
 #[cfg(test)]

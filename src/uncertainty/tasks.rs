@@ -272,8 +272,9 @@ pub fn multiclass_replicates(
     let b = batches(options, n, weights);
     let last = |d: usize, t: usize| progress(k * t + d, steps * t);
     // Each lane carries the named metrics, then its k class supports (for
-    // the one-vs-rest averages, filled in after the per-class passes).
-    let (values, jackknife) = collect(&b, names.len() + k, &last, |src, count| {
+    // the one-vs-rest averages, filled in after the per-class passes), then
+    // its k per-class F1 values.
+    let (values, jackknife) = collect(&b, names.len() + 2 * k, &last, |src, count| {
         let mut buf = vec![[0u16; LANES]; BLOCK];
         let mut acc = McSums {
             sums: [[0f64; LANES]; 6],
@@ -299,6 +300,7 @@ pub fn multiclass_replicates(
                     // Nothing drawn: every metric undefined; zero supports.
                     let mut out = vec![f64::NAN; names.len()];
                     out.extend(std::iter::repeat_n(0.0, k));
+                    out.extend(std::iter::repeat_n(f64::NAN, k));
                     return out;
                 }
                 let rows = RowSums {
@@ -341,6 +343,16 @@ pub fn multiclass_replicates(
                 ));
                 // Per-class supports ride along for the OvR averages.
                 out.extend((0..k).map(|c| support[c][l]));
+                // Per-class F1, by the point metric's formula.
+                out.extend((0..k).map(|c| {
+                    ClassCounts {
+                        tp: tp[c][l],
+                        predicted: predicted[c][l],
+                        support: support[c][l],
+                    }
+                    .f1()
+                    .unwrap_or(f64::NAN)
+                }));
                 out
             })
             .collect()
@@ -378,12 +390,17 @@ pub fn multiclass_replicates(
                 vals[m_wtd][r] = wtd;
             }
         }
-        vals.truncate(names.len());
         vals
     };
-    let values = finish(values, false);
-    let jackknife = finish(jackknife, true);
-    Replicates::metrics(names, values, jackknife)
+    let mut values = finish(values, false);
+    let per_class_f1 = values.split_off(names.len() + k);
+    values.truncate(names.len());
+    let mut jackknife = finish(jackknife, true);
+    jackknife.truncate(names.len());
+    Replicates {
+        per_class_f1,
+        ..Replicates::metrics(names, values, jackknife)
+    }
 }
 
 /// Per-lane sums of the regression row pass.

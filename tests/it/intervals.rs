@@ -432,7 +432,7 @@ fn multiclass_and_regression_intervals_equal_the_reference() {
         unreachable!()
     };
     let names = multiclass_metric_names(*classes);
-    let run = |w: Option<&Floats>, iv: &IntervalOptions| {
+    let run_full = |w: Option<&Floats>, iv: &IntervalOptions| {
         multiclass::full(
             labels,
             scores,
@@ -443,11 +443,35 @@ fn multiclass_and_regression_intervals_equal_the_reference() {
             None,
             &|_, _| {},
         )
-        .metrics
     };
+    let run = |w: Option<&Floats>, iv: &IntervalOptions| run_full(w, iv).metrics;
     let got = run(None, &iv);
     let want = reference(&|w| run(Some(w), &off), &names, &poisson(labels.len()));
     check(&got, &want, &names);
+    // Each class's F1 interval: the percentile interval of the class's F1
+    // on each replicate's weighted rows.
+    let got = run_full(None, &iv).per_class;
+    let counts = poisson(labels.len());
+    let per_replicate: Vec<Vec<evalkit::metrics::multiclass::ClassRow>> = (0..b)
+        .map(|r| run_full(Some(&Floats::from(counts(r))), &off).per_class)
+        .collect();
+    for (c, row) in got.iter().enumerate() {
+        let mut v: Vec<f64> = per_replicate.iter().filter_map(|p| p[c].f1).collect();
+        assert_eq!(v.len(), b, "class {c}: F1 defined in every replicate");
+        v.sort_by(f64::total_cmp);
+        let want = percentile(&v, 0.95);
+        let ci = row
+            .f1_ci
+            .unwrap_or_else(|| panic!("class {c}: no F1 interval"));
+        for j in 0..2 {
+            assert!(
+                (ci[j] - want[j]).abs() <= 1e-12,
+                "class {c} F1[{j}]: {} vs {}",
+                ci[j],
+                want[j]
+            );
+        }
+    }
 
     // Stratified replicates keep each class's count, in the row pass and
     // in every one-vs-rest pass.

@@ -277,6 +277,7 @@ fn reports_open_cleanly_in_a_browser() {
         "Confusion matrix · multiclass_digits",
         "rows: actual · columns: predicted",
         "Most confused · multiclass_digits",
+        "multiclass_digits: F1 per class",
     ] {
         assert!(
             multiclass.contains(needle),
