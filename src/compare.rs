@@ -57,6 +57,10 @@ pub struct Comparison {
     /// With clusters: Obuchowski's clustered paired test of the ROC-AUC
     /// difference, or why it is undefined; `None` without clusters.
     pub obuchowski: Option<std::result::Result<PairedDeLong, String>>,
+    /// Multiclass: each class's F1, candidate − baseline, with the paired
+    /// percentile interval of the differences (with the bootstrap); empty
+    /// for the other tasks.
+    pub class_f1_delta: Vec<Metric>,
     /// Notes (rows left out, intervals withheld).
     pub warnings: Vec<String>,
 }
@@ -393,6 +397,7 @@ fn paired(
     clusters: Option<&Clusters>,
 ) -> Comparison {
     let mut delta = point_deltas(cand.metrics(), base.metrics(), names);
+    let mut class_f1_delta = class_f1_deltas(&cand, &base);
     let mut warnings = Vec::new();
     if let Some(reason) = clusters
         .and_then(unc::too_few_clusters)
@@ -414,8 +419,17 @@ fn paired(
             let notes = unc::attach(result.metrics_mut(), reps, &none, iv);
             warnings.extend(notes.into_iter().map(|w| format!("{side} {w}")));
         }
-        let notes = unc::attach(&mut delta, &rc.difference(&rb), &none, iv);
+        let difference = rc.difference(&rb);
+        let notes = unc::attach(&mut delta, &difference, &none, iv);
         warnings.extend(notes.into_iter().map(|w| format!("delta {w}")));
+        for (d, values) in class_f1_delta.iter_mut().zip(&difference.per_class_f1) {
+            if d.value.is_some()
+                && let Some(ci) = unc::percentile_interval(values, iv.level)
+            {
+                d.ci = Some(ci);
+                d.method = "bootstrap-percentile".to_string();
+            }
+        }
     }
     Comparison {
         join,
@@ -425,8 +439,25 @@ fn paired(
         delta,
         delong: Err("DeLong's test compares binary ROC-AUCs".to_string()),
         obuchowski: None,
+        class_f1_delta,
         warnings,
     }
+}
+
+/// Each class's F1, candidate − baseline (multiclass; empty otherwise):
+/// undefined where either side's is.
+fn class_f1_deltas(cand: &FullResult, base: &FullResult) -> Vec<Metric> {
+    let (FullResult::Multiclass(a), FullResult::Multiclass(b)) = (cand, base) else {
+        return Vec::new();
+    };
+    a.per_class
+        .iter()
+        .zip(&b.per_class)
+        .map(|(x, y)| match (x.f1, y.f1) {
+            (Some(p), Some(q)) => Metric::point(p - q),
+            _ => Metric::undefined("F1 is undefined for the candidate or the baseline"),
+        })
+        .collect()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -584,6 +615,7 @@ fn compare_binary(
         delta,
         delong,
         obuchowski,
+        class_f1_delta: Vec::new(),
         warnings,
     }
 }

@@ -451,6 +451,23 @@ pub fn compare(
     m.insert("metrics".into(), json!(c.candidate.metrics()));
     m.insert("baseline".into(), json!(c.baseline.metrics()));
     m.insert("delta".into(), json!(c.delta));
+    if let FullResult::Multiclass(mc) = &c.candidate {
+        m.insert(
+            "per_class_delta".into(),
+            Value::Array(
+                mc.per_class
+                    .iter()
+                    .zip(&c.class_f1_delta)
+                    .map(|(r, d)| {
+                        json!({
+                            "class": candidate.class_names.get(r.class),
+                            "f1": d,
+                        })
+                    })
+                    .collect(),
+            ),
+        );
+    }
     let test = |t: &Result<crate::uncertainty::delong::PairedDeLong, String>| match t {
         Ok(d) => json!({
             "candidate_auc": c.candidate.metrics().value("roc_auc"),

@@ -566,21 +566,40 @@ fn per_class(out: &mut String, c: &Candidate) {
     if c.per_class.is_empty() {
         return;
     }
+    let paired = !c.class_f1_delta.is_empty();
     let _ = write!(
         out,
-        "<h3>Per class · {}</h3><table><thead><tr><th>class</th><th>support</th><th>predicted</th><th>precision</th><th>recall</th><th>F1</th><th>ROC-AUC</th><th>avg precision</th></tr></thead><tbody>",
-        esc(&c.name)
+        "<h3>Per class · {}</h3><table><thead><tr><th>class</th><th>support</th><th>predicted</th><th>precision</th><th>recall</th><th>F1</th>{}<th>ROC-AUC</th><th>avg precision</th></tr></thead><tbody>",
+        esc(&c.name),
+        if paired {
+            "<th>Δ F1 vs baseline</th>"
+        } else {
+            ""
+        }
     );
-    for row in &c.per_class {
+    for (i, row) in c.per_class.iter().enumerate() {
+        let f1 = match (row.f1, row.f1_ci) {
+            (Some(v), Some([lo, hi])) => format!(
+                "<td>{} <span class=\"ci\">[{}, {}]</span></td>",
+                num(v),
+                num(lo),
+                num(hi)
+            ),
+            (v, _) => format!("<td>{}</td>", opt(v)),
+        };
+        let delta = if paired {
+            delta_cell("f1", c.class_f1_delta.get(i))
+        } else {
+            String::new()
+        };
         let _ = write!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>{f1}{delta}<td>{}</td><td>{}</td></tr>",
             esc(c.classes.get(row.class).map_or("", String::as_str)),
             num(row.support),
             num(row.predicted),
             opt(row.precision),
             opt(row.recall),
-            opt(row.f1),
             opt(row.roc_auc),
             opt(row.average_precision)
         );

@@ -165,6 +165,10 @@ pub struct Candidate {
     pub confusion: Confusion,
     /// Per-class table (multiclass).
     pub per_class: Vec<ClassRow>,
+    /// With a baseline (multiclass): each class's F1, candidate − baseline,
+    /// with its paired interval.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub class_f1_delta: Vec<crate::metrics::Metric>,
     /// Residual quantiles (regression).
     pub residuals: Option<Residuals>,
     /// Per-slice rows.
@@ -694,6 +698,7 @@ fn candidate(
         curves,
         confusion,
         per_class,
+        class_f1_delta: Vec::new(),
         residuals,
         slices,
         inference: metadata_json(preds, "evalkit.inference"),
@@ -790,6 +795,7 @@ pub fn build(
                 let c = compare::compare(preds, &aligned, join, &options.full, &|_, _| {})?;
                 let mut entry = candidate(name, Source::Rows(preds), &c.candidate, options)?;
                 entry.delta = Some(c.delta.clone());
+                entry.class_f1_delta = c.class_f1_delta.clone();
                 if !options.slices.is_empty() {
                     let tests = slices::versus_baseline(
                         preds,

@@ -522,5 +522,57 @@ fn multiclass_and_regression_paired_intervals_equal_the_reference() {
                 );
             }
         }
+        // Multiclass: each class's F1 difference, point and paired interval.
+        if let (
+            Columns::Multiclass {
+                labels,
+                scores,
+                classes,
+            },
+            Columns::Multiclass { scores: sb, .. },
+        ) = (&cand.columns, &base.columns)
+        {
+            let f1s = |s: &Floats, w: Option<&Floats>| -> Vec<Option<f64>> {
+                multiclass::point(labels, s, *classes, w, &cand.class_names)
+                    .per_class
+                    .iter()
+                    .map(|r| r.f1)
+                    .collect()
+            };
+            let (fc, fb) = (f1s(scores, None), f1s(sb, None));
+            assert_eq!(c.class_f1_delta.len(), *classes);
+            let mut per = vec![Vec::new(); *classes];
+            for r in 0..b {
+                let w = Floats::from(
+                    (0..cand.rows() as u32)
+                        .map(|i| poisson_weight(11, r, i) as f64)
+                        .collect::<Vec<f64>>(),
+                );
+                let (x, y) = (f1s(scores, Some(&w)), f1s(sb, Some(&w)));
+                for k in 0..*classes {
+                    if let (Some(p), Some(q)) = (x[k], y[k]) {
+                        per[k].push(p - q);
+                    }
+                }
+            }
+            for k in 0..*classes {
+                let d = &c.class_f1_delta[k];
+                assert_eq!(d.value, Some(fc[k].unwrap() - fb[k].unwrap()), "class {k}");
+                assert_eq!(per[k].len(), b, "class {k}: F1 in every replicate");
+                per[k].sort_by(f64::total_cmp);
+                let want = percentile(&per[k], 0.95);
+                let got = d.ci.unwrap();
+                for j in 0..2 {
+                    assert!(
+                        (got[j] - want[j]).abs() <= 1e-12,
+                        "class {k} F1 delta[{j}]: {} vs {}",
+                        got[j],
+                        want[j]
+                    );
+                }
+            }
+        } else {
+            assert!(c.class_f1_delta.is_empty());
+        }
     }
 }

@@ -550,3 +550,43 @@ fn regression_report_size_does_not_grow_with_rows() {
     assert!(sizes[1] < 400_000.0, "{sizes:?}");
     assert!(sizes[1] < 1.3 * sizes[0], "{sizes:?}");
 }
+
+/// With a multiclass baseline, the per-class table gains each class's F1
+/// difference with its paired interval, coloured like the summary's.
+#[test]
+fn multiclass_report_with_a_baseline_shows_per_class_differences() {
+    let cand = read(&fixture("multiclass_ties.arrow"), &[]);
+    let mut base = cand.clone();
+    if let evalkit::data::Columns::Multiclass {
+        scores, classes, ..
+    } = &mut base.columns
+    {
+        let k = *classes as f64;
+        let s = scores.to_f64_vec();
+        *scores =
+            evalkit::data::Floats::from(s.iter().map(|v| 0.5 * v + 0.5 / k).collect::<Vec<f64>>());
+    }
+    let options = ReportOptions {
+        full: FullOptions {
+            intervals: IntervalOptions {
+                replicates: 60,
+                ..IntervalOptions::default()
+            },
+            ..FullOptions::default()
+        },
+        ..ReportOptions::default()
+    };
+    let report = build(
+        std::slice::from_ref(&cand),
+        Some(&base),
+        &options,
+        &|_, _| {},
+    )
+    .unwrap();
+    let c = &report.candidates[0];
+    assert_eq!(c.class_f1_delta.len(), c.per_class.len());
+    assert!(c.class_f1_delta.iter().all(|d| d.ci.is_some()));
+    assert!(c.per_class.iter().all(|r| r.f1_ci.is_some()));
+    let html = evalkit::report::html::render(&report);
+    assert!(html.contains("<th>Δ F1 vs baseline</th>"));
+}
