@@ -382,6 +382,18 @@ fn curves(out: &mut String, r: &Report) {
         if !c.per_class.is_empty() {
             class_f1(out, c, level);
         }
+        if !s.curves.class_roc.is_empty() {
+            figure(
+                out,
+                task_charts::class_roc(&c.name, &s.curves.class_roc),
+                &format!(
+                    "{}: one-vs-rest ROC curves of the {} classes with the lowest one-vs-rest ROC-AUC (of {}), weakest first in the legend; dotted: chance.",
+                    esc(&c.name),
+                    s.curves.class_roc.len(),
+                    c.per_class.len()
+                ),
+            );
+        }
         if !c.per_class.is_empty() && !c.confusion.matrix.is_empty() {
             figure(
                 out,

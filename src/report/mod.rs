@@ -249,6 +249,9 @@ pub struct Curves {
     pub residual_vs_predicted: Option<views::Density>,
     /// Regression: calibration by decile of the prediction.
     pub deciles: Vec<views::Decile>,
+    /// Multiclass: one-vs-rest ROC curves of the classes with the lowest
+    /// one-vs-rest ROC-AUC (at most [`views::CLASS_CURVES`]).
+    pub class_roc: Vec<views::ClassCurve>,
 }
 
 /// A confusion matrix.
@@ -535,6 +538,7 @@ fn multiclass_curves(reliability: &[Bin], preds: Option<&Predictions>) -> Curves
                 (a, crate::data::Float::to_f64(row[a]))
             })
             .collect());
+        c.class_roc = views::class_roc(labels, scores, k, preds);
         for (name, right) in [("right", true), ("wrong", false)] {
             c.histograms.push(histogram(
                 name.to_string(),

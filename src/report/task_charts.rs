@@ -342,3 +342,47 @@ pub fn forest(
     }
     Ok(buf)
 }
+
+/// One-vs-rest ROC curves of one model's weakest classes, each in its own
+/// colour and dash, the legend giving each class's AUC.
+pub fn class_roc(name: &str, curves: &[super::views::ClassCurve]) -> Result<String, String> {
+    frame(
+        &format!("{}: one-vs-rest ROC, weakest classes", short(name, 30)),
+        "false positive rate",
+        "true positive rate",
+        0.0..1.0,
+        0.0..1.0,
+        Corner::LowerRight,
+        |chart, legend| {
+            line(
+                chart,
+                vec![(0.0, 0.0), (1.0, 1.0)],
+                RGBColor(190, 190, 190),
+                Some((3, 3)),
+                1,
+                None,
+                legend,
+            )?;
+            let dashes = [None, Some((9, 4)), Some((2, 3)), Some((14, 4))];
+            for (i, c) in curves.iter().enumerate() {
+                let pts: Vec<(f64, f64)> = c
+                    .curve
+                    .x
+                    .iter()
+                    .copied()
+                    .zip(c.curve.y.iter().copied())
+                    .collect();
+                line(
+                    chart,
+                    pts,
+                    PALETTE[i % PALETTE.len()],
+                    dashes[(i / PALETTE.len() + i) % dashes.len()],
+                    2,
+                    Some(&format!("{} AUC {:.3}", short(&c.class, 14), c.auc)),
+                    legend,
+                )?;
+            }
+            Ok(())
+        },
+    )
+}

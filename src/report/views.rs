@@ -160,6 +160,53 @@ pub fn deciles(
         .collect()
 }
 
+/// Most classes drawn on the one-vs-rest ROC chart.
+pub const CLASS_CURVES: usize = 8;
+
+/// One class's one-vs-rest ROC curve.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClassCurve {
+    /// The class's name.
+    pub class: String,
+    /// Its one-vs-rest ROC-AUC.
+    pub auc: f64,
+    /// The curve (FPR, TPR), at most [`super::MAX_POINTS`] / 4 points.
+    pub curve: super::Curve,
+}
+
+/// The one-vs-rest ROC curves of the [`CLASS_CURVES`] classes with the
+/// lowest one-vs-rest ROC-AUC (weakest first), from each class's column
+/// against the rest; classes without rows on both sides are left out.
+pub fn class_roc(
+    labels: &[u32],
+    scores: &Floats,
+    k: usize,
+    preds: &crate::data::Predictions,
+) -> Vec<ClassCurve> {
+    let mut curves: Vec<ClassCurve> = (0..k)
+        .filter_map(|c| {
+            let y: Vec<u8> = labels.iter().map(|&l| (l as usize == c) as u8).collect();
+            let col = crate::metrics::multiclass::column(scores, k, c);
+            let curve =
+                crate::metrics::curves::BinaryCurve::build(&y, &col, preds.weights.as_ref());
+            let auc = curve.roc_auc().ok()?;
+            let (x, y): (Vec<f64>, Vec<f64>) = curve.roc_points().into_iter().unzip();
+            Some(ClassCurve {
+                class: preds
+                    .class_names
+                    .get(c)
+                    .cloned()
+                    .unwrap_or_else(|| c.to_string()),
+                auc,
+                curve: super::downsample(&x, &y, super::MAX_POINTS / 4),
+            })
+        })
+        .collect();
+    curves.sort_by(|a, b| a.auc.total_cmp(&b.auc));
+    curves.truncate(CLASS_CURVES);
+    curves
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

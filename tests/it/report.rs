@@ -278,6 +278,7 @@ fn reports_open_cleanly_in_a_browser() {
         "rows: actual · columns: predicted",
         "Most confused · multiclass_digits",
         "multiclass_digits: F1 per class",
+        "multiclass_digits: one-vs-rest ROC, weakest classes",
     ] {
         assert!(
             multiclass.contains(needle),
@@ -507,6 +508,25 @@ fn task_views_hold_the_rows() {
                 (best, at) = (v, (i, j));
             }
         }
+    }
+    // The one-vs-rest curves: the weakest classes, their AUCs the per-class
+    // table's.
+    let cand = &report.candidates[0];
+    let curves = &cand.curves.class_roc;
+    assert_eq!(curves.len(), evalkit::report::views::CLASS_CURVES);
+    for w in curves.windows(2) {
+        assert!(w[0].auc <= w[1].auc);
+    }
+    for c in curves {
+        let i = cand.classes.iter().position(|n| *n == c.class).unwrap();
+        let want = cand.per_class[i].roc_auc.unwrap();
+        assert!(
+            (c.auc - want).abs() < 1e-12,
+            "{}: {} vs {want}",
+            c.class,
+            c.auc
+        );
+        assert!(c.curve.x.len() <= evalkit::report::MAX_POINTS / 4);
     }
     let html = evalkit::report::html::render(&report);
     let table = &html[html.find("Most confused").unwrap()..];
