@@ -240,8 +240,37 @@ fn shade(chart: &mut Chart, band: &super::Band, colour: RGBColor) -> Result<(), 
 /// ROC curves with their bootstrap bands and the chance diagonal; the
 /// legend carries each AUC (with DeLong's interval when given).
 pub fn roc(series: &[Series], auc_labels: &[String]) -> Result<String, String> {
+    roc_frame("ROC curve", |chart, legend| {
+        for s in series {
+            if let Some(b) = &s.curves.roc_band {
+                shade(chart, b, s.colour())?;
+            }
+        }
+        for (s, label) in series.iter().zip(auc_labels) {
+            if let Some(c) = &s.curves.roc {
+                line(
+                    chart,
+                    points(c),
+                    s.colour(),
+                    s.dash(),
+                    2,
+                    Some(label),
+                    legend,
+                )?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// A ROC chart: the unit square with the dotted chance diagonal; `draw`
+/// adds the curves.
+pub(super) fn roc_frame(
+    caption: &str,
+    draw: impl FnOnce(&mut Chart, &mut Vec<Legend>) -> Result<(), String>,
+) -> Result<String, String> {
     frame(
-        "ROC curve",
+        caption,
         "false positive rate",
         "true positive rate",
         0.0..1.0,
@@ -257,25 +286,7 @@ pub fn roc(series: &[Series], auc_labels: &[String]) -> Result<String, String> {
                 None,
                 legend,
             )?;
-            for s in series {
-                if let Some(b) = &s.curves.roc_band {
-                    shade(chart, b, s.colour())?;
-                }
-            }
-            for (s, label) in series.iter().zip(auc_labels) {
-                if let Some(c) = &s.curves.roc {
-                    line(
-                        chart,
-                        points(c),
-                        s.colour(),
-                        s.dash(),
-                        2,
-                        Some(label),
-                        legend,
-                    )?;
-                }
-            }
-            Ok(())
+            draw(chart, legend)
         },
     )
 }

@@ -5,7 +5,7 @@
 
 use plotters::prelude::*;
 
-use super::charts::{Corner, GREY, PALETTE, SIZE, Series, err, frame, line};
+use super::charts::{Corner, GREY, PALETTE, SIZE, Series, err, frame, line, roc_frame};
 use super::views::Density;
 
 /// Text colour of labels.
@@ -346,23 +346,9 @@ pub fn forest(
 /// One-vs-rest ROC curves of one model's weakest classes, each in its own
 /// colour and dash, the legend giving each class's AUC.
 pub fn class_roc(name: &str, curves: &[super::views::ClassCurve]) -> Result<String, String> {
-    frame(
+    roc_frame(
         &format!("{}: one-vs-rest ROC, weakest classes", short(name, 30)),
-        "false positive rate",
-        "true positive rate",
-        0.0..1.0,
-        0.0..1.0,
-        Corner::LowerRight,
         |chart, legend| {
-            line(
-                chart,
-                vec![(0.0, 0.0), (1.0, 1.0)],
-                RGBColor(190, 190, 190),
-                Some((3, 3)),
-                1,
-                None,
-                legend,
-            )?;
             let dashes = [None, Some((9, 4)), Some((2, 3)), Some((14, 4))];
             for (i, c) in curves.iter().enumerate() {
                 let pts: Vec<(f64, f64)> = c
