@@ -332,6 +332,13 @@ fn curves(out: &mut String, r: &Report) {
             &reliability_caption(&series, r.intervals.level, method),
         );
     }
+    if series.iter().any(|s| !s.curves.abs_error.is_empty()) {
+        figure(
+            out,
+            task_charts::abs_error(&series),
+            "Absolute error of every model: the share of rows whose error is at most x (from each model's percentiles 0–100; the axis ends at the largest 99th percentile); higher and further left is better.",
+        );
+    }
     if series.iter().any(|s| !s.curves.deciles.is_empty()) {
         figure(
             out,

@@ -249,6 +249,9 @@ pub struct Curves {
     pub residual_vs_predicted: Option<views::Density>,
     /// Regression: calibration by decile of the prediction.
     pub deciles: Vec<views::Decile>,
+    /// Regression: the absolute error's weighted percentiles 0, 1, …, 100
+    /// (its distribution function, to overlay models).
+    pub abs_error: Vec<f64>,
     /// Multiclass: one-vs-rest ROC curves of the classes with the lowest
     /// one-vs-rest ROC-AUC (at most [`views::CLASS_CURVES`]).
     pub class_roc: Vec<views::ClassCurve>,
@@ -581,6 +584,7 @@ fn regression_curves(preds: Option<&Predictions>, residuals: &Residuals, level: 
             lo,
             hi,
         ));
+        c.abs_error = views::abs_error_percentiles(labels, scores, &w);
         c.actual_vs_predicted = views::actual_vs_predicted(labels, scores, &w);
         c.residual_vs_predicted = views::residual_vs_predicted(labels, scores, &w);
         c.deciles = views::deciles(labels, scores, &w, level);

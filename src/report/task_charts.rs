@@ -372,3 +372,35 @@ pub fn class_roc(name: &str, curves: &[super::views::ClassCurve]) -> Result<Stri
         },
     )
 }
+
+/// The absolute error's distribution function of every model, overlaid:
+/// the share of rows with an error at most x, up to the largest model's
+/// 99th percentile.
+pub fn abs_error(series: &[Series]) -> Result<String, String> {
+    let hi = series
+        .iter()
+        .filter_map(|s| s.curves.abs_error.get(99).copied())
+        .fold(0.0f64, f64::max);
+    let hi = if hi > 0.0 { hi } else { 1.0 };
+    frame(
+        "Absolute error, every model",
+        "|label − prediction|",
+        "share of rows with an error at most this",
+        0.0..hi,
+        0.0..1.0,
+        Corner::LowerRight,
+        |chart, legend| {
+            for s in series.iter().filter(|s| !s.curves.abs_error.is_empty()) {
+                let pts: Vec<(f64, f64)> = s
+                    .curves
+                    .abs_error
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &e)| (e.min(hi), k as f64 / 100.0))
+                    .collect();
+                line(chart, pts, s.colour(), s.dash(), 2, Some(s.name), legend)?;
+            }
+            Ok(())
+        },
+    )
+}

@@ -58,6 +58,36 @@ fn range(values: &[f64]) -> Option<[f64; 2]> {
     })
 }
 
+/// The absolute error `|label − prediction|` at the weighted percentiles
+/// 0, 1, …, 100 (the smallest error whose cumulative weight reaches each
+/// share); empty without weight.
+pub fn abs_error_percentiles(
+    labels: &Floats,
+    scores: &Floats,
+    w: &dyn Fn(usize) -> f64,
+) -> Vec<f64> {
+    let mut e: Vec<(f64, f64)> = (0..labels.len())
+        .map(|r| ((labels.get(r) - scores.get(r)).abs(), w(r)))
+        .filter(|&(_, w)| w > 0.0)
+        .collect();
+    let total: f64 = e.iter().map(|p| p.1).sum();
+    if e.is_empty() || total <= 0.0 {
+        return Vec::new();
+    }
+    e.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut out = Vec::with_capacity(101);
+    let (mut i, mut cum) = (0, e[0].1);
+    for k in 0..=100 {
+        let target = total * k as f64 / 100.0;
+        while cum < target && i + 1 < e.len() {
+            i += 1;
+            cum += e[i].1;
+        }
+        out.push(e[i].0);
+    }
+    out
+}
+
 /// Bins `(x, y, weight)` on `x` × `y`.
 fn density(points: impl Iterator<Item = (f64, f64, f64)>, x: [f64; 2], y: [f64; 2]) -> Density {
     let n = DENSITY_BINS;
@@ -226,6 +256,25 @@ mod tests {
         let [lo, hi] = d[0].ci.unwrap();
         assert!((hi - 9.0 - normal_quantile(0.975) * se).abs() < 1e-12);
         assert!((9.0 - lo - normal_quantile(0.975) * se).abs() < 1e-12);
+    }
+
+    #[test]
+    fn abs_error_percentiles_are_the_weighted_order_statistics() {
+        // Errors 1..=100, weight 1: percentile k is error max(k, 1).
+        let y: Vec<f64> = (1..=100).map(f64::from).collect();
+        let p = vec![0.0; 100];
+        let q = abs_error_percentiles(&Floats::from(y), &Floats::from(p), &|_| 1.0);
+        assert_eq!(q.len(), 101);
+        assert_eq!(q[0], 1.0);
+        assert_eq!(q[50], 50.0);
+        assert_eq!(q[100], 100.0);
+        // Weight 0 rows do not count.
+        let q = abs_error_percentiles(
+            &Floats::from(vec![1.0, 100.0]),
+            &Floats::from(vec![0.0, 0.0]),
+            &|r| if r == 1 { 0.0 } else { 1.0 },
+        );
+        assert!(q.iter().all(|&v| v == 1.0));
     }
 
     #[test]

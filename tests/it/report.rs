@@ -610,3 +610,51 @@ fn multiclass_report_with_a_baseline_shows_per_class_differences() {
     let html = evalkit::report::html::render(&report);
     assert!(html.contains("<th>Δ F1 vs baseline</th>"));
 }
+
+/// With a regression baseline, both models' absolute-error percentiles are
+/// there (101, rising, the median at the rows' median error) and the page
+/// overlays them.
+#[test]
+fn regression_errors_of_both_models_are_overlaid() {
+    let cand = read(&fixture("regression.arrow"), &[]);
+    let mut base = cand.clone();
+    if let evalkit::data::Columns::Regression { labels, scores } = &mut base.columns {
+        let (y, p) = (labels.to_f64_vec(), scores.to_f64_vec());
+        *scores = evalkit::data::Floats::from(
+            p.iter()
+                .zip(&y)
+                .map(|(p, y)| 0.5 * p + 0.5 * y + 20.0)
+                .collect::<Vec<f64>>(),
+        );
+    }
+    let report = build(
+        std::slice::from_ref(&cand),
+        Some(&base),
+        &ReportOptions::default(),
+        &|_, _| {},
+    )
+    .unwrap();
+    for (c, p) in [
+        (&report.candidates[0], &cand),
+        (report.baseline.as_ref().unwrap(), &base),
+    ] {
+        let q = &c.curves.abs_error;
+        assert_eq!(q.len(), 101);
+        assert!(q.windows(2).all(|w| w[0] <= w[1]));
+        let evalkit::data::Columns::Regression { labels, scores } = &p.columns else {
+            unreachable!()
+        };
+        let mut e: Vec<f64> = labels
+            .to_f64_vec()
+            .iter()
+            .zip(scores.to_f64_vec())
+            .map(|(y, s)| (y - s).abs())
+            .collect();
+        e.sort_by(f64::total_cmp);
+        // 2000 rows: the 50th percentile is the 1000th smallest error.
+        assert_eq!(q[50], e[999]);
+        assert_eq!(q[100], e[1999]);
+    }
+    let html = evalkit::report::html::render(&report);
+    assert!(html.contains("Absolute error, every model"));
+}
