@@ -73,10 +73,10 @@ pub fn versus_baseline(
     min_rows: usize,
     level: f64,
 ) -> Result<Vec<std::result::Result<VersusBaseline, String>>> {
-    let mut jobs: Vec<Vec<u32>> = Vec::new();
-    for by in slicings {
-        jobs.extend(groups(candidate, by)?.into_iter().map(|(_, rows)| rows));
-    }
+    let jobs: Vec<Vec<u32>> = slice_jobs(candidate, slicings)?
+        .into_iter()
+        .map(|(_, _, rows)| rows)
+        .collect();
     let point = FullOptions {
         intervals: crate::uncertainty::IntervalOptions {
             replicates: 0,
@@ -203,23 +203,14 @@ pub fn compare_sliced(
     min_rows: usize,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Vec<ComparedSlice>> {
-    let mut jobs: Vec<(Vec<String>, Vec<String>, Vec<u32>)> = Vec::new();
-    for by in slicings {
-        for (key, rows) in groups(candidate, by)? {
-            jobs.push((by.clone(), key, rows));
-        }
-    }
+    let jobs = slice_jobs(candidate, slicings)?;
     let done = std::sync::atomic::AtomicUsize::new(0);
     let total = jobs.len();
     let compared: Vec<(ComparedSlice, std::result::Result<PairedAuc, String>)> = jobs
         .par_iter()
         .map(|(by, key, rows)| {
             let too_small = rows.len() < min_rows;
-            let mut opts = *options;
-            opts.thresholds = crate::full::binary::Thresholds::Grid(2);
-            if too_small {
-                opts.intervals.replicates = 0;
-            }
+            let opts = slice_options(options, too_small);
             let (c, b) = (candidate.gather(rows), baseline.gather(rows));
             let mut cmp =
                 crate::compare::compare(&c, &b, crate::compare::Join::Position, &opts, &|_, _| {})?;
@@ -589,6 +580,32 @@ pub fn groups(preds: &Predictions, by: &[String]) -> Result<Vec<(Vec<String>, Ve
         .collect())
 }
 
+/// Every slice of every slicing as `(key columns, key values, rows)`, in
+/// slicing order, then key order.
+type SliceJob = (Vec<String>, Vec<String>, Vec<u32>);
+
+fn slice_jobs(preds: &Predictions, slicings: &[Vec<String>]) -> Result<Vec<SliceJob>> {
+    let mut jobs = Vec::new();
+    for by in slicings {
+        for (key, rows) in groups(preds, by)? {
+            jobs.push((by.clone(), key, rows));
+        }
+    }
+    Ok(jobs)
+}
+
+/// The options a slice runs under: slices carry metrics, not sweeps or
+/// bands (a 2-point grid keeps small slices from paying for a 1000-point F1
+/// band), and a slice under the minimum size gets no bootstrap.
+fn slice_options(options: &FullOptions, too_small: bool) -> FullOptions {
+    let mut opts = *options;
+    opts.thresholds = crate::full::binary::Thresholds::Grid(2);
+    if too_small {
+        opts.intervals.replicates = 0;
+    }
+    opts
+}
+
 /// The full tier of every slice of every slicing in `slicings` (each a list
 /// of crossed columns), in parallel. Slices with fewer than `min_rows` rows
 /// get point metrics only.
@@ -599,12 +616,7 @@ pub fn full_sliced(
     min_rows: usize,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Vec<Slice>> {
-    let mut jobs: Vec<(Vec<String>, Vec<String>, Vec<u32>)> = Vec::new();
-    for by in slicings {
-        for (key, rows) in groups(preds, by)? {
-            jobs.push((by.clone(), key, rows));
-        }
-    }
+    let jobs = slice_jobs(preds, slicings)?;
     let done = std::sync::atomic::AtomicUsize::new(0);
     let total = jobs.len();
     let mut slices: Vec<Slice> = jobs
@@ -613,13 +625,7 @@ pub fn full_sliced(
             let (by, key) = (by.clone(), key.clone());
             let sub = preds.gather(rows);
             let too_small = rows.len() < min_rows;
-            let mut opts = *options;
-            // Slices carry metrics, not sweeps or bands: a 2-point grid
-            // keeps small slices from paying for a 1000-point F1 band.
-            opts.thresholds = crate::full::binary::Thresholds::Grid(2);
-            if too_small {
-                opts.intervals.replicates = 0;
-            }
+            let opts = slice_options(options, too_small);
             let mut result = full(&sub, &opts)?;
             if too_small {
                 // Not even DeLong's: too few rows for any interval.
@@ -1130,11 +1136,7 @@ pub fn full_sliced_states(
         .map(|s| {
             let rows = s.state.header.rows as usize;
             let too_small = rows < min_rows;
-            let mut opts = *options;
-            opts.thresholds = crate::full::binary::Thresholds::Grid(2);
-            if too_small {
-                opts.intervals.replicates = 0;
-            }
+            let opts = slice_options(options, too_small);
             let mut result = crate::full::full_state(&s.state, &opts, &|_, _| {})?;
             if too_small {
                 result.metrics_mut().clear_intervals();

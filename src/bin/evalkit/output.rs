@@ -208,12 +208,7 @@ pub fn slices(options: &FullOptions, min_rows: usize, slices: &[evalkit::slices:
         let mut flagged = 0;
         for s in group {
             let mut row = s.key.clone();
-            row.push(if s.too_small {
-                small = true;
-                format!("{} †", s.rows)
-            } else {
-                s.rows.to_string()
-            });
+            row.push(rows_cell(s.rows, s.too_small, &mut small));
             for (i, n) in names.iter().enumerate() {
                 let m = s.result.metrics().get(n);
                 row.push(opt(m.and_then(|m| m.value)));
@@ -306,12 +301,7 @@ pub fn compared_slices(
         for s in group {
             let c = &s.comparison;
             let mut row = s.key.clone();
-            row.push(if s.too_small {
-                small = true;
-                format!("{} †", s.rows)
-            } else {
-                s.rows.to_string()
-            });
+            row.push(rows_cell(s.rows, s.too_small, &mut small));
             row.push(opt(c.candidate.metrics().value(names[0])));
             row.push(opt(c.baseline.metrics().value(names[0])));
             for (i, n) in names.iter().enumerate() {
@@ -346,6 +336,17 @@ pub fn compared_slices(
         start = end;
     }
     out
+}
+
+/// A slice's row count, marked `†` (and `small` set) when it is under the
+/// minimum size.
+fn rows_cell(rows: usize, too_small: bool, small: &mut bool) -> String {
+    if too_small {
+        *small = true;
+        format!("{rows} †")
+    } else {
+        rows.to_string()
+    }
 }
 
 /// The lines under a slicing's table: the test (`test`, up to "N worse")
