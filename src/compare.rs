@@ -411,7 +411,7 @@ fn paired(
         let (rc, rb) = replicates();
         for (result, reps) in [(&mut cand, &rc), (&mut base, &rb)] {
             if let FullResult::Multiclass(m) = result {
-                multiclass::class_f1_intervals(m, reps, iv.level);
+                multiclass::class_intervals(m, reps, iv.level);
             }
         }
         let none = |_: &str| None;

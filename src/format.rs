@@ -6,6 +6,7 @@
 //!   digits show (`0.000965`, `0.0254`, `0.9974`); integers and magnitudes
 //!   from 10⁴ up as grouped integers (`65,247`); below 10⁻⁶, where decimals
 //!   stop being readable, `9.65e-7`.
+//! - [`short`]: three significant digits, for chart labels.
 //! - [`mebibytes`]: memory in MiB with one decimal (`72.0 MiB`).
 
 /// A number for a table cell or a sentence (see the module docs).
@@ -24,6 +25,27 @@ pub fn number(v: f64) -> String {
         return format!("{v:.2e}");
     }
     let decimals = (2 - a.log10().floor() as i32).max(4) as usize;
+    format!("{v:.decimals$}")
+}
+
+/// A number for a chart label, where room is short: three significant
+/// digits (`-560`, `12.3`, `0.0512`), grouped integers from 10⁴ up, an
+/// exponent below 10⁻⁶.
+pub fn short(v: f64) -> String {
+    if !v.is_finite() {
+        return "n/a".to_string();
+    }
+    let a = v.abs();
+    if v == 0.0 {
+        return "0".to_string();
+    }
+    if (1e4..1e15).contains(&a) {
+        return grouped(v.round());
+    }
+    if a < 1e-6 {
+        return format!("{v:.2e}");
+    }
+    let decimals = (2 - a.log10().floor() as i32).max(0) as usize;
     format!("{v:.decimals$}")
 }
 
@@ -82,6 +104,17 @@ mod tests {
             (f64::INFINITY, "n/a"),
         ] {
             assert_eq!(number(v), want, "{v}");
+        }
+        for (v, want) in [
+            (-559.8703, "-560"),
+            (12.345, "12.3"),
+            (0.05123, "0.0512"),
+            (1.0, "1.00"),
+            (65_247.3, "65,247"),
+            (0.0, "0"),
+            (f64::NAN, "n/a"),
+        ] {
+            assert_eq!(short(v), want, "{v}");
         }
         assert_eq!(mebibytes(75_540_480.0), "72.0 MiB");
         assert_eq!(with_unit(72.041, "MiB"), "72.0 MiB");

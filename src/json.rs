@@ -216,7 +216,9 @@ fn multiclass(m: &mut serde_json::Map<String, Value>, preds: &Header, mc: &Multi
                         "f1": r.f1,
                         "f1_ci": r.f1_ci,
                         "roc_auc": r.roc_auc,
+                        "roc_auc_ci": r.roc_auc_ci,
                         "average_precision": r.average_precision,
+                        "average_precision_ci": r.average_precision_ci,
                     })
                 })
                 .collect(),

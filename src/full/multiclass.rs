@@ -5,7 +5,7 @@
 
 use crate::clusters::Clusters;
 use crate::data::Floats;
-use crate::metrics::multiclass::MulticlassFull;
+use crate::metrics::multiclass::{ClassBands, MulticlassFull};
 use crate::state::multiclass::MulticlassState;
 use crate::uncertainty::bootstrap::Replicates;
 use crate::uncertainty::{self, IntervalOptions, tasks};
@@ -49,7 +49,7 @@ fn with_bootstrap(
             return result;
         }
         let reps = replicates(labels, scores, k, weights, intervals, clusters, progress);
-        class_f1_intervals(&mut result, &reps, intervals.level);
+        class_intervals(&mut result, &reps, intervals.level);
         let notes = uncertainty::attach(&mut result.metrics, &reps, &|_| None, intervals);
         result.notes.extend(uncertainty::replicate_notes(intervals));
         result.notes.extend(notes);
@@ -71,14 +71,41 @@ fn proportion_intervals(result: &mut MulticlassFull, weighted: bool, iv: &Interv
     result.notes.extend(notes);
 }
 
-/// Each class's F1 interval: the percentile interval of its replicate
-/// values (classes whose F1 is undefined get none).
-pub fn class_f1_intervals(result: &mut MulticlassFull, reps: &Replicates, level: f64) {
+/// Each class's percentile intervals from its replicates: F1 (from the
+/// row pass), one-vs-rest ROC-AUC and average precision (from the class's
+/// sorted pass), and the pointwise bands of its one-vs-rest ROC and
+/// precision–recall curves (as the binary bands). Undefined point values
+/// get no interval.
+pub fn class_intervals(result: &mut MulticlassFull, reps: &Replicates, level: f64) {
     for (row, values) in result.per_class.iter_mut().zip(&reps.per_class_f1) {
         row.f1_ci = row
             .f1
             .and_then(|_| uncertainty::percentile_interval(values, level));
     }
+    let interval = |point: Option<f64>, rep: &Replicates, name: &str| {
+        point.and_then(|_| uncertainty::percentile_interval(rep.of(name)?.0, level))
+    };
+    for (row, rep) in result.per_class.iter_mut().zip(&reps.one_vs_rest) {
+        row.roc_auc_ci = interval(row.roc_auc, rep, "roc_auc");
+        row.average_precision_ci = interval(row.average_precision, rep, "average_precision");
+    }
+    result.class_bands = reps
+        .one_vs_rest
+        .iter()
+        .zip(&result.per_class)
+        .map(|(rep, row)| {
+            (row.roc_auc.is_some() || row.average_precision.is_some()).then(|| {
+                let (tpr_lo, tpr_hi) = uncertainty::band(&rep.tpr, level);
+                let (precision_lo, precision_hi) = uncertainty::band(&rep.precision, level);
+                ClassBands {
+                    tpr_lo,
+                    tpr_hi,
+                    precision_lo,
+                    precision_hi,
+                }
+            })
+        })
+        .collect();
 }
 
 /// The bootstrap replicates of

@@ -50,8 +50,28 @@ pub struct ClassRow {
     pub f1_ci: Option<[f64; 2]>,
     /// One-vs-rest ROC-AUC; `None` when the class has no rows (or only it has).
     pub roc_auc: Option<f64>,
+    /// Its percentile bootstrap interval (as `f1_ci`).
+    pub roc_auc_ci: Option<[f64; 2]>,
     /// One-vs-rest average precision; `None` when the class has no rows.
     pub average_precision: Option<f64>,
+    /// Its percentile bootstrap interval (as `f1_ci`).
+    pub average_precision_ci: Option<[f64; 2]>,
+}
+
+/// One class's pointwise bootstrap bands of its one-vs-rest curves, on
+/// the binary bands' grids ([`crate::full::binary::Bands`]): TPR at FPR
+/// `i / 99` and precision at recall `i / 99`, `None` where a point has no
+/// interval.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ClassBands {
+    /// Lower TPR at each FPR of the grid.
+    pub tpr_lo: Vec<Option<f64>>,
+    /// Upper TPR.
+    pub tpr_hi: Vec<Option<f64>>,
+    /// Lower precision at each recall of the grid.
+    pub precision_lo: Vec<Option<f64>>,
+    /// Upper precision.
+    pub precision_hi: Vec<Option<f64>>,
 }
 
 /// The multiclass full tier's result.
@@ -67,6 +87,10 @@ pub struct MulticlassFull {
     pub reliability: Vec<Bin>,
     /// Notes on classes left out of averages.
     pub notes: Vec<String>,
+    /// With the bootstrap: each class's one-vs-rest curve bands (empty
+    /// without it; `None` for a class whose curves are undefined). Kept for
+    /// the report, not written to JSON (400 numbers per class).
+    pub class_bands: Vec<Option<ClassBands>>,
 }
 
 /// Names of the multiclass metrics for `k` classes, in the module table's
@@ -397,7 +421,9 @@ pub fn point_metrics(sums: &MulticlassSums, names: &[String]) -> MulticlassFull 
                 f1: counts.f1(),
                 f1_ci: None,
                 roc_auc: ovr[c].0,
+                roc_auc_ci: None,
                 average_precision: ovr[c].1,
+                average_precision_ci: None,
             }
         })
         .collect();
@@ -475,5 +501,6 @@ pub fn point_metrics(sums: &MulticlassSums, names: &[String]) -> MulticlassFull 
         per_class,
         reliability: sums.bins.bins(),
         notes,
+        class_bands: Vec::new(),
     }
 }

@@ -197,19 +197,7 @@ pub(super) fn frame(
             .y_label_area_size(56)
             .build_cartesian_2d(x, y)
             .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc(x_desc)
-            .y_desc(y_desc)
-            .x_labels(6)
-            .y_labels(6)
-            .label_style(("sans-serif", 15))
-            .axis_desc_style(("sans-serif", 16))
-            .max_light_lines(1)
-            .light_line_style(RGBColor(242, 242, 242))
-            .bold_line_style(RGBColor(225, 225, 225))
-            .draw()
-            .map_err(err)?;
+        mesh(&mut chart, x_desc, y_desc, 6, (15, 16))?;
         let mut legend = Vec::new();
         draw(&mut chart, &mut legend)?;
         let area = chart.plotting_area().get_pixel_range();
@@ -219,8 +207,32 @@ pub(super) fn frame(
     Ok(buf)
 }
 
+/// The grid and labelled axes of a chart: `labels` labels per axis,
+/// `fonts` the sizes of the tick labels and of the axis names.
+pub(super) fn mesh(
+    chart: &mut Chart,
+    x_desc: &str,
+    y_desc: &str,
+    labels: usize,
+    fonts: (u32, u32),
+) -> Result<(), String> {
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .x_labels(labels)
+        .y_labels(labels)
+        .label_style(("sans-serif", fonts.0))
+        .axis_desc_style(("sans-serif", fonts.1))
+        .max_light_lines(1)
+        .light_line_style(RGBColor(242, 242, 242))
+        .bold_line_style(RGBColor(225, 225, 225))
+        .draw()
+        .map_err(err)
+}
+
 /// A shaded band between two curves.
-fn shade(chart: &mut Chart, band: &super::Band, colour: RGBColor) -> Result<(), String> {
+pub(super) fn shade(chart: &mut Chart, band: &super::Band, colour: RGBColor) -> Result<(), String> {
     let outline: Vec<(f64, f64)> = band
         .x
         .iter()
@@ -265,7 +277,7 @@ pub fn roc(series: &[Series], auc_labels: &[String]) -> Result<String, String> {
 
 /// A ROC chart: the unit square with the dotted chance diagonal; `draw`
 /// adds the curves.
-pub(super) fn roc_frame(
+fn roc_frame(
     caption: &str,
     draw: impl FnOnce(&mut Chart, &mut Vec<Legend>) -> Result<(), String>,
 ) -> Result<String, String> {

@@ -7,7 +7,7 @@
 use std::fmt::Write;
 
 use super::charts::{self, Series};
-use super::task_charts::{self, ForestRow, Reference};
+use super::task_charts::{self, ClassView, ForestRow, Reference};
 use super::{Candidate, Report};
 use crate::metrics::Metric;
 use crate::metrics::registry::{self, Direction};
@@ -112,6 +112,7 @@ td.better .ci, td.worse .ci { color: inherit; }
 .fail { color: var(--worse); font-weight: 600; }
 .inconclusive { color: #8a5a00; font-weight: 600; }
 .charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 18px; }
+.charts > .wide { grid-column: 1 / -1; }
 figure { margin: 0; border: 1px solid var(--line); border-radius: 6px; padding: 6px; background: #fff; }
 figure svg { width: 100%; height: auto; display: block; }
 figcaption { color: var(--muted); font-size: 13px; padding: 4px 6px 2px; }
@@ -125,6 +126,7 @@ details > summary { cursor: pointer; color: #0b5cad; margin: 6px 0; }
   h2 { break-after: avoid; }
   figure, table { break-inside: avoid; }
   .charts { grid-template-columns: 1fr 1fr; }
+  .charts > .wide { grid-column: 1 / -1; }
   details { display: block; }
   details > summary { display: none; }
   td.better, td.worse { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
@@ -348,6 +350,9 @@ fn curves(out: &mut String, r: &Report) {
             ),
         );
     }
+    for c in &r.candidates {
+        decile_delta_chart(out, c, level);
+    }
     for (s, (_, c)) in series.iter().zip(&ms) {
         for (d, title, y, reference) in [
             (
@@ -389,17 +394,8 @@ fn curves(out: &mut String, r: &Report) {
         if !c.per_class.is_empty() {
             class_f1(out, c, level);
         }
-        if !s.curves.class_roc.is_empty() {
-            figure(
-                out,
-                task_charts::class_roc(&c.name, &s.curves.class_roc),
-                &format!(
-                    "{}: one-vs-rest ROC curves of the {} classes with the lowest one-vs-rest ROC-AUC (of {}), weakest first in the legend; dotted: chance.",
-                    esc(&c.name),
-                    s.curves.class_roc.len(),
-                    c.per_class.len()
-                ),
-            );
+        if !s.curves.class_curves.is_empty() {
+            class_panels(out, s, c, &band, level);
         }
         if !c.per_class.is_empty() && !c.confusion.matrix.is_empty() {
             figure(
@@ -431,6 +427,46 @@ fn curves(out: &mut String, r: &Report) {
         }
     }
     out.push_str("</div></section>");
+}
+
+/// One model's one-vs-rest ROC and precision–recall small multiples,
+/// full width.
+fn class_panels(out: &mut String, s: &Series, c: &Candidate, band: &str, level: f64) {
+    let curves = &s.curves.class_curves;
+    let shown = format!(
+        "the {} classes with the lowest one-vs-rest ROC-AUC (of {}), weakest first",
+        curves.len(),
+        c.per_class.len()
+    );
+    let interval = if curves.iter().any(|k| k.auc_ci.is_some()) {
+        format!(" with its {level}% percentile bootstrap interval")
+    } else {
+        String::new()
+    };
+    for (view, caption) in [
+        (
+            ClassView::Roc,
+            format!(
+                "{}: one-vs-rest ROC curves of {shown}; each panel: the class and its AUC{interval}; {band}; dotted: chance.",
+                esc(&c.name)
+            ),
+        ),
+        (
+            ClassView::Pr,
+            format!(
+                "{}: one-vs-rest precision–recall curves of the same classes; each panel: the class and its average precision{interval}; {band}; dotted: the class's share of rows.",
+                esc(&c.name)
+            ),
+        ),
+    ] {
+        out.push_str("<div class=\"wide\">");
+        figure(
+            out,
+            task_charts::class_panels(&c.name, curves, view, s.colour(), s.dash()),
+            &caption,
+        );
+        out.push_str("</div>");
+    }
 }
 
 /// The reliability diagram's caption; it says so when most bins hold too
@@ -873,6 +909,78 @@ fn residuals(out: &mut String, c: &Candidate) {
     out.push_str("</tr></tbody></table>");
 }
 
+/// A decile of the actual value as shown: its range (`short`: three
+/// significant digits, for the chart).
+fn decile_label(d: &super::views::DecileDelta, short: bool) -> String {
+    let f = if short { crate::format::short } else { num };
+    format!("{} to {}", f(d.actual[0]), f(d.actual[1]))
+}
+
+/// A decile's difference as a metric (MAE's direction colours it).
+fn decile_metric(d: &super::views::DecileDelta) -> Metric {
+    Metric {
+        ci: d.ci,
+        ..Metric::point(d.delta)
+    }
+}
+
+/// With a regression baseline: the paired difference of the mean absolute
+/// error per decile of the actual value, as a forest plot.
+fn decile_delta_chart(out: &mut String, c: &Candidate, level: f64) {
+    if c.decile_delta.is_empty() {
+        return;
+    }
+    let rows: Vec<ForestRow> = c
+        .decile_delta
+        .iter()
+        .map(|d| ForestRow {
+            label: decile_label(d, true),
+            value: d.delta,
+            ci: d.ci,
+            flagged: d.ci.is_some_and(|[lo, _]| lo > 0.0),
+        })
+        .collect();
+    figure(
+        out,
+        task_charts::forest(
+            &format!("{}: Δ MAE vs baseline by decile", c.name),
+            "candidate MAE − baseline MAE",
+            &rows,
+            Some(0.0),
+        ),
+        &format!(
+            "{}: the rows split into tenths by the actual value (lowest first), each with the paired difference of the mean absolute error, candidate − baseline; bars: {level}% normal interval; dashed: no difference; ▼ and the second colour: the candidate is worse on those rows (the interval lies above 0).",
+            esc(&c.name)
+        ),
+    );
+}
+
+/// The per-decile differences as a table, coloured as the summary's
+/// deltas.
+fn decile_delta_table(out: &mut String, c: &Candidate) {
+    if c.decile_delta.is_empty() {
+        return;
+    }
+    let _ = write!(
+        out,
+        "<h3>Absolute error by decile of the actual value · {}</h3><table><thead><tr><th>decile</th><th>actual</th><th>rows</th><th>MAE</th><th>baseline MAE</th><th>Δ MAE</th></tr></thead><tbody>",
+        esc(&c.name)
+    );
+    for (i, d) in c.decile_delta.iter().enumerate() {
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>{}</tr>",
+            i + 1,
+            esc(&decile_label(d, false)),
+            d.rows,
+            num(d.candidate_mae),
+            num(d.baseline_mae),
+            delta_cell("mae", Some(&decile_metric(d)))
+        );
+    }
+    out.push_str("</tbody></table><p class=\"meta\">Rows split into tenths by the actual value (ties by row), the same rows for both models; Δ: the weighted mean of each row's paired difference |y − candidate| − |y − baseline| with its normal interval (green: the candidate's error is lower, red: higher).</p>");
+}
+
 fn json_num(v: &serde_json::Value, path: &[&str]) -> Option<f64> {
     let mut cur = v;
     for p in path {
@@ -1042,6 +1150,7 @@ pub fn render(r: &Report) -> String {
     for (_, c) in models(r) {
         per_class(&mut out, c);
         residuals(&mut out, c);
+        decile_delta_table(&mut out, c);
     }
     for c in &r.candidates {
         slices(&mut out, c, &r.headline);

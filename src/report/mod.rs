@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::full::binary::{BinaryFull, DeLongInterval};
 use crate::full::{FullOptions, FullResult, full};
 use crate::metrics::calibration::Bin;
-use crate::metrics::multiclass::{ClassRow, argmax};
+use crate::metrics::multiclass::{ClassRow, MulticlassFull, argmax};
 use crate::metrics::regression::Residuals;
 use crate::metrics::{MetricSet, registry};
 use crate::slices;
@@ -171,6 +171,10 @@ pub struct Candidate {
     pub class_f1_delta: Vec<crate::metrics::Metric>,
     /// Residual quantiles (regression).
     pub residuals: Option<Residuals>,
+    /// With a baseline (regression): both models' mean absolute errors per
+    /// decile of the actual value and their paired difference.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub decile_delta: Vec<views::DecileDelta>,
     /// Per-slice rows.
     pub slices: Vec<SliceRow>,
     /// Inference statistics from the file's metadata.
@@ -252,9 +256,10 @@ pub struct Curves {
     /// Regression: the absolute error's weighted percentiles 0, 1, …, 100
     /// (its distribution function, to overlay models).
     pub abs_error: Vec<f64>,
-    /// Multiclass: one-vs-rest ROC curves of the classes with the lowest
-    /// one-vs-rest ROC-AUC (at most [`views::CLASS_CURVES`]).
-    pub class_roc: Vec<views::ClassCurve>,
+    /// Multiclass: one-vs-rest ROC and precision–recall curves of the
+    /// classes with the lowest one-vs-rest ROC-AUC (at most
+    /// [`views::CLASS_CURVES`]).
+    pub class_curves: Vec<views::ClassCurve>,
 }
 
 /// A confusion matrix.
@@ -517,9 +522,9 @@ fn binary_curves(b: &BinaryFull, source: Source<'_>) -> Curves {
 
 /// The multiclass charts; the right/wrong histogram needs the rows (a
 /// state keeps only the reliability bins).
-fn multiclass_curves(reliability: &[Bin], preds: Option<&Predictions>) -> Curves {
+fn multiclass_curves(m: &MulticlassFull, preds: Option<&Predictions>) -> Curves {
     let mut c = Curves {
-        reliability: reliability.to_vec(),
+        reliability: m.reliability.clone(),
         reliability_of: "the top class's probability".to_string(),
         histogram_of: "top class's probability, right vs wrong".to_string(),
         histogram_axis: "top class's probability".to_string(),
@@ -541,7 +546,7 @@ fn multiclass_curves(reliability: &[Bin], preds: Option<&Predictions>) -> Curves
                 (a, crate::data::Float::to_f64(row[a]))
             })
             .collect());
-        c.class_roc = views::class_roc(labels, scores, k, preds);
+        c.class_curves = views::class_curves(labels, scores, k, preds, m);
         for (name, right) in [("right", true), ("wrong", false)] {
             c.histograms.push(histogram(
                 name.to_string(),
@@ -592,6 +597,28 @@ fn regression_curves(preds: Option<&Predictions>, residuals: &Residuals, level: 
     c
 }
 
+/// With a regression baseline (`aligned`: its rows in the candidate's
+/// order): the per-decile paired differences of the absolute error
+/// ([`views::decile_deltas`]); empty for the other tasks.
+fn decile_deltas(
+    preds: &Predictions,
+    aligned: &Predictions,
+    options: &ReportOptions,
+) -> Vec<views::DecileDelta> {
+    match (&preds.columns, &aligned.columns) {
+        (
+            Columns::Regression { labels, scores },
+            Columns::Regression {
+                scores: baseline, ..
+            },
+        ) => {
+            let w = |r: usize| preds.weights.as_ref().map_or(1.0, |w| w.get(r));
+            views::decile_deltas(labels, scores, baseline, &w, options.full.intervals.level)
+        }
+        _ => Vec::new(),
+    }
+}
+
 fn metadata_json(preds: Option<&Predictions>, key: &str) -> Option<serde_json::Value> {
     preds?
         .metadata
@@ -626,7 +653,7 @@ fn candidate(
             )
         }
         FullResult::Multiclass(m) => (
-            multiclass_curves(&m.reliability, preds),
+            multiclass_curves(m, preds),
             Confusion {
                 labels: header.class_names.clone(),
                 matrix: m.confusion.clone(),
@@ -708,6 +735,7 @@ fn candidate(
         per_class,
         class_f1_delta: Vec::new(),
         residuals,
+        decile_delta: Vec::new(),
         slices,
         inference: metadata_json(preds, "evalkit.inference"),
         provenance: Provenance {
@@ -804,6 +832,7 @@ pub fn build(
                 let mut entry = candidate(name, Source::Rows(preds), &c.candidate, options)?;
                 entry.delta = Some(c.delta.clone());
                 entry.class_f1_delta = c.class_f1_delta.clone();
+                entry.decile_delta = decile_deltas(preds, &aligned, options);
                 if !options.slices.is_empty() {
                     let tests = slices::versus_baseline(
                         preds,

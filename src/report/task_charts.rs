@@ -5,7 +5,7 @@
 
 use plotters::prelude::*;
 
-use super::charts::{Corner, GREY, PALETTE, SIZE, Series, err, frame, line, roc_frame};
+use super::charts::{Corner, GREY, PALETTE, SIZE, Series, err, frame, line, mesh, shade};
 use super::views::Density;
 
 /// Text colour of labels.
@@ -343,34 +343,96 @@ pub fn forest(
     Ok(buf)
 }
 
-/// One-vs-rest ROC curves of one model's weakest classes, each in its own
-/// colour and dash, the legend giving each class's AUC.
-pub fn class_roc(name: &str, curves: &[super::views::ClassCurve]) -> Result<String, String> {
-    roc_frame(
-        &format!("{}: one-vs-rest ROC, weakest classes", short(name, 30)),
-        |chart, legend| {
-            let dashes = [None, Some((9, 4)), Some((2, 3)), Some((14, 4))];
-            for (i, c) in curves.iter().enumerate() {
-                let pts: Vec<(f64, f64)> = c
-                    .curve
-                    .x
-                    .iter()
-                    .copied()
-                    .zip(c.curve.y.iter().copied())
-                    .collect();
-                line(
-                    chart,
-                    pts,
-                    PALETTE[i % PALETTE.len()],
-                    dashes[(i / PALETTE.len() + i) % dashes.len()],
-                    2,
-                    Some(&format!("{} AUC {:.3}", short(&c.class, 14), c.auc)),
-                    legend,
-                )?;
+/// Which one-vs-rest curve [`class_panels`] draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClassView {
+    /// ROC: false against true positive rate, the chance diagonal.
+    Roc,
+    /// Precision–recall, the class's share of rows as the chance level.
+    Pr,
+}
+
+/// Columns of the one-vs-rest small multiples.
+pub const CLASS_PANEL_COLUMNS: usize = 4;
+
+/// One-vs-rest curves of one model's weakest classes as small multiples
+/// (one panel per class, [`CLASS_PANEL_COLUMNS`] to a row, in the given
+/// order): the curve in the model's colour and dash over its bootstrap
+/// band, the chance level dotted, and the class with its AUC (or average
+/// precision) and interval as the panel's title.
+pub fn class_panels(
+    name: &str,
+    curves: &[super::views::ClassCurve],
+    view: ClassView,
+    colour: RGBColor,
+    dash: Option<(u32, u32)>,
+) -> Result<String, String> {
+    let cols = CLASS_PANEL_COLUMNS;
+    let rows = curves.len().div_ceil(cols).max(1);
+    let (pw, ph, title) = (280u32, 250u32, 40u32);
+    let (caption, x_desc, y_desc) = match view {
+        ClassView::Roc => ("one-vs-rest ROC", "FPR", "TPR"),
+        ClassView::Pr => ("one-vs-rest precision–recall", "recall", "precision"),
+    };
+    let mut buf = String::new();
+    {
+        let root = SVGBackend::with_string(&mut buf, (pw * cols as u32, title + ph * rows as u32))
+            .into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let body = root
+            .titled(
+                &format!("{}: {caption}, weakest classes", short(name, 30)),
+                ("sans-serif", 20),
+            )
+            .map_err(err)?;
+        for (panel, c) in body.split_evenly((rows, cols)).iter().zip(curves) {
+            let (value, ci, curve, band) = match view {
+                ClassView::Roc => (Some(c.auc), c.auc_ci, &c.roc, &c.roc_band),
+                ClassView::Pr => (
+                    c.average_precision,
+                    c.average_precision_ci,
+                    &c.pr,
+                    &c.pr_band,
+                ),
+            };
+            let label = match (value, ci) {
+                (Some(v), Some([lo, hi])) => format!("{v:.3} [{lo:.3}, {hi:.3}]"),
+                (Some(v), None) => format!("{v:.3}"),
+                (None, _) => "n/a".to_string(),
+            };
+            let what = if view == ClassView::Roc { "AUC" } else { "AP" };
+            let mut chart = ChartBuilder::on(panel)
+                .caption(
+                    format!("{} · {what} {label}", short(&c.class, 12)),
+                    ("sans-serif", 14),
+                )
+                .margin(8)
+                .x_label_area_size(34)
+                .y_label_area_size(40)
+                .build_cartesian_2d(0.0..1.0, 0.0..1.02)
+                .map_err(err)?;
+            mesh(&mut chart, x_desc, y_desc, 3, (12, 12))?;
+            let mut legend = Vec::new();
+            if let Some(b) = band {
+                shade(&mut chart, b, colour)?;
             }
-            Ok(())
-        },
-    )
+            let chance = match view {
+                ClassView::Roc => vec![(0.0, 0.0), (1.0, 1.0)],
+                ClassView::Pr => vec![(0.0, c.prevalence), (1.0, c.prevalence)],
+            };
+            let grey = RGBColor(190, 190, 190);
+            line(&mut chart, chance, grey, Some((3, 3)), 1, None, &mut legend)?;
+            let pts: Vec<(f64, f64)> = curve
+                .x
+                .iter()
+                .copied()
+                .zip(curve.y.iter().copied())
+                .collect();
+            line(&mut chart, pts, colour, dash, 2, None, &mut legend)?;
+        }
+        root.present().map_err(err)?;
+    }
+    Ok(buf)
 }
 
 /// The absolute error's distribution function of every model, overlaid:

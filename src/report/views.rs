@@ -160,26 +160,8 @@ pub fn deciles(
     (0..10)
         .filter_map(|d| {
             let rows = &order[d * n / 10..(d + 1) * n / 10];
-            let (sw, sw2): (f64, f64) = rows
-                .iter()
-                .map(|&r| (w(r), w(r) * w(r)))
-                .fold((0.0, 0.0), |(a, b), (x, x2)| (a + x, b + x2));
-            if rows.is_empty() || sw <= 0.0 {
-                return None;
-            }
-            let mean = |v: &[f64]| rows.iter().map(|&r| w(r) * v[r]).sum::<f64>() / sw;
-            let (mean_predicted, mean_actual) = (mean(&p), mean(&y));
-            let var = rows
-                .iter()
-                .map(|&r| w(r) * (y[r] - mean_actual).powi(2))
-                .sum::<f64>()
-                / sw;
-            let n_eff = sw * sw / sw2;
-            let ci = (rows.len() >= 2 && n_eff > 1.0).then(|| {
-                // The sample variance (n_eff − 1 in the denominator).
-                let se = (var * n_eff / (n_eff - 1.0) / n_eff).sqrt();
-                [mean_actual - z * se, mean_actual + z * se]
-            });
+            let (mean_actual, ci) = mean_interval(rows, &|r| y[r], w, z)?;
+            let (mean_predicted, _) = mean_interval(rows, &|r| p[r], w, z)?;
             Some(Decile {
                 rows: rows.len(),
                 mean_predicted,
@@ -190,37 +172,165 @@ pub fn deciles(
         .collect()
 }
 
-/// Most classes drawn on the one-vs-rest ROC chart.
+/// One decile of the actual value with a baseline: both models' mean
+/// absolute errors on its rows and their paired difference.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DecileDelta {
+    /// Rows in the decile.
+    pub rows: usize,
+    /// The smallest and largest actual value in it.
+    pub actual: [f64; 2],
+    /// The candidate's weighted mean absolute error.
+    pub candidate_mae: f64,
+    /// The baseline's, on the same rows.
+    pub baseline_mae: f64,
+    /// `candidate_mae − baseline_mae`: the weighted mean of the rows'
+    /// paired differences `|y − p_candidate| − |y − p_baseline|`.
+    pub delta: f64,
+    /// Normal interval of `delta` at the report's level (`None` under two
+    /// rows).
+    pub ci: Option<[f64; 2]>,
+}
+
+/// A weighted mean with its normal interval at `level`: `mean ±
+/// z·sd/√n_eff`, the sample variance over `n_eff = (Σw)²/Σw²` (no interval
+/// under two rows or `n_eff ≤ 1`); `None` without weight.
+fn mean_interval(
+    rows: &[usize],
+    v: &dyn Fn(usize) -> f64,
+    w: &dyn Fn(usize) -> f64,
+    z: f64,
+) -> Option<(f64, Option<[f64; 2]>)> {
+    let (sw, sw2) = rows
+        .iter()
+        .fold((0.0, 0.0), |(a, b), &r| (a + w(r), b + w(r) * w(r)));
+    if rows.is_empty() || sw <= 0.0 {
+        return None;
+    }
+    let mean = rows.iter().map(|&r| w(r) * v(r)).sum::<f64>() / sw;
+    let var = rows
+        .iter()
+        .map(|&r| w(r) * (v(r) - mean).powi(2))
+        .sum::<f64>()
+        / sw;
+    let n_eff = sw * sw / sw2;
+    let ci = (rows.len() >= 2 && n_eff > 1.0).then(|| {
+        // The sample variance (n_eff − 1 in the denominator).
+        let se = (var * n_eff / (n_eff - 1.0) / n_eff).sqrt();
+        [mean - z * se, mean + z * se]
+    });
+    Some((mean, ci))
+}
+
+/// With a baseline: the rows split into tenths by the actual value (ties
+/// by row; a grouping neither model chose, the same rows for both), each
+/// with both models' mean absolute errors and the normal interval of their
+/// paired difference at `level`. `baseline` holds the baseline's
+/// predictions of the same rows. Groups without weight are left out.
+pub fn decile_deltas(
+    labels: &Floats,
+    candidate: &Floats,
+    baseline: &Floats,
+    w: &dyn Fn(usize) -> f64,
+    level: f64,
+) -> Vec<DecileDelta> {
+    let (y, p, b) = (
+        labels.to_f64_vec(),
+        candidate.to_f64_vec(),
+        baseline.to_f64_vec(),
+    );
+    let n = y.len().min(b.len());
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &c| y[a].total_cmp(&y[c]).then(a.cmp(&c)));
+    let z = normal_quantile(0.5 + level / 2.0);
+    let (ec, eb) = (
+        |r: usize| (y[r] - p[r]).abs(),
+        |r: usize| (y[r] - b[r]).abs(),
+    );
+    (0..10)
+        .filter_map(|d| {
+            let rows = &order[d * n / 10..(d + 1) * n / 10];
+            let (delta, ci) = mean_interval(rows, &|r| ec(r) - eb(r), w, z)?;
+            let (candidate_mae, _) = mean_interval(rows, &ec, w, z)?;
+            let (baseline_mae, _) = mean_interval(rows, &eb, w, z)?;
+            Some(DecileDelta {
+                rows: rows.len(),
+                actual: [y[rows[0]], y[rows[rows.len() - 1]]],
+                candidate_mae,
+                baseline_mae,
+                delta,
+                ci,
+            })
+        })
+        .collect()
+}
+
+/// Most classes drawn on the one-vs-rest charts.
 pub const CLASS_CURVES: usize = 8;
 
-/// One class's one-vs-rest ROC curve.
+/// One class's one-vs-rest curves, with the per-class table's values.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClassCurve {
     /// The class's name.
     pub class: String,
     /// Its one-vs-rest ROC-AUC.
     pub auc: f64,
-    /// The curve (FPR, TPR), at most [`super::MAX_POINTS`] / 4 points.
-    pub curve: super::Curve,
+    /// Its percentile bootstrap interval.
+    pub auc_ci: Option<[f64; 2]>,
+    /// The ROC curve (FPR, TPR), at most [`super::MAX_POINTS`] / 4 points.
+    pub roc: super::Curve,
+    /// Its pointwise bootstrap band.
+    pub roc_band: Option<super::Band>,
+    /// Its one-vs-rest average precision.
+    pub average_precision: Option<f64>,
+    /// Its percentile bootstrap interval.
+    pub average_precision_ci: Option<[f64; 2]>,
+    /// The precision–recall curve (recall, precision) from (0, 1), at most
+    /// [`super::MAX_POINTS`] / 4 points.
+    pub pr: super::Curve,
+    /// Its pointwise bootstrap band.
+    pub pr_band: Option<super::Band>,
+    /// The class's share of the rows (or weight): the chance level of
+    /// precision.
+    pub prevalence: f64,
 }
 
-/// The one-vs-rest ROC curves of the [`CLASS_CURVES`] classes with the
-/// lowest one-vs-rest ROC-AUC (weakest first), from each class's column
-/// against the rest; classes without rows on both sides are left out.
-pub fn class_roc(
+/// The one-vs-rest ROC and precision–recall curves of the [`CLASS_CURVES`]
+/// classes with the lowest one-vs-rest ROC-AUC (weakest first), each from
+/// the class's column against the rest, with the AUC, average precision,
+/// intervals and bands of `result` (the full tier's, which the per-class
+/// table shows); classes without rows on both sides are left out.
+pub fn class_curves(
     labels: &[u32],
     scores: &Floats,
     k: usize,
     preds: &crate::data::Predictions,
+    result: &crate::metrics::multiclass::MulticlassFull,
 ) -> Vec<ClassCurve> {
-    let mut curves: Vec<ClassCurve> = (0..k)
-        .filter_map(|c| {
+    let grid: Vec<f64> = (0..crate::uncertainty::bootstrap::BAND_POINTS)
+        .map(|i| i as f64 / (crate::uncertainty::bootstrap::BAND_POINTS - 1) as f64)
+        .collect();
+    let mut weakest: Vec<(usize, f64)> = result
+        .per_class
+        .iter()
+        .filter_map(|r| Some((r.class, r.roc_auc?)))
+        .filter(|&(c, _)| c < k)
+        .collect();
+    weakest.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+    weakest.truncate(CLASS_CURVES);
+    weakest
+        .into_iter()
+        .filter_map(|(c, auc)| {
+            let row = result.per_class.iter().find(|r| r.class == c)?;
             let y: Vec<u8> = labels.iter().map(|&l| (l as usize == c) as u8).collect();
             let col = crate::metrics::multiclass::column(scores, k, c);
             let curve =
                 crate::metrics::curves::BinaryCurve::build(&y, &col, preds.weights.as_ref());
-            let auc = curve.roc_auc().ok()?;
-            let (x, y): (Vec<f64>, Vec<f64>) = curve.roc_points().into_iter().unzip();
+            let (p, n) = (curve.positives(), curve.negatives());
+            let (fx, fy): (Vec<f64>, Vec<f64>) = curve.roc_points().into_iter().unzip();
+            let (rx, ry): (Vec<f64>, Vec<f64>) =
+                std::iter::once((0.0, 1.0)).chain(curve.pr_points()).unzip();
+            let bands = result.class_bands.get(c).and_then(Option::as_ref);
             Some(ClassCurve {
                 class: preds
                     .class_names
@@ -228,13 +338,17 @@ pub fn class_roc(
                     .cloned()
                     .unwrap_or_else(|| c.to_string()),
                 auc,
-                curve: super::downsample(&x, &y, super::MAX_POINTS / 4),
+                auc_ci: row.roc_auc_ci,
+                roc: super::downsample(&fx, &fy, super::MAX_POINTS / 4),
+                roc_band: bands.and_then(|b| super::band(&grid, &b.tpr_lo, &b.tpr_hi)),
+                average_precision: row.average_precision,
+                average_precision_ci: row.average_precision_ci,
+                pr: super::downsample(&rx, &ry, super::MAX_POINTS / 4),
+                pr_band: bands.and_then(|b| super::band(&grid, &b.precision_lo, &b.precision_hi)),
+                prevalence: p / (p + n),
             })
         })
-        .collect();
-    curves.sort_by(|a, b| a.auc.total_cmp(&b.auc));
-    curves.truncate(CLASS_CURVES);
-    curves
+        .collect()
 }
 
 #[cfg(test)]
@@ -256,6 +370,48 @@ mod tests {
         let [lo, hi] = d[0].ci.unwrap();
         assert!((hi - 9.0 - normal_quantile(0.975) * se).abs() < 1e-12);
         assert!((9.0 - lo - normal_quantile(0.975) * se).abs() < 1e-12);
+    }
+
+    #[test]
+    fn decile_deltas_weigh_rows_and_skip_weightless_deciles() {
+        // 20 rows, actual 0..20: two rows per decile. The candidate is off
+        // by 1 everywhere, the baseline by 3 on odd rows.
+        let y: Vec<f64> = (0..20).map(f64::from).collect();
+        let c: Vec<f64> = y.iter().map(|v| v + 1.0).collect();
+        let b: Vec<f64> = y
+            .iter()
+            .map(|&v| {
+                if v as usize % 2 == 1 {
+                    v - 3.0
+                } else {
+                    v + 1.0
+                }
+            })
+            .collect();
+        // Weight 3 on odd rows; the last decile weighs nothing.
+        let w = |r: usize| match r {
+            18 | 19 => 0.0,
+            r if r % 2 == 1 => 3.0,
+            _ => 1.0,
+        };
+        let d = decile_deltas(
+            &Floats::from(y),
+            &Floats::from(c),
+            &Floats::from(b),
+            &w,
+            0.95,
+        );
+        assert_eq!(d.len(), 9);
+        // Each decile: differences 0 (weight 1) and −2 (weight 3).
+        assert_eq!(d[0].actual, [0.0, 1.0]);
+        assert_eq!(d[0].delta, -1.5);
+        assert_eq!(d[0].candidate_mae, 1.0);
+        assert_eq!(d[0].baseline_mae, 2.5);
+        // n_eff = 16/10; weighted variance 0.75; sample variance × n_eff/(n_eff − 1).
+        let se = (0.75f64 * 1.6 / 0.6 / 1.6).sqrt();
+        let [lo, hi] = d[0].ci.unwrap();
+        assert!((hi + 1.5 - normal_quantile(0.975) * se).abs() < 1e-12);
+        assert!((-1.5 - lo - normal_quantile(0.975) * se).abs() < 1e-12);
     }
 
     #[test]

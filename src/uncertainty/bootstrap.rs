@@ -244,6 +244,11 @@ pub struct Replicates {
     /// Multiclass: `per_class_f1[c][r]`, class `c`'s F1 in replicate `r`
     /// (NaN where undefined); empty for the other tasks.
     pub per_class_f1: Vec<Vec<f64>>,
+    /// Multiclass: class `c`'s one-vs-rest replicates (its lean binary pass:
+    /// ROC-AUC, average precision and the ROC and precision–recall band
+    /// points are meaningful, its other values are not); empty for the
+    /// other tasks and in differences.
+    pub one_vs_rest: Vec<Replicates>,
 }
 
 /// Per-position data of the pass, in score order.
@@ -916,6 +921,7 @@ pub fn replicates(
         f1,
         grid,
         per_class_f1: Vec::new(),
+        one_vs_rest: Vec::new(),
     }
 }
 
@@ -936,6 +942,7 @@ impl Replicates {
             f1: Vec::new(),
             grid: Vec::new(),
             per_class_f1: Vec::new(),
+            one_vs_rest: Vec::new(),
         }
     }
 

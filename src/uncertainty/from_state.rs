@@ -97,6 +97,7 @@ pub fn binary_replicates(
         f1: all.iter().map(|r| r.f1.clone()).collect(),
         grid,
         per_class_f1: Vec::new(),
+        one_vs_rest: Vec::new(),
     }
 }
 

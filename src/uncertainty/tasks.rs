@@ -399,6 +399,7 @@ pub fn multiclass_replicates(
     jackknife.truncate(names.len());
     Replicates {
         per_class_f1,
+        one_vs_rest: ovr,
         ..Replicates::metrics(names, values, jackknife)
     }
 }

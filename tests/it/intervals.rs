@@ -473,6 +473,36 @@ fn multiclass_and_regression_intervals_equal_the_reference() {
         }
     }
 
+    // Each class's one-vs-rest ROC-AUC and average precision interval: the
+    // percentile interval of the class's value on each replicate's weighted
+    // rows (the sorted one-vs-rest pass against the unsorted point path).
+    type Pick = fn(&evalkit::metrics::multiclass::ClassRow) -> (Option<f64>, Option<[f64; 2]>);
+    let picks: [(&str, Pick); 2] = [
+        ("roc_auc", |r| (r.roc_auc, r.roc_auc_ci)),
+        ("average_precision", |r| {
+            (r.average_precision, r.average_precision_ci)
+        }),
+    ];
+    for (c, row) in got.iter().enumerate() {
+        for (name, pick) in picks {
+            let mut v: Vec<f64> = per_replicate.iter().filter_map(|p| pick(&p[c]).0).collect();
+            assert_eq!(v.len(), b, "class {c}: {name} defined in every replicate");
+            v.sort_by(f64::total_cmp);
+            let want = percentile(&v, 0.95);
+            let ci = pick(row)
+                .1
+                .unwrap_or_else(|| panic!("class {c}: no {name} interval"));
+            for j in 0..2 {
+                assert!(
+                    (ci[j] - want[j]).abs() <= 1e-12,
+                    "class {c} {name}[{j}]: {} vs {}",
+                    ci[j],
+                    want[j]
+                );
+            }
+        }
+    }
+
     // Stratified replicates keep each class's count, in the row pass and
     // in every one-vs-rest pass.
     let strat = IntervalOptions {

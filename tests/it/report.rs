@@ -509,25 +509,106 @@ fn task_views_hold_the_rows() {
             }
         }
     }
-    // The one-vs-rest curves: the weakest classes, their AUCs the per-class
-    // table's.
+    // The one-vs-rest curves: the weakest classes, their AUCs, average
+    // precisions and intervals the per-class table's, each curve inside
+    // its band's x range, the PR chance level the class's share of rows.
     let cand = &report.candidates[0];
-    let curves = &cand.curves.class_roc;
+    let curves = &cand.curves.class_curves;
     assert_eq!(curves.len(), evalkit::report::views::CLASS_CURVES);
     for w in curves.windows(2) {
         assert!(w[0].auc <= w[1].auc);
     }
+    let total: f64 = cand.per_class.iter().map(|r| r.support).sum();
     for c in curves {
         let i = cand.classes.iter().position(|n| *n == c.class).unwrap();
-        let want = cand.per_class[i].roc_auc.unwrap();
+        let row = &cand.per_class[i];
+        let want = row.roc_auc.unwrap();
         assert!(
             (c.auc - want).abs() < 1e-12,
             "{}: {} vs {want}",
             c.class,
             c.auc
         );
-        assert!(c.curve.x.len() <= evalkit::report::MAX_POINTS / 4);
+        assert_eq!(c.average_precision, row.average_precision);
+        assert_eq!(
+            (c.auc_ci, c.average_precision_ci),
+            (row.roc_auc_ci, row.average_precision_ci)
+        );
+        let [lo, hi] = c
+            .auc_ci
+            .expect("the default bootstrap gives an AUC interval");
+        assert!(
+            lo <= c.auc && c.auc <= hi,
+            "{}: {lo} {} {hi}",
+            c.class,
+            c.auc
+        );
+        assert_eq!(c.prevalence, row.support / total);
+        for (curve, start, end) in [
+            (&c.roc, (0.0, 0.0), (1.0, 1.0)),
+            (&c.pr, (0.0, 1.0), (1.0, f64::NAN)),
+        ] {
+            assert!(curve.x.len() <= evalkit::report::MAX_POINTS / 4);
+            assert_eq!((curve.x[0], curve.y[0]), start);
+            assert_eq!(*curve.x.last().unwrap(), end.0);
+            if end.1.is_finite() {
+                assert_eq!(*curve.y.last().unwrap(), end.1);
+            }
+        }
+        // The PR curve ends at recall 1 with precision the share of rows.
+        assert!((c.pr.y.last().unwrap() - c.prevalence).abs() < 1e-12);
+        // The class's own band: it holds the class's ROC curve (up to the
+        // down-sampling) at nearly every point.
+        let b = c.roc_band.as_ref().unwrap();
+        let tpr_at = |x: f64| {
+            let k = c.roc.x.partition_point(|&v| v <= x).max(1) - 1;
+            c.roc.y[k]
+        };
+        let inside =
+            b.x.iter()
+                .zip(b.lo.iter().zip(&b.hi))
+                .filter(|&(&x, (&l, &h))| tpr_at(x) >= l - 0.02 && tpr_at(x) <= h + 0.02)
+                .count();
+        assert!(
+            inside * 10 >= b.x.len() * 9,
+            "{}: {inside} of {}",
+            c.class,
+            b.x.len()
+        );
+        for band in [&c.roc_band, &c.pr_band] {
+            let b = band.as_ref().expect("the default bootstrap gives bands");
+            assert!(b.x.len() > 50 && b.x.len() <= 100, "{}", b.x.len());
+            assert!(
+                b.lo.iter()
+                    .zip(&b.hi)
+                    .all(|(l, h)| l <= h && *l >= 0.0 && *h <= 1.0)
+            );
+        }
     }
+    // Without the bootstrap: curves, no bands or intervals.
+    let plain = build(
+        std::slice::from_ref(&preds),
+        None,
+        &ReportOptions {
+            full: evalkit::full::FullOptions {
+                intervals: evalkit::uncertainty::IntervalOptions {
+                    replicates: 0,
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+            ..ReportOptions::default()
+        },
+        &|_, _| {},
+    )
+    .unwrap();
+    let plain = &plain.candidates[0].curves.class_curves;
+    assert_eq!(plain.len(), curves.len());
+    assert!(
+        plain
+            .iter()
+            .all(|c| c.roc_band.is_none() && c.pr_band.is_none() && c.auc_ci.is_none())
+    );
     let html = evalkit::report::html::render(&report);
     let table = &html[html.find("Most confused").unwrap()..];
     let first = format!("<tr><td>{}</td><td>{}</td><td>{}</td>", at.0, at.1, best);
@@ -611,6 +692,20 @@ fn multiclass_report_with_a_baseline_shows_per_class_differences() {
     assert!(html.contains("<th>Δ F1 vs baseline</th>"));
 }
 
+/// The report of `cand` against `base` with the default options.
+fn versus(
+    cand: &evalkit::data::Predictions,
+    base: &evalkit::data::Predictions,
+) -> evalkit::report::Report {
+    build(
+        std::slice::from_ref(cand),
+        Some(base),
+        &ReportOptions::default(),
+        &|_, _| {},
+    )
+    .unwrap()
+}
+
 /// With a regression baseline, both models' absolute-error percentiles are
 /// there (101, rising, the median at the rows' median error) and the page
 /// overlays them.
@@ -627,13 +722,7 @@ fn regression_errors_of_both_models_are_overlaid() {
                 .collect::<Vec<f64>>(),
         );
     }
-    let report = build(
-        std::slice::from_ref(&cand),
-        Some(&base),
-        &ReportOptions::default(),
-        &|_, _| {},
-    )
-    .unwrap();
+    let report = versus(&cand, &base);
     for (c, p) in [
         (&report.candidates[0], &cand),
         (report.baseline.as_ref().unwrap(), &base),
@@ -657,4 +746,76 @@ fn regression_errors_of_both_models_are_overlaid() {
     }
     let html = evalkit::report::html::render(&report);
     assert!(html.contains("Absolute error, every model"));
+}
+
+/// With a regression baseline, each decile of the actual value carries
+/// both models' mean absolute errors and the normal interval of their
+/// paired difference, as recomputed here from the rows; the deciles'
+/// differences average (by rows) to the whole data's MAE difference.
+#[test]
+fn regression_decile_deltas_are_paired_differences() {
+    let cand = read(&fixture("regression.arrow"), &[]);
+    let mut base = cand.clone();
+    let evalkit::data::Columns::Regression { labels, scores } = &cand.columns else {
+        unreachable!()
+    };
+    let (y, p) = (labels.to_f64_vec(), scores.to_f64_vec());
+    // A baseline worse on high actual values, better on low ones.
+    let b: Vec<f64> = p
+        .iter()
+        .zip(&y)
+        .map(|(p, y)| {
+            if *y < 0.0 {
+                *y + 0.1 * (p - y)
+            } else {
+                p + 0.3 * y.abs() + 5.0
+            }
+        })
+        .collect();
+    if let evalkit::data::Columns::Regression { scores, .. } = &mut base.columns {
+        *scores = evalkit::data::Floats::from(b.clone());
+    }
+    let report = versus(&cand, &base);
+    let c = &report.candidates[0];
+    let got = &c.decile_delta;
+    assert_eq!(got.len(), 10);
+    assert!(report.baseline.as_ref().unwrap().decile_delta.is_empty());
+    let n = y.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &c| y[a].total_cmp(&y[c]).then(a.cmp(&c)));
+    let z = 1.959_963_984_540_054;
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
+    let mut weighted = 0.0;
+    for (d, g) in got.iter().enumerate() {
+        let rows = &order[d * n / 10..(d + 1) * n / 10];
+        let m = rows.len() as f64;
+        let diff: Vec<f64> = rows
+            .iter()
+            .map(|&r| (y[r] - p[r]).abs() - (y[r] - b[r]).abs())
+            .collect();
+        let mean = diff.iter().sum::<f64>() / m;
+        let sd = (diff.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (m - 1.0)).sqrt();
+        let mae_c = rows.iter().map(|&r| (y[r] - p[r]).abs()).sum::<f64>() / m;
+        let mae_b = rows.iter().map(|&r| (y[r] - b[r]).abs()).sum::<f64>() / m;
+        assert_eq!(g.rows, rows.len());
+        assert_eq!(g.actual, [y[rows[0]], y[rows[rows.len() - 1]]]);
+        assert!(close(g.candidate_mae, mae_c) && close(g.baseline_mae, mae_b));
+        assert!(close(g.delta, mean), "decile {d}: {} vs {mean}", g.delta);
+        let [lo, hi] = g.ci.unwrap();
+        assert!(close(lo, mean - z * sd / m.sqrt()) && close(hi, mean + z * sd / m.sqrt()));
+        weighted += g.delta * m;
+    }
+    let whole = c.delta.as_ref().unwrap().value("mae").unwrap();
+    assert!(close(weighted / n as f64, whole), "{weighted} vs {whole}");
+    // The baseline is better on the lowest decile (the candidate worse:
+    // red, flagged in the chart) and worse on the highest (green).
+    assert!(got[0].ci.unwrap()[0] > 0.0 && got[9].ci.unwrap()[1] < 0.0);
+    let html = evalkit::report::html::render(&report);
+    let table = &html[html
+        .find("Absolute error by decile of the actual value")
+        .unwrap()..];
+    let rows: Vec<&str> = table.split("<tr>").skip(2).take(10).collect();
+    assert!(rows[0].contains("class=\"worse\""), "{}", rows[0]);
+    assert!(rows[9].contains("class=\"better\""), "{}", rows[9]);
+    assert!(html.contains("Δ MAE vs baseline by decile"));
 }
