@@ -68,6 +68,16 @@ fn header(preds: &Header, tier: &str) -> serde_json::Map<String, Value> {
     m
 }
 
+/// Adds the operating points (`operating_points`, when any were asked
+/// for) to a full-tier document.
+pub fn add_operating_points(doc: &mut Value, points: &[crate::operating::OperatingPoint]) {
+    if !points.is_empty()
+        && let Some(m) = doc.as_object_mut()
+    {
+        m.insert("operating_points".into(), json!(points));
+    }
+}
+
 /// Says in a full or compare document which clusters the bootstrap
 /// resampled: `"clusters": {"column": …, "count": …}`, or `null` for rows.
 pub fn set_clusters(doc: &mut Value, clusters: Option<&crate::clusters::Clusters>) {

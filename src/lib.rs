@@ -53,6 +53,7 @@ pub mod infer;
 pub mod json;
 pub mod metrics;
 pub mod multiplicity;
+pub mod operating;
 pub mod output_file;
 pub mod power;
 pub mod report;

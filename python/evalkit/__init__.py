@@ -211,6 +211,14 @@ class Result:
     def warnings(self) -> List[str]:
         return list(self._doc.get("warnings", []))
 
+    @property
+    def operating_points(self) -> List[Dict[str, Any]]:
+        """The operating points asked for (binary ``full``): each with its
+        ``constraint``, ``objective``, ``threshold`` (``None`` with a
+        ``reason`` when none qualifies), ``bound``, ``metrics`` and the
+        optimism-corrected ``expected`` metrics."""
+        return json.loads(json.dumps(self._doc.get("operating_points", [])))
+
     def __getitem__(self, name: str) -> Metric:
         try:
             return self.metrics[name]
@@ -293,10 +301,18 @@ def full(
     score_kind: Optional[str] = None,
     weights: Optional[ArrayLike] = None,
     cluster: Optional[ArrayLike] = None,
+    operating_points: Sequence[str] = (),
+    certified: bool = True,
 ) -> Result:
     """The full tier: every metric of the task with bootstrap intervals
     (``bootstrap=0`` turns them off; ROC-AUC keeps DeLong's). The GIL is
     released while it runs.
+
+    ``operating_points`` (binary): constraints such as ``"precision>=0.95"``
+    or ``"fpr<=0.01,maximize=recall"``, as ``evalkit full --operating-point``;
+    each threshold is certified at the constraint's one-sided Clopper–Pearson
+    bound unless ``certified=False``. The results are in
+    ``result.operating_points`` (dicts, as the CLI's JSON).
 
     ``cluster``: one id per row (user, patient, session, query); the
     bootstrap then resamples whole clusters, and ROC-AUC's analytic interval
@@ -312,8 +328,25 @@ def full(
     g = _clusters(cluster)
     if g is not None:
         _same_length(y, g, "cluster ids")
+    if isinstance(operating_points, str):
+        operating_points = [operating_points]
     doc = _evalkit.full(
-        y, s, w, task, score_kind, bootstrap, ci, method, resample, seed, threshold, thresholds, "arrays", g
+        y,
+        s,
+        w,
+        task,
+        score_kind,
+        bootstrap,
+        ci,
+        method,
+        resample,
+        seed,
+        threshold,
+        thresholds,
+        "arrays",
+        g,
+        list(operating_points),
+        certified,
     )
     return Result(json.loads(doc), (y, s, w, task, score_kind))
 

@@ -39,6 +39,8 @@ def full(
     thresholds: int = 1000,
     name: str = "arrays",
     cluster: Optional[Any] = None,
+    operating_points: List[str] = ...,
+    certified: bool = True,
 ) -> str: ...
 def compare(
     y_true: Any,

@@ -336,7 +336,7 @@ fn fast(
 
 /// The full tier; returns the CLI's `full --json` document.
 #[pyfunction]
-#[pyo3(signature = (y_true, y_score, weights=None, task=None, score_kind=None, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds=1000, name="arrays", cluster=None))]
+#[pyo3(signature = (y_true, y_score, weights=None, task=None, score_kind=None, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds=1000, name="arrays", cluster=None, operating_points=Vec::new(), certified=true))]
 #[allow(clippy::too_many_arguments)]
 fn full(
     py: Python<'_>,
@@ -354,14 +354,25 @@ fn full(
     thresholds: usize,
     name: &str,
     cluster: Option<&Bound<'_, PyAny>>,
+    operating_points: Vec<String>,
+    certified: bool,
 ) -> PyResult<String> {
     let mut preds = predictions(py, name, y_true, y_score, weights, task, score_kind)?;
     with_clusters(py, &mut preds, cluster)?;
     let options = full_options(threshold, thresholds, bootstrap, ci, method, resample, seed)?;
+    let specs = operating_points
+        .iter()
+        .map(|s| s.parse::<evalkit::operating::Spec>())
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(UsageError::new_err)?;
     let doc = compute(py, || {
+        evalkit::operating::check_task(&specs, &preds.header())?;
         let r = evalkit::full::full(&preds, &options)?;
+        let points =
+            evalkit::operating::for_result(&r, Some(&preds), &specs, certified, &options.intervals);
         let mut doc = evalkit::json::full(&preds.header(), &options, &r);
         evalkit::json::set_clusters(&mut doc, preds.clusters.as_ref());
+        evalkit::json::add_operating_points(&mut doc, &points);
         Ok(doc)
     })?;
     json(&doc)

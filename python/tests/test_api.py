@@ -427,3 +427,24 @@ def test_count_methods_equal_the_cli(method):
     assert got["metrics"]["specificity"]["method"] == method
     with pytest.raises(evalkit.UsageError, match="percentile, bca, wilson or clopper-pearson"):
         evalkit.full(np.array([0, 1]), np.array([0.2, 0.8]), method="exact")
+
+
+def test_operating_points_equal_the_cli():
+    path = os.path.join(FIX, "binary_balanced.arrow")
+    asks = ["precision>=0.9", "fpr<=0.05,maximize=f1", "specificity>=0.999"]
+    flags = [a for ask in asks for a in ("--operating-point", ask)]
+    want = cli_json("full", path, "--bootstrap", "64", *flags)
+    f = evalkit.read_predictions(path)
+    got = evalkit.full(f.y_true, f.y_score, bootstrap=64, operating_points=asks)
+    assert got.operating_points == want["operating_points"]
+    first, _, infeasible = got.operating_points
+    assert first["bound"]["value"] >= 0.9 and first["metrics"]["precision"]["ci"] is not None
+    assert infeasible["threshold"] is None and "negatives" in infeasible["reason"]
+    plain = evalkit.full(f.y_true, f.y_score, bootstrap=0, operating_points="precision>=0.9", certified=False)
+    assert plain.operating_points[0]["certified"] is False
+    # The point-estimate choice is at least as bold as the certified one.
+    assert plain.operating_points[0]["threshold"] <= first["threshold"]
+    with pytest.raises(evalkit.UsageError, match="no >= or <="):
+        evalkit.full(f.y_true, f.y_score, bootstrap=0, operating_points=["precision>0.9"])
+    with pytest.raises(evalkit.UsageError, match="binary classifier"):
+        evalkit.full(np.array([1.0, 2.0, 3.0]), np.array([1.5, 2.0, 2.5]), bootstrap=0, operating_points=["recall>=0.5"])

@@ -127,6 +127,11 @@ impl MetricSet {
         self.0.iter().find(|(n, _)| n == name).map(|(_, m)| m)
     }
 
+    /// The metric called `name`, to change.
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut Metric> {
+        self.0.iter_mut().find(|(n, _)| n == name).map(|(_, m)| m)
+    }
+
     /// The value of the metric called `name`, when defined.
     pub fn value(&self, name: &str) -> Option<f64> {
         self.get(name).and_then(|m| m.value)

@@ -102,7 +102,21 @@ fn pair_key(seed: u64, pair: usize) -> u32 {
 /// are mapped through the Poisson(1) distribution function.
 pub fn poisson_weight(seed: u64, replicate: usize, row: u32) -> u32 {
     let rh = row_hash(crate::rng::stream_key(seed, POISSON_STREAM), row);
-    let w = kernel::triple32(rh ^ pair_key(seed, replicate / 2));
+    poisson_of_hash(replicate_key(seed, replicate), replicate, rh)
+}
+
+/// The key of `replicate`'s pair, for [`poisson_of_hash`].
+pub(crate) fn replicate_key(seed: u64, replicate: usize) -> u32 {
+    pair_key(seed, replicate / 2)
+}
+
+/// The Poisson(1) weight in `replicate` (whose pair key is `key`,
+/// [`replicate_key`]) of the unit whose hash is `hash` ([`unit_hashes`]):
+/// [`poisson_weight`] and [`poisson_weight_clustered`] with the hashes
+/// computed once.
+#[inline(always)]
+pub(crate) fn poisson_of_hash(key: u32, replicate: usize, hash: u32) -> u32 {
+    let w = kernel::triple32(hash ^ key);
     kernel::poisson_of((w >> (16 * (replicate % 2))) & 0xFFFF) as u32
 }
 
@@ -118,8 +132,7 @@ pub(crate) fn cluster_hash(cluster_key: u64, cluster: u64) -> u32 {
 /// as [`poisson_weight`], with the cluster's hash in place of the row's.
 pub fn poisson_weight_clustered(seed: u64, replicate: usize, cluster: u64) -> u32 {
     let h = cluster_hash(crate::rng::stream_key(seed, CLUSTER_STREAM), cluster);
-    let w = kernel::triple32(h ^ pair_key(seed, replicate / 2));
-    kernel::poisson_of((w >> (16 * (replicate % 2))) & 0xFFFF) as u32
+    poisson_of_hash(replicate_key(seed, replicate), replicate, h)
 }
 
 /// The hashes of the Poisson weights of `rows`, indexed like them: one per

@@ -16,6 +16,7 @@ mod hostile;
 mod infer;
 mod intervals;
 mod multiplicity;
+mod operating;
 mod power;
 mod properties;
 mod report;

@@ -192,6 +192,17 @@ pub struct FullArgs {
     /// Slices with fewer rows get point metrics but no intervals.
     #[arg(long, value_name = "N", default_value_t = evalkit::slices::DEFAULT_MIN_ROWS, allow_negative_numbers = true)]
     pub min_slice: usize,
+    /// An operating point (binary): the threshold meeting a constraint,
+    /// `precision>=X`, `recall>=X`, `specificity>=X` or `fpr<=X`, with an
+    /// objective (`,maximize=recall`; default: recall, or precision for a
+    /// recall constraint), certified at the constraint's confidence bound.
+    /// Repeat for several.
+    #[arg(long = "operating-point", value_name = "CONSTRAINT[,OBJECTIVE]")]
+    pub operating_point: Vec<evalkit::operating::Spec>,
+    /// Choose operating points by their point estimates instead of
+    /// certifying them.
+    #[arg(long, requires = "operating_point")]
+    pub uncertified: bool,
     /// Print one JSON document instead of a table.
     #[arg(long)]
     pub json: bool,

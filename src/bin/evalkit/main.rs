@@ -204,6 +204,7 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
             let preds = read_predictions(&inputs[0], &read)?;
             let options = a.tier.options();
             evalkit::full::check_options(&options)?;
+            evalkit::operating::check_task(&a.operating_point, &preds.header())?;
             // Slice keys are checked before the overall run's work.
             for by in &slicings {
                 evalkit::slices::groups(&preds, by)?;
@@ -214,6 +215,14 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
             })?;
             bar.finish();
             warn(&result.warnings());
+            let points = evalkit::operating::for_result(
+                &result,
+                Some(&preds),
+                &a.operating_point,
+                !a.uncertified,
+                &options.intervals,
+            );
+            warn(&operating_notes(&points));
             let slices = if slicings.is_empty() {
                 Vec::new()
             } else {
@@ -226,6 +235,7 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
             if a.json {
                 let mut doc = evalkit::json::full(&preds.header(), &options, &result);
                 evalkit::json::set_clusters(&mut doc, preds.clusters.as_ref());
+                evalkit::json::add_operating_points(&mut doc, &points);
                 if !slicings.is_empty() {
                     evalkit::json::add_slices(
                         &mut doc,
@@ -237,6 +247,7 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
                 emit_json(&doc)?;
             } else {
                 let mut text = output::full(&preds.header(), &options, &result);
+                text.push_str(&output::operating_points(&points, options.intervals.level));
                 if !slicings.is_empty() {
                     text.push_str(&output::slices(&options, a.min_slice, &slices));
                 }
@@ -563,11 +574,20 @@ fn full_from_state(
         // The folder or glob as given, not its first file.
         file.header.path = a.preds[0].clone();
     }
+    evalkit::operating::check_task(&a.operating_point, &file.header)?;
     let bar = progress::Bar::new("bootstrap");
     let result =
         evalkit::full::full_state(&file, &options, &|done, total| bar.update(done, total))?;
     bar.finish();
     warn(&result.warnings());
+    let points = evalkit::operating::for_result(
+        &result,
+        None,
+        &a.operating_point,
+        !a.uncertified,
+        &options.intervals,
+    );
+    warn(&operating_notes(&points));
     let slices = if slicings.is_empty() {
         Vec::new()
     } else {
@@ -584,18 +604,31 @@ fn full_from_state(
     };
     if a.json {
         let mut doc = evalkit::json::full(&file.header, &options, &result);
+        evalkit::json::add_operating_points(&mut doc, &points);
         if !slicings.is_empty() {
             evalkit::json::add_slices(&mut doc, file.header.weighted, a.min_slice, &slices);
         }
         emit_json(&doc)?;
     } else {
         let mut text = output::full(&file.header, &options, &result);
+        text.push_str(&output::operating_points(&points, options.intervals.level));
         if !slicings.is_empty() {
             text.push_str(&output::slices(&options, a.min_slice, &slices));
         }
         emit(&text)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The operating points' notes, each said once.
+fn operating_notes(points: &[evalkit::operating::OperatingPoint]) -> Vec<String> {
+    let mut notes: Vec<String> = Vec::new();
+    for n in points.iter().flat_map(|p| &p.notes) {
+        if !notes.contains(n) {
+            notes.push(n.clone());
+        }
+    }
+    notes
 }
 
 /// Writes a state file and says what it holds on standard error.

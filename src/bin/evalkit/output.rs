@@ -893,3 +893,74 @@ pub fn power(o: &evalkit::power::PowerOptions, r: &evalkit::power::PowerResult) 
     ]));
     out
 }
+
+/// The operating points: the choice and the rates there (with intervals),
+/// then the optimism-corrected estimate, then why a point has no threshold.
+pub fn operating_points(points: &[evalkit::operating::OperatingPoint], level: f64) -> String {
+    let mut out = String::new();
+    let Some(first) = points.first() else {
+        return out;
+    };
+    let pct = format!("{}%", level * 100.0);
+    let _ = writeln!(
+        out,
+        "\noperating points ({})",
+        if first.certified {
+            format!(
+                "certified: the constraint holds at its one-sided {pct} Clopper–Pearson bound, thresholds tried in a fixed sequence"
+            )
+        } else {
+            "uncertified: chosen by point estimates".to_string()
+        }
+    );
+    let rates = ["precision", "recall", "fpr", "f1"];
+    let cell = |m: &MetricSet, name: &str| match m.get(name) {
+        Some(m) => match (m.value, m.ci) {
+            (Some(v), Some([lo, hi])) => format!("{} [{}, {}]", num(v), num(lo), num(hi)),
+            (Some(v), None) => num(v),
+            (None, _) => "n/a".to_string(),
+        },
+        None => "n/a".to_string(),
+    };
+    let mut header: Vec<String> = ["constraint", "objective", "threshold"]
+        .map(str::to_string)
+        .to_vec();
+    if first.certified {
+        header.push("bound".to_string());
+    }
+    header.extend(rates.map(str::to_string));
+    let mut rows = vec![header];
+    for p in points {
+        let mut row = vec![p.constraint.clone(), p.objective.clone(), opt(p.threshold)];
+        if first.certified {
+            row.push(p.bound.as_ref().map_or("n/a".to_string(), |b| num(b.value)));
+        }
+        row.extend(rates.map(|r| cell(&p.metrics, r)));
+        rows.push(row);
+    }
+    out.push_str(&table(&rows));
+    if points.iter().any(|p| p.expected.is_some()) {
+        let _ = writeln!(
+            out,
+            "\nexpected on new data (out-of-bag: chosen again on each replicate's rows, scored on the rows it left out)"
+        );
+        let mut header = vec!["constraint".to_string()];
+        header.extend(rates.map(str::to_string));
+        header.push("replicates".to_string());
+        let mut rows = vec![header];
+        for p in points {
+            let Some(e) = &p.expected else { continue };
+            let mut row = vec![p.constraint.clone()];
+            row.extend(rates.map(|r| cell(&e.metrics, r)));
+            row.push(e.replicates.to_string());
+            rows.push(row);
+        }
+        out.push_str(&table(&rows));
+    }
+    for p in points {
+        if let Some(r) = &p.reason {
+            let _ = writeln!(out, "{}: {r}", p.constraint);
+        }
+    }
+    out
+}
