@@ -68,6 +68,19 @@ fn header(preds: &Header, tier: &str) -> serde_json::Map<String, Value> {
     m
 }
 
+/// Adds the cost analysis (`cost`) and the decision curve
+/// (`decision_curve`) to a full-tier document.
+pub fn add_costs(
+    doc: &mut Value,
+    cost: &crate::costs::CostResult,
+    curve: &crate::costs::DecisionCurve,
+) {
+    if let Some(m) = doc.as_object_mut() {
+        m.insert("cost".into(), json!(cost));
+        m.insert("decision_curve".into(), json!(curve));
+    }
+}
+
 /// Adds the operating points (`operating_points`, when any were asked
 /// for) to a full-tier document.
 pub fn add_operating_points(doc: &mut Value, points: &[crate::operating::OperatingPoint]) {

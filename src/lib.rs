@@ -44,6 +44,7 @@
 
 pub mod clusters;
 pub mod compare;
+pub mod costs;
 pub mod data;
 pub mod error;
 pub mod fast;

@@ -570,11 +570,18 @@ fn certifier(spec: &Spec, level: f64, rows: f64) -> Certifier {
 
 /// The rates at threshold `g` as point metrics.
 fn rates_at(c: &Counts, g: usize) -> MetricSet {
+    rates(c.tp[g], c.fp[g], c.p, c.n)
+}
+
+/// Precision, recall, FPR, specificity and F1 of `tp`, `fp` out of `p`
+/// positives and `n` negatives, as point metrics (undefined ones with
+/// their reason).
+pub fn rates(tp: f64, fp: f64, p: f64, n: f64) -> MetricSet {
     let mut m = MetricSet::new();
     for rate in Rate::ALL {
         m.insert(
             rate.name(),
-            match c.value(rate, g) {
+            match rate.value(tp, fp, p, n) {
                 Some(v) => Metric::point(v),
                 None => {
                     Metric::undefined(format!("{} is undefined at this threshold", rate.name()))

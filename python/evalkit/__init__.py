@@ -303,6 +303,7 @@ def full(
     cluster: Optional[ArrayLike] = None,
     operating_points: Sequence[str] = (),
     certified: bool = True,
+    cost: Optional[str] = None,
 ) -> Result:
     """The full tier: every metric of the task with bootstrap intervals
     (``bootstrap=0`` turns them off; ROC-AUC keeps DeLong's). The GIL is
@@ -313,6 +314,10 @@ def full(
     each threshold is certified at the constraint's one-sided Clopper–Pearson
     bound unless ``certified=False``. The results are in
     ``result.operating_points`` (dicts, as the CLI's JSON).
+
+    ``cost="fp=1,fn=20"`` (binary): the cost-optimal threshold, the cost
+    curve and the decision curve, as ``evalkit full --cost``, in
+    ``result.to_dict()["cost"]`` and ``["decision_curve"]``.
 
     ``cluster``: one id per row (user, patient, session, query); the
     bootstrap then resamples whole clusters, and ROC-AUC's analytic interval
@@ -347,6 +352,7 @@ def full(
         g,
         list(operating_points),
         certified,
+        cost,
     )
     return Result(json.loads(doc), (y, s, w, task, score_kind))
 

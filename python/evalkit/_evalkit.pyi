@@ -41,6 +41,7 @@ def full(
     cluster: Optional[Any] = None,
     operating_points: List[str] = ...,
     certified: bool = True,
+    cost: Optional[str] = None,
 ) -> str: ...
 def compare(
     y_true: Any,

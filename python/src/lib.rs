@@ -336,7 +336,7 @@ fn fast(
 
 /// The full tier; returns the CLI's `full --json` document.
 #[pyfunction]
-#[pyo3(signature = (y_true, y_score, weights=None, task=None, score_kind=None, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds=1000, name="arrays", cluster=None, operating_points=Vec::new(), certified=true))]
+#[pyo3(signature = (y_true, y_score, weights=None, task=None, score_kind=None, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds=1000, name="arrays", cluster=None, operating_points=Vec::new(), certified=true, cost=None))]
 #[allow(clippy::too_many_arguments)]
 fn full(
     py: Python<'_>,
@@ -356,6 +356,7 @@ fn full(
     cluster: Option<&Bound<'_, PyAny>>,
     operating_points: Vec<String>,
     certified: bool,
+    cost: Option<&str>,
 ) -> PyResult<String> {
     let mut preds = predictions(py, name, y_true, y_score, weights, task, score_kind)?;
     with_clusters(py, &mut preds, cluster)?;
@@ -365,14 +366,32 @@ fn full(
         .map(|s| s.parse::<evalkit::operating::Spec>())
         .collect::<Result<Vec<_>, String>>()
         .map_err(UsageError::new_err)?;
+    let costs = cost
+        .map(|c| c.parse::<evalkit::costs::Costs>())
+        .transpose()
+        .map_err(UsageError::new_err)?;
     let doc = compute(py, || {
         evalkit::operating::check_task(&specs, &preds.header())?;
+        if costs.is_some() && preds.task != evalkit::data::Task::Binary {
+            return Err(evalkit::Error::Usage(format!(
+                "cost= weighs the errors of a binary classifier; these are {} predictions",
+                preds.task
+            )));
+        }
         let r = evalkit::full::full(&preds, &options)?;
         let points =
             evalkit::operating::for_result(&r, Some(&preds), &specs, certified, &options.intervals);
         let mut doc = evalkit::json::full(&preds.header(), &options, &r);
         evalkit::json::set_clusters(&mut doc, preds.clusters.as_ref());
         evalkit::json::add_operating_points(&mut doc, &points);
+        if let (Some(c), evalkit::full::FullResult::Binary(b)) = (&costs, &r) {
+            let analysis = evalkit::costs::analyse(c, &b.curve, Some(&preds), options.threshold)?;
+            evalkit::json::add_costs(
+                &mut doc,
+                &analysis,
+                &evalkit::costs::decision_curve(&b.curve),
+            );
+        }
         Ok(doc)
     })?;
     json(&doc)

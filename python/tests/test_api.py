@@ -448,3 +448,13 @@ def test_operating_points_equal_the_cli():
         evalkit.full(f.y_true, f.y_score, bootstrap=0, operating_points=["precision>0.9"])
     with pytest.raises(evalkit.UsageError, match="binary classifier"):
         evalkit.full(np.array([1.0, 2.0, 3.0]), np.array([1.5, 2.0, 2.5]), bootstrap=0, operating_points=["recall>=0.5"])
+
+
+def test_costs_equal_the_cli():
+    path = os.path.join(FIX, "binary_balanced.arrow")
+    want = cli_json("full", path, "--bootstrap", "0", "--cost", "fp=1,fn=5")
+    f = evalkit.read_predictions(path)
+    got = evalkit.full(f.y_true, f.y_score, bootstrap=0, cost="fp=1,fn=5").to_dict()
+    assert got["cost"] == want["cost"] and got["decision_curve"] == want["decision_curve"]
+    with pytest.raises(evalkit.UsageError, match="both fp and fn"):
+        evalkit.full(f.y_true, f.y_score, bootstrap=0, cost="fp=1")

@@ -815,6 +815,15 @@ pub fn softmax_in_place(row: &mut [f64]) {
 }
 
 fn weights(path: &Path, column: &str, array: &ArrayRef) -> Result<Floats> {
+    // Every weight 0 is not an error: the tiers give every metric undefined
+    // with that reason, as they do for such a slice of a larger file.
+    amounts(path, column, array, "weight")
+}
+
+/// A column of per-row amounts (`what`: weights, costs): numbers, present,
+/// finite, 0 or more and at most [`WEIGHT_LIMIT`]; errors name the file,
+/// column and first bad row.
+pub fn amounts(path: &Path, column: &str, array: &ArrayRef, what: &str) -> Result<Floats> {
     let w = float_column(path, column, array)?;
     check_finite(path, column, &w)?;
     let negative = crate::with_floats!(&w, s => first_bad(s, |v| v.to_f64() < 0.0));
@@ -824,7 +833,7 @@ fn weights(path: &Path, column: &str, array: &ArrayRef) -> Result<Floats> {
             column,
             row,
             format!(
-                "weight {} is negative; weights must be 0 or more",
+                "{what} {} is negative; {what}s must be 0 or more",
                 w.get(row)
             ),
         ));
@@ -836,13 +845,11 @@ fn weights(path: &Path, column: &str, array: &ArrayRef) -> Result<Floats> {
             column,
             row,
             format!(
-                "weight {:e} is too large for the weighted sums (they would overflow); rescale the weights to at most {WEIGHT_LIMIT:e}",
+                "{what} {:e} is too large for the weighted sums (they would overflow); rescale the {what}s to at most {WEIGHT_LIMIT:e}",
                 w.get(row)
             ),
         ));
     }
-    // Every weight 0 is not an error: the tiers give every metric undefined
-    // with that reason, as they do for such a slice of a larger file.
     Ok(w)
 }
 

@@ -6,6 +6,7 @@ mod cli;
 mod clusters;
 mod common;
 mod compare;
+mod costs;
 mod differential;
 mod fast_inputs;
 mod fast_tier;

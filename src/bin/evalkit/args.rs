@@ -203,6 +203,12 @@ pub struct FullArgs {
     /// certifying them.
     #[arg(long, requires = "operating_point")]
     pub uncertified: bool,
+    /// Costs of a false positive and a false negative (binary), each a
+    /// number or a column with one cost per row, e.g. `fp=1,fn=20` or
+    /// `fp=5,fn=amount`: the cost-optimal threshold, the cost curve and the
+    /// decision curve.
+    #[arg(long, value_name = "fp=X,fn=Y")]
+    pub cost: Option<evalkit::costs::Costs>,
     /// Print one JSON document instead of a table.
     #[arg(long)]
     pub json: bool,

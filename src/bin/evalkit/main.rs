@@ -190,21 +190,38 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
             if merged && a.tier.cluster.is_some() {
                 return Err(no_rows_for_clusters());
             }
+            let cost_columns = a.cost.as_ref().map_or(Vec::new(), |c| c.columns());
+            if merged && !cost_columns.is_empty() {
+                return Err(evalkit::Error::Usage(
+                    "--cost with a cost column needs the rows of one prediction file (a state or merged files keep no columns)".to_string(),
+                ));
+            }
             // Slices are tested against the rest of the rows, which needs the
             // rows: a single file with slices is read whole.
             if merged
                 || (a.tier.options().intervals.replicates == 0
                     && a.tier.cluster.is_none()
-                    && slicings.is_empty())
+                    && slicings.is_empty()
+                    && cost_columns.is_empty())
             {
                 return full_from_state(&a, &inputs, &read);
             }
             read.cluster = a.tier.cluster.clone();
             add_slice_columns(&mut read, &slicings)?;
+            for c in cost_columns {
+                if c == read.label || read.score.contains(&c) {
+                    return Err(evalkit::Error::Usage(format!(
+                        "--cost: '{c}' is the label or score column; costs come from a passthrough column"
+                    )));
+                }
+                if !read.extra.contains(&c) {
+                    read.extra.push(c);
+                }
+            }
             let preds = read_predictions(&inputs[0], &read)?;
             let options = a.tier.options();
             evalkit::full::check_options(&options)?;
-            evalkit::operating::check_task(&a.operating_point, &preds.header())?;
+            check_decisions(&a, &preds.header())?;
             // Slice keys are checked before the overall run's work.
             for by in &slicings {
                 evalkit::slices::groups(&preds, by)?;
@@ -215,14 +232,7 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
             })?;
             bar.finish();
             warn(&result.warnings());
-            let points = evalkit::operating::for_result(
-                &result,
-                Some(&preds),
-                &a.operating_point,
-                !a.uncertified,
-                &options.intervals,
-            );
-            warn(&operating_notes(&points));
+            let decided = decisions(&a, &result, Some(&preds), &options)?;
             let slices = if slicings.is_empty() {
                 Vec::new()
             } else {
@@ -235,7 +245,7 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
             if a.json {
                 let mut doc = evalkit::json::full(&preds.header(), &options, &result);
                 evalkit::json::set_clusters(&mut doc, preds.clusters.as_ref());
-                evalkit::json::add_operating_points(&mut doc, &points);
+                decided.add_to(&mut doc);
                 if !slicings.is_empty() {
                     evalkit::json::add_slices(
                         &mut doc,
@@ -247,7 +257,7 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
                 emit_json(&doc)?;
             } else {
                 let mut text = output::full(&preds.header(), &options, &result);
-                text.push_str(&output::operating_points(&points, options.intervals.level));
+                text.push_str(&decided.text(options.intervals.level));
                 if !slicings.is_empty() {
                     text.push_str(&output::slices(&options, a.min_slice, &slices));
                 }
@@ -574,20 +584,13 @@ fn full_from_state(
         // The folder or glob as given, not its first file.
         file.header.path = a.preds[0].clone();
     }
-    evalkit::operating::check_task(&a.operating_point, &file.header)?;
+    check_decisions(a, &file.header)?;
     let bar = progress::Bar::new("bootstrap");
     let result =
         evalkit::full::full_state(&file, &options, &|done, total| bar.update(done, total))?;
     bar.finish();
     warn(&result.warnings());
-    let points = evalkit::operating::for_result(
-        &result,
-        None,
-        &a.operating_point,
-        !a.uncertified,
-        &options.intervals,
-    );
-    warn(&operating_notes(&points));
+    let decided = decisions(a, &result, None, &options)?;
     let slices = if slicings.is_empty() {
         Vec::new()
     } else {
@@ -604,14 +607,14 @@ fn full_from_state(
     };
     if a.json {
         let mut doc = evalkit::json::full(&file.header, &options, &result);
-        evalkit::json::add_operating_points(&mut doc, &points);
+        decided.add_to(&mut doc);
         if !slicings.is_empty() {
             evalkit::json::add_slices(&mut doc, file.header.weighted, a.min_slice, &slices);
         }
         emit_json(&doc)?;
     } else {
         let mut text = output::full(&file.header, &options, &result);
-        text.push_str(&output::operating_points(&points, options.intervals.level));
+        text.push_str(&decided.text(options.intervals.level));
         if !slicings.is_empty() {
             text.push_str(&output::slices(&options, a.min_slice, &slices));
         }
@@ -620,15 +623,74 @@ fn full_from_state(
     Ok(ExitCode::SUCCESS)
 }
 
-/// The operating points' notes, each said once.
-fn operating_notes(points: &[evalkit::operating::OperatingPoint]) -> Vec<String> {
+/// What `full` decides beside the metrics (binary): operating points,
+/// and with `--cost` the cost analysis and the decision curve.
+struct Decisions {
+    points: Vec<evalkit::operating::OperatingPoint>,
+    cost: Option<(evalkit::costs::CostResult, evalkit::costs::DecisionCurve)>,
+}
+
+impl Decisions {
+    fn add_to(&self, doc: &mut serde_json::Value) {
+        evalkit::json::add_operating_points(doc, &self.points);
+        if let Some((cost, curve)) = &self.cost {
+            evalkit::json::add_costs(doc, cost, curve);
+        }
+    }
+
+    fn text(&self, level: f64) -> String {
+        let mut out = output::operating_points(&self.points, level);
+        if let Some((cost, _)) = &self.cost {
+            out.push_str(&output::costs(cost));
+        }
+        out
+    }
+}
+
+/// Refuses operating points and costs for a task other than binary,
+/// before any work.
+fn check_decisions(a: &args::FullArgs, header: &evalkit::data::Header) -> evalkit::Result<()> {
+    evalkit::operating::check_task(&a.operating_point, header)?;
+    if a.cost.is_some() && header.task != evalkit::data::Task::Binary {
+        return Err(evalkit::Error::Usage(format!(
+            "--cost weighs the errors of a binary classifier, but {} is a {} task",
+            header.path.display(),
+            header.task
+        )));
+    }
+    Ok(())
+}
+
+/// The operating points and costs of a full-tier result (`preds`: its
+/// rows, when read whole); their notes go to stderr, each once.
+fn decisions(
+    a: &args::FullArgs,
+    result: &evalkit::full::FullResult,
+    preds: Option<&evalkit::data::Predictions>,
+    options: &evalkit::full::FullOptions,
+) -> evalkit::Result<Decisions> {
+    let points = evalkit::operating::for_result(
+        result,
+        preds,
+        &a.operating_point,
+        !a.uncertified,
+        &options.intervals,
+    );
     let mut notes: Vec<String> = Vec::new();
     for n in points.iter().flat_map(|p| &p.notes) {
         if !notes.contains(n) {
             notes.push(n.clone());
         }
     }
-    notes
+    warn(&notes);
+    let cost = match (&a.cost, result) {
+        (Some(c), evalkit::full::FullResult::Binary(b)) => Some((
+            evalkit::costs::analyse(c, &b.curve, preds, options.threshold)?,
+            evalkit::costs::decision_curve(&b.curve),
+        )),
+        _ => None,
+    };
+    Ok(Decisions { points, cost })
 }
 
 /// Writes a state file and says what it holds on standard error.

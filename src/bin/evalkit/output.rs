@@ -964,3 +964,41 @@ pub fn operating_points(points: &[evalkit::operating::OperatingPoint], level: f6
     }
     out
 }
+
+/// The cost analysis: the cost-optimal threshold and what it costs against
+/// the chosen threshold and the two trivial rules.
+pub fn costs(c: &evalkit::costs::CostResult) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\ncosts (a false positive: {}, a false negative: {}), expected cost per row",
+        c.fp, c.fn_
+    );
+    let mut rows = vec![vec!["rule".to_string(), "expected cost".to_string()]];
+    rows.push(vec![
+        match c.threshold {
+            Some(t) => format!("cost-optimal threshold {}", num(t)),
+            None => "cost-optimal: predict every row negative".to_string(),
+        },
+        opt(c.expected_cost),
+    ]);
+    if let Some(a) = &c.at_threshold {
+        rows.push(vec![
+            format!("threshold {}", num(a.threshold)),
+            num(a.expected_cost),
+        ]);
+    }
+    rows.push(vec!["every row negative".to_string(), opt(c.predict_none)]);
+    rows.push(vec!["every row positive".to_string(), opt(c.predict_all)]);
+    out.push_str(&table(&rows));
+    let at = |name: &str| opt(c.metrics.value(name));
+    let _ = writeln!(
+        out,
+        "at the optimum: precision {}, recall {}, fpr {}, f1 {}",
+        at("precision"),
+        at("recall"),
+        at("fpr"),
+        at("f1")
+    );
+    out
+}
