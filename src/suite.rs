@@ -1374,6 +1374,7 @@ pub fn run(
                 .min_slice
                 .unwrap_or(crate::slices::DEFAULT_MIN_ROWS),
             title: Some(report_title(suite)),
+            ..ReportOptions::default()
         };
         let mut rep = report::build(
             std::slice::from_ref(&candidate),
@@ -1502,6 +1503,7 @@ fn run_on_state(
             slices: Vec::new(),
             min_slice: crate::slices::DEFAULT_MIN_ROWS,
             title: Some(report_title(suite)),
+            ..ReportOptions::default()
         };
         let mut rep =
             report::build_from_states(std::slice::from_ref(&state), &options, &|_, _| {})?;

@@ -420,6 +420,109 @@ pub fn thresholds(series: &[Series], chosen: f64) -> Result<String, String> {
     )
 }
 
+/// The decision curve of every model (net benefit against the threshold
+/// probability), acting on every row dotted and acting on none (0)
+/// dashed; the vertical range runs from a little below 0 to the largest
+/// share of positives, where the curves start.
+pub fn decision(series: &[Series]) -> Result<String, String> {
+    let top = series
+        .iter()
+        .filter_map(|s| s.curves.decision.as_ref())
+        .flat_map(|d| d.net_benefit.iter().chain(&d.treat_all))
+        .fold(0.0f64, |a, &b| a.max(b));
+    let top = if top > 0.0 { top * 1.05 } else { 1.0 };
+    let bottom = -0.1 * top;
+    frame(
+        "Decision curve",
+        "threshold probability",
+        "net benefit",
+        0.0..1.0,
+        bottom..top,
+        Corner::UpperRight,
+        |chart, legend| {
+            line(
+                chart,
+                vec![(0.0, 0.0), (1.0, 0.0)],
+                BLACK,
+                Some((6, 3)),
+                1,
+                Some("act on none"),
+                legend,
+            )?;
+            for s in series {
+                let Some(d) = &s.curves.decision else {
+                    continue;
+                };
+                let clip = |v: &[f64]| -> Vec<(f64, f64)> {
+                    d.threshold
+                        .iter()
+                        .zip(v)
+                        .filter(|(_, y)| **y >= bottom)
+                        .map(|(&x, &y)| (x, y))
+                        .collect()
+                };
+                line(
+                    chart,
+                    clip(&d.treat_all),
+                    s.colour(),
+                    Some((1, 3)),
+                    1,
+                    Some(&format!("{} act on all", s.name)),
+                    legend,
+                )?;
+                line(
+                    chart,
+                    clip(&d.net_benefit),
+                    s.colour(),
+                    s.dash(),
+                    2,
+                    Some(s.name),
+                    legend,
+                )?;
+            }
+            Ok(())
+        },
+    )
+}
+
+/// Expected cost per row against the threshold for the models with a
+/// cost analysis, each optimum marked with a point.
+pub fn cost(models: &[(&Series, &crate::costs::CostResult)]) -> Result<String, String> {
+    let top = models
+        .iter()
+        .flat_map(|(_, c)| c.curve.expected_cost.iter())
+        .filter(|v| v.is_finite())
+        .fold(0.0f64, |a, &b| a.max(b));
+    let top = if top > 0.0 { top * 1.05 } else { 1.0 };
+    frame(
+        "Expected cost vs threshold",
+        "threshold",
+        "expected cost per row",
+        0.0..1.0,
+        0.0..top,
+        Corner::UpperRight,
+        |chart, legend| {
+            for (s, c) in models {
+                let pts: Vec<(f64, f64)> = c
+                    .curve
+                    .threshold
+                    .iter()
+                    .zip(&c.curve.expected_cost)
+                    .filter(|(_, y)| y.is_finite())
+                    .map(|(&x, &y)| (x, y))
+                    .collect();
+                line(chart, pts, s.colour(), s.dash(), 2, Some(s.name), legend)?;
+                if let (Some(t), Some(v)) = (c.threshold, c.expected_cost) {
+                    chart
+                        .draw_series(std::iter::once(Circle::new((t, v), 5, s.colour().filled())))
+                        .map_err(err)?;
+                }
+            }
+            Ok(())
+        },
+    )
+}
+
 /// Reliability diagram: observed frequency against mean predicted
 /// probability per bin, with each bin's interval at `level` (on its row
 /// count; [`bin_interval`]), over the rows-per-bin bars. Lines join only neighbouring

@@ -326,6 +326,29 @@ fn curves(out: &mut String, r: &Report) {
             "Thick: F1; dashed: precision; dotted: recall; vertical dotted line in each model's colour: its best-F1 threshold; black dashes: the chosen threshold.",
         );
     }
+    if series.iter().any(|s| s.curves.decision.is_some()) {
+        figure(
+            out,
+            charts::decision(&series),
+            "Decision curve (Vickers & Elkin 2006): the net benefit (TP − FP·pt/(1 − pt))/rows of acting on the rows scoring at least the threshold probability pt, against acting on every row (dotted, in each model's colour) and on none (black dashes); it reads scores as probabilities.",
+        );
+    }
+    let costed: Vec<(&Series, &crate::costs::CostResult)> = series
+        .iter()
+        .zip(&ms)
+        .filter_map(|(s, (_, c))| c.cost.as_ref().map(|k| (s, k)))
+        .collect();
+    if let Some((_, first)) = costed.first() {
+        figure(
+            out,
+            charts::cost(&costed),
+            &format!(
+                "Expected cost per row against the threshold (a false positive costs {}, a false negative {}); points: each model's cost-optimal threshold.",
+                esc(&first.fp.to_string()),
+                esc(&first.fn_.to_string())
+            ),
+        );
+    }
     if series.iter().any(|s| !s.curves.reliability.is_empty()) {
         let method = r.intervals.method.parse().unwrap_or(CiMethod::Percentile);
         figure(
@@ -909,6 +932,122 @@ fn residuals(out: &mut String, c: &Candidate) {
     out.push_str("</tr></tbody></table>");
 }
 
+/// One model's operating points: the choice, the rates there with their
+/// intervals, and what to expect on new data.
+fn operating_points(out: &mut String, c: &Candidate, level: f64) {
+    let Some(first) = c.operating_points.first() else {
+        return;
+    };
+    let rates = ["precision", "recall", "fpr", "f1"];
+    let _ = write!(
+        out,
+        "<h3>Operating points · {}</h3><table><thead><tr><th class=\"text\">constraint</th><th class=\"text\">objective</th><th>threshold</th>{}",
+        esc(&c.name),
+        if first.certified {
+            "<th>bound</th>"
+        } else {
+            ""
+        }
+    );
+    for r in rates {
+        let _ = write!(out, "<th>{r}</th>");
+    }
+    let expected = ["precision", "recall"];
+    for r in expected {
+        let _ = write!(out, "<th>expected {r}</th>");
+    }
+    out.push_str("</tr></thead><tbody>");
+    for p in &c.operating_points {
+        let _ = write!(
+            out,
+            "<tr><td class=\"text\">{}</td><td class=\"text\">{}</td>",
+            esc(&p.constraint),
+            esc(&p.objective)
+        );
+        match p.threshold {
+            Some(t) => {
+                let _ = write!(out, "<td>{}</td>", num(t));
+                if first.certified {
+                    out.push_str(&format!(
+                        "<td>{}</td>",
+                        opt(p.bound.as_ref().map(|b| b.value))
+                    ));
+                }
+                for r in rates {
+                    out.push_str(&cell(p.metrics.get(r)));
+                }
+                for r in expected {
+                    out.push_str(&cell(p.expected.as_ref().and_then(|e| e.metrics.get(r))));
+                }
+            }
+            None => {
+                let span = 1 + usize::from(first.certified) + rates.len() + expected.len();
+                let _ = write!(
+                    out,
+                    "<td class=\"na text\" colspan=\"{span}\">{}</td>",
+                    esc(p.reason.as_deref().unwrap_or("no threshold"))
+                );
+            }
+        }
+        out.push_str("</tr>");
+    }
+    let _ = write!(
+        out,
+        "</tbody></table><p class=\"meta\">{} Rates at the threshold with {}% percentile bootstrap intervals; expected: chosen again on each replicate's rows and scored on the rows it left out (the out-of-bag estimate of what new data will show).</p>",
+        if first.certified {
+            format!(
+                "Certified: the constraint holds at its one-sided {}% Clopper–Pearson bound (shown), thresholds tested in a fixed sequence.",
+                crate::format::number(100.0 * level)
+            )
+        } else {
+            "Chosen by point estimates (uncertified).".to_string()
+        },
+        crate::format::number(100.0 * level)
+    );
+}
+
+/// One model's cost analysis.
+fn costs(out: &mut String, c: &Candidate) {
+    let Some(k) = &c.cost else { return };
+    let _ = write!(
+        out,
+        "<h3>Costs · {}</h3><table><thead><tr><th class=\"text\">rule</th><th>expected cost per row</th></tr></thead><tbody>",
+        esc(&c.name)
+    );
+    let mut row = |rule: String, v: Option<f64>| {
+        let _ = write!(
+            out,
+            "<tr><td class=\"text\">{}</td><td>{}</td></tr>",
+            esc(&rule),
+            opt(v)
+        );
+    };
+    row(
+        match k.threshold {
+            Some(t) => format!("cost-optimal threshold {}", num(t)),
+            None => "cost-optimal: every row negative".to_string(),
+        },
+        k.expected_cost,
+    );
+    if let Some(a) = &k.at_threshold {
+        row(
+            format!("threshold {}", num(a.threshold)),
+            Some(a.expected_cost),
+        );
+    }
+    row("every row negative".to_string(), k.predict_none);
+    row("every row positive".to_string(), k.predict_all);
+    let _ = write!(
+        out,
+        "</tbody></table><p class=\"meta\">A false positive costs {}, a false negative {}. At the optimum: precision {}, recall {}, FPR {}.</p>",
+        esc(&k.fp.to_string()),
+        esc(&k.fn_.to_string()),
+        opt(k.metrics.value("precision")),
+        opt(k.metrics.value("recall")),
+        opt(k.metrics.value("fpr"))
+    );
+}
+
 /// A decile of the actual value as shown: its range (`short`: three
 /// significant digits, for the chart).
 fn decile_label(d: &super::views::DecileDelta, short: bool) -> String {
@@ -1148,6 +1287,8 @@ pub fn render(r: &Report) -> String {
         confusion(&mut out, c);
     }
     for (_, c) in models(r) {
+        operating_points(&mut out, c, r.intervals.level);
+        costs(&mut out, c);
         per_class(&mut out, c);
         residuals(&mut out, c);
         decile_delta_table(&mut out, c);

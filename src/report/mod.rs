@@ -50,6 +50,12 @@ pub struct ReportOptions {
     pub min_slice: usize,
     /// Page title.
     pub title: Option<String>,
+    /// Operating points of every binary model ([`crate::operating`]).
+    pub operating_points: Vec<crate::operating::Spec>,
+    /// Certify them (else choose by point estimates).
+    pub certified: bool,
+    /// Error costs of every binary model ([`crate::costs`]).
+    pub cost: Option<crate::costs::Costs>,
 }
 
 impl Default for ReportOptions {
@@ -61,6 +67,9 @@ impl Default for ReportOptions {
             slices: Vec::new(),
             min_slice: slices::DEFAULT_MIN_ROWS,
             title: None,
+            operating_points: Vec::new(),
+            certified: true,
+            cost: None,
         }
     }
 }
@@ -169,6 +178,12 @@ pub struct Candidate {
     /// with its paired interval.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub class_f1_delta: Vec<crate::metrics::Metric>,
+    /// Operating points (binary, when asked for).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub operating_points: Vec<crate::operating::OperatingPoint>,
+    /// The cost analysis (binary, with costs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<crate::costs::CostResult>,
     /// Residual quantiles (regression).
     pub residuals: Option<Residuals>,
     /// With a baseline (regression): both models' mean absolute errors per
@@ -256,6 +271,9 @@ pub struct Curves {
     /// Regression: the absolute error's weighted percentiles 0, 1, …, 100
     /// (its distribution function, to overlay models).
     pub abs_error: Vec<f64>,
+    /// Binary: the decision curve (net benefit against the threshold
+    /// probability, [`crate::costs::decision_curve`]).
+    pub decision: Option<crate::costs::DecisionCurve>,
     /// Multiclass: one-vs-rest ROC and precision–recall curves of the
     /// classes with the lowest one-vs-rest ROC-AUC (at most
     /// [`views::CLASS_CURVES`]).
@@ -461,6 +479,7 @@ fn binary_curves(b: &BinaryFull, source: Source<'_>) -> Curves {
         c.roc_band = band(&bands.fpr, &bands.tpr_lo, &bands.tpr_hi);
         c.pr_band = band(&bands.recall, &bands.precision_lo, &bands.precision_hi);
     }
+    c.decision = Some(crate::costs::decision_curve(curve));
     let s = &b.sweep;
     let pick = |x: &[f64], y: &[f64]| downsample(x, y, MAX_POINTS);
     c.precision_at = Some(pick(&s.threshold, &s.precision));
@@ -671,6 +690,23 @@ fn candidate(
             None,
         ),
     };
+    let (operating_points, cost) = match result {
+        FullResult::Binary(b) => (
+            crate::operating::for_result(
+                result,
+                preds,
+                &options.operating_points,
+                options.certified,
+                &options.full.intervals,
+            ),
+            options
+                .cost
+                .as_ref()
+                .map(|c| crate::costs::analyse(c, &b.curve, preds, options.full.threshold))
+                .transpose()?,
+        ),
+        _ => (Vec::new(), None),
+    };
     let heads = headline(result);
     let slices = if options.slices.is_empty() {
         Vec::new()
@@ -734,6 +770,8 @@ fn candidate(
         confusion,
         per_class,
         class_f1_delta: Vec::new(),
+        operating_points,
+        cost,
         residuals,
         decile_delta: Vec::new(),
         slices,
@@ -861,8 +899,11 @@ pub fn build(
                     }
                 }
                 if base_entry.is_none() {
+                    // The baseline's rows carry no passthrough columns:
+                    // per-row costs are the candidate's alone.
                     let base_opts = ReportOptions {
                         slices: Vec::new(),
+                        cost: options.cost.clone().filter(|c| c.columns().is_empty()),
                         ..options.clone()
                     };
                     base_entry = Some(candidate(

@@ -677,13 +677,7 @@ fn multiclass_report_with_a_baseline_shows_per_class_differences() {
         },
         ..ReportOptions::default()
     };
-    let report = build(
-        std::slice::from_ref(&cand),
-        Some(&base),
-        &options,
-        &|_, _| {},
-    )
-    .unwrap();
+    let report = versus_with(&cand, &base, &options);
     let c = &report.candidates[0];
     assert_eq!(c.class_f1_delta.len(), c.per_class.len());
     assert!(c.class_f1_delta.iter().all(|d| d.ci.is_some()));
@@ -697,13 +691,16 @@ fn versus(
     cand: &evalkit::data::Predictions,
     base: &evalkit::data::Predictions,
 ) -> evalkit::report::Report {
-    build(
-        std::slice::from_ref(cand),
-        Some(base),
-        &ReportOptions::default(),
-        &|_, _| {},
-    )
-    .unwrap()
+    versus_with(cand, base, &ReportOptions::default())
+}
+
+/// The report of `cand` against `base`.
+fn versus_with(
+    cand: &evalkit::data::Predictions,
+    base: &evalkit::data::Predictions,
+    options: &ReportOptions,
+) -> evalkit::report::Report {
+    build(std::slice::from_ref(cand), Some(base), options, &|_, _| {}).unwrap()
 }
 
 /// With a regression baseline, both models' absolute-error percentiles are
@@ -818,4 +815,66 @@ fn regression_decile_deltas_are_paired_differences() {
     assert!(rows[0].contains("class=\"worse\""), "{}", rows[0]);
     assert!(rows[9].contains("class=\"better\""), "{}", rows[9]);
     assert!(html.contains("Δ MAE vs baseline by decile"));
+}
+
+/// With operating points and costs, each binary model's are those of the
+/// full tier on its rows (the baseline's on its own), every binary page
+/// has the decision curve, and the page shows the tables and charts.
+#[test]
+fn operating_points_and_costs_are_the_full_tiers() {
+    let cand = read(&fixture("binary_balanced.arrow"), &[]);
+    let base = read(&fixture("binary_baseline.arrow"), &[]);
+    let specs: Vec<evalkit::operating::Spec> = ["precision>=0.9", "fpr<=0.05,maximize=f1"]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+    let costs: evalkit::costs::Costs = "fp=1,fn=5".parse().unwrap();
+    let options = ReportOptions {
+        full: FullOptions {
+            intervals: IntervalOptions {
+                replicates: 100,
+                ..IntervalOptions::default()
+            },
+            ..FullOptions::default()
+        },
+        operating_points: specs.clone(),
+        cost: Some(costs.clone()),
+        ..ReportOptions::default()
+    };
+    let report = versus_with(&cand, &base, &options);
+    for (entry, preds) in [
+        (&report.candidates[0], &cand),
+        (report.baseline.as_ref().unwrap(), &base),
+    ] {
+        let result = evalkit::full::full(preds, &options.full).unwrap();
+        let want = evalkit::operating::for_result(
+            &result,
+            Some(preds),
+            &specs,
+            true,
+            &options.full.intervals,
+        );
+        assert_eq!(entry.operating_points, want);
+        let evalkit::full::FullResult::Binary(b) = &result else {
+            unreachable!()
+        };
+        let cost = evalkit::costs::analyse(&costs, &b.curve, Some(preds), 0.5).unwrap();
+        assert_eq!(entry.cost.as_ref(), Some(&cost));
+        assert_eq!(
+            entry.curves.decision.as_ref(),
+            Some(&evalkit::costs::decision_curve(&b.curve))
+        );
+    }
+    let first = &report.candidates[0].operating_points[0];
+    assert!(first.threshold.is_some() && first.expected.is_some());
+    let html = evalkit::report::html::render(&report);
+    for text in [
+        "Operating points · binary_balanced",
+        "Costs · binary_baseline",
+        "Decision curve",
+        "Expected cost vs threshold",
+        "precision&gt;=0.9",
+    ] {
+        assert!(html.contains(text), "{text}");
+    }
 }

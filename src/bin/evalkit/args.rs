@@ -192,23 +192,8 @@ pub struct FullArgs {
     /// Slices with fewer rows get point metrics but no intervals.
     #[arg(long, value_name = "N", default_value_t = evalkit::slices::DEFAULT_MIN_ROWS, allow_negative_numbers = true)]
     pub min_slice: usize,
-    /// An operating point (binary): the threshold meeting a constraint,
-    /// `precision>=X`, `recall>=X`, `specificity>=X` or `fpr<=X`, with an
-    /// objective (`,maximize=recall`; default: recall, or precision for a
-    /// recall constraint), certified at the constraint's confidence bound.
-    /// Repeat for several.
-    #[arg(long = "operating-point", value_name = "CONSTRAINT[,OBJECTIVE]")]
-    pub operating_point: Vec<evalkit::operating::Spec>,
-    /// Choose operating points by their point estimates instead of
-    /// certifying them.
-    #[arg(long, requires = "operating_point")]
-    pub uncertified: bool,
-    /// Costs of a false positive and a false negative (binary), each a
-    /// number or a column with one cost per row, e.g. `fp=1,fn=20` or
-    /// `fp=5,fn=amount`: the cost-optimal threshold, the cost curve and the
-    /// decision curve.
-    #[arg(long, value_name = "fp=X,fn=Y")]
-    pub cost: Option<evalkit::costs::Costs>,
+    #[command(flatten)]
+    pub decide: DecisionArgs,
     /// Print one JSON document instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -359,6 +344,8 @@ pub struct ReportArgs {
     pub min_slice: usize,
     #[command(flatten)]
     pub tier: FullTierArgs,
+    #[command(flatten)]
+    pub decide: DecisionArgs,
     /// Also print the report's model as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -424,6 +411,35 @@ impl FullTierArgs {
             thresholds: self.thresholds,
             intervals: self.intervals.options(),
         }
+    }
+}
+
+/// Choosing a threshold (binary): operating points and costs.
+#[derive(Debug, Args)]
+pub struct DecisionArgs {
+    /// An operating point (binary): the threshold meeting a constraint,
+    /// `precision>=X`, `recall>=X`, `specificity>=X` or `fpr<=X`, with an
+    /// objective (`,maximize=recall`; default: recall, or precision for a
+    /// recall constraint), certified at the constraint's confidence bound.
+    /// Repeat for several.
+    #[arg(long = "operating-point", value_name = "CONSTRAINT[,OBJECTIVE]")]
+    pub operating_point: Vec<evalkit::operating::Spec>,
+    /// Choose operating points by their point estimates instead of
+    /// certifying them.
+    #[arg(long, requires = "operating_point")]
+    pub uncertified: bool,
+    /// Costs of a false positive and a false negative (binary), each a
+    /// number or a column with one cost per row, e.g. `fp=1,fn=20` or
+    /// `fp=5,fn=amount`: the cost-optimal threshold, the cost curve and the
+    /// decision curve.
+    #[arg(long, value_name = "fp=X,fn=Y")]
+    pub cost: Option<evalkit::costs::Costs>,
+}
+
+impl DecisionArgs {
+    /// The cost columns, to read with the rows.
+    pub fn cost_columns(&self) -> Vec<String> {
+        self.cost.as_ref().map_or(Vec::new(), |c| c.columns())
     }
 }
 

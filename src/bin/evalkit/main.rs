@@ -190,7 +190,7 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
             if merged && a.tier.cluster.is_some() {
                 return Err(no_rows_for_clusters());
             }
-            let cost_columns = a.cost.as_ref().map_or(Vec::new(), |c| c.columns());
+            let cost_columns = a.decide.cost_columns();
             if merged && !cost_columns.is_empty() {
                 return Err(evalkit::Error::Usage(
                     "--cost with a cost column needs the rows of one prediction file (a state or merged files keep no columns)".to_string(),
@@ -208,16 +208,7 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
             }
             read.cluster = a.tier.cluster.clone();
             add_slice_columns(&mut read, &slicings)?;
-            for c in cost_columns {
-                if c == read.label || read.score.contains(&c) {
-                    return Err(evalkit::Error::Usage(format!(
-                        "--cost: '{c}' is the label or score column; costs come from a passthrough column"
-                    )));
-                }
-                if !read.extra.contains(&c) {
-                    read.extra.push(c);
-                }
-            }
+            add_cost_columns(&mut read, cost_columns)?;
             let preds = read_predictions(&inputs[0], &read)?;
             let options = a.tier.options();
             evalkit::full::check_options(&options)?;
@@ -380,6 +371,7 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
             let base_read = read.clone();
             read.cluster = a.tier.cluster.clone();
             add_slice_columns(&mut read, &slicings)?;
+            add_cost_columns(&mut read, a.decide.cost_columns())?;
             let candidates = a
                 .preds
                 .iter()
@@ -397,6 +389,9 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
                 slices: slicings,
                 min_slice: a.min_slice,
                 title: a.title.clone(),
+                operating_points: a.decide.operating_point.clone(),
+                certified: !a.decide.uncertified,
+                cost: a.decide.cost.clone(),
             };
             let bar = progress::Bar::new("models");
             let report =
@@ -546,6 +541,9 @@ fn report_from_states(
         slices: args::slicings(&a.slice),
         min_slice: a.min_slice,
         title: a.title.clone(),
+        operating_points: a.decide.operating_point.clone(),
+        certified: !a.decide.uncertified,
+        cost: a.decide.cost.clone(),
     };
     let bar = progress::Bar::new("models");
     let report = evalkit::report::build_from_states(&states, &options, &|d, t| bar.update(d, t))?;
@@ -650,8 +648,8 @@ impl Decisions {
 /// Refuses operating points and costs for a task other than binary,
 /// before any work.
 fn check_decisions(a: &args::FullArgs, header: &evalkit::data::Header) -> evalkit::Result<()> {
-    evalkit::operating::check_task(&a.operating_point, header)?;
-    if a.cost.is_some() && header.task != evalkit::data::Task::Binary {
+    evalkit::operating::check_task(&a.decide.operating_point, header)?;
+    if a.decide.cost.is_some() && header.task != evalkit::data::Task::Binary {
         return Err(evalkit::Error::Usage(format!(
             "--cost weighs the errors of a binary classifier, but {} is a {} task",
             header.path.display(),
@@ -672,8 +670,8 @@ fn decisions(
     let points = evalkit::operating::for_result(
         result,
         preds,
-        &a.operating_point,
-        !a.uncertified,
+        &a.decide.operating_point,
+        !a.decide.uncertified,
         &options.intervals,
     );
     let mut notes: Vec<String> = Vec::new();
@@ -683,7 +681,7 @@ fn decisions(
         }
     }
     warn(&notes);
-    let cost = match (&a.cost, result) {
+    let cost = match (&a.decide.cost, result) {
         (Some(c), evalkit::full::FullResult::Binary(b)) => Some((
             evalkit::costs::analyse(c, &b.curve, preds, options.threshold)?,
             evalkit::costs::decision_curve(&b.curve),
@@ -715,6 +713,24 @@ fn write_state(
 
 /// Adds the slice columns to the columns read, refusing the label, score
 /// and weight columns as keys.
+/// Reads the `--cost` columns with the rows (passthrough columns only).
+fn add_cost_columns(
+    read: &mut evalkit::data::ReadOptions,
+    columns: Vec<String>,
+) -> evalkit::Result<()> {
+    for c in columns {
+        if c == read.label || read.score.contains(&c) {
+            return Err(evalkit::Error::Usage(format!(
+                "--cost: '{c}' is the label or score column; costs come from a passthrough column"
+            )));
+        }
+        if !read.extra.contains(&c) {
+            read.extra.push(c);
+        }
+    }
+    Ok(())
+}
+
 fn add_slice_columns(
     read: &mut evalkit::data::ReadOptions,
     slicings: &[Vec<String>],
