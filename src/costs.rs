@@ -196,12 +196,7 @@ fn per_row(costs: &Costs, preds: &Predictions) -> Result<[Floats; 2]> {
         match c {
             Cost::Constant(v) => Ok(Floats::from(vec![*v; rows])),
             Cost::Column(name) => {
-                let array = preds
-                    .extra
-                    .iter()
-                    .find(|(n, _)| n == name)
-                    .map(|(_, a)| a)
-                    .ok_or_else(|| {
+                let array = preds.extra(name).ok_or_else(|| {
                         Error::usage(format!(
                             "--cost reads column '{name}', which {} does not have as a passthrough column",
                             preds.path.display()

@@ -56,6 +56,7 @@ pub mod metrics;
 pub mod multiplicity;
 pub mod operating;
 pub mod output_file;
+pub mod partial;
 pub mod power;
 pub mod report;
 pub mod rng;

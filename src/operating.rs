@@ -388,11 +388,15 @@ impl Certifier {
 /// Cumulative counts at each threshold (distinct scores, descending):
 /// `tp[g]`, `fp[g]` over the rows scoring at least threshold `g`, of `p`
 /// positives and `n` negatives.
-struct Counts<'a> {
-    tp: &'a [f64],
-    fp: &'a [f64],
-    p: f64,
-    n: f64,
+pub(crate) struct Counts<'a> {
+    /// True positives (weight) at each threshold.
+    pub(crate) tp: &'a [f64],
+    /// False positives.
+    pub(crate) fp: &'a [f64],
+    /// Positives.
+    pub(crate) p: f64,
+    /// Negatives.
+    pub(crate) n: f64,
 }
 
 impl Counts<'_> {
@@ -682,40 +686,20 @@ struct ReplicateOut {
     out_of_bag: Vec<Option<[f64; 5]>>,
 }
 
-/// Adds bootstrap intervals and the optimism-corrected estimate to points
-/// chosen by [`choose_points`] on the same rows (`rk`, their ranking):
-/// `replicates` Poisson replicates of the rows (of whole clusters with
-/// `clusters`, `keys[row]`) from `seed`.
-pub fn resample(
-    points: &mut [OperatingPoint],
-    specs: &[Spec],
+/// Runs `f` on every Poisson replicate of a ranking's rows (of whole
+/// clusters with `clusters`, `keys[row]`; the weights of
+/// [`lanes::poisson_weight`] from `seed`): `f(drawn, left_out)` gets the
+/// cumulative counts at every distinct score of the rows the replicate drew
+/// (weighted by their counts and file weights) and of the rows it left out
+/// (by their file weights).
+pub(crate) fn each_replicate<T: Send>(
     rk: &Ranking,
-    options: Options,
     replicates: usize,
     seed: u64,
     clusters: Option<&[u64]>,
-) {
-    if replicates == 0 {
-        return;
-    }
+    f: impl Fn(&Counts, &Counts) -> T + Sync,
+) -> Vec<T> {
     let groups = rk.group_end.len();
-    let fixed: Vec<Option<usize>> = points
-        .iter()
-        .map(|p| {
-            let t = p.threshold?;
-            rk.thresholds.iter().position(|&x| x == t)
-        })
-        .collect();
-    // Certifiers sized for the largest replicate: a Poisson total rarely
-    // passes rows + 8·√rows + 16; past the table nothing is certified.
-    let rows = rk.rows.len() as f64;
-    let cap = rows + 8.0 * rows.sqrt() + 16.0;
-    let certifiers: Vec<Option<Certifier>> = specs
-        .iter()
-        .map(|s| {
-            (options.certified && rk.weights.is_none()).then(|| certifier(s, options.level, cap))
-        })
-        .collect();
     let hashes = lanes::unit_hashes(seed, rk.rows.par_iter().copied(), clusters);
     // Each position's weight as a positive and as a negative (one is 0).
     let split: Vec<(f64, f64)> = (0..rk.rows.len())
@@ -730,7 +714,7 @@ pub fn resample(
         .collect();
     // Each worker reuses its four curves from replicate to replicate (fresh
     // ones would cost more in page faults than the pass itself).
-    let outs: Vec<ReplicateOut> = (0..replicates)
+    (0..replicates)
         .into_par_iter()
         .map_init(
             || [(); 4].map(|_| vec![0.0f64; groups]),
@@ -766,31 +750,69 @@ pub fn resample(
                     p: to,
                     n: fo,
                 };
-                let all = |c: &Counts, g: usize| {
-                    Rate::ALL.map(|rate| c.value(rate, g).unwrap_or(f64::NAN))
-                };
-                let at_fixed = fixed
-                    .iter()
-                    .map(|g| g.map_or([f64::NAN; 5], |g| all(&inside, g)))
-                    .collect();
-                let out_of_bag = specs
-                    .iter()
-                    .zip(&certifiers)
-                    .map(|(spec, cert)| {
-                        if options.certified && cert.is_none() {
-                            return None;
-                        }
-                        let g = choose(spec, &inside, cert.as_ref()).group?;
-                        Some(all(&outside, g))
-                    })
-                    .collect();
-                ReplicateOut {
-                    at_fixed,
-                    out_of_bag,
-                }
+                f(&inside, &outside)
             },
         )
+        .collect()
+}
+
+/// Adds bootstrap intervals and the optimism-corrected estimate to points
+/// chosen by [`choose_points`] on the same rows (`rk`, their ranking):
+/// `replicates` Poisson replicates of the rows (of whole clusters with
+/// `clusters`, `keys[row]`) from `seed`.
+pub fn resample(
+    points: &mut [OperatingPoint],
+    specs: &[Spec],
+    rk: &Ranking,
+    options: Options,
+    replicates: usize,
+    seed: u64,
+    clusters: Option<&[u64]>,
+) {
+    if replicates == 0 {
+        return;
+    }
+    let fixed: Vec<Option<usize>> = points
+        .iter()
+        .map(|p| {
+            let t = p.threshold?;
+            rk.thresholds.iter().position(|&x| x == t)
+        })
         .collect();
+    // Certifiers sized for the largest replicate: a Poisson total rarely
+    // passes rows + 8·√rows + 16; past the table nothing is certified.
+    let rows = rk.rows.len() as f64;
+    let cap = rows + 8.0 * rows.sqrt() + 16.0;
+    let certifiers: Vec<Option<Certifier>> = specs
+        .iter()
+        .map(|s| {
+            (options.certified && rk.weights.is_none()).then(|| certifier(s, options.level, cap))
+        })
+        .collect();
+    let outs: Vec<ReplicateOut> =
+        each_replicate(rk, replicates, seed, clusters, |inside, outside| {
+            let all =
+                |c: &Counts, g: usize| Rate::ALL.map(|rate| c.value(rate, g).unwrap_or(f64::NAN));
+            let at_fixed = fixed
+                .iter()
+                .map(|g| g.map_or([f64::NAN; 5], |g| all(inside, g)))
+                .collect();
+            let out_of_bag = specs
+                .iter()
+                .zip(&certifiers)
+                .map(|(spec, cert)| {
+                    if options.certified && cert.is_none() {
+                        return None;
+                    }
+                    let g = choose(spec, inside, cert.as_ref()).group?;
+                    Some(all(outside, g))
+                })
+                .collect();
+            ReplicateOut {
+                at_fixed,
+                out_of_bag,
+            }
+        });
     for (i, point) in points.iter_mut().enumerate() {
         if fixed[i].is_some() {
             for (j, rate) in Rate::ALL.iter().enumerate() {

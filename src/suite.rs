@@ -126,6 +126,21 @@ pub struct FullSection {
     /// The cluster column: the bootstrap resamples whole clusters
     /// (`--cluster`).
     pub cluster: Option<String>,
+    /// Also the partial ROC-AUC up to this FPR (`--max-fpr`, binary).
+    pub max_fpr: Option<f64>,
+    /// Also the TPR at these FPRs (`--tpr-at-fpr`, binary).
+    #[serde(default)]
+    pub tpr_at_fpr: Vec<f64>,
+}
+
+impl FullSection {
+    /// The low-FPR metrics asked for ([`crate::partial`]).
+    pub fn low_fpr(&self) -> crate::partial::LowFpr {
+        crate::partial::LowFpr {
+            max_fpr: self.max_fpr,
+            tpr_at_fpr: self.tpr_at_fpr.clone(),
+        }
+    }
 }
 
 /// `[report]`.
@@ -1348,6 +1363,17 @@ pub fn run(
     } else {
         (Some(crate::full::full(&candidate, &full_opts)?), None)
     };
+    let low = suite.full.low_fpr();
+    low.check()?;
+    let mut full = full;
+    if let Some(f) = &mut full {
+        warnings.extend(crate::partial::attach(
+            f,
+            Some(&candidate),
+            &low,
+            &full_opts.intervals,
+        ));
+    }
     if let Some(f) = &full {
         warnings.extend(f.metrics().warnings());
     }
@@ -1374,6 +1400,7 @@ pub fn run(
                 .min_slice
                 .unwrap_or(crate::slices::DEFAULT_MIN_ROWS),
             title: Some(report_title(suite)),
+            low_fpr: suite.full.low_fpr(),
             ..ReportOptions::default()
         };
         let mut rep = report::build(
@@ -1484,7 +1511,10 @@ fn run_on_state(
     crate::full::check_options(&full_opts)?;
     let mut state = crate::state::inputs::reduce(inputs, &read_options(suite)?)?;
     state.header.path = path.clone();
-    let full = crate::full::full_state(&state, &full_opts, &|_, _| {})?;
+    let mut full = crate::full::full_state(&state, &full_opts, &|_, _| {})?;
+    let low = suite.full.low_fpr();
+    low.check()?;
+    crate::partial::attach(&mut full, None, &low, &full_opts.intervals);
     let warnings = full.warnings();
     let verdicts = judge(
         suite,

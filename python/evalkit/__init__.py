@@ -304,6 +304,8 @@ def full(
     operating_points: Sequence[str] = (),
     certified: bool = True,
     cost: Optional[str] = None,
+    max_fpr: Optional[float] = None,
+    tpr_at_fpr: Sequence[float] = (),
 ) -> Result:
     """The full tier: every metric of the task with bootstrap intervals
     (``bootstrap=0`` turns them off; ROC-AUC keeps DeLong's). The GIL is
@@ -318,6 +320,11 @@ def full(
     ``cost="fp=1,fn=20"`` (binary): the cost-optimal threshold, the cost
     curve and the decision curve, as ``evalkit full --cost``, in
     ``result.to_dict()["cost"]`` and ``["decision_curve"]``.
+
+    ``max_fpr=0.1`` adds ``partial_roc_auc`` (McClish-standardised, as
+    scikit-learn's ``roc_auc_score(max_fpr=0.1)``); ``tpr_at_fpr=[0.01]``
+    adds ``tpr_at_fpr_0.01`` (the best TPR of a threshold with FPR ≤ 0.01),
+    both with bootstrap intervals.
 
     ``cluster``: one id per row (user, patient, session, query); the
     bootstrap then resamples whole clusters, and ROC-AUC's analytic interval
@@ -353,6 +360,8 @@ def full(
         list(operating_points),
         certified,
         cost,
+        max_fpr,
+        [float(x) for x in tpr_at_fpr],
     )
     return Result(json.loads(doc), (y, s, w, task, score_kind))
 

@@ -42,6 +42,8 @@ def full(
     operating_points: List[str] = ...,
     certified: bool = True,
     cost: Optional[str] = None,
+    max_fpr: Optional[float] = None,
+    tpr_at_fpr: List[float] = ...,
 ) -> str: ...
 def compare(
     y_true: Any,

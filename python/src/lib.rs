@@ -336,7 +336,7 @@ fn fast(
 
 /// The full tier; returns the CLI's `full --json` document.
 #[pyfunction]
-#[pyo3(signature = (y_true, y_score, weights=None, task=None, score_kind=None, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds=1000, name="arrays", cluster=None, operating_points=Vec::new(), certified=true, cost=None))]
+#[pyo3(signature = (y_true, y_score, weights=None, task=None, score_kind=None, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds=1000, name="arrays", cluster=None, operating_points=Vec::new(), certified=true, cost=None, max_fpr=None, tpr_at_fpr=Vec::new()))]
 #[allow(clippy::too_many_arguments)]
 fn full(
     py: Python<'_>,
@@ -357,7 +357,13 @@ fn full(
     operating_points: Vec<String>,
     certified: bool,
     cost: Option<&str>,
+    max_fpr: Option<f64>,
+    tpr_at_fpr: Vec<f64>,
 ) -> PyResult<String> {
+    let low = evalkit::partial::LowFpr {
+        max_fpr,
+        tpr_at_fpr,
+    };
     let mut preds = predictions(py, name, y_true, y_score, weights, task, score_kind)?;
     with_clusters(py, &mut preds, cluster)?;
     let options = full_options(threshold, thresholds, bootstrap, ci, method, resample, seed)?;
@@ -378,12 +384,23 @@ fn full(
                 preds.task
             )));
         }
-        let r = evalkit::full::full(&preds, &options)?;
+        low.check()?;
+        if !low.is_empty() && preds.task != evalkit::data::Task::Binary {
+            return Err(evalkit::Error::Usage(format!(
+                "max_fpr= and tpr_at_fpr= read a binary classifier's ROC curve; these are {} predictions",
+                preds.task
+            )));
+        }
+        let mut r = evalkit::full::full(&preds, &options)?;
+        let low_notes = evalkit::partial::attach(&mut r, Some(&preds), &low, &options.intervals);
         let points =
             evalkit::operating::for_result(&r, Some(&preds), &specs, certified, &options.intervals);
         let mut doc = evalkit::json::full(&preds.header(), &options, &r);
         evalkit::json::set_clusters(&mut doc, preds.clusters.as_ref());
         evalkit::json::add_operating_points(&mut doc, &points);
+        if let Some(w) = doc.get_mut("warnings").and_then(|w| w.as_array_mut()) {
+            w.extend(low_notes.into_iter().map(serde_json::Value::from));
+        }
         if let (Some(c), evalkit::full::FullResult::Binary(b)) = (&costs, &r) {
             let analysis = evalkit::costs::analyse(c, &b.curve, Some(&preds), options.threshold)?;
             evalkit::json::add_costs(

@@ -458,3 +458,17 @@ def test_costs_equal_the_cli():
     assert got["cost"] == want["cost"] and got["decision_curve"] == want["decision_curve"]
     with pytest.raises(evalkit.UsageError, match="both fp and fn"):
         evalkit.full(f.y_true, f.y_score, bootstrap=0, cost="fp=1")
+
+
+def test_partial_auc_equals_scikit_learn_and_the_cli():
+    roc_auc_score = pytest.importorskip("sklearn.metrics").roc_auc_score
+
+    path = os.path.join(FIX, "binary_weighted.arrow")
+    f = evalkit.read_predictions(path)
+    got = evalkit.full(f.y_true, f.y_score, weights=f.weights, bootstrap=64, max_fpr=0.1, tpr_at_fpr=[0.05])
+    want = roc_auc_score(f.y_true, f.y_score, sample_weight=f.weights, max_fpr=0.1)
+    assert abs(got["partial_roc_auc"].value - want) < 1e-9
+    cli = cli_json("full", path, "--bootstrap", "64", "--max-fpr", "0.1", "--tpr-at-fpr", "0.05")
+    assert got.to_dict()["metrics"] == cli["metrics"]
+    with pytest.raises(evalkit.UsageError, match="0, 1"):
+        evalkit.full(f.y_true, f.y_score, bootstrap=0, max_fpr=0.0)

@@ -56,6 +56,9 @@ pub struct ReportOptions {
     pub certified: bool,
     /// Error costs of every binary model ([`crate::costs`]).
     pub cost: Option<crate::costs::Costs>,
+    /// Partial ROC-AUC and TPR at fixed FPRs of every binary model
+    /// ([`crate::partial`]).
+    pub low_fpr: crate::partial::LowFpr,
 }
 
 impl Default for ReportOptions {
@@ -70,6 +73,7 @@ impl Default for ReportOptions {
             operating_points: Vec::new(),
             certified: true,
             cost: None,
+            low_fpr: crate::partial::LowFpr::default(),
         }
     }
 }
@@ -867,7 +871,18 @@ pub fn build(
                 let (aligned, notes) = compare::align(preds, base, options.id.as_deref())?;
                 let join = options.id.clone().map_or(Join::Position, Join::Id);
                 let c = compare::compare(preds, &aligned, join, &options.full, &|_, _| {})?;
-                let mut entry = candidate(name, Source::Rows(preds), &c.candidate, options)?;
+                let with_low = |mut r: FullResult, rows: &Predictions| {
+                    let notes = crate::partial::attach(
+                        &mut r,
+                        Some(rows),
+                        &options.low_fpr,
+                        &options.full.intervals,
+                    );
+                    (r, notes)
+                };
+                let (cand_result, low_notes) = with_low(c.candidate.clone(), preds);
+                let mut entry = candidate(name, Source::Rows(preds), &cand_result, options)?;
+                entry.warnings.extend(low_notes);
                 entry.delta = Some(c.delta.clone());
                 entry.class_f1_delta = c.class_f1_delta.clone();
                 entry.decile_delta = decile_deltas(preds, &aligned, options);
@@ -909,7 +924,7 @@ pub fn build(
                     base_entry = Some(candidate(
                         stem(&base.path),
                         Source::Rows(&aligned),
-                        &c.baseline,
+                        &with_low(c.baseline.clone(), &aligned).0,
                         &base_opts,
                     )?);
                 }
@@ -917,9 +932,17 @@ pub fn build(
                 entry
             }
             None => {
-                let r = full(preds, &options.full)?;
+                let mut r = full(preds, &options.full)?;
+                let low_notes = crate::partial::attach(
+                    &mut r,
+                    Some(preds),
+                    &options.low_fpr,
+                    &options.full.intervals,
+                );
                 heads = headline(&r);
-                candidate(name, Source::Rows(preds), &r, options)?
+                let mut entry = candidate(name, Source::Rows(preds), &r, options)?;
+                entry.warnings.extend(low_notes);
+                entry
             }
         };
         out.push(entry);
@@ -959,7 +982,8 @@ pub fn build_from_states(
             .get(i)
             .cloned()
             .unwrap_or_else(|| stem(&file.header.path));
-        let r = crate::full::full_state(file, &options.full, &|_, _| {})?;
+        let mut r = crate::full::full_state(file, &options.full, &|_, _| {})?;
+        crate::partial::attach(&mut r, None, &options.low_fpr, &options.full.intervals);
         heads = headline(&r);
         out.push(candidate(name, Source::State(file), &r, options)?);
         progress(i + 1, total);

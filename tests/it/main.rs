@@ -18,6 +18,7 @@ mod infer;
 mod intervals;
 mod multiplicity;
 mod operating;
+mod partial;
 mod power;
 mod properties;
 mod report;

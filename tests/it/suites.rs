@@ -187,6 +187,22 @@ max_drop = 0.005
     let d = doc["delta"]["roc_auc"]["value"].as_f64().unwrap();
     assert!(d < 0.0 && d > -0.005, "{d}");
 
+    // The low-FPR metrics a suite asks for can be gated.
+    let body = format!(
+        "name = \"low fpr\"\n[predictions]\npath = \"{}\"\n[full]\nbootstrap = 200\nmax_fpr = 0.1\ntpr_at_fpr = [0.05]\n[[gate]]\nmetric = \"partial_roc_auc\"\nmin_lower_ci = 0.7\n[[gate]]\nmetric = \"tpr_at_fpr_0.05\"\nmin = 0.9\n",
+        f("binary_balanced.arrow")
+    );
+    let (code, out, err) = suite(tmp.path(), "low.toml", &body);
+    assert_eq!(
+        (code, verdicts(&out)),
+        (Some(1), vec![true, false]),
+        "{err}"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let pauc = &doc["metrics"]["partial_roc_auc"];
+    assert!((pauc["value"].as_f64().unwrap() - 0.7740429319376687).abs() < 1e-9);
+    assert!(pauc["ci"].is_array());
+
     // A metric that is undefined fails with the reason.
     let body = format!(
         "name = \"one class\"\n[predictions]\npath = \"{}\"\n[full]\nbootstrap = 0\n[[gate]]\nmetric = \"roc_auc\"\nmin = 0.5\n",

@@ -434,9 +434,25 @@ pub struct DecisionArgs {
     /// decision curve.
     #[arg(long, value_name = "fp=X,fn=Y")]
     pub cost: Option<evalkit::costs::Costs>,
+    /// Also the partial ROC-AUC up to this false positive rate (binary;
+    /// McClish-standardised, as scikit-learn's `max_fpr`).
+    #[arg(long, value_name = "FPR", allow_negative_numbers = true)]
+    pub max_fpr: Option<f64>,
+    /// Also the highest true positive rate of a threshold whose false
+    /// positive rate is at most this (binary); repeat for several.
+    #[arg(long, value_name = "FPR", allow_negative_numbers = true)]
+    pub tpr_at_fpr: Vec<f64>,
 }
 
 impl DecisionArgs {
+    /// The low-FPR metrics asked for.
+    pub fn low_fpr(&self) -> evalkit::partial::LowFpr {
+        evalkit::partial::LowFpr {
+            max_fpr: self.max_fpr,
+            tpr_at_fpr: self.tpr_at_fpr.clone(),
+        }
+    }
+
     /// The cost columns, to read with the rows.
     pub fn cost_columns(&self) -> Vec<String> {
         self.cost.as_ref().map_or(Vec::new(), |c| c.columns())

@@ -212,16 +212,23 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
             let preds = read_predictions(&inputs[0], &read)?;
             let options = a.tier.options();
             evalkit::full::check_options(&options)?;
-            check_decisions(&a, &preds.header())?;
+            check_decisions(&a.decide, &preds.header())?;
             // Slice keys are checked before the overall run's work.
             for by in &slicings {
                 evalkit::slices::groups(&preds, by)?;
             }
             let bar = progress::Bar::new("bootstrap");
-            let result = evalkit::full::full_with_progress(&preds, &options, &|done, total| {
-                bar.update(done, total)
-            })?;
+            let mut result =
+                evalkit::full::full_with_progress(&preds, &options, &|done, total| {
+                    bar.update(done, total)
+                })?;
             bar.finish();
+            warn(&evalkit::partial::attach(
+                &mut result,
+                Some(&preds),
+                &a.decide.low_fpr(),
+                &options.intervals,
+            ));
             warn(&result.warnings());
             let decided = decisions(&a, &result, Some(&preds), &options)?;
             let slices = if slicings.is_empty() {
@@ -382,6 +389,9 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
                 .as_ref()
                 .map(|p| read_predictions(p, &base_read))
                 .transpose()?;
+            for c in &candidates {
+                check_decisions(&a.decide, &c.header())?;
+            }
             let options = evalkit::report::ReportOptions {
                 full: a.tier.options(),
                 names: a.names.clone(),
@@ -392,6 +402,7 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
                 operating_points: a.decide.operating_point.clone(),
                 certified: !a.decide.uncertified,
                 cost: a.decide.cost.clone(),
+                low_fpr: a.decide.low_fpr(),
             };
             let bar = progress::Bar::new("models");
             let report =
@@ -526,12 +537,16 @@ fn report_from_states(
     if a.suite.is_some() {
         return refuse("--suite");
     }
+    if !a.decide.cost_columns().is_empty() {
+        return refuse("--cost with a cost column");
+    }
     let read = a.columns.read_options()?;
     let mut states = Vec::new();
     for (arg, inputs) in a.preds.iter().zip(expanded) {
         let mut file = evalkit::state::inputs::reduce(inputs, &read)?;
         // The folder or glob as given, not its first file.
         file.header.path = arg.clone();
+        check_decisions(&a.decide, &file.header)?;
         states.push(file);
     }
     let options = evalkit::report::ReportOptions {
@@ -544,6 +559,7 @@ fn report_from_states(
         operating_points: a.decide.operating_point.clone(),
         certified: !a.decide.uncertified,
         cost: a.decide.cost.clone(),
+        low_fpr: a.decide.low_fpr(),
     };
     let bar = progress::Bar::new("models");
     let report = evalkit::report::build_from_states(&states, &options, &|d, t| bar.update(d, t))?;
@@ -582,11 +598,17 @@ fn full_from_state(
         // The folder or glob as given, not its first file.
         file.header.path = a.preds[0].clone();
     }
-    check_decisions(a, &file.header)?;
+    check_decisions(&a.decide, &file.header)?;
     let bar = progress::Bar::new("bootstrap");
-    let result =
+    let mut result =
         evalkit::full::full_state(&file, &options, &|done, total| bar.update(done, total))?;
     bar.finish();
+    warn(&evalkit::partial::attach(
+        &mut result,
+        None,
+        &a.decide.low_fpr(),
+        &options.intervals,
+    ));
     warn(&result.warnings());
     let decided = decisions(a, &result, None, &options)?;
     let slices = if slicings.is_empty() {
@@ -647,9 +669,18 @@ impl Decisions {
 
 /// Refuses operating points and costs for a task other than binary,
 /// before any work.
-fn check_decisions(a: &args::FullArgs, header: &evalkit::data::Header) -> evalkit::Result<()> {
-    evalkit::operating::check_task(&a.decide.operating_point, header)?;
-    if a.decide.cost.is_some() && header.task != evalkit::data::Task::Binary {
+fn check_decisions(d: &args::DecisionArgs, header: &evalkit::data::Header) -> evalkit::Result<()> {
+    evalkit::operating::check_task(&d.operating_point, header)?;
+    let low = d.low_fpr();
+    low.check()?;
+    if !low.is_empty() && header.task != evalkit::data::Task::Binary {
+        return Err(evalkit::Error::Usage(format!(
+            "--max-fpr and --tpr-at-fpr read a binary classifier's ROC curve, but {} is a {} task",
+            header.path.display(),
+            header.task
+        )));
+    }
+    if d.cost.is_some() && header.task != evalkit::data::Task::Binary {
         return Err(evalkit::Error::Usage(format!(
             "--cost weighs the errors of a binary classifier, but {} is a {} task",
             header.path.display(),
