@@ -19,7 +19,7 @@
 
 use crate::data::Predictions;
 use crate::full::FullResult;
-use crate::metrics::Metric;
+use crate::metrics::{Metric, MetricSet};
 use crate::operating::{Counts, each_replicate};
 use crate::uncertainty::bootstrap::Ranking;
 use crate::uncertainty::{self, IntervalOptions};
@@ -116,29 +116,41 @@ pub(crate) fn tpr_at_fpr(c: &Counts, x: f64) -> Option<f64> {
     Some(if k == 0 { 0.0 } else { c.tp[k - 1] / c.p })
 }
 
-/// Adds the low-FPR metrics to a binary result (from its ranking table),
-/// with percentile intervals when `preds` (its rows) and replicates are
-/// given; returns notes. Other tasks are left alone.
-pub fn attach(
-    result: &mut FullResult,
-    preds: Option<&Predictions>,
+/// Each replicate's low-FPR values on `preds`' rows (Poisson replicates of
+/// the rows, or of the clusters `clusters`, from `intervals.seed`): the
+/// same rows in replicate `r` for any two models of the same rows.
+fn replicate_values(
+    preds: &Predictions,
     low: &LowFpr,
     intervals: &IntervalOptions,
-) -> Vec<String> {
-    let FullResult::Binary(b) = result else {
-        return Vec::new();
+    clusters: Option<&[u64]>,
+) -> Option<Vec<Vec<f64>>> {
+    let crate::data::Columns::Binary { labels, scores } = &preds.columns else {
+        return None;
     };
-    if low.is_empty() {
-        return Vec::new();
-    }
+    let rk = Ranking::build(labels, scores, preds.weights.as_ref());
+    Some(each_replicate(
+        &rk,
+        intervals.replicates,
+        intervals.seed,
+        clusters,
+        |inside, _| low.values(inside),
+    ))
+}
+
+/// Puts the low-FPR point values of a binary result's curve into its
+/// metrics; `false` for other tasks.
+fn put_points(result: &mut FullResult, low: &LowFpr) -> bool {
+    let FullResult::Binary(b) = result else {
+        return false;
+    };
     let c = Counts {
         tp: &b.curve.tps,
         fp: &b.curve.fps,
         p: b.curve.positives(),
         n: b.curve.negatives(),
     };
-    let names = low.names();
-    for (name, v) in names.iter().zip(low.values(&c)) {
+    for (name, v) in low.names().iter().zip(low.values(&c)) {
         b.metrics.insert(
             name,
             if v.is_finite() {
@@ -148,43 +160,125 @@ pub fn attach(
             },
         );
     }
+    true
+}
+
+/// Percentile intervals of `low`'s metrics in `metrics` from per-replicate
+/// values; notes for those left without one.
+fn put_intervals(
+    metrics: &mut MetricSet,
+    low: &LowFpr,
+    reps: &[Vec<f64>],
+    level: f64,
+) -> Vec<String> {
     let mut notes = Vec::new();
-    match preds {
-        Some(preds) if intervals.replicates > 0 => {
-            let crate::data::Columns::Binary { labels, scores } = &preds.columns else {
-                return notes;
-            };
-            let rk = Ranking::build(labels, scores, preds.weights.as_ref());
-            let reps = each_replicate(
-                &rk,
-                intervals.replicates,
-                intervals.seed,
-                preds.clusters.as_ref().map(|c| c.keys()),
-                |inside, _| low.values(inside),
-            );
-            for (i, name) in names.iter().enumerate() {
-                let values: Vec<f64> = reps.iter().map(|r| r[i]).collect();
-                if let Some(m) = b.metrics.get_mut(name)
-                    && m.value.is_some()
-                {
-                    match uncertainty::percentile_interval(&values, intervals.level) {
-                        Some(ci) => {
-                            m.ci = Some(ci);
-                            m.method = "bootstrap-percentile".to_string();
-                        }
-                        None => notes.push(format!(
-                            "{name}: no interval (too few replicates, or undefined in too many)"
-                        )),
-                    }
+    for (i, name) in low.names().iter().enumerate() {
+        let values: Vec<f64> = reps.iter().map(|r| r[i]).collect();
+        if let Some(m) = metrics.get_mut(name)
+            && m.value.is_some()
+        {
+            match uncertainty::percentile_interval(&values, level) {
+                Some(ci) => {
+                    m.ci = Some(ci);
+                    m.method = "bootstrap-percentile".to_string();
                 }
+                None => notes.push(format!(
+                    "{name}: no interval (too few replicates, or undefined in too many)"
+                )),
             }
         }
-        None if intervals.replicates > 0 => notes.push(
-            "partial_roc_auc and tpr_at_fpr get intervals from the rows of one prediction file; merged files and states give point values".to_string(),
-        ),
-        _ => {}
     }
     notes
+}
+
+const NO_ROWS: &str = "partial_roc_auc and tpr_at_fpr get intervals from the rows of one prediction file; merged files and states give point values";
+
+/// Adds the low-FPR metrics to a binary result (from its ranking table),
+/// with percentile intervals when `preds` (its rows) and replicates are
+/// given; returns notes. Other tasks are left alone.
+pub fn attach(
+    result: &mut FullResult,
+    preds: Option<&Predictions>,
+    low: &LowFpr,
+    intervals: &IntervalOptions,
+) -> Vec<String> {
+    if low.is_empty() || !put_points(result, low) || intervals.replicates == 0 {
+        return Vec::new();
+    }
+    let Some(preds) = preds else {
+        return vec![NO_ROWS.to_string()];
+    };
+    let clusters = preds.clusters.as_ref().map(|c| c.keys());
+    match replicate_values(preds, low, intervals, clusters) {
+        Some(reps) => put_intervals(result.metrics_mut(), low, &reps, intervals.level),
+        None => Vec::new(),
+    }
+}
+
+/// Adds the low-FPR metrics to both sides of a binary comparison and their
+/// paired differences (candidate − baseline) to its `delta`, each with a
+/// percentile interval: replicate `r` draws the same rows for both models
+/// (the Poisson weights are keyed by row, or by the candidate's clusters),
+/// so the differences are paired. `aligned` is the baseline in the
+/// candidate's row order. Refuses other tasks.
+pub fn attach_paired(
+    c: &mut crate::compare::Comparison,
+    candidate: &Predictions,
+    aligned: &Predictions,
+    low: &LowFpr,
+    intervals: &IntervalOptions,
+) -> crate::error::Result<Vec<String>> {
+    if low.is_empty() {
+        return Ok(Vec::new());
+    }
+    if !put_points(&mut c.candidate, low) || !put_points(&mut c.baseline, low) {
+        return Err(crate::error::Error::usage(format!(
+            "--max-fpr and --tpr-at-fpr read a binary classifier's ROC curve, but {} is a {} task",
+            candidate.path.display(),
+            candidate.task
+        )));
+    }
+    for name in low.names() {
+        let (a, b) = (
+            c.candidate.metrics().value(&name),
+            c.baseline.metrics().value(&name),
+        );
+        c.delta.insert(
+            &name,
+            match (a, b) {
+                (Some(a), Some(b)) => Metric::point(a - b),
+                _ => Metric::undefined("undefined for one of the models"),
+            },
+        );
+    }
+    if intervals.replicates == 0 {
+        return Ok(Vec::new());
+    }
+    let clusters = candidate.clusters.as_ref().map(|k| k.keys());
+    let (Some(rc), Some(rb)) = (
+        replicate_values(candidate, low, intervals, clusters),
+        replicate_values(aligned, low, intervals, clusters),
+    ) else {
+        return Ok(Vec::new());
+    };
+    let mut notes = put_intervals(c.candidate.metrics_mut(), low, &rc, intervals.level);
+    notes.extend(put_intervals(
+        c.baseline.metrics_mut(),
+        low,
+        &rb,
+        intervals.level,
+    ));
+    let diff: Vec<Vec<f64>> = rc
+        .iter()
+        .zip(&rb)
+        .map(|(a, b)| a.iter().zip(b).map(|(x, y)| x - y).collect())
+        .collect();
+    notes.extend(
+        put_intervals(&mut c.delta, low, &diff, intervals.level)
+            .into_iter()
+            .map(|n| format!("delta {n}")),
+    );
+    Ok(notes)
 }
 
 #[cfg(test)]

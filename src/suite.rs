@@ -1349,6 +1349,8 @@ pub fn run(
 
     let fast: Option<FastResult> =
         need_fast.then(|| crate::fast::fast(&candidate, &fast_options(suite, full_opts.threshold)));
+    let low = suite.full.low_fpr();
+    low.check()?;
     let mut warnings = Vec::new();
     let (full, delta): (Option<FullResult>, Option<MetricSet>) = if !need_full {
         (None, None)
@@ -1357,23 +1359,26 @@ pub fn run(
         let (aligned, n) = compare::align(&candidate, base, id.as_deref())?;
         warnings.extend(n);
         let join = id.map_or(Join::Position, Join::Id);
-        let c = compare::compare(&candidate, &aligned, join, &full_opts, &|_, _| {})?;
+        let mut c = compare::compare(&candidate, &aligned, join, &full_opts, &|_, _| {})?;
         warnings.extend(c.warnings.iter().cloned());
+        warnings.extend(crate::partial::attach_paired(
+            &mut c,
+            &candidate,
+            &aligned,
+            &low,
+            &full_opts.intervals,
+        )?);
         (Some(c.candidate), Some(c.delta))
     } else {
-        (Some(crate::full::full(&candidate, &full_opts)?), None)
-    };
-    let low = suite.full.low_fpr();
-    low.check()?;
-    let mut full = full;
-    if let Some(f) = &mut full {
+        let mut f = crate::full::full(&candidate, &full_opts)?;
         warnings.extend(crate::partial::attach(
-            f,
+            &mut f,
             Some(&candidate),
             &low,
             &full_opts.intervals,
         ));
-    }
+        (Some(f), None)
+    };
     if let Some(f) = &full {
         warnings.extend(f.metrics().warnings());
     }

@@ -870,18 +870,15 @@ pub fn build(
             Some(base) => {
                 let (aligned, notes) = compare::align(preds, base, options.id.as_deref())?;
                 let join = options.id.clone().map_or(Join::Position, Join::Id);
-                let c = compare::compare(preds, &aligned, join, &options.full, &|_, _| {})?;
-                let with_low = |mut r: FullResult, rows: &Predictions| {
-                    let notes = crate::partial::attach(
-                        &mut r,
-                        Some(rows),
-                        &options.low_fpr,
-                        &options.full.intervals,
-                    );
-                    (r, notes)
-                };
-                let (cand_result, low_notes) = with_low(c.candidate.clone(), preds);
-                let mut entry = candidate(name, Source::Rows(preds), &cand_result, options)?;
+                let mut c = compare::compare(preds, &aligned, join, &options.full, &|_, _| {})?;
+                let low_notes = crate::partial::attach_paired(
+                    &mut c,
+                    preds,
+                    &aligned,
+                    &options.low_fpr,
+                    &options.full.intervals,
+                )?;
+                let mut entry = candidate(name, Source::Rows(preds), &c.candidate, options)?;
                 entry.warnings.extend(low_notes);
                 entry.delta = Some(c.delta.clone());
                 entry.class_f1_delta = c.class_f1_delta.clone();
@@ -924,7 +921,7 @@ pub fn build(
                     base_entry = Some(candidate(
                         stem(&base.path),
                         Source::Rows(&aligned),
-                        &with_low(c.baseline.clone(), &aligned).0,
+                        &c.baseline,
                         &base_opts,
                     )?);
                 }

@@ -235,3 +235,66 @@ fn bad_ranges_and_tasks_exit_2() {
         assert!(stderr(&out).contains(message), "{args:?}: {}", stderr(&out));
     }
 }
+
+/// In a comparison, the partial ROC-AUC's paired difference has the
+/// percentile interval of the two models' differences on the same
+/// replicates (the same rows drawn for both).
+#[test]
+fn paired_differences_equal_the_reference() {
+    let (y, s, w) = data(400, 13);
+    let other: Vec<f64> = s
+        .iter()
+        .enumerate()
+        .map(|(i, v)| v * 0.8 + 0.1 * ((i % 7) as f64 / 7.0))
+        .collect();
+    let (b, seed) = (200usize, 4u64);
+    let iv = IntervalOptions {
+        replicates: b,
+        seed,
+        ..IntervalOptions::default()
+    };
+    let (cand, _) = binary_full(&y, &s, &w, false, no_bootstrap());
+    let (base, _) = binary_full(&y, &other, &w, false, no_bootstrap());
+    let options = FullOptions {
+        intervals: iv,
+        ..FullOptions::default()
+    };
+    let mut c = evalkit::compare::compare(
+        &cand,
+        &base,
+        evalkit::compare::Join::Position,
+        &options,
+        &|_, _| {},
+    )
+    .unwrap();
+    let low = LowFpr {
+        max_fpr: Some(0.2),
+        tpr_at_fpr: Vec::new(),
+    };
+    evalkit::partial::attach_paired(&mut c, &cand, &base, &low, &iv).unwrap();
+    let mut diffs = Vec::new();
+    for rep in 0..b {
+        let rw: Vec<f64> = (0..y.len())
+            .map(|i| {
+                f64::from(evalkit::uncertainty::lanes::poisson_weight(
+                    seed, rep, i as u32,
+                ))
+            })
+            .collect();
+        diffs.push(
+            reference_partial(&roc(&y, &s, &rw), 0.2)
+                - reference_partial(&roc(&y, &other, &rw), 0.2),
+        );
+    }
+    diffs.sort_by(f64::total_cmp);
+    let want = evalkit::uncertainty::intervals::percentile(&diffs, 0.95);
+    let d = c.delta.get("partial_roc_auc").unwrap();
+    let got = d.ci.unwrap();
+    assert!(
+        (got[0] - want[0]).abs() < 1e-12 && (got[1] - want[1]).abs() < 1e-12,
+        "{got:?} vs {want:?}"
+    );
+    let point = c.candidate.metrics().value("partial_roc_auc").unwrap()
+        - c.baseline.metrics().value("partial_roc_auc").unwrap();
+    assert_eq!(d.value, Some(point));
+}

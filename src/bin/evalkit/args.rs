@@ -294,6 +294,8 @@ pub struct CompareArgs {
     pub id: Option<String>,
     #[command(flatten)]
     pub tier: FullTierArgs,
+    #[command(flatten)]
+    pub low: LowFprArgs,
     /// Also compare per distinct value of a passthrough column of the
     /// candidate's file; `A,B` crosses columns. Repeat for several slicings.
     #[arg(long, value_name = "COL[,COL]")]
@@ -414,6 +416,29 @@ impl FullTierArgs {
     }
 }
 
+/// The low-FPR end of the ROC curve (binary).
+#[derive(Debug, Args)]
+pub struct LowFprArgs {
+    /// Also the partial ROC-AUC up to this false positive rate (binary;
+    /// McClish-standardised, as scikit-learn's `max_fpr`).
+    #[arg(long, value_name = "FPR", allow_negative_numbers = true)]
+    pub max_fpr: Option<f64>,
+    /// Also the highest true positive rate of a threshold whose false
+    /// positive rate is at most this (binary); repeat for several.
+    #[arg(long, value_name = "FPR", allow_negative_numbers = true)]
+    pub tpr_at_fpr: Vec<f64>,
+}
+
+impl LowFprArgs {
+    /// The low-FPR metrics asked for.
+    pub fn low_fpr(&self) -> evalkit::partial::LowFpr {
+        evalkit::partial::LowFpr {
+            max_fpr: self.max_fpr,
+            tpr_at_fpr: self.tpr_at_fpr.clone(),
+        }
+    }
+}
+
 /// Choosing a threshold (binary): operating points and costs.
 #[derive(Debug, Args)]
 pub struct DecisionArgs {
@@ -434,23 +459,14 @@ pub struct DecisionArgs {
     /// decision curve.
     #[arg(long, value_name = "fp=X,fn=Y")]
     pub cost: Option<evalkit::costs::Costs>,
-    /// Also the partial ROC-AUC up to this false positive rate (binary;
-    /// McClish-standardised, as scikit-learn's `max_fpr`).
-    #[arg(long, value_name = "FPR", allow_negative_numbers = true)]
-    pub max_fpr: Option<f64>,
-    /// Also the highest true positive rate of a threshold whose false
-    /// positive rate is at most this (binary); repeat for several.
-    #[arg(long, value_name = "FPR", allow_negative_numbers = true)]
-    pub tpr_at_fpr: Vec<f64>,
+    #[command(flatten)]
+    pub low: LowFprArgs,
 }
 
 impl DecisionArgs {
     /// The low-FPR metrics asked for.
     pub fn low_fpr(&self) -> evalkit::partial::LowFpr {
-        evalkit::partial::LowFpr {
-            max_fpr: self.max_fpr,
-            tpr_at_fpr: self.tpr_at_fpr.clone(),
-        }
+        self.low.low_fpr()
     }
 
     /// The cost columns, to read with the rows.

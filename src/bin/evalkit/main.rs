@@ -313,6 +313,16 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
                 })?;
             bar.finish();
             result.warnings.splice(0..0, notes);
+            let low = a.low.low_fpr();
+            low.check()?;
+            let low_notes = evalkit::partial::attach_paired(
+                &mut result,
+                &candidate,
+                &aligned,
+                &low,
+                &options.intervals,
+            )?;
+            result.warnings.extend(low_notes);
             let mut warnings = result.candidate.metrics().warnings();
             warnings.extend(result.warnings.iter().cloned());
             warn(&warnings);
