@@ -179,6 +179,10 @@ pub struct GateSpec {
     pub rows_per_s: Option<f64>,
     /// Peak resident memory at most this many MiB.
     pub peak_rss_mb: Option<f64>,
+    /// Judge `metric` (precision, recall, fpr, specificity or f1) at this
+    /// operating point of the full tier, e.g. `"precision>=0.95"`
+    /// ([`crate::operating`], certified).
+    pub operating_point: Option<String>,
     /// Where the gate starts in the file (filled by [`load`]).
     #[serde(skip)]
     pub line: usize,
@@ -428,8 +432,60 @@ impl GateSpec {
                 self.line,
                 "inference constraints (latency_p99_ms, rows_per_s, peak_rss_mb) take no metric",
             )),
-            _ => Ok(kind),
+            _ => {
+                self.operating_spec(file)?;
+                if self.operating_point.is_some() && matches!(kind, GateKind::MaxDrop(..)) {
+                    return Err(bad(
+                        file,
+                        self.line,
+                        "an operating point's metric has no paired difference with the baseline: use min, max, min_lower_ci or max_upper_ci",
+                    ));
+                }
+                Ok(kind)
+            }
         }
+    }
+
+    /// The gate's operating point, parsed (`None` without one); its metric
+    /// must be a rate of the point and its tier the full one.
+    pub fn operating_spec(&self, file: &Path) -> Result<Option<crate::operating::Spec>> {
+        let Some(text) = &self.operating_point else {
+            return Ok(None);
+        };
+        let spec: crate::operating::Spec = text
+            .parse()
+            .map_err(|e: String| bad(file, self.line, format!("operating_point = {e}")))?;
+        let metric = self.metric.as_ref().map_or("", |m| m.get_ref().as_str());
+        if !crate::operating::Rate::ALL
+            .iter()
+            .any(|r| r.name() == metric)
+        {
+            return Err(bad(
+                file,
+                self.line,
+                format!(
+                    "metric = \"{metric}\" is not a rate of an operating point: use precision, recall, fpr, specificity or f1"
+                ),
+            ));
+        }
+        if self.tier.as_deref() == Some("fast") {
+            return Err(bad(
+                file,
+                self.line,
+                "operating points are chosen on the full tier",
+            ));
+        }
+        Ok(Some(spec))
+    }
+
+    /// The name the gate's metric has in the full tier's metric set:
+    /// `recall@precision>=0.95` at an operating point, else the metric.
+    pub fn metric_key(&self, file: &Path) -> Result<String> {
+        let metric = self.metric.as_ref().map_or("", |m| m.get_ref().as_str());
+        Ok(match self.operating_spec(file)? {
+            Some(spec) => operating_key(metric, &spec),
+            None => metric.to_string(),
+        })
     }
 
     /// `fast` or `full`.
@@ -448,6 +504,11 @@ impl GateSpec {
     /// The gate as written, e.g. `roc_auc min_lower_ci 0.9`.
     pub fn describe(&self, kind: GateKind) -> String {
         let m = self.metric.as_ref().map_or("", |m| m.get_ref().as_str());
+        let m = match &self.operating_point {
+            Some(op) => format!("{m} at {op}"),
+            None => m.to_string(),
+        };
+        let m = m.as_str();
         let tier = if self.tier.as_deref() == Some("fast") {
             " (fast)"
         } else {
@@ -1177,6 +1238,57 @@ fn judge_inference(kind: GateKind, preds: &Predictions) -> Judgement {
     }
 }
 
+/// The metric-set name of `metric` at the operating point `spec`:
+/// `recall@precision>=0.95` (with a non-default objective,
+/// `recall@precision>=0.95,maximize=f1`).
+pub fn operating_key(metric: &str, spec: &crate::operating::Spec) -> String {
+    let default: crate::operating::Spec =
+        spec.constraint().parse().unwrap_or_else(|_| spec.clone());
+    if default.objective == spec.objective {
+        format!("{metric}@{}", spec.constraint())
+    } else {
+        format!(
+            "{metric}@{},{}",
+            spec.constraint(),
+            spec.objective_text().replace(' ', "=")
+        )
+    }
+}
+
+/// The distinct operating points the suite's gates ask for.
+pub fn operating_specs(suite: &Suite) -> Result<Vec<crate::operating::Spec>> {
+    let mut out: Vec<crate::operating::Spec> = Vec::new();
+    for g in &suite.gates {
+        if let Some(spec) = g.operating_spec(&suite.file)?
+            && !out.contains(&spec)
+        {
+            out.push(spec);
+        }
+    }
+    Ok(out)
+}
+
+/// Adds each operating point's rates to `metrics` as
+/// `rate@constraint` ([`operating_key`]); a point without a threshold
+/// gives undefined rates with its reason.
+pub fn add_operating_metrics(
+    metrics: &mut MetricSet,
+    specs: &[crate::operating::Spec],
+    points: &[crate::operating::OperatingPoint],
+) {
+    for (spec, p) in specs.iter().zip(points) {
+        for rate in crate::operating::Rate::ALL {
+            let key = operating_key(rate.name(), spec);
+            let m = match (&p.reason, p.metrics.get(rate.name())) {
+                (Some(reason), _) => crate::metrics::Metric::undefined(reason.clone()),
+                (None, Some(m)) => m.clone(),
+                (None, None) => crate::metrics::Metric::undefined("no threshold"),
+            };
+            metrics.insert(&key, m);
+        }
+    }
+}
+
 /// Judges every gate of `suite` on one model: its fast-tier and full-tier
 /// metrics (each `None` when not run), its paired differences with the
 /// baseline, and its prediction file's inference statistics. A metric name
@@ -1205,8 +1317,9 @@ pub fn judge(
                     "no inference statistics: the candidate is shards or a state".to_string(),
                 ),
             },
-            Some(name) => {
-                let name = name.get_ref();
+            Some(_) => {
+                let key = g.metric_key(file)?;
+                let name = key.as_str();
                 let set = if on_fast { fast } else { full };
                 let Some(set) = set else {
                     return Err(bad(
@@ -1352,7 +1465,8 @@ pub fn run(
     let low = suite.full.low_fpr();
     low.check()?;
     let mut warnings = Vec::new();
-    let (full, delta): (Option<FullResult>, Option<MetricSet>) = if !need_full {
+    let specs = operating_specs(suite)?;
+    let (mut full, delta): (Option<FullResult>, Option<MetricSet>) = if !need_full {
         (None, None)
     } else if let Some(base) = &baseline {
         let id = suite.baseline.as_ref().and_then(|b| b.id.clone());
@@ -1379,7 +1493,10 @@ pub fn run(
         ));
         (Some(f), None)
     };
-    if let Some(f) = &full {
+    if let Some(f) = &mut full {
+        let points =
+            crate::operating::for_result(f, Some(&candidate), &specs, true, &full_opts.intervals);
+        add_operating_metrics(f.metrics_mut(), &specs, &points);
         warnings.extend(f.metrics().warnings());
     }
 
@@ -1406,6 +1523,7 @@ pub fn run(
                 .unwrap_or(crate::slices::DEFAULT_MIN_ROWS),
             title: Some(report_title(suite)),
             low_fpr: suite.full.low_fpr(),
+            operating_points: specs.clone(),
             ..ReportOptions::default()
         };
         let mut rep = report::build(
@@ -1520,6 +1638,9 @@ fn run_on_state(
     let low = suite.full.low_fpr();
     low.check()?;
     crate::partial::attach(&mut full, None, &low, &full_opts.intervals);
+    let specs = operating_specs(suite)?;
+    let points = crate::operating::for_result(&full, None, &specs, true, &full_opts.intervals);
+    add_operating_metrics(full.metrics_mut(), &specs, &points);
     let warnings = full.warnings();
     let verdicts = judge(
         suite,

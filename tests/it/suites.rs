@@ -203,6 +203,55 @@ max_drop = 0.005
     assert!((pauc["value"].as_f64().unwrap() - 0.7740429319376687).abs() < 1e-9);
     assert!(pauc["ci"].is_array());
 
+    // Gates at an operating point judge its rates there; a point without a
+    // threshold fails with its reason.
+    let body = format!(
+        "name = \"op\"\n[predictions]\npath = \"{}\"\n[full]\nbootstrap = 200\n[[gate]]\nmetric = \"recall\"\noperating_point = \"precision>=0.9\"\nmin = 0.5\n[[gate]]\nmetric = \"recall\"\noperating_point = \"precision>=0.9\"\nmin_lower_ci = 0.7\n[[gate]]\nmetric = \"recall\"\noperating_point = \"specificity>=0.999\"\nmin = 0.1\n",
+        f("binary_balanced.arrow")
+    );
+    let (code, out, err) = suite(tmp.path(), "op.toml", &body);
+    assert_eq!(
+        (code, verdicts(&out)),
+        (Some(1), vec![true, false, false]),
+        "{err}"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let recall = &doc["metrics"]["recall@precision>=0.9"];
+    assert!(
+        (recall["value"].as_f64().unwrap() - 0.609391).abs() < 1e-6,
+        "{recall}"
+    );
+    assert!(recall["ci"].is_array());
+    assert!(
+        doc["gates"][0]["gate"]
+            .as_str()
+            .unwrap()
+            .contains("recall at precision>=0.9")
+    );
+    assert!(
+        doc["gates"][2]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be certified")
+    );
+    // The same gates judged by a report.
+    let page = tmp.path().join("op.html");
+    let path = tmp.path().join("op.toml");
+    let (code, _, err) = run(&[
+        "report",
+        &f("binary_balanced.arrow"),
+        "--bootstrap",
+        "200",
+        "--suite",
+        path.to_str().unwrap(),
+        "-o",
+        page.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1), "{err}");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("recall at precision&gt;=0.9"));
+    assert!(html.contains("Operating points · binary_balanced"));
+
     // A metric that is undefined fails with the reason.
     let body = format!(
         "name = \"one class\"\n[predictions]\npath = \"{}\"\n[full]\nbootstrap = 0\n[[gate]]\nmetric = \"roc_auc\"\nmin = 0.5\n",
@@ -449,6 +498,32 @@ fn suite_mistakes_name_the_key_and_its_line() {
                 "name = \"x\"\n[predictions]\npath = \"{p}\"\n[full]\nresample = \"x\"\n{gate}"
             ),
             vec![":5:", "resample = \"x\"", "multinomial"],
+        ),
+        // Gates at operating points: a parsable point, a rate of it, the
+        // full tier, no paired drop.
+        (
+            format!(
+                "name = \"x\"\n[predictions]\npath = \"{p}\"\n[[gate]]\nmetric = \"recall\"\noperating_point = \"precision>0.9\"\nmin = 0.5\n"
+            ),
+            vec![":5:", "operating_point", "no >= or <="],
+        ),
+        (
+            format!(
+                "name = \"x\"\n[predictions]\npath = \"{p}\"\n[[gate]]\nmetric = \"roc_auc\"\noperating_point = \"precision>=0.9\"\nmin = 0.5\n"
+            ),
+            vec![":5:", "not a rate of an operating point"],
+        ),
+        (
+            format!(
+                "name = \"x\"\n[predictions]\npath = \"{p}\"\n[[gate]]\nmetric = \"recall\"\ntier = \"fast\"\noperating_point = \"precision>=0.9\"\nmin = 0.5\n"
+            ),
+            vec![":5:", "full tier"],
+        ),
+        (
+            format!(
+                "name = \"x\"\n[predictions]\npath = \"{p}\"\n[[gate]]\nmetric = \"recall\"\noperating_point = \"precision>=0.9\"\nmax_drop = 0.01\n"
+            ),
+            vec![":5:", "no paired difference"],
         ),
         // [data] beside [predictions] would be silently ignored.
         (

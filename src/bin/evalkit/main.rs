@@ -414,6 +414,22 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
                 cost: a.decide.cost.clone(),
                 low_fpr: a.decide.low_fpr(),
             };
+            // A suite's gates at operating points need those points.
+            let suite = a
+                .suite
+                .as_ref()
+                .map(|p| evalkit::suite::load(p))
+                .transpose()?;
+            let gate_points = match &suite {
+                Some(s) => evalkit::suite::operating_specs(s)?,
+                None => Vec::new(),
+            };
+            let mut options = options;
+            for spec in &gate_points {
+                if !options.operating_points.contains(spec) {
+                    options.operating_points.push(spec.clone());
+                }
+            }
             let bar = progress::Bar::new("models");
             let report =
                 evalkit::report::build(&candidates, baseline.as_ref(), &options, &|d, t| {
@@ -421,22 +437,31 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
                 })?;
             bar.finish();
             let mut report = report;
-            if let Some(path) = &a.suite {
-                let suite = evalkit::suite::load(path)?;
+            if let Some(suite) = &suite {
                 for (preds, cand) in candidates.iter().zip(&report.candidates) {
-                    let fast = evalkit::suite::needs_fast(&suite).then(|| {
+                    let fast = evalkit::suite::needs_fast(suite).then(|| {
                         evalkit::fast::fast(
                             preds,
-                            &evalkit::suite::fast_options(&suite, options.full.threshold),
+                            &evalkit::suite::fast_options(suite, options.full.threshold),
                         )
                         .metrics
                     });
+                    // The points' rates under their gate names, from the
+                    // report's points (in `options.operating_points` order).
+                    let mut metrics = cand.metrics.clone();
+                    if !cand.operating_points.is_empty() {
+                        evalkit::suite::add_operating_metrics(
+                            &mut metrics,
+                            &options.operating_points,
+                            &cand.operating_points,
+                        );
+                    }
                     let verdicts = evalkit::suite::judge(
-                        &suite,
+                        suite,
                         preds.task,
                         Some(preds),
                         fast.as_ref(),
-                        Some(&cand.metrics),
+                        Some(&metrics),
                         cand.delta.as_ref(),
                     )?;
                     report
