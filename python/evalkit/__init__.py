@@ -303,7 +303,7 @@ def full(
     cluster: Optional[ArrayLike] = None,
     operating_points: Sequence[str] = (),
     certified: bool = True,
-    cost: Optional[str] = None,
+    cost: Optional[Union[str, Dict[str, Any]]] = None,
     max_fpr: Optional[float] = None,
     tpr_at_fpr: Sequence[float] = (),
 ) -> Result:
@@ -319,7 +319,8 @@ def full(
 
     ``cost="fp=1,fn=20"`` (binary): the cost-optimal threshold, the cost
     curve and the decision curve, as ``evalkit full --cost``, in
-    ``result.to_dict()["cost"]`` and ``["decision_curve"]``.
+    ``result.to_dict()["cost"]`` and ``["decision_curve"]``; per-row costs
+    as ``cost={"fp": 1.0, "fn": amounts}`` (an array, one cost per row).
 
     ``max_fpr=0.1`` adds ``partial_roc_auc`` (McClish-standardised, as
     scikit-learn's ``roc_auc_score(max_fpr=0.1)``); ``tpr_at_fpr=[0.01]``
@@ -342,6 +343,19 @@ def full(
         _same_length(y, g, "cluster ids")
     if isinstance(operating_points, str):
         operating_points = [operating_points]
+    cost_arrays: Dict[str, np.ndarray] = {}
+    if isinstance(cost, dict):
+        if sorted(cost) != ["fn", "fp"]:
+            raise UsageError(f"cost= needs exactly the keys 'fp' and 'fn'; got {sorted(cost)}")
+        parts = []
+        for key in ("fp", "fn"):
+            v = cost[key]
+            if np.ndim(v) == 0:
+                parts.append(f"{key}={float(v)!r}")
+            else:
+                cost_arrays[key] = _as_array(np.asarray(v, dtype=np.float64), f"cost {key}")
+                parts.append(f"{key}=cost_{key}")
+        cost = ",".join(parts)
     doc = _evalkit.full(
         y,
         s,
@@ -362,6 +376,8 @@ def full(
         cost,
         max_fpr,
         [float(x) for x in tpr_at_fpr],
+        cost_arrays.get("fp"),
+        cost_arrays.get("fn"),
     )
     return Result(json.loads(doc), (y, s, w, task, score_kind))
 

@@ -44,6 +44,8 @@ def full(
     cost: Optional[str] = None,
     max_fpr: Optional[float] = None,
     tpr_at_fpr: List[float] = ...,
+    cost_fp: Optional[Any] = None,
+    cost_fn: Optional[Any] = None,
 ) -> str: ...
 def compare(
     y_true: Any,

@@ -336,7 +336,7 @@ fn fast(
 
 /// The full tier; returns the CLI's `full --json` document.
 #[pyfunction]
-#[pyo3(signature = (y_true, y_score, weights=None, task=None, score_kind=None, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds=1000, name="arrays", cluster=None, operating_points=Vec::new(), certified=true, cost=None, max_fpr=None, tpr_at_fpr=Vec::new()))]
+#[pyo3(signature = (y_true, y_score, weights=None, task=None, score_kind=None, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds=1000, name="arrays", cluster=None, operating_points=Vec::new(), certified=true, cost=None, max_fpr=None, tpr_at_fpr=Vec::new(), cost_fp=None, cost_fn=None))]
 #[allow(clippy::too_many_arguments)]
 fn full(
     py: Python<'_>,
@@ -359,6 +359,8 @@ fn full(
     cost: Option<&str>,
     max_fpr: Option<f64>,
     tpr_at_fpr: Vec<f64>,
+    cost_fp: Option<&Bound<'_, PyAny>>,
+    cost_fn: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<String> {
     let low = evalkit::partial::LowFpr {
         max_fpr,
@@ -366,6 +368,21 @@ fn full(
     };
     let mut preds = predictions(py, name, y_true, y_score, weights, task, score_kind)?;
     with_clusters(py, &mut preds, cluster)?;
+    // Per-row costs ride along as the passthrough columns `cost_fp` and
+    // `cost_fn`, which `cost=` names.
+    for (column, values) in [("cost_fp", cost_fp), ("cost_fn", cost_fn)] {
+        if let Some(values) = values {
+            let array = arrow_array(py, values, column)?;
+            if array.len() != preds.rows() {
+                return Err(InputError::new_err(format!(
+                    "{column} has {} values but there are {} rows: give one cost per row",
+                    array.len(),
+                    preds.rows()
+                )));
+            }
+            preds.extra.push((column.to_string(), array));
+        }
+    }
     let options = full_options(threshold, thresholds, bootstrap, ci, method, resample, seed)?;
     let specs = operating_points
         .iter()

@@ -458,6 +458,18 @@ def test_costs_equal_the_cli():
     assert got["cost"] == want["cost"] and got["decision_curve"] == want["decision_curve"]
     with pytest.raises(evalkit.UsageError, match="both fp and fn"):
         evalkit.full(f.y_true, f.y_score, bootstrap=0, cost="fp=1")
+    # Per-row costs: constant arrays give the constant costs' answer; a
+    # negative cost names its row.
+    n = len(f.y_true)
+    rows = evalkit.full(f.y_true, f.y_score, bootstrap=0, cost={"fp": 1.0, "fn": np.full(n, 5.0)})
+    assert rows.to_dict()["cost"]["threshold"] == want["cost"]["threshold"]
+    assert abs(rows.to_dict()["cost"]["expected_cost"] - want["cost"]["expected_cost"]) < 1e-12
+    bad = np.full(n, 5.0)
+    bad[7] = -1.0
+    with pytest.raises(evalkit.InputError, match="row 7"):
+        evalkit.full(f.y_true, f.y_score, bootstrap=0, cost={"fp": 1.0, "fn": bad})
+    with pytest.raises(evalkit.UsageError, match="'fp' and 'fn'"):
+        evalkit.full(f.y_true, f.y_score, bootstrap=0, cost={"fp": 1.0})
 
 
 def test_partial_auc_equals_scikit_learn_and_the_cli():
