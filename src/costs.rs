@@ -238,46 +238,49 @@ pub fn analyse(
                 "--cost with a cost column needs the rows of one prediction file (a state or merged files keep no columns)",
             ));
         }
-        (false, Some(preds)) => {
-            let crate::data::Columns::Binary { labels, scores } = &preds.columns else {
-                return Err(Error::usage("--cost is for binary tasks"));
-            };
-            let [cfp, cfn] = per_row(costs, preds)?;
-            let rk = Ranking::build(labels, scores, preds.weights.as_ref());
-            let w = |pos: usize| rk.weights.as_ref().map_or(1.0, |w| w[pos]);
-            let groups = rk.group_end.len();
-            let (mut fp, mut saved) = (Vec::with_capacity(groups), Vec::with_capacity(groups));
-            let (mut a, mut b, mut weight) = (0.0, 0.0, 0.0);
-            let mut start = 0;
-            for &end in &rk.group_end {
-                for pos in start..end as usize {
-                    let row = rk.rows[pos] as usize;
-                    weight += w(pos);
-                    if rk.labels[pos] == 1 {
-                        b += w(pos) * cfn.get(row);
-                    } else {
-                        a += w(pos) * cfp.get(row);
-                    }
-                }
-                fp.push(a);
-                saved.push(b);
-                start = end as usize;
-            }
-            return Ok(finish(
-                costs,
-                curve,
-                &Cumulative {
-                    thresholds: &curve.thresholds,
-                    fp,
-                    saved,
-                    fn_total: b,
-                    weight,
-                },
-                threshold,
-            ));
-        }
+        (false, Some(preds)) => per_row_cumulative(costs, curve, preds)?,
     };
     Ok(finish(costs, curve, &cum, threshold))
+}
+
+/// The cumulative costs of per-row costs, over the rows' ranking (the
+/// same distinct scores as `curve`).
+fn per_row_cumulative<'a>(
+    costs: &Costs,
+    curve: &'a BinaryCurve,
+    preds: &Predictions,
+) -> Result<Cumulative<'a>> {
+    let crate::data::Columns::Binary { labels, scores } = &preds.columns else {
+        return Err(Error::usage("--cost is for binary tasks"));
+    };
+    let [cfp, cfn] = per_row(costs, preds)?;
+    let rk = Ranking::build(labels, scores, preds.weights.as_ref());
+    let groups = rk.group_end.len();
+    let (mut fp, mut saved) = (Vec::with_capacity(groups), Vec::with_capacity(groups));
+    let (mut a, mut b, mut weight) = (0.0, 0.0, 0.0);
+    let mut start = 0;
+    for &end in &rk.group_end {
+        for pos in start..end as usize {
+            let row = rk.rows[pos] as usize;
+            let w = rk.weights.as_ref().map_or(1.0, |w| w[pos]);
+            weight += w;
+            if rk.labels[pos] == 1 {
+                b += w * cfn.get(row);
+            } else {
+                a += w * cfp.get(row);
+            }
+        }
+        fp.push(a);
+        saved.push(b);
+        start = end as usize;
+    }
+    Ok(Cumulative {
+        thresholds: &curve.thresholds,
+        fp,
+        saved,
+        fn_total: b,
+        weight,
+    })
 }
 
 fn finish(costs: &Costs, curve: &BinaryCurve, cum: &Cumulative, threshold: f64) -> CostResult {

@@ -101,13 +101,21 @@ impl Rate {
 
     /// Its value from counts: `tp`, `fp` at the threshold of `p`
     /// positives and `n` negatives; `None` where undefined.
+    /// The formulas are the point metrics' ([`crate::metrics::curves::Counts`]);
+    /// FPR, which they lack, is `fp / n`.
     pub fn value(self, tp: f64, fp: f64, p: f64, n: f64) -> Option<f64> {
+        let c = crate::metrics::curves::Counts {
+            tp,
+            fp,
+            tn: n - fp,
+            fn_: p - tp,
+        };
         match self {
-            Rate::Precision => (tp + fp > 0.0).then(|| tp / (tp + fp)),
-            Rate::Recall => (p > 0.0).then(|| tp / p),
+            Rate::Precision => c.precision(),
+            Rate::Recall => c.recall(),
             Rate::Fpr => (n > 0.0).then(|| fp / n),
-            Rate::Specificity => (n > 0.0).then(|| 1.0 - fp / n),
-            Rate::F1 => (tp + fp + p > 0.0).then(|| 2.0 * tp / (tp + fp + p)),
+            Rate::Specificity => c.specificity(),
+            Rate::F1 => c.f1(),
         }
     }
 }
@@ -156,7 +164,7 @@ impl Spec {
 
 /// The objective a constraint gets by default: recall for every
 /// constraint but recall's own, which maximises precision.
-fn default_objective(rate: Rate) -> Rate {
+pub fn default_objective(rate: Rate) -> Rate {
     if rate == Rate::Recall {
         Rate::Precision
     } else {
@@ -489,17 +497,19 @@ fn choose(spec: &Spec, c: &Counts, certifier: Option<&Certifier>) -> Choice {
         }
         _ => Box::new(0..groups),
     };
-    let mut certified = Vec::new();
+    // The certified thresholds stream into the objective (no list of them
+    // per replicate); the failing one is counted as tested.
     let mut tested = 0;
-    for g in order {
-        tested += 1;
-        if !ok(g) {
-            break;
-        }
-        certified.push(g);
-    }
+    let group = best(
+        spec,
+        c,
+        order.take_while(|&g| {
+            tested += 1;
+            ok(g)
+        }),
+    );
     Choice {
-        group: best(spec, c, certified.into_iter()),
+        group,
         tested: Some(tested),
     }
 }
@@ -635,6 +645,16 @@ fn infeasible(spec: &Spec, c: &Counts, tested: Option<usize>, level: f64) -> Str
     };
     if let Some(need) = need {
         return format!("{}: {need}", spec.constraint());
+    }
+    // Rows meet the constraint, but the objective is undefined at every
+    // threshold (recall without positives, specificity without negatives).
+    if (0..c.tp.len()).all(|g| c.value(spec.objective, g).is_none()) {
+        return format!(
+            "{}: {} is undefined on this data (no {} rows)",
+            spec.constraint(),
+            spec.objective.name(),
+            if c.p <= 0.0 { "positive" } else { "negative" }
+        );
     }
     let best_point = (0..c.tp.len())
         .filter_map(|g| c.value(spec.rate, g))

@@ -1242,9 +1242,7 @@ fn judge_inference(kind: GateKind, preds: &Predictions) -> Judgement {
 /// `recall@precision>=0.95` (with a non-default objective,
 /// `recall@precision>=0.95,maximize=f1`).
 pub fn operating_key(metric: &str, spec: &crate::operating::Spec) -> String {
-    let default: crate::operating::Spec =
-        spec.constraint().parse().unwrap_or_else(|_| spec.clone());
-    if default.objective == spec.objective {
+    if spec.objective == crate::operating::default_objective(spec.rate) {
         format!("{metric}@{}", spec.constraint())
     } else {
         format!(

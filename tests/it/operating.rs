@@ -468,6 +468,21 @@ fn the_cli_writes_operating_points_and_refuses_bad_requests() {
         let doc: serde_json::Value = serde_json::from_str(&stdout(&evalkit(&a))).unwrap();
         doc["operating_points"][0].clone()
     };
+    // One class: the constraint is met, but the objective is undefined.
+    let one = fixture("binary_one_class.arrow");
+    let out = evalkit([
+        "full",
+        one.to_str().unwrap(),
+        "--bootstrap",
+        "0",
+        "--json",
+        "--operating-point",
+        "fpr<=0.5",
+        "--uncertified",
+    ]);
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let reason = doc["operating_points"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("recall is undefined"), "{reason}");
     let certified = first_point(&[]);
     assert!(
         certified["reason"]
