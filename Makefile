@@ -21,7 +21,7 @@ OUT := demo-out
 # Said before a build that has not run yet (measured on 2 cores, see the README).
 COLD = the first build compiles polars, arrow and ort: about 21 minutes on 2 cores; seconds afterwards
 
-.PHONY: python pytest test-frameworks demo test test-slow fmt lint features unit ort browser screenshot build install bench bench-peer bench-infer bench-multiclass bench-python fixtures venv clean
+.PHONY: python pytest test-frameworks demo test test-slow fmt lint features unit ort browser screenshot build install bench bench-peer bench-infer bench-multiclass bench-python bench-ranking fixtures venv clean
 
 demo: ort
 	@test -x $(BIN) || echo "building evalkit ($(COLD))"
@@ -146,6 +146,7 @@ fixtures: venv
 	$(PY) fixtures/generate.py
 	$(PY) fixtures/generate_models.py
 	$(PY) fixtures/generate_differential.py
+	$(PY) fixtures/generate_ranking.py
 
 bench: ort
 	$(CARGO) bench --bench full_tier
@@ -163,6 +164,11 @@ bench-python: venv build $(VENV)/.py-test-installed
 
 bench-states: venv build
 	$(PY) benches/states.py
+
+# Ranking metrics vs pytrec_eval and ranx (installs both into .venv).
+bench-ranking: venv build
+	$(VENV)/bin/pip install --quiet pytrec-eval-terrier ranx
+	$(PY) benches/peer_ranking.py
 
 bench-multiclass: venv build
 	$(PY) benches/peer_multiclass.py

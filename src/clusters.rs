@@ -72,6 +72,17 @@ impl Clusters {
     /// strings (dictionary-encoded too), booleans or floats. A null or NaN
     /// is an error naming its row: every row must belong to a cluster.
     pub fn from_array(path: &Path, column: &str, array: &ArrayRef) -> Result<Clusters> {
+        Clusters::from_array_as(path, column, array, "cluster")
+    }
+
+    /// [`Clusters::from_array`] for rows grouped by another name (`role`:
+    /// "query"), which the messages use.
+    pub fn from_array_as(
+        path: &Path,
+        column: &str,
+        array: &ArrayRef,
+        role: &str,
+    ) -> Result<Clusters> {
         let n = array.len();
         let missing = |row: usize, what: &str| {
             Error::bad_value(
@@ -79,7 +90,7 @@ impl Clusters {
                 column,
                 row,
                 format!(
-                    "is {what}: every row needs a cluster (fill it, or drop the row before evaluating)"
+                    "is {what}: every row needs a {role} (fill it, or drop the row before evaluating)"
                 ),
             )
         };
@@ -115,7 +126,7 @@ impl Clusters {
             | DataType::Utf8View
             | DataType::Dictionary(_, _) => {
                 let a = arrow::compute::cast(array, &DataType::Utf8).map_err(|e| {
-                    Error::bad_column(path, column, format!("cannot be read as clusters: {e}"))
+                    Error::bad_column(path, column, format!("cannot be read as {role}s: {e}"))
                 })?;
                 let s = a.as_string::<i32>();
                 // Repeated values hash once.
@@ -132,7 +143,7 @@ impl Clusters {
                     path,
                     column,
                     format!(
-                        "has type {other}; clusters must be integers, strings, booleans or floats (an id such as a user or patient)"
+                        "has type {other}; {role} ids must be integers, strings, booleans or floats (an id such as a user, patient or query)"
                     ),
                 ));
             }

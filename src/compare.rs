@@ -35,6 +35,8 @@ pub enum Join {
     Id(String),
     /// By position.
     Position,
+    /// A ranking: query by query, by the value of the query column.
+    Query(String),
 }
 
 /// A candidate compared with a baseline.
@@ -91,6 +93,15 @@ pub fn align(
             candidate.path.display(),
             baseline.path.display()
         )));
+    }
+    if candidate.task == crate::data::Task::Ranking {
+        // Rankings pair whole queries ([`compare`]), not rows.
+        if let Some(id) = id {
+            return Err(Error::usage(format!(
+                "--id {id}: rankings are compared query by query, through their query columns; drop --id"
+            )));
+        }
+        return Ok((baseline.clone(), Vec::new()));
     }
     let mut notes = Vec::new();
     let aligned = match id {
@@ -351,6 +362,49 @@ pub fn compare(
                 candidate.rows(),
                 clusters,
             ))
+        }
+        (
+            Columns::Ranking {
+                labels,
+                scores,
+                queries,
+                ids,
+            },
+            Columns::Ranking {
+                labels: lb,
+                scores: sb,
+                queries: qb,
+                ids: ib,
+            },
+        ) => {
+            let _ = join;
+            use crate::full::ranking;
+            let ro = &options.ranking;
+            let cand = ranking::per_query(labels, scores, queries, ro);
+            let base = ranking::per_query(lb, sb, qb, ro);
+            let name =
+                |ids: &ArrayRef, row: u32| crate::json::query_ids(ids, &[row])[0].to_string();
+            let r = ranking::compare(
+                cand,
+                base,
+                [&|row| name(ids, row), &|row| name(ib, row)],
+                ro,
+                iv,
+                progress,
+            )?;
+            let mut warnings = r.candidate.notes.clone();
+            warnings.extend(r.notes);
+            Ok(Comparison {
+                join: Join::Query(queries.column.clone()),
+                rows: candidate.rows(),
+                candidate: FullResult::Ranking(Box::new(r.candidate)),
+                baseline: FullResult::Ranking(Box::new(r.baseline)),
+                delta: r.delta,
+                delong: Err("DeLong's test is for ROC-AUC (binary)".to_string()),
+                obuchowski: None,
+                class_f1_delta: Vec::new(),
+                warnings,
+            })
         }
         _ => Err(Error::usage(format!(
             "{} is a {} task but {} is a {} task: compare predictions for the same problem",

@@ -112,12 +112,14 @@ pub fn fast(preds: &Predictions, options: &FastOptions) -> FastResult {
                     ids,
                 )
             }
+            Columns::Ranking { .. } => return fast_ranking(preds, options),
         };
     let stratum_of = |r: usize| -> usize {
         match &preds.columns {
             Columns::Binary { labels, .. } => labels[r] as usize,
             Columns::Multiclass { labels, .. } => labels[r] as usize,
             Columns::Regression { .. } => ids[r] as usize,
+            Columns::Ranking { .. } => unreachable!("rankings are sampled by query"),
         }
     };
 
@@ -150,6 +152,89 @@ pub fn fast(preds: &Predictions, options: &FastOptions) -> FastResult {
     };
     finish(preds.task, preds.rows() as u64, &terms, strata, options)
 }
+
+/// The stream of the query sample.
+const QUERY_STREAM: u64 = 0x7175_6572_7900;
+
+/// A ranking's fast tier: whole queries drawn uniformly without
+/// replacement (seeded; as many as hold `sample` rows on average, at least
+/// 2), their headline metrics ([`RankingOptions::headline`] at the default
+/// cutoffs) averaged with the simple-random-sample standard error and its
+/// finite-population correction over queries, normal intervals. Every
+/// query drawn (`sample: None`, or more rows than the file has) gives the
+/// full tier's means, exactly.
+///
+/// [`RankingOptions::headline`]: crate::metrics::ranking::RankingOptions::headline
+fn fast_ranking(preds: &Predictions, options: &FastOptions) -> FastResult {
+    use crate::metrics::ranking::{EmptyQueries, RankingOptions};
+    let ranking = RankingOptions::default();
+    let Columns::Ranking { queries, .. } = &preds.columns else {
+        unreachable!("called for rankings")
+    };
+    let (of_row, q) = queries.index(|_| true);
+    let rows = preds.rows();
+    let want = match options.sample {
+        None => q,
+        Some(n) => ((n as f64 * q as f64 / rows as f64).round() as usize).clamp(q.min(2), q),
+    };
+    let mut rng = crate::rng::Stream::new(options.seed, QUERY_STREAM);
+    let mut pick = vec![false; q];
+    for c in crate::rng::choose_sorted(&mut rng, q as u64, want as u64) {
+        pick[c as usize] = true;
+    }
+    let sampled: Vec<u32> = (0..rows as u32)
+        .filter(|&r| pick[of_row[r as usize] as usize])
+        .collect();
+    let sub = preds.gather(&sampled);
+    let Columns::Ranking {
+        labels,
+        scores,
+        queries,
+        ..
+    } = &sub.columns
+    else {
+        unreachable!("a ranking's rows")
+    };
+    let pq = crate::full::ranking::per_query(labels, scores, queries, &ranking);
+    let strata = Strata {
+        names: vec!["queries".to_string()],
+        kind: QUERIES,
+        totals: vec![q as u64],
+        sampled: vec![want as u64],
+        weight: vec![q as f64],
+    };
+    let z = normal_quantile(0.5 + options.level / 2.0);
+    let mut metrics = MetricSet::new();
+    for name in ranking.headline() {
+        let Some(values) = pq.column(&name) else {
+            continue;
+        };
+        let mut sums = StratumSums::new(1);
+        let counted = |q: &usize| pq.counts(*q, EmptyQueries::Zero);
+        for i in (0..pq.len()).filter(counted) {
+            sums.add(0, 1.0, values[i]);
+        }
+        for i in (0..pq.len()).filter(counted) {
+            sums.add_variance(0, 1.0, values[i]);
+        }
+        metrics.insert(&name, sums.estimate(&strata, z, Interval::Normal));
+    }
+    FastResult {
+        rows,
+        rows_used: sampled.len(),
+        strata_kind: QUERIES,
+        strata: vec![Stratum {
+            name: "queries".to_string(),
+            rows: q as u64,
+            sampled: want as u64,
+        }],
+        metrics,
+    }
+}
+
+/// What a ranking's sample draws: whole queries (its one stratum counts
+/// queries, not rows).
+const QUERIES: &str = "query";
 
 /// What the strata of a regression are.
 const DECILES: &str = "label decile";
@@ -201,6 +286,7 @@ fn row_term(preds: &Predictions, r: usize, threshold: f64) -> (f64, Option<f64>)
             let e = labels.get(r) - scores.get(r);
             (e * e, None)
         }
+        Columns::Ranking { .. } => unreachable!("rankings are sampled by query"),
     }
 }
 
@@ -290,6 +376,13 @@ pub fn fast_inputs(
         let mut row = 0u64;
         for path in paths {
             crate::data::for_each_chunk(path, read, chunk_rows, &mut |preds| {
+                if preds.task == Task::Ranking {
+                    return Err(Error::usage(format!(
+                        "{}: {}",
+                        preds.path.display(),
+                        crate::state::inputs::RANKING_NEEDS_ROWS
+                    )));
+                }
                 let h = preds.header();
                 match &mut header {
                     None => header = Some(h),
@@ -351,6 +444,8 @@ pub fn fast_inputs(
         Task::Binary => 2,
         Task::Multiclass => header.class_names.len(),
         Task::Regression => 10,
+        // Refused in the passes above: rankings are sampled by query.
+        Task::Ranking => 1,
     };
     totals.resize(strata, 0);
     weight.resize(strata, 0.0);
@@ -392,7 +487,7 @@ fn stratum_ids(preds: &Predictions, cuts: Option<&[f64]>) -> Vec<u32> {
         (Columns::Regression { labels, .. }, Some(cuts)) => (0..labels.len())
             .map(|i| crate::sample::decile_of(cuts, labels.get(i)) as u32)
             .collect(),
-        (Columns::Regression { .. }, None) => Vec::new(),
+        (Columns::Regression { .. }, None) | (Columns::Ranking { .. }, _) => Vec::new(),
     }
 }
 

@@ -161,9 +161,92 @@ pub fn full(preds: &Header, options: &FullOptions, result: &FullResult) -> Value
             m.insert("metrics".into(), json!(r.metrics));
             m.insert("residuals".into(), json!(r.residuals));
         }
+        FullResult::Ranking(r) => ranking(&mut m, r),
     }
     m.insert("warnings".into(), json!(result.warnings()));
     Value::Object(m)
+}
+
+/// The ranking conventions and query counts; the headline and directions
+/// name the run's cutoffs.
+fn ranking(m: &mut serde_json::Map<String, Value>, r: &crate::full::ranking::RankingFull) {
+    m.insert("headline".into(), json!(r.options.headline()));
+    m.insert(
+        "directions".into(),
+        Value::Object(
+            r.metrics
+                .iter()
+                .map(|(n, _)| (n.to_string(), json!(crate::metrics::registry::direction(n))))
+                .collect(),
+        ),
+    );
+    m.insert("ranking".into(), ranking_options(&r.options));
+    m.insert("queries".into(), json!(r.per_query.len()));
+    m.insert("queries_used".into(), json!(r.counted));
+    m.insert("empty_queries".into(), json!(r.empty_queries));
+    m.insert("metrics".into(), json!(r.metrics));
+}
+
+/// The cutoffs and conventions of ranking metrics, as documents give them.
+pub fn ranking_options(o: &crate::metrics::ranking::RankingOptions) -> Value {
+    json!({
+        "k": &*o.ks,
+        "gain": o.gain.as_str(),
+        "empty_queries": o.empty.as_str(),
+        "ties": "averaged",
+    })
+}
+
+/// Adds every query's values to a ranking document (`--per-query`), as
+/// columns of equal length: `query` (the id as the file holds it),
+/// `items`, `relevant` and one column per metric.
+pub fn add_per_query(
+    doc: &mut Value,
+    per_query: &crate::full::ranking::PerQuery,
+    ids: &arrow::array::ArrayRef,
+) {
+    let mut cols = serde_json::Map::new();
+    cols.insert(
+        "query".into(),
+        Value::Array(query_ids(ids, &per_query.first_row)),
+    );
+    cols.insert("items".into(), json!(per_query.items));
+    cols.insert("relevant".into(), json!(per_query.relevant));
+    for (m, name) in per_query.names.iter().enumerate() {
+        cols.insert(
+            name.clone(),
+            json!(
+                (0..per_query.len())
+                    .map(|q| per_query.row(q)[m])
+                    .collect::<Vec<f64>>()
+            ),
+        );
+    }
+    if let Value::Object(o) = doc {
+        o.insert("per_query".into(), Value::Object(cols));
+    }
+}
+
+/// The ids at `rows` of a query column: integers as numbers, anything else
+/// as its text.
+pub fn query_ids(ids: &arrow::array::ArrayRef, rows: &[u32]) -> Vec<Value> {
+    if let Some(ints) = crate::data::int_values(ids) {
+        return rows
+            .iter()
+            .map(|&r| match i64::try_from(ints[r as usize]) {
+                Ok(v) => json!(v),
+                Err(_) => json!(ints[r as usize].to_string()),
+            })
+            .collect();
+    }
+    match arrow::compute::cast(ids, &arrow::datatypes::DataType::Utf8) {
+        Ok(a) => {
+            use arrow::array::AsArray;
+            let s = a.as_string::<i32>();
+            rows.iter().map(|&r| json!(s.value(r as usize))).collect()
+        }
+        Err(_) => rows.iter().map(|&r| json!(r)).collect(),
+    }
 }
 
 fn binary(
@@ -388,6 +471,9 @@ fn slice_head(
             );
         }
         FullResult::Regression(_) => {}
+        FullResult::Ranking(r) => {
+            o.insert("queries".into(), json!(r.per_query.len()));
+        }
     }
     o
 }
@@ -457,6 +543,7 @@ pub fn compare(
         match &c.join {
             crate::compare::Join::Id(col) => json!({"by": "id", "column": col}),
             crate::compare::Join::Position => json!({"by": "position"}),
+            crate::compare::Join::Query(col) => json!({"by": "query", "column": col}),
         },
     );
     m.insert(

@@ -203,6 +203,13 @@ pub fn compare_sliced(
     min_rows: usize,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Vec<ComparedSlice>> {
+    if candidate.task == crate::data::Task::Ranking && !slicings.is_empty() {
+        // Two rankings pair queries, not rows: a slice of the candidate's
+        // rows names no rows of the baseline.
+        return Err(Error::usage(
+            "slices of a ranking comparison are not built (rankings pair queries, not rows); slice each model with `evalkit full --slice`",
+        ));
+    }
     let jobs = slice_jobs(candidate, slicings)?;
     let done = std::sync::atomic::AtomicUsize::new(0);
     let total = jobs.len();
@@ -817,6 +824,9 @@ impl Context {
                     })
                     .collect(),
             ),
+            Columns::Ranking { .. } => Context::None(
+                "the test of a slice against the rest is not built for rankings; compare the slices' query-bootstrap intervals".to_string(),
+            ),
         }
     }
 
@@ -863,7 +873,7 @@ impl Context {
                         .metrics
                         .value(metric)
                 }
-                Columns::Binary { .. } => None,
+                Columns::Binary { .. } | Columns::Ranking { .. } => None,
             };
             Ok([on_slice, on_rest.ok_or_else(|| undefined("rest"))?])
         };

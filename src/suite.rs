@@ -72,10 +72,12 @@ pub struct PredictionsSection {
     pub score: Option<Vec<String>>,
     /// Weight column.
     pub weight: Option<String>,
-    /// binary, multiclass or regression.
+    /// binary, multiclass, regression or ranking.
     pub task: Option<String>,
     /// probability or logit.
     pub score_kind: Option<String>,
+    /// The query column of a ranking (default: `query` when present).
+    pub query: Option<String>,
 }
 
 /// `[baseline]`: a model run over the same data, or a prediction file.
@@ -131,6 +133,12 @@ pub struct FullSection {
     /// Also the TPR at these FPRs (`--tpr-at-fpr`, binary).
     #[serde(default)]
     pub tpr_at_fpr: Vec<f64>,
+    /// Cutoffs of the ranking metrics (`--k`, ranking).
+    pub k: Option<Vec<usize>>,
+    /// linear or exponential (`--gain`, ranking).
+    pub gain: Option<String>,
+    /// zero or drop (`--empty-queries`, ranking).
+    pub empty_queries: Option<String>,
 }
 
 impl FullSection {
@@ -784,6 +792,7 @@ fn read_options(suite: &Suite) -> Result<ReadOptions> {
             .map(|t| t.parse::<Task>().map_err(|e| bad(&suite.file, 1, e)))
             .transpose()?;
         read.score_kind = parse_score_kind(&suite.file, p.score_kind.as_deref())?;
+        read.query = p.query.clone();
     }
     Ok(read)
 }
@@ -864,6 +873,21 @@ fn full_options(suite: &Suite) -> Result<FullOptions> {
             },
             seed: f.seed.unwrap_or(defaults.intervals.seed),
         },
+        ranking: crate::metrics::ranking::RankingOptions::new(
+            f.k.as_deref()
+                .unwrap_or(&crate::metrics::ranking::DEFAULT_KS),
+            f.gain
+                .as_deref()
+                .unwrap_or("linear")
+                .parse()
+                .map_err(|e| bad(file, 1, format!("[full] gain: {e}")))?,
+            f.empty_queries
+                .as_deref()
+                .unwrap_or("zero")
+                .parse()
+                .map_err(|e| bad(file, 1, format!("[full] empty_queries: {e}")))?,
+        )
+        .map_err(|e| bad(file, 1, format!("[full] k: {e}")))?,
     })
 }
 

@@ -135,29 +135,39 @@ class Metric:
         return f"Metric({self.value:.6g}{ci})"
 
 
-def _clusters(cluster: Optional[ArrayLike]) -> Optional[np.ndarray]:
-    """Cluster ids for the Rust side: integers, booleans and floats as they
-    are (equal values are one cluster, as on the command line); strings and
-    other objects coded by their sorted distinct values (so the clusters are
-    the same, but their random draws differ from the CLI's, which hashes the
-    strings themselves)."""
-    if cluster is None:
-        return None
-    if type(cluster).__module__.startswith("pyarrow") and hasattr(cluster, "null_count"):
-        if cluster.null_count:
-            raise InputError(f"cluster has {cluster.null_count} missing values (nulls): every row needs a cluster")
-    a = np.asarray(cluster.to_numpy() if hasattr(cluster, "to_numpy") else cluster)
+def _ids(values: ArrayLike, role: str) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+    """Ids for the Rust side (clusters, queries): integers, booleans and
+    floats as they are (equal values are one group, as on the command
+    line); strings and other objects coded by their sorted distinct values,
+    also returned to name the groups again (the groups are the same, but
+    their random draws differ from the CLI's, which hashes the strings
+    themselves)."""
+    if type(values).__module__.startswith("pyarrow") and hasattr(values, "null_count"):
+        if values.null_count:
+            raise InputError(f"{role} has {values.null_count} missing values (nulls): every row needs a {role}")
+    a = np.asarray(values.to_numpy() if hasattr(values, "to_numpy") else values)
     if a.ndim != 1:
-        raise InputError(f"cluster has {a.ndim} dimensions; pass one cluster id per row")
+        raise InputError(f"{role} has {a.ndim} dimensions; pass one {role} id per row")
     if a.dtype.kind in "biuf":
-        return _as_array(a, "cluster")
-    try:
-        _, codes = np.unique(a.astype(str) if a.dtype.kind in "OSU" else a, return_inverse=True)
-    except TypeError as e:
-        raise InputError(f"cluster: cannot be read as ids ({e})") from None
+        return _as_array(a, role), None
     if a.dtype.kind == "O" and any(v is None for v in a):
-        raise InputError("cluster has missing values (None): every row needs a cluster")
-    return np.ascontiguousarray(codes.astype(np.int64))
+        raise InputError(f"{role} has missing values (None): every row needs a {role}")
+    try:
+        uniques, codes = np.unique(a.astype(str) if a.dtype.kind in "OSU" else a, return_inverse=True)
+    except TypeError as e:
+        raise InputError(f"{role}: cannot be read as ids ({e})") from None
+    return np.ascontiguousarray(codes.astype(np.int64)), uniques
+
+
+def _clusters(cluster: Optional[ArrayLike]) -> Optional[np.ndarray]:
+    """Cluster ids for the Rust side (see :func:`_ids`)."""
+    return None if cluster is None else _ids(cluster, "cluster")[0]
+
+
+def _query_ids(query: ArrayLike) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+    """Query ids for the Rust side and, when coded, the ids they stand for
+    (see :func:`_ids`)."""
+    return _ids(query, "query")
 
 
 def _same_length(y: np.ndarray, s: np.ndarray, what: str = "scores") -> None:
@@ -269,10 +279,13 @@ def fast(
     task: Optional[str] = None,
     score_kind: Optional[str] = None,
     weights: Optional[ArrayLike] = None,
+    query: Optional[ArrayLike] = None,
 ) -> Result:
     """The fast tier: log loss (or MSE) and accuracy with standard errors on a
     stratified, seeded sample (``sample="all"`` or ``None``: every row, and
-    the values are exact, with no interval).
+    the values are exact, with no interval). With ``query`` (a ranking):
+    whole queries drawn, NDCG, MAP and recall at 10 and MRR with standard
+    errors over queries.
 
     >>> import numpy as np, evalkit
     >>> r = evalkit.fast(np.array([0, 1, 1, 0]), np.array([0.2, 0.9, 0.6, 0.4]))
@@ -282,7 +295,10 @@ def fast(
     Metric(1, exact: every row)
     """
     y, s, w = _inputs(y_true, y_score, weights)
-    doc = _evalkit.fast(y, s, w, task, score_kind, _sample_size(sample), seed, threshold)
+    q = None if query is None else _query_ids(query)[0]
+    if q is not None:
+        _same_length(y, q, "query ids")
+    doc = _evalkit.fast(y, s, w, task, score_kind, _sample_size(sample), seed, threshold, "arrays", q)
     return Result(json.loads(doc), (y, s, w, task, score_kind))
 
 
@@ -306,10 +322,25 @@ def full(
     cost: Optional[Union[str, Dict[str, Any]]] = None,
     max_fpr: Optional[float] = None,
     tpr_at_fpr: Sequence[float] = (),
+    query: Optional[ArrayLike] = None,
+    k: Sequence[int] = (1, 5, 10),
+    gain: str = "linear",
+    empty_queries: str = "zero",
+    per_query: bool = False,
 ) -> Result:
     """The full tier: every metric of the task with bootstrap intervals
     (``bootstrap=0`` turns them off; ROC-AUC keeps DeLong's). The GIL is
     released while it runs.
+
+    ``query``: one query id per row makes the task a ranking (``y_true``
+    the relevance, ``y_score`` the score of each (query, item) row): NDCG,
+    MAP, precision, recall and hit rate at each cutoff in ``k``, MRR, and
+    NDCG and MAP of the whole list, averaged over queries with intervals
+    from a query-level bootstrap, as ``evalkit full --task ranking``.
+    ``gain="exponential"`` uses ``2**rel - 1``; ``empty_queries="drop"``
+    leaves queries without a relevant item out of the means (by default
+    they score 0, as in trec_eval); ``per_query=True`` adds every query's
+    values as columns under ``result.to_dict()["per_query"]``.
 
     ``operating_points`` (binary): constraints such as ``"precision>=0.95"``
     or ``"fpr<=0.01,maximize=recall"``, as ``evalkit full --operating-point``;
@@ -341,6 +372,9 @@ def full(
     g = _clusters(cluster)
     if g is not None:
         _same_length(y, g, "cluster ids")
+    q, names = (None, None) if query is None else _query_ids(query)
+    if q is not None:
+        _same_length(y, q, "query ids")
     if isinstance(operating_points, str):
         operating_points = [operating_points]
     cost_arrays: Dict[str, np.ndarray] = {}
@@ -378,8 +412,16 @@ def full(
         [float(x) for x in tpr_at_fpr],
         cost_arrays.get("fp"),
         cost_arrays.get("fn"),
+        q,
+        [int(x) for x in k],
+        gain,
+        empty_queries,
+        per_query,
     )
-    return Result(json.loads(doc), (y, s, w, task, score_kind))
+    doc = json.loads(doc)
+    if names is not None and "per_query" in doc:
+        doc["per_query"]["query"] = [names[i].item() for i in doc["per_query"]["query"]]
+    return Result(doc, (y, s, w, task, score_kind))
 
 
 def compare(
@@ -502,13 +544,18 @@ class PredictionFile:
     y_score: np.ndarray
     weights: Optional[np.ndarray]
     metadata: Dict[str, str]
+    query: Optional[np.ndarray] = None
 
     def full(self, **kwargs: Any) -> Result:
         """The full tier of the file's rows."""
+        if self.query is not None:
+            return full(self.y_true, self.y_score, query=self.query, **kwargs)
         return full(self.y_true, self.y_score, weights=self.weights, task=self.task, **kwargs)
 
     def fast(self, **kwargs: Any) -> Result:
         """The fast tier of the file's rows."""
+        if self.query is not None:
+            return fast(self.y_true, self.y_score, query=self.query, **kwargs)
         return fast(self.y_true, self.y_score, weights=self.weights, task=self.task, **kwargs)
 
 
@@ -520,10 +567,13 @@ def read_predictions(
     weight: Optional[str] = None,
     task: Optional[str] = None,
     score_kind: Optional[str] = None,
+    query: Optional[str] = None,
 ) -> PredictionFile:
     """Reads and validates a prediction file (Arrow IPC, Parquet, CSV) as
-    the CLI does."""
-    d = _evalkit.read_predictions(os.fspath(path), label, list(score) if score else None, weight, task, score_kind)
+    the CLI does; a ranking's query ids are in ``.query``."""
+    d = _evalkit.read_predictions(
+        os.fspath(path), label, list(score) if score else None, weight, task, score_kind, query
+    )
     k = d["classes_in_scores"]
     labels = np.frombuffer(d["labels"], dtype="<" + ("i8" if d["label_dtype"] == "int64" else "f8"))
     scores = np.frombuffer(d["scores"], dtype="<f8")
@@ -538,6 +588,7 @@ def read_predictions(
         y_score=scores,
         weights=w,
         metadata=dict(d["metadata"]),
+        query=np.asarray(d["query"], dtype=object) if "query" in d else None,
     )
 
 

@@ -23,6 +23,7 @@ def fast(
     seed: int = 0,
     threshold: float = 0.5,
     name: str = "arrays",
+    query: Optional[Any] = None,
 ) -> str: ...
 def full(
     y_true: Any,
@@ -46,6 +47,11 @@ def full(
     tpr_at_fpr: List[float] = ...,
     cost_fp: Optional[Any] = None,
     cost_fn: Optional[Any] = None,
+    query: Optional[Any] = None,
+    k: List[int] = ...,
+    gain: str = "linear",
+    empty_queries: str = "zero",
+    per_query: bool = False,
 ) -> str: ...
 def compare(
     y_true: Any,
@@ -70,6 +76,7 @@ def read_predictions(
     weight: Optional[str] = None,
     task: Optional[str] = None,
     score_kind: Optional[str] = None,
+    query: Optional[str] = None,
 ) -> Dict[str, Any]: ...
 def report(
     candidates: Sequence[tuple],

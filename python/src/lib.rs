@@ -26,7 +26,7 @@ use pyo3::buffer::{Element, PyBuffer};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict};
+use pyo3::types::{PyBytes, PyDict, PyList};
 
 create_exception!(
     _evalkit,
@@ -292,7 +292,63 @@ fn full_options(
         threshold,
         thresholds: Thresholds::Grid(thresholds),
         intervals: interval_options(bootstrap, ci, method, resample, seed)?,
+        ranking: evalkit::metrics::ranking::RankingOptions::default(),
     })
+}
+
+/// The ranking metrics' options from the Python keywords.
+fn ranking_options(
+    k: &[i64],
+    gain: &str,
+    empty_queries: &str,
+) -> PyResult<evalkit::metrics::ranking::RankingOptions> {
+    let ks = k
+        .iter()
+        .map(|&k| {
+            usize::try_from(k).ok().filter(|&k| k >= 1).ok_or_else(|| {
+                UsageError::new_err(format!("k={k}: a cutoff counts the top k items, from 1"))
+            })
+        })
+        .collect::<PyResult<Vec<usize>>>()?;
+    evalkit::metrics::ranking::RankingOptions::new(
+        &ks,
+        gain.parse().map_err(to_py)?,
+        empty_queries.parse().map_err(to_py)?,
+    )
+    .map_err(to_py)
+}
+
+/// A ranking's predictions: labels, one score and one query id per row.
+fn ranking_predictions(
+    py: Python<'_>,
+    name: &str,
+    labels: &Bound<'_, PyAny>,
+    scores: &Bound<'_, PyAny>,
+    query: &Bound<'_, PyAny>,
+    weights: Option<&Bound<'_, PyAny>>,
+    task: Option<&str>,
+) -> PyResult<Predictions> {
+    if weights.is_some() {
+        return Err(UsageError::new_err(
+            "weights=: a ranking weighs every query equally; row weights are not used",
+        ));
+    }
+    if let Some(t) = task.filter(|t| *t != "ranking") {
+        return Err(UsageError::new_err(format!(
+            "query= makes the task ranking, but task={t:?}"
+        )));
+    }
+    let l = arrow_array(py, labels, "y_true")?;
+    let s = arrow_array(py, scores, "y_score")?;
+    let q = arrow_array(py, query, "query")?;
+    if q.len() != l.len() {
+        return Err(InputError::new_err(format!(
+            "query has {} values but there are {} rows: give one query id per row",
+            q.len(),
+            l.len()
+        )));
+    }
+    Predictions::ranking_from_arrays(name, l, s, q).map_err(to_py)
 }
 
 fn json(v: &serde_json::Value) -> PyResult<String> {
@@ -301,7 +357,7 @@ fn json(v: &serde_json::Value) -> PyResult<String> {
 
 /// The fast tier; returns the CLI's `fast --json` document.
 #[pyfunction]
-#[pyo3(signature = (y_true, y_score, weights=None, task=None, score_kind=None, sample=Some(10_000), seed=0, threshold=0.5, name="arrays"))]
+#[pyo3(signature = (y_true, y_score, weights=None, task=None, score_kind=None, sample=Some(10_000), seed=0, threshold=0.5, name="arrays", query=None))]
 #[allow(clippy::too_many_arguments)]
 fn fast(
     py: Python<'_>,
@@ -314,8 +370,12 @@ fn fast(
     seed: u64,
     threshold: f64,
     name: &str,
+    query: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<String> {
-    let preds = predictions(py, name, y_true, y_score, weights, task, score_kind)?;
+    let preds = match query {
+        Some(q) => ranking_predictions(py, name, y_true, y_score, q, weights, task)?,
+        None => predictions(py, name, y_true, y_score, weights, task, score_kind)?,
+    };
     if !(0.0..=1.0).contains(&threshold) {
         return Err(UsageError::new_err(format!(
             "threshold {threshold} is not a probability in [0, 1]"
@@ -336,7 +396,7 @@ fn fast(
 
 /// The full tier; returns the CLI's `full --json` document.
 #[pyfunction]
-#[pyo3(signature = (y_true, y_score, weights=None, task=None, score_kind=None, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds=1000, name="arrays", cluster=None, operating_points=Vec::new(), certified=true, cost=None, max_fpr=None, tpr_at_fpr=Vec::new(), cost_fp=None, cost_fn=None))]
+#[pyo3(signature = (y_true, y_score, weights=None, task=None, score_kind=None, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds=1000, name="arrays", cluster=None, operating_points=Vec::new(), certified=true, cost=None, max_fpr=None, tpr_at_fpr=Vec::new(), cost_fp=None, cost_fn=None, query=None, k=vec![1, 5, 10], gain="linear", empty_queries="zero", per_query=false))]
 #[allow(clippy::too_many_arguments)]
 fn full(
     py: Python<'_>,
@@ -361,12 +421,20 @@ fn full(
     tpr_at_fpr: Vec<f64>,
     cost_fp: Option<&Bound<'_, PyAny>>,
     cost_fn: Option<&Bound<'_, PyAny>>,
+    query: Option<&Bound<'_, PyAny>>,
+    k: Vec<i64>,
+    gain: &str,
+    empty_queries: &str,
+    per_query: bool,
 ) -> PyResult<String> {
     let low = evalkit::partial::LowFpr {
         max_fpr,
         tpr_at_fpr,
     };
-    let mut preds = predictions(py, name, y_true, y_score, weights, task, score_kind)?;
+    let mut preds = match query {
+        Some(q) => ranking_predictions(py, name, y_true, y_score, q, weights, task)?,
+        None => predictions(py, name, y_true, y_score, weights, task, score_kind)?,
+    };
     with_clusters(py, &mut preds, cluster)?;
     // Per-row costs ride along as the passthrough columns `cost_fp` and
     // `cost_fn`, which `cost=` names.
@@ -383,7 +451,8 @@ fn full(
             preds.extra.push((column.to_string(), array));
         }
     }
-    let options = full_options(threshold, thresholds, bootstrap, ci, method, resample, seed)?;
+    let mut options = full_options(threshold, thresholds, bootstrap, ci, method, resample, seed)?;
+    options.ranking = ranking_options(&k, gain, empty_queries)?;
     let specs = operating_points
         .iter()
         .map(|s| s.parse::<evalkit::operating::Spec>())
@@ -415,6 +484,14 @@ fn full(
         let mut doc = evalkit::json::full(&preds.header(), &options, &r);
         evalkit::json::set_clusters(&mut doc, preds.clusters.as_ref());
         evalkit::json::add_operating_points(&mut doc, &points);
+        if let (
+            true,
+            evalkit::full::FullResult::Ranking(rk),
+            evalkit::data::Columns::Ranking { ids, .. },
+        ) = (per_query, &r, &preds.columns)
+        {
+            evalkit::json::add_per_query(&mut doc, &rk.per_query, ids);
+        }
         if let Some(w) = doc.get_mut("warnings").and_then(|w| w.as_array_mut()) {
             w.extend(low_notes.into_iter().map(serde_json::Value::from));
         }
@@ -597,7 +674,8 @@ fn f64_bytes<'py>(py: Python<'py>, v: impl Iterator<Item = f64>) -> Bound<'py, P
 /// and the columns as little-endian bytes (labels int64, or float64 for
 /// regression; scores float64, `rows × classes` for multiclass).
 #[pyfunction]
-#[pyo3(signature = (path, label="label", score=None, weight=None, task=None, score_kind=None))]
+#[pyo3(signature = (path, label="label", score=None, weight=None, task=None, score_kind=None, query=None))]
+#[allow(clippy::too_many_arguments)]
 fn read_predictions<'py>(
     py: Python<'py>,
     path: std::path::PathBuf,
@@ -606,6 +684,7 @@ fn read_predictions<'py>(
     weight: Option<String>,
     task: Option<&str>,
     score_kind: Option<&str>,
+    query: Option<String>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let options = evalkit::data::ReadOptions {
         label: label.to_string(),
@@ -615,6 +694,7 @@ fn read_predictions<'py>(
         score_kind: parse_kind(score_kind)?,
         extra: Vec::new(),
         cluster: None,
+        query,
     };
     let preds = compute(py, || evalkit::data::read_predictions(&path, &options))?;
     let d = PyDict::new(py);
@@ -659,6 +739,28 @@ fn read_predictions<'py>(
             d.set_item("label_dtype", "float64")?;
             d.set_item("scores", f64_bytes(py, (0..n).map(|i| scores.get(i))))?;
             d.set_item("classes_in_scores", 1)?;
+        }
+        Columns::Ranking {
+            labels,
+            scores,
+            ids,
+            ..
+        } => {
+            d.set_item("labels", f64_bytes(py, (0..n).map(|i| labels.get(i))))?;
+            d.set_item("label_dtype", "float64")?;
+            d.set_item("scores", f64_bytes(py, (0..n).map(|i| scores.get(i))))?;
+            d.set_item("classes_in_scores", 1)?;
+            // Each row's query id, as the file holds it (integers or text).
+            let rows: Vec<u32> = (0..n as u32).collect();
+            let q = PyList::empty(py);
+            for v in evalkit::json::query_ids(ids, &rows) {
+                match v {
+                    serde_json::Value::Number(x) if x.is_i64() => q.append(x.as_i64())?,
+                    serde_json::Value::String(s) => q.append(s)?,
+                    other => q.append(other.to_string())?,
+                }
+            }
+            d.set_item("query", q)?;
         }
     }
     if let Some(w) = &preds.weights {
@@ -760,7 +862,8 @@ fn _scores_address(
     let scores = match &preds.columns {
         Columns::Binary { scores, .. }
         | Columns::Multiclass { scores, .. }
-        | Columns::Regression { scores, .. } => scores,
+        | Columns::Regression { scores, .. }
+        | Columns::Ranking { scores, .. } => scores,
     };
     Ok(match scores {
         evalkit::data::Floats::F32(v) => v.as_ptr() as usize,

@@ -484,3 +484,51 @@ def test_partial_auc_equals_scikit_learn_and_the_cli():
     assert got.to_dict()["metrics"] == cli["metrics"]
     with pytest.raises(evalkit.UsageError, match="0, 1"):
         evalkit.full(f.y_true, f.y_score, bootstrap=0, max_fpr=0.0)
+
+
+def test_ranking_equals_the_cli_and_names_queries():
+    import pyarrow.ipc as ipc
+
+    path = os.path.join(FIX, "ranking.arrow")
+    t = ipc.open_file(path).read_all()
+    labels = t.column("label").to_numpy()
+    scores = t.column("score").to_numpy()
+    queries = np.asarray(t.column("query").to_pylist(), dtype=object)
+    want = cli_json("full", path, "--bootstrap", "0", "--k", "1,3,10")
+    r = evalkit.full(labels, scores, query=queries, k=[10, 3, 1], bootstrap=0, per_query=True)
+    assert r.task == "ranking"
+    got = r.to_dict()
+    assert got["ranking"] == want["ranking"]
+    for name, m in want["metrics"].items():
+        assert r[name].value == pytest.approx(m["value"], abs=1e-12), name
+    pq = got["per_query"]
+    assert sorted(pq["query"]) == sorted(set(queries.tolist()))
+    assert len(pq["ndcg@10"]) == len(pq["query"]) == 300
+    # With the bootstrap: an interval around every mean.
+    r = evalkit.full(labels, scores, query=queries, bootstrap=200)
+    lo, hi = r["ndcg@10"].ci
+    assert lo < r["ndcg@10"].value < hi
+    # Bad input: a query id per row, no weights, a positive cutoff.
+    with pytest.raises(evalkit.InputError, match="query ids"):
+        evalkit.full(labels, scores, query=queries[:-1])
+    with pytest.raises(evalkit.UsageError, match="weighs every query equally"):
+        evalkit.full(labels, scores, query=queries, weights=np.ones(len(labels)))
+    with pytest.raises(evalkit.UsageError, match="k=0"):
+        evalkit.full(labels, scores, query=queries, k=[0])
+    with pytest.raises(evalkit.InputError, match="missing values"):
+        evalkit.full(labels, scores, query=np.array([None] * len(labels), dtype=object))
+
+
+def test_ranking_files_and_the_fast_tier():
+    path = os.path.join(FIX, "ranking.arrow")
+    f = evalkit.read_predictions(path)
+    assert f.task == "ranking" and f.query is not None and len(f.query) == len(f.y_true)
+    want = cli_json("full", path, "--bootstrap", "0")
+    got = f.full(bootstrap=0).to_dict()
+    for name, m in want["metrics"].items():
+        assert got["metrics"][name]["value"] == pytest.approx(m["value"], abs=1e-12), name
+    want = cli_json("fast", path, "--sample", "all")
+    got = f.fast(sample="all").to_dict()
+    for name, m in want["metrics"].items():
+        assert got["metrics"][name]["value"] == pytest.approx(m["value"], abs=1e-12), name
+        assert got["metrics"][name]["method"] == "exact"

@@ -132,6 +132,12 @@ pub(crate) fn predictions_from_chunk(
             Some(crate::clusters::Clusters::from_array(path, c, &array)?)
         }
     };
+    // The query column: named with --query, or a column called `query`.
+    let query = match &options.query {
+        Some(q) => Some((q.clone(), require(q, "query", Some("--query"))?)),
+        None => table.column("query")?.map(|a| ("query".to_string(), a)),
+    };
+    let described = table.describe_columns();
     drop(table);
 
     let label_name = options.label.as_str();
@@ -153,6 +159,13 @@ pub(crate) fn predictions_from_chunk(
                     )
                 })?,
                 "from the file's evalkit.task metadata".to_string(),
+            ),
+            None if query.is_some() => (
+                Task::Ranking,
+                format!(
+                    "inferred: a query column, '{}'",
+                    query.as_ref().map_or("query", |(n, _)| n.as_str())
+                ),
             ),
             None => {
                 if matches!(
@@ -258,6 +271,74 @@ pub(crate) fn predictions_from_chunk(
             check_regression_values(path, &score_name, &scores)?;
             Columns::Regression { labels, scores }
         }
+        Task::Ranking => {
+            let Some((query_name, ids)) = query else {
+                return Err(Error::bad_column(
+                    path,
+                    options.query.as_deref().unwrap_or("query"),
+                    format!(
+                        "no such query column; a ranking needs each row's query. The file has: {}. Pass --query COL to name it",
+                        described
+                    ),
+                ));
+            };
+            if score_is_list {
+                return Err(Error::bad_column(
+                    path,
+                    &score_name,
+                    "holds a list per row; a ranking needs one score per (query, item) row",
+                ));
+            }
+            for (role, name) in [
+                ("label", Some(label_name)),
+                ("score", Some(score_name.as_str())),
+                ("weight", weight_column.as_deref()),
+            ] {
+                if name == Some(query_name.as_str()) {
+                    return Err(Error::bad_column(
+                        path,
+                        &query_name,
+                        format!("is the {role} column and cannot also be the query column"),
+                    ));
+                }
+            }
+            if let Some(w) = &weight_column {
+                return Err(Error::bad_column(
+                    path,
+                    w,
+                    "is a weight column, and a ranking weighs every query equally: row weights are not used. Drop or rename the column (or pass --task to evaluate another task)",
+                ));
+            }
+            if let Some(c) = &options.cluster {
+                return Err(Error::usage(format!(
+                    "--cluster {c}: a ranking's bootstrap already resamples whole queries; clusters of queries are not built"
+                )));
+            }
+            let labels = float_column(path, label_name, &label)?;
+            check_regression_values(path, label_name, &labels)?;
+            let row = crate::with_floats!(&labels, s => first_bad(s, |v| v.to_f64() < 0.0));
+            if let Some(row) = row {
+                return Err(Error::bad_value(
+                    path,
+                    label_name,
+                    row,
+                    format!(
+                        "relevance {} is negative; a ranking's labels are relevance grades ≥ 0 (0 = not relevant)",
+                        labels.get(row)
+                    ),
+                ));
+            }
+            let scores = float_column(path, &score_name, &scores[0])?;
+            check_finite(path, &score_name, &scores)?;
+            let queries =
+                crate::clusters::Clusters::from_array_as(path, &query_name, &ids, "query")?;
+            Columns::Ranking {
+                labels,
+                scores,
+                queries,
+                ids,
+            }
+        }
     };
 
     let weights = match (&weight, &weight_column) {
@@ -268,10 +349,10 @@ pub(crate) fn predictions_from_chunk(
     let class_count = match &columns {
         Columns::Binary { .. } => 2,
         Columns::Multiclass { classes, .. } => *classes,
-        Columns::Regression { .. } => 0,
+        Columns::Regression { .. } | Columns::Ranking { .. } => 0,
     };
     let class_names = match named_classes {
-        Some(names) if task != Task::Regression => {
+        Some(names) if matches!(task, Task::Binary | Task::Multiclass) => {
             if names.len() != class_count {
                 return Err(Error::bad_format(
                     path,

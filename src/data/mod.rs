@@ -62,6 +62,9 @@ pub enum Task {
     Multiclass,
     /// A real-valued target; the score is the prediction.
     Regression,
+    /// Items ranked within queries: a relevance label (`≥ 0`) and a score
+    /// per (query, item) row, the query in its own column.
+    Ranking,
 }
 
 impl Task {
@@ -71,6 +74,7 @@ impl Task {
             Task::Binary => "binary",
             Task::Multiclass => "multiclass",
             Task::Regression => "regression",
+            Task::Ranking => "ranking",
         }
     }
 }
@@ -88,8 +92,9 @@ impl FromStr for Task {
             "binary" => Ok(Task::Binary),
             "multiclass" => Ok(Task::Multiclass),
             "regression" => Ok(Task::Regression),
+            "ranking" => Ok(Task::Ranking),
             other => Err(Error::usage(format!(
-                "unknown task '{other}': expected binary, multiclass or regression"
+                "unknown task '{other}': expected binary, multiclass, regression or ranking"
             ))),
         }
     }
@@ -149,6 +154,10 @@ pub struct ReadOptions {
     /// The cluster column (`--cluster`): rows sharing a value are resampled
     /// together ([`crate::clusters`]).
     pub cluster: Option<String>,
+    /// The query column of a ranking (`--query`); `None` uses a column
+    /// named `query` when there is one (which makes the task ranking
+    /// unless told otherwise).
+    pub query: Option<String>,
 }
 
 impl Default for ReadOptions {
@@ -161,6 +170,7 @@ impl Default for ReadOptions {
             score_kind: None,
             extra: Vec::new(),
             cluster: None,
+            query: None,
         }
     }
 }
@@ -190,6 +200,17 @@ pub enum Columns {
         labels: Floats,
         /// Prediction per row (finite).
         scores: Floats,
+    },
+    /// Ranking.
+    Ranking {
+        /// Relevance per row (finite, `≥ 0`; above 0 is relevant).
+        labels: Floats,
+        /// Score per row (finite; higher ranks first).
+        scores: Floats,
+        /// Each row's query.
+        queries: crate::clusters::Clusters,
+        /// The query column as read (to name queries).
+        ids: ArrayRef,
     },
 }
 
@@ -269,6 +290,7 @@ impl Predictions {
             Columns::Binary { labels, .. } => labels.len(),
             Columns::Multiclass { labels, .. } => labels.len(),
             Columns::Regression { labels, .. } => labels.len(),
+            Columns::Ranking { labels, .. } => labels.len(),
         }
     }
 
@@ -301,6 +323,32 @@ impl Predictions {
                 labels: labels.gather(rows),
                 scores: scores.gather(rows),
             },
+            Columns::Ranking {
+                labels,
+                scores,
+                queries,
+                ids,
+            } => {
+                let queries = queries.gather(rows);
+                // `take` of rows of the column cannot fail; were it to, the
+                // queries would be named by their keys.
+                let ids = arrow::compute::take(
+                    ids.as_ref(),
+                    &arrow::array::UInt32Array::from(rows.to_vec()),
+                    None,
+                )
+                .unwrap_or_else(|_| {
+                    std::sync::Arc::new(arrow::array::StringArray::from_iter_values(
+                        queries.keys().iter().map(|k| format!("{k:016x}")),
+                    ))
+                });
+                Columns::Ranking {
+                    labels: labels.gather(rows),
+                    scores: scores.gather(rows),
+                    queries,
+                    ids,
+                }
+            }
         };
         let indices = arrow::array::UInt32Array::from(rows.to_vec());
         Predictions {
@@ -356,6 +404,38 @@ impl Predictions {
         task: Option<Task>,
         score_kind: Option<ScoreKind>,
     ) -> Result<Predictions> {
+        Predictions::build(name, label, score, weight, None, task, score_kind)
+    }
+
+    /// A ranking from in-memory columns: relevance labels, one score per
+    /// row and each row's query id ([`Predictions::from_arrays`]'s checks;
+    /// the query column is named `query` in messages).
+    pub fn ranking_from_arrays(
+        name: &str,
+        label: ArrayRef,
+        score: ArrayRef,
+        query: ArrayRef,
+    ) -> Result<Predictions> {
+        Predictions::build(
+            name,
+            label,
+            vec![score],
+            None,
+            Some(query),
+            Some(Task::Ranking),
+            None,
+        )
+    }
+
+    fn build(
+        name: &str,
+        label: ArrayRef,
+        score: Vec<ArrayRef>,
+        weight: Option<ArrayRef>,
+        query: Option<ArrayRef>,
+        task: Option<Task>,
+        score_kind: Option<ScoreKind>,
+    ) -> Result<Predictions> {
         let path = PathBuf::from(name);
         let mut fields = vec![arrow::datatypes::Field::new(
             "label",
@@ -387,6 +467,15 @@ impl Predictions {
             ));
             arrays.push(w);
         }
+        let has_query = query.is_some();
+        if let Some(q) = query {
+            fields.push(arrow::datatypes::Field::new(
+                "query",
+                q.data_type().clone(),
+                true,
+            ));
+            arrays.push(q);
+        }
         let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(fields));
         let batch = RecordBatch::try_new(schema.clone(), arrays)
             .map_err(|e| Error::usage(format!("{name}: the arrays do not fit together: {e}")))?;
@@ -403,6 +492,7 @@ impl Predictions {
             score_kind,
             extra: Vec::new(),
             cluster: None,
+            query: has_query.then(|| "query".to_string()),
         };
         convert::predictions_from_table(table, &options)
     }
@@ -761,6 +851,11 @@ fn wanted(options: &ReadOptions) -> (Vec<String>, Vec<String>) {
         }
         None => vec!["weight".to_string()],
     };
+    let mut optional = optional;
+    match &options.query {
+        Some(q) => required.push(q.clone()),
+        None => optional.push("query".to_string()),
+    }
     (required, optional)
 }
 

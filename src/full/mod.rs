@@ -9,11 +9,13 @@
 
 pub mod binary;
 pub mod multiclass;
+pub mod ranking;
 pub mod regression;
 
 use crate::data::{Columns, Float, Predictions};
 use crate::error::{Error, Result};
 use crate::metrics::multiclass::MulticlassFull;
+use crate::metrics::ranking::RankingOptions;
 use crate::metrics::regression::RegressionFull;
 use crate::state::file::{StateFile, TaskState};
 use crate::uncertainty::IntervalOptions;
@@ -30,6 +32,8 @@ pub struct FullOptions {
     /// Bootstrap intervals (`replicates: 0` turns them off) and the
     /// confidence level.
     pub intervals: IntervalOptions,
+    /// Cutoffs and conventions (ranking).
+    pub ranking: RankingOptions,
 }
 
 impl Default for FullOptions {
@@ -38,6 +42,7 @@ impl Default for FullOptions {
             threshold: 0.5,
             thresholds: Thresholds::Grid(1000),
             intervals: IntervalOptions::default(),
+            ranking: RankingOptions::default(),
         }
     }
 }
@@ -51,6 +56,8 @@ pub enum FullResult {
     Multiclass(MulticlassFull),
     /// Regression.
     Regression(RegressionFull),
+    /// Ranking.
+    Ranking(Box<ranking::RankingFull>),
 }
 
 impl FullResult {
@@ -60,6 +67,7 @@ impl FullResult {
             FullResult::Binary(b) => &b.metrics,
             FullResult::Multiclass(m) => &m.metrics,
             FullResult::Regression(r) => &r.metrics,
+            FullResult::Ranking(r) => &r.metrics,
         }
     }
 
@@ -69,6 +77,7 @@ impl FullResult {
             FullResult::Binary(b) => &mut b.metrics,
             FullResult::Multiclass(m) => &mut m.metrics,
             FullResult::Regression(r) => &mut r.metrics,
+            FullResult::Ranking(r) => &mut r.metrics,
         }
     }
 
@@ -83,6 +92,7 @@ impl FullResult {
             FullResult::Binary(b) => w.extend(b.interval_notes.iter().cloned()),
             FullResult::Multiclass(m) => w.extend(m.notes.iter().cloned()),
             FullResult::Regression(r) => w.extend(r.notes.iter().cloned()),
+            FullResult::Ranking(r) => w.extend(r.notes.iter().cloned()),
         }
         let mut seen = std::collections::HashSet::new();
         w.retain(|x| seen.insert(x.clone()));
@@ -117,6 +127,7 @@ impl FullResult {
             }
             FullResult::Multiclass(m) => m.notes.clear(),
             FullResult::Regression(r) => r.notes.clear(),
+            FullResult::Ranking(r) => r.notes.clear(),
         }
     }
 }
@@ -153,10 +164,14 @@ pub fn check_resampling(preds: &Predictions, options: &FullOptions) -> Result<()
     if iv.resample != crate::uncertainty::Resample::Stratified || iv.replicates == 0 {
         return Ok(());
     }
-    if preds.task == crate::data::Task::Regression {
-        return Err(Error::usage(
-            "--resample stratified keeps each class's count, and regression has no classes; use poisson or multinomial",
-        ));
+    if matches!(
+        preds.task,
+        crate::data::Task::Regression | crate::data::Task::Ranking
+    ) {
+        return Err(Error::usage(format!(
+            "--resample stratified keeps each class's count, and {} has no classes; use poisson or multinomial",
+            preds.task
+        )));
     }
     if let Some(c) = &preds.clusters {
         return Err(Error::usage(format!(
@@ -336,5 +351,18 @@ fn run(
             preds.clusters.as_ref(),
             progress,
         )),
+        Columns::Ranking {
+            labels,
+            scores,
+            queries,
+            ..
+        } => FullResult::Ranking(Box::new(ranking::full(
+            labels,
+            scores,
+            queries,
+            &options.ranking,
+            &options.intervals,
+            progress,
+        ))),
     }
 }

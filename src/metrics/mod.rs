@@ -23,6 +23,7 @@ pub mod binary;
 pub mod calibration;
 pub mod curves;
 pub mod multiclass;
+pub mod ranking;
 pub mod registry;
 pub mod regression;
 pub mod sort;

@@ -188,6 +188,61 @@ pub const REGRESSION: [MetricInfo; 5] = [
     m("max_error", Lower, Some(3), "largest absolute error"),
 ];
 
+/// The ranking full tier's metric families, in its order: a family with
+/// `@k` is measured at every cutoff (`ndcg@10` is the entry `ndcg@k`;
+/// [`info`] and [`lookup`] take either). The headline positions are the
+/// families'; at which cutoff is the run's
+/// ([`crate::metrics::ranking::RankingOptions::headline`]).
+pub const RANKING: [MetricInfo; 8] = [
+    m(
+        "ndcg@k",
+        Higher,
+        Some(0),
+        "normalised discounted cumulative gain of the top k",
+    ),
+    m(
+        "map@k",
+        Higher,
+        Some(1),
+        "average precision of the top k, over all the query's relevant items",
+    ),
+    m(
+        "precision@k",
+        Higher,
+        None,
+        "share of the top k that is relevant",
+    ),
+    m(
+        "recall@k",
+        Higher,
+        Some(3),
+        "share of the relevant items in the top k",
+    ),
+    m(
+        "hit_rate@k",
+        Higher,
+        None,
+        "share of queries with a relevant item in the top k",
+    ),
+    m(
+        "mrr",
+        Higher,
+        Some(2),
+        "mean reciprocal rank of the first relevant item",
+    ),
+    m("ndcg", Higher, None, "NDCG of the whole list"),
+    m("map", Higher, None, "average precision of the whole list"),
+];
+
+/// The registry entry's name of a ranking metric at a cutoff
+/// (`"ndcg@10"` → `"ndcg@k"`), else `name`.
+fn family(name: &str) -> std::borrow::Cow<'_, str> {
+    match crate::metrics::ranking::parse_name(name) {
+        Some((f, Some(_))) => std::borrow::Cow::Owned(format!("{f}@k")),
+        _ => std::borrow::Cow::Borrowed(name),
+    }
+}
+
 /// The fast tier's estimates beside the full tier's (same meaning).
 const FAST: [MetricInfo; 1] = [m("mse", Lower, None, "mean squared error")];
 
@@ -197,21 +252,25 @@ pub fn of_task(task: Task) -> &'static [MetricInfo] {
         Task::Binary => &BINARY,
         Task::Multiclass => &MULTICLASS,
         Task::Regression => &REGRESSION,
+        Task::Ranking => &RANKING,
     }
 }
 
 /// The metric called `name` in `task`.
 pub fn info(task: Task, name: &str) -> Option<&'static MetricInfo> {
+    let name = family(name);
     of_task(task).iter().find(|m| m.name == name)
 }
 
 /// The metric called `name` in any task (a name means the same thing
 /// wherever it appears).
 pub fn lookup(name: &str) -> Option<&'static MetricInfo> {
+    let name = family(name);
     BINARY
         .iter()
         .chain(&MULTICLASS)
         .chain(&REGRESSION)
+        .chain(&RANKING)
         .chain(&FAST)
         .find(|m| m.name == name)
 }
@@ -242,6 +301,7 @@ mod tests {
             .iter()
             .chain(&MULTICLASS)
             .chain(&REGRESSION)
+            .chain(&RANKING)
             .chain(&FAST)
             .collect();
         for a in &all {
@@ -263,6 +323,25 @@ mod tests {
         assert_eq!(
             multiclass,
             super::super::multiclass::multiclass_metric_names(6)
+        );
+        // Every ranking metric has its family's entry, and the families
+        // are the registry's, each once.
+        let options = crate::metrics::ranking::RankingOptions::default();
+        let mut families: Vec<&str> = options
+            .names()
+            .iter()
+            .map(|n| info(Task::Ranking, n).expect(n).name)
+            .collect();
+        families.dedup();
+        let ranking: Vec<&str> = RANKING.iter().map(|m| m.name).collect();
+        assert_eq!(families, ranking);
+        assert_eq!(
+            options
+                .headline()
+                .iter()
+                .map(|n| info(Task::Ranking, n).unwrap().name)
+                .collect::<Vec<_>>(),
+            headline(Task::Ranking)
         );
     }
 

@@ -649,7 +649,13 @@ pub const RELIABLE_BIN_ROWS: u64 = 10;
 
 /// One model's distributions as overlaid step histograms (density, so
 /// groups of different sizes compare).
-pub fn histograms(name: &str, of: &str, axis: &str, hists: &[Histogram]) -> Result<String, String> {
+pub fn histograms(
+    name: &str,
+    of: &str,
+    axis: &str,
+    unit: &str,
+    hists: &[Histogram],
+) -> Result<String, String> {
     let lo = hists
         .first()
         .and_then(|h| h.edges.first().copied())
@@ -677,7 +683,7 @@ pub fn histograms(name: &str, of: &str, axis: &str, hists: &[Histogram]) -> Resu
     frame(
         &format!("{name}: {of}"),
         axis,
-        "share of rows",
+        &format!("share of {unit}"),
         lo..hi,
         0.0..top,
         Corner::UpperRight,

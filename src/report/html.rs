@@ -433,18 +433,24 @@ fn curves(out: &mut String, r: &Report) {
     }
     for s in &series {
         if !s.curves.histograms.is_empty() {
+            let unit = if s.curves.histogram_unit.is_empty() {
+                "rows"
+            } else {
+                &s.curves.histogram_unit
+            };
             figure(
                 out,
                 charts::histograms(
                     s.name,
                     &s.curves.histogram_of,
                     &s.curves.histogram_axis,
+                    unit,
                     &s.curves.histograms,
                 ),
                 &format!(
-                    "{}: {}, as shares of each group's rows.",
+                    "{}: {}, as shares of each group's {unit}.",
                     esc(s.name),
-                    esc(&s.curves.histogram_of)
+                    esc(&s.curves.histogram_of),
                 ),
             );
         }

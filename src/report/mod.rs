@@ -266,6 +266,9 @@ pub struct Curves {
     pub histogram_of: String,
     /// The histograms' horizontal axis.
     pub histogram_axis: String,
+    /// What the histograms count (empty: rows).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub histogram_unit: String,
     /// Regression: actual against predicted, binned.
     pub actual_vs_predicted: Option<views::Density>,
     /// Regression: residual against predicted, binned.
@@ -335,6 +338,8 @@ pub fn headline(result: &FullResult) -> Vec<String> {
         FullResult::Binary(_) => crate::data::Task::Binary,
         FullResult::Multiclass(_) => crate::data::Task::Multiclass,
         FullResult::Regression(_) => crate::data::Task::Regression,
+        // At the run's largest cutoff.
+        FullResult::Ranking(r) => return r.options.headline(),
     };
     registry::headline(task)
         .into_iter()
@@ -620,6 +625,26 @@ fn regression_curves(preds: Option<&Predictions>, residuals: &Residuals, level: 
     c
 }
 
+/// A ranking's chart: the distribution of the headline NDCG over the
+/// queries that count (its mean is the metric).
+fn ranking_curves(r: &crate::full::ranking::RankingFull) -> Curves {
+    let name = r.options.headline().swap_remove(0);
+    let values = r.per_query.column(&name).unwrap_or_default();
+    let counted = (0..r.per_query.len()).filter(|&q| r.per_query.counts(q, r.options.empty));
+    Curves {
+        histogram_of: format!("{name} per query"),
+        histogram_axis: name,
+        histogram_unit: "queries".to_string(),
+        histograms: vec![histogram(
+            "queries".to_string(),
+            counted.map(|q| (values[q], 1.0)),
+            0.0,
+            1.0,
+        )],
+        ..Curves::default()
+    }
+}
+
 /// With a regression baseline (`aligned`: its rows in the candidate's
 /// order): the per-decile paired differences of the absolute error
 /// ([`views::decile_deltas`]); empty for the other tasks.
@@ -691,6 +716,13 @@ fn candidate(
             Confusion::default(),
             Vec::new(),
             Some(r.residuals.clone()),
+            None,
+        ),
+        FullResult::Ranking(r) => (
+            ranking_curves(r),
+            Confusion::default(),
+            Vec::new(),
+            None,
             None,
         ),
     };

@@ -278,6 +278,9 @@ impl StateFile {
             Task::Regression => {
                 TaskState::Regression(RegressionState::decode(&mut r, weighted).map_err(corrupt)?)
             }
+            Task::Ranking => {
+                return Err(corrupt("rankings have no state".to_string()));
+            }
         };
         r.finish().map_err(corrupt)?;
         Ok(StateFile { header, state })
@@ -314,6 +317,8 @@ fn task_code(task: Task) -> u8 {
         Task::Binary => 0,
         Task::Multiclass => 1,
         Task::Regression => 2,
+        // Never written: a ranking has no state (read back as unknown).
+        Task::Ranking => 3,
     }
 }
 
@@ -336,7 +341,7 @@ fn read_header(r: &mut Reader, path: &Path, task: Task, weighted: bool) -> Read<
     }
     let want = match task {
         Task::Binary => Some(2),
-        Task::Regression => Some(0),
+        Task::Regression | Task::Ranking => Some(0),
         Task::Multiclass => None,
     };
     if want.is_some_and(|k| k != n) || (task == Task::Multiclass && n < 2) {

@@ -111,6 +111,10 @@ fn wildcard(pattern: &str, name: &str) -> bool {
     p[i..].iter().all(|&c| c == '*')
 }
 
+/// Why a ranking has no state: its metrics need each query's items
+/// together, which shards and merged files do not promise.
+pub const RANKING_NEEDS_ROWS: &str = "a ranking is evaluated from the rows of one prediction file (each query's items together); states, merged files and shards of a ranking are not built";
+
 /// The state of a prediction file's rows.
 pub fn from_predictions(preds: &Predictions) -> Result<StateFile> {
     let state = match &preds.columns {
@@ -136,6 +140,12 @@ pub fn from_predictions(preds: &Predictions) -> Result<StateFile> {
             scores,
             preds.weights.as_ref(),
         )),
+        Columns::Ranking { .. } => {
+            return Err(Error::usage(format!(
+                "{}: {RANKING_NEEDS_ROWS}",
+                preds.path.display()
+            )));
+        }
     };
     Ok(StateFile {
         header: preds.header(),

@@ -189,6 +189,40 @@ fn draw_cluster(seed: u64, replicate: usize, draw: u64, clusters: usize) -> usiz
     ((w as u128 * clusters as u128) >> 64) as usize
 }
 
+/// The hash of each cluster's Poisson weights (`keys`, one per cluster):
+/// [`poisson_weight_clustered`]'s, computed once.
+pub(crate) fn cluster_hashes(seed: u64, keys: &[u64]) -> Vec<u32> {
+    let key = crate::rng::stream_key(seed, CLUSTER_STREAM);
+    keys.iter().map(|&k| cluster_hash(key, k)).collect()
+}
+
+/// Each cluster's count in `replicate`, for clusters in key order whose
+/// Poisson hashes are `hashes` ([`cluster_hashes`]): its Poisson(1) weight
+/// ([`poisson_weight_clustered`]), or with `multinomial` as many draws
+/// among the clusters as there are clusters
+/// ([`multinomial_counts_clustered`]'s draws). Whole-unit resampling of
+/// the units a metric is averaged over (a ranking's queries).
+pub(crate) fn cluster_counts(
+    seed: u64,
+    replicate: usize,
+    multinomial: bool,
+    hashes: &[u32],
+    out: &mut [u32],
+) {
+    if multinomial {
+        out.fill(0);
+        let c = out.len();
+        for d in 0..c as u64 {
+            out[draw_cluster(seed, replicate, d, c)] += 1;
+        }
+    } else {
+        let key = replicate_key(seed, replicate);
+        for (o, &h) in out.iter_mut().zip(hashes) {
+            *o = poisson_of_hash(key, replicate, h);
+        }
+    }
+}
+
 /// The rows of each class (`classes[row]`) for which `drawn(row)` holds,
 /// ascending: the strata of stratified replicates.
 pub(crate) fn strata(classes: &[u32], drawn: impl Fn(usize) -> bool) -> Vec<Vec<u32>> {

@@ -451,7 +451,7 @@ fn shrunk(p: &evalkit::data::Predictions) -> evalkit::data::Predictions {
                     .collect::<Vec<f64>>(),
             ),
         },
-        Columns::Binary { .. } => unreachable!(),
+        Columns::Binary { .. } | Columns::Ranking { .. } => unreachable!(),
     };
     b
 }
@@ -480,7 +480,7 @@ fn multiclass_and_regression_paired_intervals_equal_the_reference() {
                 Columns::Regression { labels, scores } => {
                     regression::point(labels, scores, w).metrics
                 }
-                Columns::Binary { .. } => unreachable!(),
+                Columns::Binary { .. } | Columns::Ranking { .. } => unreachable!(),
             }
         };
         let names: Vec<&str> = match &cand.columns {

@@ -83,6 +83,7 @@ fn load() -> Vec<Data> {
                 Task::Binary => 2,
                 Task::Multiclass => d["classes"].as_u64().unwrap() as usize,
                 Task::Regression => 1,
+                Task::Ranking => panic!("{name}: no ranking cases here"),
             };
             assert_eq!(labels.len(), d["rows"].as_u64().unwrap() as usize, "{name}");
             let per_row = if task == Task::Multiclass { classes } else { 1 };
@@ -219,6 +220,7 @@ fn undefined(d: &Data, metric: &str) -> Option<&'static str> {
                 _ => None,
             }
         }
+        Task::Ranking => None,
     }
 }
 

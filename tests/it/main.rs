@@ -21,6 +21,7 @@ mod operating;
 mod partial;
 mod power;
 mod properties;
+mod ranking;
 mod report;
 mod report_tables;
 mod shards;

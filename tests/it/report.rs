@@ -105,7 +105,7 @@ fn histogram_svg_snapshot() {
             counts: vec![0.0, 1.0, 4.0, 5.0],
         },
     ];
-    let svg = charts::histograms("model", "score", "score", &hists).unwrap();
+    let svg = charts::histograms("model", "score", "score", "rows", &hists).unwrap();
     assert!(svg.contains("actual 1 &amp; &lt;more&gt;"));
     insta::assert_snapshot!("histogram_svg", svg);
 }
@@ -255,7 +255,22 @@ fn reports_open_cleanly_in_a_browser() {
         "-o",
         &d("regression.html"),
     ]);
-    for page in ["binary.html", "multiclass.html", "regression.html"] {
+    run_report(&[
+        "report",
+        fixture("ranking.arrow").to_str().unwrap(),
+        "--baseline",
+        fixture("ranking_baseline.arrow").to_str().unwrap(),
+        "--bootstrap",
+        "50",
+        "-o",
+        &d("ranking.html"),
+    ]);
+    for page in [
+        "binary.html",
+        "multiclass.html",
+        "regression.html",
+        "ranking.html",
+    ] {
         let html = std::fs::read_to_string(d(page)).unwrap();
         assert_self_contained(&html);
         assert!(html.contains("<svg"), "{page} has no chart");
@@ -296,8 +311,22 @@ fn reports_open_cleanly_in_a_browser() {
             "regression report lacks {needle}"
         );
     }
+    let ranking = std::fs::read_to_string(d("ranking.html")).unwrap();
+    for needle in [
+        "ranking: ndcg@10 per query, as shares of each group's queries",
+        "ndcg@10",
+        "mrr",
+        "Δ vs ranking_baseline",
+    ] {
+        assert!(ranking.contains(needle), "ranking report lacks {needle}");
+    }
     let Some(browser) = chromium() else { return };
-    for page in ["binary.html", "multiclass.html", "regression.html"] {
+    for page in [
+        "binary.html",
+        "multiclass.html",
+        "regression.html",
+        "ranking.html",
+    ] {
         let png = dir.path().join(format!("{page}.png"));
         let (dom, console) = open_in_chromium(&browser, Path::new(&d(page)), &png);
         assert!(console.is_empty(), "{page}: console messages {console:?}");

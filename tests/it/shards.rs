@@ -48,7 +48,9 @@ fn split(name: &str, dir: &Path, shards: usize, rng: &mut Rng) -> Vec<PathBuf> {
                 floats(scores, rows),
             ),
             Columns::Regression { labels, scores } => (floats(labels, rows), floats(scores, rows)),
-            Columns::Multiclass { .. } => panic!("{name}: multiclass shards are not written here"),
+            Columns::Multiclass { .. } | Columns::Ranking { .. } => {
+                panic!("{name}: multiclass and ranking shards are not written here")
+            }
         };
         let mut columns = vec![("label", label), ("score", score)];
         if let Some(w) = &preds.weights {

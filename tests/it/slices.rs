@@ -141,6 +141,7 @@ fn filtered_full(
             ));
             vec![("evalkit.task", "regression".to_string())]
         }
+        Columns::Ranking { .. } => panic!("no ranking fixture is sliced here"),
     };
     if let Some(w) = &p.weights {
         cols.push((

@@ -95,11 +95,15 @@ pub struct Columns {
     /// Weight column [default: `weight` when the file has one].
     #[arg(long, value_name = "COL")]
     pub weight: Option<String>,
-    /// Task [default: the file's evalkit.task metadata, else inferred: float
-    /// labels → regression, a probability list per row → multiclass, else
-    /// binary].
-    #[arg(long, value_parser = ["binary", "multiclass", "regression"])]
+    /// Task [default: the file's evalkit.task metadata, else inferred: a
+    /// query column → ranking, float labels → regression, a probability
+    /// list per row → multiclass, else binary].
+    #[arg(long, value_parser = ["binary", "multiclass", "regression", "ranking"])]
     pub task: Option<String>,
+    /// The query column of a ranking: rows sharing a value are one query's
+    /// candidate items [default: `query` when the file has one].
+    #[arg(long, value_name = "COL")]
+    pub query: Option<String>,
     /// What the scores are [default: the file's evalkit.score_kind metadata,
     /// else probability]. With `logit`, a sigmoid (binary) or softmax
     /// (multiclass) is applied.
@@ -121,6 +125,7 @@ impl Columns {
                 .transpose()?,
             extra: Vec::new(),
             cluster: None,
+            query: self.query.clone(),
         })
     }
 }
@@ -194,6 +199,10 @@ pub struct FullArgs {
     pub min_slice: usize,
     #[command(flatten)]
     pub decide: DecisionArgs,
+    /// Also every query's values (ranking), as columns under `per_query`
+    /// of the --json document.
+    #[arg(long, requires = "json")]
+    pub per_query: bool,
     /// Print one JSON document instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -404,15 +413,57 @@ pub struct FullTierArgs {
     /// one prediction file.
     #[arg(long, value_name = "COL")]
     pub cluster: Option<String>,
+    #[command(flatten)]
+    pub ranking: RankingArgs,
 }
 
 impl FullTierArgs {
-    pub fn options(&self) -> FullOptions {
-        FullOptions {
+    pub fn options(&self) -> evalkit::Result<FullOptions> {
+        Ok(FullOptions {
             threshold: self.threshold,
             thresholds: self.thresholds,
             intervals: self.intervals.options(),
-        }
+            ranking: self.ranking.options()?,
+        })
+    }
+}
+
+/// The ranking metrics' cutoffs and conventions.
+#[derive(Debug, Args)]
+pub struct RankingArgs {
+    /// Cutoffs of the ranking metrics (ranking): NDCG, MAP, precision,
+    /// recall and hit rate at each k.
+    #[arg(long, value_name = "K[,K..]", value_delimiter = ',', default_values_t = [1i64, 5, 10], allow_negative_numbers = true)]
+    pub k: Vec<i64>,
+    /// The gain of a relevance label in DCG (ranking): the label, or
+    /// 2^label − 1.
+    #[arg(long, value_parser = ["linear", "exponential"], default_value = "linear")]
+    pub gain: String,
+    /// Queries without a relevant item (ranking): every metric 0, as in
+    /// trec_eval, or left out of the means.
+    #[arg(long, value_parser = ["zero", "drop"], default_value = "zero")]
+    pub empty_queries: String,
+}
+
+impl RankingArgs {
+    pub fn options(&self) -> evalkit::Result<evalkit::metrics::ranking::RankingOptions> {
+        let ks = self
+            .k
+            .iter()
+            .map(|&k| {
+                usize::try_from(k).map_err(|_| {
+                    evalkit::Error::Usage(format!(
+                        "--k {k}: a cutoff counts the top k items, from 1 to {}",
+                        evalkit::metrics::ranking::MAX_K
+                    ))
+                })
+            })
+            .collect::<evalkit::Result<Vec<usize>>>()?;
+        evalkit::metrics::ranking::RankingOptions::new(
+            &ks,
+            self.gain.parse()?,
+            self.empty_queries.parse()?,
+        )
     }
 }
 

@@ -199,18 +199,25 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
             // Slices are tested against the rest of the rows, which needs the
             // rows: a single file with slices is read whole.
             if merged
-                || (a.tier.options().intervals.replicates == 0
+                || (a.tier.options()?.intervals.replicates == 0
                     && a.tier.cluster.is_none()
                     && slicings.is_empty()
                     && cost_columns.is_empty())
             {
-                return full_from_state(&a, &inputs, &read);
+                match full_from_state(&a, &inputs, &read) {
+                    // A ranking has no state: one file's rows are read below.
+                    Err(e)
+                        if !merged
+                            && e.to_string()
+                                .ends_with(evalkit::state::inputs::RANKING_NEEDS_ROWS) => {}
+                    done => return done,
+                }
             }
             read.cluster = a.tier.cluster.clone();
             add_slice_columns(&mut read, &slicings)?;
             add_cost_columns(&mut read, cost_columns)?;
             let preds = read_predictions(&inputs[0], &read)?;
-            let options = a.tier.options();
+            let options = a.tier.options()?;
             evalkit::full::check_options(&options)?;
             check_decisions(&a.decide, &preds.header())?;
             // Slice keys are checked before the overall run's work.
@@ -243,6 +250,14 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
             if a.json {
                 let mut doc = evalkit::json::full(&preds.header(), &options, &result);
                 evalkit::json::set_clusters(&mut doc, preds.clusters.as_ref());
+                if let (
+                    true,
+                    evalkit::full::FullResult::Ranking(r),
+                    evalkit::data::Columns::Ranking { ids, .. },
+                ) = (a.per_query, &result, &preds.columns)
+                {
+                    evalkit::json::add_per_query(&mut doc, &r.per_query, ids);
+                }
                 decided.add_to(&mut doc);
                 if !slicings.is_empty() {
                     evalkit::json::add_slices(
@@ -295,7 +310,7 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
             add_slice_columns(&mut read, &slicings)?;
             let candidate = read_predictions(&a.candidate, &read)?;
             let baseline = read_predictions(&a.baseline, &base_read)?;
-            let options = a.tier.options();
+            let options = a.tier.options()?;
             evalkit::full::check_options(&options)?;
             // Slice keys are checked before the work.
             for by in &slicings {
@@ -403,7 +418,7 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
                 check_decisions(&a.decide, &c.header())?;
             }
             let options = evalkit::report::ReportOptions {
-                full: a.tier.options(),
+                full: a.tier.options()?,
                 names: a.names.clone(),
                 id: a.id.clone(),
                 slices: slicings,
@@ -585,7 +600,7 @@ fn report_from_states(
         states.push(file);
     }
     let options = evalkit::report::ReportOptions {
-        full: a.tier.options(),
+        full: a.tier.options()?,
         names: a.names.clone(),
         id: a.id.clone(),
         slices: args::slicings(&a.slice),
@@ -618,7 +633,7 @@ fn full_from_state(
     read: &evalkit::data::ReadOptions,
 ) -> evalkit::Result<ExitCode> {
     let slicings = a.slicings();
-    let options = a.tier.options();
+    let options = a.tier.options()?;
     evalkit::full::check_options(&options)?;
     // With slices, one read of each input gives the overall state and
     // every slice's.

@@ -135,6 +135,11 @@ pub fn fast(preds: &Header, options: &FastOptions, r: &FastResult) -> String {
         "every row: exact values, no sampling error".to_string()
     } else if preds.task == evalkit::data::Task::Regression {
         format!("intervals: {}%, normal", num(options.level * 100.0))
+    } else if preds.task == evalkit::data::Task::Ranking {
+        format!(
+            "whole queries sampled; intervals: {}%, normal over queries",
+            num(options.level * 100.0)
+        )
     } else {
         format!(
             "intervals: {}%, log_loss normal, accuracy Wilson (effective sample size)",
@@ -144,7 +149,7 @@ pub fn fast(preds: &Header, options: &FastOptions, r: &FastResult) -> String {
     let accuracy = match preds.task {
         evalkit::data::Task::Binary => format!("; accuracy at threshold {}", options.threshold),
         evalkit::data::Task::Multiclass => "; accuracy of the most probable class".to_string(),
-        evalkit::data::Task::Regression => String::new(),
+        evalkit::data::Task::Regression | evalkit::data::Task::Ranking => String::new(),
     };
     let _ = writeln!(out, "\n{intervals}{accuracy}");
     out
@@ -157,17 +162,21 @@ pub fn full(preds: &Header, options: &FullOptions, r: &FullResult) -> String {
         FullResult::Binary(b) => binary(&mut out, preds, options, b),
         FullResult::Multiclass(m) => multiclass(&mut out, preds, options, m),
         FullResult::Regression(g) => regression(&mut out, preds, options, g),
+        FullResult::Ranking(r) => ranking(&mut out, preds, options, r),
     }
     out
 }
 
 /// Headline metrics of the per-slice table, by task.
-fn slice_metrics(r: &FullResult) -> &'static [&'static str] {
-    match r {
+fn slice_metrics(r: &FullResult) -> Vec<String> {
+    let names: &[&str] = match r {
         FullResult::Binary(_) => &["roc_auc", "average_precision", "log_loss", "accuracy", "f1"],
         FullResult::Multiclass(_) => &["accuracy", "macro_f1", "macro_roc_auc", "log_loss"],
         FullResult::Regression(_) => &["rmse", "mae", "r2"],
-    }
+        // At the run's largest cutoff.
+        FullResult::Ranking(r) => return r.options.headline(),
+    };
+    names.iter().map(|n| n.to_string()).collect()
 }
 
 /// The per-slice tables: one per slicing, one row per slice with its
@@ -302,8 +311,8 @@ pub fn compared_slices(
             let c = &s.comparison;
             let mut row = s.key.clone();
             row.push(rows_cell(s.rows, s.too_small, &mut small));
-            row.push(opt(c.candidate.metrics().value(names[0])));
-            row.push(opt(c.baseline.metrics().value(names[0])));
+            row.push(opt(c.candidate.metrics().value(&names[0])));
+            row.push(opt(c.baseline.metrics().value(&names[0])));
             for (i, n) in names.iter().enumerate() {
                 let d = c.delta.get(n);
                 row.push(signed(d.and_then(|d| d.value)));
@@ -506,6 +515,30 @@ fn multiclass(out: &mut String, preds: &Header, options: &FullOptions, m: &Multi
     out.push_str(&table(&rows));
 }
 
+fn ranking(
+    out: &mut String,
+    preds: &Header,
+    options: &FullOptions,
+    r: &evalkit::full::ranking::RankingFull,
+) {
+    let pq = &r.per_query;
+    header(
+        out,
+        "full",
+        preds,
+        format!(
+            "{} ({} queries, {} in the means)",
+            preds.rows,
+            pq.len(),
+            r.counted
+        ),
+    );
+    let _ = writeln!(out, "ranking: {}; ties in score averaged", r.options);
+    out.push('\n');
+    out.push_str(&table(&metric_rows(&r.metrics, false)));
+    intervals_line(out, options);
+}
+
 fn regression(out: &mut String, preds: &Header, options: &FullOptions, g: &RegressionFull) {
     header(out, "full", preds, preds.rows.to_string());
     out.push('\n');
@@ -603,6 +636,7 @@ pub fn compare(
     let join = match &c.join {
         evalkit::compare::Join::Id(col) => format!("matched by column '{col}'"),
         evalkit::compare::Join::Position => "matched by position".to_string(),
+        evalkit::compare::Join::Query(col) => format!("paired query by query ('{col}')"),
     };
     out.push_str(&table(&[
         vec![
