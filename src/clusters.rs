@@ -129,13 +129,12 @@ impl Clusters {
                     Error::bad_column(path, column, format!("cannot be read as {role}s: {e}"))
                 })?;
                 let s = a.as_string::<i32>();
-                // Repeated values hash once.
-                let mut seen: HashMap<&str, u64> = HashMap::new();
+                // A key is a few multiplications per 8 bytes: cheaper than
+                // looking the value up in a map of those already keyed.
+                use rayon::prelude::*;
                 (0..n)
-                    .map(|i| {
-                        let v = s.value(i);
-                        *seen.entry(v).or_insert_with(|| key_of_str(v))
-                    })
+                    .into_par_iter()
+                    .map(|i| key_of_str(s.value(i)))
                     .collect()
             }
             other => {
@@ -206,20 +205,46 @@ impl Clusters {
 /// the index does not depend on row order); `u32::MAX` for rows of the other
 /// clusters. Also returns the number of indexed clusters.
 pub fn index(keys: &[u64], counts: impl Fn(usize) -> bool) -> (Vec<u32>, usize) {
-    let mut distinct: Vec<u64> = keys
-        .iter()
-        .enumerate()
-        .filter(|&(r, _)| counts(r))
-        .map(|(_, &k)| k)
-        .collect();
+    // The distinct keys through a hash map (the keys are already well-mixed
+    // hashes: no hashing again), sorted; then each row's through the map.
+    let mut seen: HashMap<u64, u32, KeyHash> = HashMap::default();
+    for (r, &k) in keys.iter().enumerate() {
+        if counts(r) {
+            seen.entry(k).or_insert(0);
+        }
+    }
+    let mut distinct: Vec<u64> = seen.keys().copied().collect();
     distinct.sort_unstable();
-    distinct.dedup();
+    for (i, k) in distinct.iter().enumerate() {
+        seen.insert(*k, i as u32);
+    }
     let of_row = keys
         .iter()
-        .map(|k| distinct.binary_search(k).map_or(u32::MAX, |i| i as u32))
+        .map(|k| seen.get(k).copied().unwrap_or(u32::MAX))
         .collect();
     (of_row, distinct.len())
 }
+
+/// The hasher of maps keyed by cluster keys, which are hashes already
+/// ([`key_of_int`], …): the key itself.
+#[derive(Default, Clone, Copy)]
+struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | b as u64;
+        }
+    }
+    fn write_u64(&mut self, k: u64) {
+        self.0 = k;
+    }
+}
+
+type KeyHash = std::hash::BuildHasherDefault<KeyHasher>;
 
 #[cfg(test)]
 mod tests {

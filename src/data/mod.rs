@@ -823,6 +823,33 @@ pub fn read_predictions(path: &Path, options: &ReadOptions) -> Result<Prediction
         .map_err(one_line)
 }
 
+/// Whether `path` holds a ranking under `options`, as far as its schema
+/// tells without reading rows: `--task` decides when given; else the
+/// file's `evalkit.task` metadata; else a query column (`--query`, or one
+/// named `query`). Only a regular Arrow IPC file is looked into (its schema
+/// is memory-mapped); for anything else the answer is the options' alone,
+/// and reading the rows finds out.
+pub fn is_ranking(path: &Path, options: &ReadOptions) -> bool {
+    if let Some(t) = options.task {
+        return t == Task::Ranking;
+    }
+    let is_file = std::fs::metadata(path).is_ok_and(|m| m.is_file());
+    let arrow_file = is_file && matches!(sniff_format(path), Ok(Format::ArrowFile));
+    let table = arrow_file
+        .then(|| contain(path, "Arrow IPC", || ipc::read_mmap(path)).ok())
+        .flatten();
+    match table {
+        Some(t) => match t.schema.metadata().get("evalkit.task") {
+            Some(task) => task == Task::Ranking.as_str(),
+            None => {
+                let name = options.query.as_deref().unwrap_or("query");
+                t.schema.index_of(name).is_ok()
+            }
+        },
+        None => options.query.is_some(),
+    }
+}
+
 /// Reads the columns `options` needs (all columns for formats that cannot
 /// project cheaply) into a [`Table`].
 pub(crate) fn read_table(path: &Path, options: &ReadOptions) -> Result<Table> {

@@ -284,6 +284,37 @@ fn column_sums(matrix: &[f64], width: usize) -> Vec<f64> {
         .collect()
 }
 
+/// Replicates per pass over the per-query values.
+const BLOCK: usize = 16;
+
+/// One pass over the per-query values (`matrix`, rows of `width`) for a
+/// block of replicates: replicate `i` adds `count(i, query)` times each
+/// query's values into its row of `acc` and the count into `totals[i]`
+/// (queries in order, so each replicate's sums are those of a pass of its
+/// own).
+#[inline(always)]
+fn block_sums(
+    matrix: &[f64],
+    width: usize,
+    acc: &mut [f64],
+    totals: &mut [u64; BLOCK],
+    count: impl Fn(usize, usize) -> u32,
+) {
+    for (j, row) in matrix.chunks_exact(width).enumerate() {
+        for (i, a) in acc.chunks_exact_mut(width).enumerate() {
+            let c = count(i, j);
+            if c == 0 {
+                continue;
+            }
+            totals[i] += c as u64;
+            let c = c as f64;
+            for (a, v) in a.iter_mut().zip(row) {
+                *a += c * v;
+            }
+        }
+    }
+}
+
 /// Replicates per metric of the count-weighted mean of the rows of
 /// `matrix` (one row per query; `hashes` their Poisson hashes), with the
 /// leave-one-query-out means for BCa.
@@ -299,36 +330,43 @@ pub(crate) fn replicates(
     let b = iv.replicates;
     let multinomial = iv.resample == Resample::Multinomial;
     let done = AtomicUsize::new(0);
-    let step = (b / 100).max(1);
-    let by_replicate: Vec<Vec<f64>> = (0..b)
+    // Replicates in blocks: one pass over the per-query values serves a
+    // block (the values are read once per block, not once per replicate;
+    // each replicate still sums its queries in order).
+    let blocks = b.div_ceil(BLOCK);
+    let by_replicate: Vec<Vec<f64>> = (0..blocks)
         .into_par_iter()
-        .map_init(
-            || vec![0u32; q],
-            |counts, r| {
-                lanes::cluster_counts(iv.seed, r, multinomial, hashes, counts);
-                let mut acc = vec![0.0; width];
-                let mut total = 0u64;
-                for (row, &c) in matrix.chunks_exact(width).zip(counts.iter()) {
-                    if c == 0 {
-                        continue;
-                    }
-                    total += c as u64;
-                    let c = c as f64;
-                    for (a, v) in acc.iter_mut().zip(row) {
-                        *a += c * v;
-                    }
+        .flat_map_iter(|block| {
+            let first = block * BLOCK;
+            let n = BLOCK.min(b - first);
+            let mut acc = vec![0.0; n * width];
+            let mut totals = [0u64; BLOCK];
+            if multinomial {
+                let mut counts = vec![vec![0u32; q]; n];
+                for (i, c) in counts.iter_mut().enumerate() {
+                    lanes::multinomial_cluster_counts(iv.seed, first + i, c);
                 }
-                let total = total as f64;
-                for a in &mut acc {
-                    *a = if total > 0.0 { *a / total } else { f64::NAN };
-                }
-                let d = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if d.is_multiple_of(step) || d == b {
-                    progress(d, b);
-                }
-                acc
-            },
-        )
+                block_sums(matrix, width, &mut acc, &mut totals, |i, j| counts[i][j]);
+            } else {
+                let keys: Vec<u32> = (first..first + n)
+                    .map(|r| lanes::replicate_key(iv.seed, r))
+                    .collect();
+                block_sums(matrix, width, &mut acc, &mut totals, |i, j| {
+                    lanes::poisson_of_hash(keys[i], first + i, hashes[j])
+                });
+            }
+            let d = done.fetch_add(n, Ordering::Relaxed) + n;
+            progress(d, b);
+            (0..n)
+                .map(|i| {
+                    let total = totals[i] as f64;
+                    acc[i * width..(i + 1) * width]
+                        .iter()
+                        .map(|a| if total > 0.0 { a / total } else { f64::NAN })
+                        .collect::<Vec<f64>>()
+                })
+                .collect::<Vec<_>>()
+        })
         .collect();
     let values: Vec<Vec<f64>> = (0..width)
         .map(|m| by_replicate.iter().map(|rep| rep[m]).collect())

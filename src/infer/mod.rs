@@ -423,7 +423,7 @@ fn run(
         _ => 2,
     };
     let classes: Option<Vec<String>> = match task {
-        Task::Regression => None,
+        Task::Regression | Task::Ranking => None,
         _ => Some(match &options.classes {
             Some(c) if c.len() == k => c.clone(),
             Some(c) => {
@@ -596,6 +596,15 @@ fn assemble(
                 ));
             }
             how = format!("'{out}' as the prediction");
+            Arc::new(Float32Array::from(scores))
+        }
+        (Task::Ranking, 1) => {
+            if logit {
+                return Err(Error::usage(
+                    "--score-kind logit does not apply to a ranking score",
+                ));
+            }
+            how = format!("'{out}' as the ranking score");
             Arc::new(Float32Array::from(scores))
         }
         (Task::Binary, 1) => {

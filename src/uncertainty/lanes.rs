@@ -196,30 +196,16 @@ pub(crate) fn cluster_hashes(seed: u64, keys: &[u64]) -> Vec<u32> {
     keys.iter().map(|&k| cluster_hash(key, k)).collect()
 }
 
-/// Each cluster's count in `replicate`, for clusters in key order whose
-/// Poisson hashes are `hashes` ([`cluster_hashes`]): its Poisson(1) weight
-/// ([`poisson_weight_clustered`]), or with `multinomial` as many draws
-/// among the clusters as there are clusters
-/// ([`multinomial_counts_clustered`]'s draws). Whole-unit resampling of
-/// the units a metric is averaged over (a ranking's queries).
-pub(crate) fn cluster_counts(
-    seed: u64,
-    replicate: usize,
-    multinomial: bool,
-    hashes: &[u32],
-    out: &mut [u32],
-) {
-    if multinomial {
-        out.fill(0);
-        let c = out.len();
-        for d in 0..c as u64 {
-            out[draw_cluster(seed, replicate, d, c)] += 1;
-        }
-    } else {
-        let key = replicate_key(seed, replicate);
-        for (o, &h) in out.iter_mut().zip(hashes) {
-            *o = poisson_of_hash(key, replicate, h);
-        }
+/// Each of `out.len()` clusters' multinomial count in `replicate`
+/// (clusters in key order): as many draws among them as there are,
+/// [`multinomial_counts_clustered`]'s draws. Whole-unit resampling of the
+/// units a metric is averaged over (a ranking's queries); their Poisson
+/// counts are [`poisson_of_hash`] of [`cluster_hashes`].
+pub(crate) fn multinomial_cluster_counts(seed: u64, replicate: usize, out: &mut [u32]) {
+    out.fill(0);
+    let c = out.len();
+    for d in 0..c as u64 {
+        out[draw_cluster(seed, replicate, d, c)] += 1;
     }
 }
 

@@ -962,3 +962,80 @@ fn nan_and_infinite_features_are_refused_before_the_model_runs() {
         );
     }
 }
+
+/// A ranker's one score per row: `--task ranking` writes it as it is, the
+/// query column passes through with `--keep`, and the file evaluates as a
+/// ranking (the regression model's predictions ranked within each value
+/// of `sex`, the label as graded relevance).
+#[test]
+fn a_ranking_score_is_written_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ranked.arrow");
+    let features = "age,sex,bmi,bp,s1,s2,s3,s4,s5,s6";
+    let (code, _, err) = infer(&[
+        path_str(&fixture("models/diabetes_ridge.onnx")),
+        path_str(&fixture("data/diabetes.parquet")),
+        "-o",
+        path_str(&out),
+        "--label",
+        "label",
+        "--features",
+        features,
+        "--keep",
+        "sex",
+        "--task",
+        "ranking",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let (meta, cols) = read_ipc(&out);
+    assert_eq!(meta["evalkit.task"], "ranking");
+    let regression = dir.path().join("regression.arrow");
+    let (code, _, err) = infer(&[
+        path_str(&fixture("models/diabetes_ridge.onnx")),
+        path_str(&fixture("data/diabetes.parquet")),
+        "-o",
+        path_str(&regression),
+        "--label",
+        "label",
+        "--features",
+        features,
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let (_, reg) = read_ipc(&regression);
+    assert_eq!(
+        flat_scores(column(&cols, "score")),
+        flat_scores(column(&reg, "score")),
+        "the score as the model gave it"
+    );
+    let o = evalkit([
+        "full",
+        path_str(&out),
+        "--query",
+        "sex",
+        "--bootstrap",
+        "0",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(doc["task"], "ranking");
+    assert_eq!(doc["queries"], 2);
+    assert!(doc["metrics"]["ndcg@10"]["value"].as_f64().unwrap() > 0.0);
+    let (code, _, err) = infer(&[
+        path_str(&fixture("models/diabetes_ridge.onnx")),
+        path_str(&fixture("data/diabetes.parquet")),
+        "-o",
+        path_str(&dir.path().join("logit.arrow")),
+        "--features",
+        features,
+        "--task",
+        "ranking",
+        "--score-kind",
+        "logit",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("logit does not apply to a ranking score"),
+        "{err}"
+    );
+}

@@ -188,6 +188,41 @@ fn query_bootstrap_equals_resampling_whole_queries() {
         "{:?}",
         r.notes
     );
+
+    // Multinomial: as many queries drawn as count, the clustered draws.
+    let mut opts = options(200, EmptyQueries::Drop);
+    opts.intervals.resample = evalkit::uncertainty::Resample::Multinomial;
+    let (_, r) = run("ranking", &opts);
+    let keys: Vec<u64> = counted.iter().map(|&q| r.per_query.keys[q]).collect();
+    let m = r
+        .per_query
+        .names
+        .iter()
+        .position(|n| n == "ndcg@5")
+        .unwrap();
+    let replicates: Vec<f64> = (0..200)
+        .map(|rep| {
+            let counts = evalkit::uncertainty::lanes::multinomial_counts_clustered(
+                opts.intervals.seed,
+                rep,
+                &keys,
+                None,
+            );
+            let (mut sum, mut total) = (0.0, 0.0);
+            for (&q, &c) in counted.iter().zip(&counts) {
+                sum += c as f64 * r.per_query.row(q)[m];
+                total += c as f64;
+            }
+            sum / total
+        })
+        .collect();
+    let want =
+        evalkit::uncertainty::percentile_interval(&replicates, opts.intervals.level).unwrap();
+    let got = r.metrics.get("ndcg@5").unwrap().ci.unwrap();
+    assert!(
+        (got[0] - want[0]).abs() < 1e-12 && (got[1] - want[1]).abs() < 1e-12,
+        "multinomial: {got:?} vs {want:?}"
+    );
 }
 
 /// The same rows in another order, or with the query ids as integers, give

@@ -273,8 +273,9 @@ pub struct InferArgs {
     #[arg(long, value_parser = ["probability", "logit"], default_value = "probability")]
     pub score_kind: String,
     /// The task, when the output's shape does not settle it (one value per
-    /// row: binary with integer labels, else regression).
-    #[arg(long, value_parser = ["binary", "multiclass", "regression"])]
+    /// row: binary with integer labels, else regression; `ranking` writes
+    /// the score as it is, with the query column passed through by --keep).
+    #[arg(long, value_parser = ["binary", "multiclass", "regression", "ranking"])]
     pub task: Option<String>,
     /// Class names, in the model's class order.
     #[arg(long, value_name = "NAMES", value_delimiter = ',')]

@@ -198,8 +198,11 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
             }
             // Slices are tested against the rest of the rows, which needs the
             // rows: a single file with slices is read whole.
+            // A ranking is read whole (its queries' items together).
+            let ranking = !merged && evalkit::data::is_ranking(&inputs[0], &read);
             if merged
-                || (a.tier.options()?.intervals.replicates == 0
+                || (!ranking
+                    && a.tier.options()?.intervals.replicates == 0
                     && a.tier.cluster.is_none()
                     && slicings.is_empty()
                     && cost_columns.is_empty())
