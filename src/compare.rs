@@ -380,6 +380,8 @@ pub fn compare(
             let _ = join;
             use crate::full::ranking;
             let ro = &options.ranking;
+            ranking::check_gain(labels, ro)?;
+            ranking::check_gain(lb, ro)?;
             let cand = ranking::per_query(labels, scores, queries, ro);
             let base = ranking::per_query(lb, sb, qb, ro);
             let name =

@@ -196,6 +196,9 @@ pub fn full_with_progress(
 ) -> Result<FullResult> {
     check_options(options)?;
     check_resampling(preds, options)?;
+    if let Columns::Ranking { labels, .. } = &preds.columns {
+        ranking::check_gain(labels, &options.ranking)?;
+    }
     if preds
         .weights
         .as_ref()

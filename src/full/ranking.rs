@@ -153,6 +153,30 @@ pub fn per_query(
     }
 }
 
+/// The largest relevance `--gain exponential` takes: `2^rel − 1` summed
+/// over the most rows a file holds stays finite far below it.
+pub const MAX_EXPONENTIAL_LABEL: f64 = 64.0;
+
+/// Checks that the labels fit the gain: with `--gain exponential`, a
+/// relevance above [`MAX_EXPONENTIAL_LABEL`] is a usage error naming the
+/// row (its gain would overflow the sums).
+pub fn check_gain(labels: &Floats, options: &RankingOptions) -> crate::error::Result<()> {
+    if options.gain != crate::metrics::ranking::Gain::Exponential {
+        return Ok(());
+    }
+    let row = crate::with_floats!(labels, s => s.iter().position(|v| {
+        use crate::data::Float;
+        v.to_f64() > MAX_EXPONENTIAL_LABEL
+    }));
+    match row {
+        Some(r) => Err(crate::error::Error::usage(format!(
+            "--gain exponential: the relevance {} of row {r} is above {MAX_EXPONENTIAL_LABEL}, where 2^rel − 1 overflows; use --gain linear, or grades from 0 to {MAX_EXPONENTIAL_LABEL}",
+            labels.get(r)
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// The ranking full tier: every query's metrics, their means, and
 /// query-bootstrap intervals unless `intervals.replicates` is 0.
 pub fn full(

@@ -455,6 +455,12 @@ fn bad_ranking_input_exits_2() {
             Arc::new(Float64Array::from(vec![1.0, 2.0, 1.0])) as ArrayRef,
         )),
     );
+    let big = write(
+        "big.arrow",
+        ok_query.clone(),
+        Arc::new(Int64Array::from(vec![2000, 0, 1])),
+        None,
+    );
     let good = write("good.arrow", ok_query, ok_label, None);
     let binary = fixture("binary_balanced.arrow");
     let cases: Vec<(Vec<&str>, &str)> = vec![
@@ -471,6 +477,10 @@ fn bad_ranking_input_exits_2() {
         (vec!["full", &good, "--k", "0"], "--k 0"),
         (vec!["full", &good, "--k", "5,-1"], "--k -1"),
         (vec!["full", &good, "--gain", "cubic"], "cubic"),
+        (
+            vec!["full", &big, "--gain", "exponential"],
+            "relevance 2000 of row 0 is above 64",
+        ),
         (
             vec!["full", &good, "--resample", "stratified"],
             "ranking has no classes",
