@@ -21,7 +21,7 @@ OUT := demo-out
 # Said before a build that has not run yet (measured on 2 cores, see the README).
 COLD = the first build compiles polars, arrow and ort: about 21 minutes on 2 cores; seconds afterwards
 
-.PHONY: python pytest test-frameworks demo test test-slow fmt lint features unit ort browser screenshot build install bench bench-peer bench-infer bench-multiclass bench-python bench-ranking fixtures venv clean
+.PHONY: python pytest test-frameworks demo test test-slow fmt lint features unit ort browser screenshot build install bench bench-peer bench-infer bench-multiclass bench-python bench-ranking bench-profile fixtures venv clean
 
 demo: ort
 	@test -x $(BIN) || echo "building evalkit ($(COLD))"
@@ -147,6 +147,7 @@ fixtures: venv
 	$(PY) fixtures/generate_models.py
 	$(PY) fixtures/generate_differential.py
 	$(PY) fixtures/generate_ranking.py
+	$(PY) fixtures/generate_serving_models.py
 
 bench: ort
 	$(CARGO) bench --bench full_tier
@@ -169,6 +170,9 @@ bench-states: venv build
 bench-ranking: venv build
 	$(VENV)/bin/pip install --quiet pytrec-eval-terrier ranx
 	$(PY) benches/peer_ranking.py
+
+bench-profile: venv build
+	$(PY) benches/peer_profile.py
 
 bench-multiclass: venv build
 	$(PY) benches/peer_multiclass.py

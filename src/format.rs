@@ -70,6 +70,17 @@ pub fn mebibytes(bytes: f64) -> String {
     format!("{:.1} MiB", bytes / 1_048_576.0)
 }
 
+/// A size in bytes with a readable unit: `812 B`, `27.0 KiB`, `8.5 MiB`.
+pub fn bytes(b: f64) -> String {
+    if b < 1024.0 {
+        format!("{b:.0} B")
+    } else if b < 1_048_576.0 {
+        format!("{:.1} KiB", b / 1024.0)
+    } else {
+        mebibytes(b)
+    }
+}
+
 /// A value with its unit: `0.3700 ms`, `65,247 rows/s`, `72.0 MiB` (one
 /// decimal for memory), or the bare number when `unit` is empty.
 pub fn with_unit(v: f64, unit: &str) -> String {
@@ -117,6 +128,9 @@ mod tests {
             assert_eq!(short(v), want, "{v}");
         }
         assert_eq!(mebibytes(75_540_480.0), "72.0 MiB");
+        assert_eq!(bytes(812.0), "812 B");
+        assert_eq!(bytes(27_693.0), "27.0 KiB");
+        assert_eq!(bytes(75_540_480.0), "72.0 MiB");
         assert_eq!(with_unit(72.041, "MiB"), "72.0 MiB");
         assert_eq!(with_unit(0.37, "ms"), "0.3700 ms");
         assert_eq!(with_unit(65_247.3, "rows/s"), "65,247 rows/s");

@@ -625,3 +625,14 @@ pub fn power(o: &crate::power::PowerOptions, r: &crate::power::PowerResult) -> V
         "power_reached": r.power_reached,
     })
 }
+
+/// `evalkit profile --json`: the serving profile (docs/spec.md §10).
+pub fn profile(p: &crate::profile::Profile) -> Value {
+    let mut doc = serde_json::Map::new();
+    doc.insert("evalkit_version".to_string(), json!(crate::VERSION));
+    doc.insert("tier".to_string(), json!("profile"));
+    if let Ok(Value::Object(m)) = serde_json::to_value(p) {
+        doc.extend(m);
+    }
+    Value::Object(doc)
+}

@@ -58,6 +58,7 @@ pub mod operating;
 pub mod output_file;
 pub mod partial;
 pub mod power;
+pub mod profile;
 pub mod report;
 pub mod rng;
 pub mod sample;

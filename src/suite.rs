@@ -161,6 +161,38 @@ pub struct ReportSection {
     pub title: Option<String>,
 }
 
+/// `[serving]`: a serving profile of the model (docs/spec.md §10); gates
+/// on its statistics (`latency_p99_ms_at_batch_1`, `qps_at_concurrency_2`,
+/// `session_memory_mb`, `init_ms`, …) are judged on their interval's
+/// pessimistic end where there is one.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ServingSection {
+    /// The model [default: `[model] path`].
+    pub model: Option<PathBuf>,
+    /// The dataset whose rows make the requests [default: `[data] path`,
+    /// with its features, filter and kept columns].
+    pub data: Option<PathBuf>,
+    /// Batch sizes of the latency runs [default: 1, 8, 64].
+    pub batch_sizes: Option<Vec<usize>>,
+    /// Concurrency levels [default: 1, 2, 4, … up to the cores].
+    pub concurrency: Option<Vec<usize>>,
+    /// Rows per request under concurrency [default: 1].
+    pub concurrency_batch: Option<usize>,
+    /// Seconds per run, at most [default: 1].
+    pub duration: Option<f64>,
+    /// Requests per run, at most [default: 100000].
+    pub max_requests: Option<usize>,
+    /// Warm-up requests per session [default: 10].
+    pub warmup: Option<usize>,
+    /// Intra-op threads per session [default: 1].
+    pub threads: Option<usize>,
+    /// `cpu` or `cuda[:ID]` [default: `[model] device`, else cpu].
+    pub device: Option<String>,
+    /// Confidence level of the intervals [default: 0.95].
+    pub ci: Option<f64>,
+}
+
 /// One `[[gate]]`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -220,6 +252,8 @@ pub struct Suite {
     pub full: FullSection,
     /// The report to write.
     pub report: Option<ReportSection>,
+    /// A serving profile of the model.
+    pub serving: Option<ServingSection>,
     /// What an inconclusive gate counts as (default: a failure).
     #[serde(default)]
     pub on_inconclusive: OnInconclusive,
@@ -440,6 +474,26 @@ impl GateSpec {
                 self.line,
                 "inference constraints (latency_p99_ms, rows_per_s, peak_rss_mb) take no metric",
             )),
+            _ if self.serving_metric().is_some() => {
+                if self.tier.is_some() || self.operating_point.is_some() {
+                    return Err(bad(
+                        file,
+                        self.line,
+                        "a serving statistic is measured by [serving]: it takes no tier or operating_point",
+                    ));
+                }
+                match kind {
+                    GateKind::Min(_)
+                    | GateKind::Max(_)
+                    | GateKind::MinLowerCi(_)
+                    | GateKind::MaxUpperCi(_) => Ok(kind),
+                    _ => Err(bad(
+                        file,
+                        self.line,
+                        "a serving statistic takes min or max (judged on its interval's pessimistic end; on = \"value\" for the value)",
+                    )),
+                }
+            }
             _ => {
                 self.operating_spec(file)?;
                 if self.operating_point.is_some() && matches!(kind, GateKind::MaxDrop(..)) {
@@ -452,6 +506,14 @@ impl GateSpec {
                 Ok(kind)
             }
         }
+    }
+
+    /// The serving statistic the gate bounds, when its metric names one
+    /// (`latency_p99_ms_at_batch_1`, …).
+    pub fn serving_metric(&self) -> Option<crate::profile::ServingMetric> {
+        self.metric
+            .as_ref()
+            .and_then(|m| crate::profile::ServingMetric::parse(m.get_ref()))
     }
 
     /// The gate's operating point, parsed (`None` without one); its metric
@@ -1262,6 +1324,102 @@ fn judge_inference(kind: GateKind, preds: &Predictions) -> Judgement {
     }
 }
 
+/// Judges a gate on a serving statistic of the profile's (first) model:
+/// an upper bound on the interval's upper end (a lower bound on its lower
+/// end), inconclusive when the interval straddles the bound or the
+/// requests were too few to bound that end; `on_value` judges the value.
+fn judge_serving(
+    kind: GateKind,
+    m: crate::profile::ServingMetric,
+    on_value: bool,
+    profile: &crate::profile::Profile,
+) -> Judgement {
+    let Some(stat) = profile.models.first().and_then(|p| p.stat(m)) else {
+        return Judgement::unjudged(
+            None,
+            None,
+            "the serving profile has no such statistic (not measured on this system)".to_string(),
+        );
+    };
+    let (at_most, bound, explicit) = match kind {
+        GateKind::Max(b) => (true, b, false),
+        GateKind::MaxUpperCi(b) => (true, b, true),
+        GateKind::Min(b) => (false, b, false),
+        GateKind::MinLowerCi(b) => (false, b, true),
+        _ => return Judgement::unjudged(None, None, "not a serving gate".to_string()),
+    };
+    let requests = stat
+        .requests
+        .map_or(String::new(), |n| format!(" ({n} requests)"));
+    let full_interval = stat
+        .interval
+        .and_then(|[lo, hi]| lo.zip(hi).map(|(l, h)| [l, h]));
+    let mut j = match stat.interval {
+        Some([lo, hi]) if !on_value || explicit => {
+            let (pessimistic, optimistic) = if at_most { (hi, lo) } else { (lo, hi) };
+            let (name, other_name) = if at_most {
+                ("upper bound", "lower bound")
+            } else {
+                ("lower bound", "upper bound")
+            };
+            match pessimistic {
+                Some(p) => Judgement::against(
+                    stat.value,
+                    full_interval,
+                    name,
+                    p,
+                    at_most,
+                    bound,
+                    stat.unit,
+                )
+                .or_inconclusive(
+                    other_name,
+                    optimistic.unwrap_or(stat.value),
+                    at_most,
+                    bound,
+                ),
+                None => {
+                    // Too few requests to bound this end: the value decides
+                    // only a failure.
+                    let o = optimistic.unwrap_or(stat.value);
+                    let mut j = Judgement::against(
+                        stat.value,
+                        full_interval,
+                        other_name,
+                        o,
+                        at_most,
+                        bound,
+                        stat.unit,
+                    );
+                    if j.outcome == Outcome::Pass {
+                        j.outcome = Outcome::Inconclusive;
+                        j.judged_on = name;
+                        j.measured = None;
+                        j.detail = format!(
+                            "too few requests{requests} to bound it from {} at this level: profile longer (duration, max_requests)",
+                            if at_most { "above" } else { "below" }
+                        );
+                    }
+                    j
+                }
+            }
+        }
+        _ => Judgement::against(
+            stat.value,
+            full_interval,
+            "value",
+            stat.value,
+            at_most,
+            bound,
+            stat.unit,
+        ),
+    };
+    if !requests.is_empty() && !j.detail.starts_with("too few") {
+        j.detail.push_str(&requests);
+    }
+    j
+}
+
 /// The metric-set name of `metric` at the operating point `spec`:
 /// `recall@precision>=0.95` (with a non-default objective,
 /// `recall@precision>=0.95,maximize=f1`).
@@ -1325,6 +1483,7 @@ pub fn judge(
     fast: Option<&MetricSet>,
     full: Option<&MetricSet>,
     delta: Option<&MetricSet>,
+    serving: Option<&crate::profile::Profile>,
 ) -> Result<Vec<Verdict>> {
     let file = &suite.file;
     let mut verdicts = Vec::new();
@@ -1339,6 +1498,13 @@ pub fn judge(
                     "no inference statistics: the candidate is shards or a state".to_string(),
                 ),
             },
+            Some(_) if g.serving_metric().is_some() => {
+                let on_value = g.on.as_deref() == Some("value");
+                match (g.serving_metric(), serving) {
+                    (Some(m), Some(p)) => judge_serving(kind, m, on_value, p),
+                    _ => Judgement::unjudged(None, None, "no serving profile: serving statistics are measured by `evalkit run` (a suite with [serving] and a model)".to_string()),
+                }
+            }
             Some(_) => {
                 let key = g.metric_key(file)?;
                 let name = key.as_str();
@@ -1462,8 +1628,13 @@ pub fn run(
         }
     }
     let mut notes = Vec::new();
-    let (candidate, baseline) = predictions(suite, cache_dir, &mut notes)?;
     let file = &suite.file;
+    let serving = serving_profile(suite)?;
+    let quality_gates = suite.gates.iter().any(|g| g.serving_metric().is_none());
+    if serving.is_some() && !quality_gates && report_file.is_none() {
+        return serving_only(suite, serving);
+    }
+    let (candidate, baseline) = predictions(suite, cache_dir, &mut notes)?;
     let full_opts = full_options(suite)?;
     crate::full::check_options(&full_opts)?;
 
@@ -1474,11 +1645,12 @@ pub fn run(
         .map(|g| Ok((g.kind(file)?, g.fast(file)?)))
         .collect::<Result<_>>()?;
     let need_fast = kinds.iter().any(|(_, f)| *f);
-    let need_full = kinds.iter().any(|(k, f)| {
-        !*f && !matches!(
-            k,
-            GateKind::LatencyP99(_) | GateKind::RowsPerS(_) | GateKind::PeakRss(_)
-        )
+    let need_full = kinds.iter().zip(&suite.gates).any(|((k, f), g)| {
+        !*f && g.serving_metric().is_none()
+            && !matches!(
+                k,
+                GateKind::LatencyP99(_) | GateKind::RowsPerS(_) | GateKind::PeakRss(_)
+            )
     }) || suite.report.is_some()
         || report_path.is_some();
 
@@ -1529,6 +1701,7 @@ pub fn run(
         fast.as_ref().map(|f| &f.metrics),
         full.as_ref().map(|f| f.metrics()),
         delta.as_ref(),
+        serving.as_ref(),
     )?;
     let passed = verdicts.iter().all(|v| v.passed);
 
@@ -1558,6 +1731,7 @@ pub fn run(
             b.name = "baseline".to_string();
         }
         rep.gates = report_gates(&verdicts);
+        rep.serving = serving;
         report::write(path, &report::html::render(&rep))?;
     }
 
@@ -1577,6 +1751,130 @@ pub fn run(
             warnings,
         },
         notes,
+    ))
+}
+
+/// The serving profile a suite asks for: with `[serving]`, or with a gate
+/// on a serving statistic (then `[serving]`'s defaults); the batch sizes
+/// and concurrency levels the gates name are added to those profiled.
+pub fn serving_profile(suite: &Suite) -> Result<Option<crate::profile::Profile>> {
+    use crate::profile::{ProfileOptions, ServingMetric, profile};
+    let gated: Vec<ServingMetric> = suite
+        .gates
+        .iter()
+        .filter_map(GateSpec::serving_metric)
+        .collect();
+    if suite.serving.is_none() && gated.is_empty() {
+        return Ok(None);
+    }
+    let file = &suite.file;
+    let source = std::fs::read_to_string(file).unwrap_or_default();
+    let line = section_line(&source, "serving");
+    let sec = suite.serving.clone().unwrap_or_default();
+    let model = sec
+        .model
+        .as_ref()
+        .or(suite.model.as_ref().map(|m| &m.path))
+        .map(|p| resolve(&suite.dir, p))
+        .ok_or_else(|| {
+            bad(
+                file,
+                line,
+                "a serving profile needs a model: [serving] model = \"...\" or a [model] section",
+            )
+        })?;
+    let data = sec
+        .data
+        .as_ref()
+        .or(suite.data.as_ref().map(|d| &d.path))
+        .map(|p| resolve(&suite.dir, p))
+        .ok_or_else(|| {
+            bad(
+                file,
+                line,
+                "a serving profile needs rows to make requests from: [serving] data = \"...\" or a [data] section",
+            )
+        })?;
+    let mut o = ProfileOptions::new(vec![model], &data);
+    if let Some(d) = &suite.data {
+        o.dataset = DatasetSpec {
+            label: d.label.clone(),
+            features: d.features.clone(),
+            keep: d.keep.clone(),
+            filter: d.filter.clone(),
+            fill_null: d.fill_null,
+        };
+    }
+    let defaults = o.clone();
+    o.batch_sizes = sec.batch_sizes.clone().unwrap_or(defaults.batch_sizes);
+    o.concurrency = sec.concurrency.clone().unwrap_or(defaults.concurrency);
+    o.concurrency_batch = sec.concurrency_batch.unwrap_or(defaults.concurrency_batch);
+    o.duration = sec.duration.unwrap_or(defaults.duration);
+    o.max_requests = sec.max_requests.unwrap_or(defaults.max_requests);
+    o.warmup = sec.warmup.unwrap_or(defaults.warmup);
+    o.threads = sec.threads.unwrap_or(defaults.threads);
+    o.level = sec.ci.unwrap_or(defaults.level);
+    if let Some(d) = sec
+        .device
+        .as_ref()
+        .or(suite.model.as_ref().and_then(|m| m.device.as_ref()))
+    {
+        o.device = d.parse().map_err(|e: String| bad(file, line, e))?;
+    }
+    for m in &gated {
+        if let Some(b) = m.batch_size()
+            && !o.batch_sizes.contains(&b)
+        {
+            o.batch_sizes.push(b);
+        }
+        if let Some(c) = m.concurrency()
+            && !o.concurrency.contains(&c)
+        {
+            o.concurrency.push(c);
+        }
+    }
+    o.batch_sizes.sort_unstable();
+    o.concurrency.sort_unstable();
+    o.check()
+        .map_err(|e| bad(file, line, format!("[serving]: {e}")))?;
+    Ok(Some(profile(&o, &|_| {})?))
+}
+
+/// A suite whose every gate is on the serving profile and that writes no
+/// report: the profile alone, no inference pass or tiers.
+fn serving_only(
+    suite: &Suite,
+    serving: Option<crate::profile::Profile>,
+) -> Result<(SuiteResult, Vec<String>)> {
+    let verdicts = judge(
+        suite,
+        Task::Binary,
+        None,
+        None,
+        None,
+        None,
+        serving.as_ref(),
+    )?;
+    let passed = verdicts.iter().all(|v| v.passed);
+    Ok((
+        SuiteResult {
+            name: suite.name.clone(),
+            suite: suite.file.display().to_string(),
+            task: "serving".to_string(),
+            candidate: serving
+                .as_ref()
+                .and_then(|p| p.models.first())
+                .map_or_else(String::new, |m| m.path.clone()),
+            baseline: None,
+            fast: None,
+            metrics: None,
+            delta: None,
+            gates: verdicts,
+            passed,
+            report: None,
+            warnings: Vec::new(),
+        },
+        Vec::new(),
     ))
 }
 
@@ -1664,6 +1962,7 @@ fn run_on_state(
     let points = crate::operating::for_result(&full, None, &specs, true, &full_opts.intervals);
     add_operating_metrics(full.metrics_mut(), &specs, &points);
     let warnings = full.warnings();
+    let serving = serving_profile(suite)?;
     let verdicts = judge(
         suite,
         state.header.task,
@@ -1671,6 +1970,7 @@ fn run_on_state(
         None,
         Some(full.metrics()),
         None,
+        serving.as_ref(),
     )?;
     let passed = verdicts.iter().all(|v| v.passed);
     if let Some(report_path) = &report_file {
@@ -1686,6 +1986,7 @@ fn run_on_state(
         let mut rep =
             report::build_from_states(std::slice::from_ref(&state), &options, &|_, _| {})?;
         rep.gates = report_gates(&verdicts);
+        rep.serving = serving;
         report::write(report_path, &report::html::render(&rep))?;
     }
     Ok((
@@ -1705,4 +2006,116 @@ fn run_on_state(
         },
         Vec::new(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::stats::{Latency, Percentile};
+    use crate::profile::{
+        DataInfo, Environment, Footprint, LatencyRun, ModelProfile, Profile, ServingMetric,
+        Settings,
+    };
+
+    /// A profile whose p99 at batch 1 is 8 ms in [6, 12] from 1000 requests.
+    fn profile() -> Profile {
+        let p = |value, lower, upper| Percentile {
+            value,
+            lower,
+            upper,
+        };
+        Profile {
+            environment: Environment {
+                provider: "CPUExecutionProvider".into(),
+                device: "cpu".into(),
+                intra_op_threads: 1,
+                cpu: "test".into(),
+                cores: 1,
+                os: "test".into(),
+                onnxruntime_version: "1".into(),
+                onnxruntime_library: "lib".into(),
+                evalkit_version: "0".into(),
+            },
+            settings: Settings {
+                batch_sizes: vec![1],
+                concurrency: vec![],
+                concurrency_batch: 1,
+                duration_s: 1.0,
+                max_requests: 1000,
+                warmup: 0,
+                level: 0.95,
+            },
+            data: DataInfo {
+                path: "d".into(),
+                rows: 1,
+                request_rows: 1,
+                features: 1,
+            },
+            models: vec![ModelProfile {
+                name: "m".into(),
+                path: "m.onnx".into(),
+                input: "input".into(),
+                footprint: Footprint {
+                    model_bytes: 1 << 20,
+                    init_ms: 5.0,
+                    session_memory_bytes: Some(3 << 20),
+                    peak_rss_bytes: None,
+                    peak_since_reset: true,
+                },
+                latency: vec![LatencyRun {
+                    batch_size: 1,
+                    seconds: 1.0,
+                    latency_ms: Latency {
+                        requests: 1000,
+                        p50: p(2.0, Some(1.9), Some(2.1)),
+                        p95: p(5.0, Some(4.0), Some(6.0)),
+                        p99: p(8.0, Some(6.0), Some(12.0)),
+                        max: 20.0,
+                        mean: 2.5,
+                    },
+                    model_ms_mean: 2.4,
+                    overhead_ms_mean: 0.1,
+                    overhead_pct: 4.0,
+                    rows_per_s: 400.0,
+                    latencies_ms: None,
+                }],
+                throughput: vec![],
+            }],
+            quality: None,
+        }
+    }
+
+    #[test]
+    fn serving_gates_judge_the_pessimistic_end() {
+        let p = profile();
+        let p99 = ServingMetric::parse("latency_p99_ms_at_batch_1").unwrap();
+        let judge = |kind, on_value| judge_serving(kind, p99, on_value, &p);
+        // [6, 12] against 15: passes on the upper bound.
+        let j = judge(GateKind::Max(15.0), false);
+        assert_eq!(
+            (j.outcome, j.judged_on, j.measured),
+            (Outcome::Pass, "upper bound", Some(12.0))
+        );
+        // Against 10: the interval straddles the bound.
+        let j = judge(GateKind::Max(10.0), false);
+        assert_eq!(j.outcome, Outcome::Inconclusive);
+        assert!(j.detail.contains("straddles"), "{}", j.detail);
+        // On the value, 8 ≤ 10 passes.
+        assert_eq!(judge(GateKind::Max(10.0), true).outcome, Outcome::Pass);
+        // Against 5: even the lower bound is above.
+        assert_eq!(judge(GateKind::Max(5.0), false).outcome, Outcome::Fail);
+        // A lower bound on latency judges the lower end.
+        let j = judge(GateKind::Min(5.0), false);
+        assert_eq!((j.outcome, j.judged_on), (Outcome::Pass, "lower bound"));
+        // Footprint statistics have no interval: the value.
+        let mem = ServingMetric::parse("session_memory_mb").unwrap();
+        let j = judge_serving(GateKind::Max(2.0), mem, false, &p);
+        assert_eq!((j.outcome, j.measured), (Outcome::Fail, Some(3.0)));
+        // A statistic that was not profiled cannot pass.
+        let missing = ServingMetric::parse("peak_rss_mb").unwrap();
+        assert_eq!(
+            judge_serving(GateKind::Max(1e9), missing, false, &p).outcome,
+            Outcome::Fail
+        );
+    }
 }

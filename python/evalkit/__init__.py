@@ -48,6 +48,7 @@ __all__ = [
     "merge_states",
     "full_from_state",
     "power",
+    "profile",
     "Evaluator",
     "Result",
     "Metric",
@@ -482,6 +483,67 @@ def power(
     7248
     """
     return json.loads(_evalkit.power(metric, value, effect, prevalence, power, alpha, paired))
+
+
+def profile(
+    models: Union[str, os.PathLike, Sequence[Union[str, os.PathLike]]],
+    data: Union[str, os.PathLike],
+    *,
+    label: Optional[str] = None,
+    features: Optional[Sequence[str]] = None,
+    ignore: Sequence[str] = (),
+    where: Optional[str] = None,
+    fill_null: Optional[float] = None,
+    batch_sizes: Sequence[int] = (1, 8, 64),
+    concurrency: Optional[Sequence[int]] = None,
+    concurrency_batch: int = 1,
+    duration: float = 1.0,
+    max_requests: int = 100_000,
+    warmup: int = 10,
+    threads: int = 1,
+    device: str = "cpu",
+    output: Optional[str] = None,
+    ci: float = 0.95,
+    latencies: bool = False,
+    bootstrap: int = 1000,
+    report: Optional[Union[str, os.PathLike]] = None,
+) -> dict:
+    """Serving profile of one or more ONNX models on real rows of ``data``
+    (``evalkit profile``): latency per request at each batch size (one
+    request at a time), throughput under ``concurrency`` clients (one
+    session each), footprint, and the environment. With several models and
+    a ``label``, each runs once over the data and is compared with the first
+    (``quality``). Returns the CLI's JSON document as a dict; ``report``
+    writes the HTML page.
+
+    Percentiles are nearest-rank with the request count behind them and a
+    distribution-free interval (an end is ``None`` when the requests are too
+    few to bound it). Needs ONNX Runtime (the ``onnxruntime`` package).
+    """
+    paths = [os.fspath(models)] if isinstance(models, (str, os.PathLike)) else [os.fspath(m) for m in models]
+    doc = _evalkit.profile(
+        paths,
+        os.fspath(data),
+        label,
+        list(features) if features is not None else None,
+        list(ignore),
+        where,
+        fill_null,
+        [int(b) for b in batch_sizes],
+        [int(c) for c in concurrency] if concurrency is not None else None,
+        int(concurrency_batch),
+        float(duration),
+        int(max_requests),
+        int(warmup),
+        int(threads),
+        device,
+        output,
+        float(ci),
+        bool(latencies),
+        int(bootstrap),
+        os.fspath(report) if report is not None else None,
+    )
+    return json.loads(doc)
 
 
 def state(

@@ -664,6 +664,79 @@ fn power(
     json(&evalkit::json::power(&options, &r))
 }
 
+/// A serving profile (`evalkit profile`); returns its JSON document, and
+/// writes its HTML page to `report` when given.
+#[pyfunction]
+#[pyo3(signature = (models, data, label=None, features=None, ignore=Vec::new(), filter=None, fill_null=None, batch_sizes=vec![1, 8, 64], concurrency=None, concurrency_batch=1, duration=1.0, max_requests=100_000, warmup=10, threads=1, device="cpu", output=None, ci=0.95, latencies=false, bootstrap=1000, report=None))]
+#[allow(clippy::too_many_arguments)]
+fn profile(
+    py: Python<'_>,
+    models: Vec<std::path::PathBuf>,
+    data: std::path::PathBuf,
+    label: Option<String>,
+    features: Option<Vec<String>>,
+    ignore: Vec<String>,
+    filter: Option<String>,
+    fill_null: Option<f64>,
+    batch_sizes: Vec<usize>,
+    concurrency: Option<Vec<usize>>,
+    concurrency_batch: usize,
+    duration: f64,
+    max_requests: usize,
+    warmup: usize,
+    threads: usize,
+    device: &str,
+    output: Option<String>,
+    ci: f64,
+    latencies: bool,
+    bootstrap: usize,
+    report: Option<std::path::PathBuf>,
+) -> PyResult<String> {
+    let mut o = evalkit::profile::ProfileOptions::new(models, &data);
+    o.dataset = evalkit::infer::dataset::DatasetSpec {
+        label: label.clone(),
+        features,
+        keep: ignore,
+        filter,
+        fill_null,
+    };
+    o.batch_sizes = batch_sizes;
+    if let Some(c) = concurrency {
+        o.concurrency = c;
+    }
+    o.concurrency_batch = concurrency_batch;
+    o.duration = duration;
+    o.max_requests = max_requests;
+    o.warmup = warmup;
+    o.threads = threads;
+    o.device = device
+        .parse()
+        .map_err(|e: String| to_py(evalkit::Error::Usage(e)))?;
+    o.output_name = output;
+    o.level = ci;
+    o.keep_latencies = latencies;
+    let doc = py
+        .detach(|| -> evalkit::Result<serde_json::Value> {
+            o.check()?;
+            if let Some(p) = &report {
+                evalkit::output_file::check(p)?;
+            }
+            let mut p = evalkit::profile::profile(&o, &|_| {})?;
+            if o.models.len() > 1 && label.is_some() {
+                let mut full = evalkit::full::FullOptions::default();
+                full.intervals.replicates = bootstrap;
+                full.intervals.level = ci;
+                p.quality = Some(evalkit::profile::quality::quality(&o, None, false, &full)?);
+            }
+            if let Some(path) = &report {
+                evalkit::report::write(path, &evalkit::report::serving::page(&p, None))?;
+            }
+            Ok(evalkit::json::profile(&p))
+        })
+        .map_err(to_py)?;
+    json(&doc)
+}
+
 /// Little-endian bytes of f64 values.
 fn f64_bytes<'py>(py: Python<'py>, v: impl Iterator<Item = f64>) -> Bound<'py, PyBytes> {
     let bytes: Vec<u8> = v.flat_map(f64::to_le_bytes).collect();
@@ -886,6 +959,7 @@ fn _evalkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(full, m)?)?;
     m.add_function(wrap_pyfunction!(compare, m)?)?;
     m.add_function(wrap_pyfunction!(power, m)?)?;
+    m.add_function(wrap_pyfunction!(profile, m)?)?;
     m.add_function(wrap_pyfunction!(read_predictions, m)?)?;
     m.add_function(wrap_pyfunction!(report, m)?)?;
     m.add_function(wrap_pyfunction!(state, m)?)?;

@@ -417,6 +417,31 @@ def test_power_equals_the_cli():
         evalkit.power(value=0.85, effect=0.0)
 
 
+def test_profile_percentiles_are_the_recorded_requests():
+    model = os.path.join(FIX, "models", "breast_cancer_lr.onnx")
+    data = os.path.join(FIX, "data", "breast_cancer.parquet")
+    p = evalkit.profile(
+        model, data, ignore=["row_id", "label"], batch_sizes=[1, 4], concurrency=[1, 2],
+        duration=5.0, max_requests=150, latencies=True,
+    )
+    assert p["tier"] == "profile"
+    assert p["environment"]["provider"] == "CPUExecutionProvider"
+    (m,) = p["models"]
+    assert m["input"] == "input 'input' of shape [N, 30]"
+    for run in m["latency"] + m["throughput"]:
+        lat = np.sort(np.array(run["latencies_ms"]))
+        # Stopped by the request count, long before the duration.
+        assert len(lat) == run["latency_ms"]["requests"] == 150
+        for q in (50, 95, 99):
+            rank = int(np.ceil(q / 100 * len(lat)))
+            assert run["latency_ms"][f"p{q}"]["value"] == lat[rank - 1]
+        assert run["latency_ms"]["max"] == lat[-1]
+        # 150 requests bound a p99 from below, not from above.
+        assert run["latency_ms"]["p99"]["upper"] is None
+    with pytest.raises(evalkit.UsageError, match="batch size must be at least 1"):
+        evalkit.profile(model, data, ignore=["row_id", "label"], batch_sizes=[0])
+
+
 @pytest.mark.parametrize("method", ["wilson", "clopper-pearson"])
 def test_count_methods_equal_the_cli(method):
     path = os.path.join(FIX, "binary_balanced.arrow")

@@ -294,23 +294,6 @@ fn read_metadata(path: &Path) -> Result<BTreeMap<String, String>> {
         .collect())
 }
 
-/// Nearest-rank percentile of sorted values.
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
-    sorted[rank.min(sorted.len()) - 1]
-}
-
-/// Peak resident memory of this process, from the OS (Linux).
-fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}
-
 /// Reads, runs and writes the prediction file to `tmp`; returns its metadata.
 fn run(
     options: &InferOptions,
@@ -403,11 +386,11 @@ fn run(
         "model_seconds": model_seconds,
         "model_rows_per_s": rows as f64 / model_seconds.max(1e-9),
         "latency_ms": {
-            "p50": percentile(&sorted, 50.0),
-            "p95": percentile(&sorted, 95.0),
-            "p99": percentile(&sorted, 99.0),
+            "p50": crate::profile::stats::percentile(&sorted, 50.0),
+            "p95": crate::profile::stats::percentile(&sorted, 95.0),
+            "p99": crate::profile::stats::percentile(&sorted, 99.0),
         },
-        "peak_rss_bytes": peak_rss_bytes(),
+        "peak_rss_bytes": crate::profile::peak_rss_bytes(),
     });
 
     let (task, score, how) = assemble(

@@ -241,6 +241,12 @@ pub struct Model {
     pub input: String,
     /// The number of features the input takes, when the model fixes it.
     pub features: Option<usize>,
+    /// The number of rows the input takes, when the model fixes its batch
+    /// dimension (then every batch must have exactly this many rows).
+    pub batch: Option<usize>,
+    /// The input's shape as the model declares it, `-1` for dynamic
+    /// dimensions (for messages).
+    pub input_shape: Vec<i64>,
     /// The output that becomes the score.
     pub output: OutputInfo,
     /// The execution provider.
@@ -316,12 +322,16 @@ impl Model {
             ));
         }
         let input = &inputs[0];
-        let features = match input.dtype() {
+        let (features, batch, input_shape) = match input.dtype() {
             ValueType::Tensor {
                 ty: TensorElementType::Float32,
                 shape,
                 ..
-            } if shape.len() == 2 => (shape[1] > 0).then_some(shape[1] as usize),
+            } if shape.len() == 2 => (
+                (shape[1] > 0).then_some(shape[1] as usize),
+                (shape[0] > 0).then_some(shape[0] as usize),
+                shape.iter().copied().collect::<Vec<i64>>(),
+            ),
             other => {
                 return Err(Error::bad_format(
                     path,
@@ -407,6 +417,8 @@ impl Model {
         Ok(Model {
             input: input.name().to_string(),
             features,
+            batch,
+            input_shape,
             output: OutputInfo {
                 name: chosen.name().to_string(),
                 shape,
@@ -425,14 +437,45 @@ impl Model {
         features: usize,
         out: &mut Vec<f32>,
     ) -> Result<usize> {
+        self.run_timed(batch, rows, features, out).map(|(w, _)| w)
+    }
+
+    /// The input's shape as written in messages: `[-1, 30]` becomes
+    /// `[N, 30]`.
+    pub fn describe_input(&self) -> String {
+        let dims: Vec<String> = self
+            .input_shape
+            .iter()
+            .enumerate()
+            .map(|(i, &d)| match (i, d) {
+                (0, d) if d <= 0 => "N".to_string(),
+                (_, d) if d <= 0 => "?".to_string(),
+                (_, d) => d.to_string(),
+            })
+            .collect();
+        format!("input '{}' of shape [{}]", self.input, dims.join(", "))
+    }
+
+    /// As [`Model::run`], and also returns the time spent inside ONNX
+    /// Runtime's `run` alone (what the model itself costs; the rest of a
+    /// request is evalkit's overhead).
+    pub fn run_timed(
+        &mut self,
+        batch: &[f32],
+        rows: usize,
+        features: usize,
+        out: &mut Vec<f32>,
+    ) -> Result<(usize, std::time::Duration)> {
         let view = ndarray::ArrayView2::from_shape((rows, features), batch)
             .map_err(|e| Error::usage(format!("internal batch shape error: {e}")))?;
         let tensor = TensorRef::from_array_view(view)
             .map_err(|e| Error::usage(format!("cannot pass the batch to ONNX Runtime: {e}")))?;
+        let started = std::time::Instant::now();
         let outputs = self
             .session
             .run(ort::inputs![self.input.as_str() => tensor])
             .map_err(|e| Error::usage(format!("the model failed on a batch: {e}")))?;
+        let inside = started.elapsed();
         let value = outputs.get(self.output.name.as_str()).ok_or_else(|| {
             Error::usage(format!("the model gave no output '{}'", self.output.name))
         })?;
@@ -457,6 +500,6 @@ impl Model {
             )));
         }
         out.extend_from_slice(data);
-        Ok(width)
+        Ok((width, inside))
     }
 }

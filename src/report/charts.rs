@@ -115,7 +115,7 @@ pub(super) enum Corner {
 }
 
 /// Draws the legend box in a corner of the plotting area (pixels).
-fn draw_legend<DB: DrawingBackend>(
+pub(super) fn draw_legend<DB: DrawingBackend>(
     root: &DrawingArea<DB, plotters::coord::Shift>,
     area: (std::ops::Range<i32>, std::ops::Range<i32>),
     corner: Corner,

@@ -87,7 +87,7 @@ fn delta_cell(name: &str, d: Option<&Metric>) -> String {
     format!("<td class=\"{class}\">{sign}{}{}</td>", num(v), ci(d))
 }
 
-const CSS: &str = r#"
+pub(super) const CSS: &str = r#"
 :root { --fg: #1d2327; --muted: #5f6b73; --line: #d9dee2; --bg-alt: #f5f7f8;
         --better: #0b7a3e; --better-bg: #e3f4ea; --worse: #b3261e; --worse-bg: #fbe7e5; }
 * { box-sizing: border-box; }
@@ -134,7 +134,7 @@ details > summary { cursor: pointer; color: #0b5cad; margin: 6px 0; }
 "#;
 
 /// Colour of candidate `i` in tables (matches the charts).
-fn swatch(index: Option<usize>) -> String {
+pub(super) fn swatch(index: Option<usize>) -> String {
     const HEX: [&str; 6] = [
         "#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9",
     ];
@@ -229,19 +229,24 @@ fn summary(out: &mut String, r: &Report) {
 }
 
 fn gates(out: &mut String, r: &Report) {
-    if r.gates.is_empty() {
+    gates_table(out, &r.gates);
+}
+
+/// The gates' section: the verdicts line and one row per gate.
+pub(super) fn gates_table(out: &mut String, gates: &[super::GateVerdict]) {
+    if gates.is_empty() {
         return;
     }
-    let failed = r.gates.iter().filter(|g| !g.passed).count();
+    let failed = gates.iter().filter(|g| !g.passed).count();
     let _ = write!(
         out,
         "<section id=\"gates\"><h2>Gates</h2><p class=\"{}\">{}</p><table><thead><tr><th>gate</th><th>model</th><th>value</th><th class=\"text\">judged</th><th>verdict</th></tr></thead><tbody>",
         if failed == 0 { "pass" } else { "fail" },
         esc(&crate::suite::verdicts_line(
-            r.gates.iter().map(|g| (g.verdict, g.passed))
+            gates.iter().map(|g| (g.verdict, g.passed))
         ))
     );
-    for g in &r.gates {
+    for g in gates {
         let _ = write!(
             out,
             "<tr><td><code>{}</code></td><td>{}</td><td>{}{}</td><td class=\"text\">{}</td><td class=\"{}\">{}</td></tr>",
@@ -1283,7 +1288,11 @@ pub fn render(r: &Report) -> String {
     if !r.gates.is_empty() {
         out.push_str("<a href=\"#gates\">Gates</a>");
     }
-    out.push_str("<a href=\"#curves\">Curves</a><a href=\"#tables\">Tables</a><a href=\"#inference\">Inference</a><a href=\"#provenance\">Provenance</a></nav>");
+    out.push_str("<a href=\"#curves\">Curves</a><a href=\"#tables\">Tables</a><a href=\"#inference\">Inference</a>");
+    if r.serving.is_some() {
+        out.push_str("<a href=\"#serving\">Serving</a>");
+    }
+    out.push_str("<a href=\"#provenance\">Provenance</a></nav>");
     summary(&mut out, r);
     gates(&mut out, r);
     curves(&mut out, r);
@@ -1304,6 +1313,9 @@ pub fn render(r: &Report) -> String {
     }
     out.push_str("</section>");
     inference(&mut out, r);
+    if let Some(p) = &r.serving {
+        super::serving::section(&mut out, p);
+    }
     provenance(&mut out, r);
     warnings(&mut out, r);
     out.push_str("</body></html>\n");

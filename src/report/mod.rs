@@ -10,6 +10,7 @@
 
 pub mod charts;
 pub mod html;
+pub mod serving;
 pub mod task_charts;
 pub mod views;
 
@@ -129,6 +130,8 @@ pub struct Report {
     pub baseline: Option<Candidate>,
     /// Gate verdicts, when a suite made the report.
     pub gates: Vec<GateVerdict>,
+    /// The serving profile, when a suite profiled the model.
+    pub serving: Option<crate::profile::Profile>,
 }
 
 /// How the intervals were made.
@@ -1054,6 +1057,7 @@ fn assemble(
         candidates: out,
         baseline: base_entry,
         gates: Vec::new(),
+        serving: None,
     }
 }
 

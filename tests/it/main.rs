@@ -20,6 +20,7 @@ mod multiplicity;
 mod operating;
 mod partial;
 mod power;
+mod profile;
 mod properties;
 mod ranking;
 mod report;

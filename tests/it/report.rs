@@ -265,11 +265,29 @@ fn reports_open_cleanly_in_a_browser() {
         "-o",
         &d("ranking.html"),
     ]);
+    // The serving profile's page (two models side by side).
+    run_report(&[
+        "profile",
+        fixture("models/breast_cancer_lr.onnx").to_str().unwrap(),
+        fixture("models/breast_cancer_gbm.onnx").to_str().unwrap(),
+        fixture("data/breast_cancer.parquet").to_str().unwrap(),
+        "--ignore",
+        "row_id,label",
+        "--batch-sizes",
+        "1,8",
+        "--concurrency",
+        "1,2",
+        "--duration",
+        "0.05",
+        "--report",
+        &d("serving.html"),
+    ]);
     for page in [
         "binary.html",
         "multiclass.html",
         "regression.html",
         "ranking.html",
+        "serving.html",
     ] {
         let html = std::fs::read_to_string(d(page)).unwrap();
         assert_self_contained(&html);
@@ -320,12 +338,23 @@ fn reports_open_cleanly_in_a_browser() {
     ] {
         assert!(ranking.contains(needle), "ranking report lacks {needle}");
     }
+    let serving = std::fs::read_to_string(d("serving.html")).unwrap();
+    for needle in [
+        "Latency per request",
+        "Throughput",
+        "Latency under load",
+        "breast_cancer_gbm",
+        "ONNX Runtime",
+    ] {
+        assert!(serving.contains(needle), "serving page lacks {needle}");
+    }
     let Some(browser) = chromium() else { return };
     for page in [
         "binary.html",
         "multiclass.html",
         "regression.html",
         "ranking.html",
+        "serving.html",
     ] {
         let png = dir.path().join(format!("{page}.png"));
         let (dom, console) = open_in_chromium(&browser, Path::new(&d(page)), &png);

@@ -44,6 +44,98 @@ pub enum Command {
     /// Rows an evaluation needs to detect an effect with a given power
     /// (Hanley & McNeil's variance of ROC-AUC; a proportion's for accuracy).
     Power(PowerArgs),
+    /// Serving as production sees it: latency per request at small batch
+    /// sizes, throughput under concurrent clients, footprint; several
+    /// models side by side (with --label, their quality difference too).
+    Profile(ProfileArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    /// One or more ONNX models, then the dataset whose rows make the
+    /// requests (Parquet, CSV or Arrow IPC): MODEL [MODEL..] DATA.
+    #[arg(value_name = "MODEL.. DATA", num_args = 2.., required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Batch sizes of the latency runs (one request at a time).
+    #[arg(
+        long,
+        value_name = "N,..",
+        value_delimiter = ',',
+        default_value = "1,8,64"
+    )]
+    pub batch_sizes: Vec<usize>,
+    /// Concurrent clients of the throughput runs, each with its own
+    /// session [default: 1, 2, 4, … up to the cores].
+    #[arg(long, value_name = "C,..", value_delimiter = ',')]
+    pub concurrency: Option<Vec<usize>>,
+    /// Rows per request in the throughput runs.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub concurrency_batch: usize,
+    /// Seconds each run lasts at most.
+    #[arg(
+        long,
+        value_name = "S",
+        default_value_t = 1.0,
+        allow_negative_numbers = true
+    )]
+    pub duration: f64,
+    /// Requests each run makes at most.
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    pub max_requests: usize,
+    /// Requests per session before measuring.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub warmup: usize,
+    /// Intra-op threads per session (0: one per core).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub threads: usize,
+    /// cpu, or cuda[:ID] (the CUDA execution provider; no silent CPU
+    /// fallback).
+    #[arg(long, value_name = "cpu|cuda[:ID]", default_value = "cpu")]
+    pub device: evalkit::infer::runtime::Device,
+    /// The model output read as the score.
+    #[arg(long = "output", value_name = "NAME")]
+    pub output_name: Option<String>,
+    /// Feature columns in the model's input order [default: every numeric
+    /// column but the label, in file order].
+    #[arg(long, value_name = "COLS", value_delimiter = ',')]
+    pub features: Option<Vec<String>>,
+    /// The label column: with several models, each runs once over the
+    /// dataset and is compared with the first (the quality side of the
+    /// trade-off).
+    #[arg(long, value_name = "COL")]
+    pub label: Option<String>,
+    /// Columns that are not features (ids, keys), left out of the default
+    /// feature list.
+    #[arg(long, value_name = "COLS", value_delimiter = ',')]
+    pub ignore: Vec<String>,
+    /// Only rows where this SQL condition holds.
+    #[arg(long = "where", value_name = "EXPR")]
+    pub filter: Option<String>,
+    /// Replace missing feature values with this number.
+    #[arg(long, value_name = "VALUE", allow_negative_numbers = true)]
+    pub fill_null: Option<f64>,
+    /// Confidence level of the intervals.
+    #[arg(long, default_value_t = 0.95, allow_negative_numbers = true)]
+    pub ci: f64,
+    /// Bootstrap replicates of the quality comparison.
+    #[arg(long, default_value_t = 1000)]
+    pub bootstrap: usize,
+    /// Keep every request's latency in the JSON (`latencies_ms`).
+    #[arg(long)]
+    pub latencies: bool,
+    /// Write an HTML page of the profile.
+    #[arg(long, value_name = "HTML")]
+    pub report: Option<PathBuf>,
+    /// The inference cache of the quality comparison [default:
+    /// $EVALKIT_CACHE, else .evalkit/cache].
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Run the models for the quality comparison even when cached.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Print one JSON document instead of a summary.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

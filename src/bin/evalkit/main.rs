@@ -481,6 +481,7 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
                         fast.as_ref(),
                         Some(&metrics),
                         cand.delta.as_ref(),
+                        None,
                     )?;
                     report
                         .gates
@@ -521,6 +522,62 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
                 emit_json(&evalkit::json::power(&options, &r))?;
             } else {
                 emit(&output::power(&options, &r))?;
+            }
+        }
+        Command::Profile(a) => {
+            let (data, models) = a
+                .paths
+                .split_last()
+                .ok_or_else(|| evalkit::Error::Usage("give MODEL.. DATA".to_string()))?;
+            let mut options = evalkit::profile::ProfileOptions::new(models.to_vec(), data);
+            options.dataset = evalkit::infer::dataset::DatasetSpec {
+                label: a.label.clone(),
+                features: a.features.clone(),
+                keep: a.ignore.clone(),
+                filter: a.filter.clone(),
+                fill_null: a.fill_null,
+            };
+            options.batch_sizes = a.batch_sizes.clone();
+            if let Some(c) = &a.concurrency {
+                options.concurrency = c.clone();
+            }
+            options.concurrency_batch = a.concurrency_batch;
+            options.duration = a.duration;
+            options.max_requests = a.max_requests;
+            options.warmup = a.warmup;
+            options.threads = a.threads;
+            options.device = a.device;
+            options.output_name = a.output_name.clone();
+            options.level = a.ci;
+            options.keep_latencies = a.latencies;
+            options.check()?;
+            if let Some(p) = &a.report {
+                evalkit::output_file::check(p)?;
+            }
+            let quiet = a.json || !std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let mut profile = evalkit::profile::profile(&options, &|what| {
+                if !quiet {
+                    eprintln!("evalkit profile: {what}");
+                }
+            })?;
+            if models.len() > 1 && a.label.is_some() {
+                let mut full = evalkit::full::FullOptions::default();
+                full.intervals.replicates = a.bootstrap;
+                full.intervals.level = a.ci;
+                profile.quality = Some(evalkit::profile::quality::quality(
+                    &options,
+                    a.cache_dir.clone(),
+                    a.no_cache,
+                    &full,
+                )?);
+            }
+            if let Some(p) = &a.report {
+                evalkit::report::write(p, &evalkit::report::serving::page(&profile, None))?;
+            }
+            if a.json {
+                emit_json(&evalkit::json::profile(&profile))?;
+            } else {
+                emit(&output::profile(&profile))?;
             }
         }
         Command::Run(a) => {

@@ -1036,3 +1036,155 @@ pub fn costs(c: &evalkit::costs::CostResult) -> String {
     );
     out
 }
+
+/// `evalkit profile`: environment, then per model its footprint, latency
+/// per batch size and throughput per concurrency level; the quality
+/// comparison last.
+pub fn profile(p: &evalkit::profile::Profile) -> String {
+    use evalkit::format::{mebibytes, number};
+    use evalkit::profile::stats::Percentile;
+    let e = &p.environment;
+    let level = format!("{}%", number(p.settings.level * 100.0));
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "evalkit profile · {} ({} rows as requests, {} features)",
+        p.data.path, p.data.request_rows, p.data.features
+    );
+    let _ = writeln!(
+        out,
+        "on {} · {} intra-op thread{} per session · {} ({} cores, {}) · ONNX Runtime {}",
+        e.provider,
+        e.intra_op_threads,
+        if e.intra_op_threads == 1 { "" } else { "s" },
+        e.cpu,
+        e.cores,
+        e.os,
+        e.onnxruntime_version
+    );
+    let ci = |q: &Percentile| match (q.lower, q.upper) {
+        (Some(l), Some(u)) => format!("{} [{}, {}]", number(q.value), number(l), number(u)),
+        (Some(l), None) => format!("{} [{}, —]", number(q.value), number(l)),
+        (None, Some(u)) => format!("{} [—, {}]", number(q.value), number(u)),
+        (None, None) => format!("{} [—]", number(q.value)),
+    };
+    let opt_mib = |b: Option<u64>| b.map_or("n/a".to_string(), |b| mebibytes(b as f64));
+    for m in &p.models {
+        let f = &m.footprint;
+        let _ = writeln!(out, "\n{} · {} ({})", m.name, m.path, m.input);
+        let _ = writeln!(
+            out,
+            "  footprint: file {} · init {} ms · session memory {} · peak memory {}{}",
+            evalkit::format::bytes(f.model_bytes as f64),
+            number(f.init_ms),
+            opt_mib(f.session_memory_bytes),
+            opt_mib(f.peak_rss_bytes),
+            if f.peak_since_reset { "" } else { " (process)" }
+        );
+        if !m.latency.is_empty() {
+            let _ = writeln!(
+                out,
+                "  latency, one request at a time (ms; [{level} interval], — where too few requests bound it):"
+            );
+            let mut rows = vec![vec![
+                "    batch".to_string(),
+                "requests".to_string(),
+                "p50".to_string(),
+                "p95".to_string(),
+                "p99".to_string(),
+                "max".to_string(),
+                "in run".to_string(),
+                "overhead".to_string(),
+                "rows/s".to_string(),
+            ]];
+            for r in &m.latency {
+                let l = &r.latency_ms;
+                rows.push(vec![
+                    format!("    {}", r.batch_size),
+                    l.requests.to_string(),
+                    ci(&l.p50),
+                    ci(&l.p95),
+                    ci(&l.p99),
+                    number(l.max),
+                    number(r.model_ms_mean),
+                    format!("{:.1}%", r.overhead_pct),
+                    number(r.rows_per_s.round()),
+                ]);
+            }
+            out.push_str(&table(&rows));
+        }
+        if !m.throughput.is_empty() {
+            let _ = writeln!(
+                out,
+                "  throughput, closed loop, {} row{} per request (one session per client):",
+                m.throughput[0].batch_size,
+                if m.throughput[0].batch_size == 1 {
+                    ""
+                } else {
+                    "s"
+                }
+            );
+            let mut rows = vec![vec![
+                "    clients".to_string(),
+                "requests".to_string(),
+                format!("req/s [{level}]"),
+                "p50 ms".to_string(),
+                "p99 ms".to_string(),
+                "max ms".to_string(),
+            ]];
+            for r in &m.throughput {
+                let l = &r.latency_ms;
+                rows.push(vec![
+                    format!("    {}", r.concurrency),
+                    l.requests.to_string(),
+                    match r.qps_ci {
+                        Some([lo, hi]) => format!(
+                            "{} [{}, {}]",
+                            number(r.qps.round()),
+                            number(lo.round()),
+                            number(hi.round())
+                        ),
+                        None => number(r.qps.round()),
+                    },
+                    ci(&l.p50),
+                    ci(&l.p99),
+                    number(l.max),
+                ]);
+            }
+            out.push_str(&table(&rows));
+        }
+    }
+    if let Some(q) = &p.quality {
+        let _ = writeln!(
+            out,
+            "\nquality against {} ({} task, {} rows; paired bootstrap, {} replicates, {level}):",
+            q.reference, q.task, q.rows, q.replicates
+        );
+        let mut rows = vec![vec![
+            "  model".to_string(),
+            "metric".to_string(),
+            q.reference.clone(),
+            "value".to_string(),
+            "difference [interval]".to_string(),
+        ]];
+        let o = |v: Option<f64>| v.map_or("n/a".to_string(), number);
+        for d in &q.models {
+            for m in &d.metrics {
+                rows.push(vec![
+                    format!("  {}", d.model),
+                    m.metric.clone(),
+                    o(m.reference),
+                    o(m.value),
+                    match (m.delta, m.delta_ci) {
+                        (Some(v), Some([lo, hi])) => {
+                            format!("{} [{}, {}]", number(v), number(lo), number(hi))
+                        }
+                        (v, _) => o(v),
+                    },
+                ]);
+            }
+        }
+        out.push_str(&table(&rows));
+    }
+    out
+}
