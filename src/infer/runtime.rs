@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use ort::environment::Environment;
-use ort::session::Session;
+use ort::session::{HasSelectedOutputs, OutputSelector, RunOptions, Session};
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
 use crate::error::{Error, Result};
@@ -237,6 +237,9 @@ pub struct OutputInfo {
 /// A loaded model, ready to run batches.
 pub struct Model {
     session: Session,
+    /// Runs compute the score output alone (a classifier's label output,
+    /// for one, is never needed).
+    run_options: RunOptions<HasSelectedOutputs>,
     /// The input's name.
     pub input: String,
     /// The number of features the input takes, when the model fixes it.
@@ -414,7 +417,11 @@ impl Model {
             ValueType::Tensor { shape, .. } => shape.iter().copied().collect(),
             _ => Vec::new(),
         };
+        let run_options = RunOptions::new()
+            .map_err(|e| setup(e.to_string()))?
+            .with_outputs(OutputSelector::no_default().with(chosen.name()));
         Ok(Model {
+            run_options,
             input: input.name().to_string(),
             features,
             batch,
@@ -473,7 +480,10 @@ impl Model {
         let started = std::time::Instant::now();
         let outputs = self
             .session
-            .run(ort::inputs![self.input.as_str() => tensor])
+            .run_with_options(
+                ort::inputs![self.input.as_str() => tensor],
+                &self.run_options,
+            )
             .map_err(|e| Error::usage(format!("the model failed on a batch: {e}")))?;
         let inside = started.elapsed();
         let value = outputs.get(self.output.name.as_str()).ok_or_else(|| {
