@@ -169,6 +169,12 @@ fn bad_input_is_exit_2_naming_it() {
         (vec![&m, &d], "expects 30 features but"),
         (vec!["no_such.onnx", &d], "no_such.onnx"),
         (vec![&m, &d, "--where", "label > 5"], "has no rows"),
+        // CUDA on a machine without it (as the infer tests): exit 2, never
+        // a silent CPU profile.
+        (
+            vec![&m, &d, "--device", "cuda"],
+            "CUDA execution provider cannot be used",
+        ),
     ];
     for (args, says) in cases {
         let mut all = args.clone();
