@@ -204,6 +204,18 @@ fn load_error(lib: &Path, e: &ort::LoadDynamicError) -> String {
     }
 }
 
+/// ONNX Runtime's version from its library's file name
+/// (`libonnxruntime.so.1.32.0`, `libonnxruntime.1.32.0.dylib`); `None`
+/// when the name does not carry one.
+pub fn library_version(lib: &Path) -> Option<String> {
+    let name = lib.file_name()?.to_string_lossy().to_string();
+    let rest = name.strip_prefix("libonnxruntime.so.").or_else(|| {
+        name.strip_prefix("libonnxruntime.")
+            .and_then(|r| r.strip_suffix(".dylib"))
+    })?;
+    (rest.split('.').all(|p| p.parse::<u32>().is_ok())).then(|| rest.to_string())
+}
+
 static ENVIRONMENT: OnceLock<std::result::Result<(Environment, PathBuf), String>> = OnceLock::new();
 
 /// The process's ONNX Runtime environment (ONNX Runtime allows one), loaded

@@ -532,15 +532,10 @@ fn cpu_name() -> String {
         .unwrap_or_else(|| std::env::consts::ARCH.to_string())
 }
 
-/// ONNX Runtime's version from its library's file name
-/// (`libonnxruntime.so.1.32.0`), else from its build information.
+/// ONNX Runtime's version from its library's file name, else from its
+/// build information.
 fn ort_version(lib: &Path) -> String {
-    let name = lib.file_name().map(|n| n.to_string_lossy().to_string());
-    if let Some(v) = name
-        .as_deref()
-        .and_then(|n| n.split_once(".so."))
-        .map(|(_, v)| v.to_string())
-    {
+    if let Some(v) = runtime::library_version(lib) {
         return v;
     }
     let info = ort::info();

@@ -257,6 +257,137 @@ fn help_and_version_exit_0() {
     }
     let out = evalkit(Vec::<&str>::new());
     assert_eq!(out.status.code(), Some(2), "no subcommand is a usage error");
+    assert!(stderr(&out).contains("Usage: evalkit"), "{}", stderr(&out));
+}
+
+#[test]
+fn version_names_the_onnx_runtime_found_or_that_none_is() {
+    let lib = std::env::var("ORT_DYLIB_PATH").ok();
+    let out = evalkit(["--version"]);
+    let text = stdout(&out);
+    assert!(
+        text.starts_with(&format!("evalkit {}\n", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
+    if let Some(lib) = lib.filter(|l| l.contains(".so.1.")) {
+        let version = lib.rsplit(".so.").next().unwrap();
+        assert!(
+            text.contains(&format!("ONNX Runtime {version} ({lib})")),
+            "{text}"
+        );
+    } else {
+        assert!(text.contains("ONNX Runtime"), "{text}");
+    }
+    let none = std::process::Command::new(env!("CARGO_BIN_EXE_evalkit"))
+        .arg("-V")
+        .env("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")
+        .output()
+        .unwrap();
+    assert_eq!(none.status.code(), Some(0));
+    assert!(
+        stdout(&none).contains(
+            "ONNX Runtime: none found (ORT_DYLIB_PATH is set to /nonexistent/libonnxruntime.so"
+        ),
+        "{}",
+        stdout(&none)
+    );
+}
+
+#[test]
+fn completions_for_each_shell() {
+    for (shell, marker) in [
+        ("bash", "complete -F _evalkit"),
+        ("zsh", "#compdef evalkit"),
+        ("fish", "complete -c evalkit"),
+        ("powershell", "Register-ArgumentCompleter"),
+        ("elvish", "edit:completion:arg-completer[evalkit]"),
+    ] {
+        let out = evalkit(["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}: {}", stderr(&out));
+        let text = stdout(&out);
+        assert!(text.contains(marker), "{shell}");
+        // Every subcommand and a nested flag are offered.
+        for word in ["profile", "compare", "batch-sizes"] {
+            assert!(text.contains(word), "{shell} lacks {word}");
+        }
+    }
+    let out = evalkit(["completions", "tcsh"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("bash"), "{}", stderr(&out));
+}
+
+#[test]
+fn colour_follows_the_flag_and_no_color_and_quiet_silences_stderr() {
+    let suite =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("suites/breast_cancer-fails.toml");
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let run = |extra: &[&str], no_color: bool| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_evalkit"));
+        cmd.args([
+            "run",
+            suite.to_str().unwrap(),
+            "--cache-dir",
+            cache.to_str().unwrap(),
+        ])
+        .args(extra);
+        if no_color {
+            cmd.env("NO_COLOR", "1");
+        } else {
+            cmd.env_remove("NO_COLOR");
+        }
+        let o = cmd.output().unwrap();
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        (stdout(&o), stderr(&o))
+    };
+    // Not a terminal: no colour by default.
+    let (plain, notes) = run(&[], false);
+    assert!(!plain.contains('\x1b'));
+    assert!(
+        notes.contains("evalkit: "),
+        "the run has notes to silence: {notes}"
+    );
+    // --color always colours verdicts (and wins over NO_COLOR), with the
+    // columns still aligned as without colour.
+    let (coloured, _) = run(&["--color", "always"], true);
+    assert!(coloured.contains("\x1b[1;31mFAIL\x1b[0m"));
+    assert!(coloured.contains("\x1b[32mpass\x1b[0m"));
+    let strip = |s: &str| {
+        let mut out = String::new();
+        let mut esc = false;
+        for c in s.chars() {
+            match (esc, c) {
+                (false, '\x1b') => esc = true,
+                (true, 'm') => esc = false,
+                (true, _) => {}
+                (false, c) => out.push(c),
+            }
+        }
+        out
+    };
+    assert_eq!(strip(&coloured), plain);
+    let (never, _) = run(&["--color", "never"], false);
+    assert_eq!(never, plain);
+    // --quiet: nothing on stderr, the same stdout.
+    let (quiet_out, quiet_err) = run(&["--quiet"], false);
+    assert_eq!(
+        (quiet_out.as_str(), quiet_err.as_str()),
+        (plain.as_str(), "")
+    );
+    // An error is still said under --quiet, in colour only when asked.
+    let bad = evalkit(["-q", "full", "no_such.arrow"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).starts_with("evalkit: error: "),
+        "{}",
+        stderr(&bad)
+    );
+    let bad = evalkit(["--color", "always", "full", "no_such.arrow"]);
+    assert!(
+        stderr(&bad).starts_with("evalkit: \x1b[1;31merror\x1b[0m: "),
+        "{}",
+        stderr(&bad)
+    );
 }
 
 /// Same JSON, byte for byte, whatever the thread count.

@@ -11,10 +11,55 @@ use evalkit::uncertainty::{CiMethod, IntervalOptions, Resample};
 /// Tiered model evaluation: a fast tier in milliseconds, a full tier with
 /// every metric.
 #[derive(Debug, Parser)]
-#[command(name = "evalkit", version, about, max_term_width = 100)]
+#[command(
+    name = "evalkit",
+    about,
+    max_term_width = 100,
+    disable_version_flag = true
+)]
 pub struct Cli {
+    /// Print evalkit's version and the ONNX Runtime it finds (or that it
+    /// finds none).
+    #[arg(short = 'V', long)]
+    pub version: bool,
+    /// Colour in the human output: auto (on a terminal, unless NO_COLOR is
+    /// set), always or never.
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    pub color: ColorChoice,
+    /// No warnings, notes or progress on stderr (errors still are).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether a stream that is (or is not) a terminal gets colour: the
+    /// flag wins; `auto` colours a terminal unless `NO_COLOR` is set to
+    /// something (no-color.org).
+    pub fn enabled(self, terminal: bool) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Subcommand)]
@@ -44,6 +89,9 @@ pub enum Command {
     /// Rows an evaluation needs to detect an effect with a given power
     /// (Hanley & McNeil's variance of ROC-AUC; a proportion's for accuracy).
     Power(PowerArgs),
+    /// Shell completions: `evalkit completions bash > ~/.local/share/bash-completion/completions/evalkit`
+    /// (also zsh, fish, powershell, elvish).
+    Completions(CompletionsArgs),
     /// Serving as production sees it: latency per request at small batch
     /// sizes, throughput under concurrent clients, footprint; several
     /// models side by side (with --label, their quality difference too).

@@ -64,10 +64,32 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match std::panic::catch_unwind(|| run(cli)) {
+    progress::QUIET.store(cli.quiet, std::sync::atomic::Ordering::Relaxed);
+    output::set_color(
+        cli.color
+            .enabled(std::io::IsTerminal::is_terminal(&std::io::stdout())),
+    );
+    let error_colour = cli
+        .color
+        .enabled(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    if cli.version {
+        print!("{}", version());
+        return ExitCode::SUCCESS;
+    }
+    let Some(command) = cli.command else {
+        let mut cmd = <Cli as clap::CommandFactory>::command();
+        let _ = cmd.write_help(&mut std::io::stderr());
+        return ExitCode::from(2);
+    };
+    match std::panic::catch_unwind(|| run(command)) {
         Ok(Ok(code)) => code,
         Ok(Err(e)) => {
-            eprintln!("evalkit: error: {e}");
+            let label = if error_colour {
+                "\x1b[1;31merror\x1b[0m"
+            } else {
+                "error"
+            };
+            eprintln!("evalkit: {label}: {e}");
             ExitCode::from(2)
         }
         Err(payload) => {
@@ -105,8 +127,29 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> evalkit::Result<ExitCode> {
-    match cli.command {
+/// `evalkit --version`: evalkit's version and the ONNX Runtime library it
+/// finds (located, not loaded: this stays fast).
+fn version() -> String {
+    let ort = match evalkit::infer::runtime::find_library() {
+        Ok(lib) => format!(
+            "ONNX Runtime {} ({})",
+            evalkit::infer::runtime::library_version(&lib)
+                .unwrap_or_else(|| "of unknown version".to_string()),
+            lib.display()
+        ),
+        Err(e) => format!("ONNX Runtime: none found ({e})"),
+    };
+    format!("evalkit {}\n{ort}\n", env!("CARGO_PKG_VERSION"))
+}
+
+fn run(command: Command) -> evalkit::Result<ExitCode> {
+    match command {
+        Command::Completions(a) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_complete::generate(a.shell, &mut cmd, "evalkit", &mut out);
+            emit(&String::from_utf8_lossy(&out))?;
+        }
         Command::Infer(a) => {
             let options = evalkit::infer::InferOptions {
                 dataset: evalkit::infer::dataset::DatasetSpec {
@@ -494,7 +537,7 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
                 .as_ref()
                 .map_or(String::new(), |b| format!(" vs baseline {}", b.name));
             write_report(&a, &report, &vs)?;
-            if !report.gates.is_empty() {
+            if !report.gates.is_empty() && !progress::quiet() {
                 eprintln!(
                     "evalkit: gates: {}",
                     evalkit::suite::verdicts_line(
@@ -556,7 +599,7 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
             }
             let quiet = a.json || !std::io::IsTerminal::is_terminal(&std::io::stderr());
             let mut profile = evalkit::profile::profile(&options, &|what| {
-                if !quiet {
+                if !quiet && !progress::quiet() {
                     eprintln!("evalkit profile: {what}");
                 }
             })?;
@@ -584,8 +627,10 @@ fn run(cli: Cli) -> evalkit::Result<ExitCode> {
             let suite = evalkit::suite::load(&a.suite)?;
             let (result, notes) =
                 evalkit::suite::run(&suite, a.cache_dir.as_deref(), a.report.as_deref())?;
-            for n in &notes {
-                eprintln!("evalkit: {n}");
+            if !progress::quiet() {
+                for n in &notes {
+                    eprintln!("evalkit: {n}");
+                }
             }
             warn(&result.warnings);
             if a.json {
@@ -937,6 +982,9 @@ fn usage_error(rendered: &str, sub: Option<&str>) -> String {
 }
 
 fn warn(warnings: &[String]) {
+    if progress::quiet() {
+        return;
+    }
     let mut seen = std::collections::HashSet::new();
     for w in warnings {
         // The same note from several metric groups (candidate, baseline,

@@ -23,6 +23,50 @@ pub fn num(v: f64) -> String {
     }
 }
 
+/// Whether stdout's human output is coloured (`--color`, `NO_COLOR`).
+static COLOR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Sets whether stdout's human output is coloured.
+pub fn set_color(on: bool) {
+    COLOR.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// `text` in an ANSI SGR style (`"32"` green, `"1;31"` bold red, …) when
+/// colour is on.
+pub fn paint(text: &str, sgr: &str) -> String {
+    if COLOR.load(std::sync::atomic::Ordering::Relaxed) {
+        format!("\x1b[{sgr}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
+/// The characters a terminal shows: ANSI escape sequences take no room.
+fn visible_len(s: &str) -> usize {
+    let mut n = 0;
+    let mut escape = false;
+    for c in s.chars() {
+        match (escape, c) {
+            (false, '\x1b') => escape = true,
+            (true, 'm') => escape = false,
+            (true, _) => {}
+            (false, _) => n += 1,
+        }
+    }
+    n
+}
+
+/// A gate's verdict as the tables show it, coloured: pass green, failure
+/// red, inconclusive yellow.
+fn verdict(o: evalkit::suite::Outcome, passed: bool) -> String {
+    let sgr = match o {
+        evalkit::suite::Outcome::Pass => "32",
+        evalkit::suite::Outcome::Fail => "1;31",
+        evalkit::suite::Outcome::Inconclusive => "33",
+    };
+    paint(o.label(passed), sgr)
+}
+
 /// Left-aligned columns separated by two spaces.
 pub fn table(rows: &[Vec<String>]) -> String {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
@@ -30,7 +74,7 @@ pub fn table(rows: &[Vec<String>]) -> String {
         .map(|c| {
             rows.iter()
                 .filter_map(|r| r.get(c))
-                .map(|s| s.chars().count())
+                .map(|s| visible_len(s))
                 .max()
                 .unwrap_or(0)
         })
@@ -42,7 +86,7 @@ pub fn table(rows: &[Vec<String>]) -> String {
             if c + 1 == r.len() {
                 line.push_str(cell);
             } else {
-                let pad = widths[c] - cell.chars().count();
+                let pad = widths[c] - visible_len(cell);
                 line.push_str(cell);
                 line.push_str(&" ".repeat(pad + 2));
             }
@@ -870,15 +914,16 @@ pub fn suite(r: &evalkit::suite::SuiteResult) -> String {
                 let n = evalkit::format::number;
                 format!("[{}, {}]", n(lo), n(hi))
             }),
-            v.verdict.label(v.passed).to_string(),
+            verdict(v.verdict, v.passed),
             v.detail.clone(),
         ]);
     }
     out.push_str(&table(&rows));
+    let line = evalkit::suite::verdicts_line(r.gates.iter().map(|v| (v.verdict, v.passed)));
     let _ = writeln!(
         out,
         "\n{}",
-        evalkit::suite::verdicts_line(r.gates.iter().map(|v| (v.verdict, v.passed)))
+        paint(&line, if r.passed { "32" } else { "1;31" })
     );
     out
 }

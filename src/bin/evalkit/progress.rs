@@ -6,6 +6,14 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+/// `--quiet`: no warnings, notes or progress on stderr.
+pub static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Whether `--quiet` was given.
+pub fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
+
 pub struct Bar {
     bar: ProgressBar,
     start: Instant,
@@ -43,6 +51,7 @@ impl Bar {
         self.bar.set_length(total as u64);
         self.bar.set_position(done as u64);
         if self.start.elapsed() > Duration::from_secs(1)
+            && !quiet()
             && !self.shown.swap(true, Ordering::Relaxed)
         {
             self.bar.set_draw_target(ProgressDrawTarget::stderr());
