@@ -636,3 +636,26 @@ pub fn profile(p: &crate::profile::Profile) -> Value {
     }
     Value::Object(doc)
 }
+
+/// `evalkit infer --json`: what the inference pass did (docs/spec.md §6).
+pub fn infer(options: &crate::infer::InferOptions, r: &crate::infer::InferReport) -> Value {
+    let meta = |k: &str| r.metadata_json(k).unwrap_or(Value::Null);
+    json!({
+        "evalkit_version": crate::VERSION,
+        "tier": "infer",
+        "model": options.model.display().to_string(),
+        "data": options.data.display().to_string(),
+        "file": r.output.display().to_string(),
+        "task": r.metadata.get("evalkit.task"),
+        "rows": meta("evalkit.data")["rows"],
+        "labels": !r.metadata.contains_key("evalkit.labels"),
+        "cache": {
+            "status": r.cache.as_str(),
+            "key": r.key,
+            "entry": r.entry.as_ref().map(|e| e.display().to_string()),
+        },
+        "model_output": meta("evalkit.model"),
+        "inference": meta("evalkit.inference"),
+        "warnings": r.notes,
+    })
+}

@@ -49,6 +49,10 @@ __all__ = [
     "full_from_state",
     "power",
     "profile",
+    "infer",
+    "run_suite",
+    "SuiteRun",
+    "Verdict",
     "Evaluator",
     "Result",
     "Metric",
@@ -176,6 +180,89 @@ def _same_length(y: np.ndarray, s: np.ndarray, what: str = "scores") -> None:
         raise InputError(f"{len(y)} labels but {len(s)} {what}: y_true and y_score must have one entry per row")
 
 
+def _is_lazy(x: Any) -> bool:
+    return type(x).__module__.startswith("polars") and type(x).__name__ == "LazyFrame"
+
+
+def _is_frame(x: Any) -> bool:
+    """A pandas or polars DataFrame or a pyarrow Table."""
+    mod = type(x).__module__
+    if mod.startswith("pyarrow"):
+        return hasattr(x, "column_names") and hasattr(x, "num_rows")
+    return (mod.startswith("pandas") or mod.startswith("polars")) and hasattr(x, "columns") and hasattr(x, "shape")
+
+
+def _frame_column(frame: Any, name: str, role: str, *, scores: bool = False) -> np.ndarray:
+    """Column ``name`` of a frame as an array (zero-copy where the buffers
+    allow); a missing or non-numeric column is a :class:`ColumnError`."""
+    arrow = type(frame).__module__.startswith("pyarrow")
+    cols = list(frame.column_names) if arrow else [str(c) for c in frame.columns]
+    if name not in cols:
+        shown = ", ".join(cols[:20]) + (", …" if len(cols) > 20 else "")
+        raise ColumnError(f"column '{name}' ({role}) is not in the frame; it has: {shown}")
+    col = frame.column(name) if arrow else frame[name]
+    if type(frame).__module__.startswith("pandas"):
+        col = col.to_numpy()
+    try:
+        return _as_array(col, f"column '{name}' ({role})", scores=scores)
+    except ColumnError:
+        raise
+    except InputError as e:
+        raise ColumnError(str(e)) from None
+
+
+def _from_frame(
+    frame: Any,
+    label: Optional[str],
+    score: Union[str, Sequence[str], None],
+    weight: Optional[str],
+) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+    """Labels, scores (several columns: one probability column per class)
+    and weights from a frame, by column name (defaults as the CLI's:
+    ``label`` and ``score``)."""
+    if _is_lazy(frame):
+        raise UsageError("a lazy polars frame: call .collect() on it first (evalkit reads the columns in memory)")
+    if not _is_frame(frame):
+        raise InputError(
+            f"label=/score= name columns of a frame, but got {type(frame).__name__}: "
+            "pass a pandas or polars DataFrame or a pyarrow Table (or arrays without label=/score=)"
+        )
+    y = _frame_column(frame, label or "label", "label")
+    names = [score] if isinstance(score, str) or score is None else list(score)
+    cols = [_frame_column(frame, n or "score", "score", scores=True) for n in names]
+    s = cols[0] if len(cols) == 1 else np.ascontiguousarray(np.column_stack(cols))
+    w = None if weight is None else _frame_column(frame, weight, "weight")
+    return y, s, w
+
+
+def _rows_or_frame(
+    y_true: Any,
+    y_score: Any,
+    weights: Optional[ArrayLike],
+    label: Optional[str],
+    score: Union[str, Sequence[str], None],
+    weight: Optional[str],
+) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray], Any]:
+    """Arrays from ``(y_true, y_score, weights)``, or from the frame in
+    ``y_true`` with ``label=``/``score=``/``weight=`` column names; the
+    frame (or ``None``) comes back for other named columns."""
+    framed = label is not None or score is not None or weight is not None or _is_frame(y_true) or _is_lazy(y_true)
+    if not framed:
+        if y_score is None:
+            raise UsageError("pass y_true and y_score arrays, or a frame with label= and score= column names")
+        return (*_inputs(y_true, y_score, weights), None)
+    if y_score is not None or weights is not None:
+        raise UsageError("pass either arrays (y_true, y_score, weights=) or a frame with label=, score= and weight= column names, not both")
+    return (*_from_frame(y_true, label, score, weight), y_true)
+
+
+def _named(frame: Any, value: Any, role: str) -> Any:
+    """A column name given with a frame (``query="qid"``) as the column."""
+    if frame is not None and isinstance(value, str):
+        return _frame_column(frame, value, role)
+    return value
+
+
 def _inputs(
     y_true: ArrayLike, y_score: ArrayLike, weights: Optional[ArrayLike]
 ) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
@@ -246,6 +333,45 @@ class Result:
         """The document the CLI prints with ``--json``."""
         return json.loads(json.dumps(self._doc))
 
+    def _table(self) -> Dict[str, list]:
+        """The metrics as columns: metric, value, ci_lower, ci_upper,
+        method, reason (and delta, delta_ci_lower, delta_ci_upper for a
+        comparison)."""
+        names = list(self.metrics)
+        ms = [self.metrics[n] for n in names]
+        cols: Dict[str, list] = {
+            "metric": names,
+            "value": [m.value for m in ms],
+            "ci_lower": [m.ci[0] if m.ci else None for m in ms],
+            "ci_upper": [m.ci[1] if m.ci else None for m in ms],
+            "method": [m.method for m in ms],
+            "reason": [m.reason for m in ms],
+        }
+        if self.delta:
+            ds = [self.delta.get(n) for n in names]
+            cols["delta"] = [d.value if d else None for d in ds]
+            cols["delta_ci_lower"] = [d.ci[0] if d and d.ci else None for d in ds]
+            cols["delta_ci_upper"] = [d.ci[1] if d and d.ci else None for d in ds]
+        return cols
+
+    def to_arrow(self) -> Any:
+        """The metric table as a pyarrow Table (one row per metric)."""
+        import pyarrow as pa
+
+        return pa.table(self._table())
+
+    def to_pandas(self) -> Any:
+        """The metric table as a pandas DataFrame (one row per metric)."""
+        import pandas as pd
+
+        return pd.DataFrame(self._table())
+
+    def to_polars(self) -> Any:
+        """The metric table as a polars DataFrame (one row per metric)."""
+        import polars as pl
+
+        return pl.DataFrame(self._table(), strict=False)
+
     def __repr__(self) -> str:
         lines = [f"evalkit {self._doc.get('tier', '')} · {self.task} · {self.rows} rows"]
         width = max((len(k) for k in self.metrics), default=0)
@@ -272,8 +398,11 @@ def _sample_size(sample: Union[int, str, None]) -> Optional[int]:
 
 def fast(
     y_true: ArrayLike,
-    y_score: ArrayLike,
+    y_score: Optional[ArrayLike] = None,
     *,
+    label: Optional[str] = None,
+    score: Union[str, Sequence[str], None] = None,
+    weight: Optional[str] = None,
     sample: Union[int, str, None] = 10_000,
     seed: int = 0,
     threshold: float = 0.5,
@@ -295,7 +424,8 @@ def fast(
     >>> r["accuracy"]
     Metric(1, exact: every row)
     """
-    y, s, w = _inputs(y_true, y_score, weights)
+    y, s, w, frame = _rows_or_frame(y_true, y_score, weights, label, score, weight)
+    query = _named(frame, query, "query")
     q = None if query is None else _query_ids(query)[0]
     if q is not None:
         _same_length(y, q, "query ids")
@@ -305,8 +435,11 @@ def fast(
 
 def full(
     y_true: ArrayLike,
-    y_score: ArrayLike,
+    y_score: Optional[ArrayLike] = None,
     *,
+    label: Optional[str] = None,
+    score: Union[str, Sequence[str], None] = None,
+    weight: Optional[str] = None,
     bootstrap: int = 1000,
     ci: float = 0.95,
     method: str = "percentile",
@@ -359,6 +492,13 @@ def full(
     adds ``tpr_at_fpr_0.01`` (the best TPR of a threshold with FPR ≤ 0.01),
     both with bootstrap intervals.
 
+    Frames: ``evalkit.full(df, label="y", score="p", weight="w")`` reads
+    the columns of a pandas or polars DataFrame or a pyarrow Table
+    (zero-copy where the buffers allow; ``score=["p0", "p1", "p2"]`` for one
+    probability column per class; ``query=`` and ``cluster=`` may name
+    columns too). A missing or non-numeric column is a
+    :class:`ColumnError`; a lazy polars frame a :class:`UsageError`.
+
     ``cluster``: one id per row (user, patient, session, query); the
     bootstrap then resamples whole clusters, and ROC-AUC's analytic interval
     is Obuchowski's clustered one instead of DeLong's.
@@ -369,7 +509,9 @@ def full(
     >>> r["roc_auc"].value, r.task
     (0.75, 'binary')
     """
-    y, s, w = _inputs(y_true, y_score, weights)
+    y, s, w, frame = _rows_or_frame(y_true, y_score, weights, label, score, weight)
+    cluster = _named(frame, cluster, "cluster")
+    query = _named(frame, query, "query")
     g = _clusters(cluster)
     if g is not None:
         _same_length(y, g, "cluster ids")
@@ -483,6 +625,124 @@ def power(
     7248
     """
     return json.loads(_evalkit.power(metric, value, effect, prevalence, power, alpha, paired))
+
+
+def infer(
+    model: Union[str, os.PathLike],
+    data: Union[str, os.PathLike],
+    output: Union[str, os.PathLike],
+    *,
+    label: Optional[str] = None,
+    features: Optional[Sequence[str]] = None,
+    keep: Sequence[str] = (),
+    where: Optional[str] = None,
+    fill_null: Optional[float] = None,
+    batch_size: int = 4096,
+    device: str = "cpu",
+    threads: int = 0,
+    output_name: Optional[str] = None,
+    score_kind: str = "probability",
+    task: Optional[str] = None,
+    classes: Optional[Sequence[str]] = None,
+    cache_dir: Optional[Union[str, os.PathLike]] = None,
+    no_cache: bool = False,
+) -> dict:
+    """One inference pass (``evalkit infer``): runs ``model`` over ``data``
+    through ONNX Runtime and writes the prediction file ``output``, cached by
+    content (the same model on the same data never runs twice). Returns the
+    CLI's JSON document (``cache["status"]`` is ``"hit"``, ``"miss"`` or
+    ``"disabled"``; ``inference`` holds rows/s and latencies). Read the
+    predictions with :func:`read_predictions`. The GIL is released while it
+    runs."""
+    return json.loads(
+        _evalkit.infer(
+            os.fspath(model),
+            os.fspath(data),
+            os.fspath(output),
+            label,
+            list(features) if features is not None else None,
+            list(keep),
+            where,
+            fill_null,
+            int(batch_size),
+            device,
+            int(threads),
+            output_name,
+            score_kind,
+            task,
+            list(classes) if classes is not None else None,
+            os.fspath(cache_dir) if cache_dir is not None else None,
+            bool(no_cache),
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One gate's verdict in a suite run."""
+
+    gate: str
+    line: int
+    verdict: str  # "pass", "fail" or "inconclusive"
+    passed: bool
+    value: Optional[float]
+    interval: Optional[Tuple[float, float]]
+    judged_on: str
+    measured: Optional[float]
+    unit: str
+    mde: Optional[float]
+    detail: str
+
+
+class SuiteRun:
+    """What ``evalkit run SUITE`` found: ``passed``, ``exit_status`` (0 or 1,
+    what the CLI would exit with), ``gates`` (:class:`Verdict` objects), the
+    full tier's ``metrics`` and the ``delta`` against the baseline."""
+
+    def __init__(self, doc: Dict[str, Any]):
+        self._doc = doc
+        self.name: str = doc["name"]
+        self.passed: bool = doc["passed"]
+        self.exit_status: int = doc["exit_status"]
+        self.gates: List[Verdict] = [
+            Verdict(**{**g, "interval": tuple(g["interval"]) if g.get("interval") else None}) for g in doc["gates"]
+        ]
+        self.metrics: Dict[str, Metric] = {k: _metric(v) for k, v in (doc.get("metrics") or {}).items()}
+        self.delta: Dict[str, Metric] = {k: _metric(v) for k, v in (doc.get("delta") or {}).items()}
+        self.warnings: List[str] = list(doc.get("warnings", []))
+        self.notes: List[str] = list(doc.get("notes", []))
+        self.report: Optional[str] = doc.get("report")
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The document the CLI prints with ``evalkit run --json`` (plus
+        ``notes`` and ``exit_status``)."""
+        return json.loads(json.dumps(self._doc))
+
+    def __repr__(self) -> str:
+        failed = [g for g in self.gates if not g.passed]
+        return f"SuiteRun({self.name!r}, {'passed' if self.passed else f'{len(failed)} of {len(self.gates)} gates failed'})"
+
+
+def run_suite(
+    path: Union[str, os.PathLike],
+    *,
+    cache_dir: Optional[Union[str, os.PathLike]] = None,
+    report: Optional[Union[str, os.PathLike]] = None,
+) -> SuiteRun:
+    """Runs a suite as ``evalkit run`` does (inference only on a cache miss,
+    the tiers the gates need, every gate's verdict, the report) and returns
+    a :class:`SuiteRun`; a failing gate is not an exception
+    (``run.exit_status == 1``), a bad suite is (:class:`UsageError` naming
+    the line)."""
+    return SuiteRun(
+        json.loads(
+            _evalkit.run_suite(
+                os.fspath(path),
+                os.fspath(cache_dir) if cache_dir is not None else None,
+                os.fspath(report) if report is not None else None,
+            )
+        )
+    )
 
 
 def profile(

@@ -140,3 +140,23 @@ def profile(
     bootstrap: int = 1000,
     report: Optional[str] = None,
 ) -> str: ...
+def infer(
+    model: str,
+    data: str,
+    output: str,
+    label: Optional[str] = None,
+    features: Optional[List[str]] = None,
+    keep: List[str] = ...,
+    filter: Optional[str] = None,
+    fill_null: Optional[float] = None,
+    batch_size: int = 4096,
+    device: str = "cpu",
+    threads: int = 0,
+    output_name: Optional[str] = None,
+    score_kind: str = "probability",
+    task: Optional[str] = None,
+    classes: Optional[List[str]] = None,
+    cache_dir: Optional[str] = None,
+    no_cache: bool = False,
+) -> str: ...
+def run_suite(path: str, cache_dir: Optional[str] = None, report: Optional[str] = None) -> str: ...

@@ -664,6 +664,89 @@ fn power(
     json(&evalkit::json::power(&options, &r))
 }
 
+/// The inference pass (`evalkit infer`); returns its JSON document.
+#[pyfunction]
+#[pyo3(signature = (model, data, output, label=None, features=None, keep=Vec::new(), filter=None, fill_null=None, batch_size=4096, device="cpu", threads=0, output_name=None, score_kind="probability", task=None, classes=None, cache_dir=None, no_cache=false))]
+#[allow(clippy::too_many_arguments)]
+fn infer(
+    py: Python<'_>,
+    model: std::path::PathBuf,
+    data: std::path::PathBuf,
+    output: std::path::PathBuf,
+    label: Option<String>,
+    features: Option<Vec<String>>,
+    keep: Vec<String>,
+    filter: Option<String>,
+    fill_null: Option<f64>,
+    batch_size: usize,
+    device: &str,
+    threads: usize,
+    output_name: Option<String>,
+    score_kind: &str,
+    task: Option<&str>,
+    classes: Option<Vec<String>>,
+    cache_dir: Option<std::path::PathBuf>,
+    no_cache: bool,
+) -> PyResult<String> {
+    let usage = |e: String| to_py(evalkit::Error::Usage(e));
+    let options = evalkit::infer::InferOptions {
+        dataset: evalkit::infer::dataset::DatasetSpec {
+            label,
+            features,
+            keep,
+            filter,
+            fill_null,
+        },
+        batch_size,
+        device: device.parse().map_err(usage)?,
+        threads,
+        output_name,
+        score_kind: score_kind.parse().map_err(to_py)?,
+        task: task.map(str::parse).transpose().map_err(to_py)?,
+        classes,
+        cache_dir,
+        no_cache,
+        ..evalkit::infer::InferOptions::new(&model, &data, &output)
+    };
+    let doc = py
+        .detach(|| {
+            evalkit::infer::infer(&options, &|_, _| {}).map(|r| evalkit::json::infer(&options, &r))
+        })
+        .map_err(to_py)?;
+    json(&doc)
+}
+
+/// A suite (`evalkit run`); returns its JSON document with the notes
+/// (`notes`) and the exit status it would have (`exit_status`: 0 all
+/// passed, 1 a gate failed).
+#[pyfunction]
+#[pyo3(signature = (path, cache_dir=None, report=None))]
+fn run_suite(
+    py: Python<'_>,
+    path: std::path::PathBuf,
+    cache_dir: Option<std::path::PathBuf>,
+    report: Option<std::path::PathBuf>,
+) -> PyResult<String> {
+    let doc = py
+        .detach(|| -> evalkit::Result<serde_json::Value> {
+            let suite = evalkit::suite::load(&path)?;
+            let (result, notes) =
+                evalkit::suite::run(&suite, cache_dir.as_deref(), report.as_deref())?;
+            let mut v = serde_json::to_value(&result)
+                .map_err(|e| evalkit::Error::Usage(format!("cannot write JSON: {e}")))?;
+            if let serde_json::Value::Object(m) = &mut v {
+                m.insert("notes".into(), serde_json::json!(notes));
+                m.insert(
+                    "exit_status".into(),
+                    serde_json::json!(if result.passed { 0 } else { 1 }),
+                );
+            }
+            Ok(v)
+        })
+        .map_err(to_py)?;
+    json(&doc)
+}
+
 /// A serving profile (`evalkit profile`); returns its JSON document, and
 /// writes its HTML page to `report` when given.
 #[pyfunction]
@@ -960,6 +1043,8 @@ fn _evalkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(compare, m)?)?;
     m.add_function(wrap_pyfunction!(power, m)?)?;
     m.add_function(wrap_pyfunction!(profile, m)?)?;
+    m.add_function(wrap_pyfunction!(infer, m)?)?;
+    m.add_function(wrap_pyfunction!(run_suite, m)?)?;
     m.add_function(wrap_pyfunction!(read_predictions, m)?)?;
     m.add_function(wrap_pyfunction!(report, m)?)?;
     m.add_function(wrap_pyfunction!(state, m)?)?;

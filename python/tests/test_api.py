@@ -557,3 +557,97 @@ def test_ranking_files_and_the_fast_tier():
     for name, m in want["metrics"].items():
         assert got["metrics"][name]["value"] == pytest.approx(m["value"], abs=1e-12), name
         assert got["metrics"][name]["method"] == "exact"
+
+
+def _frame_data():
+    rng = np.random.default_rng(3)
+    y = (rng.random(500) < 0.3).astype(np.int64)
+    p = np.clip(0.3 * y + rng.random(500) * 0.7, 0, 1)
+    w = rng.random(500) + 0.5
+    return y, p, w
+
+
+@pytest.mark.parametrize("kind", ["pandas", "polars", "pyarrow"])
+def test_frames_in_equal_arrays(kind):
+    y, p, w = _frame_data()
+    cols = {"y": y, "p": p, "w": w, "name": np.array(["a"] * len(y))}
+    if kind == "pandas":
+        pd = pytest.importorskip("pandas")
+        df = pd.DataFrame(cols)
+    elif kind == "polars":
+        import polars as pl
+
+        df = pl.DataFrame(cols)
+    else:
+        import pyarrow as pa
+
+        df = pa.table(cols)
+    want = evalkit.full(y, p, weights=w, bootstrap=50, seed=1).to_dict()
+    got = evalkit.full(df, label="y", score="p", weight="w", bootstrap=50, seed=1).to_dict()
+    assert got["metrics"] == want["metrics"]
+    assert evalkit.fast(df, label="y", score="p").to_dict()["metrics"] == evalkit.fast(y, p).to_dict()["metrics"]
+    with pytest.raises(evalkit.ColumnError, match="column 'nope' \\(score\\) is not in the frame; it has: y, p, w, name"):
+        evalkit.full(df, label="y", score="nope")
+    with pytest.raises(evalkit.ColumnError, match="column 'name' \\(score\\)"):
+        evalkit.full(df, label="y", score="name")
+    with pytest.raises(evalkit.UsageError, match="not both"):
+        evalkit.full(df, p, label="y")
+
+
+def test_lazy_frames_and_multiclass_columns():
+    import polars as pl
+
+    y, p, _ = _frame_data()
+    with pytest.raises(evalkit.UsageError, match="lazy polars frame"):
+        evalkit.full(pl.DataFrame({"label": y, "score": p}).lazy(), score="score")
+    # One probability column per class, as the CLI's --score p0,p1.
+    df = pl.DataFrame({"label": y, "p0": 1 - p, "p1": p})
+    got = evalkit.full(df, score=["p0", "p1"], task="multiclass", bootstrap=0).to_dict()
+    want = evalkit.full(y, np.column_stack([1 - p, p]), task="multiclass", bootstrap=0).to_dict()
+    assert got["metrics"] == want["metrics"]
+
+
+def test_tables_out():
+    y, p, _ = _frame_data()
+    r = evalkit.full(y, p, bootstrap=50)
+    t = r.to_arrow()
+    assert t.column_names == ["metric", "value", "ci_lower", "ci_upper", "method", "reason"]
+    assert t.num_rows == len(r.metrics)
+    row = t.column("metric").to_pylist().index("roc_auc")
+    assert t.column("value")[row].as_py() == r["roc_auc"].value
+    assert t.column("ci_lower")[row].as_py() == r["roc_auc"].ci[0]
+    pl_df = r.to_polars()
+    assert pl_df.shape == (len(r.metrics), 6)
+    pytest.importorskip("pandas")
+    assert list(r.to_pandas()["metric"]) == list(r.metrics)
+    c = evalkit.compare(y, p, np.clip(p + 0.05, 0, 1), bootstrap=50)
+    assert "delta" in c.to_arrow().column_names
+
+
+def test_infer_and_run_suite(tmp_path):
+    model = os.path.join(FIX, "models", "breast_cancer_lr.onnx")
+    data = os.path.join(FIX, "data", "breast_cancer.parquet")
+    out = tmp_path / "preds.arrow"
+    first = evalkit.infer(model, data, out, label="label", keep=["row_id"], cache_dir=tmp_path / "cache")
+    assert first["cache"]["status"] == "miss" and first["rows"] == 285
+    again = evalkit.infer(model, data, out, label="label", keep=["row_id"], cache_dir=tmp_path / "cache")
+    assert again["cache"]["status"] == "hit"
+    assert evalkit.read_predictions(str(out)).full(bootstrap=0)["roc_auc"].value > 0.99
+    with pytest.raises(evalkit.UsageError, match="--batch-size must be at least 1"):
+        evalkit.infer(model, data, out, batch_size=0)
+
+    suite = os.path.join(ROOT, "suites", "breast_cancer-fails.toml")
+    run = evalkit.run_suite(suite, cache_dir=tmp_path / "cache2")
+    proc = subprocess.run([cli(), "run", suite, "--cache-dir", str(tmp_path / "cache3"), "--json"], capture_output=True)
+    assert proc.returncode == 1, proc.stderr
+    want = json.loads(proc.stdout)
+    assert (run.passed, run.exit_status) == (False, 1)
+    assert [g.verdict for g in run.gates] == [g["verdict"] for g in want["gates"]]
+    assert [g.detail for g in run.gates] == [g["detail"] for g in want["gates"]]
+    assert isinstance(run.gates[0], evalkit.Verdict) and run.gates[0].line == want["gates"][0]["line"]
+    assert run.metrics["roc_auc"].value == want["metrics"]["roc_auc"]["value"]
+    assert any("inference ran" in n for n in run.notes)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\n[[gate]]\nmetric = "roc_auc"\nmin = 0.5\nbogus = 1\n')
+    with pytest.raises(evalkit.UsageError, match="bad.toml"):
+        evalkit.run_suite(bad)

@@ -175,7 +175,7 @@ fn run(command: Command) -> evalkit::Result<ExitCode> {
             bar.finish();
             warn(&report.notes);
             if a.json {
-                emit_json(&output::infer_json(&options, &report))?;
+                emit_json(&evalkit::json::infer(&options, &report))?;
             } else {
                 emit(&output::infer(&options, &report))?;
             }

@@ -856,32 +856,6 @@ pub fn infer(options: &evalkit::infer::InferOptions, r: &evalkit::infer::InferRe
     out
 }
 
-/// The inference document.
-pub fn infer_json(
-    options: &evalkit::infer::InferOptions,
-    r: &evalkit::infer::InferReport,
-) -> serde_json::Value {
-    let meta = |k: &str| r.metadata_json(k).unwrap_or(serde_json::Value::Null);
-    serde_json::json!({
-        "evalkit_version": evalkit::VERSION,
-        "tier": "infer",
-        "model": options.model.display().to_string(),
-        "data": options.data.display().to_string(),
-        "file": r.output.display().to_string(),
-        "task": r.metadata.get("evalkit.task"),
-        "rows": meta("evalkit.data")["rows"],
-        "labels": !r.metadata.contains_key("evalkit.labels"),
-        "cache": {
-            "status": r.cache.as_str(),
-            "key": r.key,
-            "entry": r.entry.as_ref().map(|e| e.display().to_string()),
-        },
-        "model_output": meta("evalkit.model"),
-        "inference": meta("evalkit.inference"),
-        "warnings": r.notes,
-    })
-}
-
 /// The verdicts of a suite run.
 pub fn suite(r: &evalkit::suite::SuiteResult) -> String {
     let mut out = String::new();
