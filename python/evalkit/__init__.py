@@ -25,7 +25,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from . import _evalkit
+from . import _evalkit, _html
 from ._evalkit import (
     BadValueError,
     ColumnError,
@@ -53,6 +53,8 @@ __all__ = [
     "run_suite",
     "SuiteRun",
     "Verdict",
+    "ReportModel",
+    "show_report",
     "Evaluator",
     "Result",
     "Metric",
@@ -353,6 +355,13 @@ class Result:
             cols["delta_ci_lower"] = [d.ci[0] if d and d.ci else None for d in ds]
             cols["delta_ci_upper"] = [d.ci[1] if d and d.ci else None for d in ds]
         return cols
+
+    def _repr_html_(self) -> str:
+        """Notebooks: the headline metrics with intervals (every metric
+        under a fold), a small ROC curve for binary results, and for a
+        comparison the paired differences coloured green (better beyond the
+        interval), red (worse) or grey."""
+        return _html.result_html(self._doc)
 
     def to_arrow(self) -> Any:
         """The metric table as a pyarrow Table (one row per metric)."""
@@ -718,6 +727,10 @@ class SuiteRun:
         ``notes`` and ``exit_status``)."""
         return json.loads(json.dumps(self._doc))
 
+    def _repr_html_(self) -> str:
+        """Notebooks: the verdicts, coloured."""
+        return _html.suite_html(self._doc)
+
     def __repr__(self) -> str:
         failed = [g for g in self.gates if not g.passed]
         return f"SuiteRun({self.name!r}, {'passed' if self.passed else f'{len(failed)} of {len(self.gates)} gates failed'})"
@@ -953,7 +966,40 @@ def report(
     cands = [_report_item(n, i) for n, i in zip(names, items)]
     base = None if baseline is None else _report_item("baseline", baseline)
     doc = _evalkit.report(cands, os.fspath(path), base, bootstrap, ci, seed, threshold, title)
-    return json.loads(doc)
+    return ReportModel(json.loads(doc), os.fspath(path))
+
+
+class ReportModel(dict):
+    """The report's model (a dict, as before) that shows the written page
+    inline in a notebook (``_repr_html_``: the page in a sandboxed
+    iframe)."""
+
+    def __init__(self, doc: Dict[str, Any], path: str):
+        super().__init__(doc)
+        self.path = path
+
+    def _repr_html_(self) -> str:
+        return show_report(self.path)._repr_html_()
+
+
+class _ReportView:
+    def __init__(self, page: str, height: int):
+        self._page, self._height = page, height
+
+    def _repr_html_(self) -> str:
+        return _html.report_iframe(self._page, self._height)
+
+
+def show_report(path: Union[str, os.PathLike], height: int = 900) -> Any:
+    """A report file (``evalkit report``, a suite's, ``evalkit profile
+    --report``) shown inline in a notebook: the page in a sandboxed iframe.
+
+    >>> import evalkit
+    >>> "iframe" in evalkit.show_report(__file__)._repr_html_()
+    True
+    """
+    with open(path, encoding="utf-8") as f:
+        return _ReportView(f.read(), height)
 
 
 class Evaluator:
