@@ -79,7 +79,7 @@ python: ort $(VENV)/.py-test-installed
 # The CLI the Python tests compare against.
 pytest: python
 	$(CARGO) build --bin evalkit
-	EVALKIT_REQUIRE_KERAS=1 EVALKIT_REQUIRE_NOTEBOOK=1 KERAS_BACKEND=jax $(PY) -m pytest -q python/tests --doctest-modules python/evalkit
+	EVALKIT_REQUIRE_KERAS=1 EVALKIT_REQUIRE_NOTEBOOK=1 EVALKIT_REQUIRE_MLFLOW=1 KERAS_BACKEND=jax $(PY) -m pytest -q python/tests --doctest-modules python/evalkit
 
 test-frameworks: python
 	$(VENV)/bin/pip install --quiet torch lightning

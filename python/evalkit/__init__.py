@@ -70,6 +70,16 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str) -> Any:
+    # evalkit.mlflow imports MLflow: only when asked for, never by
+    # `import evalkit`.
+    if name == "mlflow":
+        import importlib
+
+        return importlib.import_module(".mlflow", __name__)
+    raise AttributeError(f"module 'evalkit' has no attribute {name!r}")
+
+
 class UndefinedMetricError(EvalkitError):
     """A metric has no value for this data (e.g. ROC-AUC with one class)."""
 
