@@ -21,7 +21,7 @@ OUT := demo-out
 # Said before a build that has not run yet (measured on 2 cores, see the README).
 COLD = the first build compiles polars, arrow and ort: about 21 minutes on 2 cores; seconds afterwards
 
-.PHONY: python pytest test-frameworks demo test test-slow fmt lint features unit ort browser screenshot build install bench bench-peer bench-infer bench-multiclass bench-python bench-ranking bench-profile fixtures venv clean
+.PHONY: wheel python pytest test-frameworks demo test test-slow fmt lint features unit ort browser screenshot build install bench bench-peer bench-infer bench-multiclass bench-python bench-ranking bench-profile fixtures venv clean
 
 demo: ort
 	@test -x $(BIN) || echo "building evalkit ($(COLD))"
@@ -71,6 +71,11 @@ $(VENV)/.py-test-installed: python/requirements-test.txt
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -r python/requirements-test.txt
 	@touch $@
+
+# A release wheel with both faces: `import evalkit` and the `evalkit` command
+# (a console script into the extension: one build of the Rust code).
+wheel: $(VENV)/.py-test-installed
+	$(VENV)/bin/maturin build --release -m python/Cargo.toml -o dist
 
 python: ort $(VENV)/.py-test-installed
 	VIRTUAL_ENV=$(abspath $(VENV)) PATH=$(abspath $(VENV))/bin:$$PATH \

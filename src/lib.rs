@@ -42,6 +42,10 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+// The command line (`cli`) names the library `evalkit::`, as the binary did.
+extern crate self as evalkit;
+
+pub mod cli;
 pub mod clusters;
 pub mod compare;
 pub mod costs;

@@ -664,6 +664,14 @@ fn power(
     json(&evalkit::json::power(&options, &r))
 }
 
+/// The `evalkit` command line, as the binary runs it (`argv` with the
+/// program's name first); returns the exit status. The package's `evalkit`
+/// console script calls it, so the wheel holds one build of the Rust code.
+#[pyfunction]
+fn main(py: Python<'_>, argv: Vec<std::ffi::OsString>) -> u8 {
+    py.detach(|| evalkit::cli::main(argv).code())
+}
+
 /// The inference pass (`evalkit infer`); returns its JSON document.
 #[pyfunction]
 #[pyo3(signature = (model, data, output, label=None, features=None, keep=Vec::new(), filter=None, fill_null=None, batch_size=4096, device="cpu", threads=0, output_name=None, score_kind="probability", task=None, classes=None, cache_dir=None, no_cache=false))]
@@ -1045,6 +1053,7 @@ fn _evalkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(profile, m)?)?;
     m.add_function(wrap_pyfunction!(infer, m)?)?;
     m.add_function(wrap_pyfunction!(run_suite, m)?)?;
+    m.add_function(wrap_pyfunction!(main, m)?)?;
     m.add_function(wrap_pyfunction!(read_predictions, m)?)?;
     m.add_function(wrap_pyfunction!(report, m)?)?;
     m.add_function(wrap_pyfunction!(state, m)?)?;

@@ -5,6 +5,7 @@ import json
 import multiprocessing as mp
 import os
 import subprocess
+import sys
 import threading
 import time
 
@@ -651,3 +652,13 @@ def test_infer_and_run_suite(tmp_path):
     bad.write_text('name = "x"\n[[gate]]\nmetric = "roc_auc"\nmin = 0.5\nbogus = 1\n')
     with pytest.raises(evalkit.UsageError, match="bad.toml"):
         evalkit.run_suite(bad)
+
+
+def test_the_packages_evalkit_command_is_the_cli():
+    """`python -m evalkit._cli` (the `evalkit` console script) runs the same
+    command line as the binary: same output, same exit status."""
+    path = os.path.join(FIX, "binary_balanced.arrow")
+    for args in (["full", path, "--bootstrap", "20", "--json"], ["--version"], ["full", "no_such.arrow"]):
+        py = subprocess.run([sys.executable, "-m", "evalkit._cli", *args], capture_output=True)
+        rs = subprocess.run([cli(), *args], capture_output=True)
+        assert (py.returncode, py.stdout, py.stderr) == (rs.returncode, rs.stdout, rs.stderr), args
