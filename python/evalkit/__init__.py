@@ -465,7 +465,7 @@ def full(
     resample: str = "poisson",
     seed: int = 0,
     threshold: float = 0.5,
-    thresholds: int = 1000,
+    thresholds: Union[int, str] = 1000,
     task: Optional[str] = None,
     score_kind: Optional[str] = None,
     weights: Optional[ArrayLike] = None,
@@ -510,6 +510,10 @@ def full(
     scikit-learn's ``roc_auc_score(max_fpr=0.1)``); ``tpr_at_fpr=[0.01]``
     adds ``tpr_at_fpr_0.01`` (the best TPR of a threshold with FPR ≤ 0.01),
     both with bootstrap intervals.
+
+    ``thresholds``: the sweep's grid size, or ``"distinct"`` for every
+    distinct score (one row per operating point of the ROC curve), as
+    ``evalkit full --thresholds distinct``.
 
     Frames: ``evalkit.full(df, label="y", score="p", weight="w")`` reads
     the columns of a pandas or polars DataFrame or a pyarrow Table
@@ -564,7 +568,7 @@ def full(
         resample,
         seed,
         threshold,
-        thresholds,
+        str(thresholds),
         "arrays",
         g,
         list(operating_points),
@@ -597,7 +601,7 @@ def compare(
     resample: str = "poisson",
     seed: int = 0,
     threshold: float = 0.5,
-    thresholds: int = 1000,
+    thresholds: Union[int, str] = 1000,
     task: Optional[str] = None,
     score_kind: Optional[str] = None,
     weights: Optional[ArrayLike] = None,
@@ -618,7 +622,7 @@ def compare(
     if g is not None:
         _same_length(y, g, "cluster ids")
     doc = _evalkit.compare(
-        y, c, b, w, task, score_kind, bootstrap, ci, method, resample, seed, threshold, thresholds, g
+        y, c, b, w, task, score_kind, bootstrap, ci, method, resample, seed, threshold, str(thresholds), g
     )
     return Result(json.loads(doc))
 
@@ -868,13 +872,13 @@ def full_from_state(
     resample: str = "poisson",
     seed: int = 0,
     threshold: float = 0.5,
-    thresholds: int = 1000,
+    thresholds: Union[int, str] = 1000,
 ) -> Result:
     """The full tier finished from a state, as ``evalkit full x.evstate``:
     point metrics bit for bit those of the rows; bootstrap intervals drawn
     from the state's histogram (binary, unweighted or whole-number weights;
     elsewhere pass ``bootstrap=0``)."""
-    doc = _evalkit.full_state(bytes(state), bootstrap, ci, method, resample, seed, threshold, thresholds)
+    doc = _evalkit.full_state(bytes(state), bootstrap, ci, method, resample, seed, threshold, str(thresholds))
     return Result(json.loads(doc))
 
 

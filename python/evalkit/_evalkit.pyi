@@ -37,7 +37,7 @@ def full(
     resample: str = "poisson",
     seed: int = 0,
     threshold: float = 0.5,
-    thresholds: int = 1000,
+    thresholds: str = "1000",
     name: str = "arrays",
     cluster: Optional[Any] = None,
     operating_points: List[str] = ...,
@@ -66,7 +66,7 @@ def compare(
     resample: str = "poisson",
     seed: int = 0,
     threshold: float = 0.5,
-    thresholds: int = 1000,
+    thresholds: str = "1000",
     cluster: Optional[Any] = None,
 ) -> str: ...
 def read_predictions(
@@ -106,7 +106,7 @@ def full_state(
     resample: str = "poisson",
     seed: int = 0,
     threshold: float = 0.5,
-    thresholds: int = 1000,
+    thresholds: str = "1000",
     name: str = "state",
 ) -> str: ...
 def power(

@@ -281,7 +281,7 @@ fn interval_options(
 /// The full tier's options from the Python keywords.
 fn full_options(
     threshold: f64,
-    thresholds: usize,
+    thresholds: &str,
     bootstrap: usize,
     ci: f64,
     method: &str,
@@ -290,7 +290,11 @@ fn full_options(
 ) -> PyResult<FullOptions> {
     Ok(FullOptions {
         threshold,
-        thresholds: Thresholds::Grid(thresholds),
+        thresholds: thresholds.parse::<Thresholds>().map_err(|e| {
+            UsageError::new_err(format!(
+                "thresholds={thresholds}: {e} (an int of 2 or more, or \"distinct\")"
+            ))
+        })?,
         intervals: interval_options(bootstrap, ci, method, resample, seed)?,
         ranking: evalkit::metrics::ranking::RankingOptions::default(),
     })
@@ -396,7 +400,7 @@ fn fast(
 
 /// The full tier; returns the CLI's `full --json` document.
 #[pyfunction]
-#[pyo3(signature = (y_true, y_score, weights=None, task=None, score_kind=None, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds=1000, name="arrays", cluster=None, operating_points=Vec::new(), certified=true, cost=None, max_fpr=None, tpr_at_fpr=Vec::new(), cost_fp=None, cost_fn=None, query=None, k=vec![1, 5, 10], gain="linear", empty_queries="zero", per_query=false))]
+#[pyo3(signature = (y_true, y_score, weights=None, task=None, score_kind=None, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds="1000", name="arrays", cluster=None, operating_points=Vec::new(), certified=true, cost=None, max_fpr=None, tpr_at_fpr=Vec::new(), cost_fp=None, cost_fn=None, query=None, k=vec![1, 5, 10], gain="linear", empty_queries="zero", per_query=false))]
 #[allow(clippy::too_many_arguments)]
 fn full(
     py: Python<'_>,
@@ -411,7 +415,7 @@ fn full(
     resample: &str,
     seed: u64,
     threshold: f64,
-    thresholds: usize,
+    thresholds: &str,
     name: &str,
     cluster: Option<&Bound<'_, PyAny>>,
     operating_points: Vec<String>,
@@ -563,7 +567,7 @@ fn merge_states<'py>(
 /// The full tier finished from state bytes; returns the CLI's `full
 /// --json` document for that state file.
 #[pyfunction]
-#[pyo3(signature = (state, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds=1000, name="state"))]
+#[pyo3(signature = (state, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds="1000", name="state"))]
 #[allow(clippy::too_many_arguments)]
 fn full_state(
     py: Python<'_>,
@@ -574,7 +578,7 @@ fn full_state(
     resample: &str,
     seed: u64,
     threshold: f64,
-    thresholds: usize,
+    thresholds: &str,
     name: &str,
 ) -> PyResult<String> {
     let options = full_options(threshold, thresholds, bootstrap, ci, method, resample, seed)?;
@@ -590,7 +594,7 @@ fn full_state(
 /// Candidate vs baseline on the same rows; returns the CLI's
 /// `compare --json` document.
 #[pyfunction]
-#[pyo3(signature = (y_true, candidate, baseline, weights=None, task=None, score_kind=None, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds=1000, cluster=None))]
+#[pyo3(signature = (y_true, candidate, baseline, weights=None, task=None, score_kind=None, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds="1000", cluster=None))]
 #[allow(clippy::too_many_arguments)]
 fn compare(
     py: Python<'_>,
@@ -606,7 +610,7 @@ fn compare(
     resample: &str,
     seed: u64,
     threshold: f64,
-    thresholds: usize,
+    thresholds: &str,
     cluster: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<String> {
     let mut c = predictions(

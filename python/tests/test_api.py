@@ -662,3 +662,13 @@ def test_the_packages_evalkit_command_is_the_cli():
         py = subprocess.run([sys.executable, "-m", "evalkit._cli", *args], capture_output=True)
         rs = subprocess.run([cli(), *args], capture_output=True)
         assert (py.returncode, py.stdout, py.stderr) == (rs.returncode, rs.stdout, rs.stderr), args
+
+
+def test_thresholds_distinct_equals_the_cli():
+    path = os.path.join(FIX, "binary_ties.arrow")
+    want = cli_json("full", path, "--thresholds", "distinct", "--bootstrap", "0")
+    got = evalkit.read_predictions(path).full(bootstrap=0, thresholds="distinct").to_dict()
+    assert got["sweep"] == want["sweep"] and got["sweep"]["kind"] == "distinct"
+    assert got["metrics"] == want["metrics"]
+    with pytest.raises(evalkit.UsageError, match="thresholds=1"):
+        evalkit.full(np.array([0, 1]), np.array([0.2, 0.8]), thresholds=1)
