@@ -23,8 +23,6 @@ import os
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
-import numpy as np
-
 from . import _evalkit, _html
 from ._evalkit import (
     BadValueError,
@@ -37,6 +35,20 @@ from ._evalkit import (
 )
 
 __version__: str = _evalkit.__version__
+
+
+class _Numpy:
+    """numpy, imported on first use: ``import evalkit`` and the ``evalkit``
+    command do not pay for it (it is most of the import time)."""
+
+    def __getattr__(self, name: str) -> Any:
+        import numpy
+
+        globals()["np"] = numpy
+        return getattr(numpy, name)
+
+
+np: Any = _Numpy()
 
 __all__ = [
     "fast",

@@ -21,10 +21,14 @@ def _require(name):
     return pytest.importorskip(name)
 
 
-def test_import_evalkit_does_not_import_mlflow():
-    code = "import sys, evalkit; print('mlflow' in sys.modules)"
+def test_import_evalkit_does_not_import_mlflow_or_numpy():
+    code = "import sys, evalkit; print([m for m in ('mlflow', 'numpy', 'pandas', 'polars', 'pyarrow') if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "[]"
+    # numpy comes on first use.
+    code = "import sys, evalkit; evalkit.full([0, 1], [0.2, 0.8], bootstrap=0); print('numpy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"
 
 
 def test_results_and_suites_are_logged_and_read_back(tmp_path, monkeypatch):
