@@ -21,7 +21,7 @@ OUT := demo-out
 # Said before a build that has not run yet (measured on 2 cores, see the README).
 COLD = the first build compiles polars, arrow and ort: about 21 minutes on 2 cores; seconds afterwards
 
-.PHONY: wheel python pytest test-frameworks demo test test-slow fmt lint features unit ort browser screenshot build install bench bench-peer bench-infer bench-multiclass bench-python bench-ranking bench-profile fixtures venv clean
+.PHONY: wheel wheel-test python pytest test-frameworks demo test test-slow fmt lint features unit ort browser screenshot build install bench bench-peer bench-infer bench-multiclass bench-python bench-ranking bench-profile fixtures venv clean
 
 demo: ort
 	@test -x $(BIN) || echo "building evalkit ($(COLD))"
@@ -63,28 +63,57 @@ unit:
 	@test -x $(BIN) || echo "building the tests ($(COLD))"
 	EVALKIT_REQUIRE_BROWSER=1 $(CARGO) test
 
-# The Python package (python/, PyO3 + maturin) built into .venv, and its
-# tests (Keras on the jax backend included; torch and Lightning only in
-# `make test-frameworks`, their wheels are several GB).
-$(VENV)/.py-test-installed: python/requirements-test.txt
+# Building the wheel: maturin, and uv to make the tests' fresh virtualenv
+# (uv links packages from its cache, ~/.cache/uv, so a fresh environment
+# costs seconds and little disk).
+$(VENV)/.build-installed: python/requirements-build.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -r python/requirements-test.txt
+	$(VENV)/bin/pip install --quiet -r python/requirements-build.txt
 	@touch $@
 
 # A release wheel with both faces: `import evalkit` and the `evalkit` command
-# (a console script into the extension: one build of the Rust code).
-wheel: $(VENV)/.py-test-installed
+# (a console script into the extension: one build of the Rust code), one
+# wheel for CPython 3.11 and later (abi3).
+wheel: $(VENV)/.build-installed
 	$(VENV)/bin/maturin build --release -m python/Cargo.toml -o dist
+
+# The Python tests run against an installed wheel, not the source tree: the
+# wheel is built once (the debug profile the Rust tests use, so it reuses
+# their compiled crates), installed with its extras into a fresh virtualenv
+# ($(TEST_VENV), made anew each time), and then
+#   - the Python tests and the package's doctests run in it, importing the
+#     installed package (a file missing from the wheel fails them);
+#   - the CLI tests run again with EVALKIT_BIN set to the installed
+#     `evalkit` console script.
+TEST_VENV := .venv-wheel
+WHEEL_DIR := $(TARGET_DIR)/wheel-test
+UV := $(VENV)/bin/uv
+PYTEST_ENV := EVALKIT_EXPECT_INSTALLED=1 EVALKIT_REQUIRE_KERAS=1 EVALKIT_REQUIRE_NOTEBOOK=1 EVALKIT_REQUIRE_MLFLOW=1 KERAS_BACKEND=jax
+
+wheel-test: ort $(VENV)/.build-installed
+	rm -rf $(WHEEL_DIR)
+	$(VENV)/bin/maturin build --quiet -m python/Cargo.toml -o $(WHEEL_DIR)
+	rm -rf $(TEST_VENV)
+	$(UV) venv --quiet --python "$$(command -v python3)" $(TEST_VENV)
+	$(UV) pip install --quiet --python $(TEST_VENV)/bin/python \
+	  "$$(ls $(WHEEL_DIR)/evalkit-*.whl)[infer,mlflow]" "$(ONNXRUNTIME)" -r python/requirements-test.txt
+
+pytest: wheel-test
+	$(CARGO) build --bin evalkit
+	$(PYTEST_ENV) $(TEST_VENV)/bin/python -m pytest -q -p no:cacheprovider --import-mode=importlib python/tests
+	$(PYTEST_ENV) $(TEST_VENV)/bin/python -m pytest -q -p no:cacheprovider --doctest-modules --pyargs evalkit
+	EVALKIT_BIN=$(abspath $(TEST_VENV))/bin/evalkit $(CARGO) test --test it
+
+# The Python package built in place into .venv (`maturin develop`), for
+# working on it; `make test` does not use it.
+$(VENV)/.py-test-installed: python/requirements-test.txt $(VENV)/.build-installed
+	$(VENV)/bin/pip install --quiet -r python/requirements-test.txt
+	@touch $@
 
 python: ort $(VENV)/.py-test-installed
 	VIRTUAL_ENV=$(abspath $(VENV)) PATH=$(abspath $(VENV))/bin:$$PATH \
 	  $(VENV)/bin/maturin develop -m python/Cargo.toml
-
-# The CLI the Python tests compare against.
-pytest: python
-	$(CARGO) build --bin evalkit
-	EVALKIT_REQUIRE_KERAS=1 EVALKIT_REQUIRE_NOTEBOOK=1 EVALKIT_REQUIRE_MLFLOW=1 KERAS_BACKEND=jax $(PY) -m pytest -q python/tests --doctest-modules python/evalkit
 
 test-frameworks: python
 	$(VENV)/bin/pip install --quiet torch lightning

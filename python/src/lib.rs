@@ -1042,6 +1042,10 @@ fn _scores_address(
 #[pymodule]
 fn _evalkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
+    // ONNX Runtime is looked for first in this interpreter's environment,
+    // where `pip install evalkit[infer]` put it (activated or not).
+    let prefix: std::path::PathBuf = py.import("sys")?.getattr("prefix")?.extract()?;
+    evalkit::infer::runtime::set_python_prefix(prefix);
     m.add("__version__", evalkit::VERSION)?;
     m.add("EvalkitError", py.get_type::<EvalkitError>())?;
     m.add("InputError", py.get_type::<InputError>())?;

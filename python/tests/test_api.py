@@ -658,9 +658,14 @@ def test_the_packages_evalkit_command_is_the_cli():
     """`python -m evalkit._cli` (the `evalkit` console script) runs the same
     command line as the binary: same output, same exit status."""
     path = os.path.join(FIX, "binary_balanced.arrow")
+    # Each finds ONNX Runtime on its own (the package in its environment
+    # first, see test_install.py); pointed at the same library, `--version`
+    # prints the same lines.
+    lib = subprocess.run([cli(), "--version"], capture_output=True, text=True).stdout
+    env = dict(os.environ, ORT_DYLIB_PATH=os.path.abspath(lib.split("(", 1)[1].rsplit(")", 1)[0]))
     for args in (["full", path, "--bootstrap", "20", "--json"], ["--version"], ["full", "no_such.arrow"]):
-        py = subprocess.run([sys.executable, "-m", "evalkit._cli", *args], capture_output=True)
-        rs = subprocess.run([cli(), *args], capture_output=True)
+        py = subprocess.run([sys.executable, "-m", "evalkit._cli", *args], capture_output=True, env=env)
+        rs = subprocess.run([cli(), *args], capture_output=True, env=env)
         assert (py.returncode, py.stdout, py.stderr) == (rs.returncode, rs.stdout, rs.stderr), args
 
 

@@ -104,10 +104,24 @@ fn packages_in_venv(venv: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// The environment (`sys.prefix`) of the Python interpreter evalkit runs in,
+/// when it runs as the Python package (see [`set_python_prefix`]).
+static PYTHON_PREFIX: OnceLock<PathBuf> = OnceLock::new();
+
+/// Tells [`find_library`] that evalkit runs inside a Python interpreter whose
+/// environment is `prefix` (its `sys.prefix`): the `onnxruntime` package
+/// installed beside evalkit there (`pip install evalkit[infer]`) is found
+/// first, whether or not that environment is activated. The Python package
+/// calls it when it loads; the first call wins.
+pub fn set_python_prefix(prefix: PathBuf) {
+    let _ = PYTHON_PREFIX.set(prefix);
+}
+
 /// Where evalkit looks for ONNX Runtime, in order: `ORT_DYLIB_PATH`; the
-/// `onnxruntime` (or `onnxruntime-gpu`) package of `$VIRTUAL_ENV`, of
-/// `./.venv`, and of the `python3` on the `PATH`; then the system's library
-/// path.
+/// `onnxruntime` (or `onnxruntime-gpu`) package of the Python environment
+/// evalkit runs in (the Python package and its `evalkit` command), of
+/// `$VIRTUAL_ENV`, of `./.venv`, and of the `python3` on the `PATH`; then the
+/// system's library path.
 pub fn find_library() -> Result<PathBuf> {
     if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
         let p = PathBuf::from(p);
@@ -120,7 +134,7 @@ pub fn find_library() -> Result<PathBuf> {
             )))
         };
     }
-    let mut venvs: Vec<PathBuf> = Vec::new();
+    let mut venvs: Vec<PathBuf> = PYTHON_PREFIX.get().cloned().into_iter().collect();
     if let Some(v) = std::env::var_os("VIRTUAL_ENV") {
         venvs.push(PathBuf::from(v));
     }
@@ -182,7 +196,11 @@ fn load_error(lib: &Path, e: &ort::LoadDynamicError) -> String {
         other => other.to_string(),
     };
     cause = cause.replace('\n', " ");
-    let install = "install it with `pip install onnxruntime` (or `make ort`, into ./.venv), or set ORT_DYLIB_PATH to the libonnxruntime file";
+    let install = if PYTHON_PREFIX.get().is_some() {
+        "install it with `pip install 'evalkit[infer]'` (or `evalkit[gpu]`) into this Python, or set ORT_DYLIB_PATH to the libonnxruntime file"
+    } else {
+        "install it with `pip install onnxruntime` (or `make ort`, into ./.venv), or set ORT_DYLIB_PATH to the libonnxruntime file"
+    };
     if lib.components().count() == 1 {
         // Nothing found in the places below: the system's library path was the last try.
         let python = if cfg!(target_os = "windows") {
@@ -191,7 +209,11 @@ fn load_error(lib: &Path, e: &ort::LoadDynamicError) -> String {
             "python3"
         };
         format!(
-            "ONNX Runtime was not found: evalkit looked at ORT_DYLIB_PATH (unset), the onnxruntime package of $VIRTUAL_ENV, ./.venv, {} and the {python} on PATH, then the system library path ({cause}); {install}",
+            "ONNX Runtime was not found: evalkit looked at ORT_DYLIB_PATH (unset), the onnxruntime package of {}$VIRTUAL_ENV, ./.venv, {} and the {python} on PATH, then the system library path ({cause}); {install}",
+            PYTHON_PREFIX
+                .get()
+                .map(|p| format!("this Python ({}), ", p.display()))
+                .unwrap_or_default(),
             Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join(".venv")
                 .display()

@@ -278,7 +278,7 @@ fn version_names_the_onnx_runtime_found_or_that_none_is() {
     } else {
         assert!(text.contains("ONNX Runtime"), "{text}");
     }
-    let none = std::process::Command::new(env!("CARGO_BIN_EXE_evalkit"))
+    let none = std::process::Command::new(crate::common::exe())
         .arg("-V")
         .env("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")
         .output()
@@ -323,7 +323,7 @@ fn colour_follows_the_flag_and_no_color_and_quiet_silences_stderr() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let run = |extra: &[&str], no_color: bool| {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_evalkit"));
+        let mut cmd = std::process::Command::new(crate::common::exe());
         cmd.args([
             "run",
             suite.to_str().unwrap(),
@@ -456,7 +456,7 @@ fn output_does_not_depend_on_the_thread_count() {
         let run = |threads: &str| {
             let mut a: Vec<String> = args.iter().map(|s| s.to_string()).collect();
             a[1] = path(&a[1]);
-            let out = Command::new(env!("CARGO_BIN_EXE_evalkit"))
+            let out = Command::new(crate::common::exe())
                 .args(&a)
                 .env("RAYON_NUM_THREADS", threads)
                 .output()

@@ -21,13 +21,24 @@ pub fn expected(name: &str) -> serde_json::Value {
     serde_json::from_str(&text).unwrap()
 }
 
-/// Runs the `evalkit` binary.
+/// The `evalkit` command under test: the binary cargo built for these tests,
+/// or `EVALKIT_BIN` when set — `make test` sets it to the console script of
+/// the wheel it installed into a fresh virtualenv, so every CLI test also runs
+/// against that install.
+pub fn exe() -> PathBuf {
+    match std::env::var_os("EVALKIT_BIN") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => PathBuf::from(env!("CARGO_BIN_EXE_evalkit")),
+    }
+}
+
+/// Runs the `evalkit` command (see [`exe`]).
 pub fn evalkit<I, S>(args: I) -> Output
 where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    Command::new(env!("CARGO_BIN_EXE_evalkit"))
+    Command::new(exe())
         .args(args)
         .env_remove("RUST_BACKTRACE")
         .output()

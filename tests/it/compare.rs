@@ -198,7 +198,7 @@ fn cli_json_has_candidate_baseline_delta_and_delong() {
 #[test]
 fn compare_json_does_not_depend_on_the_thread_count() {
     let json = |threads: &str| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_evalkit"))
+        std::process::Command::new(crate::common::exe())
             .args([
                 "compare",
                 fixture("binary_balanced.arrow").to_str().unwrap(),

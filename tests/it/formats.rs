@@ -208,7 +208,7 @@ fn logits_are_turned_into_probabilities() {
 fn evalkit_stdin(args: &[&str], input: Vec<u8>) -> std::process::Output {
     use std::io::Write;
     use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_evalkit"))
+    let mut child = Command::new(crate::common::exe())
         .args(args)
         .env_remove("RUST_BACKTRACE")
         .stdin(Stdio::piped())
