@@ -287,6 +287,93 @@ def _named(frame: Any, value: Any, role: str) -> Any:
     return value
 
 
+def _frame_values(frame: Any, name: str, role: str) -> Any:
+    """Column ``name`` of a frame as the frame holds it (a pandas or polars
+    Series, a pyarrow ChunkedArray); a missing column is a
+    :class:`ColumnError` listing the frame's columns."""
+    arrow = type(frame).__module__.startswith("pyarrow")
+    cols = list(frame.column_names) if arrow else [str(c) for c in frame.columns]
+    if name not in cols:
+        shown = ", ".join(cols[:20]) + (", …" if len(cols) > 20 else "")
+        raise ColumnError(f"column '{name}' ({role}) is not in the frame; it has: {shown}")
+    return frame.column(name) if arrow else frame[name]
+
+
+def _key_values(values: Any, role: str) -> Any:
+    """A key column (row ids, slice keys) for the Rust side: a numeric
+    array without missing values as a numpy array (zero-copy where it can
+    be), anything else as a list with ``None`` for missing values (pandas'
+    NaN and NA, polars' and pyarrow's nulls)."""
+    mod = type(values).__module__
+    if mod.startswith("pandas"):
+        if values.dtype.kind in "iuf" and not values.isna().any():
+            return np.ascontiguousarray(values.to_numpy())
+        return values.astype(object).where(values.notna(), None).tolist()
+    if mod.startswith("polars"):
+        if values.dtype.is_numeric() and values.null_count() == 0:
+            return np.ascontiguousarray(values.to_numpy())
+        return values.to_list()
+    if mod.startswith("pyarrow"):
+        import pyarrow as pa
+
+        numeric = pa.types.is_integer(values.type) or pa.types.is_floating(values.type)
+        if numeric and values.null_count == 0:
+            return np.ascontiguousarray(values.to_numpy())
+        return values.to_pylist()
+    a = np.asarray(values)
+    if a.ndim != 1:
+        raise InputError(f"{role} has {a.ndim} dimensions; pass one value per row")
+    if a.dtype.kind in "iuf":
+        return np.ascontiguousarray(a)
+    return a.tolist()
+
+
+SliceSpec = Union[str, Sequence[Union[str, Sequence[str]]], Dict[Any, Any]]
+
+
+def _slicings(slice: Optional[SliceSpec], frame: Any, rows: int) -> Tuple[List[List[str]], List[Tuple[str, Any]]]:
+    """Slicings (each a list of crossed column names) and the key columns
+    they need, from ``slice=``: with a frame, column names (``"region"``,
+    ``["region", "device"]`` for two slicings, ``[("region", "device")]`` or
+    ``"region,device"`` for one crossed slicing); with arrays, a dict of
+    name → values (``{("region", "device"): (r, d)}`` crosses)."""
+    if slice is None:
+        return [], []
+    specs: List[List[str]] = []
+    columns: Dict[str, Any] = {}
+    if isinstance(slice, dict):
+        for key, values in slice.items():
+            names = [key] if isinstance(key, str) else [str(k) for k in key]
+            vals = [values] if isinstance(key, str) else list(values)
+            if len(vals) != len(names):
+                raise UsageError(f"slice={{{key!r}: ...}}: give one array per crossed column ({len(names)})")
+            for n, v in zip(names, vals):
+                kv = _key_values(v, f"slice '{n}'")
+                if len(kv) != rows:
+                    raise InputError(f"slice '{n}' has {len(kv)} values but there are {rows} rows: give one key per row")
+                columns[n] = kv
+            specs.append(names)
+        return specs, list(columns.items())
+    if frame is None:
+        raise UsageError("slice= names columns of a frame; with arrays pass slice={'name': values}")
+    specs = _slice_names(slice, "")
+    for n in dict.fromkeys(c for names in specs for c in names):
+        columns[n] = _key_values(_frame_values(frame, n, "slice"), f"slice '{n}'")
+    return specs, list(columns.items())
+
+
+def _slice_names(slice: Optional[SliceSpec], no_dict: str) -> List[List[str]]:
+    """Slicings named by ``slice=``: ``"region"``, ``"region,device"``
+    (crossed), or a list of names and tuples of names; a dict is refused
+    with ``no_dict``."""
+    if slice is None:
+        return []
+    if isinstance(slice, dict):
+        raise UsageError(no_dict)
+    items = [slice] if isinstance(slice, str) else list(slice)
+    return [[c.strip() for c in i.split(",") if c.strip()] if isinstance(i, str) else [str(c) for c in i] for i in items]
+
+
 def _inputs(
     y_true: ArrayLike, y_score: ArrayLike, weights: Optional[ArrayLike]
 ) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
@@ -308,6 +395,72 @@ def _metric(d: Dict[str, Any]) -> Metric:
         reason=d.get("reason"),
         std_error=d.get("std_error"),
     )
+
+
+def _flat(prefix: str, value: Any, out: Dict[str, Any]) -> None:
+    """``value`` under ``prefix`` as flat cells: an interval ``[lo, hi]``
+    (a key ending in ``ci``) as ``…_lower``/``…_upper``, a metric
+    ``{value, ci, ...}`` as ``prefix``, ``prefix_ci_lower``,
+    ``prefix_ci_upper``, other dicts by their keys."""
+    if isinstance(value, dict) and "value" in value and "ci" in value:
+        out[prefix] = value["value"]
+        ci = value.get("ci")
+        out[f"{prefix}_ci_lower"] = ci[0] if ci else None
+        out[f"{prefix}_ci_upper"] = ci[1] if ci else None
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _flat(f"{prefix}_{k}" if prefix else k, v, out)
+    elif prefix.endswith("ci") and (value is None or isinstance(value, list)):
+        out[f"{prefix}_lower"] = value[0] if value else None
+        out[f"{prefix}_upper"] = value[1] if value else None
+    else:
+        out[prefix] = value
+
+
+def _records(rows: List[Dict[str, Any]]) -> Dict[str, list]:
+    """A list of JSON objects as columns (nested objects flattened, see
+    :func:`_flat`; a key missing from a row is ``None``)."""
+    flat = []
+    for r in rows:
+        cells: Dict[str, Any] = {}
+        _flat("", r, cells)
+        flat.append(cells)
+    names = list(dict.fromkeys(k for f in flat for k in f))
+    return {k: [f.get(k) for f in flat] for k in names}
+
+
+def _slice_table(slices: List[Dict[str, Any]]) -> Dict[str, list]:
+    """Slices in long form: one row per (slice, metric) with the slicing,
+    each key column, the slice's counts and test, and the metric's value
+    and interval (a comparison adds the baseline's value and the paired
+    difference)."""
+    keys = list(dict.fromkeys(k for sl in slices for k in sl["key"]))
+    rows: List[Dict[str, Any]] = []
+    for sl in slices:
+        base: Dict[str, Any] = {"slicing": ",".join(sl["by"])}
+        for k in keys:
+            base[k] = sl["key"].get(k)
+        for k in ("rows", "too_small", "positives", "negatives"):
+            if k in sl:
+                base[k] = sl[k]
+        test = sl.get("versus_rest") or sl.get("versus_baseline") or {}
+        for k in ("p_value", "p_holm", "p_bh", "flagged"):
+            base[k] = test.get(k)
+        for metric, m in sl["metrics"].items():
+            ci = m.get("ci")
+            row = dict(base, metric=metric, value=m.get("value"))
+            row["ci_lower"], row["ci_upper"] = (ci[0], ci[1]) if ci else (None, None)
+            row["reason"] = m.get("reason")
+            if "delta" in sl:
+                b = sl.get("baseline", {}).get(metric) or {}
+                dm = sl["delta"].get(metric) or {}
+                dci = dm.get("ci")
+                row["baseline"] = b.get("value")
+                row["delta"] = dm.get("value")
+                row["delta_ci_lower"], row["delta_ci_upper"] = (dci[0], dci[1]) if dci else (None, None)
+            rows.append(row)
+    cols = _records(rows)
+    return cols
 
 
 class Result:
@@ -385,23 +538,79 @@ class Result:
         interval), red (worse) or grey."""
         return _html.result_html(self._doc)
 
-    def to_arrow(self) -> Any:
-        """The metric table as a pyarrow Table (one row per metric)."""
+    @property
+    def tables(self) -> List[str]:
+        """The tables this result has, for :meth:`to_arrow`, :meth:`to_pandas`
+        and :meth:`to_polars`: ``metrics`` always; ``per_class`` (multiclass),
+        ``sweep`` (binary threshold sweep), ``reliability`` (calibration bins),
+        ``confusion`` (long form), ``slices`` (with ``slice=``),
+        ``per_query`` (a ranking with ``per_query=True``) and
+        ``operating_points`` where the result holds them."""
+        d = self._doc
+        out = ["metrics"]
+        for name, key in (
+            ("per_class", "per_class"),
+            ("sweep", "sweep"),
+            ("reliability", "reliability"),
+            ("confusion", "confusion_matrix"),
+            ("slices", "slices"),
+            ("per_query", "per_query"),
+            ("operating_points", "operating_points"),
+        ):
+            if d.get(key):
+                out.append(name)
+        return out
+
+    def table(self, name: str = "metrics") -> Dict[str, list]:
+        """Table ``name`` (see :attr:`tables`) as columns: a dict of column
+        name → list, one entry per row, ready for any data-frame library."""
+        if name not in self.tables:
+            raise UsageError(f"this result has no {name!r} table; it has: {', '.join(self.tables)}")
+        d = self._doc
+        if name == "metrics":
+            return self._table()
+        if name == "per_class":
+            return _records(d["per_class"])
+        if name == "sweep":
+            return {k: v for k, v in d["sweep"].items() if isinstance(v, list)}
+        if name == "reliability":
+            return {k: v for k, v in d["reliability"].items() if isinstance(v, list)}
+        if name == "confusion":
+            cm = d["confusion_matrix"]
+            labels = cm["labels"]
+            cols: Dict[str, list] = {"actual": [], "predicted": [], "count": []}
+            for i, row in enumerate(cm["matrix"]):
+                for j, c in enumerate(row):
+                    cols["actual"].append(labels[i])
+                    cols["predicted"].append(labels[j])
+                    cols["count"].append(c)
+            return cols
+        if name == "slices":
+            return _slice_table(d["slices"])
+        if name == "per_query":
+            return dict(d["per_query"])
+        return _records(d["operating_points"])
+
+    def to_arrow(self, table: str = "metrics") -> Any:
+        """A table (see :attr:`tables`; the metric table by default, one row
+        per metric) as a pyarrow Table."""
         import pyarrow as pa
 
-        return pa.table(self._table())
+        return pa.table(self.table(table))
 
-    def to_pandas(self) -> Any:
-        """The metric table as a pandas DataFrame (one row per metric)."""
+    def to_pandas(self, table: str = "metrics") -> Any:
+        """A table (see :attr:`tables`; the metric table by default) as a
+        pandas DataFrame."""
         import pandas as pd
 
-        return pd.DataFrame(self._table())
+        return pd.DataFrame(self.table(table))
 
-    def to_polars(self) -> Any:
-        """The metric table as a polars DataFrame (one row per metric)."""
+    def to_polars(self, table: str = "metrics") -> Any:
+        """A table (see :attr:`tables`; the metric table by default) as a
+        polars DataFrame."""
         import polars as pl
 
-        return pl.DataFrame(self._table(), strict=False)
+        return pl.DataFrame(self.table(table), strict=False)
 
     def __repr__(self) -> str:
         lines = [f"evalkit {self._doc.get('tier', '')} · {self.task} · {self.rows} rows"]
@@ -461,7 +670,7 @@ def fast(
     if q is not None:
         _same_length(y, q, "query ids")
     doc = _evalkit.fast(y, s, w, task, score_kind, _sample_size(sample), seed, threshold, "arrays", q)
-    return Result(json.loads(doc), (y, s, w, task, score_kind))
+    return Result(json.loads(doc), (y, s, w, task, score_kind, {}, None))
 
 
 def full(
@@ -492,6 +701,8 @@ def full(
     gain: str = "linear",
     empty_queries: str = "zero",
     per_query: bool = False,
+    slice: Optional[SliceSpec] = None,
+    min_slice: int = 30,
 ) -> Result:
     """The full tier: every metric of the task with bootstrap intervals
     (``bootstrap=0`` turns them off; ROC-AUC keeps DeLong's). The GIL is
@@ -537,7 +748,17 @@ def full(
     ``cluster``: one id per row (user, patient, session, query); the
     bootstrap then resamples whole clusters, and ROC-AUC's analytic interval
     is Obuchowski's clustered one instead of DeLong's.
-    ``resample="stratified"`` keeps each class's count in every replicate.
+    ``resample="stratified"`` keeps each class's count in every replicate;
+    ``method="bca"`` gives BCa intervals.
+
+    ``slice``: the full tier per slice as ``evalkit full --slice``, each
+    slice tested against the rest (Holm- and BH-adjusted p-values): column
+    names of the frame (``slice="region"``, ``slice=["region", "device"]``
+    for two slicings, ``slice=[("region", "device")]`` for one crossed
+    slicing), or with arrays ``slice={"region": values}``. Slices with fewer
+    than ``min_slice`` rows get point metrics but no intervals. The slices
+    are in ``result.to_dict()["slices"]`` and as a table:
+    ``result.to_pandas("slices")``.
 
     >>> import numpy as np, evalkit
     >>> r = evalkit.full(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8]), bootstrap=0)
@@ -553,6 +774,7 @@ def full(
     q, names = (None, None) if query is None else _query_ids(query)
     if q is not None:
         _same_length(y, q, "query ids")
+    slices, columns = _slicings(slice, frame, len(y))
     if isinstance(operating_points, str):
         operating_points = [operating_points]
     cost_arrays: Dict[str, np.ndarray] = {}
@@ -595,18 +817,50 @@ def full(
         gain,
         empty_queries,
         per_query,
+        columns,
+        slices,
+        min_slice,
     )
     doc = json.loads(doc)
     if names is not None and "per_query" in doc:
         doc["per_query"]["query"] = [names[i].item() for i in doc["per_query"]["query"]]
-    return Result(doc, (y, s, w, task, score_kind))
+    return Result(doc, (y, s, w, task, score_kind, dict(columns), g))
+
+
+def _is_model(x: Any) -> bool:
+    """A whole model's predictions: a frame or a prediction file's path."""
+    return isinstance(x, (str, os.PathLike)) or _is_frame(x) or _is_lazy(x)
+
+
+def _model(
+    role: str,
+    x: Any,
+    label: Optional[str],
+    score: Union[str, Sequence[str], None],
+    weight: Optional[str],
+    keys: Sequence[str],
+    cluster: Optional[str] = None,
+) -> tuple:
+    """One model of a comparison or report for the Rust side: a prediction
+    file (read there, with the passthrough columns ``keys``) or a frame's
+    columns (with those key columns)."""
+    if isinstance(x, (str, os.PathLike)):
+        scores = None if score is None else ([score] if isinstance(score, str) else list(score))
+        return ("file", os.fspath(x), label or "label", scores or ["score"], weight, list(keys), cluster)
+    y, s, w = _from_frame(x, label, score, weight)
+    columns = [(k, _key_values(_frame_values(x, k, "id" if i == 0 else "slice"), f"column '{k}'")) for i, k in enumerate(keys)]
+    return ("arrays", role, y, s, w, columns)
 
 
 def compare(
-    y_true: ArrayLike,
-    candidate: ArrayLike,
-    baseline: ArrayLike,
+    y_true: Any = None,
+    candidate: Any = None,
+    baseline: Any = None,
     *,
+    id: Optional[str] = None,
+    label: Optional[str] = None,
+    score: Union[str, Sequence[str], None] = None,
+    weight: Optional[str] = None,
     bootstrap: int = 1000,
     ci: float = 0.95,
     method: str = "percentile",
@@ -617,24 +871,75 @@ def compare(
     task: Optional[str] = None,
     score_kind: Optional[str] = None,
     weights: Optional[ArrayLike] = None,
-    cluster: Optional[ArrayLike] = None,
+    cluster: Any = None,
+    slice: Optional[SliceSpec] = None,
+    min_slice: int = 30,
 ) -> Result:
     """Candidate vs baseline on the same rows: ``result.delta["roc_auc"]``
     is the paired difference with its interval (the same resamples for
     both), ``result.to_dict()["delong"]`` DeLong's paired test (binary).
-    With ``cluster`` (one id per row) the resamples are of whole clusters
-    and ``result.to_dict()["obuchowski"]`` holds the clustered paired test."""
-    y = _as_array(y_true, "y_true")
-    c = _as_array(candidate, "candidate", scores=True)
-    b = _as_array(baseline, "baseline", scores=True)
-    w = None if weights is None else _as_array(weights, "weights")
-    _same_length(y, c, "candidate scores")
-    _same_length(y, b, "baseline scores")
-    g = _clusters(cluster)
-    if g is not None:
-        _same_length(y, g, "cluster ids")
+
+    Two forms:
+
+    - arrays on the same rows: ``compare(y_true, candidate_scores,
+      baseline_scores, weights=..., cluster=..., slice={"region": keys})``;
+    - two models as frames (pandas, polars, pyarrow) or prediction files:
+      ``compare(candidate=df_a, baseline=df_b, id="row_id", label="y",
+      score="p")`` (or positionally ``compare(df_a, df_b, id=...)``), as
+      ``evalkit compare a.arrow b.arrow --id row_id``: rows are matched by
+      the id column both have (integers or strings; baseline rows whose id
+      the candidate lacks are left out, with a warning), else by position
+      with the labels checked row by row. ``weight=``, ``cluster=`` and
+      ``slice=`` name columns of the candidate (files: passthrough
+      columns).
+
+    With ``cluster`` the resamples are of whole clusters and
+    ``result.to_dict()["obuchowski"]`` holds the clustered paired test.
+    ``slice``: per-slice paired differences (``result.to_pandas("slices")``),
+    as ``evalkit compare --slice``."""
+    if baseline is None and _is_model(y_true) and _is_model(candidate):
+        y_true, candidate, baseline = None, y_true, candidate
+    if y_true is None:
+        if not (_is_model(candidate) and _is_model(baseline)):
+            raise UsageError(
+                "compare needs (y_true, candidate_scores, baseline_scores) arrays, "
+                "or candidate= and baseline= frames or prediction files"
+            )
+        if weights is not None:
+            raise UsageError("weights=: with frames or files, weight= names the weight column")
+        slices = _slice_names(slice, "slice= names columns of the candidate (a dict of arrays is for the arrays form)")
+        keys = [id] if id else []
+        slice_cols = [c for c in dict.fromkeys(c for sl in slices for c in sl) if c not in keys]
+        cluster_col = cluster if isinstance(cluster, str) else None
+        if cluster is not None and cluster_col is None:
+            raise UsageError("cluster=: with frames or files, name the candidate's cluster column")
+        if isinstance(candidate, (str, os.PathLike)):
+            cand = _model("candidate", candidate, label, score, weight, keys + slice_cols, cluster_col)
+            g = None
+        else:
+            cand = _model("candidate", candidate, label, score, weight, keys + slice_cols)
+            g = None if cluster_col is None else _clusters(_frame_values(candidate, cluster_col, "cluster"))
+        base = _model("baseline", baseline, label, score, weight, keys)
+    else:
+        if id is not None:
+            raise UsageError("id= matches the rows of two frames or files; arrays are paired by position")
+        if label is not None or score is not None or weight is not None:
+            raise UsageError("label=/score=/weight= name columns of frames; pass candidate= and baseline= frames")
+        y = _as_array(y_true, "y_true")
+        c = _as_array(candidate, "candidate", scores=True)
+        b = _as_array(baseline, "baseline", scores=True)
+        w = None if weights is None else _as_array(weights, "weights")
+        _same_length(y, c, "candidate scores")
+        _same_length(y, b, "baseline scores")
+        g = _clusters(cluster)
+        if g is not None:
+            _same_length(y, g, "cluster ids")
+        slices, columns = _slicings(slice, None, len(y))
+        cand = ("arrays", "candidate", y, c, w, columns)
+        base = ("arrays", "baseline", y, b, w, [])
     doc = _evalkit.compare(
-        y, c, b, w, task, score_kind, bootstrap, ci, method, resample, seed, threshold, str(thresholds), g
+        cand, base, id, task, score_kind, bootstrap, ci, method, resample, seed, threshold, str(thresholds), g,
+        slices, min_slice,
     )
     return Result(json.loads(doc))
 
@@ -953,17 +1258,41 @@ def read_predictions(
     )
 
 
-def _report_item(name: str, item: Any) -> tuple:
-    if isinstance(item, (str, os.PathLike)):
-        return (name, os.fspath(item))
+def _report_item(
+    name: str,
+    item: Any,
+    label: Optional[str],
+    score: Union[str, Sequence[str], None],
+    weight: Optional[str],
+    keys: Sequence[str],
+    cluster: Optional[str],
+) -> Tuple[tuple, Any]:
+    """One report entry for the Rust side, ``(name, model, task,
+    score_kind)``, and its cluster ids (arrays) or ``None``."""
+    if isinstance(item, (str, os.PathLike)) or _is_frame(item) or _is_lazy(item):
+        model = _model(name, item, label, score, weight, keys, cluster if isinstance(item, (str, os.PathLike)) else None)
+        g = None
+        if cluster is not None and model[0] == "arrays":
+            g = _clusters(_frame_values(item, cluster, "cluster"))
+        return (name, model, None, None), g
     if isinstance(item, Result):
         if item._inputs is None:
             raise UsageError("this result carries no predictions (compare results cannot be reported; report the files)")
-        y, s, w, task, kind = item._inputs
-        return (name, y, s, w, task or item.task, kind)
+        y, s, w, task, kind, columns, g = item._inputs
+        missing = [k for k in keys if k not in columns]
+        if missing:
+            raise UsageError(
+                f"the result of {name!r} has no column {missing[0]!r}: pass it to evalkit.full "
+                f"(slice={{{missing[0]!r}: values}}) or report frames or files"
+            )
+        return (name, ("arrays", name, y, s, w, [(k, columns[k]) for k in keys]), task or item.task, kind), g
     if isinstance(item, PredictionFile):
-        return (name, item.y_true, item.y_score, item.weights, item.task, None)
-    raise UsageError(f"cannot report {type(item).__name__}: pass prediction file paths or results of evalkit.full/fast")
+        if keys:
+            raise UsageError(f"id=/slice= read columns of the file: report {item.path!r} by its path")
+        return (name, ("arrays", name, item.y_true, item.y_score, item.weights, []), item.task, None), None
+    raise UsageError(
+        f"cannot report {type(item).__name__}: pass prediction file paths, frames or results of evalkit.full/fast"
+    )
 
 
 def report(
@@ -974,13 +1303,35 @@ def report(
     names: Optional[Sequence[str]] = None,
     bootstrap: int = 1000,
     ci: float = 0.95,
+    method: str = "percentile",
+    resample: str = "poisson",
     seed: int = 0,
     threshold: float = 0.5,
+    thresholds: Union[int, str] = 1000,
     title: Optional[str] = None,
+    id: Optional[str] = None,
+    slice: Union[str, Sequence[Union[str, Sequence[str]]], None] = None,
+    min_slice: int = 30,
+    cluster: Optional[str] = None,
+    operating_points: Sequence[str] = (),
+    certified: bool = True,
+    cost: Optional[str] = None,
+    max_fpr: Optional[float] = None,
+    tpr_at_fpr: Sequence[float] = (),
+    label: Optional[str] = None,
+    score: Union[str, Sequence[str], None] = None,
+    weight: Optional[str] = None,
 ) -> Dict[str, Any]:
     """Writes the HTML report (one self-contained page) for candidates given
-    as prediction files or results of :func:`full`; returns the report's
-    model as a dict."""
+    as prediction files, frames (``label=``/``score=``/``weight=`` name
+    their columns) or results of :func:`full`; returns the report's model
+    as a dict. The options are ``evalkit report``'s: the interval
+    (``bootstrap``, ``ci``, ``method``, ``resample``, ``seed``), the
+    threshold and sweep, ``id`` (match the baseline's rows by this column),
+    ``slice`` (column names, as :func:`full`'s; a result carries the columns
+    given to its ``full(slice=...)``), ``cluster`` (a column name; a result
+    uses its own cluster ids), ``operating_points``, ``cost``, ``max_fpr``
+    and ``tpr_at_fpr``."""
     items = list(results_or_paths)
     if names is None:
         names = [
@@ -989,9 +1340,22 @@ def report(
         ]
     if len(names) != len(items):
         raise UsageError(f"names gives {len(names)} names for {len(items)} candidates")
-    cands = [_report_item(n, i) for n, i in zip(names, items)]
-    base = None if baseline is None else _report_item("baseline", baseline)
-    doc = _evalkit.report(cands, os.fspath(path), base, bootstrap, ci, seed, threshold, title)
+    slices = _slice_names(slice, "report's slice= names columns (a result keeps the arrays given to its full(slice=...))")
+    keys = ([id] if id else []) + [c for c in dict.fromkeys(c for sl in slices for c in sl) if c != id]
+    entries = [_report_item(n, i, label, score, weight, keys, cluster) for n, i in zip(names, items)]
+    cands = [e for e, _ in entries]
+    groups = [g for _, g in entries]
+    base = None
+    if baseline is not None:
+        bname = os.path.splitext(os.path.basename(os.fspath(baseline)))[0] if isinstance(baseline, (str, os.PathLike)) else "baseline"
+        base = _report_item(bname, baseline, label, score, weight, [id] if id else [], None)[0]
+    if isinstance(operating_points, str):
+        operating_points = [operating_points]
+    doc = _evalkit.report(
+        cands, os.fspath(path), base, bootstrap, ci, method, resample, seed, threshold, str(thresholds), title,
+        id, slices, min_slice, groups, list(operating_points), certified, cost, max_fpr,
+        [float(x) for x in tpr_at_fpr],
+    )
     return ReportModel(json.loads(doc), os.fspath(path))
 
 

@@ -1,7 +1,7 @@
 """Type stubs of the native module (Rust, PyO3). Use the functions of
 ``evalkit`` itself; these return the CLI's JSON documents as strings."""
 
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 __version__: str
 
@@ -52,12 +52,17 @@ def full(
     gain: str = "linear",
     empty_queries: str = "zero",
     per_query: bool = False,
+    columns: List[Tuple[str, Any]] = ...,
+    slices: List[List[str]] = ...,
+    min_slice: int = 30,
 ) -> str: ...
+
+# A model: ("file", path, label, score, weight, columns, cluster) or
+# ("arrays", name, y_true, y_score, weights, [(column, values), ...]).
 def compare(
-    y_true: Any,
-    candidate: Any,
-    baseline: Any,
-    weights: Optional[Any] = None,
+    candidate: tuple,
+    baseline: tuple,
+    id: Optional[str] = None,
     task: Optional[str] = None,
     score_kind: Optional[str] = None,
     bootstrap: int = 1000,
@@ -68,6 +73,8 @@ def compare(
     threshold: float = 0.5,
     thresholds: str = "1000",
     cluster: Optional[Any] = None,
+    slices: List[List[str]] = ...,
+    min_slice: int = 30,
 ) -> str: ...
 def read_predictions(
     path: str,
@@ -78,15 +85,28 @@ def read_predictions(
     score_kind: Optional[str] = None,
     query: Optional[str] = None,
 ) -> Dict[str, Any]: ...
+# An entry: (name, model, task, score_kind), the model as compare's.
 def report(
     candidates: Sequence[tuple],
     path: str,
     baseline: Optional[tuple] = None,
     bootstrap: int = 1000,
     ci: float = 0.95,
+    method: str = "percentile",
+    resample: str = "poisson",
     seed: int = 0,
     threshold: float = 0.5,
+    thresholds: str = "1000",
     title: Optional[str] = None,
+    id: Optional[str] = None,
+    slices: List[List[str]] = ...,
+    min_slice: int = 30,
+    cluster: Optional[List[Optional[Any]]] = None,
+    operating_points: List[str] = ...,
+    certified: bool = True,
+    cost: Optional[str] = None,
+    max_fpr: Optional[float] = None,
+    tpr_at_fpr: List[float] = ...,
 ) -> str: ...
 def _scores_address(y_true: Any, y_score: Any) -> int: ...
 def state(

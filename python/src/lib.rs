@@ -258,6 +258,133 @@ fn with_clusters(
     Ok(())
 }
 
+/// A key column from Python (slice keys, row ids): a numeric array
+/// through the buffer protocol, or a list of `None`, `bool`, `int`, `float`
+/// or `str` values (`None` is a null), as a frame's column arrives.
+fn key_array(py: Python<'_>, obj: &Bound<'_, PyAny>, what: &str) -> PyResult<ArrayRef> {
+    use arrow::array::{BooleanArray, Float64Array, Int64Array, StringArray};
+    use pyo3::types::{PyBool, PyFloat, PyInt, PyString};
+    let Ok(list) = obj.cast::<PyList>() else {
+        let a = arrow_array(py, obj, what)?;
+        if matches!(a.data_type(), DataType::FixedSizeList(..)) {
+            return Err(InputError::new_err(format!(
+                "{what} must be 1-D (one value per row)"
+            )));
+        }
+        return Ok(a);
+    };
+    let (mut bools, mut ints, mut floats, mut strs) = (false, false, false, false);
+    for (row, item) in list.iter().enumerate() {
+        if item.is_none() {
+        } else if item.is_instance_of::<PyBool>() {
+            bools = true;
+        } else if item.is_instance_of::<PyInt>() {
+            ints = true;
+        } else if item.is_instance_of::<PyFloat>() {
+            floats = true;
+        } else if item.is_instance_of::<PyString>() {
+            strs = true;
+        } else {
+            return Err(InputError::new_err(format!(
+                "{what}: row {row} holds a {}; keys must be integers, strings, booleans or floats",
+                item.get_type().name()?
+            )));
+        }
+    }
+    let kinds = [bools, ints || floats, strs].iter().filter(|&&k| k).count();
+    if kinds > 1 {
+        return Err(InputError::new_err(format!(
+            "{what} mixes {}: keys of one column must be of one kind",
+            [
+                (bools, "booleans"),
+                (ints || floats, "numbers"),
+                (strs, "strings")
+            ]
+            .iter()
+            .filter(|(k, _)| *k)
+            .map(|(_, n)| *n)
+            .collect::<Vec<_>>()
+            .join(" and ")
+        )));
+    }
+    let array: ArrayRef = if bools {
+        Arc::new(
+            list.iter()
+                .map(|v| (!v.is_none()).then(|| v.extract::<bool>()).transpose())
+                .collect::<PyResult<BooleanArray>>()?,
+        )
+    } else if floats {
+        Arc::new(
+            list.iter()
+                .map(|v| (!v.is_none()).then(|| v.extract::<f64>()).transpose())
+                .collect::<PyResult<Float64Array>>()?,
+        )
+    } else if ints {
+        Arc::new(
+            list.iter()
+                .enumerate()
+                .map(|(row, v)| {
+                    (!v.is_none())
+                        .then(|| {
+                            v.extract::<i64>().map_err(|_| {
+                                InputError::new_err(format!(
+                                    "{what}: row {row} holds an integer outside the 64-bit range"
+                                ))
+                            })
+                        })
+                        .transpose()
+                })
+                .collect::<PyResult<Int64Array>>()?,
+        )
+    } else {
+        Arc::new(
+            list.iter()
+                .map(|v| (!v.is_none()).then(|| v.extract::<String>()).transpose())
+                .collect::<PyResult<StringArray>>()?,
+        )
+    };
+    Ok(array)
+}
+
+/// Adds named key columns (slice keys, row ids) to `preds` as passthrough
+/// columns, each checked for one value per row.
+fn with_columns(
+    py: Python<'_>,
+    preds: &mut Predictions,
+    columns: &[(String, Bound<'_, PyAny>)],
+) -> PyResult<()> {
+    for (name, values) in columns {
+        let array = key_array(py, values, &format!("column '{name}'"))?;
+        if array.len() != preds.rows() {
+            return Err(InputError::new_err(format!(
+                "column '{name}' has {} values but there are {} rows: give one value per row",
+                array.len(),
+                preds.rows()
+            )));
+        }
+        preds.extra.retain(|(n, _)| n != name);
+        preds.extra.push((name.clone(), array));
+    }
+    Ok(())
+}
+
+/// Appends notes to a JSON document's `warnings` (Python has no stderr
+/// for them: the CLI prints these there).
+fn push_warnings(doc: &mut serde_json::Value, notes: Vec<String>) {
+    if let Some(w) = doc.get_mut("warnings").and_then(|w| w.as_array_mut()) {
+        w.extend(notes.into_iter().map(serde_json::Value::from));
+    }
+}
+
+/// Checks slicings (`slice=`) against the columns there are and the rows'
+/// groups, before the work.
+fn check_slicings(preds: &Predictions, slices: &[Vec<String>]) -> evalkit::Result<()> {
+    for by in slices {
+        evalkit::slices::groups(preds, by)?;
+    }
+    Ok(())
+}
+
 fn interval_options(
     bootstrap: usize,
     ci: f64,
@@ -400,7 +527,7 @@ fn fast(
 
 /// The full tier; returns the CLI's `full --json` document.
 #[pyfunction]
-#[pyo3(signature = (y_true, y_score, weights=None, task=None, score_kind=None, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds="1000", name="arrays", cluster=None, operating_points=Vec::new(), certified=true, cost=None, max_fpr=None, tpr_at_fpr=Vec::new(), cost_fp=None, cost_fn=None, query=None, k=vec![1, 5, 10], gain="linear", empty_queries="zero", per_query=false))]
+#[pyo3(signature = (y_true, y_score, weights=None, task=None, score_kind=None, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds="1000", name="arrays", cluster=None, operating_points=Vec::new(), certified=true, cost=None, max_fpr=None, tpr_at_fpr=Vec::new(), cost_fp=None, cost_fn=None, query=None, k=vec![1, 5, 10], gain="linear", empty_queries="zero", per_query=false, columns=Vec::new(), slices=Vec::new(), min_slice=evalkit::slices::DEFAULT_MIN_ROWS))]
 #[allow(clippy::too_many_arguments)]
 fn full(
     py: Python<'_>,
@@ -430,6 +557,9 @@ fn full(
     gain: &str,
     empty_queries: &str,
     per_query: bool,
+    columns: Vec<(String, Bound<'_, PyAny>)>,
+    slices: Vec<Vec<String>>,
+    min_slice: usize,
 ) -> PyResult<String> {
     let low = evalkit::partial::LowFpr {
         max_fpr,
@@ -440,6 +570,7 @@ fn full(
         None => predictions(py, name, y_true, y_score, weights, task, score_kind)?,
     };
     with_clusters(py, &mut preds, cluster)?;
+    with_columns(py, &mut preds, &columns)?;
     // Per-row costs ride along as the passthrough columns `cost_fp` and
     // `cost_fn`, which `cost=` names.
     for (column, values) in [("cost_fp", cost_fp), ("cost_fn", cost_fn)] {
@@ -481,6 +612,7 @@ fn full(
                 preds.task
             )));
         }
+        check_slicings(&preds, &slices)?;
         let mut r = evalkit::full::full(&preds, &options)?;
         let low_notes = evalkit::partial::attach(&mut r, Some(&preds), &low, &options.intervals);
         let points =
@@ -496,9 +628,7 @@ fn full(
         {
             evalkit::json::add_per_query(&mut doc, &rk.per_query, ids);
         }
-        if let Some(w) = doc.get_mut("warnings").and_then(|w| w.as_array_mut()) {
-            w.extend(low_notes.into_iter().map(serde_json::Value::from));
-        }
+        push_warnings(&mut doc, low_notes);
         if let (Some(c), evalkit::full::FullResult::Binary(b)) = (&costs, &r) {
             let analysis = evalkit::costs::analyse(c, &b.curve, Some(&preds), options.threshold)?;
             evalkit::json::add_costs(
@@ -506,6 +636,12 @@ fn full(
                 &analysis,
                 &evalkit::costs::decision_curve(&b.curve),
             );
+        }
+        if !slices.is_empty() {
+            let sliced =
+                evalkit::slices::full_sliced(&preds, &slices, &options, min_slice, &|_, _| {})?;
+            push_warnings(&mut doc, evalkit::slices::warnings(&sliced, min_slice));
+            evalkit::json::add_slices(&mut doc, preds.weights.is_some(), min_slice, &sliced);
         }
         Ok(doc)
     })?;
@@ -591,17 +727,64 @@ fn full_state(
     json(&doc)
 }
 
-/// Candidate vs baseline on the same rows; returns the CLI's
-/// `compare --json` document.
+/// One model of a comparison from Python: `("file", path, label, score,
+/// weight, columns, cluster)` reads a prediction file (with the passthrough
+/// `columns` and the `cluster` column), `("arrays", name, y_true, y_score,
+/// weights, columns)` takes arrays with named key columns (row ids, slice
+/// keys).
+fn model_side(
+    py: Python<'_>,
+    side: &Bound<'_, PyAny>,
+    task: Option<&str>,
+    score_kind: Option<&str>,
+) -> PyResult<Predictions> {
+    let t: Vec<Bound<'_, PyAny>> = side.extract()?;
+    let kind: String = t
+        .first()
+        .ok_or_else(|| UsageError::new_err("an empty model description"))?
+        .extract()?;
+    match (kind.as_str(), t.len()) {
+        ("file", 7) => {
+            let path: std::path::PathBuf = t[1].extract()?;
+            let options = evalkit::data::ReadOptions {
+                label: t[2].extract()?,
+                score: t[3].extract()?,
+                weight: t[4].extract()?,
+                task: parse_task(task)?,
+                score_kind: parse_kind(score_kind)?,
+                extra: t[5].extract()?,
+                cluster: t[6].extract()?,
+                query: None,
+            };
+            compute(py, || evalkit::data::read_predictions(&path, &options))
+        }
+        ("arrays", 6) => {
+            let name: String = t[1].extract()?;
+            let w = (!t[4].is_none()).then(|| t[4].clone());
+            let mut preds = predictions(py, &name, &t[2], &t[3], w.as_ref(), task, score_kind)?;
+            let columns: Vec<(String, Bound<'_, PyAny>)> = t[5].extract()?;
+            with_columns(py, &mut preds, &columns)?;
+            Ok(preds)
+        }
+        _ => Err(UsageError::new_err(format!(
+            "a model is (\"file\", path, label, score, weight, columns, cluster) or (\"arrays\", name, y_true, y_score, weights, columns), not {kind:?} with {} items",
+            t.len()
+        ))),
+    }
+}
+
+/// Candidate vs baseline; returns the CLI's `compare --json` document. Rows
+/// are matched by the `id` column both models have, else by position (the
+/// labels must then agree row by row), as `evalkit compare [--id COL]`;
+/// `slices` (key columns of the candidate) add per-slice paired differences.
 #[pyfunction]
-#[pyo3(signature = (y_true, candidate, baseline, weights=None, task=None, score_kind=None, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds="1000", cluster=None))]
+#[pyo3(signature = (candidate, baseline, id=None, task=None, score_kind=None, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds="1000", cluster=None, slices=Vec::new(), min_slice=evalkit::slices::DEFAULT_MIN_ROWS))]
 #[allow(clippy::too_many_arguments)]
 fn compare(
     py: Python<'_>,
-    y_true: &Bound<'_, PyAny>,
     candidate: &Bound<'_, PyAny>,
     baseline: &Bound<'_, PyAny>,
-    weights: Option<&Bound<'_, PyAny>>,
+    id: Option<String>,
     task: Option<&str>,
     score_kind: Option<&str>,
     bootstrap: usize,
@@ -612,31 +795,40 @@ fn compare(
     threshold: f64,
     thresholds: &str,
     cluster: Option<&Bound<'_, PyAny>>,
+    slices: Vec<Vec<String>>,
+    min_slice: usize,
 ) -> PyResult<String> {
-    let mut c = predictions(
-        py,
-        "candidate",
-        y_true,
-        candidate,
-        weights,
-        task,
-        score_kind,
-    )?;
+    let mut c = model_side(py, candidate, task, score_kind)?;
     with_clusters(py, &mut c, cluster)?;
-    let b = predictions(py, "baseline", y_true, baseline, weights, task, score_kind)?;
+    let b = model_side(py, baseline, task, score_kind)?;
     let options = full_options(threshold, thresholds, bootstrap, ci, method, resample, seed)?;
     let doc = compute(py, || {
         evalkit::full::check_options(&options)?;
-        let (aligned, notes) = evalkit::compare::align(&c, &b, None)?;
-        let mut r = evalkit::compare::compare(
-            &c,
-            &aligned,
-            evalkit::compare::Join::Position,
-            &options,
-            &|_, _| {},
-        )?;
+        check_slicings(&c, &slices)?;
+        let (aligned, notes) = evalkit::compare::align(&c, &b, id.as_deref())?;
+        let join = match &id {
+            Some(col) => evalkit::compare::Join::Id(col.clone()),
+            None => evalkit::compare::Join::Position,
+        };
+        let mut r = evalkit::compare::compare(&c, &aligned, join, &options, &|_, _| {})?;
         r.warnings.splice(0..0, notes);
-        Ok(evalkit::json::compare(&c, &aligned, &options, &r))
+        let mut doc = evalkit::json::compare(&c, &aligned, &options, &r);
+        if !slices.is_empty() {
+            let sliced = evalkit::slices::compare_sliced(
+                &c,
+                &aligned,
+                &slices,
+                &options,
+                min_slice,
+                &|_, _| {},
+            )?;
+            push_warnings(
+                &mut doc,
+                evalkit::slices::compared_warnings(&sliced, min_slice),
+            );
+            evalkit::json::add_compared_slices(&mut doc, c.weights.is_some(), min_slice, &sliced);
+        }
+        Ok(doc)
     })?;
     json(&doc)
 }
@@ -938,10 +1130,11 @@ fn read_predictions<'py>(
 }
 
 /// Writes the HTML report for candidates given as files or arrays. Each
-/// candidate is `(name, path)` or `(name, y_true, y_score, weights, task,
-/// score_kind)`; so is the baseline. Returns the report's model as JSON.
+/// candidate (and the baseline) is `(name, model, task, score_kind)` with
+/// `model` as [`model_side`] takes it; the options are the CLI's `report`
+/// options. Returns the report's model as JSON.
 #[pyfunction]
-#[pyo3(signature = (candidates, path, baseline=None, bootstrap=1000, ci=0.95, seed=0, threshold=0.5, title=None))]
+#[pyo3(signature = (candidates, path, baseline=None, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds="1000", title=None, id=None, slices=Vec::new(), min_slice=evalkit::slices::DEFAULT_MIN_ROWS, cluster=None, operating_points=Vec::new(), certified=true, cost=None, max_fpr=None, tpr_at_fpr=Vec::new()))]
 #[allow(clippy::too_many_arguments)]
 fn report(
     py: Python<'_>,
@@ -950,38 +1143,35 @@ fn report(
     baseline: Option<Bound<'_, PyAny>>,
     bootstrap: usize,
     ci: f64,
+    method: &str,
+    resample: &str,
     seed: u64,
     threshold: f64,
+    thresholds: &str,
     title: Option<String>,
+    id: Option<String>,
+    slices: Vec<Vec<String>>,
+    min_slice: usize,
+    cluster: Option<Vec<Bound<'_, PyAny>>>,
+    operating_points: Vec<String>,
+    certified: bool,
+    cost: Option<String>,
+    max_fpr: Option<f64>,
+    tpr_at_fpr: Vec<f64>,
 ) -> PyResult<String> {
     let load = |item: &Bound<'_, PyAny>| -> PyResult<(String, Predictions)> {
         let t: Vec<Bound<'_, PyAny>> = item.extract()?;
-        if t.len() != 2 && t.len() != 6 {
+        if t.len() != 4 {
             return Err(UsageError::new_err(format!(
-                "a report entry is (name, path) or (name, y_true, y_score, weights, task, score_kind), not {} items",
+                "a report entry is (name, model, task, score_kind), not {} items",
                 t.len()
             )));
         }
         let name: String = t[0].extract()?;
-        if t.len() == 2 {
-            let p: std::path::PathBuf = t[1].extract()?;
-            let preds = evalkit::data::read_predictions(&p, &Default::default()).map_err(to_py)?;
-            Ok((name, preds))
-        } else {
-            let w = (!t[3].is_none()).then(|| t[3].clone());
-            let task: Option<String> = t[4].extract()?;
-            let kind: Option<String> = t[5].extract()?;
-            let preds = predictions(
-                py,
-                &name,
-                &t[1],
-                &t[2],
-                w.as_ref(),
-                task.as_deref(),
-                kind.as_deref(),
-            )?;
-            Ok((name, preds))
-        }
+        let task: Option<String> = t[2].extract()?;
+        let kind: Option<String> = t[3].extract()?;
+        let preds = model_side(py, &t[1], task.as_deref(), kind.as_deref())?;
+        Ok((name, preds))
     };
     let mut names = Vec::new();
     let mut preds = Vec::new();
@@ -990,23 +1180,56 @@ fn report(
         names.push(n);
         preds.push(p);
     }
+    // Cluster ids of array candidates, one entry per candidate (None for
+    // files, which name their cluster column).
+    for (p, g) in preds.iter_mut().zip(cluster.iter().flatten()) {
+        with_clusters(py, p, (!g.is_none()).then_some(g))?;
+    }
     let base = baseline.as_ref().map(load).transpose()?;
+    let specs = operating_points
+        .iter()
+        .map(|s| s.parse::<evalkit::operating::Spec>())
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(UsageError::new_err)?;
     let options = evalkit::report::ReportOptions {
-        full: FullOptions {
-            threshold,
-            intervals: IntervalOptions {
-                replicates: bootstrap,
-                level: ci,
-                seed,
-                ..IntervalOptions::default()
-            },
-            ..FullOptions::default()
-        },
+        full: full_options(threshold, thresholds, bootstrap, ci, method, resample, seed)?,
         names,
         title,
-        ..evalkit::report::ReportOptions::default()
+        id,
+        slices,
+        min_slice,
+        operating_points: specs,
+        certified,
+        cost: cost
+            .map(|c| c.parse::<evalkit::costs::Costs>())
+            .transpose()
+            .map_err(UsageError::new_err)?,
+        low_fpr: evalkit::partial::LowFpr {
+            max_fpr,
+            tpr_at_fpr,
+        },
     };
     let doc = compute(py, || {
+        evalkit::full::check_options(&options.full)?;
+        options.low_fpr.check()?;
+        for p in &preds {
+            let h = p.header();
+            evalkit::operating::check_task(&options.operating_points, &h)?;
+            let binary = h.task == evalkit::data::Task::Binary;
+            if !binary && (!options.low_fpr.is_empty() || options.cost.is_some()) {
+                return Err(evalkit::Error::Usage(format!(
+                    "{}= reads a binary classifier, but {} is a {} task",
+                    if options.cost.is_some() {
+                        "cost"
+                    } else {
+                        "max_fpr/tpr_at_fpr"
+                    },
+                    h.path.display(),
+                    h.task
+                )));
+            }
+            check_slicings(p, &options.slices)?;
+        }
         let mut r =
             evalkit::report::build(&preds, base.as_ref().map(|b| &b.1), &options, &|_, _| {})?;
         if let (Some(b), Some((name, _))) = (&mut r.baseline, &base) {

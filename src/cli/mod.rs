@@ -326,7 +326,7 @@ fn run(command: Command) -> evalkit::Result<ExitCode> {
                 let s = progress::with_bar("slices", |p| {
                     evalkit::slices::full_sliced(&preds, &slicings, &options, a.min_slice, p)
                 })?;
-                warn(&output::slice_warnings(&s, a.min_slice));
+                warn(&evalkit::slices::warnings(&s, a.min_slice));
                 s
             };
             if a.json {
@@ -436,7 +436,7 @@ fn run(command: Command) -> evalkit::Result<ExitCode> {
                         p,
                     )
                 })?;
-                warn(&output::compared_slice_warnings(&s, a.min_slice));
+                warn(&evalkit::slices::compared_warnings(&s, a.min_slice));
                 s
             };
             if a.json {
@@ -813,7 +813,7 @@ fn full_from_state(
             &|done, total| bar.update(done, total),
         )?;
         bar.finish();
-        warn(&output::slice_warnings(&s, a.min_slice));
+        warn(&evalkit::slices::warnings(&s, a.min_slice));
         s
     };
     if a.json {

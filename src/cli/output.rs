@@ -429,62 +429,6 @@ fn slice_notes(
     }
 }
 
-/// One warning per slicing: how many slices were too small for intervals
-/// and how many have undefined metrics (the details are in `--json`).
-pub fn slice_warnings(slices: &[evalkit::slices::Slice], min_rows: usize) -> Vec<String> {
-    slicing_warnings(slices, min_rows, |s| {
-        (&s.by, s.too_small, s.result.metrics())
-    })
-}
-
-/// [`slice_warnings`] for `compare --slice`: undefined differences count.
-pub fn compared_slice_warnings(
-    slices: &[evalkit::slices::ComparedSlice],
-    min_rows: usize,
-) -> Vec<String> {
-    slicing_warnings(slices, min_rows, |s| {
-        (&s.by, s.too_small, &s.comparison.delta)
-    })
-}
-
-/// The warnings of slices read through `part`: (key columns, too small,
-/// the metrics whose undefined values count).
-fn slicing_warnings<T>(
-    slices: &[T],
-    min_rows: usize,
-    part: impl Fn(&T) -> (&Vec<String>, bool, &evalkit::metrics::MetricSet),
-) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    while start < slices.len() {
-        let by = part(&slices[start]).0;
-        let group: Vec<_> = slices[start..]
-            .iter()
-            .take_while(|s| part(s).0 == by)
-            .collect();
-        let small = group.iter().filter(|s| part(s).1).count();
-        let undefined = group
-            .iter()
-            .filter(|s| part(s).2.iter().any(|(_, m)| m.value.is_none()))
-            .count();
-        let name = by.join(",");
-        if small > 0 {
-            out.push(format!(
-                "slices by {name}: {small} of {} have fewer than {min_rows} rows and get no intervals",
-                group.len()
-            ));
-        }
-        if undefined > 0 {
-            out.push(format!(
-                "slices by {name}: {undefined} of {} have undefined metrics (reasons in --json)",
-                group.len()
-            ));
-        }
-        start += group.len();
-    }
-    out
-}
-
 fn opt(v: Option<f64>) -> String {
     v.map_or("n/a".to_string(), num)
 }
