@@ -89,7 +89,7 @@ wheel: $(VENV)/.build-installed
 TEST_VENV := .venv-wheel
 WHEEL_DIR := $(TARGET_DIR)/wheel-test
 UV := $(VENV)/bin/uv
-PYTEST_ENV := EVALKIT_EXPECT_INSTALLED=1 EVALKIT_REQUIRE_KERAS=1 EVALKIT_REQUIRE_NOTEBOOK=1 EVALKIT_REQUIRE_MLFLOW=1 KERAS_BACKEND=jax
+PYTEST_ENV := EVALKIT_EXPECT_INSTALLED=1 EVALKIT_REQUIRE_RAY=1 EVALKIT_REQUIRE_KERAS=1 EVALKIT_REQUIRE_NOTEBOOK=1 EVALKIT_REQUIRE_MLFLOW=1 KERAS_BACKEND=jax
 
 wheel-test: ort $(VENV)/.build-installed
 	rm -rf $(WHEEL_DIR)
@@ -97,7 +97,7 @@ wheel-test: ort $(VENV)/.build-installed
 	rm -rf $(TEST_VENV)
 	$(UV) venv --quiet --python "$$(command -v python3)" $(TEST_VENV)
 	$(UV) pip install --quiet --python $(TEST_VENV)/bin/python \
-	  "$$(ls $(WHEEL_DIR)/evalkit-*.whl)[infer,mlflow]" "$(ONNXRUNTIME)" -r python/requirements-test.txt
+	  "$$(ls $(WHEEL_DIR)/evalkit-*.whl)[infer,mlflow,ray]" "$(ONNXRUNTIME)" -r python/requirements-test.txt
 
 pytest: wheel-test
 	$(CARGO) build --bin evalkit

@@ -21,9 +21,9 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
-from . import _evalkit, _html
+from . import _batches, _evalkit, _html
 from ._evalkit import (
     BadValueError,
     ColumnError,
@@ -83,12 +83,12 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # evalkit.mlflow imports MLflow: only when asked for, never by
-    # `import evalkit`.
-    if name == "mlflow":
+    # evalkit.mlflow and evalkit.ray import MLflow and Ray: only when asked
+    # for, never by `import evalkit`.
+    if name in ("mlflow", "ray"):
         import importlib
 
-        return importlib.import_module(".mlflow", __name__)
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'evalkit' has no attribute {name!r}")
 
 
@@ -1197,6 +1197,136 @@ def full_from_state(
     elsewhere pass ``bootstrap=0``)."""
     doc = _evalkit.full_state(bytes(state), bootstrap, ci, method, resample, seed, threshold, str(thresholds))
     return Result(json.loads(doc))
+
+
+class State:
+    """A mergeable state of prediction rows (docs/state-format.md): what
+    any engine — a Ray block, a Spark partition, a Dask partition, a
+    process of a pool — reduces its rows to, a few kilobytes to a few
+    megabytes. States of any split of the rows merge, in any order and any
+    tree, into the state of all of them, bit for bit; :meth:`finish` gives
+    the result :func:`full` gives on those rows (point metrics to the last
+    bit; bootstrap intervals drawn from the state, see
+    :func:`full_from_state`).
+
+    >>> import numpy as np, evalkit
+    >>> a = evalkit.State.from_arrays(np.array([0, 1]), np.array([0.1, 0.35]))
+    >>> b = evalkit.State.from_bytes(evalkit.State.from_arrays(np.array([0, 1]), np.array([0.4, 0.8])).to_bytes())
+    >>> a.merge(b).finish(bootstrap=0)["roc_auc"].value
+    0.75
+    """
+
+    __slots__ = ("_bytes",)
+
+    def __init__(self, data: bytes):
+        self._bytes = bytes(data)
+
+    @classmethod
+    def from_arrays(
+        cls,
+        y_true: ArrayLike,
+        y_score: ArrayLike,
+        *,
+        weights: Optional[ArrayLike] = None,
+        task: Optional[str] = None,
+        score_kind: Optional[str] = None,
+        name: str = "arrays",
+    ) -> "State":
+        """The state of these rows (as :func:`state`); ``name`` names them
+        in errors."""
+        y, s, w = _inputs(y_true, y_score, weights)
+        return cls(_evalkit.state(y, s, w, task, score_kind, name))
+
+    @classmethod
+    def from_arrow(
+        cls,
+        batch: Any,
+        *,
+        label: str = "label",
+        score: Union[str, Sequence[str]] = "score",
+        weight: Optional[str] = None,
+        task: Optional[str] = None,
+        score_kind: Optional[str] = None,
+        name: str = "batch",
+    ) -> "State":
+        """The state of a pyarrow RecordBatch or Table, by column name (a
+        list score column, or several score columns, for multiclass). The
+        task, unless given, is inferred from the column types as for a
+        prediction file (float labels: regression; several scores per row:
+        multiclass; else binary), so batches of one schema agree."""
+        _batches.check_columns(batch.schema, label, score, weight, name)
+        y, s, w = _batches.arrays(batch, label, score, weight, name)
+        return cls(_evalkit.state(y, s, w, task, score_kind, name))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "State":
+        """A state from its bytes (:meth:`to_bytes`, ``evalkit state``);
+        bytes that are not a state, or a state of a newer format version than
+        this evalkit reads, are an :class:`InputError`."""
+        data = bytes(data)
+        _evalkit.merge_states([data])  # reads and checks it
+        return cls(data)
+
+    def to_bytes(self) -> bytes:
+        """The bytes of the ``.evstate`` file (what ``evalkit state``
+        writes): canonical, so equal states have equal bytes."""
+        return self._bytes
+
+    def merge(self, *others: "State") -> "State":
+        """This state merged with ``others``."""
+        return State.merge_all([self, *others])
+
+    @staticmethod
+    def merge_all(states: Iterable["State"]) -> "State":
+        """The merge of states, in a balanced tree."""
+        return State(_evalkit.merge_states([st._bytes for st in states]))
+
+    def finish(self, **options: Any) -> Result:
+        """The full tier of the state's rows (options as
+        :func:`full_from_state`)."""
+        return full_from_state(self._bytes, **options)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, State) and self._bytes == other._bytes
+
+    def __hash__(self) -> int:
+        return hash(self._bytes)
+
+    def __repr__(self) -> str:
+        return f"State({len(self._bytes)} bytes)"
+
+
+def full_from_batches(
+    batches: Iterable[Any],
+    *,
+    label: str = "label",
+    score: Union[str, Sequence[str]] = "score",
+    weight: Optional[str] = None,
+    task: Optional[str] = None,
+    score_kind: Optional[str] = None,
+    **options: Any,
+) -> Result:
+    """The full tier of a stream of Arrow batches (pyarrow RecordBatches or
+    Tables: a reader, ``dataset.to_batches()``, Dask partitions), one
+    state per batch folded as they come (memory: one batch and the
+    running state), finished as :func:`full_from_state` with ``options``.
+    The same numbers as :func:`full` on the concatenated rows.
+
+    >>> import pyarrow as pa, evalkit
+    >>> t = pa.table({"label": [0, 0, 1, 1], "score": [0.1, 0.4, 0.35, 0.8]})
+    >>> evalkit.full_from_batches(t.to_batches(max_chunksize=1), bootstrap=0)["roc_auc"].value
+    0.75
+    """
+    merged: Optional[State] = None
+    for n, batch in enumerate(batches):
+        _batches.check_columns(batch.schema, label, score, weight, f"batch {n}")
+        if batch.num_rows == 0:
+            continue
+        st = State.from_arrow(batch, label=label, score=score, weight=weight, task=task, score_kind=score_kind, name=f"batch {n}")
+        merged = st if merged is None else merged.merge(st)
+    if merged is None:
+        raise InputError("the batches hold no rows")
+    return merged.finish(**options)
 
 
 @dataclass

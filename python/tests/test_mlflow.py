@@ -21,8 +21,8 @@ def _require(name):
     return pytest.importorskip(name)
 
 
-def test_import_evalkit_does_not_import_mlflow_or_numpy():
-    code = "import sys, evalkit; print([m for m in ('mlflow', 'numpy', 'pandas', 'polars', 'pyarrow') if m in sys.modules])"
+def test_import_evalkit_does_not_import_mlflow_numpy_or_engines():
+    code = "import sys, evalkit; print([m for m in ('mlflow', 'numpy', 'pandas', 'polars', 'pyarrow', 'ray', 'dask', 'pyspark') if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     # numpy comes on first use.
