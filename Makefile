@@ -21,7 +21,7 @@ OUT := demo-out
 # Said before a build that has not run yet (measured on 2 cores, see the README).
 COLD = the first build compiles polars, arrow and ort: about 21 minutes on 2 cores; seconds afterwards
 
-.PHONY: wheel wheel-test python pytest test-frameworks demo test test-slow fmt lint features unit ort browser screenshot build install bench bench-peer bench-infer bench-multiclass bench-python bench-ranking bench-profile fixtures venv clean
+.PHONY: wheel wheel-test java python pytest test-frameworks demo test test-slow fmt lint features unit ort browser screenshot build install bench bench-peer bench-infer bench-multiclass bench-python bench-ranking bench-profile fixtures venv clean
 
 demo: ort
 	@test -x $(BIN) || echo "building evalkit ($(COLD))"
@@ -89,7 +89,7 @@ wheel: $(VENV)/.build-installed
 TEST_VENV := .venv-wheel
 WHEEL_DIR := $(TARGET_DIR)/wheel-test
 UV := $(VENV)/bin/uv
-PYTEST_ENV := EVALKIT_EXPECT_INSTALLED=1 EVALKIT_REQUIRE_RAY=1 EVALKIT_REQUIRE_KERAS=1 EVALKIT_REQUIRE_NOTEBOOK=1 EVALKIT_REQUIRE_MLFLOW=1 KERAS_BACKEND=jax
+PYTEST_ENV := EVALKIT_EXPECT_INSTALLED=1 EVALKIT_REQUIRE_RAY=1 EVALKIT_REQUIRE_SPARK=1 EVALKIT_REQUIRE_KERAS=1 EVALKIT_REQUIRE_NOTEBOOK=1 EVALKIT_REQUIRE_MLFLOW=1 KERAS_BACKEND=jax
 
 wheel-test: ort $(VENV)/.build-installed
 	rm -rf $(WHEEL_DIR)
@@ -97,9 +97,9 @@ wheel-test: ort $(VENV)/.build-installed
 	rm -rf $(TEST_VENV)
 	$(UV) venv --quiet --python "$$(command -v python3)" $(TEST_VENV)
 	$(UV) pip install --quiet --python $(TEST_VENV)/bin/python \
-	  "$$(ls $(WHEEL_DIR)/evalkit-*.whl)[infer,mlflow,ray]" "$(ONNXRUNTIME)" -r python/requirements-test.txt
+	  "$$(ls $(WHEEL_DIR)/evalkit-*.whl)[infer,mlflow,ray,spark]" "$(ONNXRUNTIME)" -r python/requirements-test.txt
 
-pytest: wheel-test
+pytest: wheel-test java
 	$(CARGO) build --bin evalkit
 	$(PYTEST_ENV) $(TEST_VENV)/bin/python -m pytest -q -p no:cacheprovider --import-mode=importlib python/tests
 	$(PYTEST_ENV) $(TEST_VENV)/bin/python -m pytest -q -p no:cacheprovider --doctest-modules --pyargs evalkit
@@ -118,6 +118,14 @@ python: ort $(VENV)/.py-test-installed
 test-frameworks: python
 	$(VENV)/bin/pip install --quiet torch lightning
 	$(PY) -m pytest -q python/tests/test_frameworks.py
+
+# A Java runtime for the Spark tests (Debian's default-jre-headless: Java 17).
+java:
+	@command -v java >/dev/null 2>&1 || { \
+	  echo "installing a Java runtime (Debian) for the Spark tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends default-jre-headless; }
 
 # Headless Chromium for the report tests (Debian's package).
 browser:

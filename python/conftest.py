@@ -1,9 +1,10 @@
 """pytest: the doctests of `python/evalkit` import each module; the MLflow
-evaluator's module imports MLflow and evalkit.ray imports Ray, so each is
-collected only where its engine is installed (`make test` installs both)."""
+evaluator's module imports MLflow, evalkit.ray Ray and evalkit.spark PySpark,
+so each is collected only where it is installed (`make test` installs all)."""
 
 import importlib.util
 
 collect_ignore = [] if importlib.util.find_spec("mlflow") else ["evalkit/mlflow_evaluator.py"]
-if not importlib.util.find_spec("ray"):
-    collect_ignore.append("evalkit/ray.py")
+for engine in ("ray", "pyspark"):
+    if not importlib.util.find_spec(engine):
+        collect_ignore.append(f"evalkit/{engine.removeprefix('py')}.py")

@@ -15,7 +15,10 @@ def _names(score: Scores) -> List[str]:
 
 
 def column_names(schema: Any) -> List[str]:
-    """The column names of a pyarrow schema (or anything with ``.names``)."""
+    """The column names of a pyarrow schema (anything with ``.names``), or
+    a list of names as they are."""
+    if isinstance(schema, (list, tuple)):
+        return list(schema)
     return list(getattr(schema, "names", None) or [f.name for f in schema])
 
 
@@ -78,3 +81,16 @@ def arrays(
             s = _numeric(col, f"{where}, column '{names[0]}'")
     w = None if weight is None else _numeric(_column(batch, weight), f"{where}, column '{weight}'")
     return y, np.ascontiguousarray(s), w
+
+
+def raise_carried(error_class: str, message: str) -> None:
+    """Raises, on the driver, an evalkit error a worker carried back as data
+    (its class name and message): engines keep only the text of a worker's
+    exception, so the engine modules pass errors as values and re-raise
+    them here as their own class."""
+    import evalkit
+
+    cls = getattr(evalkit, error_class, None)
+    if not (isinstance(cls, type) and issubclass(cls, _evalkit.EvalkitError)):
+        cls = _evalkit.EvalkitError
+    raise cls(message)

@@ -81,16 +81,6 @@ def _merge(*parts: Any) -> Merged:
     return evalkit.merge_states(states) if states else None
 
 
-def _raise(error: Tuple[str, str]) -> None:
-    """Raises a block's evalkit error on the driver, as its own class."""
-    import evalkit
-
-    cls = getattr(evalkit, error[0], None)
-    if not (isinstance(cls, type) and issubclass(cls, EvalkitError)):
-        cls = EvalkitError
-    raise cls(error[1])
-
-
 def state(
     ds: Any,
     *,
@@ -126,7 +116,7 @@ def state(
         refs = [merge.remote(*refs[i : i + fan_in]) for i in range(0, len(refs), fan_in)]
     root = ray.get(merge.remote(*refs)) if refs else None
     if isinstance(root, tuple):
-        _raise(root)
+        _batches.raise_carried(*root)
     if root is None:
         raise InputError("the dataset has no rows: there is nothing to evaluate")
     return State(root)

@@ -29,6 +29,7 @@ PACKAGE_FILES = [
     "mlflow.py",
     "mlflow_evaluator.py",
     "ray.py",
+    "spark.py",
     "_batches.py",
 ]
 
@@ -54,7 +55,7 @@ def test_the_distribution_declares_the_command_extras_and_evaluator():
     evaluators = [e for e in dist.entry_points if e.group == "mlflow.model_evaluator"]
     assert [e.value for e in evaluators] == ["evalkit.mlflow_evaluator:EvalkitEvaluator"]
     extras = set(dist.metadata.get_all("Provides-Extra") or [])
-    assert {"infer", "gpu", "mlflow", "ray"} <= extras
+    assert {"infer", "gpu", "mlflow", "ray", "spark"} <= extras
     assert dist.metadata["Requires-Python"] == ">=3.11"
 
 

@@ -41,52 +41,17 @@ def ray():
     ray.shutdown()
 
 
-def binary(n=6000, seed=0, weights=None):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 2, n)
-    # Unrounded float32 scores: about one distinct score per row.
-    s = np.clip(0.3 * y + 0.7 * rng.random(n), 0, 1).astype(np.float32)
-    cols = {"label": y, "score": s}
-    if weights == "whole":
-        cols["w"] = rng.integers(0, 4, n).astype(np.float64)
-    elif weights == "fractional":
-        cols["w"] = rng.random(n) * 2
-    return pa.table(cols)
-
-
-def multiclass(n=3000, k=4, seed=1):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, k, n)
-    p = rng.random((n, k)) + np.eye(k)[y]
-    p = (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
-    return pa.table({"label": y, "score": pa.FixedSizeListArray.from_arrays(pa.array(p.ravel()), k)}), y, p
-
-
-def regression(n=4000, seed=2):
-    rng = np.random.default_rng(seed)
-    y = rng.normal(size=n)
-    return pa.table({"label": y, "score": (y + rng.normal(scale=0.5, size=n)).astype(np.float32)})
-
-
-def same_numbers(got, want):
-    g, w = got.to_dict(), want.to_dict()
-    assert g["metrics"] == w["metrics"]
-    assert g["task"] == w["task"] and g["task_reason"] == w["task_reason"] and g["rows"] == w["rows"]
-    for k in ("sweep", "reliability", "confusion_matrix", "per_class"):
-        assert g.get(k) == w.get(k), k
-
-
 @pytest.mark.parametrize("blocks", [1, 3, 8])
 @pytest.mark.parametrize("weights", [None, "whole"])
-def test_binary_equals_full_and_the_local_state(ray, blocks, weights):
+def test_binary_equals_full_and_the_local_state(ray, blocks, weights, data):
     import evalkit.ray
 
-    t = binary(weights=weights)
+    t = data.binary(weights=weights)
     w = None if weights is None else "w"
     ds = ray.data.from_arrow(t).repartition(blocks)
     got = evalkit.ray.full(ds, weight=w, bootstrap=0)
     wv = None if w is None else t.column("w").to_numpy()
-    same_numbers(got, evalkit.full(t.column("label").to_numpy(), t.column("score").to_numpy(), weights=wv, bootstrap=0))
+    data.same_numbers(got, evalkit.full(t.column("label").to_numpy(), t.column("score").to_numpy(), weights=wv, bootstrap=0))
     # Intervals: those of the same state built on one machine, same seed.
     boot = evalkit.ray.full(ds, weight=w, bootstrap=200, seed=7, fan_in=2)
     local = evalkit.State.from_arrow(t, weight=w).finish(bootstrap=200, seed=7)
@@ -94,41 +59,41 @@ def test_binary_equals_full_and_the_local_state(ray, blocks, weights):
     assert boot["roc_auc"].ci is not None
 
 
-def test_fractional_weights_multiclass_and_regression(ray):
+def test_fractional_weights_multiclass_and_regression(ray, data):
     import evalkit.ray
 
-    t = binary(weights="fractional")
+    t = data.binary(weights="fractional")
     got = evalkit.ray.full(ray.data.from_arrow(t).repartition(4), weight="w", bootstrap=0)
     want = evalkit.full(t.column("label").to_numpy(), t.column("score").to_numpy(), weights=t.column("w").to_numpy(), bootstrap=0)
-    same_numbers(got, want)
-    t, y, p = multiclass()
+    data.same_numbers(got, want)
+    t, y, p = data.multiclass()
     for blocks in (1, 5):
         got = evalkit.ray.full(ray.data.from_arrow(t).repartition(blocks), bootstrap=0)
-        same_numbers(got, evalkit.full(y, p, bootstrap=0))
+        data.same_numbers(got, evalkit.full(y, p, bootstrap=0))
     # One score column per class.
     cols = pa.table({"label": y, **{f"p{c}": p[:, c] for c in range(p.shape[1])}})
     got = evalkit.ray.full(ray.data.from_arrow(cols).repartition(3), score=[f"p{c}" for c in range(p.shape[1])], bootstrap=0)
-    same_numbers(got, evalkit.full(y, p, bootstrap=0))
-    t = regression()
+    data.same_numbers(got, evalkit.full(y, p, bootstrap=0))
+    t = data.regression()
     for blocks in (1, 6):
         got = evalkit.ray.full(ray.data.from_arrow(t).repartition(blocks), bootstrap=0)
-        same_numbers(got, evalkit.full(t.column("label").to_numpy(), t.column("score").to_numpy(), bootstrap=0))
+        data.same_numbers(got, evalkit.full(t.column("label").to_numpy(), t.column("score").to_numpy(), bootstrap=0))
 
 
-def test_many_blocks_merge_in_a_tree(ray):
+def test_many_blocks_merge_in_a_tree(ray, data):
     import evalkit.ray
 
-    t = binary(n=4000)
+    t = data.binary(n=4000)
     ds = ray.data.from_arrow(t).repartition(40)
     a = evalkit.ray.state(ds, fan_in=2)
     b = evalkit.ray.state(ds, fan_in=64)
     assert a == b == evalkit.State.from_arrow(t)  # canonical bytes
 
 
-def test_bad_blocks_raise_evalkits_own_errors(ray):
+def test_bad_blocks_raise_evalkits_own_errors(ray, data):
     import evalkit.ray
 
-    t = binary(n=3000)
+    t = data.binary(n=3000)
     with pytest.raises(evalkit.ColumnError, match="column 'p' \\(score\\) is not there; it has: label, score"):
         evalkit.ray.full(ray.data.from_arrow(t), score="p")
     s = t.column("score").to_numpy().copy()
@@ -143,13 +108,13 @@ def test_bad_blocks_raise_evalkits_own_errors(ray):
         evalkit.ray.full(ray.data.from_arrow(t.slice(0, 0)), bootstrap=0)
     with pytest.raises(evalkit.UsageError, match="bootstrap"):
         # A regression state has no bootstrap: the finish says so.
-        evalkit.ray.full(ray.data.from_arrow(regression()))
+        evalkit.ray.full(ray.data.from_arrow(data.regression()))
 
 
-def test_a_killed_worker_is_retried_to_the_same_result(ray, tmp_path):
+def test_a_killed_worker_is_retried_to_the_same_result(ray, tmp_path, data):
     import evalkit.ray
 
-    t = binary(n=3000)
+    t = data.binary(n=3000)
     marker = tmp_path / "killed"
 
     def kill_once(batch):
@@ -166,32 +131,32 @@ def test_a_killed_worker_is_retried_to_the_same_result(ray, tmp_path):
     assert got.to_dict() == evalkit.State.from_arrow(t).finish(bootstrap=200, seed=1).to_dict()
 
 
-def test_state_api_and_batches_without_an_engine():
-    t = binary(n=5000)
+def test_state_api_and_batches_without_an_engine(data):
+    t = data.binary(n=5000)
     y, s = t.column("label").to_numpy(), t.column("score").to_numpy()
     parts = [evalkit.State.from_arrow(b) for b in t.to_batches(max_chunksize=700)]
     merged = evalkit.State.merge_all(reversed(parts))
     assert merged == evalkit.State.from_arrays(y, s) == parts[0].merge(*parts[1:])
     assert evalkit.State.from_bytes(merged.to_bytes()) == merged
-    same_numbers(merged.finish(bootstrap=0), evalkit.full(y, s, bootstrap=0))
-    same_numbers(evalkit.full_from_batches(t.to_batches(max_chunksize=333), bootstrap=0), evalkit.full(y, s, bootstrap=0))
+    data.same_numbers(merged.finish(bootstrap=0), evalkit.full(y, s, bootstrap=0))
+    data.same_numbers(evalkit.full_from_batches(t.to_batches(max_chunksize=333), bootstrap=0), evalkit.full(y, s, bootstrap=0))
     with pytest.raises(evalkit.InputError):
         evalkit.State.from_bytes(b"not a state")
     with pytest.raises(evalkit.InputError, match="no rows"):
         evalkit.full_from_batches([])
     with pytest.raises(evalkit.ColumnError, match="batch 0: column 'y' \\(label\\)"):
         evalkit.full_from_batches(t.to_batches(), label="y")
-    m, yy, p = multiclass()
+    m, yy, p = data.multiclass()
     with pytest.raises(evalkit.InputError, match="multiclass|binary|task"):
         # Batches of different tasks do not merge into a wrong number.
         evalkit.State.merge_all([evalkit.State.from_arrow(m), evalkit.State.from_arrow(t)])
 
 
-def test_dask_partitions_in_a_few_lines():
+def test_dask_partitions_in_a_few_lines(data):
     dd = pytest.importorskip("dask.dataframe")
     import dask
 
-    t = binary(n=5000)
+    t = data.binary(n=5000)
     ddf = dd.from_pandas(t.to_pandas(), npartitions=5)
 
     # The README's example: one state per partition, merged, finished.
@@ -201,4 +166,4 @@ def test_dask_partitions_in_a_few_lines():
 
     states = dask.compute(*[reduce(p) for p in ddf.to_delayed()], scheduler="threads")
     r = evalkit.State.merge_all(evalkit.State.from_bytes(b) for b in states).finish(bootstrap=0)
-    same_numbers(r, evalkit.full(t.column("label").to_numpy(), t.column("score").to_numpy(), bootstrap=0))
+    data.same_numbers(r, evalkit.full(t.column("label").to_numpy(), t.column("score").to_numpy(), bootstrap=0))

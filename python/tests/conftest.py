@@ -1,0 +1,58 @@
+"""Shared by the engine tests (test_ray.py, test_spark.py): prediction
+tables of every task, and the check that two results hold the same
+numbers."""
+
+import numpy as np
+import pytest
+
+
+def _pa():
+    import pyarrow
+
+    return pyarrow
+
+
+class Data:
+    """Prediction tables (pyarrow) of each task, unrounded float32 scores."""
+
+    @staticmethod
+    def binary(n=6000, seed=0, weights=None):
+        rng = np.random.default_rng(seed)
+        y = rng.integers(0, 2, n)
+        # Unrounded float32 scores: about one distinct score per row.
+        s = np.clip(0.3 * y + 0.7 * rng.random(n), 0, 1).astype(np.float32)
+        cols = {"label": y, "score": s}
+        if weights == "whole":
+            cols["w"] = rng.integers(0, 4, n).astype(np.float64)
+        elif weights == "fractional":
+            cols["w"] = rng.random(n) * 2
+        return _pa().table(cols)
+
+    @staticmethod
+    def multiclass(n=3000, k=4, seed=1):
+        rng = np.random.default_rng(seed)
+        y = rng.integers(0, k, n)
+        p = rng.random((n, k)) + np.eye(k)[y]
+        p = (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
+        return _pa().table({"label": y, "score": _pa().FixedSizeListArray.from_arrays(_pa().array(p.ravel()), k)}), y, p
+
+    @staticmethod
+    def regression(n=4000, seed=2):
+        rng = np.random.default_rng(seed)
+        y = rng.normal(size=n)
+        return _pa().table({"label": y, "score": (y + rng.normal(scale=0.5, size=n)).astype(np.float32)})
+
+    @staticmethod
+    def same_numbers(got, want):
+        g, w = got.to_dict(), want.to_dict()
+        assert g["metrics"] == w["metrics"]
+        assert g["task"] == w["task"] and g["task_reason"] == w["task_reason"] and g["rows"] == w["rows"]
+        for k in ("sweep", "reliability", "confusion_matrix", "per_class"):
+            assert g.get(k) == w.get(k), k
+
+
+@pytest.fixture(scope="session")
+def data():
+    """The :class:`Data` generators (pyarrow is needed)."""
+    pytest.importorskip("pyarrow")
+    return Data

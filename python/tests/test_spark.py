@@ -1,0 +1,141 @@
+"""evalkit on Spark: the same numbers as evalkit.full on the collected rows,
+bit for bit, for every task and several partition counts; intervals equal
+those of the same state built locally; bad partitions and killed Python
+workers. One local Spark session per test run (`local[2,3]`: two cores,
+a failed task retried), console progress off."""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+import evalkit
+
+pa = pytest.importorskip("pyarrow")
+
+
+def _require(name):
+    if os.environ.get("EVALKIT_REQUIRE_SPARK") == "1":
+        return __import__(name)
+    return pytest.importorskip(name)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    _require("pyspark")
+    from pyspark.sql import SparkSession
+
+    # Spark's Python workers run this interpreter (evalkit installed).
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    session = (
+        SparkSession.builder.master("local[2,3]")
+        .appName("evalkit-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.driver.memory", "1g")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+def frame(spark, table, partitions):
+    return spark.createDataFrame(table.to_pandas()).repartition(partitions)
+
+
+@pytest.mark.parametrize("partitions", [1, 3, 8])
+@pytest.mark.parametrize("weights", [None, "whole"])
+def test_binary_equals_full_and_the_local_state(spark, data, partitions, weights):
+    import evalkit.spark
+
+    t = data.binary(weights=weights)
+    w = None if weights is None else "w"
+    df = frame(spark, t, partitions)
+    got = evalkit.spark.full(df, weight=w, bootstrap=0)
+    wv = None if w is None else t.column("w").to_numpy()
+    data.same_numbers(got, evalkit.full(t.column("label").to_numpy(), t.column("score").to_numpy(), weights=wv, bootstrap=0))
+    boot = evalkit.spark.full(df, weight=w, bootstrap=200, seed=7, depth=3)
+    assert boot.to_dict() == evalkit.State.from_arrow(t, weight=w).finish(bootstrap=200, seed=7).to_dict()
+
+
+def test_fractional_weights_multiclass_and_regression(spark, data):
+    import evalkit.spark
+
+    t = data.binary(weights="fractional")
+    got = evalkit.spark.full(frame(spark, t, 4), weight="w", bootstrap=0)
+    data.same_numbers(
+        got,
+        evalkit.full(t.column("label").to_numpy(), t.column("score").to_numpy(), weights=t.column("w").to_numpy(), bootstrap=0),
+    )
+    # Multiclass: an array column (Spark's ArrayType) and one column per class.
+    _, y, p = data.multiclass()
+    import pandas as pd
+
+    arrays = spark.createDataFrame(pd.DataFrame({"label": y, "score": list(p)})).repartition(5)
+    data.same_numbers(evalkit.spark.full(arrays, bootstrap=0), evalkit.full(y, p, bootstrap=0))
+    cols = spark.createDataFrame(pd.DataFrame({"label": y, **{f"p{c}": p[:, c] for c in range(p.shape[1])}})).repartition(3)
+    got = evalkit.spark.full(cols, score=[f"p{c}" for c in range(p.shape[1])], bootstrap=0)
+    data.same_numbers(got, evalkit.full(y, p, bootstrap=0))
+    t = data.regression()
+    data.same_numbers(
+        evalkit.spark.full(frame(spark, t, 6), bootstrap=0),
+        evalkit.full(t.column("label").to_numpy(), t.column("score").to_numpy(), bootstrap=0),
+    )
+
+
+def test_bad_partitions_raise_evalkits_own_errors(spark, data):
+    import evalkit.spark
+
+    t = data.binary(n=3000)
+    with pytest.raises(evalkit.ColumnError, match="column 'p' \\(score\\) is not there; it has: label, score"):
+        evalkit.spark.full(frame(spark, t, 2), score="p")
+    s = t.column("score").to_numpy().copy()
+    s[2500] = np.nan
+    with pytest.raises(evalkit.InputError, match="a Spark partition.*score"):
+        evalkit.spark.full(frame(spark, t.set_column(1, "score", pa.array(s)), 3), bootstrap=0)
+    with pytest.raises(evalkit.InputError, match="no rows"):
+        evalkit.spark.full(frame(spark, t, 2).limit(0), bootstrap=0)
+    with pytest.raises(evalkit.UsageError, match="bootstrap"):
+        evalkit.spark.full(frame(spark, data.regression(), 2))
+
+
+def test_workers_without_evalkit_get_a_clear_error(spark, data, monkeypatch):
+    import evalkit.spark
+
+    # Spark's workers run a Python without evalkit: the error says what to
+    # install or set, in one line.
+    real = evalkit.spark._reduce_partition
+
+    def missing(*args, **kwargs):
+        raise ModuleNotFoundError("No module named 'evalkit'")
+
+    monkeypatch.setattr(evalkit.spark, "_reduce_partition", missing)
+    try:
+        with pytest.raises(evalkit.UsageError, match="Spark's Python workers cannot import evalkit.*PYSPARK_PYTHON"):
+            evalkit.spark.full(frame(spark, data.binary(n=100), 1), bootstrap=0)
+    finally:
+        monkeypatch.setattr(evalkit.spark, "_reduce_partition", real)
+
+
+def test_a_killed_python_worker_is_retried_to_the_same_result(spark, data, tmp_path):
+    import evalkit.spark
+
+    t = data.binary(n=3000)
+    marker = str(tmp_path / "killed")
+
+    def kill_once(batches):
+        # The first partition to get here loses its Python worker (as to
+        # the OOM killer); Spark runs the task again (local[2,3]).
+        if not os.path.exists(marker):
+            open(marker, "w").close()
+            os._exit(1)
+        yield from batches
+
+    df = frame(spark, t, 4)
+    df = df.mapInArrow(kill_once, df.schema)
+    got = evalkit.spark.full(df, bootstrap=200, seed=1)
+    assert os.path.exists(marker)
+    assert got.to_dict() == evalkit.State.from_arrow(t).finish(bootstrap=200, seed=1).to_dict()
