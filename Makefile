@@ -21,7 +21,7 @@ OUT := demo-out
 # Said before a build that has not run yet (measured on 2 cores, see the README).
 COLD = the first build compiles polars, arrow and ort: about 21 minutes on 2 cores; seconds afterwards
 
-.PHONY: wheel wheel-test java python pytest test-frameworks demo test test-slow fmt lint features unit ort browser screenshot build install bench bench-peer bench-infer bench-multiclass bench-python bench-ranking bench-profile fixtures venv clean
+.PHONY: wheel wheel-test java python pytest test-frameworks demo test test-slow fmt lint features unit ort browser screenshot build install bench bench-peer bench-infer bench-multiclass bench-python bench-ranking bench-profile bench-engines fixtures venv clean
 
 demo: ort
 	@test -x $(BIN) || echo "building evalkit ($(COLD))"
@@ -215,6 +215,13 @@ bench-ranking: venv build
 
 bench-profile: venv build
 	$(PY) benches/peer_profile.py
+
+# evalkit.ray and evalkit.spark against Spark MLlib and scikit-learn on
+# Parquet shards (ROWS=..., SHARDS=...).
+bench-engines: venv $(VENV)/.py-test-installed java
+	VIRTUAL_ENV=$(abspath $(VENV)) PATH=$(abspath $(VENV))/bin:$$PATH \
+	  $(VENV)/bin/maturin develop --release -m python/Cargo.toml
+	$(PY) benches/peer_engines.py
 
 bench-multiclass: venv build
 	$(PY) benches/peer_multiclass.py

@@ -467,9 +467,12 @@ class Result:
     """A tier's result: ``result["roc_auc"].value``, ``.ci``, and
     ``to_dict()`` — the CLI's ``--json`` document."""
 
-    def __init__(self, doc: Dict[str, Any], inputs: Optional[tuple] = None):
+    def __init__(self, doc: Dict[str, Any], inputs: Optional[tuple] = None, state: Optional[bytes] = None):
         self._doc = doc
         self._inputs = inputs
+        # A result finished from a state (an engine's, full_from_state)
+        # keeps the state, so evalkit.report can draw it.
+        self._state = state
         self.metrics: Dict[str, Metric] = {k: _metric(v) for k, v in doc.get("metrics", {}).items()}
         self.delta: Dict[str, Metric] = {k: _metric(v) for k, v in doc.get("delta", {}).items()}
         self.baseline: Dict[str, Metric] = {k: _metric(v) for k, v in doc.get("baseline", {}).items()}
@@ -1196,7 +1199,7 @@ def full_from_state(
     from the state's histogram (binary, unweighted or whole-number weights;
     elsewhere pass ``bootstrap=0``)."""
     doc = _evalkit.full_state(bytes(state), bootstrap, ci, method, resample, seed, threshold, str(thresholds))
-    return Result(json.loads(doc))
+    return Result(json.loads(doc), state=bytes(state))
 
 
 class State:
@@ -1425,6 +1428,16 @@ def _report_item(
     )
 
 
+def _state_of(item: Any) -> Optional[bytes]:
+    """The state bytes a report entry stands for: a :class:`State`, or a
+    result finished from one (and holding no rows); else ``None``."""
+    if isinstance(item, State):
+        return item.to_bytes()
+    if isinstance(item, Result) and item._inputs is None and item._state is not None:
+        return item._state
+    return None
+
+
 def report(
     results_or_paths: Sequence[Any],
     path: Union[str, os.PathLike],
@@ -1455,7 +1468,10 @@ def report(
     """Writes the HTML report (one self-contained page) for candidates given
     as prediction files, frames (``label=``/``score=``/``weight=`` name
     their columns) or results of :func:`full`; returns the report's model
-    as a dict. The options are ``evalkit report``'s: the interval
+    as a dict. States (:class:`State`, or results of ``evalkit.ray.full``,
+    ``evalkit.spark.full`` and :func:`full_from_state`) are drawn from the
+    state, as ``evalkit report x.evstate`` (no baseline, ids, slices or
+    clusters: those need rows). The options are ``evalkit report``'s: the interval
     (``bootstrap``, ``ci``, ``method``, ``resample``, ``seed``), the
     threshold and sweep, ``id`` (match the baseline's rows by this column),
     ``slice`` (column names, as :func:`full`'s; a result carries the columns
@@ -1470,6 +1486,20 @@ def report(
         ]
     if len(names) != len(items):
         raise UsageError(f"names gives {len(names)} names for {len(items)} candidates")
+    states = [_state_of(i) for i in items]
+    if any(st is not None for st in states):
+        if not all(st is not None for st in states):
+            raise UsageError("a report draws either states (State, or results of an engine or full_from_state) or rows, not both")
+        for what, given in (("baseline=", baseline), ("id=", id), ("slice=", slice), ("cluster=", cluster)):
+            if given is not None:
+                raise UsageError(f"{what} needs the rows of prediction files; a state carries none")
+        if isinstance(operating_points, str):
+            operating_points = [operating_points]
+        doc = _evalkit.report_states(
+            list(zip(names, states)), os.fspath(path), bootstrap, ci, method, resample, seed, threshold,
+            str(thresholds), title, list(operating_points), certified, cost, max_fpr, [float(x) for x in tpr_at_fpr],
+        )
+        return ReportModel(json.loads(doc), os.fspath(path))
     slices = _slice_names(slice, "report's slice= names columns (a result keeps the arrays given to its full(slice=...))")
     keys = ([id] if id else []) + [c for c in dict.fromkeys(c for sl in slices for c in sl) if c != id]
     entries = [_report_item(n, i, label, score, weight, keys, cluster) for n, i in zip(names, items)]

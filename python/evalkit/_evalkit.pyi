@@ -108,6 +108,23 @@ def report(
     max_fpr: Optional[float] = None,
     tpr_at_fpr: List[float] = ...,
 ) -> str: ...
+def report_states(
+    candidates: Sequence[Tuple[str, bytes]],
+    path: str,
+    bootstrap: int = 1000,
+    ci: float = 0.95,
+    method: str = "percentile",
+    resample: str = "poisson",
+    seed: int = 0,
+    threshold: float = 0.5,
+    thresholds: str = "1000",
+    title: Optional[str] = None,
+    operating_points: List[str] = ...,
+    certified: bool = True,
+    cost: Optional[str] = None,
+    max_fpr: Optional[float] = None,
+    tpr_at_fpr: List[float] = ...,
+) -> str: ...
 def _scores_address(y_true: Any, y_score: Any) -> int: ...
 def state(
     y_true: Any,

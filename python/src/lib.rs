@@ -1129,6 +1129,110 @@ fn read_predictions<'py>(
     Ok(d)
 }
 
+/// Writes the HTML report for candidates given as states: `(name, bytes)`
+/// each, as `evalkit report a.evstate b.evstate` draws them (no baseline,
+/// ids, slices or clusters: they need rows). Returns the report's model as
+/// JSON.
+#[pyfunction]
+#[pyo3(signature = (candidates, path, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds="1000", title=None, operating_points=Vec::new(), certified=true, cost=None, max_fpr=None, tpr_at_fpr=Vec::new()))]
+#[allow(clippy::too_many_arguments)]
+fn report_states(
+    py: Python<'_>,
+    candidates: Vec<(String, Bound<'_, PyBytes>)>,
+    path: std::path::PathBuf,
+    bootstrap: usize,
+    ci: f64,
+    method: &str,
+    resample: &str,
+    seed: u64,
+    threshold: f64,
+    thresholds: &str,
+    title: Option<String>,
+    operating_points: Vec<String>,
+    certified: bool,
+    cost: Option<String>,
+    max_fpr: Option<f64>,
+    tpr_at_fpr: Vec<f64>,
+) -> PyResult<String> {
+    let names: Vec<String> = candidates.iter().map(|(n, _)| n.clone()).collect();
+    let bytes: Vec<Vec<u8>> = candidates
+        .iter()
+        .map(|(_, b)| b.as_bytes().to_vec())
+        .collect();
+    let options = evalkit::report::ReportOptions {
+        full: full_options(threshold, thresholds, bootstrap, ci, method, resample, seed)?,
+        names: names.clone(),
+        title,
+        ..decision_options(operating_points, certified, cost, max_fpr, tpr_at_fpr)?
+    };
+    let doc = compute(py, || {
+        evalkit::full::check_options(&options.full)?;
+        options.low_fpr.check()?;
+        let mut states = Vec::new();
+        for (name, b) in names.iter().zip(&bytes) {
+            let mut file = read_state(name, b)?;
+            file.header.path = std::path::PathBuf::from(name);
+            check_decisions(&options, &file.header)?;
+            states.push(file);
+        }
+        let r = evalkit::report::build_from_states(&states, &options, &|_, _| {})?;
+        evalkit::report::write(&path, &evalkit::report::html::render(&r))?;
+        serde_json::to_value(&r).map_err(|e| evalkit::Error::Usage(e.to_string()))
+    })?;
+    json(&doc)
+}
+
+/// A report's operating points, costs and low-FPR statistics from the
+/// Python keywords (the rest of the options at their defaults).
+fn decision_options(
+    operating_points: Vec<String>,
+    certified: bool,
+    cost: Option<String>,
+    max_fpr: Option<f64>,
+    tpr_at_fpr: Vec<f64>,
+) -> PyResult<evalkit::report::ReportOptions> {
+    Ok(evalkit::report::ReportOptions {
+        operating_points: operating_points
+            .iter()
+            .map(|s| s.parse::<evalkit::operating::Spec>())
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(UsageError::new_err)?,
+        certified,
+        cost: cost
+            .map(|c| c.parse::<evalkit::costs::Costs>())
+            .transpose()
+            .map_err(UsageError::new_err)?,
+        low_fpr: evalkit::partial::LowFpr {
+            max_fpr,
+            tpr_at_fpr,
+        },
+        ..evalkit::report::ReportOptions::default()
+    })
+}
+
+/// The checks `evalkit report` makes of a candidate's operating points,
+/// costs and low-FPR statistics against its task.
+fn check_decisions(
+    options: &evalkit::report::ReportOptions,
+    h: &evalkit::data::Header,
+) -> evalkit::Result<()> {
+    evalkit::operating::check_task(&options.operating_points, h)?;
+    let binary = h.task == evalkit::data::Task::Binary;
+    if !binary && (!options.low_fpr.is_empty() || options.cost.is_some()) {
+        return Err(evalkit::Error::Usage(format!(
+            "{}= reads a binary classifier, but {} is a {} task",
+            if options.cost.is_some() {
+                "cost"
+            } else {
+                "max_fpr/tpr_at_fpr"
+            },
+            h.path.display(),
+            h.task
+        )));
+    }
+    Ok(())
+}
+
 /// Writes the HTML report for candidates given as files or arrays. Each
 /// candidate (and the baseline) is `(name, model, task, score_kind)` with
 /// `model` as [`model_side`] takes it; the options are the CLI's `report`
@@ -1186,11 +1290,6 @@ fn report(
         with_clusters(py, p, (!g.is_none()).then_some(g))?;
     }
     let base = baseline.as_ref().map(load).transpose()?;
-    let specs = operating_points
-        .iter()
-        .map(|s| s.parse::<evalkit::operating::Spec>())
-        .collect::<Result<Vec<_>, String>>()
-        .map_err(UsageError::new_err)?;
     let options = evalkit::report::ReportOptions {
         full: full_options(threshold, thresholds, bootstrap, ci, method, resample, seed)?,
         names,
@@ -1198,36 +1297,13 @@ fn report(
         id,
         slices,
         min_slice,
-        operating_points: specs,
-        certified,
-        cost: cost
-            .map(|c| c.parse::<evalkit::costs::Costs>())
-            .transpose()
-            .map_err(UsageError::new_err)?,
-        low_fpr: evalkit::partial::LowFpr {
-            max_fpr,
-            tpr_at_fpr,
-        },
+        ..decision_options(operating_points, certified, cost, max_fpr, tpr_at_fpr)?
     };
     let doc = compute(py, || {
         evalkit::full::check_options(&options.full)?;
         options.low_fpr.check()?;
         for p in &preds {
-            let h = p.header();
-            evalkit::operating::check_task(&options.operating_points, &h)?;
-            let binary = h.task == evalkit::data::Task::Binary;
-            if !binary && (!options.low_fpr.is_empty() || options.cost.is_some()) {
-                return Err(evalkit::Error::Usage(format!(
-                    "{}= reads a binary classifier, but {} is a {} task",
-                    if options.cost.is_some() {
-                        "cost"
-                    } else {
-                        "max_fpr/tpr_at_fpr"
-                    },
-                    h.path.display(),
-                    h.task
-                )));
-            }
+            check_decisions(&options, &p.header())?;
             check_slicings(p, &options.slices)?;
         }
         let mut r =
@@ -1287,6 +1363,7 @@ fn _evalkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(main, m)?)?;
     m.add_function(wrap_pyfunction!(read_predictions, m)?)?;
     m.add_function(wrap_pyfunction!(report, m)?)?;
+    m.add_function(wrap_pyfunction!(report_states, m)?)?;
     m.add_function(wrap_pyfunction!(state, m)?)?;
     m.add_function(wrap_pyfunction!(merge_states, m)?)?;
     m.add_function(wrap_pyfunction!(full_state, m)?)?;

@@ -2,8 +2,12 @@
 tables of every task, and the check that two results hold the same
 numbers."""
 
+import os
+
 import numpy as np
 import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _pa():
@@ -56,3 +60,11 @@ def data():
     """The :class:`Data` generators (pyarrow is needed)."""
     pytest.importorskip("pyarrow")
     return Data
+
+
+@pytest.fixture(scope="session")
+def evalkit_cli():
+    """The `evalkit` binary answers are checked against (`make test`
+    builds it): EVALKIT_BIN, else the debug build in the target folder."""
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+    return os.environ.get("EVALKIT_BIN") or os.path.join(target, "debug", "evalkit")

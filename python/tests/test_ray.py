@@ -152,6 +152,35 @@ def test_state_api_and_batches_without_an_engine(data):
         evalkit.State.merge_all([evalkit.State.from_arrow(m), evalkit.State.from_arrow(t)])
 
 
+def test_reports_from_states_and_engine_results(ray, data, tmp_path, evalkit_cli):
+    import json
+    import subprocess
+
+    import evalkit.ray
+
+    t = data.binary(n=4000)
+    st = evalkit.State.from_arrow(t)
+    (tmp_path / "m.evstate").write_bytes(st.to_bytes())
+    out = subprocess.run(
+        [evalkit_cli, "report", str(tmp_path / "m.evstate"), "--bootstrap", "200", "--operating-point",
+         "precision>=0.6", "-o", str(tmp_path / "cli.html"), "--json"],
+        capture_output=True,
+    )
+    assert out.returncode == 0, out.stderr.decode()
+    want = json.loads(out.stdout)["candidates"][0]
+    for item in (st, evalkit.ray.full(ray.data.from_arrow(t).repartition(3), bootstrap=200)):
+        got = evalkit.report([item], tmp_path / "py.html", names=["m"], bootstrap=200, operating_points=["precision>=0.6"])
+        c = got["candidates"][0]
+        # The same page model, but for where the state came from.
+        skip = ("file", "name", "provenance")
+        assert {k: v for k, v in c.items() if k not in skip} == {k: v for k, v in want.items() if k not in skip}
+    assert (tmp_path / "py.html").read_text().startswith("<!DOCTYPE html>")
+    with pytest.raises(evalkit.UsageError, match="either states .* or rows"):
+        evalkit.report([st, evalkit.full(t.column("label").to_numpy(), t.column("score").to_numpy(), bootstrap=0)], tmp_path / "x.html")
+    with pytest.raises(evalkit.UsageError, match="baseline= needs the rows"):
+        evalkit.report([st], tmp_path / "x.html", baseline=st)
+
+
 def test_dask_partitions_in_a_few_lines(data):
     dd = pytest.importorskip("dask.dataframe")
     import dask

@@ -1,0 +1,150 @@
+"""Exact metrics on engines: evalkit.ray and evalkit.spark against Spark
+MLlib's BinaryClassificationEvaluator and scikit-learn on the collected
+arrays (issue 12's measurements).
+
+    make bench-engines             # ROWS=10000000 SHARDS=20 by default
+    ROWS=100000000 make bench-engines
+
+Writes binary prediction shards (Parquet, float32 scores; once rounded to
+1e-6, once unrounded: about one distinct score per row) into a temporary
+folder, then, in this order, each from the Parquet shards:
+
+- evalkit.ray.full on a local Ray cluster (all cores), bootstrap 0;
+- evalkit.spark.full on Spark local[*], bootstrap 0;
+- Spark MLlib's BinaryClassificationEvaluator, areaUnderROC and areaUnderPR
+  (two jobs), with numBins=1000 (its default: scores binned) and numBins=0
+  (every distinct score);
+- scikit-learn's roc_auc_score and average_precision_score on the arrays
+  pyarrow collects (the read timed apart).
+
+Times are wall clock, whole call (the read of the shards included); peak
+memory is the largest summed RSS of this process and every process under
+it (Ray's raylet and workers, Spark's JVM and Python workers), sampled
+every 50 ms. Differences are against evalkit's values (which equal
+scikit-learn's to the last digit or two).
+
+Needs the Python package built (`make python`, or the wheel), ray[data],
+pyspark with a Java runtime, scikit-learn and psutil.
+"""
+
+import os
+import sys
+import tempfile
+import threading
+import time
+
+import numpy as np
+import psutil
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+ROWS = int(os.environ.get("ROWS", "10000000"))
+SHARDS = int(os.environ.get("SHARDS", "20"))
+
+
+class Peak:
+    """The peak summed RSS of this process tree while the block runs."""
+
+    def __enter__(self):
+        self.peak = 0
+        self.stop = False
+        self.thread = threading.Thread(target=self.sample, daemon=True)
+        self.thread.start()
+        self.t0 = time.perf_counter()
+        return self
+
+    def sample(self):
+        me = psutil.Process()
+        while not self.stop:
+            total = 0
+            for p in [me, *me.children(recursive=True)]:
+                try:
+                    total += p.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total)
+            time.sleep(0.05)
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.t0
+        self.stop = True
+        self.thread.join()
+
+
+def write_shards(folder, rounded):
+    rng = np.random.default_rng(0)
+    per = ROWS // SHARDS
+    for i in range(SHARDS):
+        n = per if i < SHARDS - 1 else ROWS - per * (SHARDS - 1)
+        y = (rng.random(n) < 0.3).astype(np.int64)
+        s = np.clip(0.25 * y + 0.75 * rng.random(n), 0, 1)
+        s = np.round(s, 6) if rounded else s
+        pq.write_table(pa.table({"label": y, "score": s.astype(np.float32)}), os.path.join(folder, f"part-{i:03d}.parquet"))
+
+
+def row(name, peak, auc, ap, ref):
+    d_auc = "—" if ref is None else f"{abs(auc - ref[0]):.1e}"
+    d_ap = "—" if ref is None else f"{abs(ap - ref[1]):.1e}"
+    return f"| {name} | {peak.seconds:.2f} s | {peak.peak / 2**20:,.0f} MB | {auc:.12f} | {ap:.12f} | {d_auc} | {d_ap} |"
+
+
+def main():
+    import ray
+    from pyspark.ml.evaluation import BinaryClassificationEvaluator
+    from pyspark.sql import SparkSession
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    import evalkit
+    import evalkit.ray
+    import evalkit.spark
+
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    cores = os.cpu_count()
+    print(f"{ROWS:,} rows in {SHARDS} Parquet shards; {cores} cores; evalkit {evalkit.__version__}, "
+          f"Ray {ray.__version__}, Spark (pyspark) ", end="")
+    spark = (
+        SparkSession.builder.master("local[*]")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.memory", os.environ.get("SPARK_DRIVER_MEMORY", "8g"))
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    print(spark.version)
+    ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    with tempfile.TemporaryDirectory() as tmp:
+        for rounded in (True, False):
+            folder = os.path.join(tmp, "rounded" if rounded else "unrounded")
+            os.makedirs(folder)
+            write_shards(folder, rounded)
+            print(f"\n### scores {'rounded to 1e-6' if rounded else 'unrounded (float32)'}\n")
+            print("| run | time | peak RSS | ROC-AUC | AP (PR-AUC) | ROC-AUC diff | PR diff |")
+            print("|---|---|---|---|---|---|---|")
+            with Peak() as p:
+                r = evalkit.ray.full(ray.data.read_parquet(folder), bootstrap=0)
+            ref = (r["roc_auc"].value, r["average_precision"].value)
+            print(row("evalkit.ray.full", p, *ref, None), flush=True)
+            with Peak() as p:
+                r = evalkit.spark.full(spark.read.parquet(folder), bootstrap=0)
+            print(row("evalkit.spark.full", p, r["roc_auc"].value, r["average_precision"].value, ref), flush=True)
+            df = spark.read.parquet(folder).selectExpr("cast(label as double) label", "cast(score as double) score")
+            for bins in (1000, 0):
+                ev = BinaryClassificationEvaluator(rawPredictionCol="score", labelCol="label", numBins=bins)
+                with Peak() as p:
+                    auc = ev.setMetricName("areaUnderROC").evaluate(df)
+                    ap = ev.setMetricName("areaUnderPR").evaluate(df)
+                print(row(f"MLlib BinaryClassificationEvaluator, numBins={bins}", p, auc, ap, ref), flush=True)
+            with Peak() as p:
+                t = pq.read_table(folder)
+                y, s = t.column("label").to_numpy(), t.column("score").to_numpy()
+                read = time.perf_counter() - p.t0
+                auc, ap = roc_auc_score(y, s), average_precision_score(y, s)
+            print(row(f"scikit-learn on the collected arrays (read {read:.2f} s)", p, auc, ap, ref), flush=True)
+            del t, y, s
+    spark.stop()
+    ray.shutdown()
+
+
+if __name__ == "__main__":
+    main()
