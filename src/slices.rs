@@ -1064,7 +1064,7 @@ pub struct SliceState {
 
 /// Whether a slice column holds numbers (keys compare as numbers) rather
 /// than strings (keys compare as text), as [`groups`] orders them.
-fn numeric_column(preds: &Predictions, column: &str) -> bool {
+pub fn numeric_column(preds: &Predictions, column: &str) -> bool {
     preds
         .extra(column)
         .is_some_and(|a| a.data_type().is_numeric() || matches!(a.data_type(), DataType::Boolean))
@@ -1162,7 +1162,7 @@ pub fn sliced_states(
     let mut overall = overall.finish()?;
     // Chunks of one file are one source.
     overall.header.sources = paths.len() as u64;
-    let mut slices: Vec<(usize, SliceState)> = merged
+    let slices: Vec<(usize, SliceState)> = merged
         .into_iter()
         .map(|((si, key), state)| {
             (
@@ -1175,11 +1175,22 @@ pub fn sliced_states(
             )
         })
         .collect();
+    Ok((overall, order_states(&numeric, slices)))
+}
+
+/// Slice states (each with its slicing's index) in the order of a file's
+/// slices: by slicing, then by key as [`groups`] orders them (`numeric`:
+/// per slicing, whether each key column holds numbers, see
+/// [`numeric_column`]).
+pub fn order_states(
+    numeric: &[Vec<bool>],
+    mut slices: Vec<(usize, SliceState)>,
+) -> Vec<SliceState> {
     slices.sort_by(|(sa, a), (sb, b)| {
         sa.cmp(sb)
             .then_with(|| key_order(&numeric[*sa], &a.key, &b.key))
     });
-    Ok((overall, slices.into_iter().map(|(_, s)| s).collect()))
+    slices.into_iter().map(|(_, s)| s).collect()
 }
 
 /// The full tier of every slice state (see [`sliced_states`]), in

@@ -3,7 +3,8 @@
 arrays evalkit's states are built from. pyarrow is imported when a batch
 arrives, never by ``import evalkit``."""
 
-from typing import Any, List, Optional, Sequence, Tuple, Union
+import pickle
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from . import _evalkit
 
@@ -22,11 +23,14 @@ def column_names(schema: Any) -> List[str]:
     return list(getattr(schema, "names", None) or [f.name for f in schema])
 
 
-def check_columns(schema: Any, label: str, score: Scores, weight: Optional[str], where: str) -> None:
+def check_columns(
+    schema: Any, label: str, score: Scores, weight: Optional[str], where: str, slices: Sequence[str] = ()
+) -> None:
     """Every named column is in the schema, else a ``ColumnError`` naming it
     and listing the columns there are."""
     have = column_names(schema)
-    for role, name in [("label", label), *(("score", s) for s in _names(score)), ("weight", weight)]:
+    named = [("label", label), *(("score", s) for s in _names(score)), ("weight", weight), *(("slice", c) for c in slices)]
+    for role, name in named:
         if name is not None and name not in have:
             shown = ", ".join(have[:20]) + (", …" if len(have) > 20 else "")
             raise _evalkit.ColumnError(f"{where}: column '{name}' ({role}) is not there; it has: {shown}")
@@ -94,3 +98,142 @@ def raise_carried(error_class: str, message: str) -> None:
     if not (isinstance(cls, type) and issubclass(cls, _evalkit.EvalkitError)):
         cls = _evalkit.EvalkitError
     raise cls(message)
+
+
+def needed_columns(
+    schema: Any, label: str, score: Scores, weight: Optional[str], slicings: Sequence[Sequence[str]], where: str
+) -> List[str]:
+    """The columns an engine reads (label, scores, weight, slice keys),
+    each checked to be in the schema (see :func:`check_columns`)."""
+    keys = list(dict.fromkeys(c for by in slicings for c in by))
+    check_columns(schema, label, score, weight, where, keys)
+    return list(dict.fromkeys([label, *_names(score), *([weight] if weight else []), *keys]))
+
+
+def key_values(array: Any) -> Any:
+    """A key column of a batch (slice keys) for the Rust side: numbers
+    without nulls as numpy, anything else as a list (``None`` for a null)."""
+    import numpy as np
+    import pyarrow as pa
+
+    if hasattr(array, "combine_chunks"):
+        array = array.combine_chunks()
+    numeric = pa.types.is_integer(array.type) or pa.types.is_floating(array.type)
+    if numeric and array.null_count == 0:
+        return np.ascontiguousarray(array.to_numpy())
+    return array.to_pylist()
+
+
+SliceKey = Tuple[int, Tuple[str, ...]]
+
+
+class Reduction:
+    """What an engine's worker reduces its rows to, and what merges of
+    those give: the overall state's bytes, with ``slicings`` one state per
+    (slicing index, key) and whether each key column holds numbers (how
+    keys order), or the first evalkit error (class name, message) a worker
+    met — carried as data, since engines keep only the text of a worker's
+    exception. Pickled between workers and the driver."""
+
+    __slots__ = ("overall", "numeric", "slices", "error")
+
+    def __init__(
+        self,
+        overall: Optional[bytes] = None,
+        numeric: Optional[List[List[bool]]] = None,
+        slices: Optional[Dict[SliceKey, bytes]] = None,
+        error: Optional[Tuple[str, str]] = None,
+    ):
+        self.overall = overall
+        self.numeric = numeric
+        self.slices = slices or {}
+        self.error = error
+
+    @classmethod
+    def of(
+        cls,
+        batches: Iterable[Any],
+        label: str,
+        score: Scores,
+        weight: Optional[str],
+        task: Optional[str],
+        score_kind: Optional[str],
+        slicings: Sequence[Sequence[str]],
+        name: str,
+    ) -> "Reduction":
+        """The reduction of a worker's Arrow batches."""
+        parts = []
+        try:
+            for batch in batches:
+                if batch.num_rows == 0:
+                    continue
+                y, s, w = arrays(batch, label, score, weight, name)
+                if not slicings:
+                    parts.append(cls(_evalkit.state(y, s, w, task, score_kind, name)))
+                    continue
+                keys = list(dict.fromkeys(c for by in slicings for c in by))
+                columns = [(c, key_values(batch.column(c))) for c in keys]
+                overall, numeric, items = _evalkit.slice_states(
+                    y, s, w, task, score_kind, columns, [list(by) for by in slicings], name
+                )
+                parts.append(cls(overall, numeric, {(si, tuple(k)): b for si, k, b in items}))
+        except _evalkit.EvalkitError as e:
+            return cls(error=(type(e).__name__, str(e)))
+        return cls.merge_all(parts)
+
+    @classmethod
+    def merge_all(cls, parts: Iterable["Reduction"]) -> "Reduction":
+        """The merge of reductions (an error wins; empty ones drop out)."""
+        parts = [p for p in parts if p is not None]
+        for p in parts:
+            if p.error is not None:
+                return p
+        parts = [p for p in parts if p.overall is not None]
+        if len(parts) <= 1:
+            return parts[0] if parts else cls()
+        try:
+            overall = _evalkit.merge_states([p.overall for p in parts])
+            grouped: Dict[SliceKey, List[bytes]] = {}
+            for p in parts:
+                for k, b in p.slices.items():
+                    grouped.setdefault(k, []).append(b)
+            slices = {k: bs[0] if len(bs) == 1 else _evalkit.merge_states(bs) for k, bs in grouped.items()}
+        except _evalkit.EvalkitError as e:
+            return cls(error=(type(e).__name__, str(e)))
+        return cls(overall, next((p.numeric for p in parts if p.numeric is not None), None), slices)
+
+    def to_bytes(self) -> bytes:
+        return pickle.dumps((self.overall, self.numeric, self.slices, self.error))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "Reduction":
+        return cls(*pickle.loads(data))
+
+    def state(self, what: str) -> bytes:
+        """The overall state's bytes; raises the carried error, or an
+        ``InputError`` when no rows were seen (``what``: the input)."""
+        if self.error is not None:
+            raise_carried(*self.error)
+        if self.overall is None:
+            raise _evalkit.InputError(f"{what} has no rows: there is nothing to evaluate")
+        return self.overall
+
+    def finish(self, what: str, slicings: Sequence[Sequence[str]], min_slice: int, options: Dict[str, Any]) -> Any:
+        """The full tier of the merged state (an ``evalkit.Result``, keeping
+        the state for a report); with slicings also the slices, as
+        ``evalkit full SHARDS --slice`` gives them from states."""
+        import json
+
+        from . import Result, State
+
+        overall = self.state(what)
+        if not slicings:
+            return State(overall).finish(**options)
+        opts = dict(options)
+        if "thresholds" in opts:
+            opts["thresholds"] = str(opts["thresholds"])
+        items = [(si, list(k), b) for (si, k), b in self.slices.items()]
+        doc = _evalkit.full_slice_states(
+            overall, [list(by) for by in slicings], self.numeric or [], items, min_slice=min_slice, **opts
+        )
+        return Result(json.loads(doc), state=overall)

@@ -17,16 +17,16 @@ Importing ``evalkit`` never imports Ray; ``import evalkit.ray`` does (the
 """
 
 import functools
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Any, List, Optional, Sequence, Union
 
 import ray
 
-from . import EvalkitError, InputError, Result, State, _batches
+from . import InputError, Result, State, _batches, _slice_names
 
 Scores = Union[str, Sequence[str]]
 
 
-def _block_state(
+def _block(
     batch: Any,
     *,
     label: str,
@@ -34,51 +34,61 @@ def _block_state(
     weight: Optional[str],
     task: Optional[str],
     score_kind: Optional[str],
+    slicings: List[List[str]],
 ) -> Any:
-    """One block (a pyarrow Table) → a one-row table holding its state's
-    bytes (no row for an empty block). Bad rows do not raise here (Ray would
-    keep only the message's text): the row carries evalkit's error class
-    and message instead, and the driver raises that."""
+    """One block (a pyarrow Table) → a one-row table holding its pickled
+    reduction: its state (and slice states), or evalkit's error as data."""
     import pyarrow as pa
 
-    schema = pa.schema([("state", pa.binary()), ("error_class", pa.string()), ("error", pa.string())])
-    if batch.num_rows == 0:
-        return schema.empty_table()
-    try:
-        st = State.from_arrow(
-            batch, label=label, score=score, weight=weight, task=task, score_kind=score_kind, name="a Ray block"
-        )
-    except EvalkitError as e:
-        return pa.table([[None], [type(e).__name__], [str(e)]], schema=schema)
-    return pa.table([[st.to_bytes()], [None], [None]], schema=schema)
+    red = _batches.Reduction.of([batch], label, score, weight, task, score_kind, slicings, "a Ray block")
+    return pa.table({"reduction": pa.array([red.to_bytes()], pa.binary())})
 
 
-# A merge's result: the merged state's bytes, an error (class name,
-# message) from a block, or None when every block was empty.
-Merged = Union[bytes, Tuple[str, str], None]
-
-
-def _merge(*parts: Any) -> Merged:
-    """Merges states given as merge results or as tables of block states;
-    the first error found wins (and no state is merged)."""
-    import evalkit
-
-    states: List[bytes] = []
+def _merge(*parts: Any) -> _batches.Reduction:
+    """Merges reductions given as merge results or as blocks of the
+    reductions dataset."""
+    reds = []
     for p in parts:
-        if p is None:
-            continue
-        if isinstance(p, tuple):
-            return p
-        if isinstance(p, (bytes, bytearray)):
-            states.append(bytes(p))
-            continue
-        if p.num_rows == 0:
-            continue  # an empty block (Ray may pass it on without its columns)
-        for st, cls, msg in zip(*(p.column(c).to_pylist() for c in ("state", "error_class", "error"))):
-            if cls is not None:
-                return (cls, msg)
-            states.append(st)
-    return evalkit.merge_states(states) if states else None
+        if isinstance(p, _batches.Reduction):
+            reds.append(p)
+        elif p is not None and p.num_rows:
+            reds.extend(_batches.Reduction.from_bytes(b) for b in p.column("reduction").to_pylist())
+    return _batches.Reduction.merge_all(reds)
+
+
+def _reduce(
+    ds: Any,
+    label: str,
+    score: Scores,
+    weight: Optional[str],
+    task: Optional[str],
+    score_kind: Optional[str],
+    slicings: List[List[str]],
+    fan_in: int,
+) -> _batches.Reduction:
+    """Every block's reduction, merged in a tree of Ray tasks."""
+    if fan_in < 2:
+        raise InputError(f"fan_in={fan_in}: a merge task takes 2 or more states")
+    schema = ds.schema()
+    if schema is None:
+        raise InputError("the dataset has no schema (no blocks): there are no rows to evaluate")
+    schema = getattr(schema, "base_schema", schema)
+    needed = _batches.needed_columns(schema, label, score, weight, slicings, "the dataset")
+    # Each block infers the task by the file rule from its column types
+    # (the result says "inferred", as evalkit.full's does); blocks whose
+    # types disagree give states that refuse to merge, with an error.
+    reduce = functools.partial(
+        _block, label=label, score=score, weight=weight, task=task, score_kind=score_kind, slicings=slicings
+    )
+    merge = ray.remote(_merge)
+    reductions = ds.select_columns(needed).map_batches(
+        reduce, batch_format="pyarrow", batch_size=None, zero_copy_batch=True
+    )
+    refs = list(reductions.to_arrow_refs())
+    # A tree of merge tasks: each level merges fan_in reductions.
+    while len(refs) > 1:
+        refs = [merge.remote(*refs[i : i + fan_in]) for i in range(0, len(refs), fan_in)]
+    return ray.get(merge.remote(*refs)) if refs else _batches.Reduction()
 
 
 def state(
@@ -95,31 +105,8 @@ def state(
     ``task`` defaults to what the column types say (as for a file).
     A block with bad rows fails the whole call with evalkit's error, of its
     own class (the row is counted within its block)."""
-    if fan_in < 2:
-        raise InputError(f"fan_in={fan_in}: a merge task takes 2 or more states")
-    schema = ds.schema()
-    if schema is None:
-        raise InputError("the dataset has no schema (no blocks): there are no rows to evaluate")
-    schema = getattr(schema, "base_schema", schema)
-    _batches.check_columns(schema, label, score, weight, "the dataset")
-    # Each block infers the task by the file rule from its column types
-    # (the result says "inferred", as evalkit.full's does); blocks whose
-    # types disagree give states that refuse to merge, with an error.
-    reduce = functools.partial(
-        _block_state, label=label, score=score, weight=weight, task=task, score_kind=score_kind
-    )
-    merge = ray.remote(_merge)
-    states = ds.map_batches(reduce, batch_format="pyarrow", batch_size=None, zero_copy_batch=True)
-    refs = list(states.to_arrow_refs())
-    # A tree of merge tasks: each level merges fan_in states.
-    while len(refs) > 1:
-        refs = [merge.remote(*refs[i : i + fan_in]) for i in range(0, len(refs), fan_in)]
-    root = ray.get(merge.remote(*refs)) if refs else None
-    if isinstance(root, tuple):
-        _batches.raise_carried(*root)
-    if root is None:
-        raise InputError("the dataset has no rows: there is nothing to evaluate")
-    return State(root)
+    red = _reduce(ds, label, score, weight, task, score_kind, [], fan_in)
+    return State(red.state("the dataset"))
 
 
 def full(
@@ -130,6 +117,8 @@ def full(
     weight: Optional[str] = None,
     task: Optional[str] = None,
     score_kind: Optional[str] = None,
+    slices: Union[str, Sequence[Union[str, Sequence[str]]], None] = None,
+    min_slice: int = 30,
     fan_in: int = 16,
     **options: Any,
 ) -> Result:
@@ -139,7 +128,14 @@ def full(
     Point metrics equal :func:`evalkit.full` on the collected rows bit for
     bit; bootstrap intervals are drawn from the merged state (binary,
     unweighted or whole-number weights; elsewhere pass ``bootstrap=0``) and
-    equal those of the same state built on one machine with the same seed."""
-    return state(
-        ds, label=label, score=score, weight=weight, task=task, score_kind=score_kind, fan_in=fan_in
-    ).finish(**options)
+    equal those of the same state built on one machine with the same seed.
+
+    ``slices``: column names as ``evalkit full --slice`` takes them
+    (``"region"``, ``"region,device"`` crossed, or a list): each block
+    also reduces each slice's rows to a state, merged per slice; the result
+    holds ``slices`` as ``evalkit full SHARDS --slice`` gives them (each
+    slice from its state; no test against the rest, which needs rows)."""
+    slicings = _slice_names(slices, "slices= names columns of the dataset")
+    return _reduce(ds, label, score, weight, task, score_kind, slicings, fan_in).finish(
+        "the dataset", slicings, min_slice, options
+    )

@@ -17,17 +17,11 @@ Importing ``evalkit`` never imports PySpark; ``import evalkit.spark`` does
 Executors need only the evalkit wheel.
 """
 
-from typing import Any, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Iterator, List, Optional, Sequence, Union
 
-from . import EvalkitError, InputError, Result, State, UsageError, _batches
+from . import InputError, Result, State, UsageError, _batches, _slice_names
 
 Scores = Union[str, Sequence[str]]
-
-# A partition's reduction, and a merge's: (state bytes or None when empty,
-# evalkit error class or None, message or None).
-Part = Tuple[Optional[bytes], Optional[str], Optional[str]]
-
-_SCHEMA = "state binary, error_class string, error string"
 
 
 def _reduce_partition(
@@ -37,46 +31,71 @@ def _reduce_partition(
     weight: Optional[str],
     task: Optional[str],
     score_kind: Optional[str],
+    slicings: List[List[str]],
 ) -> Iterator[Any]:
-    """One partition's Arrow batches → one batch of one row: its merged
-    state (no row for an empty partition), or evalkit's error as data
-    (Spark would keep only the message's text of an exception)."""
+    """One partition's Arrow batches → one batch of one row: its pickled
+    reduction (state and slice states, or evalkit's error as data)."""
     import pyarrow as pa
 
-    schema = pa.schema([("state", pa.binary()), ("error_class", pa.string()), ("error", pa.string())])
-    states: List[State] = []
+    red = _batches.Reduction.of(batches, label, score, weight, task, score_kind, slicings, "a Spark partition")
+    yield pa.RecordBatch.from_arrays([pa.array([red.to_bytes()], pa.binary())], names=["reduction"])
+
+
+def _merge_two(a: _batches.Reduction, b: _batches.Reduction) -> _batches.Reduction:
+    return _batches.Reduction.merge_all([a, b])
+
+
+def _partial_reduce(
+    label: str,
+    score: Scores,
+    weight: Optional[str],
+    task: Optional[str],
+    score_kind: Optional[str],
+    slicings: List[List[str]],
+) -> Any:
+    """The partition function ``mapInArrow`` calls (a closure over the
+    column names, pickled to the executors)."""
+
+    def reduce(batches: Iterator[Any]) -> Iterator[Any]:
+        return _reduce_partition(batches, label, score, weight, task, score_kind, slicings)
+
+    return reduce
+
+
+def _reduce(
+    df: Any,
+    label: str,
+    score: Scores,
+    weight: Optional[str],
+    task: Optional[str],
+    score_kind: Optional[str],
+    slicings: List[List[str]],
+    depth: int,
+) -> _batches.Reduction:
+    """Every partition's reduction, merged by ``RDD.treeReduce``."""
+    if depth < 1:
+        raise InputError(f"depth={depth}: the merge tree needs a depth of 1 or more")
+    needed = _batches.needed_columns(df.schema.fieldNames(), label, score, weight, slicings, "the DataFrame")
+    reduce = _partial_reduce(label, score, weight, task, score_kind, slicings)
+    parts = (
+        df.select(*needed)
+        .mapInArrow(reduce, "reduction binary")
+        .rdd.map(lambda r: _batches.Reduction.from_bytes(r[0]))
+    )
     try:
-        for batch in batches:
-            if batch.num_rows:
-                states.append(
-                    State.from_arrow(
-                        batch,
-                        label=label,
-                        score=score,
-                        weight=weight,
-                        task=task,
-                        score_kind=score_kind,
-                        name="a Spark partition",
-                    )
-                )
-        if not states:
-            return
-        row: Part = (State.merge_all(states).to_bytes(), None, None)
-    except EvalkitError as e:
-        row = (None, type(e).__name__, str(e))
-    yield pa.RecordBatch.from_arrays([pa.array([v], t.type) for v, t in zip(row, schema)], schema=schema)
-
-
-def _merge_two(a: Part, b: Part) -> Part:
-    """Merges two partitions' reductions; an error wins."""
-    for p in (a, b):
-        if p[1] is not None:
-            return p
-    if a[0] is None:
-        return b
-    if b[0] is None:
-        return a
-    return (State.merge_all([State(a[0]), State(b[0])]).to_bytes(), None, None)
+        return parts.treeReduce(_merge_two, depth=depth)
+    except ValueError as e:
+        if "empty" in str(e).lower():  # no partitions at all
+            return _batches.Reduction()
+        raise
+    except Exception as e:
+        if "No module named 'evalkit'" in str(e):
+            raise UsageError(
+                "Spark's Python workers cannot import evalkit: install the evalkit wheel where the "
+                "executors' Python runs, or point PYSPARK_PYTHON at a Python that has it (locally: "
+                "os.environ['PYSPARK_PYTHON'] = sys.executable before the session starts)"
+            ) from None
+        raise
 
 
 def state(
@@ -94,42 +113,8 @@ def state(
     defaults to what the column types say (as for a file). A partition with
     bad rows fails the whole call with evalkit's error, of its own class
     (the row is counted within its Arrow batch)."""
-    if depth < 1:
-        raise InputError(f"depth={depth}: the merge tree needs a depth of 1 or more")
-    names = [score] if isinstance(score, str) else list(score)
-    columns = [label, *names, *([weight] if weight else [])]
-    _batches.check_columns(df.schema.fieldNames(), label, score, weight, "the DataFrame")
-    reduce = _partial_reduce(label, score, weight, task, score_kind)
-    parts = df.select(*columns).mapInArrow(reduce, _SCHEMA).rdd.map(lambda r: (r[0], r[1], r[2]))
-    try:
-        if parts.isEmpty():
-            raise InputError("the DataFrame has no rows: there is nothing to evaluate")
-        merged = parts.treeReduce(_merge_two, depth=depth)
-    except Exception as e:
-        if "No module named 'evalkit'" in str(e):
-            raise UsageError(
-                "Spark's Python workers cannot import evalkit: install the evalkit wheel where the "
-                "executors' Python runs, or point PYSPARK_PYTHON at a Python that has it (locally: "
-                "os.environ['PYSPARK_PYTHON'] = sys.executable before the session starts)"
-            ) from None
-        raise
-    if merged[1] is not None:
-        _batches.raise_carried(merged[1], merged[2])
-    if merged[0] is None:
-        raise InputError("the DataFrame has no rows: there is nothing to evaluate")
-    return State(merged[0])
-
-
-def _partial_reduce(
-    label: str, score: Scores, weight: Optional[str], task: Optional[str], score_kind: Optional[str]
-) -> Any:
-    """The partition function ``mapInArrow`` calls (a closure over the
-    column names, pickled to the executors)."""
-
-    def reduce(batches: Iterator[Any]) -> Iterator[Any]:
-        return _reduce_partition(batches, label, score, weight, task, score_kind)
-
-    return reduce
+    red = _reduce(df, label, score, weight, task, score_kind, [], depth)
+    return State(red.state("the DataFrame"))
 
 
 def full(
@@ -140,6 +125,8 @@ def full(
     weight: Optional[str] = None,
     task: Optional[str] = None,
     score_kind: Optional[str] = None,
+    slices: Union[str, Sequence[Union[str, Sequence[str]]], None] = None,
+    min_slice: int = 30,
     depth: int = 2,
     **options: Any,
 ) -> Result:
@@ -149,7 +136,9 @@ def full(
     Point metrics equal :func:`evalkit.full` on the collected rows bit for
     bit; bootstrap intervals are drawn from the merged state (binary,
     unweighted or whole-number weights; elsewhere pass ``bootstrap=0``) and
-    equal those of the same state built on one machine with the same seed."""
-    return state(
-        df, label=label, score=score, weight=weight, task=task, score_kind=score_kind, depth=depth
-    ).finish(**options)
+    equal those of the same state built on one machine with the same seed.
+    ``slices`` as :func:`evalkit.ray.full`'s."""
+    slicings = _slice_names(slices, "slices= names columns of the DataFrame")
+    return _reduce(df, label, score, weight, task, score_kind, slicings, depth).finish(
+        "the DataFrame", slicings, min_slice, options
+    )

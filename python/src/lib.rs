@@ -670,6 +670,132 @@ fn state<'py>(
     Ok(PyBytes::new(py, &bytes))
 }
 
+/// The states of a batch's rows for slicing (`evalkit full --slice` over
+/// shards, one batch of it): the overall state, whether each key column of
+/// each slicing holds numbers (how keys order), and one state per slice
+/// key of each slicing as `(slicing index, key, bytes)`. Merging every
+/// batch's states per (slicing, key) and finishing with
+/// [`full_slice_states`] gives the CLI's sliced JSON over shards.
+#[pyfunction]
+#[pyo3(signature = (y_true, y_score, weights, task, score_kind, columns, slicings, name="arrays"))]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn slice_states<'py>(
+    py: Python<'py>,
+    y_true: &Bound<'py, PyAny>,
+    y_score: &Bound<'py, PyAny>,
+    weights: Option<&Bound<'py, PyAny>>,
+    task: Option<&str>,
+    score_kind: Option<&str>,
+    columns: Vec<(String, Bound<'py, PyAny>)>,
+    slicings: Vec<Vec<String>>,
+    name: &str,
+) -> PyResult<(
+    Bound<'py, PyBytes>,
+    Vec<Vec<bool>>,
+    Vec<(usize, Vec<String>, Bound<'py, PyBytes>)>,
+)> {
+    let mut preds = predictions(py, name, y_true, y_score, weights, task, score_kind)?;
+    with_columns(py, &mut preds, &columns)?;
+    let (overall, numeric, items) = compute(py, || {
+        use evalkit::state::inputs::from_predictions;
+        check_slicings(&preds, &slicings)?;
+        let overall = from_predictions(&preds)?.to_bytes()?;
+        let numeric: Vec<Vec<bool>> = slicings
+            .iter()
+            .map(|by| {
+                by.iter()
+                    .map(|c| evalkit::slices::numeric_column(&preds, c))
+                    .collect()
+            })
+            .collect();
+        let mut items = Vec::new();
+        for (si, by) in slicings.iter().enumerate() {
+            for (key, rows) in evalkit::slices::groups(&preds, by)? {
+                items.push((si, key, from_predictions(&preds.gather(&rows))?.to_bytes()?));
+            }
+        }
+        Ok((overall, numeric, items))
+    })?;
+    Ok((
+        PyBytes::new(py, &overall),
+        numeric,
+        items
+            .into_iter()
+            .map(|(si, key, b)| (si, key, PyBytes::new(py, &b)))
+            .collect(),
+    ))
+}
+
+/// The full tier of merged slice states ([`slice_states`], merged per
+/// slicing and key): the overall result with its `slices`, as `evalkit full
+/// SHARDS --slice ...` gives them (intervals from each state; no test
+/// against the rest, which needs rows). Returns the JSON document.
+#[pyfunction]
+#[pyo3(signature = (overall, slicings, numeric, items, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds="1000", min_slice=evalkit::slices::DEFAULT_MIN_ROWS, name="state"))]
+#[allow(clippy::too_many_arguments)]
+fn full_slice_states(
+    py: Python<'_>,
+    overall: &Bound<'_, PyBytes>,
+    slicings: Vec<Vec<String>>,
+    numeric: Vec<Vec<bool>>,
+    items: Vec<(usize, Vec<String>, Bound<'_, PyBytes>)>,
+    bootstrap: usize,
+    ci: f64,
+    method: &str,
+    resample: &str,
+    seed: u64,
+    threshold: f64,
+    thresholds: &str,
+    min_slice: usize,
+    name: &str,
+) -> PyResult<String> {
+    let options = full_options(threshold, thresholds, bootstrap, ci, method, resample, seed)?;
+    let overall = overall.as_bytes().to_vec();
+    let items: Vec<(usize, Vec<String>, Vec<u8>)> = items
+        .into_iter()
+        .map(|(si, key, b)| (si, key, b.as_bytes().to_vec()))
+        .collect();
+    let doc = compute(py, || {
+        evalkit::full::check_options(&options)?;
+        if numeric.len() != slicings.len() || items.iter().any(|(si, ..)| *si >= slicings.len()) {
+            return Err(evalkit::Error::Usage(
+                "slice states do not match their slicings".to_string(),
+            ));
+        }
+        let file = read_state(name, &overall)?;
+        let mut slices = Vec::with_capacity(items.len());
+        for (si, key, b) in &items {
+            let by = &slicings[*si];
+            slices.push((
+                *si,
+                evalkit::slices::SliceState {
+                    by: by.clone(),
+                    key: key.clone(),
+                    state: read_state(&format!("slice {}={}", by.join(","), key.join(",")), b)?,
+                },
+            ));
+        }
+        for (si, by) in slicings.iter().enumerate() {
+            let n = slices.iter().filter(|(s, _)| *s == si).count();
+            if n > evalkit::slices::MAX_SLICES {
+                return Err(evalkit::Error::Usage(format!(
+                    "slice={} makes {n} slices, more than {}; slice by fewer or coarser columns",
+                    by.join(","),
+                    evalkit::slices::MAX_SLICES
+                )));
+            }
+        }
+        let slices = evalkit::slices::order_states(&numeric, slices);
+        let r = evalkit::full::full_state(&file, &options, &|_, _| {})?;
+        let mut doc = evalkit::json::full(&file.header, &options, &r);
+        let sliced = evalkit::slices::full_sliced_states(&slices, &options, min_slice, &|_, _| {})?;
+        push_warnings(&mut doc, evalkit::slices::warnings(&sliced, min_slice));
+        evalkit::json::add_slices(&mut doc, file.header.weighted, min_slice, &sliced);
+        Ok(doc)
+    })?;
+    json(&doc)
+}
+
 /// Reads state bytes; `what` names them in errors (`state 3`).
 fn read_state(what: &str, bytes: &[u8]) -> evalkit::Result<evalkit::state::file::StateFile> {
     evalkit::state::file::StateFile::from_bytes(std::path::Path::new(what), bytes)
@@ -1364,6 +1490,8 @@ fn _evalkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read_predictions, m)?)?;
     m.add_function(wrap_pyfunction!(report, m)?)?;
     m.add_function(wrap_pyfunction!(report_states, m)?)?;
+    m.add_function(wrap_pyfunction!(slice_states, m)?)?;
+    m.add_function(wrap_pyfunction!(full_slice_states, m)?)?;
     m.add_function(wrap_pyfunction!(state, m)?)?;
     m.add_function(wrap_pyfunction!(merge_states, m)?)?;
     m.add_function(wrap_pyfunction!(full_state, m)?)?;

@@ -68,3 +68,34 @@ def evalkit_cli():
     builds it): EVALKIT_BIN, else the debug build in the target folder."""
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
     return os.environ.get("EVALKIT_BIN") or os.path.join(target, "debug", "evalkit")
+
+
+@pytest.fixture(scope="session")
+def sliced_shards(tmp_path_factory):
+    """fixtures/binary_sliced.arrow (region: strings with nulls, segment:
+    integers) as a table and as three Parquet shards, and a function that
+    runs the CLI's `full --json` on the shards: the state path the engines'
+    slices must equal."""
+    pa = pytest.importorskip("pyarrow")
+    import json
+    import subprocess
+
+    import pyarrow.ipc as ipc
+    import pyarrow.parquet as pq
+
+    table = ipc.open_file(os.path.join(ROOT, "fixtures", "binary_sliced.arrow")).read_all()
+    folder = tmp_path_factory.mktemp("sliced")
+    cuts = [0, 500, 1300, table.num_rows]
+    paths = []
+    for i in range(3):
+        path = str(folder / f"part-{i}.parquet")
+        pq.write_table(table.slice(cuts[i], cuts[i + 1] - cuts[i]), path)
+        paths.append(path)
+
+    def cli_full(binary, *args):
+        out = subprocess.run([binary, "full", *paths, *args, "--json"], capture_output=True)
+        assert out.returncode == 0, out.stderr.decode()
+        return json.loads(out.stdout)
+
+    assert pa is not None
+    return table, cli_full

@@ -181,6 +181,20 @@ def test_reports_from_states_and_engine_results(ray, data, tmp_path, evalkit_cli
         evalkit.report([st], tmp_path / "x.html", baseline=st)
 
 
+def test_slices_equal_the_cli_over_shards(ray, sliced_shards, evalkit_cli):
+    import evalkit.ray
+
+    table, cli_full = sliced_shards
+    want = cli_full(evalkit_cli, "--slice", "region", "--slice", "region,segment", "--bootstrap", "200")
+    for blocks in (1, 4):
+        ds = ray.data.from_arrow(table).repartition(blocks)
+        got = evalkit.ray.full(ds, slices=["region", ("region", "segment")], bootstrap=200, fan_in=2).to_dict()
+        assert got["slices"] == want["slices"]
+        assert got["metrics"] == want["metrics"]
+    with pytest.raises(evalkit.ColumnError, match="column 'nope' \\(slice\\)"):
+        evalkit.ray.full(ray.data.from_arrow(table), slices="nope")
+
+
 def test_dask_partitions_in_a_few_lines(data):
     dd = pytest.importorskip("dask.dataframe")
     import dask

@@ -86,6 +86,18 @@ def test_fractional_weights_multiclass_and_regression(spark, data):
     )
 
 
+def test_slices_equal_the_cli_over_shards(spark, sliced_shards, evalkit_cli):
+    import evalkit.spark
+
+    table, cli_full = sliced_shards
+    want = cli_full(evalkit_cli, "--slice", "region", "--slice", "region,segment", "--bootstrap", "200")
+    for partitions in (1, 4):
+        df = frame(spark, table, partitions)
+        got = evalkit.spark.full(df, slices=["region", "region,segment"], bootstrap=200).to_dict()
+        assert got["slices"] == want["slices"]
+        assert got["metrics"] == want["metrics"]
+
+
 def test_bad_partitions_raise_evalkits_own_errors(spark, data):
     import evalkit.spark
 
