@@ -1257,7 +1257,7 @@ class State:
         task, unless given, is inferred from the column types as for a
         prediction file (float labels: regression; several scores per row:
         multiclass; else binary), so batches of one schema agree."""
-        _batches.check_columns(batch.schema, label, score, weight, name)
+        _batches.needed_columns(batch.schema, label, score, weight, [], name, task)
         y, s, w = _batches.arrays(batch, label, score, weight, name)
         return cls(_evalkit.state(y, s, w, task, score_kind, name))
 
@@ -1322,7 +1322,7 @@ def full_from_batches(
     """
     merged: Optional[State] = None
     for n, batch in enumerate(batches):
-        _batches.check_columns(batch.schema, label, score, weight, f"batch {n}")
+        _batches.needed_columns(batch.schema, label, score, weight, [], f"batch {n}", task)
         if batch.num_rows == 0:
             continue
         st = State.from_arrow(batch, label=label, score=score, weight=weight, task=task, score_kind=score_kind, name=f"batch {n}")

@@ -101,10 +101,26 @@ def raise_carried(error_class: str, message: str) -> None:
 
 
 def needed_columns(
-    schema: Any, label: str, score: Scores, weight: Optional[str], slicings: Sequence[Sequence[str]], where: str
+    schema: Any,
+    label: str,
+    score: Scores,
+    weight: Optional[str],
+    slicings: Sequence[Sequence[str]],
+    where: str,
+    task: Optional[str] = None,
 ) -> List[str]:
     """The columns an engine reads (label, scores, weight, slice keys),
-    each checked to be in the schema (see :func:`check_columns`)."""
+    each checked to be in the schema (see :func:`check_columns`). A
+    ranking is refused: a file with a ``query`` column is one (docs/spec.md
+    §1), and its metrics need each query's rows together, which engine
+    blocks do not keep — evaluating its rows as a classifier's would be a
+    silent wrong answer."""
+    if task == "ranking" or (task is None and "query" in column_names(schema)):
+        raise _evalkit.UsageError(
+            f"{where} is a ranking (it has a query column): a ranking is evaluated from the rows of one "
+            "prediction file, with each query's items together, not from engine blocks; collect it, or "
+            "pass task='binary' (or another task) to evaluate the rows without their queries"
+        )
     keys = list(dict.fromkeys(c for by in slicings for c in by))
     check_columns(schema, label, score, weight, where, keys)
     return list(dict.fromkeys([label, *_names(score), *([weight] if weight else []), *keys]))

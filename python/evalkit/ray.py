@@ -73,7 +73,7 @@ def _reduce(
     if schema is None:
         raise InputError("the dataset has no schema (no blocks): there are no rows to evaluate")
     schema = getattr(schema, "base_schema", schema)
-    needed = _batches.needed_columns(schema, label, score, weight, slicings, "the dataset")
+    needed = _batches.needed_columns(schema, label, score, weight, slicings, "the dataset", task)
     # Each block infers the task by the file rule from its column types
     # (the result says "inferred", as evalkit.full's does); blocks whose
     # types disagree give states that refuse to merge, with an error.

@@ -75,7 +75,7 @@ def _reduce(
     """Every partition's reduction, merged by ``RDD.treeReduce``."""
     if depth < 1:
         raise InputError(f"depth={depth}: the merge tree needs a depth of 1 or more")
-    needed = _batches.needed_columns(df.schema.fieldNames(), label, score, weight, slicings, "the DataFrame")
+    needed = _batches.needed_columns(df.schema.fieldNames(), label, score, weight, slicings, "the DataFrame", task)
     reduce = _partial_reduce(label, score, weight, task, score_kind, slicings)
     parts = (
         df.select(*needed)

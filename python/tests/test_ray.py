@@ -106,6 +106,11 @@ def test_bad_blocks_raise_evalkits_own_errors(ray, data):
         evalkit.ray.full(ray.data.from_arrow(nulls), bootstrap=0)
     with pytest.raises(evalkit.InputError, match="no rows"):
         evalkit.ray.full(ray.data.from_arrow(t.slice(0, 0)), bootstrap=0)
+    # A ranking (a query column) is not evaluated as a classifier's rows.
+    ranked = t.append_column("query", pa.array(np.arange(t.num_rows) // 10))
+    with pytest.raises(evalkit.UsageError, match="is a ranking .* task='binary'"):
+        evalkit.ray.full(ray.data.from_arrow(ranked), bootstrap=0)
+    assert evalkit.ray.full(ray.data.from_arrow(ranked), task="binary", bootstrap=0).rows == t.num_rows
     with pytest.raises(evalkit.UsageError, match="bootstrap"):
         # A regression state has no bootstrap: the finish says so.
         evalkit.ray.full(ray.data.from_arrow(data.regression()))
@@ -144,6 +149,8 @@ def test_state_api_and_batches_without_an_engine(data):
         evalkit.State.from_bytes(b"not a state")
     with pytest.raises(evalkit.InputError, match="no rows"):
         evalkit.full_from_batches([])
+    with pytest.raises(evalkit.UsageError, match="is a ranking"):
+        evalkit.State.from_arrow(t.append_column("query", pa.array(np.zeros(t.num_rows, dtype=np.int64))))
     with pytest.raises(evalkit.ColumnError, match="batch 0: column 'y' \\(label\\)"):
         evalkit.full_from_batches(t.to_batches(), label="y")
     m, yy, p = data.multiclass()

@@ -110,6 +110,9 @@ def test_bad_partitions_raise_evalkits_own_errors(spark, data):
         evalkit.spark.full(frame(spark, t.set_column(1, "score", pa.array(s)), 3), bootstrap=0)
     with pytest.raises(evalkit.InputError, match="no rows"):
         evalkit.spark.full(frame(spark, t, 2).limit(0), bootstrap=0)
+    ranked = t.append_column("query", pa.array(np.arange(t.num_rows) // 10))
+    with pytest.raises(evalkit.UsageError, match="is a ranking .* task='binary'"):
+        evalkit.spark.full(frame(spark, ranked, 2), bootstrap=0)
     with pytest.raises(evalkit.UsageError, match="bootstrap"):
         evalkit.spark.full(frame(spark, data.regression(), 2))
 
