@@ -435,11 +435,16 @@ def _slice_table(slices: List[Dict[str, Any]]) -> Dict[str, list]:
     and interval (a comparison adds the baseline's value and the paired
     difference)."""
     keys = list(dict.fromkeys(k for sl in slices for k in sl["key"]))
+    # A key column named like one of the table's own columns is key_<name>.
+    own = {"slicing", "rows", "too_small", "positives", "negatives", "p_value", "p_holm", "p_bh", "flagged",
+           "metric", "value", "ci_lower", "ci_upper", "reason", "baseline", "delta", "delta_ci_lower",
+           "delta_ci_upper"}
+    named = {k: f"key_{k}" if k in own else k for k in keys}
     rows: List[Dict[str, Any]] = []
     for sl in slices:
         base: Dict[str, Any] = {"slicing": ",".join(sl["by"])}
         for k in keys:
-            base[k] = sl["key"].get(k)
+            base[named[k]] = sl["key"].get(k)
         for k in ("rows", "too_small", "positives", "negatives"):
             if k in sl:
                 base[k] = sl[k]
@@ -843,6 +848,7 @@ def _model(
     weight: Optional[str],
     keys: Sequence[str],
     cluster: Optional[str] = None,
+    id: Optional[str] = None,
 ) -> tuple:
     """One model of a comparison or report for the Rust side: a prediction
     file (read there, with the passthrough columns ``keys``) or a frame's
@@ -850,8 +856,11 @@ def _model(
     if isinstance(x, (str, os.PathLike)):
         scores = None if score is None else ([score] if isinstance(score, str) else list(score))
         return ("file", os.fspath(x), label or "label", scores or ["score"], weight, list(keys), cluster)
-    y, s, w = _from_frame(x, label, score, weight)
-    columns = [(k, _key_values(_frame_values(x, k, "id" if i == 0 else "slice"), f"column '{k}'")) for i, k in enumerate(keys)]
+    try:
+        y, s, w = _from_frame(x, label, score, weight)
+        columns = [(k, _key_values(_frame_values(x, k, "id" if k == id else "slice"), f"column '{k}'")) for k in keys]
+    except ColumnError as e:
+        raise ColumnError(f"the {role}'s frame: {e}") from None
     return ("arrays", role, y, s, w, columns)
 
 
@@ -892,9 +901,9 @@ def compare(
       ``evalkit compare a.arrow b.arrow --id row_id``: rows are matched by
       the id column both have (integers or strings; baseline rows whose id
       the candidate lacks are left out, with a warning), else by position
-      with the labels checked row by row. ``weight=``, ``cluster=`` and
-      ``slice=`` name columns of the candidate (files: passthrough
-      columns).
+      with the labels checked row by row. ``weight=`` names the weight
+      column of both; ``cluster=`` and ``slice=`` name columns of the
+      candidate (files: passthrough columns).
 
     With ``cluster`` the resamples are of whole clusters and
     ``result.to_dict()["obuchowski"]`` holds the clustered paired test.
@@ -902,6 +911,8 @@ def compare(
     as ``evalkit compare --slice``."""
     if baseline is None and _is_model(y_true) and _is_model(candidate):
         y_true, candidate, baseline = None, y_true, candidate
+    elif candidate is None and _is_model(y_true) and _is_model(baseline):
+        y_true, candidate = None, y_true
     if y_true is None:
         if not (_is_model(candidate) and _is_model(baseline)):
             raise UsageError(
@@ -917,12 +928,12 @@ def compare(
         if cluster is not None and cluster_col is None:
             raise UsageError("cluster=: with frames or files, name the candidate's cluster column")
         if isinstance(candidate, (str, os.PathLike)):
-            cand = _model("candidate", candidate, label, score, weight, keys + slice_cols, cluster_col)
+            cand = _model("candidate", candidate, label, score, weight, keys + slice_cols, cluster_col, id)
             g = None
         else:
-            cand = _model("candidate", candidate, label, score, weight, keys + slice_cols)
+            cand = _model("candidate", candidate, label, score, weight, keys + slice_cols, None, id)
             g = None if cluster_col is None else _clusters(_frame_values(candidate, cluster_col, "cluster"))
-        base = _model("baseline", baseline, label, score, weight, keys)
+        base = _model("baseline", baseline, label, score, weight, keys, None, id)
     else:
         if id is not None:
             raise UsageError("id= matches the rows of two frames or files; arrays are paired by position")

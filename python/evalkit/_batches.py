@@ -51,8 +51,18 @@ def _numeric(array: Any, what: str) -> Any:
     import numpy as np
     import pyarrow as pa
 
-    if pa.types.is_boolean(array.type):
+    t = array.type
+    if pa.types.is_boolean(t):
         return np.asarray(array.to_numpy(zero_copy_only=False), dtype=np.int8)
+    if pa.types.is_decimal(t):
+        # Spark's DecimalType: each value's nearest float64, through its
+        # decimal text (Arrow's own decimal-to-float cast can be an ulp off).
+        return np.asarray(array.cast(pa.string()).to_numpy(zero_copy_only=False), dtype=np.float64)
+    if pa.types.is_float16(t):
+        array = array.cast(pa.float64())
+    elif not (pa.types.is_integer(t) or pa.types.is_floating(t)):
+        hint = " (a Spark ML vector: convert it with pyspark.ml.functions.vector_to_array)" if pa.types.is_struct(t) else ""
+        raise _evalkit.ColumnError(f"{what} has type {t}; it must hold numbers{hint}")
     return np.ascontiguousarray(array.to_numpy(zero_copy_only=False))
 
 
@@ -80,7 +90,16 @@ def arrays(
                     f"{where}, column '{names[0]}': rows hold {sorted(lengths)[:3]} scores; every row needs one per class"
                 )
             k = lengths.pop() if lengths else 0
-            s = _numeric(col.flatten(), f"{where}, column '{names[0]}'").reshape(len(col), k)
+            if k == 0:
+                raise _evalkit.BadValueError(f"{where}, column '{names[0]}': the rows hold no scores; give one per class")
+            values = col.flatten()
+            if values.null_count:
+                import pyarrow.compute as pc
+
+                i = next(i for i, v in enumerate(values.is_null().to_pylist()) if v)
+                row = pc.list_parent_indices(col)[i].as_py()
+                raise _evalkit.BadValueError(f"{where}, column '{names[0]}', row {row}: a class's score is missing (null)")
+            s = _numeric(values, f"{where}, column '{names[0]}'").reshape(len(col), k)
         else:
             s = _numeric(col, f"{where}, column '{names[0]}'")
     w = None if weight is None else _numeric(_column(batch, weight), f"{where}, column '{weight}'")
@@ -142,6 +161,9 @@ def key_values(array: Any) -> Any:
 
 SliceKey = Tuple[int, Tuple[str, ...]]
 
+# At most this many slices per slicing, as `--slice` allows (src/slices.rs).
+MAX_SLICES = 10_000
+
 
 class Reduction:
     """What an engine's worker reduces its rows to, and what merges of
@@ -192,10 +214,29 @@ class Reduction:
                 overall, numeric, items = _evalkit.slice_states(
                     y, s, w, task, score_kind, columns, [list(by) for by in slicings], name
                 )
-                parts.append(cls(overall, numeric, {(si, tuple(k)): b for si, k, b in items}))
+                slices = {(si, tuple(k)): b for si, k, b in items}
+                if len(slices) < len(items):
+                    # A missing key and the text "null" are both labelled
+                    # "null": merging them would mix two slices' rows.
+                    raise _evalkit.UsageError(
+                        f"{name}: a slice column holds both missing values and the text \"null\", which slices "
+                        "label alike; replace one of them"
+                    )
+                parts.append(cls(overall, numeric, slices))
         except _evalkit.EvalkitError as e:
             return cls(error=(type(e).__name__, str(e)))
-        return cls.merge_all(parts)
+        merged = cls.merge_all(parts)
+        if merged.error is None and slicings:
+            for si, by in enumerate(slicings):
+                if sum(1 for k in merged.slices if k[0] == si) > MAX_SLICES:
+                    return cls(
+                        error=(
+                            "UsageError",
+                            f"{name}: slices by {','.join(by)} make more than {MAX_SLICES} slices; "
+                            "slice by fewer or coarser columns",
+                        )
+                    )
+        return merged
 
     @classmethod
     def merge_all(cls, parts: Iterable["Reduction"]) -> "Reduction":
@@ -213,10 +254,19 @@ class Reduction:
             for p in parts:
                 for k, b in p.slices.items():
                     grouped.setdefault(k, []).append(b)
+            for si in {k[0] for k in grouped}:
+                if sum(1 for k in grouped if k[0] == si) > MAX_SLICES:
+                    raise _evalkit.UsageError(
+                        f"slicing {si + 1} makes more than {MAX_SLICES} slices; slice by fewer or coarser columns"
+                    )
             slices = {k: bs[0] if len(bs) == 1 else _evalkit.merge_states(bs) for k, bs in grouped.items()}
         except _evalkit.EvalkitError as e:
             return cls(error=(type(e).__name__, str(e)))
-        return cls(overall, next((p.numeric for p in parts if p.numeric is not None), None), slices)
+        # A key column is numeric (keys order as numbers) if any part saw it
+        # typed as numbers: a part whose keys were all missing cannot tell.
+        flags = [p.numeric for p in parts if p.numeric is not None]
+        numeric = [[any(col) for col in zip(*(f[si] for f in flags))] for si in range(len(flags[0]))] if flags else None
+        return cls(overall, numeric, slices)
 
     def to_bytes(self) -> bytes:
         return pickle.dumps((self.overall, self.numeric, self.slices, self.error))

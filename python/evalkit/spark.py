@@ -78,7 +78,7 @@ def _reduce(
     needed = _batches.needed_columns(df.schema.fieldNames(), label, score, weight, slicings, "the DataFrame", task)
     reduce = _partial_reduce(label, score, weight, task, score_kind, slicings)
     parts = (
-        df.select(*needed)
+        df.select(*["`" + c.replace("`", "``") + "`" for c in needed])
         .mapInArrow(reduce, "reduction binary")
         .rdd.map(lambda r: _batches.Reduction.from_bytes(r[0]))
     )

@@ -103,6 +103,8 @@ def test_compare_by_id_equals_the_cli():
     # Positionally, and a frame against a file.
     got = evalkit.compare(table(CAND).to_pandas(), SHUFFLED, id="row_id", bootstrap=200).to_dict()
     assert got["delta"] == want["delta"]
+    got = evalkit.compare(table(CAND).to_pandas(), baseline=table(SHUFFLED), id="row_id", bootstrap=200).to_dict()
+    assert got["delta"] == want["delta"]
     # Paired by position, the shuffled baseline is caught by its labels.
     with pytest.raises(evalkit.BadValueError, match="label .* differs from the candidate's"):
         evalkit.compare(CAND, SHUFFLED, bootstrap=0)
@@ -201,6 +203,11 @@ def test_tables_out():
     assert {"threshold", "tp", "fp", "precision", "recall", "f1"} <= set(sweep.column_names)
     with pytest.raises(evalkit.UsageError, match="no 'per_class' table; it has: metrics, sweep"):
         binary.to_pandas("per_class")
+    # A key column named like one of the table's columns is key_<name>.
+    t = table(SLICED)
+    clash = evalkit.full(t.column("label").to_numpy(), t.column("score").to_numpy(), slice={"rows": t.column("segment")}, bootstrap=0)
+    cols = clash.to_pandas("slices")
+    assert "key_rows" in cols.columns and cols["rows"].sum() == len(t) * len(clash.to_dict()["slices"][0]["metrics"])
     sliced = evalkit.full(table(SLICED), label="label", score="score", slice="region", bootstrap=0)
     rows = sliced.to_pandas("slices")
     doc = sliced.to_dict()

@@ -202,6 +202,48 @@ def test_slices_equal_the_cli_over_shards(ray, sliced_shards, evalkit_cli):
         evalkit.ray.full(ray.data.from_arrow(table), slices="nope")
 
 
+def test_reductions_of_odd_batches(data):
+    from evalkit._batches import Reduction
+
+    t = data.binary(n=2000)
+    y, s = t.column("label").to_numpy(), t.column("score").to_numpy()
+
+    def reduce(batch, slicings):
+        return Reduction.of([batch], "label", "score", None, None, None, slicings, "batch")
+
+    # Keys of one column seen as numbers in one part and all missing (so
+    # untyped) in another order the same, whichever part comes first.
+    keys = pa.array([None] * 1000 + [9 if i % 2 else 10 for i in range(1000)], pa.int64())
+    a, b = t.slice(0, 1000).append_column("k", keys.slice(0, 1000)), t.slice(1000).append_column("k", keys.slice(1000))
+    one = Reduction.merge_all([reduce(a, [["k"]]), reduce(b, [["k"]])]).finish("rows", [["k"]], 30, {"bootstrap": 0})
+    two = Reduction.merge_all([reduce(b, [["k"]]), reduce(a, [["k"]])]).finish("rows", [["k"]], 30, {"bootstrap": 0})
+    assert [x["key"]["k"] for x in one.to_dict()["slices"]] == ["9", "10", "null"]
+    assert one.to_dict()["slices"] == two.to_dict()["slices"]
+    # The text "null" and a missing key would be one slice: refused.
+    odd = t.append_column("k", pa.array(["null" if i % 2 else None for i in range(t.num_rows)]))
+    with pytest.raises(evalkit.UsageError, match='both missing values and the text "null"'):
+        reduce(odd, [["k"]]).state("rows")
+    # Too many slices over the parts, as --slice refuses them.
+    parts = [reduce(t.slice(0, 1000).append_column("k", pa.array(np.arange(j * 1000, j * 1000 + 1000))), [["k"]]) for j in range(11)]
+    assert all(part.error is None for part in parts)  # 1000 slices each
+    with pytest.raises(evalkit.UsageError, match="more than 10000 slices"):
+        Reduction.merge_all(parts).state("rows")
+    # A null inside a list score names its row; decimals and half floats
+    # are read as float64; a struct (a Spark ML vector) is named.
+    m, yy, p = data.multiclass(n=10)
+    lists = pa.array([list(map(float, r)) if i != 3 else [0.5, None, 0.25, 0.25] for i, r in enumerate(p)], pa.list_(pa.float64()))
+    with pytest.raises(evalkit.BadValueError, match="row 3: a class's score is missing"):
+        evalkit.State.from_arrow(pa.table({"label": yy, "score": lists}))
+    import decimal
+
+    dec = pa.array([decimal.Decimal(f"{v:.6f}") for v in s], pa.decimal128(9, 6))
+    got = evalkit.State.from_arrow(pa.table({"label": y, "score": dec})).finish(bootstrap=0)
+    data.same_numbers(got, evalkit.full(y, np.round(s.astype(np.float64), 6), bootstrap=0))
+    vec = pa.array([{"values": [0.1]}] * t.num_rows)
+    with pytest.raises(evalkit.ColumnError, match="has type struct.*vector_to_array"):
+        evalkit.State.from_arrow(pa.table({"label": y, "score": vec}))
+
+
 def test_dask_partitions_in_a_few_lines(data):
     dd = pytest.importorskip("dask.dataframe")
     import dask
