@@ -260,6 +260,17 @@ class Reduction:
                         f"slicing {si + 1} makes more than {MAX_SLICES} slices; slice by fewer or coarser columns"
                     )
             slices = {k: bs[0] if len(bs) == 1 else _evalkit.merge_states(bs) for k, bs in grouped.items()}
+        except _evalkit.FormatError as e:
+            # States of different tasks, classes or weighting: the parts'
+            # columns were typed differently (each part infers its task).
+            return cls(
+                error=(
+                    "FormatError",
+                    f"the parts' states do not merge ({e}): their columns are typed differently "
+                    "(float labels make a regression, a list of scores a multiclass task); "
+                    "pass task= to decide it for every part",
+                )
+            )
         except _evalkit.EvalkitError as e:
             return cls(error=(type(e).__name__, str(e)))
         # A key column is numeric (keys order as numbers) if any part saw it

@@ -228,6 +228,13 @@ def test_reductions_of_odd_batches(data):
     assert all(part.error is None for part in parts)  # 1000 slices each
     with pytest.raises(evalkit.UsageError, match="more than 10000 slices"):
         Reduction.merge_all(parts).state("rows")
+    # Parts typed differently (integer labels here, float labels there)
+    # infer different tasks: refused, saying so.
+    floats = pa.table({"label": y.astype(np.float64), "score": s})
+    with pytest.raises(evalkit.FormatError, match="typed differently .* pass task="):
+        Reduction.merge_all([reduce(t, []), reduce(floats, [])]).state("rows")
+    fixed = [Reduction.of([b], "label", "score", None, "binary", None, [], "b") for b in (t, floats)]
+    assert Reduction.merge_all(fixed).error is None
     # A null inside a list score names its row; decimals and half floats
     # are read as float64; a struct (a Spark ML vector) is named.
     m, yy, p = data.multiclass(n=10)
