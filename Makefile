@@ -91,12 +91,24 @@ WHEEL_DIR := $(TARGET_DIR)/wheel-test
 UV := $(VENV)/bin/uv
 PYTEST_ENV := EVALKIT_EXPECT_INSTALLED=1 EVALKIT_REQUIRE_RAY=1 EVALKIT_REQUIRE_SPARK=1 EVALKIT_REQUIRE_KERAS=1 EVALKIT_REQUIRE_NOTEBOOK=1 EVALKIT_REQUIRE_MLFLOW=1 KERAS_BACKEND=jax
 
-wheel-test: ort $(VENV)/.build-installed
+# PySpark is published as a source package only: uv would build it anew
+# for each fresh environment and keep every build in its cache (1.4 GB
+# each), so its wheel is built once per machine into a wheelhouse outside
+# the clone, and the installs take it from there.
+WHEELHOUSE := $(HOME)/.cache/evalkit-wheels
+PYSPARK := $(shell sed -n 's/^pyspark==//p' python/requirements-test.txt)
+
+$(WHEELHOUSE)/.pyspark-$(PYSPARK): $(VENV)/.build-installed
+	mkdir -p $(WHEELHOUSE)
+	$(VENV)/bin/pip wheel --quiet --no-deps --no-cache-dir -w $(WHEELHOUSE) "pyspark==$(PYSPARK)"
+	@touch $@
+
+wheel-test: ort $(VENV)/.build-installed $(WHEELHOUSE)/.pyspark-$(PYSPARK)
 	rm -rf $(WHEEL_DIR)
 	$(VENV)/bin/maturin build --quiet -m python/Cargo.toml -o $(WHEEL_DIR)
 	rm -rf $(TEST_VENV)
 	$(UV) venv --quiet --python "$$(command -v python3)" $(TEST_VENV)
-	$(UV) pip install --quiet --python $(TEST_VENV)/bin/python \
+	$(UV) pip install --quiet --python $(TEST_VENV)/bin/python --find-links $(WHEELHOUSE) \
 	  "$$(ls $(WHEEL_DIR)/evalkit-*.whl)[infer,mlflow,ray,spark]" "$(ONNXRUNTIME)" -r python/requirements-test.txt
 
 pytest: wheel-test java
@@ -107,8 +119,8 @@ pytest: wheel-test java
 
 # The Python package built in place into .venv (`maturin develop`), for
 # working on it; `make test` does not use it.
-$(VENV)/.py-test-installed: python/requirements-test.txt $(VENV)/.build-installed
-	$(VENV)/bin/pip install --quiet -r python/requirements-test.txt
+$(VENV)/.py-test-installed: python/requirements-test.txt $(VENV)/.build-installed $(WHEELHOUSE)/.pyspark-$(PYSPARK)
+	$(VENV)/bin/pip install --quiet --find-links $(WHEELHOUSE) -r python/requirements-test.txt
 	@touch $@
 
 python: ort $(VENV)/.py-test-installed
