@@ -314,12 +314,7 @@ def _key_values(values: Any, role: str) -> Any:
             return np.ascontiguousarray(values.to_numpy())
         return values.to_list()
     if mod.startswith("pyarrow"):
-        import pyarrow as pa
-
-        numeric = pa.types.is_integer(values.type) or pa.types.is_floating(values.type)
-        if numeric and values.null_count == 0:
-            return np.ascontiguousarray(values.to_numpy())
-        return values.to_pylist()
+        return _batches.key_values(values)
     a = np.asarray(values)
     if a.ndim != 1:
         raise InputError(f"{role} has {a.ndim} dimensions; pass one value per row")
