@@ -301,8 +301,25 @@ fn check_same_labels(
     }
 }
 
-/// Compares `candidate` with `baseline` (already aligned, see [`align`]).
+/// Compares `candidate` with `baseline` (already aligned, see [`align`]):
+/// the metrics of `options.metrics` (`--metrics`), or every metric.
 pub fn compare(
+    candidate: &Predictions,
+    baseline: &Predictions,
+    join: Join,
+    options: &FullOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Comparison> {
+    options.metrics.check(candidate.task)?;
+    let mut c = compare_all(candidate, baseline, join, options, progress)?;
+    let (task, sel) = (candidate.task, &options.metrics);
+    sel.retain(task, c.candidate.metrics_mut());
+    sel.retain(task, c.baseline.metrics_mut());
+    sel.retain(task, &mut c.delta);
+    Ok(c)
+}
+
+fn compare_all(
     candidate: &Predictions,
     baseline: &Predictions,
     join: Join,
@@ -334,7 +351,8 @@ pub fn compare(
             let names = &candidate.class_names;
             let point = |s| FullResult::Multiclass(multiclass::point(labels, s, k, weights, names));
             let reps = |s, p: &(dyn Fn(usize, usize) + Sync)| {
-                multiclass::replicates(labels, s, k, weights, iv, clusters, p)
+                let need = crate::uncertainty::bootstrap::Need::multiclass(&options.metrics);
+                multiclass::replicates(labels, s, k, weights, iv, clusters, need, p)
             };
             Ok(paired(
                 (point(sc), point(sb)),
@@ -534,6 +552,7 @@ fn compare_binary(
         intervals: *iv,
         keep_replicates: true,
         clusters,
+        need: crate::uncertainty::bootstrap::Need::binary(&options.metrics),
     };
     let half = |done: usize, total: usize| progress(done, 2 * total);
     let cand = binary::full(labels, sc, weights, &bopts, &half);

@@ -582,8 +582,8 @@ pub fn compare(
     }
     let test = |t: &Result<crate::uncertainty::delong::PairedDeLong, String>| match t {
         Ok(d) => json!({
-            "candidate_auc": c.candidate.metrics().value("roc_auc"),
-            "baseline_auc": c.baseline.metrics().value("roc_auc"),
+            "candidate_auc": d.auc_a,
+            "baseline_auc": d.auc_b,
             "difference": d.difference,
             "std_error": d.variance.sqrt(),
             "z": d.z,

@@ -123,8 +123,7 @@ fn paired_auc(cmp: &crate::compare::Comparison) -> std::result::Result<PairedAuc
         .obuchowski
         .clone()
         .unwrap_or_else(|| cmp.delong.clone())?;
-    let auc = |r: &FullResult| r.metrics().value("roc_auc").unwrap_or(f64::NAN);
-    Ok((auc(&cmp.candidate), auc(&cmp.baseline), test.variance))
+    Ok((test.auc_a, test.auc_b, test.variance))
 }
 
 /// The slices' paired tests with their p-values adjusted across every slice
@@ -217,7 +216,7 @@ pub fn compare_sliced(
         .par_iter()
         .map(|(by, key, rows)| {
             let too_small = rows.len() < min_rows;
-            let opts = slice_options(options, too_small);
+            let opts = slice_options(options, too_small, candidate.task);
             let (c, b) = (candidate.gather(rows), baseline.gather(rows));
             let mut cmp =
                 crate::compare::compare(&c, &b, crate::compare::Join::Position, &opts, &|_, _| {})?;
@@ -234,6 +233,13 @@ pub fn compare_sliced(
             } else {
                 paired_auc(&cmp)
             };
+            for m in [
+                cmp.candidate.metrics_mut(),
+                cmp.baseline.metrics_mut(),
+                &mut cmp.delta,
+            ] {
+                options.metrics.retain(candidate.task, m);
+            }
             progress(
                 done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
                 total,
@@ -657,8 +663,15 @@ fn slice_jobs(preds: &Predictions, slicings: &[Vec<String>]) -> Result<Vec<Slice
 /// The options a slice runs under: slices carry metrics, not sweeps or
 /// bands (a 2-point grid keeps small slices from paying for a 1000-point F1
 /// band), and a slice under the minimum size gets no bootstrap.
-fn slice_options(options: &FullOptions, too_small: bool) -> FullOptions {
+///
+/// With `--metrics`, a slice also computes the metric its test reads (the
+/// task's first headline metric: ROC-AUC, accuracy, RMSE); [`keep_asked`]
+/// drops it once the test has run.
+fn slice_options(options: &FullOptions, too_small: bool, task: crate::data::Task) -> FullOptions {
     let mut opts = *options;
+    if let Some(tested) = crate::metrics::registry::headline(task).first() {
+        opts.metrics = opts.metrics.with(task, tested);
+    }
     opts.thresholds = crate::full::binary::Thresholds::Grid(2);
     if too_small {
         opts.intervals.replicates = 0;
@@ -685,7 +698,7 @@ pub fn full_sliced(
             let (by, key) = (by.clone(), key.clone());
             let sub = preds.gather(rows);
             let too_small = rows.len() < min_rows;
-            let opts = slice_options(options, too_small);
+            let opts = slice_options(options, too_small, preds.task);
             let mut result = full(&sub, &opts)?;
             if too_small {
                 // Not even DeLong's: too few rows for any interval.
@@ -707,7 +720,16 @@ pub fn full_sliced(
         .collect::<Result<_>>()?;
     let rows: Vec<&[u32]> = jobs.iter().map(|(_, _, r)| r.as_slice()).collect();
     versus_rest(preds, &mut slices, &rows, options.intervals.level);
+    keep_asked(&mut slices, options, preds.task);
     Ok(slices)
+}
+
+/// Keeps the metrics asked for (`--metrics`) once the slices' tests have
+/// read theirs.
+fn keep_asked(slices: &mut [Slice], options: &FullOptions, task: crate::data::Task) {
+    for s in slices {
+        options.metrics.retain(task, s.result.metrics_mut());
+    }
 }
 
 /// Tests each slice's headline metric against the rest of the rows
@@ -1210,7 +1232,10 @@ pub fn full_sliced_states(
         .map(|s| {
             let rows = s.state.header.rows as usize;
             let too_small = rows < min_rows;
-            let opts = slice_options(options, too_small);
+            let opts = FullOptions {
+                metrics: options.metrics,
+                ..slice_options(options, too_small, s.state.header.task)
+            };
             let mut result = crate::full::full_state(&s.state, &opts, &|_, _| {})?;
             if too_small {
                 result.metrics_mut().clear_intervals();

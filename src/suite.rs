@@ -903,11 +903,25 @@ fn predictions(
     Ok((candidate, baseline))
 }
 
-fn full_options(suite: &Suite) -> Result<FullOptions> {
+/// The full tier's options of a suite: its `[full]` table, computing only
+/// the metrics its gates judge unless a report is written (which shows
+/// every metric).
+fn full_options(suite: &Suite, report: bool) -> Result<FullOptions> {
     let f = &suite.full;
     let file = &suite.file;
     let defaults = FullOptions::default();
+    let metrics = if report {
+        crate::metrics::registry::Selection::ALL
+    } else {
+        crate::metrics::registry::Selection::known(
+            suite
+                .gates
+                .iter()
+                .filter_map(|g| g.metric.as_ref().map(|m| m.get_ref().as_str())),
+        )
+    };
     Ok(FullOptions {
+        metrics,
         threshold: f.threshold.unwrap_or(defaults.threshold),
         thresholds: f.thresholds.map_or(defaults.thresholds, Thresholds::Grid),
         intervals: IntervalOptions {
@@ -1520,7 +1534,22 @@ pub fn judge(
                     ));
                 };
                 let Some(m) = set.get(name) else {
-                    let valid: Vec<&str> = set.iter().map(|(n, _)| n).collect();
+                    // The full tier computed only the gates' metrics: the
+                    // valid names are the task's, and what the set adds
+                    // (partial AUC, operating points).
+                    let mut valid: Vec<&str> = if on_fast || task == Task::Ranking {
+                        Vec::new()
+                    } else {
+                        crate::metrics::registry::of_task(task)
+                            .iter()
+                            .map(|m| m.name)
+                            .collect()
+                    };
+                    for (n, _) in set.iter() {
+                        if !valid.contains(&n) {
+                            valid.push(n);
+                        }
+                    }
                     return Err(bad(
                         file,
                         g.line,
@@ -1635,7 +1664,7 @@ pub fn run(
         return serving_only(suite, serving);
     }
     let (candidate, baseline) = predictions(suite, cache_dir, &mut notes)?;
-    let full_opts = full_options(suite)?;
+    let full_opts = full_options(suite, report_file.is_some())?;
     crate::full::check_options(&full_opts)?;
 
     // Which tiers.
@@ -1950,7 +1979,7 @@ fn run_on_state(
             return rows_needed(g.line, "an inference gate");
         }
     }
-    let full_opts = full_options(suite)?;
+    let full_opts = full_options(suite, report_file.is_some())?;
     crate::full::check_options(&full_opts)?;
     let mut state = crate::state::inputs::reduce(inputs, &read_options(suite)?)?;
     state.header.path = path.clone();

@@ -706,10 +706,16 @@ def full(
     per_query: bool = False,
     slice: Optional[SliceSpec] = None,
     min_slice: int = 30,
+    metrics: Union[str, Sequence[str], None] = None,
 ) -> Result:
     """The full tier: every metric of the task with bootstrap intervals
     (``bootstrap=0`` turns them off; ROC-AUC keeps DeLong's). The GIL is
     released while it runs.
+
+    ``metrics=["roc_auc", "average_precision", "best_f1"]`` computes and
+    reports only those (and what they need), as ``evalkit full --metrics``:
+    the bootstrap skips the parts no asked-for metric uses. An unknown name
+    is a :class:`UsageError` listing the task's metrics.
 
     ``query``: one query id per row makes the task a ranking (``y_true``
     the relevance, ``y_score`` the score of each (query, item) row): NDCG,
@@ -823,11 +829,22 @@ def full(
         columns,
         slices,
         min_slice,
+        _metrics_arg(metrics),
     )
     doc = json.loads(doc)
     if names is not None and "per_query" in doc:
         doc["per_query"]["query"] = [names[i].item() for i in doc["per_query"]["query"]]
     return Result(doc, (y, s, w, task, score_kind, dict(columns), g))
+
+
+def _metrics_arg(metrics: Union[str, Sequence[str], None]) -> Optional[str]:
+    """``metrics=`` for the Rust side: ``None`` (every metric) or the names
+    comma-separated."""
+    if metrics is None:
+        return None
+    if isinstance(metrics, str):
+        return metrics
+    return ",".join(str(m) for m in metrics)
 
 
 def _is_model(x: Any) -> bool:
@@ -881,6 +898,7 @@ def compare(
     cluster: Any = None,
     slice: Optional[SliceSpec] = None,
     min_slice: int = 30,
+    metrics: Union[str, Sequence[str], None] = None,
 ) -> Result:
     """Candidate vs baseline on the same rows: ``result.delta["roc_auc"]``
     is the paired difference with its interval (the same resamples for
@@ -903,7 +921,8 @@ def compare(
     With ``cluster`` the resamples are of whole clusters and
     ``result.to_dict()["obuchowski"]`` holds the clustered paired test.
     ``slice``: per-slice paired differences (``result.to_pandas("slices")``),
-    as ``evalkit compare --slice``."""
+    as ``evalkit compare --slice``. ``metrics=[...]``: only those metrics,
+    as ``--metrics``."""
     if baseline is None and _is_model(y_true) and _is_model(candidate):
         y_true, candidate, baseline = None, y_true, candidate
     elif candidate is None and _is_model(y_true) and _is_model(baseline):
@@ -948,7 +967,7 @@ def compare(
         base = ("arrays", "baseline", y, b, w, [])
     doc = _evalkit.compare(
         cand, base, id, task, score_kind, bootstrap, ci, method, resample, seed, threshold, str(thresholds), g,
-        slices, min_slice,
+        slices, min_slice, _metrics_arg(metrics),
     )
     return Result(json.loads(doc))
 
@@ -1199,12 +1218,15 @@ def full_from_state(
     seed: int = 0,
     threshold: float = 0.5,
     thresholds: Union[int, str] = 1000,
+    metrics: Union[str, Sequence[str], None] = None,
 ) -> Result:
     """The full tier finished from a state, as ``evalkit full x.evstate``:
     point metrics bit for bit those of the rows; bootstrap intervals drawn
     from the state's histogram (binary, unweighted or whole-number weights;
     elsewhere pass ``bootstrap=0``)."""
-    doc = _evalkit.full_state(bytes(state), bootstrap, ci, method, resample, seed, threshold, str(thresholds))
+    doc = _evalkit.full_state(
+        bytes(state), bootstrap, ci, method, resample, seed, threshold, str(thresholds), "state", _metrics_arg(metrics)
+    )
     return Result(json.loads(doc), state=bytes(state))
 
 
@@ -1470,6 +1492,7 @@ def report(
     label: Optional[str] = None,
     score: Union[str, Sequence[str], None] = None,
     weight: Optional[str] = None,
+    metrics: Union[str, Sequence[str], None] = None,
 ) -> Dict[str, Any]:
     """Writes the HTML report (one self-contained page) for candidates given
     as prediction files, frames (``label=``/``score=``/``weight=`` name
@@ -1483,7 +1506,7 @@ def report(
     ``slice`` (column names, as :func:`full`'s; a result carries the columns
     given to its ``full(slice=...)``), ``cluster`` (a column name; a result
     uses its own cluster ids), ``operating_points``, ``cost``, ``max_fpr``
-    and ``tpr_at_fpr``."""
+    , ``tpr_at_fpr`` and ``metrics`` (only these metrics)."""
     items = list(results_or_paths)
     if names is None:
         names = [
@@ -1504,6 +1527,7 @@ def report(
         doc = _evalkit.report_states(
             list(zip(names, states)), os.fspath(path), bootstrap, ci, method, resample, seed, threshold,
             str(thresholds), title, list(operating_points), certified, cost, max_fpr, [float(x) for x in tpr_at_fpr],
+            _metrics_arg(metrics),
         )
         return ReportModel(json.loads(doc), os.fspath(path))
     slices = _slice_names(slice, "report's slice= names columns (a result keeps the arrays given to its full(slice=...))")
@@ -1520,7 +1544,7 @@ def report(
     doc = _evalkit.report(
         cands, os.fspath(path), base, bootstrap, ci, method, resample, seed, threshold, str(thresholds), title,
         id, slices, min_slice, groups, list(operating_points), certified, cost, max_fpr,
-        [float(x) for x in tpr_at_fpr],
+        [float(x) for x in tpr_at_fpr], _metrics_arg(metrics),
     )
     return ReportModel(json.loads(doc), os.fspath(path))
 

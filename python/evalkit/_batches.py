@@ -306,9 +306,13 @@ class Reduction:
         overall = self.state(what)
         if not slicings:
             return State(overall).finish(**options)
+        from . import _metrics_arg
+
         opts = dict(options)
         if "thresholds" in opts:
             opts["thresholds"] = str(opts["thresholds"])
+        if "metrics" in opts:
+            opts["metrics"] = _metrics_arg(opts["metrics"])
         items = [(si, list(k), b) for (si, k), b in self.slices.items()]
         doc = _evalkit.full_slice_states(
             overall, [list(by) for by in slicings], self.numeric or [], items, min_slice=min_slice, **opts

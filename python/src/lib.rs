@@ -406,6 +406,7 @@ fn interval_options(
 }
 
 /// The full tier's options from the Python keywords.
+#[allow(clippy::too_many_arguments)]
 fn full_options(
     threshold: f64,
     thresholds: &str,
@@ -414,8 +415,13 @@ fn full_options(
     method: &str,
     resample: &str,
     seed: u64,
+    metrics: Option<&str>,
 ) -> PyResult<FullOptions> {
     Ok(FullOptions {
+        metrics: match metrics {
+            Some(names) => evalkit::metrics::registry::Selection::parse(names).map_err(to_py)?,
+            None => evalkit::metrics::registry::Selection::ALL,
+        },
         threshold,
         thresholds: thresholds.parse::<Thresholds>().map_err(|e| {
             UsageError::new_err(format!(
@@ -527,7 +533,7 @@ fn fast(
 
 /// The full tier; returns the CLI's `full --json` document.
 #[pyfunction]
-#[pyo3(signature = (y_true, y_score, weights=None, task=None, score_kind=None, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds="1000", name="arrays", cluster=None, operating_points=Vec::new(), certified=true, cost=None, max_fpr=None, tpr_at_fpr=Vec::new(), cost_fp=None, cost_fn=None, query=None, k=vec![1, 5, 10], gain="linear", empty_queries="zero", per_query=false, columns=Vec::new(), slices=Vec::new(), min_slice=evalkit::slices::DEFAULT_MIN_ROWS))]
+#[pyo3(signature = (y_true, y_score, weights=None, task=None, score_kind=None, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds="1000", name="arrays", cluster=None, operating_points=Vec::new(), certified=true, cost=None, max_fpr=None, tpr_at_fpr=Vec::new(), cost_fp=None, cost_fn=None, query=None, k=vec![1, 5, 10], gain="linear", empty_queries="zero", per_query=false, columns=Vec::new(), slices=Vec::new(), min_slice=evalkit::slices::DEFAULT_MIN_ROWS, metrics=None))]
 #[allow(clippy::too_many_arguments)]
 fn full(
     py: Python<'_>,
@@ -560,6 +566,7 @@ fn full(
     columns: Vec<(String, Bound<'_, PyAny>)>,
     slices: Vec<Vec<String>>,
     min_slice: usize,
+    metrics: Option<&str>,
 ) -> PyResult<String> {
     let low = evalkit::partial::LowFpr {
         max_fpr,
@@ -586,7 +593,9 @@ fn full(
             preds.extra.push((column.to_string(), array));
         }
     }
-    let mut options = full_options(threshold, thresholds, bootstrap, ci, method, resample, seed)?;
+    let mut options = full_options(
+        threshold, thresholds, bootstrap, ci, method, resample, seed, metrics,
+    )?;
     options.ranking = ranking_options(&k, gain, empty_queries)?;
     let specs = operating_points
         .iter()
@@ -731,7 +740,7 @@ fn slice_states<'py>(
 /// SHARDS --slice ...` gives them (intervals from each state; no test
 /// against the rest, which needs rows). Returns the JSON document.
 #[pyfunction]
-#[pyo3(signature = (overall, slicings, numeric, items, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds="1000", min_slice=evalkit::slices::DEFAULT_MIN_ROWS, name="state"))]
+#[pyo3(signature = (overall, slicings, numeric, items, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds="1000", min_slice=evalkit::slices::DEFAULT_MIN_ROWS, name="state", metrics=None))]
 #[allow(clippy::too_many_arguments)]
 fn full_slice_states(
     py: Python<'_>,
@@ -748,8 +757,11 @@ fn full_slice_states(
     thresholds: &str,
     min_slice: usize,
     name: &str,
+    metrics: Option<&str>,
 ) -> PyResult<String> {
-    let options = full_options(threshold, thresholds, bootstrap, ci, method, resample, seed)?;
+    let options = full_options(
+        threshold, thresholds, bootstrap, ci, method, resample, seed, metrics,
+    )?;
     let overall = overall.as_bytes().to_vec();
     let items: Vec<(usize, Vec<String>, Vec<u8>)> = items
         .into_iter()
@@ -829,7 +841,7 @@ fn merge_states<'py>(
 /// The full tier finished from state bytes; returns the CLI's `full
 /// --json` document for that state file.
 #[pyfunction]
-#[pyo3(signature = (state, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds="1000", name="state"))]
+#[pyo3(signature = (state, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds="1000", name="state", metrics=None))]
 #[allow(clippy::too_many_arguments)]
 fn full_state(
     py: Python<'_>,
@@ -842,8 +854,11 @@ fn full_state(
     threshold: f64,
     thresholds: &str,
     name: &str,
+    metrics: Option<&str>,
 ) -> PyResult<String> {
-    let options = full_options(threshold, thresholds, bootstrap, ci, method, resample, seed)?;
+    let options = full_options(
+        threshold, thresholds, bootstrap, ci, method, resample, seed, metrics,
+    )?;
     let state = state.as_bytes().to_vec();
     let doc = compute(py, || {
         let file = read_state(name, &state)?;
@@ -904,7 +919,7 @@ fn model_side(
 /// labels must then agree row by row), as `evalkit compare [--id COL]`;
 /// `slices` (key columns of the candidate) add per-slice paired differences.
 #[pyfunction]
-#[pyo3(signature = (candidate, baseline, id=None, task=None, score_kind=None, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds="1000", cluster=None, slices=Vec::new(), min_slice=evalkit::slices::DEFAULT_MIN_ROWS))]
+#[pyo3(signature = (candidate, baseline, id=None, task=None, score_kind=None, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds="1000", cluster=None, slices=Vec::new(), min_slice=evalkit::slices::DEFAULT_MIN_ROWS, metrics=None))]
 #[allow(clippy::too_many_arguments)]
 fn compare(
     py: Python<'_>,
@@ -923,11 +938,14 @@ fn compare(
     cluster: Option<&Bound<'_, PyAny>>,
     slices: Vec<Vec<String>>,
     min_slice: usize,
+    metrics: Option<&str>,
 ) -> PyResult<String> {
     let mut c = model_side(py, candidate, task, score_kind)?;
     with_clusters(py, &mut c, cluster)?;
     let b = model_side(py, baseline, task, score_kind)?;
-    let options = full_options(threshold, thresholds, bootstrap, ci, method, resample, seed)?;
+    let options = full_options(
+        threshold, thresholds, bootstrap, ci, method, resample, seed, metrics,
+    )?;
     let doc = compute(py, || {
         evalkit::full::check_options(&options)?;
         check_slicings(&c, &slices)?;
@@ -1260,7 +1278,7 @@ fn read_predictions<'py>(
 /// ids, slices or clusters: they need rows). Returns the report's model as
 /// JSON.
 #[pyfunction]
-#[pyo3(signature = (candidates, path, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds="1000", title=None, operating_points=Vec::new(), certified=true, cost=None, max_fpr=None, tpr_at_fpr=Vec::new()))]
+#[pyo3(signature = (candidates, path, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds="1000", title=None, operating_points=Vec::new(), certified=true, cost=None, max_fpr=None, tpr_at_fpr=Vec::new(), metrics=None))]
 #[allow(clippy::too_many_arguments)]
 fn report_states(
     py: Python<'_>,
@@ -1279,6 +1297,7 @@ fn report_states(
     cost: Option<String>,
     max_fpr: Option<f64>,
     tpr_at_fpr: Vec<f64>,
+    metrics: Option<&str>,
 ) -> PyResult<String> {
     let names: Vec<String> = candidates.iter().map(|(n, _)| n.clone()).collect();
     let bytes: Vec<Vec<u8>> = candidates
@@ -1286,7 +1305,9 @@ fn report_states(
         .map(|(_, b)| b.as_bytes().to_vec())
         .collect();
     let options = evalkit::report::ReportOptions {
-        full: full_options(threshold, thresholds, bootstrap, ci, method, resample, seed)?,
+        full: full_options(
+            threshold, thresholds, bootstrap, ci, method, resample, seed, metrics,
+        )?,
         names: names.clone(),
         title,
         ..decision_options(operating_points, certified, cost, max_fpr, tpr_at_fpr)?
@@ -1364,7 +1385,7 @@ fn check_decisions(
 /// `model` as [`model_side`] takes it; the options are the CLI's `report`
 /// options. Returns the report's model as JSON.
 #[pyfunction]
-#[pyo3(signature = (candidates, path, baseline=None, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds="1000", title=None, id=None, slices=Vec::new(), min_slice=evalkit::slices::DEFAULT_MIN_ROWS, cluster=None, operating_points=Vec::new(), certified=true, cost=None, max_fpr=None, tpr_at_fpr=Vec::new()))]
+#[pyo3(signature = (candidates, path, baseline=None, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds="1000", title=None, id=None, slices=Vec::new(), min_slice=evalkit::slices::DEFAULT_MIN_ROWS, cluster=None, operating_points=Vec::new(), certified=true, cost=None, max_fpr=None, tpr_at_fpr=Vec::new(), metrics=None))]
 #[allow(clippy::too_many_arguments)]
 fn report(
     py: Python<'_>,
@@ -1388,6 +1409,7 @@ fn report(
     cost: Option<String>,
     max_fpr: Option<f64>,
     tpr_at_fpr: Vec<f64>,
+    metrics: Option<&str>,
 ) -> PyResult<String> {
     let load = |item: &Bound<'_, PyAny>| -> PyResult<(String, Predictions)> {
         let t: Vec<Bound<'_, PyAny>> = item.extract()?;
@@ -1417,7 +1439,9 @@ fn report(
     }
     let base = baseline.as_ref().map(load).transpose()?;
     let options = evalkit::report::ReportOptions {
-        full: full_options(threshold, thresholds, bootstrap, ci, method, resample, seed)?,
+        full: full_options(
+            threshold, thresholds, bootstrap, ci, method, resample, seed, metrics,
+        )?,
         names,
         title,
         id,

@@ -218,3 +218,38 @@ def test_tables_out():
     for name in sliced.tables:
         a, p, q = sliced.to_arrow(name), sliced.to_pandas(name), sliced.to_polars(name)
         assert a.num_rows == len(p) == q.height and a.column_names == list(p.columns) == q.columns, name
+
+
+def test_metrics_option_equals_the_cli(tmp_path):
+    """``metrics=`` as ``--metrics``: the same metrics, bit for bit, from
+    arrays, files, states and an engine-style batch stream; unknown names
+    are a UsageError."""
+    frame = table(CAND).to_pandas()
+    want = run("full", CAND, "--bootstrap", "200", "--metrics", "roc_auc,best_f1,ece")
+    got = evalkit.full(frame, label="label", score="score", bootstrap=200, metrics=["roc_auc", "best_f1", "ece"])
+    assert got.to_dict()["metrics"] == want["metrics"]
+    assert list(got.to_pandas()["metric"]) == ["roc_auc", "best_f1", "ece"]
+    assert evalkit.full(frame, label="label", score="score", bootstrap=200, metrics="roc_auc,best_f1,ece").to_dict()["metrics"] == want["metrics"]
+    # Every metric when not given: the selection's values are the same.
+    every = evalkit.full(frame, label="label", score="score", bootstrap=200).to_dict()["metrics"]
+    assert {k: every[k] for k in want["metrics"]} == want["metrics"]
+
+    cmp_want = run("compare", CAND, SHUFFLED, "--id", "row_id", "--bootstrap", "200", "--metrics", "average_precision")
+    cmp_got = evalkit.compare(CAND, SHUFFLED, id="row_id", bootstrap=200, metrics=["average_precision"]).to_dict()
+    for k in ("metrics", "baseline", "delta", "delong"):
+        assert cmp_got[k] == cmp_want[k], k
+
+    # From a state (and so from every engine), as `evalkit full x.evstate`.
+    st = tmp_path / "a.evstate"
+    subprocess.run([cli(), "state", CAND, "-o", str(st)], check=True, capture_output=True)
+    state_want = run("full", str(st), "--bootstrap", "200", "--metrics", "log_loss,roc_auc")
+    batches = table(CAND).to_batches(max_chunksize=700)
+    state_got = evalkit.full_from_batches(batches, bootstrap=200, metrics=("log_loss", "roc_auc")).to_dict()
+    assert state_got["metrics"] == state_want["metrics"]
+
+    with pytest.raises(evalkit.UsageError, match="no metric is called 'auc'"):
+        evalkit.full(frame, label="label", score="score", metrics=["auc"])
+    with pytest.raises(evalkit.UsageError, match="rmse is a regression metric"):
+        evalkit.full(frame, label="label", score="score", metrics="rmse")
+    report = evalkit.report([CAND], tmp_path / "r.html", bootstrap=50, metrics=["accuracy"])
+    assert list(report["candidates"][0]["metrics"]) == ["accuracy"]

@@ -556,6 +556,11 @@ pub struct FullTierArgs {
     pub cluster: Option<String>,
     #[command(flatten)]
     pub ranking: RankingArgs,
+    /// Compute and report only these metrics (and what they need), e.g.
+    /// `roc_auc,average_precision,best_f1`: the bootstrap skips the parts
+    /// no asked-for metric uses. Default: every metric of the task.
+    #[arg(long, value_name = "NAME[,NAME..]")]
+    pub metrics: Option<String>,
 }
 
 impl FullTierArgs {
@@ -565,6 +570,10 @@ impl FullTierArgs {
             thresholds: self.thresholds,
             intervals: self.intervals.options(),
             ranking: self.ranking.options()?,
+            metrics: match &self.metrics {
+                Some(names) => evalkit::metrics::registry::Selection::parse(names)?,
+                None => evalkit::metrics::registry::Selection::ALL,
+            },
         })
     }
 }

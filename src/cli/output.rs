@@ -211,8 +211,12 @@ pub fn full(preds: &Header, options: &FullOptions, r: &FullResult) -> String {
     out
 }
 
-/// Headline metrics of the per-slice table, by task.
-fn slice_metrics(r: &FullResult) -> Vec<String> {
+/// Metrics of the per-slice table: those asked for with `--metrics`, else
+/// the task's headline ones.
+fn slice_metrics(r: &FullResult, options: &FullOptions) -> Vec<String> {
+    if !options.metrics.is_all() {
+        return r.metrics().iter().map(|(n, _)| n.to_string()).collect();
+    }
     let names: &[&str] = match r {
         FullResult::Binary(_) => &["roc_auc", "average_precision", "log_loss", "accuracy", "f1"],
         FullResult::Multiclass(_) => &["accuracy", "macro_f1", "macro_roc_auc", "log_loss"],
@@ -232,7 +236,7 @@ pub fn slices(options: &FullOptions, min_rows: usize, slices: &[evalkit::slices:
     while start < slices.len() {
         let by = &slices[start].by;
         let end = start + slices[start..].iter().take_while(|s| &s.by == by).count();
-        let names = slice_metrics(&slices[start].result);
+        let names = slice_metrics(&slices[start].result, options);
         let _ = writeln!(out, "\nslices by {}", by.join(" × "));
         let mut header: Vec<String> = by.clone();
         header.push("rows".to_string());
@@ -295,9 +299,15 @@ pub fn slices(options: &FullOptions, min_rows: usize, slices: &[evalkit::slices:
             rows.push(row);
         }
         out.push_str(&table(&rows));
+        let tested_metric = slices[start..end]
+            .iter()
+            .find_map(|s| match &s.versus_rest {
+                Some(Ok(t)) => Some(t.metric),
+                _ => None,
+            })
+            .unwrap_or_default();
         let test = format!(
-            "vs rest: the slice's {} minus the rest's; p: two-sided, Holm-adjusted across every slice tested; {flagged} worse",
-            names[0]
+            "vs rest: the slice's {tested_metric} minus the rest's; p: two-sided, Holm-adjusted across every slice tested; {flagged} worse"
         );
         let small =
             small.then(|| format!("† fewer than {min_rows} rows: point values only, no intervals"));
@@ -328,7 +338,7 @@ pub fn compared_slices(
     while start < slices.len() {
         let by = &slices[start].by;
         let end = start + slices[start..].iter().take_while(|s| &s.by == by).count();
-        let names = slice_metrics(&slices[start].comparison.candidate);
+        let names = slice_metrics(&slices[start].comparison.candidate, options);
         let _ = writeln!(out, "\nslices by {}: candidate vs baseline", by.join(" × "));
         let mut header: Vec<String> = by.clone();
         header.push("rows".to_string());

@@ -11,7 +11,7 @@ use crate::metrics::calibration::Bin;
 use crate::metrics::curves::{BinaryCurve, Counts, Sweep};
 use crate::metrics::{Metric, MetricSet};
 use crate::state::binary::BinaryState;
-use crate::uncertainty::bootstrap::{self, BootstrapOptions, Ranking};
+use crate::uncertainty::bootstrap::{self, BootstrapOptions, Need, Ranking};
 use crate::uncertainty::intervals::{self, normal_quantile};
 use crate::uncertainty::{self, CiMethod, IntervalOptions, delong};
 
@@ -60,6 +60,9 @@ pub struct BinaryOptions<'a> {
     /// The rows' clusters: the bootstrap resamples whole clusters, and
     /// Obuchowski's clustered variance replaces DeLong's.
     pub clusters: Option<&'a Clusters>,
+    /// The parts of the replicate pass the asked-for metrics need
+    /// (`--metrics`); the intervals of the others are not computed.
+    pub need: Need,
 }
 
 impl Default for BinaryOptions<'_> {
@@ -70,6 +73,7 @@ impl Default for BinaryOptions<'_> {
             intervals: IntervalOptions::default(),
             keep_replicates: false,
             clusters: None,
+            need: Need::ALL,
         }
     }
 }
@@ -214,7 +218,7 @@ fn full_with_bootstrap(
                 threshold: options.threshold,
                 grid: band_grid(options.sweep),
                 jackknife: iv.method == CiMethod::Bca,
-                lean: false,
+                need: options.need,
                 clusters: options.clusters.map(|c| c.keys()),
                 strata: None,
             },

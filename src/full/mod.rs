@@ -16,9 +16,11 @@ use crate::data::{Columns, Float, Predictions};
 use crate::error::{Error, Result};
 use crate::metrics::multiclass::MulticlassFull;
 use crate::metrics::ranking::RankingOptions;
+use crate::metrics::registry::Selection;
 use crate::metrics::regression::RegressionFull;
 use crate::state::file::{StateFile, TaskState};
 use crate::uncertainty::IntervalOptions;
+use crate::uncertainty::bootstrap::Need;
 use binary::{BinaryFull, BinaryOptions, Thresholds};
 
 /// Options of the full tier.
@@ -34,6 +36,9 @@ pub struct FullOptions {
     pub intervals: IntervalOptions,
     /// Cutoffs and conventions (ranking).
     pub ranking: RankingOptions,
+    /// The metrics asked for (`--metrics`): only these are computed and
+    /// reported, with what they need.
+    pub metrics: Selection,
 }
 
 impl Default for FullOptions {
@@ -43,6 +48,7 @@ impl Default for FullOptions {
             thresholds: Thresholds::Grid(1000),
             intervals: IntervalOptions::default(),
             ranking: RankingOptions::default(),
+            metrics: Selection::ALL,
         }
     }
 }
@@ -195,6 +201,7 @@ pub fn full_with_progress(
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<FullResult> {
     check_options(options)?;
+    options.metrics.check(preds.task)?;
     check_resampling(preds, options)?;
     if let Columns::Ranking { labels, .. } = &preds.columns {
         ranking::check_gain(labels, &options.ranking)?;
@@ -210,9 +217,12 @@ pub fn full_with_progress(
         point.intervals.replicates = 0;
         let mut result = run(preds, &point, progress);
         result.withhold_all(EVERY_WEIGHT_ZERO);
+        options.metrics.retain(preds.task, result.metrics_mut());
         return Ok(result);
     }
-    Ok(run(preds, options, progress))
+    let mut result = run(preds, options, progress);
+    options.metrics.retain(preds.task, result.metrics_mut());
+    Ok(result)
 }
 
 /// Runs the full tier from a state (several files, shards, a state file):
@@ -228,6 +238,7 @@ pub fn full_state(
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<FullResult> {
     check_options(options)?;
+    options.metrics.check(file.header.task)?;
     let iv = &options.intervals;
     let name = file.header.path.display();
     let refuse = |why: &str| {
@@ -278,6 +289,7 @@ pub fn full_state(
                 intervals: options.intervals,
                 keep_replicates: false,
                 clusters: None,
+                need: Need::binary(&options.metrics),
             };
             let mut out = binary::from_state(s, &bopts);
             // Refused above when the weights are not frequencies.
@@ -304,6 +316,9 @@ pub fn full_state(
     if everything_zero {
         result.withhold_all(EVERY_WEIGHT_ZERO);
     }
+    options
+        .metrics
+        .retain(file.header.task, result.metrics_mut());
     Ok(result)
 }
 
@@ -329,6 +344,7 @@ fn run(
                 intervals: options.intervals,
                 keep_replicates: false,
                 clusters: preds.clusters.as_ref(),
+                need: Need::binary(&options.metrics),
             },
             progress,
         ))),
@@ -344,6 +360,7 @@ fn run(
             &preds.class_names,
             &options.intervals,
             preds.clusters.as_ref(),
+            Need::multiclass(&options.metrics),
             progress,
         )),
         Columns::Regression { labels, scores } => FullResult::Regression(regression::full(

@@ -7,12 +7,13 @@ use crate::clusters::Clusters;
 use crate::data::Floats;
 use crate::metrics::multiclass::{ClassBands, MulticlassFull};
 use crate::state::multiclass::MulticlassState;
-use crate::uncertainty::bootstrap::Replicates;
+use crate::uncertainty::bootstrap::{BootstrapOptions, Need, Replicates};
 use crate::uncertainty::{self, IntervalOptions, tasks};
 
 /// Computes the multiclass full tier: the point metrics, then bootstrap
 /// intervals unless `intervals.replicates` is 0 (over whole clusters with
-/// `clusters`). `names` are the class names, for notes.
+/// `clusters`; the one-vs-rest passes only when `need` says so). `names`
+/// are the class names, for notes.
 #[allow(clippy::too_many_arguments)]
 pub fn full(
     labels: &[u32],
@@ -22,10 +23,11 @@ pub fn full(
     names: &[String],
     intervals: &IntervalOptions,
     clusters: Option<&Clusters>,
+    need: Need,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> MulticlassFull {
     let mut result = with_bootstrap(
-        labels, scores, k, weights, names, intervals, clusters, progress,
+        labels, scores, k, weights, names, intervals, clusters, need, progress,
     );
     proportion_intervals(&mut result, weights.is_some(), intervals);
     result
@@ -40,6 +42,7 @@ fn with_bootstrap(
     names: &[String],
     intervals: &IntervalOptions,
     clusters: Option<&Clusters>,
+    need: Need,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> MulticlassFull {
     let mut result = point(labels, scores, k, weights, names);
@@ -48,7 +51,9 @@ fn with_bootstrap(
             result.notes.push(reason);
             return result;
         }
-        let reps = replicates(labels, scores, k, weights, intervals, clusters, progress);
+        let reps = replicates(
+            labels, scores, k, weights, intervals, clusters, need, progress,
+        );
         class_intervals(&mut result, &reps, intervals.level);
         let notes = uncertainty::attach(&mut result.metrics, &reps, &|_| None, intervals);
         result.notes.extend(uncertainty::replicate_notes(intervals));
@@ -109,7 +114,9 @@ pub fn class_intervals(result: &mut MulticlassFull, reps: &Replicates, level: f6
 }
 
 /// The bootstrap replicates of
-/// [`multiclass_metric_names`](crate::metrics::multiclass::multiclass_metric_names)`(k)`.
+/// [`multiclass_metric_names`](crate::metrics::multiclass::multiclass_metric_names)`(k)`
+/// (the one-vs-rest averages NaN unless `need.one_vs_rest`).
+#[allow(clippy::too_many_arguments)]
 pub fn replicates(
     labels: &[u32],
     scores: &Floats,
@@ -117,6 +124,7 @@ pub fn replicates(
     weights: Option<&Floats>,
     intervals: &IntervalOptions,
     clusters: Option<&Clusters>,
+    need: Need,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Replicates {
     tasks::multiclass_replicates(
@@ -124,7 +132,10 @@ pub fn replicates(
         scores,
         k,
         weights,
-        &intervals.bootstrap_options_for(clusters),
+        &BootstrapOptions {
+            need,
+            ..intervals.bootstrap_options_for(clusters)
+        },
         progress,
     )
 }

@@ -153,6 +153,11 @@ impl MetricSet {
         self.0.is_empty()
     }
 
+    /// Keeps the metrics whose name passes `keep`, in order.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        self.0.retain(|(n, _)| keep(n));
+    }
+
     /// Drops every interval (the values stay).
     pub fn clear_intervals(&mut self) {
         for (_, m) in &mut self.0 {

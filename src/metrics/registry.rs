@@ -291,9 +291,209 @@ pub fn headline(task: Task) -> Vec<&'static str> {
     h.into_iter().map(|m| m.name).collect()
 }
 
+/// The metrics asked for with `--metrics` (or `metrics=` in Python): which
+/// of the task's metrics the tiers compute and report. A name may belong to
+/// several tasks (`accuracy`, `log_loss`); the selection keeps one flag per
+/// (task, metric) of the registry, so it is fixed before the task is known
+/// and checked against it afterwards ([`Selection::check`]). Ranking names
+/// select their family at every cutoff (`ndcg@10` or `ndcg@k`: NDCG at each
+/// `--k`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Selection {
+    /// One flag per (task, metric); `None`: every metric.
+    bits: Option<u64>,
+    /// Names of another task are an error ([`Selection::check`]); not for
+    /// a suite's gates, which judge (and fail) such names themselves.
+    strict: bool,
+}
+
+/// The registry's tasks, in the order of [`Selection`]'s flags.
+const TASKS: [Task; 4] = [
+    Task::Binary,
+    Task::Multiclass,
+    Task::Regression,
+    Task::Ranking,
+];
+
+/// The flag of `task`'s `i`-th metric.
+fn flag(task: Task, i: usize) -> u64 {
+    let offset: usize = TASKS
+        .iter()
+        .take_while(|t| **t != task)
+        .map(|t| of_task(*t).len())
+        .sum();
+    1 << (offset + i)
+}
+
+/// The flags of every task's metric called `name` (0: none).
+fn flags_of(name: &str) -> u64 {
+    let fam = family(name);
+    let mut bits = 0;
+    for task in TASKS {
+        for (i, m) in of_task(task).iter().enumerate() {
+            if m.name == fam {
+                bits |= flag(task, i);
+            }
+        }
+    }
+    bits
+}
+
+impl Selection {
+    /// Every metric of the task (no `--metrics`).
+    pub const ALL: Selection = Selection {
+        bits: None,
+        strict: false,
+    };
+
+    /// The metrics named in `names` (a comma-separated list, spaces
+    /// ignored); a name of no task's metrics is a usage error listing every
+    /// task's names.
+    pub fn parse(names: &str) -> crate::error::Result<Selection> {
+        let mut bits = 0u64;
+        let mut any = false;
+        for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            any = true;
+            let of_name = flags_of(name);
+            bits |= of_name;
+            if of_name == 0 {
+                return Err(crate::error::Error::usage(format!(
+                    "no metric is called '{name}'; the metrics are {}",
+                    TASKS
+                        .iter()
+                        .map(|t| format!("{t}: {}", names_of(*t)))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )));
+            }
+        }
+        if !any {
+            return Err(crate::error::Error::usage(
+                "the list of metrics is empty: name at least one",
+            ));
+        }
+        Ok(Selection {
+            bits: Some(bits),
+            strict: true,
+        })
+    }
+
+    /// The metrics among `names` that the registry knows (a suite's gate
+    /// metrics; others, such as `partial_roc_auc` or operating-point
+    /// metrics, come from other parts and are left out).
+    pub fn known<'a>(names: impl IntoIterator<Item = &'a str>) -> Selection {
+        let bits = names
+            .into_iter()
+            .fold(0, |bits, name| bits | flags_of(name));
+        Selection {
+            bits: Some(bits),
+            strict: false,
+        }
+    }
+
+    /// True without `--metrics`: every metric.
+    pub fn is_all(&self) -> bool {
+        self.bits.is_none()
+    }
+
+    /// Checks the names against the task of the data: a name that is only
+    /// another task's metric is a usage error listing the task's metrics.
+    pub fn check(&self, task: Task) -> crate::error::Result<()> {
+        let Some(bits) = self.bits.filter(|_| self.strict) else {
+            return Ok(());
+        };
+        let own: Vec<&str> = of_task(task)
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| bits & flag(task, i) != 0)
+            .map(|(_, m)| m.name)
+            .collect();
+        for other in TASKS.into_iter().filter(|t| *t != task) {
+            for (i, m) in of_task(other).iter().enumerate() {
+                if bits & flag(other, i) != 0 && !own.contains(&m.name) {
+                    return Err(crate::error::Error::usage(format!(
+                        "{} is a {other} metric, and these predictions are {task}; the {task} metrics are {}",
+                        m.name,
+                        names_of(task)
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the metric `name` of `task` is asked for (ranking names by
+    /// family).
+    pub fn wants(&self, task: Task, name: &str) -> bool {
+        let Some(bits) = self.bits else { return true };
+        let fam = family(name);
+        of_task(task)
+            .iter()
+            .position(|m| m.name == fam)
+            .is_some_and(|i| bits & flag(task, i) != 0)
+    }
+
+    /// Whether any of `names` of `task` is asked for.
+    pub fn wants_any(&self, task: Task, names: &[&str]) -> bool {
+        names.iter().any(|n| self.wants(task, n))
+    }
+
+    /// This selection with `task`'s metric `name` added (what another part
+    /// needs: the slices' test against the rest reads the headline metric).
+    pub fn with(self, task: Task, name: &str) -> Selection {
+        let Some(bits) = self.bits else { return self };
+        let fam = family(name);
+        match of_task(task).iter().position(|m| m.name == fam) {
+            Some(i) => Selection {
+                bits: Some(bits | flag(task, i)),
+                ..self
+            },
+            None => self,
+        }
+    }
+
+    /// Keeps the metrics of `set` that are asked for.
+    pub fn retain(&self, task: Task, set: &mut crate::metrics::MetricSet) {
+        if self.bits.is_some() {
+            set.retain(|name| self.wants(task, name));
+        }
+    }
+}
+
+/// `task`'s metric names, comma-separated.
+fn names_of(task: Task) -> String {
+    of_task(task)
+        .iter()
+        .map(|m| m.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_metric_of_every_task_has_its_own_selection_flag() {
+        let total: usize = TASKS.iter().map(|t| of_task(*t).len()).sum();
+        assert!(total <= 64, "{total} metrics: Selection's flags are a u64");
+        let sel = Selection::parse("accuracy,ndcg@3").unwrap();
+        assert!(sel.wants(Task::Binary, "accuracy") && sel.wants(Task::Multiclass, "accuracy"));
+        assert!(sel.wants(Task::Ranking, "ndcg@10") && !sel.wants(Task::Ranking, "ndcg"));
+        assert!(!sel.wants(Task::Binary, "roc_auc"));
+        assert!(sel.check(Task::Binary).is_err(), "ndcg@3 is not binary");
+        assert!(
+            Selection::parse("accuracy")
+                .unwrap()
+                .check(Task::Multiclass)
+                .is_ok()
+        );
+        assert!(
+            Selection::known(["rmse"]).check(Task::Binary).is_ok(),
+            "suites judge names themselves"
+        );
+        assert!(Selection::ALL.wants(Task::Regression, "r2"));
+    }
 
     #[test]
     fn a_name_means_one_thing_in_every_task() {

@@ -292,9 +292,11 @@ fn curves(out: &mut String, r: &Report) {
         let labels: Vec<String> = ms
             .iter()
             .map(|(_, c)| {
+                // DeLong's AUC when --metrics left ROC-AUC out of the table.
                 let auc = c
                     .metrics
                     .value("roc_auc")
+                    .or(c.delong.as_ref().map(|d| d.auc))
                     .map_or("n/a".to_string(), |v| format!("{v:.3}"));
                 match &c.delong {
                     Some(d) => format!("{} AUC {auc} [{:.3}, {:.3}]", c.name, d.ci[0], d.ci[1]),

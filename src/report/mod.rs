@@ -335,19 +335,36 @@ pub struct Provenance {
 }
 
 /// Headline metrics of a task, in summary order (from the
-/// [registry](crate::metrics::registry)).
+/// [registry](crate::metrics::registry)), those the result has: with
+/// `--metrics`, the asked-for ones among them, or every asked-for metric
+/// when it names no headline one.
 pub fn headline(result: &FullResult) -> Vec<String> {
     let task = match result {
         FullResult::Binary(_) => crate::data::Task::Binary,
         FullResult::Multiclass(_) => crate::data::Task::Multiclass,
         FullResult::Regression(_) => crate::data::Task::Regression,
-        // At the run's largest cutoff.
-        FullResult::Ranking(r) => return r.options.headline(),
+        FullResult::Ranking(_) => crate::data::Task::Ranking,
     };
-    registry::headline(task)
+    let names: Vec<String> = match result {
+        // At the run's largest cutoff.
+        FullResult::Ranking(r) => r.options.headline(),
+        _ => registry::headline(task)
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
+    };
+    let present: Vec<String> = names
         .into_iter()
-        .map(str::to_string)
-        .collect()
+        .filter(|n| result.metrics().get(n).is_some())
+        .collect();
+    if present.is_empty() {
+        return result
+            .metrics()
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .collect();
+    }
+    present
 }
 
 /// Keeps at most `max` points of a polyline, evenly spread along its

@@ -202,10 +202,10 @@ pub struct BootstrapOptions<'a> {
     pub grid: usize,
     /// Also run the grouped jackknife (for BCa).
     pub jackknife: bool,
-    /// Only ROC-AUC and average precision are wanted (the one-vs-rest
-    /// passes of multiclass): the pass skips log loss, Brier, calibration
-    /// and F1, whose replicate values are then meaningless.
-    pub lean: bool,
+    /// What the pass computes beyond ROC-AUC, average precision and the
+    /// counts at the threshold (the one-vs-rest passes of multiclass, and
+    /// `--metrics`, need less): the values it skips are NaN.
+    pub need: Need,
     /// Each row's cluster key (`keys[row]`, [`crate::clusters`]): replicates
     /// resample whole clusters instead of rows.
     pub clusters: Option<&'a [u64]>,
@@ -217,6 +217,93 @@ pub struct BootstrapOptions<'a> {
 }
 
 pub use crate::metrics::binary::METRICS;
+
+/// The parts of the binary replicate pass beyond its ranking (ROC-AUC,
+/// average precision, the counts at the threshold and the bands), each
+/// skipped when no metric asked for needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Need {
+    /// Per-row terms: log loss, Brier and the calibration error.
+    pub rows: bool,
+    /// The best F1 over every distinct score and its threshold (a pre-pass
+    /// over the positives for each replicate's positive weight).
+    pub best_f1: bool,
+    /// Multiclass: the one-vs-rest ROC-AUC and average precision averages
+    /// (one sorted pass per class, the bulk of a multiclass bootstrap).
+    pub one_vs_rest: bool,
+}
+
+impl Need {
+    /// Every binary metric.
+    pub const ALL: Need = Need {
+        rows: true,
+        best_f1: true,
+        one_vs_rest: true,
+    };
+    /// Only the ranking: ROC-AUC, average precision and the bands (the
+    /// one-vs-rest passes of multiclass).
+    pub const RANKING: Need = Need {
+        rows: false,
+        best_f1: false,
+        one_vs_rest: false,
+    };
+
+    /// What the binary metrics of `selection` need.
+    pub fn binary(selection: &crate::metrics::registry::Selection) -> Need {
+        let task = crate::data::Task::Binary;
+        Need {
+            rows: selection.wants_any(task, &["log_loss", "brier", "ece"]),
+            best_f1: selection.wants_any(task, &["best_f1", "best_f1_threshold"]),
+            one_vs_rest: false,
+        }
+    }
+
+    /// Whether the pass computes the replicates of metric `name` (the others
+    /// are left out of [`Replicates`], so they get no interval and no
+    /// warning).
+    pub fn computes(&self, name: &str) -> bool {
+        match name {
+            "log_loss" | "brier" | "ece" => self.rows,
+            "best_f1" | "best_f1_threshold" => self.best_f1,
+            "macro_roc_auc"
+            | "weighted_roc_auc"
+            | "macro_average_precision"
+            | "weighted_average_precision" => self.one_vs_rest,
+            _ => true,
+        }
+    }
+
+    /// Drops the metrics of `reps` this pass did not compute.
+    pub(crate) fn keep_computed(&self, reps: &mut Replicates) {
+        let keep: Vec<bool> = reps.names.iter().map(|n| self.computes(n)).collect();
+        let filter = |table: &mut Vec<Vec<f64>>| {
+            if table.len() == keep.len() {
+                let mut k = keep.iter();
+                table.retain(|_| *k.next().unwrap_or(&true));
+            }
+        };
+        filter(&mut reps.values);
+        filter(&mut reps.jackknife);
+        let mut k = keep.iter();
+        reps.names.retain(|_| *k.next().unwrap_or(&true));
+    }
+
+    /// What the multiclass metrics of `selection` need.
+    pub fn multiclass(selection: &crate::metrics::registry::Selection) -> Need {
+        Need {
+            one_vs_rest: selection.wants_any(
+                crate::data::Task::Multiclass,
+                &[
+                    "macro_roc_auc",
+                    "weighted_roc_auc",
+                    "macro_average_precision",
+                    "weighted_average_precision",
+                ],
+            ),
+            ..Need::ALL
+        }
+    }
+}
 
 /// Points of the ROC and precision–recall bands.
 pub const BAND_POINTS: usize = 100;
@@ -301,18 +388,19 @@ fn pass<W: LaneWeights>(
     terms: &Terms,
     checkpoints: usize,
     lanes: &W,
-    lean: bool,
+    need: Need,
 ) -> LaneOut {
-    if lean {
-        pass_on::<W, true>(rk, terms, checkpoints, lanes)
-    } else {
-        pass_on::<W, false>(rk, terms, checkpoints, lanes)
+    match (need.rows, need.best_f1) {
+        (true, true) => pass_on::<W, true, true>(rk, terms, checkpoints, lanes),
+        (true, false) => pass_on::<W, true, false>(rk, terms, checkpoints, lanes),
+        (false, true) => pass_on::<W, false, true>(rk, terms, checkpoints, lanes),
+        (false, false) => pass_on::<W, false, false>(rk, terms, checkpoints, lanes),
     }
 }
 
-/// [`pass`] with the lean choice fixed at compile time (the full pass pays
-/// nothing for the lean one).
-fn pass_on<W: LaneWeights, const LEAN: bool>(
+/// [`pass`] with its parts fixed at compile time (the full pass pays
+/// nothing for the choice).
+fn pass_on<W: LaneWeights, const ROWS: bool, const F1: bool>(
     rk: &Ranking,
     terms: &Terms,
     checkpoints: usize,
@@ -322,21 +410,21 @@ fn pass_on<W: LaneWeights, const LEAN: bool>(
     {
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2 (checked just above).
-            return unsafe { pass_avx2::<W, LEAN>(rk, terms, checkpoints, lanes) };
+            return unsafe { pass_avx2::<W, ROWS, F1>(rk, terms, checkpoints, lanes) };
         }
     }
-    pass_body::<ScalarSimd, W, LEAN>(rk, terms, checkpoints, lanes)
+    pass_body::<ScalarSimd, W, ROWS, F1>(rk, terms, checkpoints, lanes)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn pass_avx2<W: LaneWeights, const LEAN: bool>(
+unsafe fn pass_avx2<W: LaneWeights, const ROWS: bool, const F1: bool>(
     rk: &Ranking,
     terms: &Terms,
     checkpoints: usize,
     lanes: &W,
 ) -> LaneOut {
-    pass_body::<Avx2Simd, W, LEAN>(rk, terms, checkpoints, lanes)
+    pass_body::<Avx2Simd, W, ROWS, F1>(rk, terms, checkpoints, lanes)
 }
 
 /// The per-quad results other than the ranking and row sums.
@@ -352,13 +440,12 @@ struct Quad {
 }
 
 #[inline(always)]
-fn pass_body<S: Simd, W: LaneWeights, const LEAN: bool>(
+fn pass_body<S: Simd, W: LaneWeights, const ROWS: bool, const F1: bool>(
     rk: &Ranking,
     terms: &Terms,
     checkpoints: usize,
     lanes: &W,
 ) -> LaneOut {
-    let lean = LEAN;
     type F<S> = <S as Simd>::F;
     let file_w = rk.weights.as_deref();
     let n = rk.rows.len();
@@ -375,7 +462,7 @@ fn pass_body<S: Simd, W: LaneWeights, const LEAN: bool>(
     let mut buf = vec![[0u16; LANES]; BLOCK];
 
     // Phase 1: each lane's total positive weight (F1 needs it in the pass).
-    let prepass: &[u32] = if lean { &[] } else { &terms.positives };
+    let prepass: &[u32] = if F1 { &terms.positives } else { &[] };
     for chunk in prepass.chunks(BLOCK) {
         for (i, &pos) in chunk.iter().enumerate() {
             lanes.fill::<S>(
@@ -441,7 +528,7 @@ fn pass_body<S: Simd, W: LaneWeights, const LEAN: bool>(
                 &mut ck_fp,
                 4 * q,
             );
-            if !lean {
+            if ROWS {
                 let mut c2 = ck0;
                 S::row_tile(
                     &wq[..len],
@@ -460,7 +547,7 @@ fn pass_body<S: Simd, W: LaneWeights, const LEAN: bool>(
                 F::<S>::load(&s.best_group),
             );
             let p_total = F::<S>::load(&s.p_total);
-            if lean {
+            if !F1 {
                 for e in &scratch[..k] {
                     let (etp, efp, edtp) = (
                         F::<S>::load(&e.tp),
@@ -547,7 +634,7 @@ struct Layout {
 /// Lane `l`'s metrics: its sums handed to the point metrics' formulas
 /// ([`curves::roc_auc`], [`curves::average_precision`], [`curves::best_f1`],
 /// [`RowSums`], [`Counts`], [`calibration::ece`]), undefined values as NaN.
-fn lane_metrics(rk: &Ranking, out: &LaneOut, l: usize, layout: &Layout) -> LaneMetrics {
+fn lane_metrics(rk: &Ranking, out: &LaneOut, l: usize, layout: &Layout, need: Need) -> LaneMetrics {
     let last = out.ck_tp.len() - 1;
     let (p, n) = (out.ck_tp[last][l], out.ck_fp[last][l]);
     let total = p + n;
@@ -584,8 +671,7 @@ fn lane_metrics(rk: &Ranking, out: &LaneOut, l: usize, layout: &Layout) -> LaneM
             bin
         });
         let ece = calibration::ece(total, bins);
-        // The pass's best F1 (over the groups holding positives; not kept
-        // by the lean pass).
+        // The pass's best F1 (over the groups holding positives).
         let best = (out.best_group[l] != u32::MAX)
             .then(|| (out.best_f1[l], rk.thresholds[out.best_group[l] as usize]));
         let (best_f1, best_threshold) = match curves::best_f1(best, p, true) {
@@ -595,17 +681,17 @@ fn lane_metrics(rk: &Ranking, out: &LaneOut, l: usize, layout: &Layout) -> LaneM
         [
             curves::roc_auc(out.auc2[l], p, n).unwrap_or(nan),
             curves::average_precision(PrecisionSum::PositiveSteps(out.ap[l]), p).unwrap_or(nan),
-            sums.mean_log_loss(),
-            sums.mean_brier(),
+            if need.rows { sums.mean_log_loss() } else { nan },
+            if need.rows { sums.mean_brier() } else { nan },
             c.accuracy(),
             c.precision().unwrap_or(nan),
             c.recall().unwrap_or(nan),
             c.specificity().unwrap_or(nan),
             c.f1().unwrap_or(nan),
             c.mcc(),
-            best_f1,
-            best_threshold,
-            ece,
+            if need.best_f1 { best_f1 } else { nan },
+            if need.best_f1 { best_threshold } else { nan },
+            if need.rows { ece } else { nan },
         ]
     } else {
         [nan; METRICS.len()]
@@ -832,7 +918,7 @@ pub fn replicates(
                     &terms,
                     ck.js.len(),
                     &PoissonLanes::new(options.seed, first),
-                    options.lean,
+                    options.need,
                 ),
                 Resample::Multinomial => pass(
                     rk,
@@ -846,7 +932,7 @@ pub fn replicates(
                             multinomial_lanes(options.seed, first, rk.total_rows, drawn.as_deref())
                         }
                     },
-                    options.lean,
+                    options.need,
                 ),
                 Resample::Stratified => pass(
                     rk,
@@ -858,7 +944,7 @@ pub fn replicates(
                         rk.total_rows,
                         strata.as_deref().unwrap_or_default(),
                     ),
-                    options.lean,
+                    options.need,
                 ),
                 #[cfg(test)]
                 Resample::Ones => pass(
@@ -866,7 +952,7 @@ pub fn replicates(
                     &terms,
                     ck.js.len(),
                     &super::lanes::OnesLanes,
-                    options.lean,
+                    options.need,
                 ),
             }
         } else {
@@ -875,7 +961,7 @@ pub fn replicates(
                 first_group: (batch - batches) * LANES,
                 clusters: options.clusters,
             };
-            pass(rk, &terms, ck.js.len(), &lanes, options.lean)
+            pass(rk, &terms, ck.js.len(), &lanes, options.need)
         };
         let count = if batch < batches {
             (b - batch * LANES).min(LANES)
@@ -883,7 +969,7 @@ pub fn replicates(
             (JACKKNIFE_GROUPS - (batch - batches) * LANES).min(LANES)
         };
         let lanes: Vec<LaneMetrics> = (0..count)
-            .map(|l| lane_metrics(rk, &out, l, &layout))
+            .map(|l| lane_metrics(rk, &out, l, &layout, options.need))
             .collect();
         let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         progress(d, total_batches);
@@ -912,7 +998,7 @@ pub fn replicates(
             }
         }
     }
-    Replicates {
+    let mut reps = Replicates {
         names: METRICS.to_vec(),
         values,
         jackknife,
@@ -922,7 +1008,9 @@ pub fn replicates(
         grid,
         per_class_f1: Vec::new(),
         one_vs_rest: Vec::new(),
-    }
+    };
+    options.need.keep_computed(&mut reps);
+    reps
 }
 
 impl Replicates {
@@ -1050,15 +1138,15 @@ mod tests {
                 threshold: 0.5,
                 grid: 11,
                 jackknife: false,
-                lean: false,
+                need: Need::ALL,
                 clusters: None,
                 strata: None,
             };
             let reference = replicates(&rk, &scores, &options, &|_, _| {});
             let (terms, ck, _, _) = prepare(&rk, &scores, &options);
             let lanes = PoissonLanes::new(9, 0);
-            let avx = unsafe { pass_avx2::<_, false>(&rk, &terms, ck.js.len(), &lanes) };
-            let scalar = pass_body::<ScalarSimd, _, false>(&rk, &terms, ck.js.len(), &lanes);
+            let avx = unsafe { pass_avx2::<_, true, true>(&rk, &terms, ck.js.len(), &lanes) };
+            let scalar = pass_body::<ScalarSimd, _, true, true>(&rk, &terms, ck.js.len(), &lanes);
             assert_eq!(avx.auc2, scalar.auc2);
             assert_eq!(avx.ap, scalar.ap);
             assert_eq!(avx.best_f1, scalar.best_f1);

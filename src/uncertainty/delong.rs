@@ -126,6 +126,10 @@ pub fn placements(curve: &BinaryCurve, labels: &[u8], group_of_row: &[u32]) -> V
 /// DeLong's paired test of `AUC_a − AUC_b` on the same rows.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PairedDeLong {
+    /// Model a's AUC.
+    pub auc_a: f64,
+    /// Model b's AUC.
+    pub auc_b: f64,
     /// `AUC_a − AUC_b`.
     pub difference: f64,
     /// Variance of the difference.
@@ -170,6 +174,8 @@ pub fn paired(
     let z = difference / variance.sqrt();
     let p_value = 2.0 * normal_sf(z.abs());
     Ok(PairedDeLong {
+        auc_a,
+        auc_b,
         difference,
         variance,
         z,
@@ -240,6 +246,8 @@ pub fn obuchowski_paired(
     }
     let z = difference / variance.sqrt();
     Ok(PairedDeLong {
+        auc_a,
+        auc_b,
         difference,
         variance,
         z,

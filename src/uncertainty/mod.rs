@@ -54,7 +54,7 @@ impl IntervalOptions {
             threshold: 0.5,
             grid: 2,
             jackknife: self.method == CiMethod::Bca,
-            lean: false,
+            need: bootstrap::Need::ALL,
             clusters: None,
             strata: None,
         }

@@ -37,7 +37,7 @@ fn ones() -> BootstrapOptions<'static> {
         threshold: 0.5,
         grid: 11,
         jackknife: false,
-        lean: false,
+        need: super::bootstrap::Need::ALL,
         clusters: None,
         strata: None,
     }

@@ -253,7 +253,10 @@ pub fn multiclass_replicates(
 
     // One-vs-rest AUC and AP per class: a sorted binary pass per class.
     let steps = k + 1;
-    let ovr: Vec<Replicates> = (0..k)
+    // Not asked for (`--metrics` without them): no pass, and the averages
+    // stay NaN, withheld.
+    let ovr_classes = if options.need.one_vs_rest { k } else { 0 };
+    let ovr: Vec<Replicates> = (0..ovr_classes)
         .map(|c| {
             let y: Vec<u8> = labels.iter().map(|&l| (l as usize == c) as u8).collect();
             let col = crate::metrics::multiclass::column(scores, k, c);
@@ -261,7 +264,7 @@ pub fn multiclass_replicates(
             let per_class = |d: usize, t: usize| progress(c * t + d, steps * t);
             let opts = BootstrapOptions {
                 grid: 2,
-                lean: true,
+                need: super::bootstrap::Need::RANKING,
                 ..*options
             };
             replicates(&rk, &col, &opts, &per_class)
@@ -379,7 +382,7 @@ pub fn multiclass_replicates(
                 .collect()
         };
         let (auc, ap) = (per_class("roc_auc"), per_class("average_precision"));
-        for r in 0..reps {
+        for r in (0..reps).filter(|_| !ovr.is_empty()) {
             for (m_mac, m_wtd, class_values) in [(mac_auc, wt_auc, &auc), (mac_ap, wt_ap, &ap)] {
                 let values = (0..k).map(|c| {
                     let v = class_values[c].get(r).copied().filter(|v| v.is_finite());
@@ -397,11 +400,13 @@ pub fn multiclass_replicates(
     values.truncate(names.len());
     let mut jackknife = finish(jackknife, true);
     jackknife.truncate(names.len());
-    Replicates {
+    let mut reps = Replicates {
         per_class_f1,
         one_vs_rest: ovr,
         ..Replicates::metrics(names, values, jackknife)
-    }
+    };
+    options.need.keep_computed(&mut reps);
+    reps
 }
 
 /// Per-lane sums of the regression row pass.

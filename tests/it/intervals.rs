@@ -441,6 +441,7 @@ fn multiclass_and_regression_intervals_equal_the_reference() {
             &preds.class_names,
             iv,
             None,
+            evalkit::uncertainty::bootstrap::Need::ALL,
             &|_, _| {},
         )
     };

@@ -16,6 +16,7 @@ mod golden;
 mod hostile;
 mod infer;
 mod intervals;
+mod metrics_option;
 mod multiplicity;
 mod operating;
 mod partial;

@@ -237,6 +237,7 @@ fn a_state_finishes_to_the_full_tier() {
             &d.names(),
             &no_intervals,
             None,
+            evalkit::uncertainty::bootstrap::Need::ALL,
             &|_, _| {},
         );
         let shards = 1 + rng.below(64);
