@@ -21,7 +21,7 @@ OUT := demo-out
 # Said before a build that has not run yet (measured on 2 cores, see the README).
 COLD = the first build compiles polars, arrow and ort: about 21 minutes on 2 cores; seconds afterwards
 
-.PHONY: wheel wheel-test java python pytest test-frameworks demo test test-slow fmt lint features unit ort browser screenshot build install bench bench-peer bench-infer bench-multiclass bench-python bench-ranking bench-profile bench-engines fixtures venv clean
+.PHONY: dist wheel wheel-test java python pytest test-frameworks demo test test-slow fmt lint features unit ort browser screenshot build install bench bench-peer bench-infer bench-multiclass bench-python bench-ranking bench-profile bench-engines fixtures venv clean
 
 demo: ort
 	@test -x $(BIN) || echo "building evalkit ($(COLD))"
@@ -76,7 +76,15 @@ $(VENV)/.build-installed: python/requirements-build.txt
 # (a console script into the extension: one build of the Rust code), one
 # wheel for CPython 3.11 and later (abi3).
 wheel: $(VENV)/.build-installed
-	$(VENV)/bin/maturin build --release -m python/Cargo.toml -o dist
+	$(VENV)/bin/maturin build --release --strip -m python/Cargo.toml -o dist
+
+# The command as shipped: the release build without symbols or debug
+# information (110 MB where the release binary, which keeps line tables
+# for profiles and backtraces, is 189 MB), at dist/evalkit.
+dist: build
+	@mkdir -p dist
+	strip -o dist/evalkit $(TARGET_DIR)/release/evalkit
+	@ls -l dist/evalkit
 
 # The Python tests run against an installed wheel, not the source tree: the
 # wheel is built once (the debug profile the Rust tests use, so it reuses

@@ -55,8 +55,10 @@ impl Default for BinSums {
 /// The bin of a probability in [0, 1] (see the module docs).
 #[inline]
 pub fn bin_of(p: f64) -> usize {
-    // Guess from p·15, then settle against the exact edges i/15.
-    let mut b = ((p * BINS as f64).ceil() as isize - 1).clamp(0, BINS as isize - 1) as usize;
+    // Guess from p·15 (truncated: `ceil` is a library call on the baseline
+    // x86-64 target), then settle against the exact edges i/15; the loops
+    // reach the one bin whatever the guess.
+    let mut b = ((p * BINS as f64) as usize).min(BINS - 1);
     while b > 0 && edge(b) >= p {
         b -= 1;
     }
@@ -175,6 +177,19 @@ mod tests {
             // searchsorted(edges[1:-1], p, side="left") = #interior edges < p
             let expected = (1..BINS).filter(|&e| edge(e) < p).count();
             assert_eq!(bin_of(p), expected, "p = {p}");
+        }
+        // A few ulps either side of every edge, in f64 and in f32.
+        for e in 0..=BINS {
+            let x = edge(e);
+            let near = (-4i64..=4)
+                .map(|d| f64::from_bits((x.to_bits() as i64 + d).max(0) as u64))
+                .chain((-4i32..=4).map(|d| {
+                    f32::from_bits(((x as f32).to_bits() as i32 + d).max(0) as u32) as f64
+                }));
+            for p in near.filter(|p| (0.0..=1.0).contains(p)) {
+                let expected = (1..BINS).filter(|&e| edge(e) < p).count();
+                assert_eq!(bin_of(p), expected, "p = {p:e}");
+            }
         }
     }
 }
