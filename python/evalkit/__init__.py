@@ -673,7 +673,7 @@ def fast(
     if q is not None:
         _same_length(y, q, "query ids")
     doc = _evalkit.fast(y, s, w, task, score_kind, _sample_size(sample), seed, threshold, "arrays", q)
-    return Result(json.loads(doc), (y, s, w, task, score_kind, {}, None))
+    return Result(json.loads(doc), (y, s, w, task, score_kind, {}, None, q))
 
 
 def full(
@@ -834,7 +834,7 @@ def full(
     doc = json.loads(doc)
     if names is not None and "per_query" in doc:
         doc["per_query"]["query"] = [names[i].item() for i in doc["per_query"]["query"]]
-    return Result(doc, (y, s, w, task, score_kind, dict(columns), g))
+    return Result(doc, (y, s, w, task, score_kind, dict(columns), g, q))
 
 
 def _metrics_arg(metrics: Union[str, Sequence[str], None]) -> Optional[str]:
@@ -1439,14 +1439,15 @@ def _report_item(
     if isinstance(item, Result):
         if item._inputs is None:
             raise UsageError("this result carries no predictions (compare results cannot be reported; report the files)")
-        y, s, w, task, kind, columns, g = item._inputs
+        y, s, w, task, kind, columns, g, q = item._inputs
         missing = [k for k in keys if k not in columns]
         if missing:
             raise UsageError(
                 f"the result of {name!r} has no column {missing[0]!r}: pass it to evalkit.full "
                 f"(slice={{{missing[0]!r}: values}}) or report frames or files"
             )
-        return (name, ("arrays", name, y, s, w, [(k, columns[k]) for k in keys]), task or item.task, kind), g
+        # A ranking's result keeps its query ids.
+        return (name, ("arrays", name, y, s, w, [(k, columns[k]) for k in keys], q), task or item.task, kind), g
     if isinstance(item, PredictionFile):
         if keys:
             raise UsageError(f"id=/slice= read columns of the file: report {item.path!r} by its path")

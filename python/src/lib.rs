@@ -899,16 +899,20 @@ fn model_side(
             };
             compute(py, || evalkit::data::read_predictions(&path, &options))
         }
-        ("arrays", 6) => {
+        ("arrays", 6 | 7) => {
             let name: String = t[1].extract()?;
             let w = (!t[4].is_none()).then(|| t[4].clone());
-            let mut preds = predictions(py, &name, &t[2], &t[3], w.as_ref(), task, score_kind)?;
+            // A seventh item: the query ids of a ranking's rows.
+            let mut preds = match t.get(6).filter(|q| !q.is_none()) {
+                Some(q) => ranking_predictions(py, &name, &t[2], &t[3], q, w.as_ref(), task)?,
+                None => predictions(py, &name, &t[2], &t[3], w.as_ref(), task, score_kind)?,
+            };
             let columns: Vec<(String, Bound<'_, PyAny>)> = t[5].extract()?;
             with_columns(py, &mut preds, &columns)?;
             Ok(preds)
         }
         _ => Err(UsageError::new_err(format!(
-            "a model is (\"file\", path, label, score, weight, columns, cluster) or (\"arrays\", name, y_true, y_score, weights, columns), not {kind:?} with {} items",
+            "a model is (\"file\", path, label, score, weight, columns, cluster) or (\"arrays\", name, y_true, y_score, weights, columns[, query]), not {kind:?} with {} items",
             t.len()
         ))),
     }

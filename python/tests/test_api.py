@@ -560,6 +560,23 @@ def test_ranking_files_and_the_fast_tier():
         assert got["metrics"][name]["method"] == "exact"
 
 
+def test_a_ranking_result_is_reported_as_the_cli_reports_its_file(tmp_path):
+    import pyarrow.ipc as ipc
+
+    path = os.path.join(FIX, "ranking.arrow")
+    t = ipc.open_file(path).read_all()
+    labels, scores = t.column("label").to_numpy(), t.column("score").to_numpy()
+    queries = np.asarray(t.column("query").to_pylist(), dtype=object)
+    r = evalkit.full(labels, scores, query=queries, bootstrap=0)
+    got = evalkit.report([r], tmp_path / "r.html", bootstrap=0)
+    want = cli_json("report", path, "-o", str(tmp_path / "cli.html"), "--bootstrap", "0")
+    assert got["task"] == want["task"] == "ranking"
+    assert got["candidates"][0]["metrics"] == want["candidates"][0]["metrics"]
+    # The fast tier's result too (it keeps the query ids the same way).
+    f = evalkit.fast(labels, scores, query=queries, sample="all")
+    assert evalkit.report([f], tmp_path / "f.html", bootstrap=0)["task"] == "ranking"
+
+
 def _frame_data():
     rng = np.random.default_rng(3)
     y = (rng.random(500) < 0.3).astype(np.int64)
