@@ -198,3 +198,30 @@ def infer(
 ) -> str: ...
 def run_suite(path: str, cache_dir: Optional[str] = None, report: Optional[str] = None) -> str: ...
 def main(argv: List[str]) -> int: ...
+
+class BlockScorer:
+    """One ONNX model loaded for blocks of rows (``evalkit.ray.infer``'s
+    actors): ``score(name, ipc_stream_bytes, output)`` writes the block's
+    prediction file and returns ``(rows, key, cache, metadata_json,
+    state_bytes_or_None, notes)``."""
+
+    def __init__(
+        self,
+        model: str,
+        label: Optional[str] = None,
+        features: Optional[List[str]] = None,
+        keep: List[str] = ...,
+        fill_null: Optional[float] = None,
+        batch_size: int = 4096,
+        device: str = "cpu",
+        threads: int = 1,
+        output_name: Optional[str] = None,
+        score_kind: str = "probability",
+        task: Optional[str] = None,
+        classes: Optional[List[str]] = None,
+        cache_dir: Optional[str] = None,
+        no_cache: bool = False,
+    ) -> None: ...
+    def score(
+        self, name: str, block: Any, output: str
+    ) -> Tuple[int, str, str, str, Optional[bytes], List[str]]: ...

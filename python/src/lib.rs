@@ -1040,15 +1040,50 @@ fn infer(
     cache_dir: Option<std::path::PathBuf>,
     no_cache: bool,
 ) -> PyResult<String> {
-    let usage = |e: String| to_py(evalkit::Error::Usage(e));
-    let options = evalkit::infer::InferOptions {
-        dataset: evalkit::infer::dataset::DatasetSpec {
+    let options = infer_options(
+        &model,
+        &data,
+        &output,
+        evalkit::infer::dataset::DatasetSpec {
             label,
             features,
             keep,
             filter,
             fill_null,
         },
+        (batch_size, device, threads),
+        (output_name, score_kind, task, classes),
+        (cache_dir, no_cache),
+    )?;
+    let doc = py
+        .detach(|| {
+            evalkit::infer::infer(&options, &|_, _| {}).map(|r| evalkit::json::infer(&options, &r))
+        })
+        .map_err(to_py)?;
+    json(&doc)
+}
+
+/// `evalkit infer`'s options from the Python arguments, grouped as
+/// (batch size, device, threads), (output name, score kind, task, classes)
+/// and (cache folder, no cache).
+#[allow(clippy::type_complexity)]
+fn infer_options(
+    model: &std::path::Path,
+    data: &std::path::Path,
+    output: &std::path::Path,
+    dataset: evalkit::infer::dataset::DatasetSpec,
+    (batch_size, device, threads): (usize, &str, usize),
+    (output_name, score_kind, task, classes): (
+        Option<String>,
+        &str,
+        Option<&str>,
+        Option<Vec<String>>,
+    ),
+    (cache_dir, no_cache): (Option<std::path::PathBuf>, bool),
+) -> PyResult<evalkit::infer::InferOptions> {
+    let usage = |e: String| to_py(evalkit::Error::Usage(e));
+    Ok(evalkit::infer::InferOptions {
+        dataset,
         batch_size,
         device: device.parse().map_err(usage)?,
         threads,
@@ -1058,14 +1093,120 @@ fn infer(
         classes,
         cache_dir,
         no_cache,
-        ..evalkit::infer::InferOptions::new(&model, &data, &output)
-    };
-    let doc = py
-        .detach(|| {
-            evalkit::infer::infer(&options, &|_, _| {}).map(|r| evalkit::json::infer(&options, &r))
+        ..evalkit::infer::InferOptions::new(model, data, output)
+    })
+}
+
+/// One ONNX model loaded for blocks of rows (an engine worker's share of
+/// `evalkit.ray.infer`): `score(name, block, output)` writes the block's
+/// prediction file as `evalkit infer` writes one (cached by content), and
+/// returns `(rows, key, cache, metadata JSON, state bytes or None, notes)`;
+/// the state is that of the prediction file (`evalkit state` of it), made
+/// when the block has labels and the task has states.
+#[pyclass(module = "evalkit._evalkit")]
+struct BlockScorer {
+    inner: Mutex<evalkit::infer::BlockScorer>,
+}
+
+#[pymethods]
+impl BlockScorer {
+    #[new]
+    #[pyo3(signature = (model, label=None, features=None, keep=Vec::new(), fill_null=None, batch_size=4096, device="cpu", threads=1, output_name=None, score_kind="probability", task=None, classes=None, cache_dir=None, no_cache=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        model: std::path::PathBuf,
+        label: Option<String>,
+        features: Option<Vec<String>>,
+        keep: Vec<String>,
+        fill_null: Option<f64>,
+        batch_size: usize,
+        device: &str,
+        threads: usize,
+        output_name: Option<String>,
+        score_kind: &str,
+        task: Option<&str>,
+        classes: Option<Vec<String>>,
+        cache_dir: Option<std::path::PathBuf>,
+        no_cache: bool,
+    ) -> PyResult<Self> {
+        let none = std::path::Path::new("");
+        let options = infer_options(
+            &model,
+            none,
+            none,
+            evalkit::infer::dataset::DatasetSpec {
+                label,
+                features,
+                keep,
+                filter: None,
+                fill_null,
+            },
+            (batch_size, device, threads),
+            (output_name, score_kind, task, classes),
+            (cache_dir, no_cache),
+        )?;
+        let inner = py
+            .detach(|| evalkit::infer::BlockScorer::new(options))
+            .map_err(to_py)?;
+        Ok(BlockScorer {
+            inner: Mutex::new(inner),
         })
-        .map_err(to_py)?;
-    json(&doc)
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn score<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        block: PyBuffer<u8>,
+        output: std::path::PathBuf,
+    ) -> PyResult<(
+        usize,
+        String,
+        String,
+        String,
+        Option<Bound<'py, PyBytes>>,
+        Vec<String>,
+    )> {
+        let bytes = block.to_vec(py)?;
+        let (report, state) = py
+            .detach(|| -> evalkit::Result<_> {
+                let mut scorer = self.inner.lock().map_err(|_| {
+                    evalkit::Error::Usage("the model failed on an earlier block".into())
+                })?;
+                let report = scorer.score(name, &bytes, &output)?;
+                let meta = |k: &str| report.metadata.get(k).map(String::as_str);
+                let task = meta("evalkit.task").and_then(|t| t.parse::<Task>().ok());
+                let labelled = meta("evalkit.labels") != Some("none");
+                let state = match task {
+                    Some(t) if labelled && t != Task::Ranking => {
+                        let options = evalkit::data::ReadOptions {
+                            task: Some(t),
+                            ..Default::default()
+                        };
+                        Some(evalkit::state::inputs::read_one(&output, &options)?.to_bytes()?)
+                    }
+                    _ => None,
+                };
+                Ok((report, state))
+            })
+            .map_err(to_py)?;
+        let rows = report
+            .metadata_json("evalkit.data")
+            .and_then(|d| d.get("rows").and_then(|r| r.as_u64()))
+            .unwrap_or(0) as usize;
+        let metadata = serde_json::to_string(&report.metadata)
+            .map_err(|e| EvalkitError::new_err(e.to_string()))?;
+        Ok((
+            rows,
+            report.key,
+            report.cache.as_str().to_string(),
+            metadata,
+            state.map(|b| PyBytes::new(py, &b)),
+            report.notes,
+        ))
+    }
 }
 
 /// A suite (`evalkit run`); returns its JSON document with the notes
@@ -1524,5 +1665,6 @@ fn _evalkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(merge_states, m)?)?;
     m.add_function(wrap_pyfunction!(full_state, m)?)?;
     m.add_function(wrap_pyfunction!(_scores_address, m)?)?;
+    m.add_class::<BlockScorer>()?;
     Ok(())
 }

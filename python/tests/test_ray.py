@@ -266,3 +266,135 @@ def test_dask_partitions_in_a_few_lines(data):
     states = dask.compute(*[reduce(p) for p in ddf.to_delayed()], scheduler="threads")
     r = evalkit.State.merge_all(evalkit.State.from_bytes(b) for b in states).finish(bootstrap=0)
     data.same_numbers(r, evalkit.full(t.column("label").to_numpy(), t.column("score").to_numpy(), bootstrap=0))
+
+
+# --- evalkit.ray.infer ------------------------------------------------------
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures")
+
+
+def _read(path):
+    import pyarrow.ipc as ipc
+
+    with ipc.open_file(path) as f:
+        return f.read_all()
+
+
+def _cli_json(cli, *args):
+    import json
+    import subprocess
+
+    proc = subprocess.run([cli, *args, "--json"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.parametrize(
+    "model,data,blocks",
+    [("breast_cancer_lr", "breast_cancer", 3), ("digits_mlp", "digits", 4), ("diabetes_ridge", "diabetes", 2)],
+)
+def test_infer_writes_what_evalkit_infer_writes(ray, tmp_path, evalkit_cli, model, data, blocks):
+    import evalkit.ray
+
+    m = os.path.abspath(os.path.join(FIXTURES, "models", model + ".onnx"))
+    d = os.path.abspath(os.path.join(FIXTURES, "data", data + ".parquet"))
+    cli_out = tmp_path / "cli.arrow"
+    evalkit.infer(m, d, cli_out, label="label", keep=["row_id"], cache_dir=tmp_path / "cache_cli")
+    want = _read(cli_out)
+    ds = ray.data.read_parquet(d).repartition(blocks)
+    out = tmp_path / "preds"
+    got = evalkit.ray.infer(m, ds, output=out, label="label", keep=["row_id"], cache_dir=tmp_path / "cache")
+    assert got.cache == {"hit": 0, "miss": blocks, "disabled": 0} and got.rows == want.num_rows
+    assert [os.path.basename(p) for p in got.paths] == [f"part-{i:05d}.arrow" for i in range(blocks)]
+    parts = [_read(p) for p in got.paths]
+    # The dataset's order, every score bit for bit the CLI's (other batches).
+    table = pa.concat_tables(parts)
+    assert table.schema.names == want.schema.names == ["label", "score", "row_id"]
+    for name in want.schema.names:
+        assert table.column(name).equals(want.column(name)), name
+    for part in parts:
+        meta, cli_meta = part.schema.metadata, want.schema.metadata
+        for key in (b"evalkit.task", b"evalkit.classes", b"evalkit.score_kind", b"evalkit.config", b"evalkit.model", b"evalkit.format_version"):
+            assert meta.get(key) == cli_meta.get(key), key
+        assert b'"path":"a Ray block"' in meta[b"evalkit.data"]
+    # The full tier from the merged state, from the states written beside
+    # the files, from the files, and from the CLI's one file: one answer.
+    doc = got.full(bootstrap=0).to_dict()
+    cli = _cli_json(evalkit_cli, "full", str(cli_out), "--bootstrap", "0")
+    assert doc["metrics"] == cli["metrics"]
+    assert _cli_json(evalkit_cli, "full", *got.state_paths, "--bootstrap", "0")["metrics"] == cli["metrics"]
+    assert _cli_json(evalkit_cli, "full", *got.paths, "--bootstrap", "0")["metrics"] == cli["metrics"]
+    # Again: every block from the cache, the same bytes, the model not run.
+    first = [open(p, "rb").read() for p in got.paths]
+    again = evalkit.ray.infer(m, ds, output=out, label="label", keep=["row_id"], cache_dir=tmp_path / "cache")
+    assert again.cache == {"hit": blocks, "miss": 0, "disabled": 0}
+    assert [open(p, "rb").read() for p in again.paths] == first
+    assert sorted(os.listdir(out)) == sorted(
+        ["_evalkit_infer.json"] + [f"part-{i:05d}.{e}" for i in range(blocks) for e in ("arrow", "evstate")]
+    )
+
+
+def test_infer_refuses_bad_blocks_and_leaves_the_output_as_it_was(ray, tmp_path):
+    import evalkit.ray
+
+    m = os.path.join(FIXTURES, "models", "breast_cancer_lr.onnx")
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(os.path.join(FIXTURES, "data", "breast_cancer.parquet"))
+    # A folder holding someone's file is not written into.
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    ds = ray.data.from_arrow(t).repartition(2)
+    with pytest.raises(evalkit.UsageError, match="holds files evalkit did not write there"):
+        evalkit.ray.infer(m, ds, output=mine, label="label", no_cache=True)
+    assert os.listdir(mine) == ["notes.txt"] and (mine / "notes.txt").read_text() == "keep me"
+    with pytest.raises(evalkit.UsageError, match="is a file"):
+        evalkit.ray.infer(m, ds, output=mine / "notes.txt", label="label", no_cache=True)
+    # A good run, then one whose second block holds a NaN feature: the
+    # error names the block's column and row; the first run's files stay.
+    out = tmp_path / "preds"
+    good = evalkit.ray.infer(m, ds, output=out, label="label", keep=["row_id"], no_cache=True)
+    assert good.cache == {"hit": 0, "miss": 0, "disabled": 2}
+    before = {n: (out / n).read_bytes() for n in os.listdir(out)}
+    col = t.column("mean radius").to_numpy().copy()
+    col[200] = np.nan
+    bad = t.set_column(t.schema.get_field_index("mean radius"), "mean radius", pa.array(col))
+    with pytest.raises(evalkit.BadValueError, match=r"a Ray block.*mean radius.*NaN"):
+        evalkit.ray.infer(m, ray.data.from_arrow(bad).repartition(2), output=out, label="label", keep=["row_id"], no_cache=True)
+    assert {n: (out / n).read_bytes() for n in os.listdir(out)} == before
+    # No labels: files without a label column, and no state to evaluate.
+    nolabel = evalkit.ray.infer(m, ds, output=tmp_path / "nolabel", features=[c for c in t.column_names if c not in ("label", "row_id")], no_cache=True)
+    assert nolabel.state is None and _read(nolabel.paths[0]).schema.names == ["score"]
+    with pytest.raises(evalkit.InputError, match="no labels"):
+        nolabel.full()
+    with pytest.raises(evalkit.InputError, match="no such model file"):
+        evalkit.ray.infer(tmp_path / "missing.onnx", ds, output=tmp_path / "x")
+
+
+def test_infer_survives_a_killed_actor(ray, tmp_path, monkeypatch):
+    import evalkit.ray
+
+    m = os.path.join(FIXTURES, "models", "breast_cancer_lr.onnx")
+    d = os.path.join(FIXTURES, "data", "breast_cancer.parquet")
+    marker = tmp_path / "killed"
+
+    class Dying(evalkit.ray._Scorer):
+        def __call__(self, table):
+            # The first block kills its actor's process (a node lost, the
+            # OOM killer); Ray restarts the actor and gives the block again.
+            if not marker.exists():
+                marker.write_text("x")
+                os._exit(1)
+            return super().__call__(table)
+
+    monkeypatch.setattr(evalkit.ray, "_Scorer", Dying)
+    ds = ray.data.read_parquet(d).repartition(3)
+    got = evalkit.ray.infer(m, ds, output=tmp_path / "out", label="label", keep=["row_id"], no_cache=True)
+    assert marker.exists()
+    want = tmp_path / "cli.arrow"
+    evalkit.infer(m, d, want, label="label", keep=["row_id"], no_cache=True)
+    table = pa.concat_tables([_read(p) for p in got.paths])
+    assert table.column("score").equals(_read(want).column("score"))
+    assert table.column("row_id").equals(_read(want).column("row_id"))
+    assert not [n for n in os.listdir(tmp_path / "out") if n.startswith(".evalkit-staging")]

@@ -91,8 +91,24 @@ impl Dataset {
         contain(path, "dataset", || Self::read_inner(path, spec))
     }
 
+    /// The rows of an Arrow IPC stream held in memory (an engine's block of
+    /// rows), checked as [`Dataset::read`] checks a file; errors name the
+    /// block as `name`.
+    pub fn from_ipc_stream(name: &str, bytes: &[u8], spec: &DatasetSpec) -> Result<Dataset> {
+        let path = Path::new(name);
+        contain(path, "dataset", || {
+            let frame = IpcStreamReader::new(std::io::Cursor::new(bytes))
+                .finish()
+                .map_err(polars_err(path, "cannot be read as an Arrow IPC stream"))?;
+            Self::from_lazy(path, frame.lazy(), spec)
+        })
+    }
+
     fn read_inner(path: &Path, spec: &DatasetSpec) -> Result<Dataset> {
-        let mut lf = scan(path)?;
+        Self::from_lazy(path, scan(path)?, spec)
+    }
+
+    fn from_lazy(path: &Path, mut lf: LazyFrame, spec: &DatasetSpec) -> Result<Dataset> {
         let schema = lf
             .collect_schema()
             .map_err(polars_err(path, "cannot be read"))?;

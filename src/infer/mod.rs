@@ -184,17 +184,31 @@ pub fn infer(
     let data_hash = cache::hash_file(&options.data)?;
     let config = options.config();
     let key = cache::key(&model_hash, &data_hash, &config);
-    let mut notes = Vec::new();
+    through_cache(options, &output, key, &|tmp: &Path| {
+        run(options, &model_hash, &data_hash, &config, tmp, progress)
+    })
+}
 
+/// Serves `key` from the cache into `output` (a copy), or computes it with
+/// `compute(tmp)` (which writes the prediction file to `tmp` and returns its
+/// metadata), stores it and copies it out; `--no-cache` computes straight
+/// into `output`. Shared by `infer` and [`BlockScorer`].
+fn through_cache(
+    options: &InferOptions,
+    output: &output_file::Output,
+    key: String,
+    compute: &dyn Fn(&Path) -> Result<BTreeMap<String, String>>,
+) -> Result<InferReport> {
+    let mut notes = Vec::new();
+    let target = output.path().to_path_buf();
     let uncached = |notes: Vec<String>| -> Result<InferReport> {
         let tmp = output.temp();
-        let metadata =
-            run(options, &model_hash, &data_hash, &config, &tmp, progress).inspect_err(|_| {
-                let _ = std::fs::remove_file(&tmp);
-            })?;
+        let metadata = compute(&tmp).inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })?;
         output.commit(&tmp)?;
         Ok(InferReport {
-            output: options.output.clone(),
+            output: target.clone(),
             cache: CacheStatus::Disabled,
             key: key.clone(),
             entry: None,
@@ -212,7 +226,7 @@ pub fn infer(
         output.copy_from(&entry)?;
         let metadata = read_metadata(&entry)?;
         Ok(InferReport {
-            output: options.output.clone(),
+            output: target.clone(),
             cache: CacheStatus::Hit,
             key: key.clone(),
             entry: Some(entry),
@@ -247,20 +261,106 @@ pub fn infer(
         Lookup::Miss => {}
     }
     let tmp = store.temp_path(&key)?;
-    let metadata =
-        run(options, &model_hash, &data_hash, &config, &tmp, progress).inspect_err(|_| {
-            let _ = std::fs::remove_file(&tmp);
-        })?;
+    let metadata = compute(&tmp).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })?;
     let entry = store.store(&key, &tmp)?;
     output.copy_from(&entry)?;
     Ok(InferReport {
-        output: options.output.clone(),
+        output: target,
         cache: CacheStatus::Miss,
         key,
         entry: Some(entry),
         notes,
         metadata,
     })
+}
+
+/// The inference pass over blocks of rows held in memory, one model loaded
+/// once for them all: what an engine's worker runs (`evalkit.ray.infer`
+/// keeps one per actor). Each block, given as the bytes of an Arrow IPC
+/// stream, becomes one prediction file, exactly as `evalkit infer` would
+/// write it for a file of those rows (same columns, same scores bit for
+/// bit, same metadata but `evalkit.data`, which names the block), cached by
+/// content: the key hashes the model's bytes, the block's IPC bytes, the
+/// options and evalkit's major version (docs/spec.md §6).
+pub struct BlockScorer {
+    options: InferOptions,
+    model: Model,
+    model_hash: blake3::Hash,
+    threads: usize,
+    config: Value,
+}
+
+impl BlockScorer {
+    /// Loads `options.model` (its `data`, `output` and `dataset.filter` are
+    /// not used: blocks come to [`BlockScorer::score`]).
+    pub fn new(options: InferOptions) -> Result<BlockScorer> {
+        if options.batch_size == 0 {
+            return Err(Error::usage("batch_size must be at least 1"));
+        }
+        if options.dataset.filter.is_some() {
+            return Err(Error::usage(
+                "a filter does not apply to blocks: filter the dataset before inference",
+            ));
+        }
+        if let Some(v) = options.dataset.fill_null
+            && !(v as f32).is_finite()
+        {
+            return Err(Error::usage(format!(
+                "fill_null {v} is not a finite number (as the f32 the model takes); give a finite value such as 0"
+            )));
+        }
+        let threads = threads_of(options.threads);
+        let model = Model::load(
+            &options.model,
+            options.device,
+            threads,
+            options.output_name.as_deref(),
+        )?;
+        let model_hash = cache::hash_file(&options.model)?;
+        let config = options.config();
+        Ok(BlockScorer {
+            options,
+            model,
+            model_hash,
+            threads,
+            config,
+        })
+    }
+
+    /// Runs the model over one block (`name` names it in errors and in the
+    /// metadata) and writes its prediction file to `output`, atomically;
+    /// through the cache unless the options say `no_cache`.
+    pub fn score(&mut self, name: &str, block: &[u8], output: &Path) -> Result<InferReport> {
+        cache::create_parent(output)?;
+        let out = output_file::check(output)?;
+        let data_hash = blake3::hash(block);
+        let key = cache::key(&self.model_hash, &data_hash, &self.config);
+        let BlockScorer {
+            options,
+            model,
+            model_hash,
+            threads,
+            config,
+        } = self;
+        // The model is used by one block at a time; `compute` is a `Fn`.
+        let model = std::sync::Mutex::new(model);
+        through_cache(options, &out, key, &|tmp: &Path| {
+            let data = Dataset::from_ipc_stream(name, block, &options.dataset)?;
+            let source = source_of(name, Some(block.len() as u64), &data, &data_hash);
+            let run = Run {
+                options,
+                model_hash,
+                threads: *threads,
+                config,
+            };
+            let mut model = model
+                .lock()
+                .map_err(|_| Error::usage("the model failed on an earlier block"))?;
+            run.predict(&mut model, &data, source, tmp, &|_, _| {})
+        })
+    }
 }
 
 /// Whether `a` and `b` are the same file (same device and inode).
@@ -304,214 +404,253 @@ fn run(
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<BTreeMap<String, String>> {
     let data = Dataset::read(&options.data, &options.dataset)?;
-    let threads = if options.threads == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        options.threads
-    };
+    let threads = threads_of(options.threads);
     let mut model = Model::load(
         &options.model,
         options.device,
         threads,
         options.output_name.as_deref(),
     )?;
-    let f = data.features.len();
-    if let Some(expected) = model.features
-        && expected != f
-    {
-        return Err(Error::usage(format!(
-            "{} expects {expected} features but {} gives {f} ({}); name them in the model's order with --features",
-            options.model.display(),
-            options.data.display(),
-            preview(&data.features)
-        )));
-    }
-
-    // Producer: batches converted while the previous one runs.
-    let rows = data.rows();
-    let batch = options.batch_size;
-    let mut scores: Vec<f32> = Vec::with_capacity(rows * 2);
-    let mut latencies = Vec::with_capacity(rows.div_ceil(batch));
-    let mut width = 0usize;
-    let start = Instant::now();
-    std::thread::scope(|s| -> Result<()> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(usize, Vec<f32>)>>(2);
-        let data = &data;
-        s.spawn(move || {
-            let mut at = 0;
-            while at < rows {
-                let len = batch.min(rows - at);
-                let mut buf = Vec::with_capacity(len * f);
-                let item = data.batch(at, len, &mut buf).map(|_| (len, buf));
-                let failed = item.is_err();
-                if tx.send(item).is_err() || failed {
-                    break;
-                }
-                at += len;
-            }
-        });
-        let mut done = 0;
-        for item in rx {
-            let (len, buf) = item?;
-            let t = Instant::now();
-            let w = model.run(&buf, len, f, &mut scores)?;
-            latencies.push(t.elapsed().as_secs_f64() * 1000.0);
-            if width != 0 && w != width {
-                return Err(Error::usage(format!(
-                    "output '{}' changed width between batches ({width} then {w})",
-                    model.output.name
-                )));
-            }
-            width = w;
-            done += len;
-            progress(done, rows);
-        }
-        Ok(())
-    })?;
-    let seconds = start.elapsed().as_secs_f64();
-    // Rows/s over the whole pass (reading, converting, the model), and over
-    // the time inside ONNX Runtime's run alone: the batch latencies' sum.
-    let model_seconds: f64 = latencies.iter().sum::<f64>() / 1000.0;
-    let mut sorted = latencies.clone();
-    sorted.sort_by(f64::total_cmp);
-    let stats = json!({
-        "provider": model.provider,
-        "device": options.device.name(),
-        "batch_size": batch,
-        "threads": threads,
-        "batches": latencies.len(),
-        "rows": rows,
-        "seconds": seconds,
-        "rows_per_s": rows as f64 / seconds.max(1e-9),
-        "model_seconds": model_seconds,
-        "model_rows_per_s": rows as f64 / model_seconds.max(1e-9),
-        "latency_ms": {
-            "p50": crate::profile::stats::percentile(&sorted, 50.0),
-            "p95": crate::profile::stats::percentile(&sorted, 95.0),
-            "p99": crate::profile::stats::percentile(&sorted, 99.0),
-        },
-        "peak_rss_bytes": crate::profile::peak_rss_bytes(),
-    });
-
-    let (task, score, how) = assemble(
+    let bytes = std::fs::metadata(&options.data).map(|m| m.len()).ok();
+    let source = source_of(&options.data.display().to_string(), bytes, &data, data_hash);
+    let run = Run {
         options,
-        &model,
-        scores,
-        width,
-        rows,
-        data.label.as_ref().map(|l| &l.1),
-    )?;
-    let k = match score.data_type() {
-        DataType::FixedSizeList(_, k) => *k as usize,
-        _ => 2,
+        model_hash,
+        threads,
+        config,
     };
-    let classes: Option<Vec<String>> = match task {
-        Task::Regression | Task::Ranking => None,
-        _ => Some(match &options.classes {
-            Some(c) if c.len() == k => c.clone(),
-            Some(c) => {
-                return Err(Error::usage(format!(
-                    "--classes names {} classes but the model gives {k}",
-                    c.len()
-                )));
-            }
-            None => (0..k).map(|c| c.to_string()).collect(),
-        }),
-    };
+    run.predict(&mut model, &data, source, tmp, progress)
+}
 
-    let mut metadata = BTreeMap::new();
-    metadata.insert("evalkit.format_version".to_string(), "1".to_string());
-    metadata.insert("evalkit.task".to_string(), task.as_str().to_string());
-    if let Some(c) = &classes {
-        metadata.insert("evalkit.classes".to_string(), json!(c).to_string());
-    }
-    metadata.insert("evalkit.score_kind".to_string(), "probability".to_string());
-    let bytes = |p: &Path| std::fs::metadata(p).map(|m| m.len()).ok();
-    metadata.insert(
-        "evalkit.model".to_string(),
-        json!({
-            "path": options.model.display().to_string(),
-            "bytes": bytes(&options.model),
-            "blake3": model_hash.to_hex().to_string(),
-            "output": model.output.name,
-            "output_shape": model.output.shape,
-            "score": how,
-        })
-        .to_string(),
-    );
-    metadata.insert(
-        "evalkit.data".to_string(),
-        json!({
-            "path": options.data.display().to_string(),
-            "bytes": bytes(&options.data),
-            "rows": rows,
-            "features": data.features,
-            "blake3": data_hash.to_hex().to_string(),
-        })
-        .to_string(),
-    );
-    metadata.insert("evalkit.config".to_string(), config.to_string());
-    metadata.insert(
-        "evalkit.created_by".to_string(),
-        format!("evalkit {}", crate::VERSION),
-    );
-    metadata.insert("evalkit.inference".to_string(), stats.to_string());
-    if data.label.is_none() {
-        metadata.insert("evalkit.labels".to_string(), "none".to_string());
-    }
+/// The `evalkit.data` metadata: where the rows came from (a path, or a
+/// block's name), its bytes, rows, features and content hash.
+fn source_of(path: &str, bytes: Option<u64>, data: &Dataset, hash: &blake3::Hash) -> Value {
+    json!({
+        "path": path,
+        "bytes": bytes,
+        "rows": data.rows(),
+        "features": data.features,
+        "blake3": hash.to_hex().to_string(),
+    })
+}
 
-    let mut fields = Vec::new();
-    let mut columns: Vec<ArrayRef> = Vec::new();
-    if let Some((name, a)) = &data.label {
-        fields.push(Field::new(
-            "label",
-            a.data_type().clone(),
-            a.null_count() > 0,
-        ));
-        columns.push(a.clone());
-        if name != "label" {
-            metadata.insert("evalkit.label_column".to_string(), name.clone());
-        }
+/// Intra-op threads: `threads`, or one per core for 0.
+fn threads_of(threads: usize) -> usize {
+    if threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        threads
     }
-    fields.push(Field::new("score", score.data_type().clone(), false));
-    columns.push(score);
-    for (name, a) in &data.keep {
-        if name == "label" || name == "score" {
+}
+
+/// What a pass over one dataset needs besides the model and the rows.
+struct Run<'a> {
+    options: &'a InferOptions,
+    model_hash: &'a blake3::Hash,
+    threads: usize,
+    config: &'a Value,
+}
+
+impl Run<'_> {
+    /// Runs the model over `data` and writes the prediction file to `tmp`
+    /// (`source`: the `evalkit.data` metadata); returns its metadata.
+    fn predict(
+        &self,
+        model: &mut Model,
+        data: &Dataset,
+        source: Value,
+        tmp: &Path,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<BTreeMap<String, String>> {
+        let options = self.options;
+        let threads = self.threads;
+        let f = data.features.len();
+        if let Some(expected) = model.features
+            && expected != f
+        {
             return Err(Error::usage(format!(
-                "--keep {name}: the prediction file already has a '{name}' column"
+                "{} expects {expected} features but {} gives {f} ({}); name them in the model's order with --features",
+                options.model.display(),
+                data.path.display(),
+                preview(&data.features)
             )));
         }
-        fields.push(Field::new(name, a.data_type().clone(), true));
-        columns.push(a.clone());
+        // Producer: batches converted while the previous one runs.
+        let rows = data.rows();
+        let batch = options.batch_size;
+        let mut scores: Vec<f32> = Vec::with_capacity(rows * 2);
+        let mut latencies = Vec::with_capacity(rows.div_ceil(batch));
+        let mut width = 0usize;
+        let start = Instant::now();
+        std::thread::scope(|s| -> Result<()> {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(usize, Vec<f32>)>>(2);
+            let data = &data;
+            s.spawn(move || {
+                let mut at = 0;
+                while at < rows {
+                    let len = batch.min(rows - at);
+                    let mut buf = Vec::with_capacity(len * f);
+                    let item = data.batch(at, len, &mut buf).map(|_| (len, buf));
+                    let failed = item.is_err();
+                    if tx.send(item).is_err() || failed {
+                        break;
+                    }
+                    at += len;
+                }
+            });
+            let mut done = 0;
+            for item in rx {
+                let (len, buf) = item?;
+                let t = Instant::now();
+                let w = model.run(&buf, len, f, &mut scores)?;
+                latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+                if width != 0 && w != width {
+                    return Err(Error::usage(format!(
+                        "output '{}' changed width between batches ({width} then {w})",
+                        model.output.name
+                    )));
+                }
+                width = w;
+                done += len;
+                progress(done, rows);
+            }
+            Ok(())
+        })?;
+        let seconds = start.elapsed().as_secs_f64();
+        // Rows/s over the whole pass (reading, converting, the model), and over
+        // the time inside ONNX Runtime's run alone: the batch latencies' sum.
+        let model_seconds: f64 = latencies.iter().sum::<f64>() / 1000.0;
+        let mut sorted = latencies.clone();
+        sorted.sort_by(f64::total_cmp);
+        let stats = json!({
+            "provider": model.provider,
+            "device": options.device.name(),
+            "batch_size": batch,
+            "threads": threads,
+            "batches": latencies.len(),
+            "rows": rows,
+            "seconds": seconds,
+            "rows_per_s": rows as f64 / seconds.max(1e-9),
+            "model_seconds": model_seconds,
+            "model_rows_per_s": rows as f64 / model_seconds.max(1e-9),
+            "latency_ms": {
+                "p50": crate::profile::stats::percentile(&sorted, 50.0),
+                "p95": crate::profile::stats::percentile(&sorted, 95.0),
+                "p99": crate::profile::stats::percentile(&sorted, 99.0),
+            },
+            "peak_rss_bytes": crate::profile::peak_rss_bytes(),
+        });
+
+        let (task, score, how) = assemble(
+            options,
+            model,
+            scores,
+            width,
+            rows,
+            data.label.as_ref().map(|l| &l.1),
+        )?;
+        let k = match score.data_type() {
+            DataType::FixedSizeList(_, k) => *k as usize,
+            _ => 2,
+        };
+        let classes: Option<Vec<String>> = match task {
+            Task::Regression | Task::Ranking => None,
+            _ => Some(match &options.classes {
+                Some(c) if c.len() == k => c.clone(),
+                Some(c) => {
+                    return Err(Error::usage(format!(
+                        "--classes names {} classes but the model gives {k}",
+                        c.len()
+                    )));
+                }
+                None => (0..k).map(|c| c.to_string()).collect(),
+            }),
+        };
+
+        let mut metadata = BTreeMap::new();
+        metadata.insert("evalkit.format_version".to_string(), "1".to_string());
+        metadata.insert("evalkit.task".to_string(), task.as_str().to_string());
+        if let Some(c) = &classes {
+            metadata.insert("evalkit.classes".to_string(), json!(c).to_string());
+        }
+        metadata.insert("evalkit.score_kind".to_string(), "probability".to_string());
+        let bytes = |p: &Path| std::fs::metadata(p).map(|m| m.len()).ok();
+        metadata.insert(
+            "evalkit.model".to_string(),
+            json!({
+                "path": options.model.display().to_string(),
+                "bytes": bytes(&options.model),
+                "blake3": self.model_hash.to_hex().to_string(),
+                "output": model.output.name,
+                "output_shape": model.output.shape,
+                "score": how,
+            })
+            .to_string(),
+        );
+        metadata.insert("evalkit.data".to_string(), source.to_string());
+        metadata.insert("evalkit.config".to_string(), self.config.to_string());
+        metadata.insert(
+            "evalkit.created_by".to_string(),
+            format!("evalkit {}", crate::VERSION),
+        );
+        metadata.insert("evalkit.inference".to_string(), stats.to_string());
+        if data.label.is_none() {
+            metadata.insert("evalkit.labels".to_string(), "none".to_string());
+        }
+
+        let mut fields = Vec::new();
+        let mut columns: Vec<ArrayRef> = Vec::new();
+        if let Some((name, a)) = &data.label {
+            fields.push(Field::new(
+                "label",
+                a.data_type().clone(),
+                a.null_count() > 0,
+            ));
+            columns.push(a.clone());
+            if name != "label" {
+                metadata.insert("evalkit.label_column".to_string(), name.clone());
+            }
+        }
+        fields.push(Field::new("score", score.data_type().clone(), false));
+        columns.push(score);
+        for (name, a) in &data.keep {
+            if name == "label" || name == "score" {
+                return Err(Error::usage(format!(
+                    "--keep {name}: the prediction file already has a '{name}' column"
+                )));
+            }
+            fields.push(Field::new(name, a.data_type().clone(), true));
+            columns.push(a.clone());
+        }
+        let schema = Arc::new(
+            Schema::new(fields).with_metadata(
+                metadata
+                    .clone()
+                    .into_iter()
+                    .collect::<std::collections::HashMap<_, _>>(),
+            ),
+        );
+        let record = RecordBatch::try_new(schema.clone(), columns)
+            .map_err(|e| Error::usage(format!("cannot assemble the prediction file: {e}")))?;
+        let write = || -> std::result::Result<(), Box<dyn std::error::Error>> {
+            let file = output_file::create_new(tmp)?;
+            let mut w =
+                arrow::ipc::writer::FileWriter::try_new(std::io::BufWriter::new(file), &schema)?;
+            w.write(&record)?;
+            w.finish()?;
+            let file = w.into_inner()?.into_inner().map_err(|e| e.into_error())?;
+            file.sync_all()?;
+            Ok(())
+        };
+        write().map_err(|e| {
+            Error::io(
+                tmp,
+                "cannot write the prediction file",
+                std::io::Error::other(e.to_string()),
+            )
+        })?;
+        Ok(metadata)
     }
-    let schema = Arc::new(
-        Schema::new(fields).with_metadata(
-            metadata
-                .clone()
-                .into_iter()
-                .collect::<std::collections::HashMap<_, _>>(),
-        ),
-    );
-    let record = RecordBatch::try_new(schema.clone(), columns)
-        .map_err(|e| Error::usage(format!("cannot assemble the prediction file: {e}")))?;
-    let write = || -> std::result::Result<(), Box<dyn std::error::Error>> {
-        let file = output_file::create_new(tmp)?;
-        let mut w =
-            arrow::ipc::writer::FileWriter::try_new(std::io::BufWriter::new(file), &schema)?;
-        w.write(&record)?;
-        w.finish()?;
-        let file = w.into_inner()?.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        Ok(())
-    };
-    write().map_err(|e| {
-        Error::io(
-            tmp,
-            "cannot write the prediction file",
-            std::io::Error::other(e.to_string()),
-        )
-    })?;
-    Ok(metadata)
 }
 
 fn preview(names: &[String]) -> String {

@@ -1046,3 +1046,97 @@ fn a_ranking_score_is_written_as_it_is() {
         "{err}"
     );
 }
+
+/// The rows of `batch` in `range` as the bytes of an Arrow IPC stream (what
+/// an engine worker hands [`evalkit::infer::BlockScorer`]).
+fn ipc_stream(batch: &arrow::array::RecordBatch, range: std::ops::Range<usize>) -> Vec<u8> {
+    let part = batch.slice(range.start, range.len());
+    let mut bytes = Vec::new();
+    let mut w = arrow::ipc::writer::StreamWriter::try_new(&mut bytes, &part.schema()).unwrap();
+    w.write(&part).unwrap();
+    w.finish().unwrap();
+    drop(w);
+    bytes
+}
+
+#[test]
+fn blocks_scored_in_memory_equal_the_file_run_and_hit_the_cache() {
+    use evalkit::infer::{BlockScorer, CacheStatus, InferOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data.arrow");
+    synthetic(&data, 1000, 0.0);
+    let model = fixture_lr();
+    let file_out = dir.path().join("file.arrow");
+    let (code, _, err) = infer(&[
+        path_str(&model),
+        path_str(&data),
+        "-o",
+        path_str(&file_out),
+        "--label",
+        "label",
+        "--keep",
+        "row_id",
+        "--no-cache",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let (file_meta, file_cols) = read_ipc(&file_out);
+
+    let reader =
+        arrow::ipc::reader::FileReader::try_new(std::fs::File::open(&data).unwrap(), None).unwrap();
+    let batch = reader.map(|b| b.unwrap()).next().unwrap();
+    let mut options = InferOptions::new(&model, Path::new(""), Path::new(""));
+    options.dataset.label = Some("label".into());
+    options.dataset.keep = vec!["row_id".into()];
+    options.threads = 1;
+    options.cache_dir = Some(dir.path().join("cache"));
+    let mut scorer = BlockScorer::new(options.clone()).unwrap();
+    // Blocks that do not line up with the file run's batches of 4096 rows.
+    let ranges = [0..1, 1..400, 400..1000];
+    let mut parts = Vec::new();
+    for (i, r) in ranges.iter().enumerate() {
+        let out = dir.path().join(format!("part-{i}.arrow"));
+        let report = scorer
+            .score("block", &ipc_stream(&batch, r.clone()), &out)
+            .unwrap();
+        assert_eq!(report.cache, CacheStatus::Miss);
+        parts.push(read_ipc(&out));
+    }
+    for name in ["label", "score", "row_id"] {
+        let chunks: Vec<&dyn Array> = parts
+            .iter()
+            .map(|(_, cols)| column(cols, name).as_ref())
+            .collect();
+        let joined = arrow::compute::concat(&chunks).unwrap();
+        assert_eq!(&joined, column(&file_cols, name), "{name}");
+    }
+    for (meta, _) in &parts {
+        for key in [
+            "evalkit.task",
+            "evalkit.classes",
+            "evalkit.config",
+            "evalkit.model",
+            "evalkit.score_kind",
+        ] {
+            assert_eq!(meta.get(key), file_meta.get(key), "{key}");
+        }
+        assert!(meta["evalkit.data"].contains("\"path\":\"block\""));
+    }
+    // The same rows again: from the cache, byte for byte.
+    let again = dir.path().join("again.arrow");
+    let report = scorer
+        .score("block", &ipc_stream(&batch, 1..400), &again)
+        .unwrap();
+    assert_eq!(report.cache, CacheStatus::Hit);
+    assert_eq!(
+        std::fs::read(&again).unwrap(),
+        std::fs::read(dir.path().join("part-1.arrow")).unwrap()
+    );
+    // Bytes that are not an IPC stream, and a filter: errors, no file.
+    let bad = dir.path().join("bad.arrow");
+    let err = scorer.score("block 7", b"not arrow", &bad).unwrap_err();
+    assert!(err.to_string().contains("block 7"), "{err}");
+    assert!(!bad.exists());
+    options.dataset.filter = Some("row_id > 3".into());
+    let err = BlockScorer::new(options).err().unwrap();
+    assert!(err.to_string().contains("filter"), "{err}");
+}
