@@ -106,7 +106,8 @@ PYTEST_ENV := EVALKIT_EXPECT_INSTALLED=1 EVALKIT_REQUIRE_RAY=1 EVALKIT_REQUIRE_S
 WHEELHOUSE := $(HOME)/.cache/evalkit-wheels
 PYSPARK := $(shell sed -n 's/^pyspark==//p' python/requirements-test.txt)
 
-$(WHEELHOUSE)/.pyspark-$(PYSPARK): $(VENV)/.build-installed
+# Order-only: a fresh clone's new .venv must not make the wheel stale.
+$(WHEELHOUSE)/.pyspark-$(PYSPARK): | $(VENV)/.build-installed
 	mkdir -p $(WHEELHOUSE)
 	$(VENV)/bin/pip wheel --quiet --no-deps --no-cache-dir -w $(WHEELHOUSE) "pyspark==$(PYSPARK)"
 	@touch $@

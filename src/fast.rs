@@ -29,6 +29,7 @@ use crate::error::{Error, Result};
 use crate::metrics::binary::binary_log_loss;
 use crate::metrics::{Metric, MetricSet, neg_log};
 use crate::sample::{Sample, decile_strata, stratified};
+use crate::state::exact::ExactSum;
 use crate::uncertainty::intervals::wilson;
 
 /// Options of the fast tier.
@@ -127,11 +128,13 @@ pub fn fast(preds: &Predictions, options: &FastOptions) -> FastResult {
     let stratum_weight: Vec<f64> = match weights {
         None => sample.totals.iter().map(|&t| t as f64).collect(),
         Some(wt) => {
-            let mut acc = vec![0.0; sample.totals.len()];
+            // Exact sums: the same bits in any order or split of the rows
+            // (files read in chunks, an engine's blocks).
+            let mut acc = vec![ExactSum::new(); sample.totals.len()];
             for r in 0..preds.rows() {
-                acc[stratum_of(r)] += wt.get(r);
+                acc[stratum_of(r)].add(wt.get(r));
             }
-            acc
+            acc.iter().map(ExactSum::value).collect()
         }
     };
     let terms: Vec<Term> = sample
@@ -409,7 +412,7 @@ pub fn fast_inputs(
     // label deciles, so its first pass counts the rows, a second probes the
     // labels that set the deciles and a third counts the strata.
     let mut totals: Vec<u64> = Vec::new();
-    let mut weight: Vec<f64> = Vec::new();
+    let mut weight: Vec<ExactSum> = Vec::new();
     let header = pass(&mut |preds, _| {
         if !matches!(preds.columns, Columns::Regression { .. }) {
             count_strata(&mut totals, &mut weight, preds, &stratum_ids(preds, None));
@@ -448,10 +451,8 @@ pub fn fast_inputs(
         Task::Ranking => 1,
     };
     totals.resize(strata, 0);
-    weight.resize(strata, 0.0);
-    if !header.weighted {
-        weight = totals.iter().map(|&t| t as f64).collect();
-    }
+    weight.resize(strata, ExactSum::new());
+    let weight = stratum_weights(header.weighted, &totals, &weight);
 
     let plan = crate::sample::Plan::new(&totals, options.sample, options.seed);
     let mut seen = vec![0u64; strata];
@@ -493,17 +494,32 @@ fn stratum_ids(preds: &Predictions, cuts: Option<&[f64]>) -> Vec<u32> {
 
 /// Adds rows of strata `ids` to the strata's row counts and weights (in
 /// row order), growing them to the strata seen.
-fn count_strata(totals: &mut Vec<u64>, weight: &mut Vec<f64>, preds: &Predictions, ids: &[u32]) {
+fn count_strata(
+    totals: &mut Vec<u64>,
+    weight: &mut Vec<ExactSum>,
+    preds: &Predictions,
+    ids: &[u32],
+) {
     for (r, &h) in ids.iter().enumerate() {
         let h = h as usize;
         if h >= totals.len() {
             totals.resize(h + 1, 0);
-            weight.resize(h + 1, 0.0);
+            weight.resize(h + 1, ExactSum::new());
         }
         totals[h] += 1;
         if let Some(w) = &preds.weights {
-            weight[h] += w.get(r);
+            weight[h].add(w.get(r));
         }
+    }
+}
+
+/// Each stratum's weight in the data: its exact weight sum, rounded once,
+/// or its row count without weights.
+fn stratum_weights(weighted: bool, totals: &[u64], weight: &[ExactSum]) -> Vec<f64> {
+    if weighted {
+        weight.iter().map(ExactSum::value).collect()
+    } else {
+        totals.iter().map(|&t| t as f64).collect()
     }
 }
 
@@ -633,5 +649,295 @@ pub fn normal_quantile(p: f64) -> f64 {
     match Normal::new(0.0, 1.0) {
         Ok(n) => n.inverse_cdf(p),
         Err(_) => f64::NAN,
+    }
+}
+
+/// The fast tier over blocks of rows that live apart (an engine's blocks:
+/// `evalkit.ray.fast`), visited in one fixed order: the same sample,
+/// estimates and standard errors as [`fast`] on the blocks' rows in one
+/// piece, bit for bit. Three steps, as [`fast_inputs`] over files:
+/// every block's [`counts`] (regression first [`probe`]s its labels at the
+/// rows `0, step, 2·step, …` of the whole, whose [`crate::sample::decile_cuts`]
+/// set the strata), merged into the strata's totals; then each block
+/// [`pick`]s its sampled rows from the sample's plan and the rows of each
+/// stratum before it; the sampled rows, in block order, [`finish`] it.
+pub mod blocks {
+    use super::*;
+
+    /// One block's rows per stratum and their weight (exact sums, so the
+    /// blocks' sums add to the whole's bits in any order).
+    #[derive(Debug, Clone, Default, PartialEq)]
+    pub struct Counts {
+        /// Rows per stratum (grown to the highest stratum seen).
+        pub totals: Vec<u64>,
+        /// Weight per stratum (empty sums without weights).
+        pub weight: Vec<ExactSum>,
+    }
+
+    impl Counts {
+        /// Adds another block's counts.
+        pub fn merge(&mut self, other: &Counts) {
+            let n = self.totals.len().max(other.totals.len());
+            self.totals.resize(n, 0);
+            self.weight.resize(n, ExactSum::new());
+            for (h, t) in other.totals.iter().enumerate() {
+                self.totals[h] += t;
+                self.weight[h].merge(&other.weight[h]);
+            }
+        }
+    }
+
+    /// The number of strata of a task (`classes` for multiclass).
+    pub fn strata(task: Task, classes: usize) -> Result<usize> {
+        match task {
+            Task::Binary => Ok(2),
+            Task::Multiclass => Ok(classes),
+            Task::Regression => Ok(10),
+            Task::Ranking => Err(Error::usage(crate::state::inputs::RANKING_NEEDS_ROWS)),
+        }
+    }
+
+    /// Each row's stratum (`cuts`: the label deciles, for regression).
+    pub fn ids(preds: &Predictions, cuts: Option<&[f64]>) -> Result<Vec<u32>> {
+        if matches!(preds.columns, Columns::Regression { .. }) && cuts.is_none() {
+            return Err(Error::usage(
+                "a regression block's strata need the label deciles of the whole",
+            ));
+        }
+        strata(preds.task, preds.class_names.len())?;
+        Ok(stratum_ids(preds, cuts))
+    }
+
+    /// A block's rows per stratum and their weight; nothing for a
+    /// regression block without `cuts` (its strata wait for the deciles).
+    pub fn counts(preds: &Predictions, cuts: Option<&[f64]>) -> Result<Counts> {
+        let mut c = Counts::default();
+        if matches!(preds.columns, Columns::Regression { .. }) && cuts.is_none() {
+            return Ok(c);
+        }
+        count_strata(&mut c.totals, &mut c.weight, preds, &ids(preds, cuts)?);
+        Ok(c)
+    }
+
+    /// A regression block's labels at the rows of the whole that set the
+    /// deciles (`first`: the block's first row in the whole; `step`:
+    /// [`crate::sample::decile_probe_step`] of the whole's rows).
+    pub fn probe(preds: &Predictions, first: u64, step: u64) -> Vec<f64> {
+        match &preds.columns {
+            Columns::Regression { labels, .. } => {
+                let skip = (step - first % step) % step;
+                (skip as usize..labels.len())
+                    .step_by(step.max(1) as usize)
+                    .map(|i| labels.get(i))
+                    .collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The rows of a block the sample takes (ascending): `totals` are the
+    /// whole's strata, `seen` each stratum's rows in the blocks before it.
+    pub fn pick(
+        preds: &Predictions,
+        cuts: Option<&[f64]>,
+        totals: &[u64],
+        seen: &[u64],
+        options: &FastOptions,
+    ) -> Result<Vec<u32>> {
+        let ids = ids(preds, cuts)?;
+        if let Some(&h) = ids.iter().find(|&&h| h as usize >= totals.len()) {
+            return Err(Error::usage(format!(
+                "a block holds stratum {h}, beyond the {} strata of the whole",
+                totals.len()
+            )));
+        }
+        let plan = crate::sample::Plan::new(totals, options.sample, options.seed);
+        let mut seen = seen.to_vec();
+        seen.resize(totals.len(), 0);
+        let mut rows = Vec::new();
+        plan.pick(&ids, &mut seen, |r| rows.push(r as u32));
+        Ok(rows)
+    }
+
+    /// The fast tier from the sampled rows of every block, in block order
+    /// (`sample`), and the whole's `rows`, strata counts and `cuts`.
+    pub fn finish(
+        sample: &Predictions,
+        rows: u64,
+        whole: &Counts,
+        cuts: Option<&[f64]>,
+        options: &FastOptions,
+    ) -> Result<FastResult> {
+        let count = strata(sample.task, sample.class_names.len())?;
+        let mut totals = whole.totals.clone();
+        let mut weight = whole.weight.clone();
+        if totals.len() > count {
+            return Err(Error::usage(format!(
+                "the blocks hold {} strata, the sample's task {count}",
+                totals.len()
+            )));
+        }
+        totals.resize(count, 0);
+        weight.resize(count, ExactSum::new());
+        let plan = crate::sample::Plan::new(&totals, options.sample, options.seed);
+        let ids = ids(sample, cuts)?;
+        let terms: Vec<Term> = (0..sample.rows())
+            .map(|r| {
+                let (l, c) = row_term(sample, r, options.threshold);
+                let w = sample.weights.as_ref().map_or(1.0, |w| w.get(r));
+                (ids[r] as usize, w, l, c)
+            })
+            .collect();
+        let strata = Strata {
+            names: match cuts {
+                Some(cuts) => decile_names(cuts),
+                None => sample.class_names.clone(),
+            },
+            kind: if cuts.is_some() { DECILES } else { "class" },
+            weight: stratum_weights(sample.weights.is_some(), &totals, &weight),
+            totals,
+            sampled: plan.quota,
+        };
+        Ok(super::finish(sample.task, rows, &terms, strata, options))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{ArrayRef, FixedSizeListArray, Float64Array, Int64Array};
+    use arrow::datatypes::{DataType, Field};
+    use std::sync::Arc;
+
+    /// The blocks' steps, run over `preds` split at `cuts_at`.
+    fn over_blocks(preds: &Predictions, split: &[usize], options: &FastOptions) -> FastResult {
+        let n = preds.rows();
+        let bounds: Vec<usize> = std::iter::once(0)
+            .chain(split.iter().copied())
+            .chain(std::iter::once(n))
+            .collect();
+        let parts: Vec<Predictions> = bounds
+            .windows(2)
+            .map(|w| preds.gather(&(w[0] as u32..w[1] as u32).collect::<Vec<_>>()))
+            .collect();
+        let cuts = matches!(preds.columns, Columns::Regression { .. }).then(|| {
+            let mut probe = Vec::new();
+            for (p, w) in parts.iter().zip(bounds.windows(2)) {
+                probe.extend(blocks::probe(
+                    p,
+                    w[0] as u64,
+                    crate::sample::decile_probe_step(n as u64),
+                ));
+            }
+            crate::sample::decile_cuts(probe)
+        });
+        let counts: Vec<blocks::Counts> = parts
+            .iter()
+            .map(|p| blocks::counts(p, cuts.as_deref()).unwrap())
+            .collect();
+        let mut whole = blocks::Counts::default();
+        counts.iter().for_each(|c| whole.merge(c));
+        let strata = blocks::strata(preds.task, preds.class_names.len()).unwrap();
+        whole.totals.resize(strata, 0);
+        whole.weight.resize(strata, ExactSum::new());
+        let mut seen = vec![0u64; strata];
+        let mut picked = Vec::new();
+        for ((p, c), w) in parts.iter().zip(&counts).zip(bounds.windows(2)) {
+            let rows = blocks::pick(p, cuts.as_deref(), &whole.totals, &seen, options).unwrap();
+            picked.extend(rows.iter().map(|&r| r + w[0] as u32));
+            for (h, t) in c.totals.iter().enumerate() {
+                seen[h] += t;
+            }
+        }
+        let sample = preds.gather(&picked);
+        blocks::finish(&sample, n as u64, &whole, cuts.as_deref(), options).unwrap()
+    }
+
+    fn rng(seed: u64) -> impl FnMut() -> f64 {
+        let mut s = crate::rng::Stream::new(seed, 0);
+        move || (s.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    #[test]
+    fn blocks_give_the_sample_and_numbers_of_the_whole() {
+        let n = 2000;
+        let mut u = rng(9);
+        let labels: Vec<i64> = (0..n).map(|_| (u() < 0.3) as i64).collect();
+        let scores: Vec<f64> = labels.iter().map(|&y| (u() + y as f64) / 2.0).collect();
+        let weights: Vec<f64> = (0..n).map(|_| u() * 3.0).collect();
+        let k: usize = 3;
+        let mc_labels: Vec<i64> = (0..n).map(|_| (u() * k as f64) as i64).collect();
+        let mc_scores: Vec<f64> = (0..n)
+            .flat_map(|_| {
+                let row: Vec<f64> = (0..k).map(|_| u() + 0.01).collect();
+                let sum: f64 = row.iter().sum();
+                row.into_iter().map(move |v| v / sum)
+            })
+            .collect();
+        let reg_labels: Vec<f64> = (0..n).map(|_| u() * 10.0).collect();
+        let reg_scores: Vec<f64> = reg_labels.iter().map(|&y| y + u()).collect();
+        let arr = |v: Vec<f64>| Arc::new(Float64Array::from(v)) as ArrayRef;
+        let ints = |v: Vec<i64>| Arc::new(Int64Array::from(v)) as ArrayRef;
+        let list = FixedSizeListArray::try_new(
+            Arc::new(Field::new("item", DataType::Float64, false)),
+            k as i32,
+            arr(mc_scores),
+            None,
+        )
+        .unwrap();
+        let cases = [
+            Predictions::from_arrays(
+                "b",
+                ints(labels.clone()),
+                vec![arr(scores.clone())],
+                None,
+                None,
+                None,
+            ),
+            Predictions::from_arrays(
+                "w",
+                ints(labels),
+                vec![arr(scores)],
+                Some(arr(weights.clone())),
+                None,
+                None,
+            ),
+            Predictions::from_arrays("m", ints(mc_labels), vec![Arc::new(list)], None, None, None),
+            Predictions::from_arrays(
+                "r",
+                arr(reg_labels.clone()),
+                vec![arr(reg_scores.clone())],
+                None,
+                None,
+                None,
+            ),
+            Predictions::from_arrays(
+                "rw",
+                arr(reg_labels),
+                vec![arr(reg_scores)],
+                Some(arr(weights)),
+                None,
+                None,
+            ),
+        ];
+        for preds in cases {
+            let preds = preds.unwrap();
+            for sample in [Some(300), Some(5), None] {
+                let options = FastOptions {
+                    sample,
+                    seed: 4,
+                    ..FastOptions::default()
+                };
+                let whole = fast(&preds, &options);
+                for split in [&[][..], &[1], &[700, 701, 1500]] {
+                    assert_eq!(
+                        over_blocks(&preds, split, &options),
+                        whole,
+                        "{:?} {split:?}",
+                        preds.path
+                    );
+                }
+            }
+        }
     }
 }

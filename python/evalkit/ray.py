@@ -20,6 +20,7 @@ Importing ``evalkit`` never imports Ray; ``import evalkit.ray`` does (the
 ``evalkit[ray]`` extra installs it). Workers need only the evalkit wheel.
 """
 
+import contextlib
 import functools
 from typing import Any, List, Optional, Sequence, Union
 
@@ -144,6 +145,124 @@ def full(
     return _reduce(ds, label, score, weight, task, score_kind, slicings, fan_in).finish(
         "the dataset", slicings, min_slice, options
     )
+
+
+
+@contextlib.contextmanager
+def _in_order(ds: Any) -> Any:
+    """Runs with the dataset's blocks kept in its order (retried blocks
+    too). A dataset executes with the context it was made with, shared with
+    the datasets made from it: order is asked of that one, for this run
+    only."""
+    ctx = ds.context
+    kept = ctx.execution_options.preserve_order
+    ctx.execution_options.preserve_order = True
+    try:
+        yield
+    finally:
+        ctx.execution_options.preserve_order = kept
+
+# --- The fast tier on Ray ---------------------------------------------------
+
+
+def _fast_step(block: Any, step: str, label: str, score: Scores, weight: Optional[str], task: Optional[str],
+               score_kind: Optional[str], **kw: Any) -> Any:
+    """One block's share of :func:`fast` (``step``: "counts", "probe" or
+    "pick"), or evalkit's error as data: ``("error", (class, message))``."""
+    from . import _evalkit
+
+    if block.num_rows == 0:
+        return ("empty", None)
+    try:
+        y, s, w = _batches.arrays(block, label, score, weight, "a Ray block")
+        out = _evalkit.fast_block(step, y, s, w, task, score_kind, "a Ray block", **kw)
+        if step == "pick":
+            import pyarrow as pa
+
+            out = block.take(pa.array(out, pa.int64()))
+        return ("ok", out)
+    except _evalkit.EvalkitError as e:
+        return ("error", (type(e).__name__, str(e)))
+
+
+def fast(
+    ds: Any,
+    *,
+    label: str = "label",
+    score: Scores = "score",
+    weight: Optional[str] = None,
+    task: Optional[str] = None,
+    score_kind: Optional[str] = None,
+    sample: Union[int, str, None] = 10_000,
+    seed: int = 0,
+    threshold: float = 0.5,
+) -> Result:
+    """The fast tier of a Ray dataset: the same stratified sample,
+    estimates and standard errors as :func:`evalkit.fast` on the collected
+    rows (in the order of the dataset's blocks), bit for bit. The blocks are
+    materialised once (only the needed columns); a Ray task per block counts
+    its strata (regression first reads the labels that set the deciles), the
+    driver draws the sample's plan from the merged counts, and a second task
+    per block returns only its sampled rows — the driver never holds more
+    than the sample."""
+    from . import _evalkit, _sample_size
+
+    n = _sample_size(sample)
+    if not (0.0 <= threshold <= 1.0):
+        raise UsageError(f"threshold {threshold} is not a probability in [0, 1]")
+    schema = ds.schema()
+    if schema is None:
+        raise InputError("the dataset has no schema (no blocks): there are no rows to evaluate")
+    schema = getattr(schema, "base_schema", schema)
+    needed = _batches.needed_columns(schema, label, score, weight, [], "the dataset", task)
+    with _in_order(ds):
+        refs = list(ds.select_columns(needed).to_arrow_refs())
+    step = ray.remote(_fast_step)
+    args = (label, score, weight, task, score_kind)
+
+    def run(name: str, per_block: Any = None, **kw: Any) -> List[Any]:
+        outs = ray.get([step.remote(r, name, *args, **(per_block(i) if per_block else kw)) for i, r in enumerate(refs)])
+        for kind, out in outs:
+            if kind == "error":
+                _batches.raise_carried(*out)
+        return [out for _, out in outs]
+
+    counts = run("counts", cuts=None)
+    heads = [c[:3] for c in counts if c is not None]
+    if not heads:
+        raise InputError("the dataset has no rows: there is nothing to evaluate")
+    if any(h != heads[0] for h in heads):
+        raise _evalkit.FormatError(
+            f"the blocks disagree on the task ({sorted(set(heads))[:2]}): their columns are typed differently; "
+            "pass task= to decide it for every block"
+        )
+    kind, classes, _ = heads[0]
+    rows = [c[3] if c is not None else 0 for c in counts]
+    total = sum(rows)
+    firsts = [sum(rows[:i]) for i in range(len(rows))]
+    cuts = None
+    if kind == "regression":
+        probes = run("probe", lambda i: {"first": firsts[i], "rows": total})
+        cuts = _evalkit.fast_decile_cuts([v for p in probes if p is not None for v in p])
+        counts = run("counts", cuts=cuts)
+    strata = {"binary": 2, "multiclass": classes, "regression": 10}[kind]
+    per_block = [(c[4] + [0] * (strata - len(c[4]))) if c is not None else [0] * strata for c in counts]
+    totals = [sum(b[h] for b in per_block) for h in range(strata)]
+    parts = [[p for c in counts if c is not None and h < len(c[5]) for p in c[5][h]] for h in range(strata)]
+    seen = [[sum(b[h] for b in per_block[:i]) for h in range(strata)] for i in range(len(refs))]
+    picked = run(
+        "pick", lambda i: {"cuts": cuts, "totals": totals, "seen": seen[i], "sample": n, "seed": seed}
+    )
+    import pyarrow as pa
+
+    table = pa.concat_tables([t for t in picked if t is not None and t.num_rows])
+    y, s, w = _batches.arrays(table, label, score, weight, "the sample")
+    doc = _evalkit.fast_blocks_finish(
+        y, s, w, task, score_kind, total, totals, parts, cuts, n, seed, threshold, "the dataset"
+    )
+    import json
+
+    return Result(json.loads(doc))
 
 
 # --- The inference pass on Ray ---------------------------------------------
@@ -400,24 +519,19 @@ def infer(
     )
     staging = os.path.join(output, _STAGING + uuid.uuid4().hex)
     os.makedirs(staging)
-    # A dataset executes with the context it was made with (shared with the
-    # datasets made from it): order is asked of that one, for this run only.
-    ctx = ds.context
-    kept_order = ctx.execution_options.preserve_order
     try:
-        # Blocks keep the dataset's order, so part-00000.. follow the rows
-        # (retried blocks too).
-        ctx.execution_options.preserve_order = True
-        scored = ds.map_batches(
-            _Scorer,
-            fn_constructor_kwargs={"model": model, "staging": staging, "options": options},
-            batch_format="pyarrow",
-            batch_size=None,
-            zero_copy_batch=True,
-            compute=pool,
-            num_cpus=num_cpus,
-            num_gpus=num_gpus or None,
-        ).materialize()
+        # Blocks keep the dataset's order, so part-00000.. follow the rows.
+        with _in_order(ds):
+            scored = ds.map_batches(
+                _Scorer,
+                fn_constructor_kwargs={"model": model, "staging": staging, "options": options},
+                batch_format="pyarrow",
+                batch_size=None,
+                zero_copy_batch=True,
+                compute=pool,
+                num_cpus=num_cpus,
+                num_gpus=num_gpus or None,
+            ).materialize()
         refs = list(scored.to_arrow_refs())
         describe = ray.remote(_describe)
         rows = [r for part in ray.get([describe.remote(r) for r in refs]) for r in part]
@@ -469,5 +583,4 @@ def infer(
         state = State(red.overall) if red.overall is not None and all(s["state"] for s in shards) else None
         return Inference(output, shards, state, notes)
     finally:
-        ctx.execution_options.preserve_order = kept_order
         shutil.rmtree(staging, ignore_errors=True)

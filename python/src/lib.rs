@@ -531,6 +531,133 @@ fn fast(
     json(&doc)
 }
 
+/// `evalkit.ray.fast`'s steps for one block (`evalkit::fast::blocks`):
+/// `"counts"` gives `(task, classes, weighted, rows, totals per stratum,
+/// weight per stratum as exact parts)` (`cuts`: a regression's label
+/// deciles; without them a regression block counts nothing); `"probe"` a
+/// regression block's labels at the rows of the whole that set the deciles
+/// (`first`: its first row in the whole; `rows`: the whole's rows);
+/// `"pick"` the rows it gives the sample (`totals`: the whole's strata;
+/// `seen`: each stratum's rows before it).
+#[pyfunction]
+#[pyo3(signature = (step, y_true, y_score, weights, task, score_kind, name, cuts=None, first=0, rows=0, totals=Vec::new(), seen=Vec::new(), sample=None, seed=0))]
+#[allow(clippy::too_many_arguments)]
+fn fast_block<'py>(
+    py: Python<'py>,
+    step: &str,
+    y_true: &Bound<'py, PyAny>,
+    y_score: &Bound<'py, PyAny>,
+    weights: Option<&Bound<'py, PyAny>>,
+    task: Option<&str>,
+    score_kind: Option<&str>,
+    name: &str,
+    cuts: Option<Vec<f64>>,
+    first: u64,
+    rows: u64,
+    totals: Vec<u64>,
+    seen: Vec<u64>,
+    sample: Option<usize>,
+    seed: u64,
+) -> PyResult<Bound<'py, PyAny>> {
+    use evalkit::fast::blocks;
+    let preds = predictions(py, name, y_true, y_score, weights, task, score_kind)?;
+    match step {
+        "counts" => {
+            let counts = compute(py, || blocks::counts(&preds, cuts.as_deref()))?;
+            let parts: Vec<Vec<f64>> = counts.weight.iter().map(|w| w.canonical()).collect();
+            (
+                preds.task.as_str(),
+                preds.class_names.len(),
+                preds.weights.is_some(),
+                preds.rows() as u64,
+                counts.totals,
+                parts,
+            )
+                .into_pyobject(py)
+                .map(|o| o.into_any())
+        }
+        "probe" => {
+            let step = evalkit::sample::decile_probe_step(rows);
+            blocks::probe(&preds, first, step)
+                .into_pyobject(py)
+                .map(|o| o.into_any())
+        }
+        "pick" => {
+            let options = evalkit::fast::FastOptions {
+                sample,
+                seed,
+                ..evalkit::fast::FastOptions::default()
+            };
+            compute(py, || {
+                blocks::pick(&preds, cuts.as_deref(), &totals, &seen, &options)
+            })?
+            .into_pyobject(py)
+            .map(|o| o.into_any())
+        }
+        other => Err(UsageError::new_err(format!("no fast step {other:?}"))),
+    }
+}
+
+/// The nine label-decile cuts from every block's probed labels.
+#[pyfunction]
+fn fast_decile_cuts(probe: Vec<f64>) -> Vec<f64> {
+    evalkit::sample::decile_cuts(probe)
+}
+
+/// `evalkit.ray.fast`, the end: the fast tier's JSON from the sampled rows
+/// of every block in block order, the whole's rows, strata totals and
+/// weights (exact parts, any number per stratum) and cuts.
+#[pyfunction]
+#[pyo3(signature = (y_true, y_score, weights, task, score_kind, rows, totals, weight_parts, cuts, sample, seed, threshold, name))]
+#[allow(clippy::too_many_arguments)]
+fn fast_blocks_finish(
+    py: Python<'_>,
+    y_true: &Bound<'_, PyAny>,
+    y_score: &Bound<'_, PyAny>,
+    weights: Option<&Bound<'_, PyAny>>,
+    task: Option<&str>,
+    score_kind: Option<&str>,
+    rows: u64,
+    totals: Vec<u64>,
+    weight_parts: Vec<Vec<f64>>,
+    cuts: Option<Vec<f64>>,
+    sample: Option<usize>,
+    seed: u64,
+    threshold: f64,
+    name: &str,
+) -> PyResult<String> {
+    let preds = predictions(py, name, y_true, y_score, weights, task, score_kind)?;
+    if !(0.0..=1.0).contains(&threshold) {
+        return Err(UsageError::new_err(format!(
+            "threshold {threshold} is not a probability in [0, 1]"
+        )));
+    }
+    let options = evalkit::fast::FastOptions {
+        sample,
+        seed,
+        threshold,
+        ..evalkit::fast::FastOptions::default()
+    };
+    let whole = evalkit::fast::blocks::Counts {
+        weight: weight_parts
+            .iter()
+            .map(|parts| {
+                let mut s = evalkit::state::exact::ExactSum::new();
+                parts.iter().for_each(|&p| s.add(p));
+                s
+            })
+            .collect(),
+        totals,
+    };
+    let doc = compute(py, || {
+        let r = evalkit::fast::blocks::finish(&preds, rows, &whole, cuts.as_deref(), &options)?;
+        let mut header = preds.header();
+        header.rows = rows;
+        Ok(evalkit::json::fast(&header, &options, &r))
+    })?;
+    json(&doc)
+}
+
 /// The full tier; returns the CLI's `full --json` document.
 #[pyfunction]
 #[pyo3(signature = (y_true, y_score, weights=None, task=None, score_kind=None, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds="1000", name="arrays", cluster=None, operating_points=Vec::new(), certified=true, cost=None, max_fpr=None, tpr_at_fpr=Vec::new(), cost_fp=None, cost_fn=None, query=None, k=vec![1, 5, 10], gain="linear", empty_queries="zero", per_query=false, columns=Vec::new(), slices=Vec::new(), min_slice=evalkit::slices::DEFAULT_MIN_ROWS, metrics=None))]
@@ -1649,6 +1776,9 @@ fn _evalkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("UsageError", py.get_type::<UsageError>())?;
     m.add("EvalkitIOError", py.get_type::<EvalkitIOError>())?;
     m.add_function(wrap_pyfunction!(fast, m)?)?;
+    m.add_function(wrap_pyfunction!(fast_block, m)?)?;
+    m.add_function(wrap_pyfunction!(fast_decile_cuts, m)?)?;
+    m.add_function(wrap_pyfunction!(fast_blocks_finish, m)?)?;
     m.add_function(wrap_pyfunction!(full, m)?)?;
     m.add_function(wrap_pyfunction!(compare, m)?)?;
     m.add_function(wrap_pyfunction!(power, m)?)?;

@@ -398,3 +398,55 @@ def test_infer_survives_a_killed_actor(ray, tmp_path, monkeypatch):
     assert table.column("score").equals(_read(want).column("score"))
     assert table.column("row_id").equals(_read(want).column("row_id"))
     assert not [n for n in os.listdir(tmp_path / "out") if n.startswith(".evalkit-staging")]
+
+
+# --- evalkit.ray.fast ---------------------------------------------------------
+
+
+def _same_fast(got, want):
+    # Everything but what names the input (a dataset and its weight column
+    # here, arrays there).
+    g, w = got.to_dict(), want.to_dict()
+    assert g["metrics"] and g["strata"]
+    drop = ("file", "weight_column")
+    assert {k: v for k, v in g.items() if k not in drop} == {k: v for k, v in w.items() if k not in drop}
+
+
+@pytest.mark.parametrize("blocks", [1, 3, 7])
+def test_fast_equals_fast_on_the_collected_rows(ray, data, blocks):
+    import evalkit.ray
+
+    for weights in (None, "fractional"):
+        t = data.binary(n=3000, weights=weights)
+        w = None if weights is None else "w"
+        ds = ray.data.from_arrow(t).repartition(blocks)
+        wv = None if w is None else t.column("w").to_numpy()
+        y, p = t.column("label").to_numpy(), t.column("score").to_numpy()
+        for sample in (500, 7, "all"):
+            got = evalkit.ray.fast(ds, weight=w, sample=sample, seed=3)
+            _same_fast(got, evalkit.fast(y, p, weights=wv, sample=sample, seed=3))
+    t, y, p = data.multiclass()
+    got = evalkit.ray.fast(ray.data.from_arrow(t).repartition(blocks), sample=300, seed=1)
+    _same_fast(got, evalkit.fast(y, p, sample=300, seed=1))
+    t = data.regression()
+    got = evalkit.ray.fast(ray.data.from_arrow(t).repartition(blocks), sample=200, seed=2, threshold=0.3)
+    want = evalkit.fast(t.column("label").to_numpy(), t.column("score").to_numpy(), sample=200, seed=2, threshold=0.3)
+    _same_fast(got, want)
+    assert got.to_dict()["strata_kind"] == "label decile"
+
+
+def test_fast_refuses_bad_blocks(ray, data):
+    import evalkit.ray
+
+    t = data.binary(n=400)
+    labels = t.column("label").to_pylist()
+    labels[300] = None
+    bad = t.set_column(t.schema.get_field_index("label"), "label", pa.array(labels, pa.int64()))
+    with pytest.raises(evalkit.BadValueError, match="column 'label', row"):
+        evalkit.ray.fast(ray.data.from_arrow(bad).repartition(2))
+    with pytest.raises(evalkit.UsageError, match="sample"):
+        evalkit.ray.fast(ray.data.from_arrow(t), sample=0)
+    with pytest.raises(evalkit.UsageError, match="threshold"):
+        evalkit.ray.fast(ray.data.from_arrow(t), threshold=2.0)
+    with pytest.raises(evalkit.ColumnError, match="nope"):
+        evalkit.ray.fast(ray.data.from_arrow(t), score="nope")
