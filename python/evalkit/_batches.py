@@ -318,3 +318,117 @@ class Reduction:
             overall, [list(by) for by in slicings], self.numeric or [], items, min_slice=min_slice, **opts
         )
         return Result(json.loads(doc), state=overall)
+
+
+# --- The fast tier over an engine's blocks -----------------------------------
+
+
+def check_fast_options(sample: Any, threshold: float) -> None:
+    """``sample`` and ``threshold`` as :func:`evalkit.fast` checks them,
+    before any engine work."""
+    from . import _sample_size
+
+    _sample_size(sample)
+    if not (0.0 <= threshold <= 1.0):
+        raise _evalkit.UsageError(f"threshold {threshold} is not a probability in [0, 1]")
+
+
+def fast_step(
+    block: Any,
+    step: str,
+    label: str,
+    score: Scores,
+    weight: Optional[str],
+    task: Optional[str],
+    score_kind: Optional[str],
+    name: str,
+    **kw: Any,
+) -> Tuple[str, Any]:
+    """One block's share of the fast tier over blocks (``step``: "counts",
+    "probe" or "pick"; see ``evalkit::fast::blocks``): ``("ok", output)``,
+    ``("empty", None)`` for a block without rows, or evalkit's error as
+    data, ``("error", (class, message))``. "pick" checks the block's strata
+    against those its "counts" gave (``expect``): an engine that recomputes
+    its data between the passes must give the same rows."""
+    import pyarrow as pa
+
+    if block.num_rows == 0:
+        return ("empty", None)
+    try:
+        y, s, w = arrays(block, label, score, weight, name)
+        expect = kw.pop("expect", None)
+        if step == "pick" and expect is not None:
+            again = _evalkit.fast_block("counts", y, s, w, task, score_kind, name, cuts=kw.get("cuts"))
+            if list(again[4]) != list(expect):
+                raise _evalkit.UsageError(
+                    f"{name} holds other rows than in the first pass (strata {list(expect)} then {list(again[4])}): "
+                    "the data changed between the passes; persist or cache it first"
+                )
+        out = _evalkit.fast_block(step, y, s, w, task, score_kind, name, **kw)
+        if step == "pick":
+            out = block.take(pa.array(out, pa.int64()))
+        return ("ok", out)
+    except _evalkit.EvalkitError as e:
+        return ("error", (type(e).__name__, str(e)))
+
+
+def fast_over_blocks(
+    run: Any, args: tuple, sample: Any, seed: int, threshold: float, what: str
+) -> Any:
+    """The fast tier over an engine's blocks: ``run(step, kwargs)`` runs
+    :func:`fast_step` on every block in a fixed order with ``kwargs(i)``
+    for block ``i`` and returns the outputs in that order. Counts the
+    strata (a regression first probes the labels that set the deciles),
+    draws the plan from the merged counts, picks each block's sampled rows
+    and finishes from them in block order: :func:`evalkit.fast` on the rows
+    in that order, bit for bit."""
+    import json
+
+    import pyarrow as pa
+
+    from . import Result, _sample_size
+
+    label, score, weight, task, score_kind = args
+    n = _sample_size(sample)
+
+    def outputs(step: str, kwargs: Any) -> List[Any]:
+        outs = run(step, kwargs)
+        for kind, out in outs:
+            if kind == "error":
+                raise_carried(*out)
+        return [out for _, out in outs]
+
+    counts = outputs("counts", lambda i: {"cuts": None})
+    heads = [c[:3] for c in counts if c is not None]
+    if not heads:
+        raise _evalkit.InputError(f"{what} has no rows: there is nothing to evaluate")
+    if any(h != heads[0] for h in heads):
+        raise _evalkit.FormatError(
+            f"the parts of {what} disagree on the task ({sorted(set(heads))[:2]}): their columns are typed "
+            "differently; pass task= to decide it for every part"
+        )
+    kind, classes, _ = heads[0]
+    rows = [c[3] if c is not None else 0 for c in counts]
+    total = sum(rows)
+    cuts = None
+    if kind == "regression":
+        firsts = [sum(rows[:i]) for i in range(len(rows))]
+        probes = outputs("probe", lambda i: {"first": firsts[i], "rows": total})
+        cuts = _evalkit.fast_decile_cuts([v for p in probes if p is not None for v in p])
+        counts = outputs("counts", lambda i: {"cuts": cuts})
+    strata = {"binary": 2, "multiclass": classes, "regression": 10}[kind]
+    per_block = [list(c[4]) + [0] * (strata - len(c[4])) if c is not None else [0] * strata for c in counts]
+    totals = [sum(b[h] for b in per_block) for h in range(strata)]
+    parts = [[p for c in counts if c is not None and h < len(c[5]) for p in c[5][h]] for h in range(strata)]
+    seen = [[sum(b[h] for b in per_block[:i]) for h in range(strata)] for i in range(len(counts))]
+    picked = outputs(
+        "pick",
+        lambda i: {
+            "cuts": cuts, "totals": totals, "seen": seen[i], "sample": n, "seed": seed,
+            "expect": list(counts[i][4]) if counts[i] is not None else [],
+        },
+    )
+    table = pa.concat_tables([t for t in picked if t is not None and t.num_rows])
+    y, s, w = arrays(table, label, score, weight, "the sample")
+    doc = _evalkit.fast_blocks_finish(y, s, w, task, score_kind, total, totals, parts, cuts, n, seed, threshold, what)
+    return Result(json.loads(doc))

@@ -165,24 +165,8 @@ def _in_order(ds: Any) -> Any:
 # --- The fast tier on Ray ---------------------------------------------------
 
 
-def _fast_step(block: Any, step: str, label: str, score: Scores, weight: Optional[str], task: Optional[str],
-               score_kind: Optional[str], **kw: Any) -> Any:
-    """One block's share of :func:`fast` (``step``: "counts", "probe" or
-    "pick"), or evalkit's error as data: ``("error", (class, message))``."""
-    from . import _evalkit
-
-    if block.num_rows == 0:
-        return ("empty", None)
-    try:
-        y, s, w = _batches.arrays(block, label, score, weight, "a Ray block")
-        out = _evalkit.fast_block(step, y, s, w, task, score_kind, "a Ray block", **kw)
-        if step == "pick":
-            import pyarrow as pa
-
-            out = block.take(pa.array(out, pa.int64()))
-        return ("ok", out)
-    except _evalkit.EvalkitError as e:
-        return ("error", (type(e).__name__, str(e)))
+def _fast_step(ref: Any, step: str, args: tuple, kw: dict) -> Any:
+    return _batches.fast_step(ref, step, *args, "a Ray block", **kw)
 
 
 def fast(
@@ -205,65 +189,21 @@ def fast(
     driver draws the sample's plan from the merged counts, and a second task
     per block returns only its sampled rows — the driver never holds more
     than the sample."""
-    from . import _evalkit, _sample_size
-
-    n = _sample_size(sample)
-    if not (0.0 <= threshold <= 1.0):
-        raise UsageError(f"threshold {threshold} is not a probability in [0, 1]")
     schema = ds.schema()
     if schema is None:
         raise InputError("the dataset has no schema (no blocks): there are no rows to evaluate")
     schema = getattr(schema, "base_schema", schema)
     needed = _batches.needed_columns(schema, label, score, weight, [], "the dataset", task)
+    args = (label, score, weight, task, score_kind)
+    _batches.check_fast_options(sample, threshold)
     with _in_order(ds):
         refs = list(ds.select_columns(needed).to_arrow_refs())
     step = ray.remote(_fast_step)
-    args = (label, score, weight, task, score_kind)
 
-    def run(name: str, per_block: Any = None, **kw: Any) -> List[Any]:
-        outs = ray.get([step.remote(r, name, *args, **(per_block(i) if per_block else kw)) for i, r in enumerate(refs)])
-        for kind, out in outs:
-            if kind == "error":
-                _batches.raise_carried(*out)
-        return [out for _, out in outs]
+    def run(name: str, kwargs: Any) -> List[Any]:
+        return ray.get([step.remote(r, name, args, kwargs(i)) for i, r in enumerate(refs)])
 
-    counts = run("counts", cuts=None)
-    heads = [c[:3] for c in counts if c is not None]
-    if not heads:
-        raise InputError("the dataset has no rows: there is nothing to evaluate")
-    if any(h != heads[0] for h in heads):
-        raise _evalkit.FormatError(
-            f"the blocks disagree on the task ({sorted(set(heads))[:2]}): their columns are typed differently; "
-            "pass task= to decide it for every block"
-        )
-    kind, classes, _ = heads[0]
-    rows = [c[3] if c is not None else 0 for c in counts]
-    total = sum(rows)
-    firsts = [sum(rows[:i]) for i in range(len(rows))]
-    cuts = None
-    if kind == "regression":
-        probes = run("probe", lambda i: {"first": firsts[i], "rows": total})
-        cuts = _evalkit.fast_decile_cuts([v for p in probes if p is not None for v in p])
-        counts = run("counts", cuts=cuts)
-    strata = {"binary": 2, "multiclass": classes, "regression": 10}[kind]
-    per_block = [(c[4] + [0] * (strata - len(c[4]))) if c is not None else [0] * strata for c in counts]
-    totals = [sum(b[h] for b in per_block) for h in range(strata)]
-    parts = [[p for c in counts if c is not None and h < len(c[5]) for p in c[5][h]] for h in range(strata)]
-    seen = [[sum(b[h] for b in per_block[:i]) for h in range(strata)] for i in range(len(refs))]
-    picked = run(
-        "pick", lambda i: {"cuts": cuts, "totals": totals, "seen": seen[i], "sample": n, "seed": seed}
-    )
-    import pyarrow as pa
-
-    table = pa.concat_tables([t for t in picked if t is not None and t.num_rows])
-    y, s, w = _batches.arrays(table, label, score, weight, "the sample")
-    doc = _evalkit.fast_blocks_finish(
-        y, s, w, task, score_kind, total, totals, parts, cuts, n, seed, threshold, "the dataset"
-    )
-    import json
-
-    return Result(json.loads(doc))
-
+    return _batches.fast_over_blocks(run, args, sample, seed, threshold, "the dataset")
 
 # --- The inference pass on Ray ---------------------------------------------
 

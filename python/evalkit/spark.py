@@ -12,6 +12,9 @@ rows), and the driver finishes the one merged state::
     df = spark.read.parquet("s3://bucket/preds/")
     r = evalkit.spark.full(df, label="label", score="score", bootstrap=1000)
 
+:func:`fast` samples a DataFrame exactly as :func:`evalkit.fast` samples
+its collected rows.
+
 Importing ``evalkit`` never imports PySpark; ``import evalkit.spark`` does
 (the ``evalkit[spark]`` extra installs it; Spark needs a Java runtime).
 Executors need only the evalkit wheel.
@@ -83,11 +86,17 @@ def _reduce(
         .rdd.map(lambda r: _batches.Reduction.from_bytes(r[0]))
     )
     try:
-        return parts.treeReduce(_merge_two, depth=depth)
+        return _on_workers(lambda: parts.treeReduce(_merge_two, depth=depth))
     except ValueError as e:
         if "empty" in str(e).lower():  # no partitions at all
             return _batches.Reduction()
         raise
+
+
+def _on_workers(job: Any) -> Any:
+    """Runs a Spark job; workers without evalkit get one clear error."""
+    try:
+        return job()
     except Exception as e:
         if "No module named 'evalkit'" in str(e):
             raise UsageError(
@@ -142,3 +151,71 @@ def full(
     return _reduce(df, label, score, weight, task, score_kind, slicings, depth).finish(
         "the DataFrame", slicings, min_slice, options
     )
+
+
+def _fast_partition(step: str, args: tuple, kwargs: dict) -> Any:
+    """The partition function of one fast-tier step: the partition's rows
+    (its Arrow batches as one table) → one row ``(partition id, pickled
+    output)``; ``kwargs`` maps partition ids to the step's arguments."""
+
+    def run(batches: Iterator[Any]) -> Iterator[Any]:
+        import pickle
+
+        import pyarrow as pa
+        from pyspark import TaskContext
+
+        part = TaskContext.get().partitionId()
+        tables = [pa.Table.from_batches([b]) for b in batches]
+        if tables:
+            out = _batches.fast_step(
+                pa.concat_tables(tables), step, *args, "a Spark partition", **kwargs.get(part, {})
+            )
+        else:
+            out = ("empty", None)
+        yield pa.RecordBatch.from_arrays(
+            [pa.array([part], pa.int64()), pa.array([pickle.dumps(out)], pa.binary())], names=["part", "out"]
+        )
+
+    return run
+
+
+def fast(
+    df: Any,
+    *,
+    label: str = "label",
+    score: Scores = "score",
+    weight: Optional[str] = None,
+    task: Optional[str] = None,
+    score_kind: Optional[str] = None,
+    sample: Union[int, str, None] = 10_000,
+    seed: int = 0,
+    threshold: float = 0.5,
+) -> Result:
+    """The fast tier of a Spark DataFrame: the same stratified sample,
+    estimates and standard errors as :func:`evalkit.fast` on the collected
+    rows (partition order), bit for bit. Two or three passes over the
+    partitions (``mapInArrow``, one row back per partition): the strata's
+    counts (a regression first reads the labels that set the deciles), then
+    each partition's sampled rows, drawn from the plan the driver makes of
+    the merged counts; the driver holds only the sample. Spark recomputes
+    the DataFrame for each pass: a partition whose rows changed in between
+    is an error (``cache()`` a DataFrame whose rows are not reproducible)."""
+    import pickle
+
+    _batches.check_fast_options(sample, threshold)
+    needed = _batches.needed_columns(df.schema.fieldNames(), label, score, weight, [], "the DataFrame", task)
+    selected = df.select(*["`" + c.replace("`", "``") + "`" for c in needed])
+    count = selected.rdd.getNumPartitions()
+    args = (label, score, weight, task, score_kind)
+
+    def run(step: str, kwargs: Any) -> List[Any]:
+        by_part = {i: kwargs(i) for i in range(count)}
+        rows = _on_workers(
+            lambda: selected.mapInArrow(_fast_partition(step, args, by_part), "part long, out binary").collect()
+        )
+        outs: List[Any] = [("empty", None)] * count
+        for r in rows:
+            outs[r[0]] = pickle.loads(r[1])
+        return outs
+
+    return _batches.fast_over_blocks(run, args, sample, seed, threshold, "the DataFrame")

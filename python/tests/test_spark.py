@@ -154,3 +154,60 @@ def test_a_killed_python_worker_is_retried_to_the_same_result(spark, data, tmp_p
     got = evalkit.spark.full(df, bootstrap=200, seed=1)
     assert os.path.exists(marker)
     assert got.to_dict() == evalkit.State.from_arrow(t).finish(bootstrap=200, seed=1).to_dict()
+
+
+def _same_fast(got, want):
+    g, w = got.to_dict(), want.to_dict()
+    assert g["metrics"] and g["strata"]
+    drop = ("file", "weight_column")
+    assert {k: v for k, v in g.items() if k not in drop} == {k: v for k, v in w.items() if k not in drop}
+
+
+def shards(spark, table, k, folder):
+    """``table`` as ``k`` Parquet files read back as one DataFrame: one
+    partition per file and no shuffle, so the rows' order is the same in
+    every job (a shuffle's, as after ``repartition``, is not)."""
+    import pyarrow.parquet as pq
+
+    folder.mkdir()
+    bounds = np.linspace(0, table.num_rows, k + 1).astype(int)
+    for i in range(k):
+        pq.write_table(table.slice(bounds[i], bounds[i + 1] - bounds[i]), folder / f"part-{i}.parquet")
+    return spark.read.parquet(str(folder))
+
+
+@pytest.fixture
+def file_per_partition(spark):
+    """Each small file its own partition (an open cost above the split
+    size keeps Spark from packing files together), for this test only."""
+    key = "spark.sql.files.openCostInBytes"
+    kept = spark.conf.get(key)
+    spark.conf.set(key, str(1 << 30))
+    yield
+    spark.conf.set(key, kept)
+
+
+@pytest.mark.parametrize("partitions", [1, 4])
+def test_fast_equals_fast_on_the_collected_rows(spark, data, partitions, tmp_path, file_per_partition):
+    import evalkit.spark
+
+    df = shards(spark, data.binary(n=3000, weights="fractional"), partitions, tmp_path / "b")
+    assert df.rdd.getNumPartitions() == partitions
+    rows = df.toPandas()  # partition order: the order the fast tier samples in
+    for w in (None, "w"):
+        wv = None if w is None else rows["w"].to_numpy()
+        got = evalkit.spark.fast(df, weight=w, sample=400, seed=5)
+        _same_fast(got, evalkit.fast(rows["label"].to_numpy(), rows["score"].to_numpy(), weights=wv, sample=400, seed=5))
+    t, _, _ = data.multiclass()
+    arrays = shards(spark, t, partitions, tmp_path / "m")
+    rows = arrays.toPandas()
+    _same_fast(
+        evalkit.spark.fast(arrays, sample=250, seed=1),
+        evalkit.fast(rows["label"].to_numpy(), np.stack(rows["score"].to_numpy()), sample=250, seed=1),
+    )
+    reg = shards(spark, data.regression(), partitions, tmp_path / "r")
+    rows = reg.toPandas()
+    got = evalkit.spark.fast(reg, sample=300)
+    _same_fast(got, evalkit.fast(rows["label"].to_numpy(), rows["score"].to_numpy(), sample=300))
+    with pytest.raises(evalkit.UsageError, match="threshold"):
+        evalkit.spark.fast(reg, threshold=-1.0)
