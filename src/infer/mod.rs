@@ -286,15 +286,19 @@ fn through_cache(
 /// options and evalkit's major version (docs/spec.md §6).
 pub struct BlockScorer {
     options: InferOptions,
-    model: Model,
+    /// Loaded at the first block the cache does not serve.
+    model: Option<Model>,
     model_hash: blake3::Hash,
     threads: usize,
     config: Value,
 }
 
 impl BlockScorer {
-    /// Loads `options.model` (its `data`, `output` and `dataset.filter` are
-    /// not used: blocks come to [`BlockScorer::score`]).
+    /// A scorer of `options.model` (its `data`, `output` and
+    /// `dataset.filter` are not used: blocks come to
+    /// [`BlockScorer::score`]). The model file is hashed now and loaded
+    /// into ONNX Runtime at the first block the cache does not serve, so a
+    /// run served wholly by the cache never starts a session.
     pub fn new(options: InferOptions) -> Result<BlockScorer> {
         if options.batch_size == 0 {
             return Err(Error::usage("batch_size must be at least 1"));
@@ -312,17 +316,11 @@ impl BlockScorer {
             )));
         }
         let threads = threads_of(options.threads);
-        let model = Model::load(
-            &options.model,
-            options.device,
-            threads,
-            options.output_name.as_deref(),
-        )?;
         let model_hash = cache::hash_file(&options.model)?;
         let config = options.config();
         Ok(BlockScorer {
             options,
-            model,
+            model: None,
             model_hash,
             threads,
             config,
@@ -355,10 +353,19 @@ impl BlockScorer {
                 threads: *threads,
                 config,
             };
-            let mut model = model
+            let mut slot = model
                 .lock()
                 .map_err(|_| Error::usage("the model failed on an earlier block"))?;
-            run.predict(&mut model, &data, source, tmp, &|_, _| {})
+            let model = match &mut **slot {
+                Some(m) => m,
+                empty => empty.insert(Model::load(
+                    &options.model,
+                    options.device,
+                    *threads,
+                    options.output_name.as_deref(),
+                )?),
+            };
+            run.predict(model, &data, source, tmp, &|_, _| {})
         })
     }
 }
