@@ -86,7 +86,6 @@ pub struct FastResult {
 /// Runs the fast tier.
 pub fn fast(preds: &Predictions, options: &FastOptions) -> FastResult {
     let weights = preds.weights.as_ref();
-    let w = |r: usize| weights.map_or(1.0, |w| w.get(r));
     let (sample, names, strata_kind, ids): (Sample, Vec<String>, &'static str, Vec<u8>) =
         match &preds.columns {
             Columns::Binary { labels, .. } => (
@@ -142,8 +141,7 @@ pub fn fast(preds: &Predictions, options: &FastOptions) -> FastResult {
         .iter()
         .map(|&r| {
             let r = r as usize;
-            let (l, c) = row_term(preds, r, options.threshold);
-            (stratum_of(r), w(r), l, c)
+            term(preds, r, stratum_of(r), options.threshold)
         })
         .collect();
     let strata = Strata {
@@ -254,6 +252,12 @@ struct Strata {
     totals: Vec<u64>,
     sampled: Vec<u64>,
     weight: Vec<f64>,
+}
+
+/// Sampled row `r`, of stratum `h`, as its term.
+fn term(preds: &Predictions, r: usize, h: usize, threshold: f64) -> Term {
+    let (l, c) = row_term(preds, r, threshold);
+    (h, preds.weights.as_ref().map_or(1.0, |w| w.get(r)), l, c)
 }
 
 /// Row `r`'s loss and, for classification, 1 when its prediction is right.
@@ -407,8 +411,8 @@ pub fn fast_inputs(
         Ok(header)
     };
 
-    // The strata's rows and weights, summed in row order as [`fast`] sums
-    // them: for classification in the first pass; regression's strata are
+    // The strata's rows and weights (exact sums, as [`fast`] sums them):
+    // for classification in the first pass; regression's strata are
     // label deciles, so its first pass counts the rows, a second probes the
     // labels that set the deciles and a third counts the strata.
     let mut totals: Vec<u64> = Vec::new();
@@ -460,9 +464,7 @@ pub fn fast_inputs(
     pass(&mut |preds, _| {
         let ids = stratum_ids(preds, cuts.as_deref());
         plan.pick(&ids, &mut seen, |r| {
-            let (l, c) = row_term(preds, r, options.threshold);
-            let w = preds.weights.as_ref().map_or(1.0, |w| w.get(r));
-            terms.push((ids[r] as usize, w, l, c));
+            terms.push(term(preds, r, ids[r] as usize, options.threshold));
         });
     })?;
     let strata = Strata {
@@ -492,8 +494,8 @@ fn stratum_ids(preds: &Predictions, cuts: Option<&[f64]>) -> Vec<u32> {
     }
 }
 
-/// Adds rows of strata `ids` to the strata's row counts and weights (in
-/// row order), growing them to the strata seen.
+/// Adds rows of strata `ids` to the strata's row counts and (exact)
+/// weights, growing them to the strata seen.
 fn count_strata(
     totals: &mut Vec<u64>,
     weight: &mut Vec<ExactSum>,
@@ -682,7 +684,9 @@ pub mod blocks {
             self.weight.resize(n, ExactSum::new());
             for (h, t) in other.totals.iter().enumerate() {
                 self.totals[h] += t;
-                self.weight[h].merge(&other.weight[h]);
+                if let Some(w) = other.weight.get(h) {
+                    self.weight[h].merge(w);
+                }
             }
         }
     }
@@ -782,11 +786,7 @@ pub mod blocks {
         let plan = crate::sample::Plan::new(&totals, options.sample, options.seed);
         let ids = ids(sample, cuts)?;
         let terms: Vec<Term> = (0..sample.rows())
-            .map(|r| {
-                let (l, c) = row_term(sample, r, options.threshold);
-                let w = sample.weights.as_ref().map_or(1.0, |w| w.get(r));
-                (ids[r] as usize, w, l, c)
-            })
+            .map(|r| term(sample, r, ids[r] as usize, options.threshold))
             .collect();
         let strata = Strata {
             names: match cuts {
