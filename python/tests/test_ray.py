@@ -450,3 +450,21 @@ def test_fast_refuses_bad_blocks(ray, data):
         evalkit.ray.fast(ray.data.from_arrow(t), threshold=2.0)
     with pytest.raises(evalkit.ColumnError, match="nope"):
         evalkit.ray.fast(ray.data.from_arrow(t), score="nope")
+
+
+def test_fast_weird_cases_equal_fast_on_the_rows(ray):
+    import evalkit.ray
+
+    cases = [
+        pa.table({"label": [1], "score": pa.array([0.7], pa.float32())}),
+        pa.table({"label": [0] * 50, "score": pa.array(np.linspace(0, 1, 50), pa.float32())}),
+        pa.table({"label": [0, 1] * 50, "score": pa.array([0.5] * 100, pa.float32())}),
+        pa.table({"label": [0, 1] * 50, "score": pa.array(np.linspace(0, 1, 100), pa.float32()), "w": [0.0] * 100}),
+    ]
+    for t in cases:
+        w = "w" if "w" in t.column_names else None
+        wv = None if w is None else t.column("w").to_numpy()
+        got = evalkit.ray.fast(ray.data.from_arrow(t).repartition(min(3, t.num_rows)), weight=w, sample=10)
+        _same_fast(got, evalkit.fast(t.column("label").to_numpy(), t.column("score").to_numpy(), weights=wv, sample=10))
+    # Weights of 0 everywhere: no estimate, given as null, never NaN.
+    assert all(m["value"] is None for m in got.to_dict()["metrics"].values())
