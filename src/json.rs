@@ -260,7 +260,7 @@ fn binary(
     m.insert("classes".into(), json!(preds.class_names));
     m.insert("positives".into(), count(b.positives, w));
     m.insert("negatives".into(), count(b.negatives, w));
-    m.insert("distinct_scores".into(), json!(b.curve.len()));
+    m.insert("distinct_scores".into(), json!(b.distinct_scores));
     m.insert("metrics".into(), json!(b.metrics));
     let c = &b.confusion;
     m.insert(

@@ -569,7 +569,7 @@ fn binary(out: &mut String, preds: &Header, options: &FullOptions, b: &BinaryFul
             preds.rows,
             num(b.positives),
             num(b.negatives),
-            b.curve.len()
+            b.distinct_scores
         ),
     );
     out.push('\n');

@@ -46,7 +46,7 @@ use std::str::FromStr;
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{DataType, SchemaRef};
 
-pub use convert::{REGRESSION_LIMIT, amounts, sigmoid, softmax_in_place};
+pub use convert::{REGRESSION_LIMIT, WEIGHT_LIMIT, amounts, sigmoid, softmax_in_place};
 pub use floats::{Float, Floats};
 pub(crate) use polars_bridge::frame_to_arrow;
 

@@ -6,9 +6,9 @@
 
 use crate::clusters::Clusters;
 use crate::data::Floats;
-use crate::metrics::binary::point_metrics;
+use crate::metrics::binary::{RowSums, point_metrics_of};
 use crate::metrics::calibration::Bin;
-use crate::metrics::curves::{BinaryCurve, Counts, Sweep};
+use crate::metrics::curves::{BinaryCurve, Counts, Ranked, Sweep};
 use crate::metrics::{Metric, MetricSet};
 use crate::state::binary::BinaryState;
 use crate::uncertainty::bootstrap::{self, BootstrapOptions, Need, Ranking};
@@ -129,8 +129,11 @@ pub struct BinaryFull {
     pub reliability: Vec<Bin>,
     /// The threshold sweep (on the grid, or at every distinct score).
     pub sweep: Sweep,
-    /// The ranking table (ROC/PR curves, sweep at every distinct score).
+    /// The ranking table (ROC/PR curves, sweep at every distinct score);
+    /// empty when finished from score ranges (`state::ranges`).
     pub curve: BinaryCurve,
+    /// Distinct scores (of positive weight).
+    pub distinct_scores: usize,
     /// DeLong's interval for ROC-AUC, or why it is undefined (clustered
     /// rows: see `obuchowski`).
     pub delong: Result<DeLongInterval, String>,
@@ -371,11 +374,32 @@ pub fn band_grid(sweep: Thresholds) -> usize {
 /// table and DeLong's interval (on ROC-AUC when no bootstrap is asked for).
 pub fn from_state(state: &BinaryState, options: &BinaryOptions) -> BinaryFull {
     let curve = state.curve();
-    let sums = state.sums();
-    let confusion = curve.counts_at(options.threshold);
-    let mut m = point_metrics(&curve, &sums, options.threshold);
+    let sweep = match options.sweep {
+        Thresholds::Grid(n) => curve.sweep_grid(n),
+        Thresholds::Distinct => curve.sweep_distinct(),
+    };
+    let ranked = curve.ranked(options.threshold);
+    let delong = delong::delong(&curve);
+    let mut out = from_parts(&ranked, &state.sums(), delong, sweep, options);
+    out.distinct_scores = curve.len();
+    out.curve = curve;
+    out
+}
+
+/// The point metrics, tables and DeLong's interval from what they take of
+/// the ranking table (`ranked`, the `sweep`, DeLong's estimate) and the
+/// row sums: [`from_state`]'s finish, and the score ranges' (`state::ranges`),
+/// which leave `curve` empty.
+pub(crate) fn from_parts(
+    ranked: &Ranked,
+    sums: &RowSums,
+    delong: Result<delong::DeLong, String>,
+    sweep: Sweep,
+    options: &BinaryOptions,
+) -> BinaryFull {
+    let mut m = point_metrics_of(ranked, sums, options.threshold);
     let iv = &options.intervals;
-    let delong = delong::delong(&curve).map(|d| interval(d, iv.level));
+    let delong = delong.map(|d| interval(d, iv.level));
     if let (0, Ok(d), Some(auc)) = (iv.replicates, &delong, m.get("roc_auc").cloned()) {
         m.insert(
             "roc_auc",
@@ -388,15 +412,18 @@ pub fn from_state(state: &BinaryState, options: &BinaryOptions) -> BinaryFull {
     }
     BinaryFull {
         metrics: m,
-        positives: curve.positives(),
-        negatives: curve.negatives(),
-        confusion,
+        positives: ranked.positives,
+        negatives: ranked.negatives,
+        confusion: ranked.confusion,
         reliability: sums.bins.bins(),
-        sweep: match options.sweep {
-            Thresholds::Grid(n) => curve.sweep_grid(n),
-            Thresholds::Distinct => curve.sweep_distinct(),
+        sweep,
+        curve: BinaryCurve {
+            thresholds: Vec::new(),
+            tps: Vec::new(),
+            fps: Vec::new(),
+            weighted: false,
         },
-        curve,
+        distinct_scores: 0,
         delong,
         obuchowski: None,
         bands: None,

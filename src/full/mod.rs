@@ -41,6 +41,21 @@ pub struct FullOptions {
     pub metrics: Selection,
 }
 
+impl FullOptions {
+    /// The binary options of a finish from states (no rows: no clusters,
+    /// no replicates kept).
+    pub fn of_state(&self) -> BinaryOptions<'static> {
+        BinaryOptions {
+            threshold: self.threshold,
+            sweep: self.thresholds,
+            intervals: self.intervals,
+            keep_replicates: false,
+            clusters: None,
+            need: Need::binary(&self.metrics),
+        }
+    }
+}
+
 impl Default for FullOptions {
     fn default() -> Self {
         FullOptions {
@@ -119,7 +134,7 @@ impl FullResult {
     /// Makes every metric undefined for `reason`, and drops what was
     /// derived from rows that carry no weight (intervals, DeLong's interval,
     /// bands, notes).
-    fn withhold_all(&mut self, reason: &str) {
+    pub(crate) fn withhold_all(&mut self, reason: &str) {
         let names: Vec<String> = self.metrics().iter().map(|(n, _)| n.to_string()).collect();
         let metrics = self.metrics_mut();
         for name in names {
@@ -283,15 +298,7 @@ pub fn full_state(
     }
     let mut result = match &file.state {
         TaskState::Binary(s) => {
-            let bopts = BinaryOptions {
-                threshold: options.threshold,
-                sweep: options.thresholds,
-                intervals: options.intervals,
-                keep_replicates: false,
-                clusters: None,
-                need: Need::binary(&options.metrics),
-            };
-            let mut out = binary::from_state(s, &bopts);
+            let mut out = binary::from_state(s, &options.of_state());
             // Refused above when the weights are not frequencies.
             if let Some(frequencies) = frequencies {
                 let reps = crate::uncertainty::from_state::binary_replicates(

@@ -18,7 +18,7 @@
 //! is `full::binary`.
 
 use super::calibration::BinSums;
-use super::curves::BinaryCurve;
+use super::curves::{BinaryCurve, PrecisionSum, Ranked, average_precision, best_f1, roc_auc};
 use super::{LOG_LOSS_EPS, Metric, MetricSet};
 
 /// Names of the binary metrics, in the module table's order: the point
@@ -86,14 +86,27 @@ pub fn binary_log_loss(y: u8, p: f64) -> f64 {
 /// [`super::curves::Counts`], [`RowSums`], [`super::calibration::ece`]) on
 /// their own sums, so each formula exists once.
 pub fn point_metrics(curve: &BinaryCurve, sums: &RowSums, threshold: f64) -> MetricSet {
-    let confusion = curve.counts_at(threshold);
+    point_metrics_of(&curve.ranked(threshold), sums, threshold)
+}
+
+/// [`point_metrics`] from what they take of the ranking table: a whole
+/// table's ([`BinaryCurve::ranked`]) or one assembled from score ranges
+/// (`state::ranges`).
+pub fn point_metrics_of(r: &Ranked, sums: &RowSums, threshold: f64) -> MetricSet {
+    let confusion = r.confusion;
     let no_pred = || format!("nothing is predicted positive at threshold {threshold}");
 
     let mut m = MetricSet::new();
-    m.insert("roc_auc", Metric::from_result(curve.roc_auc()));
+    m.insert(
+        "roc_auc",
+        Metric::from_result(roc_auc(r.area2, r.positives, r.negatives)),
+    );
     m.insert(
         "average_precision",
-        Metric::from_result(curve.average_precision()),
+        Metric::from_result(average_precision(
+            PrecisionSum::RecallSteps(r.precision_sum),
+            r.positives,
+        )),
     );
     m.insert("log_loss", Metric::point(sums.mean_log_loss()));
     m.insert("brier", Metric::point(sums.mean_brier()));
@@ -120,7 +133,8 @@ pub fn point_metrics(curve: &BinaryCurve, sums: &RowSums, threshold: f64) -> Met
         }),
     );
     m.insert("mcc", Metric::point(confusion.mcc()));
-    match curve.best_f1() {
+    let best = if r.positives > 0.0 { r.best_f1 } else { None };
+    match best_f1(best, r.positives, r.rows) {
         Ok((f1, t)) => {
             m.insert("best_f1", Metric::point(f1));
             m.insert("best_f1_threshold", Metric::point(t));

@@ -15,6 +15,86 @@ use rayon::prelude::*;
 
 use super::sort::sort_descending;
 use crate::data::Floats;
+use crate::state::exact::{Accumulator, ExactSum};
+
+/// `x` when finite: the terms summed exactly must be.
+#[inline]
+pub(crate) fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}
+
+/// The exact sum an accumulator holds.
+pub(crate) fn exact(acc: &Accumulator) -> ExactSum {
+    let mut e = ExactSum::new();
+    e.add_accumulator(acc);
+    e
+}
+
+/// The operating point just above a run of a ranking table's points: the
+/// cumulative positives and negatives (or weights) before its first score.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Start {
+    /// Positives (or their weight) above the run.
+    pub tp: f64,
+    /// Negatives (or their weight) above the run.
+    pub fp: f64,
+}
+
+impl Start {
+    /// The top of a table: nothing above.
+    pub const TOP: Start = Start { tp: 0.0, fp: 0.0 };
+}
+
+/// Twice the ROC area of a run of points ([`BinaryCurve::area2_part`]):
+/// exact integers without weights, an exact sum of rounded terms with them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Area2 {
+    /// Unweighted: `Σ ΔFP·(TP + TP₀)` in integers.
+    Counts(u128),
+    /// Weighted: the exact sum of the rounded terms.
+    Weighted(ExactSum),
+}
+
+impl Area2 {
+    /// Adds the part of another run (both of one weighting).
+    pub fn merge(&mut self, other: &Area2) {
+        match (self, other) {
+            (Area2::Counts(a), Area2::Counts(b)) => *a += *b,
+            (Area2::Weighted(a), Area2::Weighted(b)) => a.merge(b),
+            (a, _) => debug_assert!(false, "areas of one weighting merge: {a:?}"),
+        }
+    }
+
+    /// The area, rounded once.
+    pub fn value(&self) -> f64 {
+        match self {
+            Area2::Counts(a) => *a as f64,
+            Area2::Weighted(a) => a.value(),
+        }
+    }
+}
+
+/// What the binary point metrics take from a ranking table
+/// ([`crate::metrics::binary::point_metrics_of`]): from a whole table
+/// ([`BinaryCurve::ranked`]) or assembled from runs of it
+/// (`state::ranges`), the same numbers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ranked {
+    /// Twice the ROC area ([`BinaryCurve::roc_area2`]).
+    pub area2: f64,
+    /// [`BinaryCurve::precision_sum`].
+    pub precision_sum: f64,
+    /// Positives (or their weight).
+    pub positives: f64,
+    /// Negatives (or their weight).
+    pub negatives: f64,
+    /// The confusion matrix at the threshold.
+    pub confusion: Counts,
+    /// [`BinaryCurve::best_f1_point`].
+    pub best_f1: Option<(f64, f64)>,
+    /// Whether any row counts.
+    pub rows: bool,
+}
 
 /// Cumulative counts at every distinct score, highest score first.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +124,16 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// The cells where `tp` positives and `fp` negatives are predicted
+    /// positive, of `p` positives and `n` negatives.
+    pub fn at(tp: f64, fp: f64, p: f64, n: f64) -> Counts {
+        Counts {
+            tp,
+            fp,
+            tn: n - fp,
+            fn_: p - tp,
+        }
+    }
     /// `tp / (tp + fp)`; undefined with no predicted positives.
     pub fn precision(&self) -> Option<f64> {
         let d = self.tp + self.fp;
@@ -189,13 +279,7 @@ impl BinaryCurve {
     /// The confusion matrix at operating point `i` (predict positive for
     /// `score >= thresholds[i]`).
     pub fn counts_at_index(&self, i: usize) -> Counts {
-        let (p, n) = (self.positives(), self.negatives());
-        Counts {
-            tp: self.tps[i],
-            fp: self.fps[i],
-            tn: n - self.fps[i],
-            fn_: p - self.tps[i],
-        }
+        Counts::at(self.tps[i], self.fps[i], self.positives(), self.negatives())
     }
 
     /// How many distinct scores are `>= threshold` (binary search).
@@ -218,28 +302,39 @@ impl BinaryCurve {
 
     /// Twice the area under the ROC staircase in count (or weight) units,
     /// `Σ (FPₙ − FPₙ₋₁)(TPₙ + TPₙ₋₁)` over the distinct scores: exact in
-    /// integers without weights (rounded once), summed in `f64` with them.
+    /// integers without weights, an exact sum of the rounded terms with
+    /// them; rounded once.
     pub fn roc_area2(&self) -> f64 {
+        self.area2_part(Start::TOP).map_or(f64::NAN, |a| a.value())
+    }
+
+    /// The terms of [`BinaryCurve::roc_area2`] of this table's points,
+    /// which follow the point `start` (the top of the whole table, or the
+    /// last point of the run of scores above: a table of one score range,
+    /// `state::ranges`). Parts of consecutive runs add up to the whole
+    /// table's area exactly. `None` when a term is not finite (weights past
+    /// the readers' bound, or a `start` that does not fit the table).
+    pub fn area2_part(&self, start: Start) -> Option<Area2> {
         if self.weighted {
-            let mut area = 0.0;
-            let (mut tp0, mut fp0) = (0.0, 0.0);
+            let mut area = Accumulator::new();
+            let (mut tp0, mut fp0) = (start.tp, start.fp);
             for (&tp, &fp) in self.tps.iter().zip(&self.fps) {
-                area += (fp - fp0) * (tp + tp0);
+                area.add(finite((fp - fp0) * (tp + tp0))?);
                 tp0 = tp;
                 fp0 = fp;
             }
-            area
+            Some(Area2::Weighted(exact(&area)))
         } else {
-            // Exact: twice the area in integer units, rounded once.
+            // Exact: twice the area in integer units.
             let mut area2: u128 = 0;
-            let (mut tp0, mut fp0) = (0u64, 0u64);
+            let (mut tp0, mut fp0) = (start.tp as u64, start.fp as u64);
             for (&tp, &fp) in self.tps.iter().zip(&self.fps) {
                 let (tp, fp) = (tp as u64, fp as u64);
-                area2 += (fp - fp0) as u128 * (tp + tp0) as u128;
+                area2 += fp.checked_sub(fp0)? as u128 * (tp as u128 + tp0 as u128);
                 tp0 = tp;
                 fp0 = fp;
             }
-            area2 as f64
+            Some(Area2::Counts(area2))
         }
     }
 
@@ -251,25 +346,37 @@ impl BinaryCurve {
         roc_auc(self.roc_area2(), self.positives(), self.negatives())
     }
 
-    /// `Σ (Rₙ − Rₙ₋₁) Pₙ` over the distinct scores, term by term
-    /// (scikit-learn's step formula, no interpolation); 0 without positives.
+    /// `Σ (Rₙ − Rₙ₋₁) Pₙ` over the distinct scores (scikit-learn's step
+    /// formula, no interpolation), the terms summed exactly and rounded
+    /// once; 0 without positives.
     pub fn precision_sum(&self) -> f64 {
-        let p = self.positives();
-        let mut ap = 0.0;
+        self.precision_part(Start::TOP, self.positives())
+            .map_or(f64::NAN, |s| s.value())
+    }
+
+    /// The terms of [`BinaryCurve::precision_sum`] of this table's points,
+    /// which follow `start`, for `p` positives in the whole table (`None`
+    /// when a term is not finite).
+    pub fn precision_part(&self, start: Start, p: f64) -> Option<ExactSum> {
+        let mut ap = Accumulator::new();
         if p <= 0.0 {
-            return ap;
+            return Some(ExactSum::new());
         }
-        let mut r0 = 0.0;
+        let mut r0 = if start.tp + start.fp > 0.0 {
+            start.tp / p
+        } else {
+            0.0
+        };
         for (&tp, &fp) in self.tps.iter().zip(&self.fps) {
             // Leading scores whose rows all have weight 0 carry no precision
             // (scikit-learn sets it to 0 there) and no recall step.
             if tp + fp > 0.0 {
                 let r = tp / p;
-                ap += (r - r0) * (tp / (tp + fp));
+                ap.add(finite((r - r0) * (tp / (tp + fp)))?);
                 r0 = r;
             }
         }
-        ap
+        Some(exact(&ap))
     }
 
     /// Average precision: [`average_precision`] of
@@ -286,14 +393,38 @@ impl BinaryCurve {
     /// `(F1, threshold)`: the highest score attaining it (`None` without
     /// rows). F1 is [`Counts::f1`], 0 where undefined.
     pub fn best_f1_point(&self) -> Option<(f64, f64)> {
+        self.best_f1_part(self.positives(), self.negatives())
+    }
+
+    /// [`BinaryCurve::best_f1_point`] over this table's points, for `p`
+    /// positives and `n` negatives in the whole table. The best of
+    /// consecutive runs is the first run's best unless a later one's F1 is
+    /// strictly higher, as over the whole table.
+    pub fn best_f1_part(&self, p: f64, n: f64) -> Option<(f64, f64)> {
         let mut best: Option<(f64, f64)> = None;
         for i in 0..self.len() {
-            let f1 = self.counts_at_index(i).f1().unwrap_or(0.0);
+            let f1 = Counts::at(self.tps[i], self.fps[i], p, n)
+                .f1()
+                .unwrap_or(0.0);
             if best.is_none_or(|(b, _)| f1 > b) {
                 best = Some((f1, self.thresholds[i]));
             }
         }
         best
+    }
+
+    /// What the point metrics take from the table ([`Ranked`]), with the
+    /// confusion matrix at `threshold`.
+    pub fn ranked(&self, threshold: f64) -> Ranked {
+        Ranked {
+            area2: self.roc_area2(),
+            precision_sum: self.precision_sum(),
+            positives: self.positives(),
+            negatives: self.negatives(),
+            confusion: self.counts_at(threshold),
+            best_f1: self.best_f1_point(),
+            rows: !self.is_empty(),
+        }
     }
 
     /// The highest F1 over every distinct score and the highest score that
@@ -489,7 +620,7 @@ pub struct Sweep {
 }
 
 impl Sweep {
-    fn from_points(points: impl Iterator<Item = (f64, Counts)>) -> Sweep {
+    pub(crate) fn from_points(points: impl Iterator<Item = (f64, Counts)>) -> Sweep {
         let mut s = Sweep::default();
         for (t, c) in points {
             s.threshold.push(t);

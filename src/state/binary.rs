@@ -329,18 +329,28 @@ impl ScoreHistogram {
     /// The ranking table: cumulative positives and negatives (or their
     /// exact weight sums, rounded once) at each distinct score.
     pub fn curve(&self) -> BinaryCurve {
+        self.curve_after([0, 0], &[ExactSum::new(), ExactSum::new()])
+    }
+
+    /// The ranking table of these scores when `counts` positives and
+    /// negatives (of exact weights `weights`) score above them: the
+    /// cumulative numbers count those too, so a histogram of one score
+    /// range gives the rows of the whole table at its scores, bit for bit
+    /// (`state::ranges`).
+    pub fn curve_after(&self, counts: [u64; 2], weights: &[ExactSum; 2]) -> BinaryCurve {
         let mut curve = BinaryCurve {
             thresholds: Vec::with_capacity(self.groups.len()),
             tps: Vec::with_capacity(self.groups.len()),
             fps: Vec::with_capacity(self.groups.len()),
             weighted: self.weighted,
         };
-        let (mut tp, mut fp) = (0u64, 0u64);
-        let (mut tw, mut fw) = (ExactSum::new(), ExactSum::new());
+        let [mut tp, mut fp] = counts;
+        let [mut tw, mut fw] = weights.clone();
         for (i, g) in self.groups.iter().enumerate() {
             curve.thresholds.push(g.score);
-            tp += g.positives;
-            fp += g.negatives;
+            // Saturating: a decoded context's counts are bounded (2⁵³).
+            tp = tp.saturating_add(g.positives);
+            fp = fp.saturating_add(g.negatives);
             if self.weighted {
                 match self.weights.get(i) {
                     Pair::Plain(p) => {
@@ -360,6 +370,35 @@ impl ScoreHistogram {
             }
         }
         curve
+    }
+
+    /// The positive and negative rows, and (weighted) their exact weight
+    /// sums.
+    pub fn totals(&self) -> ([u64; 2], [ExactSum; 2]) {
+        let mut counts = [0u64; 2];
+        let mut weights = [ExactSum::new(), ExactSum::new()];
+        for (i, g) in self.groups.iter().enumerate() {
+            counts[0] += g.positives;
+            counts[1] += g.negatives;
+            if self.weighted {
+                match self.weights.get(i) {
+                    Pair::Plain(p) => {
+                        weights[0].add(p[0]);
+                        weights[1].add(p[1]);
+                    }
+                    Pair::Wide(ws) => {
+                        weights[0].merge(&ws[0]);
+                        weights[1].merge(&ws[1]);
+                    }
+                }
+            }
+        }
+        (counts, weights)
+    }
+
+    /// The highest and the lowest score (`None` without rows).
+    pub fn score_span(&self) -> Option<(f64, f64)> {
+        Some((self.groups.first()?.score, self.groups.last()?.score))
     }
 
     /// Writes the histogram: the group count, then per group the score as
@@ -432,6 +471,14 @@ impl ScoreHistogram {
                 let ws = [r.exact("a positive weight")?, r.exact("a negative weight")?];
                 if ws.iter().any(|s| s.value() < 0.0) {
                     return Err(format!("score {i} has a negative weight"));
+                }
+                // No more than its rows may weigh (the readers' bound), so
+                // the ranking table's sums and products stay finite.
+                let bound = |rows: u64| 2.0 * crate::data::WEIGHT_LIMIT * rows as f64;
+                if ws[0].value() > bound(positives) || ws[1].value() > bound(negatives) {
+                    return Err(format!(
+                        "score {i}'s weights are more than its rows may weigh"
+                    ));
                 }
                 weights.push_exact(ws);
             }
@@ -641,6 +688,12 @@ impl BinaryState {
         self.histogram.merge_owned(other.histogram);
     }
 
+    /// Takes the score histogram out, leaving the sums (and an empty
+    /// histogram).
+    pub fn take_histogram(&mut self) -> ScoreHistogram {
+        std::mem::replace(&mut self.histogram, ScoreHistogram::new(self.weighted))
+    }
+
     /// The score histogram.
     pub fn histogram(&self) -> &ScoreHistogram {
         &self.histogram
@@ -688,6 +741,12 @@ impl BinaryState {
     /// reliability bin its count and three sums.
     pub fn encode(&self, w: &mut Writer) {
         self.histogram.encode(w);
+        self.encode_sums(w);
+    }
+
+    /// Writes the state's sums (Σw, Σw·log loss, Σw·(y − p)², the
+    /// reliability bins): [`BinaryState::encode`] after the histogram.
+    pub fn encode_sums(&self, w: &mut Writer) {
         w.exact(&self.weight);
         w.exact(&self.log_loss);
         w.exact(&self.brier);
@@ -703,19 +762,7 @@ impl BinaryState {
     /// parts agree (bin counts total the histogram's rows).
     pub fn decode(r: &mut Reader, weighted: bool) -> Read<BinaryState> {
         let histogram = ScoreHistogram::decode(r, weighted)?;
-        let mut s = BinaryState::new(weighted);
-        s.weight = r.exact("the total weight")?;
-        s.log_loss = r.exact("the log loss sum")?;
-        s.brier = r.exact("the Brier sum")?;
-        for (i, b) in s.bins.iter_mut().enumerate() {
-            b.count = r.varint("a reliability bin count")?;
-            b.weight = r.exact("a reliability bin weight")?;
-            b.predicted = r.exact("a reliability bin sum")?;
-            b.observed = r.exact("a reliability bin sum")?;
-            if b.weight.value() < 0.0 || b.predicted.value() < 0.0 || b.observed.value() < 0.0 {
-                return Err(format!("reliability bin {i} has a negative sum"));
-            }
-        }
+        let mut s = BinaryState::decode_sums(r, weighted)?;
         let binned = s.bins.iter().try_fold(0u64, |t, b| t.checked_add(b.count));
         // Weighted bins also count the rows of weight 0, which the
         // histogram leaves out.
@@ -730,10 +777,29 @@ impl BinaryState {
         if !weighted && s.weight.value() != histogram.rows() as f64 {
             return Err("the total weight of an unweighted state is not its row count".into());
         }
+        s.histogram = histogram;
+        Ok(s)
+    }
+
+    /// Reads the sums written by [`BinaryState::encode_sums`] into a state
+    /// whose histogram is empty, checking that no sum is negative.
+    pub fn decode_sums(r: &mut Reader, weighted: bool) -> Read<BinaryState> {
+        let mut s = BinaryState::new(weighted);
+        s.weight = r.exact("the total weight")?;
+        s.log_loss = r.exact("the log loss sum")?;
+        s.brier = r.exact("the Brier sum")?;
+        for (i, b) in s.bins.iter_mut().enumerate() {
+            b.count = r.varint("a reliability bin count")?;
+            b.weight = r.exact("a reliability bin weight")?;
+            b.predicted = r.exact("a reliability bin sum")?;
+            b.observed = r.exact("a reliability bin sum")?;
+            if b.weight.value() < 0.0 || b.predicted.value() < 0.0 || b.observed.value() < 0.0 {
+                return Err(format!("reliability bin {i} has a negative sum"));
+            }
+        }
         if s.log_loss.value() < 0.0 || s.brier.value() < 0.0 || s.weight.value() < 0.0 {
             return Err("a loss or weight sum is negative".into());
         }
-        s.histogram = histogram;
         Ok(s)
     }
 

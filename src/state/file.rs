@@ -169,14 +169,7 @@ impl StateFile {
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let h = &self.header;
         let mut w = Writer::new();
-        w.varint(h.rows);
-        w.str(&h.task_reason);
-        w.opt_str(h.weight_column.as_deref());
-        w.u8(h.score_kind as u8);
-        w.len(h.class_names.len());
-        for c in &h.class_names {
-            w.str(c);
-        }
+        write_header(&mut w, h);
         self.state.encode(&mut w);
         let payload = w.into_bytes();
         let mut out = Vec::with_capacity(HEADER_LEN + payload.len() / 2);
@@ -322,7 +315,20 @@ fn task_code(task: Task) -> u8 {
     }
 }
 
-fn read_header(r: &mut Reader, path: &Path, task: Task, weighted: bool) -> Read<Header> {
+/// Writes the description of the rows (the payload's first part).
+pub(crate) fn write_header(w: &mut Writer, h: &Header) {
+    w.varint(h.rows);
+    w.str(&h.task_reason);
+    w.opt_str(h.weight_column.as_deref());
+    w.u8(h.score_kind as u8);
+    w.len(h.class_names.len());
+    for c in &h.class_names {
+        w.str(c);
+    }
+}
+
+/// Reads what [`write_header`] wrote, for rows of `task`; `path` names them.
+pub(crate) fn read_header(r: &mut Reader, path: &Path, task: Task, weighted: bool) -> Read<Header> {
     let rows = r.varint("the row count")?;
     let task_reason = r.str("the task's reason")?;
     let weight_column = r.opt_str("the weight column")?;

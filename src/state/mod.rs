@@ -14,4 +14,5 @@ pub mod exact;
 pub mod file;
 pub mod inputs;
 pub mod multiclass;
+pub mod ranges;
 pub mod regression;

@@ -20,7 +20,8 @@
 //! estimator is for unweighted rows; with sample weights the interval is
 //! undefined and the bootstrap's should be used.
 
-use crate::metrics::curves::BinaryCurve;
+use crate::metrics::curves::{BinaryCurve, Start, exact, finite};
+use crate::state::exact::{Accumulator, ExactSum};
 
 /// DeLong's estimate for one model.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -36,8 +37,10 @@ pub struct DeLong {
 pub fn delong(curve: &BinaryCurve) -> Result<DeLong, String> {
     let (auc, [s10, s01]) = placement_sums(curve)?;
     let (m, n) = (curve.positives(), curve.negatives());
-    let variance = s10 / ((m - 1.0) * m) + s01 / ((n - 1.0) * n);
-    Ok(DeLong { auc, variance })
+    Ok(DeLong {
+        auc,
+        variance: variance(s10, s01, m, n),
+    })
 }
 
 /// DeLong's structural components: the AUC and the sample variances of the
@@ -67,32 +70,61 @@ pub fn structural(curve: &BinaryCurve) -> Result<Structural, String> {
 /// The AUC and the sums of squared deviations of the positives' and the
 /// negatives' placements from it.
 fn placement_sums(curve: &BinaryCurve) -> Result<(f64, [f64; 2]), String> {
-    if curve.weighted {
+    let (m, n) = (curve.positives(), curve.negatives());
+    defined(curve.weighted, m, n)?;
+    let auc = curve.roc_auc()?;
+    let [s10, s01] =
+        placement_parts(curve, Start::TOP, m, n, auc).ok_or("DeLong's placement sums overflow")?;
+    Ok((auc, [s10.value(), s01.value()]))
+}
+
+/// Whether DeLong's variance is defined for a table of `m` positives and
+/// `n` negatives (`Err` says why not).
+pub fn defined(weighted: bool, m: f64, n: f64) -> Result<(), String> {
+    if weighted {
         return Err("DeLong's variance is for unweighted rows; use the bootstrap interval".into());
     }
-    let (m, n) = (curve.positives(), curve.negatives());
     if m < 2.0 || n < 2.0 {
         return Err(format!(
             "DeLong's variance needs at least two rows of each class ({m} positive, {n} negative)"
         ));
     }
-    let auc = curve.roc_auc()?;
-    let (mut s10, mut s01) = (0.0, 0.0);
-    let (mut tp0, mut fp0) = (0.0, 0.0);
+    Ok(())
+}
+
+/// The squared deviations of the placements from `auc`, summed exactly
+/// over the points of `curve` (which follow `start`, in a table of `m`
+/// positives and `n` negatives): the positives' and the negatives'. Parts
+/// of consecutive runs of a table add up to the whole table's sums. `None`
+/// when a term is not finite.
+pub fn placement_parts(
+    curve: &BinaryCurve,
+    start: Start,
+    m: f64,
+    n: f64,
+    auc: f64,
+) -> Option<[ExactSum; 2]> {
+    let (mut s10, mut s01) = (Accumulator::new(), Accumulator::new());
+    let (mut tp0, mut fp0) = (start.tp, start.fp);
     for (&tp, &fp) in curve.tps.iter().zip(&curve.fps) {
         let (dtp, dfp) = (tp - tp0, fp - fp0);
         if dtp > 0.0 {
             let v10 = (n - fp + 0.5 * dfp) / n;
-            s10 += dtp * (v10 - auc) * (v10 - auc);
+            s10.add(finite(dtp * (v10 - auc) * (v10 - auc))?);
         }
         if dfp > 0.0 {
             let v01 = (tp0 + 0.5 * dtp) / m;
-            s01 += dfp * (v01 - auc) * (v01 - auc);
+            s01.add(finite(dfp * (v01 - auc) * (v01 - auc))?);
         }
         tp0 = tp;
         fp0 = fp;
     }
-    Ok((auc, [s10, s01]))
+    Some([exact(&s10), exact(&s01)])
+}
+
+/// DeLong's variance from the placement sums of [`placement_parts`].
+pub fn variance(s10: f64, s01: f64, m: f64, n: f64) -> f64 {
+    s10 / ((m - 1.0) * m) + s01 / ((n - 1.0) * n)
 }
 
 /// Per-row placement values (`V10` for positives, `V01` for negatives) in

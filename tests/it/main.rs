@@ -23,6 +23,7 @@ mod partial;
 mod power;
 mod profile;
 mod properties;
+mod ranges;
 mod ranking;
 mod report;
 mod report_tables;
