@@ -9,6 +9,8 @@
 //! rayon pool that is rebuilt after `fork`, so data-loader workers can call
 //! evalkit too.
 
+mod ranges;
+
 use std::ptr::NonNull;
 use std::sync::{Arc, Mutex};
 
@@ -1796,5 +1798,6 @@ fn _evalkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(full_state, m)?)?;
     m.add_function(wrap_pyfunction!(_scores_address, m)?)?;
     m.add_class::<BlockScorer>()?;
+    ranges::register(m)?;
     Ok(())
 }

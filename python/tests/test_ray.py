@@ -59,6 +59,48 @@ def test_binary_equals_full_and_the_local_state(ray, blocks, weights, data):
     assert boot["roc_auc"].ci is not None
 
 
+@pytest.mark.parametrize("blocks,ranges", [(1, 1), (3, 8), (8, 40)])
+@pytest.mark.parametrize("weights", [None, "fractional"])
+def test_score_ranges_equal_one_merged_state(ray, data, blocks, ranges, weights):
+    """ranges=K: no task holds the whole histogram, and the JSON is the
+    one-state JSON, bit for bit (DeLong's interval, the grid and the
+    Wilson intervals included)."""
+    import evalkit.ray
+
+    t = data.binary(n=5000, seed=blocks, weights=weights)
+    w = None if weights is None else "w"
+    ds = ray.data.from_arrow(t).repartition(blocks)
+    for opts in ({}, {"threshold": 0.3, "thresholds": 11, "method": "wilson"}):
+        got = evalkit.ray.full(ds, weight=w, bootstrap=0, ranges=ranges, fan_in=2, **opts)
+        want = evalkit.State.from_arrow(t, weight=w).finish(bootstrap=0, **opts)
+        assert got.to_dict() == want.to_dict()
+    assert got["roc_auc"].ci is not None or weights is not None
+
+
+def test_score_ranges_refuse_what_they_cannot_give(ray, data):
+    import evalkit.ray
+
+    ds = ray.data.from_arrow(data.binary(n=300)).repartition(2)
+    with pytest.raises(evalkit.UsageError, match="bootstrap=0"):
+        evalkit.ray.full(ds, ranges=4)
+    with pytest.raises(evalkit.UsageError, match="distinct"):
+        evalkit.ray.full(ds, ranges=4, bootstrap=0, thresholds="distinct")
+    with pytest.raises(evalkit.UsageError, match="slices"):
+        evalkit.ray.full(ds, ranges=4, bootstrap=0, slices="label")
+    with pytest.raises(evalkit.UsageError, match="ranges=0"):
+        evalkit.ray.full(ds, ranges=0, bootstrap=0)
+    mc = ray.data.from_arrow(data.multiclass(n=200)[0]).repartition(2)
+    with pytest.raises(evalkit.UsageError, match="binary"):
+        evalkit.ray.full(mc, ranges=4, bootstrap=0)
+    # A bad row in one block: evalkit's own error, naming the block's row.
+    t = data.binary(n=300)
+    s = t.column("score").to_numpy().copy()
+    s[250] = 1.5
+    bad = ray.data.from_arrow(t.set_column(1, "score", pa.array(s))).repartition(3)
+    with pytest.raises(evalkit.BadValueError, match="a Ray block"):
+        evalkit.ray.full(bad, ranges=4, bootstrap=0)
+
+
 def test_fractional_weights_multiclass_and_regression(ray, data):
     import evalkit.ray
 

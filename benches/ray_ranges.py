@@ -1,0 +1,100 @@
+"""Score ranges on Ray (issue 12, part 4): evalkit.ray.full with one merged
+state against ranges=K, on unrounded float32 scores (about one distinct
+score per row: the case whose state grows with the rows).
+
+    make bench-ray-ranges            # ROWS=10000000 SHARDS=20 by default
+    ROWS=30000000 RANGES=16,64 make bench-ray-ranges
+
+Writes binary prediction shards (Parquet) as `make bench-engines` does,
+then on a local Ray cluster (all cores) times each call from the Parquet
+shards, bootstrap 0, and samples every 50 ms the RSS of this process (the
+driver) and of every process under it (Ray's workers): "largest process" is
+the highest RSS any single process reached, "driver" this process's. The
+JSON documents must be equal (they are checked), so only time and memory
+differ.
+
+Needs the Python package built (`make python`), ray[data] and psutil.
+"""
+
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+
+import psutil
+
+sys.path.insert(0, os.path.dirname(__file__))
+from peer_engines import ROWS, SHARDS, write_shards  # noqa: E402
+
+RANGES = [int(k) for k in os.environ.get("RANGES", "16,64").split(",")]
+
+
+class Peaks:
+    """The largest RSS of any one process of this tree, and the driver's."""
+
+    def __enter__(self):
+        self.largest = self.driver = 0
+        self.stop = False
+        self.thread = threading.Thread(target=self.sample, daemon=True)
+        self.thread.start()
+        self.t0 = time.perf_counter()
+        return self
+
+    def sample(self):
+        me = psutil.Process()
+        while not self.stop:
+            for p in [me, *me.children(recursive=True)]:
+                try:
+                    rss = p.memory_info().rss
+                except psutil.Error:
+                    continue
+                self.largest = max(self.largest, rss)
+                if p.pid == me.pid:
+                    self.driver = max(self.driver, rss)
+            time.sleep(0.05)
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.t0
+        self.stop = True
+        self.thread.join()
+
+
+def main():
+    import ray
+    import ray.data
+
+    import evalkit
+    import evalkit.ray
+
+    cores = os.cpu_count()
+    print(f"{ROWS:,} rows in {SHARDS} Parquet shards, unrounded float32 scores; {cores} cores; "
+          f"evalkit {evalkit.__version__}, Ray {ray.__version__}")
+    ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    ctx.print_on_execution_start = False
+    with tempfile.TemporaryDirectory() as folder:
+        write_shards(folder, rounded=False)
+        print("| call | time | largest process | driver | distinct scores |")
+        print("|---|---|---|---|---|")
+        docs = {}
+        runs = [("one merged state", None)] + [(f"ranges={k}", k) for k in RANGES]
+        for name, k in runs:
+            ds = ray.data.read_parquet(folder)
+            with Peaks() as p:
+                r = evalkit.ray.full(ds, bootstrap=0, ranges=k)
+            d = r.to_dict()
+            docs[name] = d
+            print(f"| `{name}` | {p.seconds:.2f} s | {p.largest / 2**20:,.0f} MB | {p.driver / 2**20:,.0f} MB "
+                  f"| {d['distinct_scores']:,} |", flush=True)
+        first = json.dumps(docs[runs[0][0]], sort_keys=True)
+        for name, _ in runs[1:]:
+            assert json.dumps(docs[name], sort_keys=True) == first, f"{name} differs from one merged state"
+        print("every JSON document equal, bit for bit")
+    ray.shutdown()
+
+
+if __name__ == "__main__":
+    main()
