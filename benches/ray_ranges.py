@@ -7,9 +7,10 @@ score per row: the case whose state grows with the rows).
 
 Writes binary prediction shards (Parquet) as `make bench-engines` does,
 then on a local Ray cluster (all cores) times each call from the Parquet
-shards, bootstrap 0, and samples every 50 ms the RSS of this process (the
-driver) and of every process under it (Ray's workers): "largest process" is
-the highest RSS any single process reached, "driver" this process's. The
+shards, bootstrap 0, and samples every 50 ms the unique memory (USS) of this
+process (the driver) and of every process under it (Ray's workers, raylet,
+object store): "largest process" is the highest any single process reached,
+"driver" this process's. The
 JSON documents must be equal (they are checked), so only time and memory
 differ.
 
@@ -32,10 +33,14 @@ RANGES = [int(k) for k in os.environ.get("RANGES", "16,64").split(",")]
 
 
 class Peaks:
-    """The largest RSS of any one process of this tree, and the driver's."""
+    """The largest unique memory (USS: pages no other process shares, so
+    Ray's shared object store is not counted in every worker that maps it)
+    of any one process of this tree, which process that was, and the
+    driver's."""
 
     def __enter__(self):
         self.largest = self.driver = 0
+        self.who = ""
         self.stop = False
         self.thread = threading.Thread(target=self.sample, daemon=True)
         self.thread.start()
@@ -47,12 +52,14 @@ class Peaks:
         while not self.stop:
             for p in [me, *me.children(recursive=True)]:
                 try:
-                    rss = p.memory_info().rss
+                    uss = p.memory_full_info().uss
+                    if uss > self.largest:
+                        self.largest = uss
+                        self.who = "driver" if p.pid == me.pid else " ".join(p.cmdline()[:2])[-40:]
                 except psutil.Error:
                     continue
-                self.largest = max(self.largest, rss)
                 if p.pid == me.pid:
-                    self.driver = max(self.driver, rss)
+                    self.driver = max(self.driver, uss)
             time.sleep(0.05)
 
     def __exit__(self, *exc):
@@ -77,8 +84,8 @@ def main():
     ctx.print_on_execution_start = False
     with tempfile.TemporaryDirectory() as folder:
         write_shards(folder, rounded=False)
-        print("| call | time | largest process | driver | distinct scores |")
-        print("|---|---|---|---|---|")
+        print("| call | time | largest process (USS) | which | driver (USS) | distinct scores |")
+        print("|---|---|---|---|---|---|")
         docs = {}
         runs = [("one merged state", None)] + [(f"ranges={k}", k) for k in RANGES]
         for name, k in runs:
@@ -87,7 +94,7 @@ def main():
                 r = evalkit.ray.full(ds, bootstrap=0, ranges=k)
             d = r.to_dict()
             docs[name] = d
-            print(f"| `{name}` | {p.seconds:.2f} s | {p.largest / 2**20:,.0f} MB | {p.driver / 2**20:,.0f} MB "
+            print(f"| `{name}` | {p.seconds:.2f} s | {p.largest / 2**20:,.0f} MB | {p.who} | {p.driver / 2**20:,.0f} MB "
                   f"| {d['distinct_scores']:,} |", flush=True)
         first = json.dumps(docs[runs[0][0]], sort_keys=True)
         for name, _ in runs[1:]:

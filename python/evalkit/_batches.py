@@ -320,6 +320,163 @@ class Reduction:
         return Result(json.loads(doc), state=overall)
 
 
+# --- Score ranges over an engine's blocks ------------------------------------
+# (evalkit.ray.full / evalkit.spark.full with ranges=K; docs/state-format.md,
+# "Score ranges"). The steps run where the engine puts them; an evalkit
+# error met in one is carried to the driver as data.
+
+
+class Carried:
+    """An evalkit error met by a step, carried as data (engines keep a
+    worker exception's text, not its evalkit class)."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception):
+        self.error = (type(error).__name__, str(error))
+
+
+def carrying(f: Any, *args: Any) -> Any:
+    """``f(*args)``; the first :class:`Carried` among ``args`` instead, or
+    the evalkit error ``f`` raised as a :class:`Carried`."""
+    for a in args:
+        if isinstance(a, Carried):
+            return a
+    try:
+        return f(*args)
+    except _evalkit.EvalkitError as e:
+        return Carried(e)
+
+
+def raise_if_carried(values: Iterable[Any]) -> None:
+    """Raises the first carried error, as its own evalkit class."""
+    for v in values:
+        if isinstance(v, Carried):
+            raise_carried(*v.error)
+
+
+def range_options(ranges: Any, options: Dict[str, Any]) -> Dict[str, Any]:
+    """Checks ``ranges`` and the full tier's options before any engine
+    work; returns the options as the bindings take them."""
+    from . import _metrics_arg
+
+    if isinstance(ranges, bool) or not isinstance(ranges, int) or ranges < 1:
+        raise _evalkit.UsageError(f"ranges={ranges!r}: give the number of score ranges, 1 or more")
+    opts = dict(options)
+    if opts.get("bootstrap", 1000) != 0:
+        raise _evalkit.UsageError(
+            "bootstrap intervals are not built from score ranges; pass bootstrap=0 "
+            "(ROC-AUC keeps DeLong's interval), or leave ranges unset"
+        )
+    if "thresholds" in opts:
+        opts["thresholds"] = str(opts["thresholds"])
+    if str(opts.get("thresholds", "")) == "distinct":
+        raise _evalkit.UsageError(
+            "thresholds='distinct' lists every distinct score, as many as the rows here; "
+            "score ranges take a grid (thresholds=N)"
+        )
+    if "metrics" in opts:
+        opts["metrics"] = _metrics_arg(opts["metrics"])
+    return opts
+
+
+def range_sketch(
+    batch: Any, label: str, score: Scores, weight: Optional[str], task: Any, score_kind: Any, name: str
+) -> Any:
+    """Step 1: a block's score sketch (``None`` without rows)."""
+
+    def run(batch: Any) -> Any:
+        if batch.num_rows == 0:
+            return None
+        y, s, w = arrays(batch, label, score, weight, name)
+        return _evalkit.range_sketch(y, s, w, task, score_kind, name)
+
+    return carrying(run, batch)
+
+
+def merge_sketches(*parts: Any) -> Any:
+    """The merge of sketches (``None`` for no rows)."""
+
+    def run(*p: Any) -> Any:
+        kept = [b for b in p if b is not None]
+        return _evalkit.range_sketch_merge(kept) if kept else None
+
+    return carrying(run, *parts)
+
+
+def range_cuts(sketch: Any, ranges: int, what: str) -> List[float]:
+    """The range boundaries from the merged sketch."""
+    raise_if_carried([sketch])
+    if sketch is None:
+        raise _evalkit.InputError(f"{what} has no rows: there is nothing to evaluate")
+    return _evalkit.range_cuts(sketch, ranges)
+
+
+def range_states(
+    batch: Any,
+    label: str,
+    score: Scores,
+    weight: Optional[str],
+    task: Any,
+    score_kind: Any,
+    cuts: List[float],
+    name: str,
+) -> List[Any]:
+    """Step 2: a block's state per range (``None`` where it has no rows),
+    or its carried error for every range."""
+
+    def run(batch: Any) -> Any:
+        if batch.num_rows == 0:
+            return [None] * (len(cuts) + 1)
+        y, s, w = arrays(batch, label, score, weight, name)
+        return _evalkit.range_states(y, s, w, task, score_kind, cuts, name)
+
+    out = carrying(run, batch)
+    return [out] * (len(cuts) + 1) if isinstance(out, Carried) else out
+
+
+def merge_range(*parts: Any) -> Any:
+    """The merge of one range's states (``None`` for no rows)."""
+
+    def run(*p: Any) -> Any:
+        kept = [b for b in p if b is not None]
+        return _evalkit.merge_states(kept) if len(kept) > 1 else (kept[0] if kept else None)
+
+    return carrying(run, *parts)
+
+
+def range_summary(state: Any) -> Any:
+    """Step 3: a range's summary from its merged state."""
+    return carrying(lambda s: None if s is None else _evalkit.range_summary(s), state)
+
+
+def range_partial(state: Any, context: bytes) -> Any:
+    """Step 5: a range's part."""
+    return carrying(lambda s: _evalkit.range_partial(s, context), state)
+
+
+def finish_ranges(summaries: List[Any], run: Any, opts: Dict[str, Any]) -> Any:
+    """Steps 4–6 on the driver: ``summaries`` one per range (``None`` for a
+    range without rows); ``run([(range, context), ...])`` computes those
+    ranges' parts where their states live and returns them in order."""
+    import json
+
+    from . import Result
+
+    raise_if_carried(summaries)
+    kept = [r for r, s in enumerate(summaries) if s is not None]
+    sums = [summaries[r] for r in kept]
+    contexts = _evalkit.range_plan(sums, **opts)
+    partials = run(list(zip(kept, contexts)))
+    raise_if_carried(partials)
+    second = _evalkit.range_delong_contexts(contexts, partials)
+    delong = None
+    if second is not None:
+        delong = run(list(zip(kept, second)))
+        raise_if_carried(delong)
+    return Result(json.loads(_evalkit.range_finish(sums, partials, delong, "state", **opts)))
+
+
 # --- The fast tier over an engine's blocks -----------------------------------
 
 

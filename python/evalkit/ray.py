@@ -27,7 +27,7 @@ from typing import Any, List, Optional, Sequence, Union
 import ray
 import ray.data
 
-from . import InputError, Result, State, UsageError, _batches, _evalkit, _slice_names
+from . import InputError, Result, State, UsageError, _batches, _slice_names
 
 Scores = Union[str, Sequence[str]]
 
@@ -160,78 +160,13 @@ def full(
 _BLOCK = "a Ray block"
 
 
-class _Carried:
-    """An evalkit error met by a task, carried to the driver as data (Ray
-    keeps a worker exception's text, not its evalkit class)."""
-
-    __slots__ = ("error",)
-
-    def __init__(self, error: Exception):
-        self.error = (type(error).__name__, str(error))
+def _sketch(block: Any, cols: tuple) -> Any:
+    return _batches.range_sketch(block, *cols, _BLOCK)
 
 
-def _carrying(f: Any, *args: Any) -> Any:
-    """``f(*args)``, or the first carried error among ``args``, or the
-    evalkit error ``f`` raised, as a :class:`_Carried`."""
-    for a in args:
-        if isinstance(a, _Carried):
-            return a
-    try:
-        return f(*args)
-    except Exception as e:  # evalkit's errors only; others are Ray's to report
-        if isinstance(e, _evalkit.EvalkitError):
-            return _Carried(e)
-        raise
-
-
-def _range_sketch(block: Any, label: str, score: Scores, weight: Optional[str], task: Any, score_kind: Any) -> Any:
-    def run(block: Any) -> Any:
-        if block.num_rows == 0:
-            return None
-        y, s, w = _batches.arrays(block, label, score, weight, _BLOCK)
-        return _evalkit.range_sketch(y, s, w, task, score_kind, _BLOCK)
-
-    return _carrying(run, block)
-
-
-def _merge_sketches(*parts: Any) -> Any:
-    return _carrying(lambda *p: _evalkit.range_sketch_merge([b for b in p if b is not None]), *parts)
-
-
-def _range_states(
-    block: Any, label: str, score: Scores, weight: Optional[str], task: Any, score_kind: Any, cuts: List[float]
-) -> Any:
-    def run(block: Any) -> Any:
-        if block.num_rows == 0:
-            return [None] * (len(cuts) + 1)
-        y, s, w = _batches.arrays(block, label, score, weight, _BLOCK)
-        return _evalkit.range_states(y, s, w, task, score_kind, cuts, _BLOCK)
-
-    out = _carrying(run, block)
-    out = [out] * (len(cuts) + 1) if isinstance(out, _Carried) else out
+def _split(block: Any, cols: tuple, cuts: List[float]) -> Any:
+    out = _batches.range_states(block, *cols, cuts, _BLOCK)
     return out[0] if len(out) == 1 else tuple(out)
-
-
-def _merge_range(*parts: Any) -> Any:
-    def run(*p: Any) -> Any:
-        states = [b for b in p if b is not None]
-        return _evalkit.merge_states(states) if len(states) > 1 else (states[0] if states else None)
-
-    return _carrying(run, *parts)
-
-
-def _range_summary(state: Any) -> Any:
-    return _carrying(lambda s: None if s is None else _evalkit.range_summary(s), state)
-
-
-def _range_partial(state: Any, context: bytes) -> Any:
-    return _carrying(lambda s: _evalkit.range_partial(s, context), state)
-
-
-def _raise_if_carried(values: List[Any]) -> None:
-    for v in values:
-        if isinstance(v, _Carried):
-            _batches.raise_carried(*v.error)
 
 
 def _tree(merge: Any, refs: List[Any], fan_in: int) -> Any:
@@ -254,26 +189,12 @@ def _ranged(
     options: dict,
 ) -> Result:
     """:func:`full` with ``ranges``: the rows' scores cut into about that
-    many ranges, one merged state per range, finished from the ranges'
-    parts (``docs/state-format.md``, "Score ranges")."""
-    import json
-
-    from . import _metrics_arg
-
-    if isinstance(ranges, bool) or not isinstance(ranges, int) or ranges < 1:
-        raise UsageError(f"ranges={ranges!r}: give the number of score ranges, 1 or more")
+    many ranges, one merged state per range (a tree of Ray tasks each),
+    finished from the ranges' parts (``docs/state-format.md``, "Score
+    ranges")."""
+    opts = _batches.range_options(ranges, options)
     if fan_in < 2:
         raise InputError(f"fan_in={fan_in}: a merge task takes 2 or more states")
-    opts = dict(options)
-    if opts.get("bootstrap", 1000) != 0:
-        raise UsageError(
-            "bootstrap intervals are not built from score ranges; pass bootstrap=0 "
-            "(ROC-AUC keeps DeLong's interval), or leave ranges unset"
-        )
-    if "thresholds" in opts:
-        opts["thresholds"] = str(opts["thresholds"])
-    if "metrics" in opts:
-        opts["metrics"] = _metrics_arg(opts["metrics"])
     schema = ds.schema()
     if schema is None:
         raise InputError("the dataset has no schema (no blocks): there are no rows to evaluate")
@@ -282,35 +203,22 @@ def _ranged(
     # The needed columns, read once: both passes run on these blocks.
     blocks = list(ds.select_columns(needed).to_arrow_refs())
     cols = (label, score, weight, task, score_kind)
-    sketch = ray.get(
-        _tree(ray.remote(_merge_sketches), [ray.remote(_range_sketch).remote(b, *cols) for b in blocks], fan_in)
-    ) if blocks else None
-    _raise_if_carried([sketch])
-    if sketch is None:
-        raise InputError("the dataset has no rows: there is nothing to evaluate")
-    cuts = _evalkit.range_cuts(sketch, ranges)
+    sketches = [ray.remote(_sketch).remote(b, cols) for b in blocks]
+    sketch = ray.get(_tree(ray.remote(_batches.merge_sketches), sketches, fan_in)) if blocks else None
+    cuts = _batches.range_cuts(sketch, ranges, "the dataset")
     k = len(cuts) + 1
-    split = ray.remote(_range_states).options(num_returns=k)
-    pieces = [split.remote(b, *cols, cuts) for b in blocks]
+    split = ray.remote(_split).options(num_returns=k)
+    pieces = [split.remote(b, cols, cuts) for b in blocks]
     pieces = [[p] if k == 1 else list(p) for p in pieces]
-    merge = ray.remote(_merge_range)
+    merge = ray.remote(_batches.merge_range)
     states = [_tree(merge, [p[r] for p in pieces], fan_in) for r in range(k)]
-    summaries = ray.get([ray.remote(_range_summary).remote(s) for s in states])
-    _raise_if_carried(summaries)
-    kept = [(s, m) for s, m in zip(states, summaries) if m is not None]
-    states, summaries = [s for s, _ in kept], [m for _, m in kept]
-    contexts = _evalkit.range_plan(summaries, **opts)
-    part = ray.remote(_range_partial)
-    partials = ray.get([part.remote(s, c) for s, c in zip(states, contexts)])
-    _raise_if_carried(partials)
-    second = _evalkit.range_delong_contexts(contexts, partials)
-    delong = None
-    if second is not None:
-        delong = ray.get([part.remote(s, c) for s, c in zip(states, second)])
-        _raise_if_carried(delong)
-    doc = _evalkit.range_finish(summaries, partials, delong, "state", **opts)
-    return Result(json.loads(doc))
+    summaries = ray.get([ray.remote(_batches.range_summary).remote(s) for s in states])
+    part = ray.remote(_batches.range_partial)
 
+    def run(contexts: List[tuple]) -> List[Any]:
+        return ray.get([part.remote(states[r], c) for r, c in contexts])
+
+    return _batches.finish_ranges(summaries, run, opts)
 
 
 @contextlib.contextmanager

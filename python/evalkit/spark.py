@@ -137,6 +137,7 @@ def full(
     slices: Union[str, Sequence[Union[str, Sequence[str]]], None] = None,
     min_slice: int = 30,
     depth: int = 2,
+    ranges: Optional[int] = None,
     **options: Any,
 ) -> Result:
     """The full tier of every row of a Spark DataFrame: :func:`state`, then
@@ -146,11 +147,114 @@ def full(
     bit; bootstrap intervals are drawn from the merged state (binary,
     unweighted or whole-number weights; elsewhere pass ``bootstrap=0``) and
     equal those of the same state built on one machine with the same seed.
-    ``slices`` as :func:`evalkit.ray.full`'s."""
+    ``slices`` and ``ranges`` as :func:`evalkit.ray.full`'s (with
+    ``ranges`` each partition's per-range states are merged per range by
+    ``reduceByKey``: a shuffle of states, never of rows)."""
     slicings = _slice_names(slices, "slices= names columns of the DataFrame")
+    if ranges is not None:
+        if slicings:
+            raise UsageError("slices= and ranges= do not go together: a range's state holds no slice columns")
+        return _ranged(df, label, score, weight, task, score_kind, ranges, depth, options)
     return _reduce(df, label, score, weight, task, score_kind, slicings, depth).finish(
         "the DataFrame", slicings, min_slice, options
     )
+
+
+_PARTITION = "a Spark partition"
+
+
+def _table(batches: Iterator[Any]) -> Any:
+    import pyarrow as pa
+
+    batches = list(batches)
+    return pa.Table.from_batches(batches) if batches else None
+
+
+def _sketch_partition(cols: tuple) -> Any:
+    def run(batches: Iterator[Any]) -> Iterator[Any]:
+        import pickle
+
+        import pyarrow as pa
+
+        t = _table(batches)
+        out = None if t is None else _batches.range_sketch(t, *cols, _PARTITION)
+        yield pa.RecordBatch.from_arrays([pa.array([pickle.dumps(out)], pa.binary())], names=["out"])
+
+    return run
+
+
+def _split_partition(cols: tuple, cuts: List[float]) -> Any:
+    def run(batches: Iterator[Any]) -> Iterator[Any]:
+        import pickle
+
+        import pyarrow as pa
+
+        t = _table(batches)
+        if t is None:
+            return
+        out = _batches.range_states(t, *cols, cuts, _PARTITION)
+        keys = [r for r, b in enumerate(out) if b is not None]
+        yield pa.RecordBatch.from_arrays(
+            [pa.array(keys, pa.int32()), pa.array([pickle.dumps(out[r]) for r in keys], pa.binary())],
+            names=["range", "state"],
+        )
+
+    return run
+
+
+def _ranged(
+    df: Any,
+    label: str,
+    score: Scores,
+    weight: Optional[str],
+    task: Optional[str],
+    score_kind: Optional[str],
+    ranges: int,
+    depth: int,
+    options: dict,
+) -> Result:
+    """:func:`full` with ``ranges`` (see :func:`evalkit.ray.full`)."""
+    import pickle
+
+    opts = _batches.range_options(ranges, options)
+    if depth < 1:
+        raise InputError(f"depth={depth}: the merge tree needs a depth of 1 or more")
+    needed = _batches.needed_columns(df.schema.fieldNames(), label, score, weight, [], "the DataFrame", task)
+    sel = df.select(*["`" + c.replace("`", "``") + "`" for c in needed])
+    cols = (label, score, weight, task, score_kind)
+    sketches = sel.mapInArrow(_sketch_partition(cols), "out binary").rdd.map(lambda r: pickle.loads(r[0]))
+    try:
+        sketch = _on_workers(lambda: sketches.treeReduce(_batches.merge_sketches, depth=depth))
+    except ValueError as e:
+        if "empty" not in str(e).lower():  # no partitions at all
+            raise
+        sketch = None
+    cuts = _batches.range_cuts(sketch, ranges, "the DataFrame")
+    k = len(cuts) + 1
+    # One merged state per range: the partitions' states (not rows) are
+    # shuffled by range and merged; kept for the two rounds of parts.
+    states = (
+        sel.mapInArrow(_split_partition(cols, cuts), "range int, state binary")
+        .rdd.map(lambda r: (r[0], pickle.loads(r[1])))
+        .reduceByKey(_batches.merge_range, numPartitions=k)
+        .persist()
+    )
+    try:
+        found = dict(_on_workers(lambda: states.mapValues(_batches.range_summary).collect()))
+        summaries = [found.get(r) for r in range(k)]
+
+        def run(contexts: List[tuple]) -> List[Any]:
+            by_range = dict(contexts)
+            parts = dict(
+                states.filter(lambda kv: kv[0] in by_range)
+                .map(lambda kv: (kv[0], _batches.range_partial(kv[1], by_range[kv[0]])))
+                .collect()
+            )
+            return [parts[r] for r, _ in contexts]
+
+        return _batches.finish_ranges(summaries, run, opts)
+    finally:
+        states.unpersist()
 
 
 def _fast_partition(step: str, args: tuple, kwargs: dict) -> Any:

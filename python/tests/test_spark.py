@@ -61,6 +61,37 @@ def test_binary_equals_full_and_the_local_state(spark, data, partitions, weights
     assert boot.to_dict() == evalkit.State.from_arrow(t, weight=w).finish(bootstrap=200, seed=7).to_dict()
 
 
+@pytest.mark.parametrize("partitions,ranges", [(1, 1), (3, 8), (5, 40)])
+@pytest.mark.parametrize("weights", [None, "fractional"])
+def test_score_ranges_equal_one_merged_state(spark, data, partitions, ranges, weights):
+    """ranges=K on Spark: states shuffled by range, not rows; the one-state
+    JSON bit for bit."""
+    import evalkit.spark
+
+    t = data.binary(n=4000, seed=partitions, weights=weights)
+    w = None if weights is None else "w"
+    df = frame(spark, t, partitions)
+    got = evalkit.spark.full(df, weight=w, bootstrap=0, ranges=ranges, thresholds=11, method="wilson")
+    want = evalkit.State.from_arrow(t, weight=w).finish(bootstrap=0, thresholds=11, method="wilson")
+    assert got.to_dict() == want.to_dict()
+
+
+def test_score_ranges_carry_evalkits_errors(spark, data):
+    import evalkit.spark
+
+    t = data.binary(n=2000)
+    s = t.column("score").to_numpy().copy()
+    s[1500] = np.nan
+    with pytest.raises(evalkit.InputError, match="a Spark partition.*score"):
+        evalkit.spark.full(frame(spark, t.set_column(1, "score", pa.array(s)), 3), bootstrap=0, ranges=4)
+    with pytest.raises(evalkit.InputError, match="no rows"):
+        evalkit.spark.full(frame(spark, t, 2).limit(0), bootstrap=0, ranges=4)
+    with pytest.raises(evalkit.UsageError, match="bootstrap=0"):
+        evalkit.spark.full(frame(spark, t, 2), ranges=4)
+    with pytest.raises(evalkit.UsageError, match="binary"):
+        evalkit.spark.full(frame(spark, data.regression(n=300), 2), bootstrap=0, ranges=4)
+
+
 def test_fractional_weights_multiclass_and_regression(spark, data):
     import evalkit.spark
 
