@@ -45,6 +45,30 @@ impl Start {
     pub const TOP: Start = Start { tp: 0.0, fp: 0.0 };
 }
 
+/// A term of the weighted ROC area: `ΔFP·(TP + TP₀)`.
+#[inline]
+fn area_term(tp0: f64, fp0: f64, tp: f64, fp: f64) -> f64 {
+    (fp - fp0) * (tp + tp0)
+}
+
+/// A term of the unweighted ROC area in integers (`None` when the counts
+/// go down: a `start` that does not fit).
+#[inline]
+fn count_area_term(tp0: u64, fp0: u64, tp: u64, fp: u64) -> Option<u128> {
+    Some(fp.checked_sub(fp0)? as u128 * (tp as u128 + tp0 as u128))
+}
+
+/// One pass's parts of a run of points ([`BinaryCurve::parts`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parts {
+    /// Twice the ROC area's terms.
+    pub area2: Area2,
+    /// The precision sum's terms.
+    pub precision: ExactSum,
+    /// The best F1 point, `(F1, threshold)`.
+    pub best_f1: Option<(f64, f64)>,
+}
+
 /// Twice the ROC area of a run of points ([`BinaryCurve::area2_part`]):
 /// exact integers without weights, an exact sum of rounded terms with them.
 #[derive(Debug, Clone, PartialEq)]
@@ -319,7 +343,7 @@ impl BinaryCurve {
             let mut area = Accumulator::new();
             let (mut tp0, mut fp0) = (start.tp, start.fp);
             for (&tp, &fp) in self.tps.iter().zip(&self.fps) {
-                area.add(finite((fp - fp0) * (tp + tp0))?);
+                area.add(finite(area_term(tp0, fp0, tp, fp))?);
                 tp0 = tp;
                 fp0 = fp;
             }
@@ -330,7 +354,7 @@ impl BinaryCurve {
             let (mut tp0, mut fp0) = (start.tp as u64, start.fp as u64);
             for (&tp, &fp) in self.tps.iter().zip(&self.fps) {
                 let (tp, fp) = (tp as u64, fp as u64);
-                area2 += fp.checked_sub(fp0)? as u128 * (tp as u128 + tp0 as u128);
+                area2 += count_area_term(tp0, fp0, tp, fp)?;
                 tp0 = tp;
                 fp0 = fp;
             }
@@ -350,33 +374,9 @@ impl BinaryCurve {
     /// formula, no interpolation), the terms summed exactly and rounded
     /// once; 0 without positives.
     pub fn precision_sum(&self) -> f64 {
-        self.precision_part(Start::TOP, self.positives())
-            .map_or(f64::NAN, |s| s.value())
-    }
-
-    /// The terms of [`BinaryCurve::precision_sum`] of this table's points,
-    /// which follow `start`, for `p` positives in the whole table (`None`
-    /// when a term is not finite).
-    pub fn precision_part(&self, start: Start, p: f64) -> Option<ExactSum> {
-        let mut ap = Accumulator::new();
-        if p <= 0.0 {
-            return Some(ExactSum::new());
-        }
-        let mut r0 = if start.tp + start.fp > 0.0 {
-            start.tp / p
-        } else {
-            0.0
-        };
-        for (&tp, &fp) in self.tps.iter().zip(&self.fps) {
-            // Leading scores whose rows all have weight 0 carry no precision
-            // (scikit-learn sets it to 0 there) and no recall step.
-            if tp + fp > 0.0 {
-                let r = tp / p;
-                ap.add(finite((r - r0) * (tp / (tp + fp)))?);
-                r0 = r;
-            }
-        }
-        Some(exact(&ap))
+        let (p, n) = (self.positives(), self.negatives());
+        self.parts(Start::TOP, p, n)
+            .map_or(f64::NAN, |t| t.precision.value())
     }
 
     /// Average precision: [`average_precision`] of
@@ -393,36 +393,74 @@ impl BinaryCurve {
     /// `(F1, threshold)`: the highest score attaining it (`None` without
     /// rows). F1 is [`Counts::f1`], 0 where undefined.
     pub fn best_f1_point(&self) -> Option<(f64, f64)> {
-        self.best_f1_part(self.positives(), self.negatives())
+        let (p, n) = (self.positives(), self.negatives());
+        self.parts(Start::TOP, p, n).and_then(|t| t.best_f1)
     }
 
-    /// [`BinaryCurve::best_f1_point`] over this table's points, for `p`
-    /// positives and `n` negatives in the whole table. The best of
-    /// consecutive runs is the first run's best unless a later one's F1 is
-    /// strictly higher, as over the whole table.
-    pub fn best_f1_part(&self, p: f64, n: f64) -> Option<(f64, f64)> {
+    /// In one pass over this table's points, which follow `start`, for `p`
+    /// positives and `n` negatives in the whole table: the terms of the ROC
+    /// area ([`BinaryCurve::area2_part`]) and of the precision sum
+    /// ([`BinaryCurve::precision_sum`]), each an exact sum, and the best F1
+    /// point ([`BinaryCurve::best_f1_point`]). The parts of consecutive runs
+    /// of a table add up to the whole table's, and the best of runs is the
+    /// first run's best unless a later one's F1 is strictly higher, as over
+    /// the whole table (`state::ranges`). `None` when a term is not finite
+    /// (weights past the readers' bound, or a `start` that does not fit).
+    pub fn parts(&self, start: Start, p: f64, n: f64) -> Option<Parts> {
+        let mut area_w = Accumulator::new();
+        let mut area_n: u128 = 0;
+        let mut ap = Accumulator::new();
         let mut best: Option<(f64, f64)> = None;
+        let (mut tp0, mut fp0) = (start.tp, start.fp);
+        let mut r0 = if start.tp + start.fp > 0.0 && p > 0.0 {
+            start.tp / p
+        } else {
+            0.0
+        };
         for i in 0..self.len() {
-            let f1 = Counts::at(self.tps[i], self.fps[i], p, n)
-                .f1()
-                .unwrap_or(0.0);
+            let (tp, fp) = (self.tps[i], self.fps[i]);
+            if self.weighted {
+                area_w.add(finite(area_term(tp0, fp0, tp, fp))?);
+            } else {
+                area_n += count_area_term(tp0 as u64, fp0 as u64, tp as u64, fp as u64)?;
+            }
+            // Leading scores whose rows all have weight 0 carry no precision
+            // (scikit-learn sets it to 0 there) and no recall step.
+            if p > 0.0 && tp + fp > 0.0 {
+                let r = tp / p;
+                ap.add(finite((r - r0) * (tp / (tp + fp)))?);
+                r0 = r;
+            }
+            let f1 = Counts::at(tp, fp, p, n).f1().unwrap_or(0.0);
             if best.is_none_or(|(b, _)| f1 > b) {
                 best = Some((f1, self.thresholds[i]));
             }
+            tp0 = tp;
+            fp0 = fp;
         }
-        best
+        Some(Parts {
+            area2: if self.weighted {
+                Area2::Weighted(exact(&area_w))
+            } else {
+                Area2::Counts(area_n)
+            },
+            precision: exact(&ap),
+            best_f1: best,
+        })
     }
 
     /// What the point metrics take from the table ([`Ranked`]), with the
     /// confusion matrix at `threshold`.
     pub fn ranked(&self, threshold: f64) -> Ranked {
+        let (p, n) = (self.positives(), self.negatives());
+        let parts = self.parts(Start::TOP, p, n);
         Ranked {
-            area2: self.roc_area2(),
-            precision_sum: self.precision_sum(),
-            positives: self.positives(),
-            negatives: self.negatives(),
+            area2: parts.as_ref().map_or(f64::NAN, |t| t.area2.value()),
+            precision_sum: parts.as_ref().map_or(f64::NAN, |t| t.precision.value()),
+            positives: p,
+            negatives: n,
             confusion: self.counts_at(threshold),
-            best_f1: self.best_f1_point(),
+            best_f1: parts.and_then(|t| t.best_f1),
             rows: !self.is_empty(),
         }
     }

@@ -651,6 +651,7 @@ pub fn partial(file: &StateFile, context: &Context) -> Result<Partial> {
             delong: Some(delong::placement_parts(&curve, start, p, n, auc).ok_or_else(misfit)?),
         });
     }
+    let parts = curve.parts(start, p, n).ok_or_else(misfit)?;
     let mut hits = Vec::new();
     if let Some((hi, lo)) = h.score_span() {
         for (i, &q) in context.queries.iter().enumerate() {
@@ -661,9 +662,9 @@ pub fn partial(file: &StateFile, context: &Context) -> Result<Partial> {
         }
     }
     Ok(Partial {
-        area2: curve.area2_part(start).ok_or_else(misfit)?,
-        precision: curve.precision_part(start, p).ok_or_else(misfit)?,
-        best_f1: curve.best_f1_part(p, n),
+        area2: parts.area2,
+        precision: parts.precision,
+        best_f1: parts.best_f1,
         hits,
         delong: None,
     })
