@@ -1438,7 +1438,10 @@ def _report_item(
         return (name, model, None, None), g
     if isinstance(item, Result):
         if item._inputs is None:
-            raise UsageError("this result carries no predictions (compare results cannot be reported; report the files)")
+            raise UsageError(
+                "this result carries neither predictions nor a state (a comparison's, or one finished from "
+                "score ranges, which no process holds whole); report the files"
+            )
         y, s, w, task, kind, columns, g, q = item._inputs
         missing = [k for k in keys if k not in columns]
         if missing:

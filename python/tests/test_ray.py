@@ -77,7 +77,7 @@ def test_score_ranges_equal_one_merged_state(ray, data, blocks, ranges, weights)
     assert got["roc_auc"].ci is not None or weights is not None
 
 
-def test_score_ranges_refuse_what_they_cannot_give(ray, data):
+def test_score_ranges_refuse_what_they_cannot_give(ray, data, tmp_path):
     import evalkit.ray
 
     ds = ray.data.from_arrow(data.binary(n=300)).repartition(2)
@@ -89,6 +89,11 @@ def test_score_ranges_refuse_what_they_cannot_give(ray, data):
         evalkit.ray.full(ds, ranges=4, bootstrap=0, slices="label")
     with pytest.raises(evalkit.UsageError, match="ranges=0"):
         evalkit.ray.full(ds, ranges=0, bootstrap=0)
+    # No process holds the whole table, so there is nothing to draw a report from.
+    ranged = evalkit.ray.full(ds, ranges=4, bootstrap=0)
+    with pytest.raises(evalkit.UsageError, match="score ranges"):
+        evalkit.report([ranged], str(tmp_path / "r.html"))
+    assert not (tmp_path / "r.html").exists()
     mc = ray.data.from_arrow(data.multiclass(n=200)[0]).repartition(2)
     with pytest.raises(evalkit.UsageError, match="binary"):
         evalkit.ray.full(mc, ranges=4, bootstrap=0)

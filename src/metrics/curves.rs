@@ -15,19 +15,12 @@ use rayon::prelude::*;
 
 use super::sort::sort_descending;
 use crate::data::Floats;
-use crate::state::exact::{Accumulator, ExactSum};
+use crate::state::exact::{ExactSum, TermSum};
 
 /// `x` when finite: the terms summed exactly must be.
 #[inline]
 pub(crate) fn finite(x: f64) -> Option<f64> {
     x.is_finite().then_some(x)
-}
-
-/// The exact sum an accumulator holds.
-pub(crate) fn exact(acc: &Accumulator) -> ExactSum {
-    let mut e = ExactSum::new();
-    e.add_accumulator(acc);
-    e
 }
 
 /// The operating point just above a run of a ranking table's points: the
@@ -340,14 +333,14 @@ impl BinaryCurve {
     /// the readers' bound, or a `start` that does not fit the table).
     pub fn area2_part(&self, start: Start) -> Option<Area2> {
         if self.weighted {
-            let mut area = Accumulator::new();
+            let mut area = TermSum::new();
             let (mut tp0, mut fp0) = (start.tp, start.fp);
             for (&tp, &fp) in self.tps.iter().zip(&self.fps) {
                 area.add(finite(area_term(tp0, fp0, tp, fp))?);
                 tp0 = tp;
                 fp0 = fp;
             }
-            Some(Area2::Weighted(exact(&area)))
+            Some(Area2::Weighted(area.exact()))
         } else {
             // Exact: twice the area in integer units.
             let mut area2: u128 = 0;
@@ -407,9 +400,9 @@ impl BinaryCurve {
     /// the whole table (`state::ranges`). `None` when a term is not finite
     /// (weights past the readers' bound, or a `start` that does not fit).
     pub fn parts(&self, start: Start, p: f64, n: f64) -> Option<Parts> {
-        let mut area_w = Accumulator::new();
+        let mut area_w = TermSum::new();
         let mut area_n: u128 = 0;
-        let mut ap = Accumulator::new();
+        let mut ap = TermSum::new();
         let mut best: Option<(f64, f64)> = None;
         let (mut tp0, mut fp0) = (start.tp, start.fp);
         let mut r0 = if start.tp + start.fp > 0.0 && p > 0.0 {
@@ -440,11 +433,11 @@ impl BinaryCurve {
         }
         Some(Parts {
             area2: if self.weighted {
-                Area2::Weighted(exact(&area_w))
+                Area2::Weighted(area_w.exact())
             } else {
                 Area2::Counts(area_n)
             },
-            precision: exact(&ap),
+            precision: ap.exact(),
             best_f1: best,
         })
     }

@@ -20,7 +20,7 @@
 //!    [`Context`]: what scores above it (exact prefix counts and weights)
 //!    and the table's totals.
 //! 5. **Partial** ([`partial`]): each range builds its part of the ranking
-//!    table with those prefixes ([`ScoreHistogram::curve_after`]: the rows
+//!    table with those prefixes ([`super::binary::ScoreHistogram::curve_after`]: the rows
 //!    of the whole table at its scores, bit for bit) and returns its terms:
 //!    the exact parts of the ROC area and the precision sum, its best F1
 //!    point, the confusion counts at the threshold and grid points that fall
@@ -28,7 +28,8 @@
 //!    sums once the AUC is known.
 //! 6. **Finish** ([`finish`]): the driver adds the parts (exact sums and
 //!    integers, so in any grouping the whole table's numbers) and finishes
-//!    with the full tier's own formulas ([`crate::full::binary::from_parts`]).
+//!    with the full tier's own formulas (`full::binary::from_parts`, which
+//!    the one-state finish uses too).
 //!
 //! The result equals the full tier of one state of every row, bit for bit,
 //! with `--bootstrap 0` (point metrics, the confusion matrix, the threshold

@@ -20,8 +20,8 @@
 //! estimator is for unweighted rows; with sample weights the interval is
 //! undefined and the bootstrap's should be used.
 
-use crate::metrics::curves::{BinaryCurve, Start, exact, finite};
-use crate::state::exact::{Accumulator, ExactSum};
+use crate::metrics::curves::{BinaryCurve, Start, finite};
+use crate::state::exact::{ExactSum, TermSum};
 
 /// DeLong's estimate for one model.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -104,7 +104,7 @@ pub fn placement_parts(
     n: f64,
     auc: f64,
 ) -> Option<[ExactSum; 2]> {
-    let (mut s10, mut s01) = (Accumulator::new(), Accumulator::new());
+    let (mut s10, mut s01) = (TermSum::new(), TermSum::new());
     let (mut tp0, mut fp0) = (start.tp, start.fp);
     for (&tp, &fp) in curve.tps.iter().zip(&curve.fps) {
         let (dtp, dfp) = (tp - tp0, fp - fp0);
@@ -119,7 +119,7 @@ pub fn placement_parts(
         tp0 = tp;
         fp0 = fp;
     }
-    Some([exact(&s10), exact(&s01)])
+    Some([s10.exact(), s01.exact()])
 }
 
 /// DeLong's variance from the placement sums of [`placement_parts`].
