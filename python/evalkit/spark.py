@@ -269,13 +269,8 @@ def _fast_partition(step: str, args: tuple, kwargs: dict) -> Any:
         from pyspark import TaskContext
 
         part = TaskContext.get().partitionId()
-        tables = [pa.Table.from_batches([b]) for b in batches]
-        if tables:
-            out = _batches.fast_step(
-                pa.concat_tables(tables), step, *args, "a Spark partition", **kwargs.get(part, {})
-            )
-        else:
-            out = ("empty", None)
+        t = _table(batches)
+        out = ("empty", None) if t is None else _batches.fast_step(t, step, *args, _PARTITION, **kwargs.get(part, {}))
         yield pa.RecordBatch.from_arrays(
             [pa.array([part], pa.int64()), pa.array([pickle.dumps(out)], pa.binary())], names=["part", "out"]
         )

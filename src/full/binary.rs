@@ -379,7 +379,7 @@ pub fn from_state(state: &BinaryState, options: &BinaryOptions) -> BinaryFull {
         Thresholds::Distinct => curve.sweep_distinct(),
     };
     let ranked = curve.ranked(options.threshold);
-    let delong = delong::delong(&curve);
+    let delong = delong::delong_given_area(&curve, || ranked.area2);
     let mut out = from_parts(&ranked, &state.sums(), delong, sweep, options);
     out.distinct_scores = curve.len();
     out.curve = curve;

@@ -694,6 +694,19 @@ impl BinaryState {
         std::mem::replace(&mut self.histogram, ScoreHistogram::new(self.weighted))
     }
 
+    /// A copy of the state's sums with an empty histogram (the histogram,
+    /// which may hold a group per row, is not copied).
+    pub fn sums_only(&self) -> BinaryState {
+        BinaryState {
+            weighted: self.weighted,
+            histogram: ScoreHistogram::new(self.weighted),
+            weight: self.weight.clone(),
+            log_loss: self.log_loss.clone(),
+            brier: self.brier.clone(),
+            bins: self.bins.clone(),
+        }
+    }
+
     /// The score histogram.
     pub fn histogram(&self) -> &ScoreHistogram {
         &self.histogram

@@ -308,11 +308,9 @@ impl Summary {
         };
         let h = state.histogram();
         let (counts, weights) = h.totals();
-        let mut sums = state.clone();
-        sums.take_histogram();
         Ok(Summary {
             header: file.header.clone(),
-            sums,
+            sums: state.sums_only(),
             groups: h.distinct_scores() as u64,
             span: h.score_span(),
             totals: Above { counts, weights },

@@ -35,7 +35,18 @@ pub struct DeLong {
 /// DeLong's variance from the ranking table. `Err` says why it is undefined
 /// (one class, weights, or fewer than two rows of a class).
 pub fn delong(curve: &BinaryCurve) -> Result<DeLong, String> {
-    let (auc, [s10, s01]) = placement_sums(curve)?;
+    delong_given_area(curve, || curve.roc_area2())
+}
+
+/// [`delong`] when twice the ROC area is known already (`area2`, called
+/// only when the variance is defined): the full tier has it from its one
+/// pass over the table ([`BinaryCurve::ranked`]), so the AUC is not summed
+/// again.
+pub fn delong_given_area(
+    curve: &BinaryCurve,
+    area2: impl FnOnce() -> f64,
+) -> Result<DeLong, String> {
+    let (auc, [s10, s01]) = placement_sums(curve, area2)?;
     let (m, n) = (curve.positives(), curve.negatives());
     Ok(DeLong {
         auc,
@@ -58,7 +69,7 @@ pub struct Structural {
 
 /// [`Structural`] from the ranking table. `Err` says why it is undefined.
 pub fn structural(curve: &BinaryCurve) -> Result<Structural, String> {
-    let (auc, [s10, s01]) = placement_sums(curve)?;
+    let (auc, [s10, s01]) = placement_sums(curve, || curve.roc_area2())?;
     let (m, n) = (curve.positives(), curve.negatives());
     Ok(Structural {
         auc,
@@ -69,10 +80,13 @@ pub fn structural(curve: &BinaryCurve) -> Result<Structural, String> {
 
 /// The AUC and the sums of squared deviations of the positives' and the
 /// negatives' placements from it.
-fn placement_sums(curve: &BinaryCurve) -> Result<(f64, [f64; 2]), String> {
+fn placement_sums(
+    curve: &BinaryCurve,
+    area2: impl FnOnce() -> f64,
+) -> Result<(f64, [f64; 2]), String> {
     let (m, n) = (curve.positives(), curve.negatives());
     defined(curve.weighted, m, n)?;
-    let auc = curve.roc_auc()?;
+    let auc = crate::metrics::curves::roc_auc(area2(), m, n)?;
     let [s10, s01] =
         placement_parts(curve, Start::TOP, m, n, auc).ok_or("DeLong's placement sums overflow")?;
     Ok((auc, [s10.value(), s01.value()]))
