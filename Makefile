@@ -21,7 +21,7 @@ OUT := demo-out
 # Said before a build that has not run yet (measured on 2 cores, see the README).
 COLD = the first build compiles polars, arrow and ort: about 21 minutes on 2 cores; seconds afterwards
 
-.PHONY: dist wheel wheel-test java python pytest test-frameworks demo test test-slow fmt lint features unit ort browser screenshot build install bench bench-peer bench-infer bench-multiclass bench-python bench-ranking bench-profile bench-engines bench-ray-infer bench-ray-ranges fixtures venv clean
+.PHONY: dist wheel wheel-test java python pytest test-frameworks demo test test-slow fmt lint features unit ort browser screenshot build install bench bench-peer bench-infer bench-multiclass bench-python bench-ranking bench-profile bench-engines bench-ray-infer bench-ray-ranges bench-ray-compare fixtures venv clean
 
 demo: ort
 	@test -x $(BIN) || echo "building evalkit ($(COLD))"
@@ -248,6 +248,11 @@ bench-ray-ranges: venv $(VENV)/.py-test-installed
 	VIRTUAL_ENV=$(abspath $(VENV)) PATH=$(abspath $(VENV))/bin:$$PATH \
 	  $(VENV)/bin/maturin develop --release -m python/Cargo.toml
 	$(PY) benches/ray_ranges.py
+
+bench-ray-compare: venv $(VENV)/.py-test-installed
+	VIRTUAL_ENV=$(abspath $(VENV)) PATH=$(abspath $(VENV))/bin:$$PATH \
+	  $(VENV)/bin/maturin develop --release -m python/Cargo.toml
+	$(PY) benches/ray_compare.py
 
 bench-ray-infer: venv build $(VENV)/.py-test-installed
 	VIRTUAL_ENV=$(abspath $(VENV)) PATH=$(abspath $(VENV))/bin:$$PATH \

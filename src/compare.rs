@@ -22,8 +22,11 @@ use crate::error::{Error, Result};
 use crate::full::binary::{self, BinaryFull, BinaryOptions};
 use crate::full::{FullOptions, FullResult, multiclass, regression};
 use crate::metrics::{Metric, MetricSet};
+use crate::state::file::TaskState;
+use crate::state::paired::PairedState;
 use crate::uncertainty::bootstrap::{self, METRICS, Replicates};
 use crate::uncertainty::delong::{self, PairedDeLong};
+use crate::uncertainty::from_state;
 use crate::uncertainty::intervals::{self, normal_quantile};
 use crate::uncertainty::tasks;
 use crate::uncertainty::{self as unc, CiMethod};
@@ -312,10 +315,7 @@ pub fn compare(
 ) -> Result<Comparison> {
     options.metrics.check(candidate.task)?;
     let mut c = compare_all(candidate, baseline, join, options, progress)?;
-    let (task, sel) = (candidate.task, &options.metrics);
-    sel.retain(task, c.candidate.metrics_mut());
-    sel.retain(task, c.baseline.metrics_mut());
-    sel.retain(task, &mut c.delta);
+    finish_selection(&mut c, candidate.task, options);
     Ok(c)
 }
 
@@ -641,27 +641,9 @@ fn compare_binary(
                 .map(|w| format!("delta {w}")),
             );
         }
-        _ => {
-            // No bootstrap: DeLong's (Obuchowski's) paired interval for the
-            // AUC difference.
-            if let (Ok(d), Some(m)) = (test, delta.get("roc_auc").cloned()) {
-                let z = normal_quantile(0.5 + iv.level / 2.0);
-                let se = d.variance.sqrt();
-                delta.insert(
-                    "roc_auc",
-                    Metric {
-                        ci: Some([d.difference - z * se, d.difference + z * se]),
-                        method: if obuchowski.is_some() {
-                            "obuchowski"
-                        } else {
-                            "delong"
-                        }
-                        .to_string(),
-                        ..m
-                    },
-                );
-            }
-        }
+        // No bootstrap: DeLong's (Obuchowski's) paired interval for the
+        // AUC difference.
+        _ => delong_interval(&mut delta, test, iv, obuchowski.is_some()),
     }
     // Notes on the number of replicates hold for both models: said once.
     let mut global = unc::replicate_notes(iv);
@@ -692,6 +674,234 @@ fn compare_binary(
         obuchowski,
         class_f1_delta: Vec::new(),
         warnings,
+    }
+}
+
+/// Compares the two models of a paired state ([`PairedState`]: two score
+/// columns of the same rows, reduced where they live and merged): each
+/// model's full tier from its own state, bit for bit as from the rows, the
+/// point differences, and — binary — DeLong's paired test from the joint
+/// histogram, equal to the rows' (its sums are exact). With the bootstrap
+/// (binary; unweighted rows or whole-number weights, Poisson, percentile
+/// intervals, as from one state) both models read the same draws of the
+/// joint histogram ([`from_state::paired_binary_replicates`]), so the
+/// differences are paired; the draws are per pair of scores, not per row,
+/// so intervals equal those of the same state on one machine with the same
+/// seed, not the rows' (as for `full` from a state).
+pub fn compare_states(
+    p: &PairedState,
+    options: &FullOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Comparison> {
+    crate::full::check_options(options)?;
+    let header = &p.candidate.header;
+    options.metrics.check(header.task)?;
+    let iv = &options.intervals;
+    let name = header.path.display();
+    let refuse = |why: &str| {
+        Err(Error::usage(format!(
+            "{name}: {why}; pass bootstrap=0 for point metrics and DeLong's paired test, or compare the rows on one machine"
+        )))
+    };
+    let everything_zero = header.weighted && p.candidate.state.rows() == 0;
+    let bootstrap = iv.replicates > 0 && !everything_zero;
+    let (TaskState::Binary(sc), TaskState::Binary(sb)) = (&p.candidate.state, &p.baseline.state)
+    else {
+        if bootstrap {
+            return refuse(&format!(
+                "bootstrap intervals from a {} state are not built",
+                header.task
+            ));
+        }
+        let point = FullOptions {
+            intervals: unc::IntervalOptions {
+                replicates: 0,
+                ..*iv
+            },
+            ..*options
+        };
+        let cand = crate::full::full_state(&p.candidate, &point, progress)?;
+        let base = crate::full::full_state(&p.baseline, &point, progress)?;
+        let names: Vec<&str> = match header.task {
+            crate::data::Task::Multiclass => {
+                tasks::multiclass_metric_names(header.class_names.len())
+            }
+            _ => tasks::REGRESSION_METRICS.to_vec(),
+        };
+        let mut c = paired(
+            (cand, base),
+            &names,
+            false,
+            no_replicates,
+            iv,
+            Join::Position,
+            header.rows as usize,
+            None,
+        );
+        finish_selection(&mut c, header.task, options);
+        return Ok(c);
+    };
+    if bootstrap {
+        if let Err(why) = &p.joint {
+            return refuse(&format!(
+                "the paired bootstrap draws counts per pair of scores, and {}",
+                why.reason()
+            ));
+        }
+        if iv.resample != crate::uncertainty::Resample::Poisson {
+            return refuse(&format!(
+                "the bootstrap from a state draws Poisson counts; resample={} needs the rows",
+                iv.resample.as_str()
+            ));
+        }
+        if iv.method == CiMethod::Bca {
+            return refuse("BCa needs the rows' jackknife; from a state use method=percentile");
+        }
+    }
+    let bopts = options.of_state();
+    let mut cand = binary::from_state(sc, &bopts);
+    let mut base = binary::from_state(sb, &bopts);
+    let weighted = header.weighted;
+    let mut delta = point_deltas(&cand.metrics, &base.metrics, &METRICS);
+    let mut warnings = unc::replicate_notes(iv);
+    let joint = p.joint.as_ref().ok().map(|j| j.groups());
+    if let (true, Some(joint)) = (bootstrap, &joint) {
+        let scores = |s: &crate::state::binary::BinaryState| -> Vec<f64> {
+            s.histogram().groups().map(|g| g.0).collect()
+        };
+        let (rc, rb) = from_state::paired_binary_replicates(
+            joint,
+            &scores(sc),
+            &scores(sb),
+            iv.replicates,
+            iv.seed,
+            options.threshold,
+            binary::band_grid(options.thresholds),
+            progress,
+        );
+        binary::attach_replicates(&mut cand, &rc, None, iv);
+        binary::attach_replicates(&mut base, &rb, None, iv);
+        if weighted {
+            warnings.push(crate::full::FREQUENCY_WEIGHTS.to_string());
+        }
+        let notes = unc::attach(&mut delta, &rc.difference(&rb), &|_| None, iv);
+        warnings.extend(notes.into_iter().map(|w| format!("delta {w}")));
+    }
+    binary::proportion_intervals(&mut cand, weighted, iv);
+    binary::proportion_intervals(&mut base, weighted, iv);
+    let test = match (
+        cand.metrics.value("roc_auc"),
+        base.metrics.value("roc_auc"),
+        &joint,
+    ) {
+        (Some(_), Some(_), _) if weighted => Err(
+            "DeLong's test is for unweighted rows; use the bootstrap interval of the difference"
+                .to_string(),
+        ),
+        (Some(ac), Some(ab), Some(joint)) => {
+            let (v10a, v01a) = delong::placement_tables(&cand.curve);
+            let (v10b, v01b) = delong::placement_tables(&base.curve);
+            let (a_scores, b_scores) = (&cand.curve.thresholds, &base.curve.thresholds);
+            let at = |scores: &[f64], s: f64| scores.binary_search_by(|x| s.total_cmp(x)).ok();
+            let mut rows = Vec::with_capacity(2 * joint.len());
+            for &(a, b, pos, neg) in joint {
+                let (Some(ga), Some(gb)) = (at(a_scores, a), at(b_scores, b)) else {
+                    return Err(Error::bad_format(
+                        &header.path,
+                        "holds a joint histogram whose scores are not the models' scores",
+                    ));
+                };
+                if pos > 0 {
+                    rows.push((true, v10a[ga], v10b[gb], pos));
+                }
+                if neg > 0 {
+                    rows.push((false, v01a[ga], v01b[gb], neg));
+                }
+            }
+            delong::paired_counts(rows.into_iter(), ac, ab)
+        }
+        (Some(_), Some(_), None) => Err(format!(
+            "DeLong's paired test reads the joint histogram, and {}",
+            p.joint.as_ref().err().map_or("", |w| w.reason())
+        )),
+        _ => Err("ROC-AUC is undefined for these rows (one class)".to_string()),
+    };
+    if !bootstrap {
+        delong_interval(&mut delta, &test, iv, false);
+    }
+    let global = warnings.clone();
+    let own = |w: &&String| !global.contains(w);
+    for (side, out) in [("candidate", &cand), ("baseline", &base)] {
+        warnings.extend(
+            out.interval_notes
+                .iter()
+                .filter(own)
+                .map(|w| format!("{side} {w}")),
+        );
+    }
+    let mut c = Comparison {
+        join: Join::Position,
+        rows: header.rows as usize,
+        candidate: FullResult::Binary(Box::new(strip(cand))),
+        baseline: FullResult::Binary(Box::new(strip(base))),
+        delta,
+        delong: test,
+        obuchowski: None,
+        class_f1_delta: Vec::new(),
+        warnings,
+    };
+    if everything_zero {
+        for r in [&mut c.candidate, &mut c.baseline] {
+            r.withhold_all(crate::full::EVERY_WEIGHT_ZERO);
+        }
+    }
+    finish_selection(&mut c, header.task, options);
+    Ok(c)
+}
+
+/// Keeps the metrics `--metrics` asked for.
+fn finish_selection(c: &mut Comparison, task: crate::data::Task, options: &FullOptions) {
+    let sel = &options.metrics;
+    sel.retain(task, c.candidate.metrics_mut());
+    sel.retain(task, c.baseline.metrics_mut());
+    sel.retain(task, &mut c.delta);
+}
+
+/// No replicates: [`paired`] reads them only with the bootstrap.
+fn no_replicates() -> (Replicates, Replicates) {
+    let none = || Replicates {
+        names: Vec::new(),
+        values: Vec::new(),
+        jackknife: Vec::new(),
+        tpr: Vec::new(),
+        precision: Vec::new(),
+        f1: Vec::new(),
+        grid: Vec::new(),
+        per_class_f1: Vec::new(),
+        one_vs_rest: Vec::new(),
+    };
+    (none(), none())
+}
+
+/// Without the bootstrap: DeLong's (Obuchowski's) paired interval on the
+/// ROC-AUC difference.
+fn delong_interval(
+    delta: &mut MetricSet,
+    test: &std::result::Result<PairedDeLong, String>,
+    iv: &unc::IntervalOptions,
+    obuchowski: bool,
+) {
+    if let (Ok(d), Some(m)) = (test, delta.get("roc_auc").cloned()) {
+        let z = normal_quantile(0.5 + iv.level / 2.0);
+        let se = d.variance.sqrt();
+        delta.insert(
+            "roc_auc",
+            Metric {
+                ci: Some([d.difference - z * se, d.difference + z * se]),
+                method: if obuchowski { "obuchowski" } else { "delong" }.to_string(),
+                ..m
+            },
+        );
     }
 }
 

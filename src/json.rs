@@ -523,11 +523,30 @@ pub fn compare(
     options: &FullOptions,
     c: &crate::compare::Comparison,
 ) -> Value {
-    let mut m = header(&candidate.header(), "compare");
+    compare_of(
+        &candidate.header(),
+        &baseline.path,
+        candidate.clusters.as_ref(),
+        options,
+        c,
+    )
+}
+
+/// `compare --json` from what describes the rows: the candidate's header,
+/// the baseline's file and the clusters, if any (a paired state has
+/// neither predictions nor clusters).
+pub fn compare_of(
+    candidate: &Header,
+    baseline: &std::path::Path,
+    clusters: Option<&crate::clusters::Clusters>,
+    options: &FullOptions,
+    c: &crate::compare::Comparison,
+) -> Value {
+    let mut m = header(candidate, "compare");
     let iv = &options.intervals;
     m.insert(
         "baseline_file".into(),
-        json!(baseline.path.display().to_string()),
+        json!(baseline.display().to_string()),
     );
     m.insert("rows_used".into(), json!(c.rows));
     m.insert(
@@ -600,7 +619,7 @@ pub fn compare(
     warnings.extend(c.warnings.iter().cloned());
     m.insert("warnings".into(), json!(warnings));
     let mut doc = Value::Object(m);
-    set_clusters(&mut doc, candidate.clusters.as_ref());
+    set_clusters(&mut doc, clusters);
     doc
 }
 

@@ -59,6 +59,8 @@ __all__ = [
     "state",
     "merge_states",
     "full_from_state",
+    "compare_from_state",
+    "PairedState",
     "power",
     "profile",
     "infer",
@@ -1230,7 +1232,37 @@ def full_from_state(
     return Result(json.loads(doc), state=bytes(state))
 
 
-class State:
+class _Mergeable:
+    """What :class:`State` and :class:`PairedState` share: canonical bytes
+    (equal states have equal bytes), so equality and hashing are the
+    bytes'."""
+
+    __slots__ = ("_bytes",)
+
+    def __init__(self, data: bytes):
+        self._bytes = bytes(data)
+
+    def to_bytes(self) -> bytes:
+        """The state's bytes (for :class:`State`, the ``.evstate`` file
+        ``evalkit state`` writes): canonical, so equal states have equal
+        bytes."""
+        return self._bytes
+
+    def merge(self, *others: Any) -> Any:
+        """This state merged with ``others``."""
+        return type(self).merge_all([self, *others])
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self._bytes == other._bytes  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._bytes)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({len(self._bytes)} bytes)"
+
+
+class State(_Mergeable):
     """A mergeable state of prediction rows (docs/state-format.md): what
     any engine — a Ray block, a Spark partition, a Dask partition, a
     process of a pool — reduces its rows to, a few kilobytes to a few
@@ -1247,10 +1279,7 @@ class State:
     0.75
     """
 
-    __slots__ = ("_bytes",)
-
-    def __init__(self, data: bytes):
-        self._bytes = bytes(data)
+    __slots__ = ()
 
     @classmethod
     def from_arrays(
@@ -1298,15 +1327,6 @@ class State:
         _evalkit.merge_states([data])  # reads and checks it
         return cls(data)
 
-    def to_bytes(self) -> bytes:
-        """The bytes of the ``.evstate`` file (what ``evalkit state``
-        writes): canonical, so equal states have equal bytes."""
-        return self._bytes
-
-    def merge(self, *others: "State") -> "State":
-        """This state merged with ``others``."""
-        return State.merge_all([self, *others])
-
     @staticmethod
     def merge_all(states: Iterable["State"]) -> "State":
         """The merge of states, in a balanced tree."""
@@ -1317,14 +1337,108 @@ class State:
         :func:`full_from_state`)."""
         return full_from_state(self._bytes, **options)
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, State) and self._bytes == other._bytes
 
-    def __hash__(self) -> int:
-        return hash(self._bytes)
+def compare_from_state(
+    state: bytes,
+    *,
+    bootstrap: int = 1000,
+    ci: float = 0.95,
+    method: str = "percentile",
+    resample: str = "poisson",
+    seed: int = 0,
+    threshold: float = 0.5,
+    thresholds: Union[int, str] = 1000,
+    metrics: Union[str, Sequence[str], None] = None,
+) -> Result:
+    """The comparison finished from a paired state (:class:`PairedState`'s
+    bytes): each model's metrics and every difference bit for bit those of
+    :func:`compare` on the rows, DeLong's paired test included; bootstrap
+    intervals (binary; unweighted or whole-number weights, Poisson,
+    percentile) are drawn from the state's joint histogram with the same
+    draws for both models, so they depend only on the merged state and the
+    seed (elsewhere pass ``bootstrap=0``)."""
+    doc = _evalkit.compare_paired(
+        bytes(state), bootstrap, ci, method, resample, seed, threshold, str(thresholds), "paired state",
+        _metrics_arg(metrics),
+    )
+    return Result(json.loads(doc))
 
-    def __repr__(self) -> str:
-        return f"State({len(self._bytes)} bytes)"
+
+class PairedState(_Mergeable):
+    """The mergeable state of a comparison: two models' scores on the same
+    rows (docs/state-format.md, "Paired states") — each model's state and,
+    for a binary task, the joint histogram of their score pairs, which
+    DeLong's paired test and the paired bootstrap read. What an engine
+    reduces a block to for :func:`evalkit.ray.compare` and
+    :func:`evalkit.spark.compare`; any other engine merges these the same
+    way. :meth:`finish` gives :func:`compare`'s result on those rows.
+
+    >>> import numpy as np, evalkit
+    >>> y = np.array([0, 0, 1, 1])
+    >>> a = evalkit.PairedState.from_arrays(y[:2], np.array([0.1, 0.4]), np.array([0.2, 0.3]))
+    >>> b = evalkit.PairedState.from_arrays(y[2:], np.array([0.35, 0.8]), np.array([0.1, 0.9]))
+    >>> a.merge(b).finish(bootstrap=0).delta["roc_auc"].value
+    0.25
+    """
+
+    __slots__ = ()
+
+    @classmethod
+    def from_arrays(
+        cls,
+        y_true: ArrayLike,
+        candidate: ArrayLike,
+        baseline: ArrayLike,
+        *,
+        weights: Optional[ArrayLike] = None,
+        task: Optional[str] = None,
+        score_kind: Optional[str] = None,
+        name: str = "arrays",
+    ) -> "PairedState":
+        """The paired state of these rows: the candidate's and the
+        baseline's scores, row by row."""
+        y, c, w = _inputs(y_true, candidate, weights)
+        b = _as_array(baseline, "baseline", scores=True)
+        _same_length(y, b, "baseline scores")
+        return cls(_evalkit.paired_state(y, c, b, w, task, score_kind, "candidate", "baseline", name))
+
+    @classmethod
+    def from_arrow(
+        cls,
+        batch: Any,
+        *,
+        label: str = "label",
+        candidate: Union[str, Sequence[str]] = "candidate",
+        baseline: Union[str, Sequence[str]] = "baseline",
+        weight: Optional[str] = None,
+        task: Optional[str] = None,
+        score_kind: Optional[str] = None,
+        name: str = "batch",
+    ) -> "PairedState":
+        """The paired state of a pyarrow RecordBatch or Table, by column
+        name: ``candidate`` and ``baseline`` are the two models' score
+        columns (a list column, or several columns, each for multiclass)."""
+        both = [*_batches._names(candidate), *_batches._names(baseline)]
+        _batches.needed_columns(batch.schema, label, both, weight, [], name, task)
+        red = _batches.Reduction.of([batch], label, candidate, weight, task, score_kind, [], name, baseline=baseline)
+        return cls(red.state(name))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "PairedState":
+        """A paired state from its bytes (checked)."""
+        data = bytes(data)
+        _evalkit.merge_paired([data])  # reads and checks it
+        return cls(data)
+
+    @staticmethod
+    def merge_all(states: Iterable["PairedState"]) -> "PairedState":
+        """The merge of paired states, in a balanced tree."""
+        return PairedState(_evalkit.merge_paired([st._bytes for st in states]))
+
+    def finish(self, **options: Any) -> Result:
+        """The comparison of the state's rows (options as
+        :func:`compare_from_state`)."""
+        return compare_from_state(self._bytes, **options)
 
 
 def full_from_batches(

@@ -173,7 +173,7 @@ class Reduction:
     met — carried as data, since engines keep only the text of a worker's
     exception. Pickled between workers and the driver."""
 
-    __slots__ = ("overall", "numeric", "slices", "error")
+    __slots__ = ("overall", "numeric", "slices", "error", "paired")
 
     def __init__(
         self,
@@ -181,11 +181,15 @@ class Reduction:
         numeric: Optional[List[List[bool]]] = None,
         slices: Optional[Dict[SliceKey, bytes]] = None,
         error: Optional[Tuple[str, str]] = None,
+        paired: bool = False,
     ):
         self.overall = overall
         self.numeric = numeric
         self.slices = slices or {}
         self.error = error
+        # ``overall`` is a paired state (two models' scores on the same
+        # rows: ``evalkit.ray.compare``), not a state.
+        self.paired = paired
 
     @classmethod
     def of(
@@ -198,14 +202,24 @@ class Reduction:
         score_kind: Optional[str],
         slicings: Sequence[Sequence[str]],
         name: str,
+        baseline: Optional[Scores] = None,
     ) -> "Reduction":
-        """The reduction of a worker's Arrow batches."""
+        """The reduction of a worker's Arrow batches; with ``baseline``
+        (its score columns) the paired state of ``score`` (the candidate)
+        and ``baseline`` on the same rows."""
         parts = []
         try:
             for batch in batches:
                 if batch.num_rows == 0:
                     continue
                 y, s, w = arrays(batch, label, score, weight, name)
+                if baseline is not None:
+                    _, sb, _ = arrays(batch, label, baseline, None, name)
+                    state = _evalkit.paired_state(
+                        y, s, sb, w, task, score_kind, ",".join(_names(score)), ",".join(_names(baseline)), name
+                    )
+                    parts.append(cls(state, paired=True))
+                    continue
                 if not slicings:
                     parts.append(cls(_evalkit.state(y, s, w, task, score_kind, name)))
                     continue
@@ -249,6 +263,8 @@ class Reduction:
         if len(parts) <= 1:
             return parts[0] if parts else cls()
         try:
+            if any(p.paired for p in parts):
+                return cls(_evalkit.merge_paired([p.overall for p in parts]), paired=True)
             overall = _evalkit.merge_states([p.overall for p in parts])
             grouped: Dict[SliceKey, List[bytes]] = {}
             for p in parts:
@@ -280,7 +296,7 @@ class Reduction:
         return cls(overall, numeric, slices)
 
     def to_bytes(self) -> bytes:
-        return pickle.dumps((self.overall, self.numeric, self.slices, self.error))
+        return pickle.dumps((self.overall, self.numeric, self.slices, self.error, self.paired))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "Reduction":
@@ -294,6 +310,13 @@ class Reduction:
         if self.overall is None:
             raise _evalkit.InputError(f"{what} has no rows: there is nothing to evaluate")
         return self.overall
+
+    def compare(self, what: str, options: Dict[str, Any]) -> Any:
+        """The comparison finished from the merged paired state (an
+        ``evalkit.Result``, as :func:`evalkit.compare` gives)."""
+        from . import compare_from_state
+
+        return compare_from_state(self.state(what), **options)
 
     def finish(self, what: str, slicings: Sequence[Sequence[str]], min_slice: int, options: Dict[str, Any]) -> Any:
         """The full tier of the merged state (an ``evalkit.Result``, keeping

@@ -136,6 +136,32 @@ def state(
 ) -> bytes: ...
 def merge_states(states: List[bytes]) -> bytes: ...
 
+# Paired states (evalkit::state::paired; evalkit.PairedState, evalkit.ray.compare).
+def paired_state(
+    y_true: Any,
+    candidate: Any,
+    baseline: Any,
+    weights: Optional[Any],
+    task: Optional[str],
+    score_kind: Optional[str],
+    candidate_name: str = "candidate",
+    baseline_name: str = "baseline",
+    name: str = "arrays",
+) -> bytes: ...
+def merge_paired(states: List[bytes]) -> bytes: ...
+def compare_paired(
+    state: bytes,
+    bootstrap: int = 1000,
+    ci: float = 0.95,
+    method: str = "percentile",
+    resample: str = "poisson",
+    seed: int = 0,
+    threshold: float = 0.5,
+    thresholds: str = "1000",
+    name: str = "paired state",
+    metrics: Optional[str] = None,
+) -> str: ...
+
 # Score ranges (evalkit::state::ranges; evalkit.ray.full(..., ranges=K)).
 def range_sketch(
     y_true: Any, y_score: Any, weights: Optional[Any], task: Optional[str], score_kind: Optional[str], name: str = "arrays"

@@ -41,12 +41,16 @@ def _block(
     task: Optional[str],
     score_kind: Optional[str],
     slicings: List[List[str]],
+    baseline: Optional[Scores] = None,
 ) -> Any:
     """One block (a pyarrow Table) → a one-row table holding its pickled
-    reduction: its state (and slice states), or evalkit's error as data."""
+    reduction: its state (and slice states; with ``baseline`` its paired
+    state), or evalkit's error as data."""
     import pyarrow as pa
 
-    red = _batches.Reduction.of([batch], label, score, weight, task, score_kind, slicings, "a Ray block")
+    red = _batches.Reduction.of(
+        [batch], label, score, weight, task, score_kind, slicings, "a Ray block", baseline=baseline
+    )
     return pa.table({"reduction": pa.array([red.to_bytes()], pa.binary())})
 
 
@@ -71,20 +75,30 @@ def _reduce(
     score_kind: Optional[str],
     slicings: List[List[str]],
     fan_in: int,
+    baseline: Optional[Scores] = None,
 ) -> _batches.Reduction:
-    """Every block's reduction, merged in a tree of Ray tasks."""
+    """Every block's reduction (with ``baseline``: paired states), merged
+    in a tree of Ray tasks."""
     if fan_in < 2:
         raise InputError(f"fan_in={fan_in}: a merge task takes 2 or more states")
     schema = ds.schema()
     if schema is None:
         raise InputError("the dataset has no schema (no blocks): there are no rows to evaluate")
     schema = getattr(schema, "base_schema", schema)
-    needed = _batches.needed_columns(schema, label, score, weight, slicings, "the dataset", task)
+    scores = score if baseline is None else [*_batches._names(score), *_batches._names(baseline)]
+    needed = _batches.needed_columns(schema, label, scores, weight, slicings, "the dataset", task)
     # Each block infers the task by the file rule from its column types
     # (the result says "inferred", as evalkit.full's does); blocks whose
     # types disagree give states that refuse to merge, with an error.
     reduce = functools.partial(
-        _block, label=label, score=score, weight=weight, task=task, score_kind=score_kind, slicings=slicings
+        _block,
+        label=label,
+        score=score,
+        weight=weight,
+        task=task,
+        score_kind=score_kind,
+        slicings=slicings,
+        baseline=baseline,
     )
     merge = ray.remote(_merge)
     reductions = ds.select_columns(needed).map_batches(
@@ -152,6 +166,38 @@ def full(
         return _ranged(ds, label, score, weight, task, score_kind, ranges, fan_in, options)
     return _reduce(ds, label, score, weight, task, score_kind, slicings, fan_in).finish(
         "the dataset", slicings, min_slice, options
+    )
+
+
+def compare(
+    ds: Any,
+    *,
+    candidate: Scores,
+    baseline: Scores,
+    label: str = "label",
+    weight: Optional[str] = None,
+    task: Optional[str] = None,
+    score_kind: Optional[str] = None,
+    fan_in: int = 16,
+    **options: Any,
+) -> Result:
+    """Candidate vs baseline on every row of a Ray dataset that holds both
+    models' scores (``candidate`` and ``baseline`` name the score columns;
+    join two models' predictions on a row id with the engine first): each
+    block is reduced to a paired state (:class:`evalkit.PairedState`:
+    each model's state and, binary, the joint histogram of their score
+    pairs), merged in a tree of Ray tasks, and finished by
+    :func:`evalkit.compare_from_state` with ``options``. Each model's
+    metrics, every difference and DeLong's paired test equal
+    :func:`evalkit.compare` on the collected rows bit for bit; bootstrap
+    intervals (binary, unweighted or whole-number weights; elsewhere
+    ``bootstrap=0``) are drawn from the merged paired state, the same draws
+    for both models, and equal those of the same state built on one machine
+    with the same seed. The joint histogram holds one entry per distinct
+    pair of scores: with unrounded scores about one per row, so the driver
+    holds the rows' score pairs (README, "Engines")."""
+    return _reduce(ds, label, candidate, weight, task, score_kind, [], fan_in, baseline=baseline).compare(
+        "the dataset", options
     )
 
 

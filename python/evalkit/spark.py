@@ -35,12 +35,16 @@ def _reduce_partition(
     task: Optional[str],
     score_kind: Optional[str],
     slicings: List[List[str]],
+    baseline: Optional[Scores] = None,
 ) -> Iterator[Any]:
     """One partition's Arrow batches → one batch of one row: its pickled
-    reduction (state and slice states, or evalkit's error as data)."""
+    reduction (state and slice states, or with ``baseline`` its paired
+    state; or evalkit's error as data)."""
     import pyarrow as pa
 
-    red = _batches.Reduction.of(batches, label, score, weight, task, score_kind, slicings, "a Spark partition")
+    red = _batches.Reduction.of(
+        batches, label, score, weight, task, score_kind, slicings, "a Spark partition", baseline=baseline
+    )
     yield pa.RecordBatch.from_arrays([pa.array([red.to_bytes()], pa.binary())], names=["reduction"])
 
 
@@ -55,12 +59,13 @@ def _partial_reduce(
     task: Optional[str],
     score_kind: Optional[str],
     slicings: List[List[str]],
+    baseline: Optional[Scores] = None,
 ) -> Any:
     """The partition function ``mapInArrow`` calls (a closure over the
     column names, pickled to the executors)."""
 
     def reduce(batches: Iterator[Any]) -> Iterator[Any]:
-        return _reduce_partition(batches, label, score, weight, task, score_kind, slicings)
+        return _reduce_partition(batches, label, score, weight, task, score_kind, slicings, baseline)
 
     return reduce
 
@@ -74,12 +79,15 @@ def _reduce(
     score_kind: Optional[str],
     slicings: List[List[str]],
     depth: int,
+    baseline: Optional[Scores] = None,
 ) -> _batches.Reduction:
-    """Every partition's reduction, merged by ``RDD.treeReduce``."""
+    """Every partition's reduction (with ``baseline``: paired states),
+    merged by ``RDD.treeReduce``."""
     if depth < 1:
         raise InputError(f"depth={depth}: the merge tree needs a depth of 1 or more")
-    needed = _batches.needed_columns(df.schema.fieldNames(), label, score, weight, slicings, "the DataFrame", task)
-    reduce = _partial_reduce(label, score, weight, task, score_kind, slicings)
+    scores = score if baseline is None else [*_batches._names(score), *_batches._names(baseline)]
+    needed = _batches.needed_columns(df.schema.fieldNames(), label, scores, weight, slicings, "the DataFrame", task)
+    reduce = _partial_reduce(label, score, weight, task, score_kind, slicings, baseline)
     parts = (
         df.select(*["`" + c.replace("`", "``") + "`" for c in needed])
         .mapInArrow(reduce, "reduction binary")
@@ -157,6 +165,31 @@ def full(
         return _ranged(df, label, score, weight, task, score_kind, ranges, depth, options)
     return _reduce(df, label, score, weight, task, score_kind, slicings, depth).finish(
         "the DataFrame", slicings, min_slice, options
+    )
+
+
+def compare(
+    df: Any,
+    *,
+    candidate: Scores,
+    baseline: Scores,
+    label: str = "label",
+    weight: Optional[str] = None,
+    task: Optional[str] = None,
+    score_kind: Optional[str] = None,
+    depth: int = 2,
+    **options: Any,
+) -> Result:
+    """Candidate vs baseline on every row of a DataFrame that holds both
+    models' scores (``candidate`` and ``baseline`` name the score columns;
+    join two models' predictions on a row id first, ``a.join(b, "id")``):
+    each partition is reduced to a paired state, the states are merged by
+    ``treeReduce`` and finished by :func:`evalkit.compare_from_state`. The
+    same numbers as :func:`evalkit.ray.compare` (see there): bit for bit
+    :func:`evalkit.compare` on the collected rows without the bootstrap,
+    and the one-machine paired state's intervals with it."""
+    return _reduce(df, label, candidate, weight, task, score_kind, [], depth, baseline=baseline).compare(
+        "the DataFrame", options
     )
 
 

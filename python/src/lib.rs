@@ -9,6 +9,7 @@
 //! rayon pool that is rebuilt after `fork`, so data-loader workers can call
 //! evalkit too.
 
+mod paired;
 mod ranges;
 
 use std::ptr::NonNull;
@@ -1799,5 +1800,6 @@ fn _evalkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_scores_address, m)?)?;
     m.add_class::<BlockScorer>()?;
     ranges::register(m)?;
+    paired::register(m)?;
     Ok(())
 }

@@ -47,6 +47,28 @@ class Data:
         return _pa().table({"label": y, "score": (y + rng.normal(scale=0.5, size=n)).astype(np.float32)})
 
     @staticmethod
+    def paired(n=4000, seed=0, weights=None, decimals=None):
+        """Binary rows with two models' scores: ``score`` (the candidate),
+        ``base`` (the baseline, a noisier copy); rounded to ``decimals``
+        for many rows per pair of scores."""
+        t = Data.binary(n=n, seed=seed, weights=weights)
+        rng = np.random.default_rng(seed + 100)
+        s = t.column("score").to_numpy()
+        b = np.clip(0.6 * s + 0.4 * rng.random(n), 0, 1).astype(np.float32)
+        if decimals is not None:
+            s, b = np.round(s, decimals).astype(np.float32), np.round(b, decimals).astype(np.float32)
+        t = t.set_column(t.schema.get_field_index("score"), "score", _pa().array(s))
+        return t.append_column("base", _pa().array(b))
+
+    @staticmethod
+    def same_comparison(got, want):
+        """Two ``compare`` results agree on every number (the file names
+        differ: columns on an engine, arrays on one machine)."""
+        g, w = got.to_dict(), want.to_dict()
+        for k in ("metrics", "baseline", "delta", "delong", "per_class_delta", "warnings", "rows", "task", "bootstrap"):
+            assert g.get(k) == w.get(k), k
+
+    @staticmethod
     def same_numbers(got, want):
         g, w = got.to_dict(), want.to_dict()
         assert g["metrics"] == w["metrics"]

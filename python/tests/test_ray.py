@@ -59,6 +59,76 @@ def test_binary_equals_full_and_the_local_state(ray, blocks, weights, data):
     assert boot["roc_auc"].ci is not None
 
 
+@pytest.mark.parametrize("blocks", [1, 4])
+@pytest.mark.parametrize("weights,decimals", [(None, None), (None, 2), ("whole", 2)])
+def test_compare_equals_compare_on_the_rows(ray, data, blocks, weights, decimals):
+    """Two score columns of one dataset: every number and DeLong's paired
+    test are evalkit.compare's on the collected rows; the paired bootstrap
+    is the one-machine paired state's, the same seed."""
+    import evalkit.ray
+
+    t = data.paired(n=3000, seed=blocks, weights=weights, decimals=decimals)
+    w = None if weights is None else "w"
+    ds = ray.data.from_arrow(t).repartition(blocks)
+    col = lambda c: t.column(c).to_numpy()  # noqa: E731
+    want = evalkit.compare(col("label"), col("score"), col("base"), weights=None if w is None else col("w"), bootstrap=0)
+    got = evalkit.ray.compare(ds, candidate="score", baseline="base", weight=w, bootstrap=0, fan_in=2)
+    data.same_comparison(got, want)
+    assert got.to_dict()["file"] == "score" and got.to_dict()["baseline_file"] == "base"
+    if w is None:
+        assert got.to_dict()["delong"]["p_value"] is not None
+    boot = evalkit.ray.compare(ds, candidate="score", baseline="base", weight=w, bootstrap=100, seed=5, fan_in=2)
+    local = evalkit.PairedState.from_arrow(t, candidate="score", baseline="base", weight=w).finish(bootstrap=100, seed=5)
+    assert boot.to_dict() == local.to_dict()
+    assert boot.delta["roc_auc"].ci is not None
+
+
+def test_compare_multiclass_regression_and_refusals(ray, data):
+    import evalkit.ray
+
+    t, y, p = data.multiclass(n=1500, k=3)
+    _, _, q = data.multiclass(n=1500, k=3, seed=8)
+    t = t.append_column("base", pa.FixedSizeListArray.from_arrays(pa.array(q.ravel()), 3))
+    ds = ray.data.from_arrow(t).repartition(3)
+    got = evalkit.ray.compare(ds, candidate="score", baseline="base", bootstrap=0)
+    data.same_comparison(got, evalkit.compare(y, p, q, bootstrap=0))
+    r = data.regression(n=2000)
+    r = r.append_column("base", pa.array(r.column("label").to_numpy().astype(np.float32)))
+    got = evalkit.ray.compare(ray.data.from_arrow(r).repartition(2), candidate="score", baseline="base", bootstrap=0)
+    col = lambda c: r.column(c).to_numpy()  # noqa: E731
+    data.same_comparison(got, evalkit.compare(col("label"), col("score"), col("base"), bootstrap=0))
+    with pytest.raises(evalkit.UsageError, match="not built"):
+        evalkit.ray.compare(ds, candidate="score", baseline="base", bootstrap=50)
+    b = data.paired(n=500, weights="fractional")
+    with pytest.raises(evalkit.UsageError, match="whole number"):
+        evalkit.ray.compare(ray.data.from_arrow(b), candidate="score", baseline="base", weight="w", bootstrap=50)
+    with pytest.raises(evalkit.ColumnError, match="'nope'"):
+        evalkit.ray.compare(ray.data.from_arrow(b), candidate="score", baseline="nope")
+    # A null in one block's baseline: evalkit's own error, naming the column.
+    bad = b.set_column(b.schema.get_field_index("base"), "base", pa.array([None] + b.column("base").to_pylist()[1:], pa.float32()))
+    with pytest.raises(evalkit.BadValueError, match="'base'"):
+        evalkit.ray.compare(ray.data.from_arrow(bad).repartition(2), candidate="score", baseline="base", bootstrap=0)
+
+
+def test_paired_state_api_without_an_engine(data):
+    t = data.paired(n=2000, seed=3, decimals=2)
+    parts = [
+        evalkit.PairedState.from_arrow(b, candidate="score", baseline="base", name=f"batch {i}")
+        for i, b in enumerate(t.to_batches(max_chunksize=300))
+    ]
+    merged = evalkit.PairedState.merge_all(parts[::-1])
+    assert merged == evalkit.PairedState.from_arrow(t, candidate="score", baseline="base")
+    again = evalkit.PairedState.from_bytes(merged.to_bytes())
+    col = lambda c: t.column(c).to_numpy()  # noqa: E731
+    data.same_comparison(again.finish(bootstrap=0), evalkit.compare(col("label"), col("score"), col("base"), bootstrap=0))
+    arrays = evalkit.PairedState.from_arrays(col("label"), col("score"), col("base"))
+    assert arrays.finish(bootstrap=0).delta["roc_auc"].value == again.finish(bootstrap=0).delta["roc_auc"].value
+    with pytest.raises(evalkit.InputError):
+        evalkit.PairedState.from_bytes(b"EVPAIR\0\0junk")
+    with pytest.raises(evalkit.InputError):
+        evalkit.PairedState.from_bytes(merged.to_bytes()[:-3])
+
+
 @pytest.mark.parametrize("blocks,ranges", [(1, 1), (3, 8), (8, 40)])
 @pytest.mark.parametrize("weights", [None, "fractional"])
 def test_score_ranges_equal_one_merged_state(ray, data, blocks, ranges, weights):

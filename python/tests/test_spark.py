@@ -61,6 +61,26 @@ def test_binary_equals_full_and_the_local_state(spark, data, partitions, weights
     assert boot.to_dict() == evalkit.State.from_arrow(t, weight=w).finish(bootstrap=200, seed=7).to_dict()
 
 
+@pytest.mark.parametrize("partitions", [1, 4])
+def test_compare_equals_compare_on_the_rows(spark, data, partitions):
+    """Two score columns of a DataFrame: evalkit.compare's numbers on the
+    collected rows, DeLong's paired test included; the paired bootstrap is
+    the one-machine paired state's."""
+    import evalkit.spark
+
+    t = data.paired(n=3000, seed=partitions, weights="whole", decimals=2)
+    df = frame(spark, t, partitions)
+    col = lambda c: t.column(c).to_numpy()  # noqa: E731
+    for w in (None, "w"):
+        want = evalkit.compare(col("label"), col("score"), col("base"), weights=None if w is None else col("w"), bootstrap=0)
+        data.same_comparison(evalkit.spark.compare(df, candidate="score", baseline="base", weight=w, bootstrap=0), want)
+    boot = evalkit.spark.compare(df, candidate="score", baseline="base", bootstrap=100, seed=4, depth=3)
+    local = evalkit.PairedState.from_arrow(t, candidate="score", baseline="base").finish(bootstrap=100, seed=4)
+    assert boot.to_dict() == local.to_dict()
+    with pytest.raises(evalkit.ColumnError, match="'nope'"):
+        evalkit.spark.compare(df, candidate="score", baseline="nope")
+
+
 @pytest.mark.parametrize("partitions,ranges", [(1, 1), (3, 8), (5, 40)])
 @pytest.mark.parametrize("weights", [None, "fractional"])
 def test_score_ranges_equal_one_merged_state(spark, data, partitions, ranges, weights):

@@ -14,5 +14,6 @@ pub mod exact;
 pub mod file;
 pub mod inputs;
 pub mod multiclass;
+pub mod paired;
 pub mod ranges;
 pub mod regression;

@@ -145,17 +145,7 @@ pub fn variance(s10: f64, s01: f64, m: f64, n: f64) -> f64 {
 /// the original row order, for the paired test. `order` lists the rows in
 /// the curve's (descending score) order with their group boundaries.
 pub fn placements(curve: &BinaryCurve, labels: &[u8], group_of_row: &[u32]) -> Vec<f64> {
-    let (m, n) = (curve.positives(), curve.negatives());
-    let mut v10 = Vec::with_capacity(curve.len());
-    let mut v01 = Vec::with_capacity(curve.len());
-    let (mut tp0, mut fp0) = (0.0, 0.0);
-    for (&tp, &fp) in curve.tps.iter().zip(&curve.fps) {
-        let (dtp, dfp) = (tp - tp0, fp - fp0);
-        v10.push((n - fp + 0.5 * dfp) / n);
-        v01.push((tp0 + 0.5 * dtp) / m);
-        tp0 = tp;
-        fp0 = fp;
-    }
+    let (v10, v01) = placement_tables(curve);
     labels
         .iter()
         .zip(group_of_row)
@@ -167,6 +157,23 @@ pub fn placements(curve: &BinaryCurve, labels: &[u8], group_of_row: &[u32]) -> V
             }
         })
         .collect()
+}
+
+/// Each score group's placement values: `V10` (a positive's) and `V01` (a
+/// negative's), in the curve's (descending score) order.
+pub fn placement_tables(curve: &BinaryCurve) -> (Vec<f64>, Vec<f64>) {
+    let (m, n) = (curve.positives(), curve.negatives());
+    let mut v10 = Vec::with_capacity(curve.len());
+    let mut v01 = Vec::with_capacity(curve.len());
+    let (mut tp0, mut fp0) = (0.0, 0.0);
+    for (&tp, &fp) in curve.tps.iter().zip(&curve.fps) {
+        let (dtp, dfp) = (tp - tp0, fp - fp0);
+        v10.push((n - fp + 0.5 * dfp) / n);
+        v01.push((tp0 + 0.5 * dtp) / m);
+        tp0 = tp;
+        fp0 = fp;
+    }
+    (v10, v01)
 }
 
 /// DeLong's paired test of `AUC_a − AUC_b` on the same rows.
@@ -195,24 +202,47 @@ pub fn paired(
     auc_a: f64,
     auc_b: f64,
 ) -> Result<PairedDeLong, String> {
-    let m = labels.iter().filter(|&&y| y == 1).count() as f64;
-    let n = labels.len() as f64 - m;
+    let rows = labels
+        .iter()
+        .zip(va)
+        .zip(vb)
+        .map(|((&y, &a), &b)| (y == 1, a, b, 1));
+    paired_counts(rows, auc_a, auc_b)
+}
+
+/// DeLong's paired test from `(positive, V_a, V_b, count)`: `count` rows of
+/// that class with those placements — a row each on one machine, a pair
+/// of the joint histogram of a paired state (`state::paired`). The
+/// covariance sums are exact sums of the rounded terms (a term of `count`
+/// rows is `count` times the row's term, added exactly), so rows and any
+/// grouping of them give the same bits.
+pub fn paired_counts(
+    rows: impl Iterator<Item = (bool, f64, f64, u64)>,
+    auc_a: f64,
+    auc_b: f64,
+) -> Result<PairedDeLong, String> {
+    // Covariances of (V_a, V_b) over positives (`p`) and negatives (`q`).
+    let mut sums: [[TermSum; 3]; 2] = Default::default();
+    let mut counts = [0u64; 2];
+    for (positive, a, b, count) in rows {
+        let class = usize::from(!positive);
+        counts[class] += count;
+        let (da, db) = (a - auc_a, b - auc_b);
+        for (sum, term) in sums[class].iter_mut().zip([da * da, db * db, da * db]) {
+            add_times(sum, term, count);
+        }
+    }
+    let (m, n) = (counts[0] as f64, counts[1] as f64);
     if m < 2.0 || n < 2.0 {
         return Err("DeLong's test needs at least two rows of each class".into());
     }
-    // Covariance matrices of (V_a, V_b) over positives and over negatives.
-    let (mut p, mut q) = ([0.0f64; 3], [0.0f64; 3]);
-    for ((&y, &a), &b) in labels.iter().zip(va).zip(vb) {
-        let (da, db) = (a - auc_a, b - auc_b);
-        let acc = if y == 1 { &mut p } else { &mut q };
-        acc[0] += da * da;
-        acc[1] += db * db;
-        acc[2] += da * db;
-    }
-    let var_of = |s: [f64; 3], k: f64| (s[0] + s[1] - 2.0 * s[2]) / ((k - 1.0) * k);
-    let variance = var_of(p, m) + var_of(q, n);
+    let value = |s: &TermSum| s.exact().value();
+    let var_of = |s: &[TermSum; 3], k: f64| {
+        (value(&s[0]) + value(&s[1]) - 2.0 * value(&s[2])) / ((k - 1.0) * k)
+    };
+    let variance = var_of(&sums[0], m) + var_of(&sums[1], n);
     let difference = auc_a - auc_b;
-    if variance <= 0.0 {
+    if variance.is_nan() || variance <= 0.0 {
         return Err(
             "the two models rank the rows identically: the difference has no variance".into(),
         );
@@ -227,6 +257,29 @@ pub fn paired(
         z,
         p_value,
     })
+}
+
+/// Adds `count · term` to `sum` exactly: the product's rounded value and
+/// its rounding error (one fused multiply-add), both doubles. Exact while
+/// the error is not below the smallest subnormal (terms here are squares
+/// and products of placement deviations, far above it or exactly 0).
+#[inline]
+fn add_times(sum: &mut TermSum, term: f64, count: u64) {
+    if count == 1 {
+        sum.add(term);
+        return;
+    }
+    // Counts past 2⁵³ (frequency weights) in parts a double holds.
+    const PART: u64 = 1 << 53;
+    let mut count = count;
+    while count > PART {
+        add_times(sum, term, PART);
+        count -= PART;
+    }
+    let c = count as f64;
+    let hi = c * term;
+    sum.add(hi);
+    sum.add(c.mul_add(term, -hi));
 }
 
 /// Obuchowski's (1997) clustered variance of ROC-AUC, and the paired test
@@ -372,4 +425,65 @@ impl ClusterSums {
 /// Upper tail of the standard normal, `1 − Φ(x)`, accurate far into the tail.
 pub fn normal_sf(x: f64) -> f64 {
     0.5 * statrs::function::erf::erfc(x / std::f64::consts::SQRT_2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_count_times_a_term_is_added_exactly() {
+        let t = 0.1f64 + f64::EPSILON;
+        for count in [3u64, 1000, 12_345_678_901, (1 << 53) + 7] {
+            let mut s = TermSum::new();
+            add_times(&mut s, t, count);
+            // What is left after the rounded product is its rounding error.
+            let c = count as f64;
+            s.add(-(c * t));
+            let want = if count <= 1 << 53 {
+                c.mul_add(t, -(c * t))
+            } else {
+                // 2⁵³ + 7 is not a double: its exact product with t.
+                let mut e = TermSum::new();
+                add_times(&mut e, t, 1 << 53);
+                add_times(&mut e, t, 7);
+                e.add(-(c * t));
+                e.exact().value()
+            };
+            assert_eq!(s.exact().value(), want, "count {count}");
+            assert_ne!(want, 0.0, "count {count}");
+        }
+    }
+
+    #[test]
+    fn grouped_rows_give_the_rows_test() {
+        // Three tie groups per class, each of several rows.
+        let rows: Vec<(bool, f64, f64)> = (0..60)
+            .map(|i| {
+                (
+                    i % 3 == 0,
+                    0.1 + (i % 4) as f64 / 7.0,
+                    0.3 + (i % 5) as f64 / 11.0,
+                )
+            })
+            .collect();
+        let one = paired_counts(rows.iter().map(|&(y, a, b)| (y, a, b, 1)), 0.6, 0.55).unwrap();
+        let mut groups: Vec<((bool, u64, u64), u64)> = Vec::new();
+        for &(y, a, b) in &rows {
+            let k = (y, a.to_bits(), b.to_bits());
+            match groups.iter_mut().find(|g| g.0 == k) {
+                Some(g) => g.1 += 1,
+                None => groups.push((k, 1)),
+            }
+        }
+        let grouped = paired_counts(
+            groups
+                .iter()
+                .map(|&((y, a, b), n)| (y, f64::from_bits(a), f64::from_bits(b), n)),
+            0.6,
+            0.55,
+        )
+        .unwrap();
+        assert_eq!(one, grouped);
+    }
 }

@@ -85,7 +85,11 @@ pub fn binary_replicates(
             out
         })
         .collect();
-    let all: Vec<Replicate> = per_batch.into_iter().flatten().collect();
+    collect(per_batch.into_iter().flatten().collect(), grid)
+}
+
+/// The replicates' values in [`Replicates`]' layout.
+fn collect(all: Vec<Replicate>, grid: Vec<f64>) -> Replicates {
     Replicates {
         names: METRICS.to_vec(),
         values: (0..METRICS.len())
@@ -99,6 +103,97 @@ pub fn binary_replicates(
         per_class_f1: Vec::new(),
         one_vs_rest: Vec::new(),
     }
+}
+
+/// Paired bootstrap replicates of two models on the same rows, from a
+/// paired state's joint histogram ([`crate::state::paired`]): each pair
+/// of scores `(a, b)` with its positive and negative counts (as
+/// frequencies), in canonical order. Replicate `r` draws each pair's
+/// counts once — Poisson, keyed by (seed, r, pair, class) as
+/// [`binary_replicates`] keys a group's — and both models read the same
+/// draws: the candidate's histogram sums them by `a`, the baseline's by
+/// `b`. So each replicate's difference is paired, as on the rows, and the
+/// replicates depend only on the merged state and the seed. `a_scores` and
+/// `b_scores` are each model's distinct scores, descending (every pair's
+/// score is among them).
+#[allow(clippy::too_many_arguments)]
+pub fn paired_binary_replicates(
+    joint: &[(f64, f64, u64, u64)],
+    a_scores: &[f64],
+    b_scores: &[f64],
+    replicates: usize,
+    seed: u64,
+    threshold: f64,
+    grid: usize,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> (Replicates, Replicates) {
+    let mut samplers: Vec<Sampler> = Vec::new();
+    let mut sampler_of: std::collections::HashMap<u64, u32> = std::collections::HashMap::new();
+    let mut sampler = |mean: u64| -> u32 {
+        *sampler_of.entry(mean).or_insert_with(|| {
+            samplers.push(Sampler::new(mean));
+            (samplers.len() - 1) as u32
+        })
+    };
+    let group_of = |scores: &[f64], s: f64| -> u32 {
+        // Descending scores: search in reverse order.
+        scores
+            .binary_search_by(|x| s.total_cmp(x))
+            .unwrap_or_else(|i| i.min(scores.len().saturating_sub(1))) as u32
+    };
+    // Each pair: its two groups and the samplers of its two counts.
+    let pairs: Vec<([u32; 2], [u32; 2])> = joint
+        .iter()
+        .map(|&(a, b, pos, neg)| {
+            (
+                [group_of(a_scores, a), group_of(b_scores, b)],
+                [sampler(pos), sampler(neg)],
+            )
+        })
+        .collect();
+    let terms =
+        |scores: &[f64]| -> Vec<GroupTerms> { scores.iter().map(|&s| GroupTerms::of(s)).collect() };
+    let (terms_a, terms_b) = (terms(a_scores), terms(b_scores));
+    let grid: Vec<f64> = (0..grid.max(2))
+        .map(|i| i as f64 / (grid.max(2) - 1) as f64)
+        .collect();
+    let batches = replicates.div_ceil(BATCH);
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let per_batch: Vec<Vec<(Replicate, Replicate)>> = (0..batches)
+        .into_par_iter()
+        .map(|batch| {
+            let mut curve = empty_curve();
+            let mut counts_a = vec![[0u64; 2]; terms_a.len()];
+            let mut counts_b = vec![[0u64; 2]; terms_b.len()];
+            let out = (batch * BATCH..((batch + 1) * BATCH).min(replicates))
+                .map(|r| {
+                    counts_a.iter_mut().for_each(|c| *c = [0, 0]);
+                    counts_b.iter_mut().for_each(|c| *c = [0, 0]);
+                    for (g, ([ga, gb], [sp, sn])) in pairs.iter().enumerate() {
+                        let p = samplers[*sp as usize].draw(seed, r, 2 * g as u64);
+                        let n = samplers[*sn as usize].draw(seed, r, 2 * g as u64 + 1);
+                        for c in [&mut counts_a[*ga as usize], &mut counts_b[*gb as usize]] {
+                            c[0] += p;
+                            c[1] += n;
+                        }
+                    }
+                    let side = |terms: &[GroupTerms], counts: &[[u64; 2]], curve: &mut _| {
+                        let drawn = terms.iter().zip(counts).map(|(t, c)| (t, c[0], c[1]));
+                        replicate(drawn, threshold, &grid, curve)
+                    };
+                    (
+                        side(&terms_a, &counts_a, &mut curve),
+                        side(&terms_b, &counts_b, &mut curve),
+                    )
+                })
+                .collect();
+            let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            progress(d, batches);
+            out
+        })
+        .collect();
+    let (a, b): (Vec<Replicate>, Vec<Replicate>) = per_batch.into_iter().flatten().unzip();
+    (collect(a, grid.clone()), collect(b, grid))
 }
 
 /// One replicate's metric values (in [`METRICS`] order, NaN where

@@ -19,6 +19,7 @@ mod intervals;
 mod metrics_option;
 mod multiplicity;
 mod operating;
+mod paired;
 mod partial;
 mod power;
 mod profile;

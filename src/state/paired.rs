@@ -1,0 +1,554 @@
+//! The mergeable state of a paired comparison (`evalkit.ray.compare`,
+//! `evalkit.spark.compare`, `evalkit.PairedState`): two models' scores on
+//! the same rows, reduced where the rows live and merged like any states
+//! (docs/state-format.md, "Paired states").
+//!
+//! A paired state holds each model's ordinary state — the two state files
+//! a run over each score column would give — and, for a binary task, the
+//! **joint histogram**: every distinct (candidate score, baseline score)
+//! pair with its positive and negative counts. Each model's full tier
+//! finishes from its own state, bit for bit as on the rows; what pairs the
+//! two (DeLong's paired test, the paired bootstrap) reads the joint
+//! histogram, which keeps which candidate score went with which baseline
+//! score on a row, and nothing else about the rows.
+//!
+//! Counts are of unweighted rows, or of whole-number weights taken as
+//! frequencies (a row of weight k counts k times, as the bootstrap from a
+//! state takes them); with other weights there is no joint histogram, and
+//! what needs it says so.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use super::codec::{Reader, Writer};
+use super::file::{StateFile, TaskState};
+use super::inputs::from_predictions;
+use crate::data::{Columns, Floats, Predictions};
+use crate::error::{Error, Result};
+
+/// The first bytes of a paired state.
+pub const MAGIC: &[u8; 8] = b"EVPAIR\0\0";
+/// The paired format version this evalkit writes and reads.
+pub const VERSION: u16 = 1;
+
+/// Whole-number weights at or above this are not counts (2⁵³).
+const COUNT_LIMIT: f64 = 9_007_199_254_740_992.0;
+
+/// Two models' states on the same rows, and the binary joint histogram.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairedState {
+    /// The candidate's state.
+    pub candidate: StateFile,
+    /// The baseline's state (the same rows).
+    pub baseline: StateFile,
+    /// The joint histogram (binary), or why there is none.
+    pub joint: std::result::Result<Joint, NoJoint>,
+}
+
+/// Why a paired state has no joint histogram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoJoint {
+    /// The task is not binary (its comparison needs none).
+    NotBinary,
+    /// A row's weight is not a whole number (below 2⁵³), so rows have no
+    /// counts to draw.
+    Weights,
+}
+
+impl NoJoint {
+    fn code(self) -> u8 {
+        match self {
+            NoJoint::NotBinary => 0,
+            NoJoint::Weights => 2,
+        }
+    }
+
+    /// Why, in words, for the notes of what needed it.
+    pub fn reason(self) -> &'static str {
+        match self {
+            NoJoint::NotBinary => "the task is not binary",
+            NoJoint::Weights => {
+                "a row's weight is not a whole number, so the rows have no counts to pair"
+            }
+        }
+    }
+}
+
+/// Every distinct (candidate score, baseline score) pair of a binary
+/// comparison's rows with its positive and negative counts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Joint {
+    groups: HashMap<(u64, u64), [u64; 2]>,
+}
+
+/// One pair of the joint histogram: the two scores and the counts of
+/// positives and negatives.
+pub type JointGroup = (f64, f64, u64, u64);
+
+/// -0.0 and 0.0 are one score (as in the score histogram).
+#[inline]
+fn key(x: f64) -> u64 {
+    if x == 0.0 { 0 } else { x.to_bits() }
+}
+
+impl Joint {
+    /// The joint histogram of rows (labels 0/1; rows of weight 0 left
+    /// out), or `NoJoint::Weights` when a weight is not a whole number.
+    pub fn of_rows(
+        labels: &[u8],
+        a: &Floats,
+        b: &Floats,
+        weights: Option<&Floats>,
+    ) -> std::result::Result<Joint, NoJoint> {
+        let mut groups: HashMap<(u64, u64), [u64; 2]> = HashMap::new();
+        for (i, &y) in labels.iter().enumerate() {
+            let count = match weights {
+                None => 1,
+                Some(w) => {
+                    let w = w.get(i);
+                    if w == 0.0 {
+                        continue;
+                    }
+                    if w.fract() != 0.0 || !(0.0..COUNT_LIMIT).contains(&w) {
+                        return Err(NoJoint::Weights);
+                    }
+                    w as u64
+                }
+            };
+            let c = groups.entry((key(a.get(i)), key(b.get(i)))).or_default();
+            let slot = &mut c[usize::from(y != 1)];
+            *slot = slot.checked_add(count).ok_or(NoJoint::Weights)?;
+        }
+        Ok(Joint { groups })
+    }
+
+    /// Adds another joint histogram (counts past 2⁶⁴ are an error).
+    pub fn merge(&mut self, other: &Joint) -> std::result::Result<(), String> {
+        for (k, c) in &other.groups {
+            let mine = self.groups.entry(*k).or_default();
+            for j in 0..2 {
+                mine[j] = mine[j]
+                    .checked_add(c[j])
+                    .ok_or("the joint counts pass 2⁶⁴")?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Distinct pairs.
+    pub fn len(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// True without rows.
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty()
+    }
+
+    /// The pairs in canonical order: candidate score descending, then
+    /// baseline score descending.
+    pub fn groups(&self) -> Vec<JointGroup> {
+        let mut out: Vec<JointGroup> = self
+            .groups
+            .iter()
+            .map(|(&(a, b), &[p, n])| (f64::from_bits(a), f64::from_bits(b), p, n))
+            .collect();
+        out.sort_unstable_by(|x, y| y.0.total_cmp(&x.0).then(y.1.total_cmp(&x.1)));
+        out
+    }
+
+    fn encode(&self, w: &mut Writer) {
+        let groups = self.groups();
+        w.len(groups.len());
+        for (a, b, p, n) in groups {
+            w.f64(a);
+            w.f64(b);
+            w.varint(p);
+            w.varint(n);
+        }
+    }
+
+    fn decode(r: &mut Reader) -> std::result::Result<Joint, String> {
+        // Each pair takes at least 18 bytes.
+        let len = r.len("the joint histogram", r.remaining() / 18)?;
+        let mut groups = HashMap::with_capacity(len);
+        let mut last: Option<(f64, f64)> = None;
+        for _ in 0..len {
+            let a = r.f64("a joint score")?;
+            let b = r.f64("a joint score")?;
+            let (p, n) = (r.varint("a joint count")?, r.varint("a joint count")?);
+            if !a.is_finite() || !b.is_finite() || a.to_bits() != key(a) || b.to_bits() != key(b) {
+                return Err(format!(
+                    "the joint histogram holds the score pair ({a}, {b}), which is not a finite, canonical score"
+                ));
+            }
+            if let Some((la, lb)) = last
+                && la.total_cmp(&a).then(lb.total_cmp(&b)) != std::cmp::Ordering::Greater
+            {
+                return Err("the joint histogram's pairs are not in descending order".into());
+            }
+            if p.checked_add(n).is_none_or(|t| t == 0) {
+                return Err(format!(
+                    "the joint histogram's pair ({a}, {b}) counts {p} positives and {n} negatives"
+                ));
+            }
+            last = Some((a, b));
+            groups.insert((a.to_bits(), b.to_bits()), [p, n]);
+        }
+        Ok(Joint { groups })
+    }
+}
+
+impl PairedState {
+    /// The paired state of two models' predictions on the same rows, in
+    /// the same order (the labels must agree row by row; the candidate's
+    /// weights are the rows' weights).
+    pub fn from_predictions(candidate: &Predictions, baseline: &Predictions) -> Result<Self> {
+        if candidate.rows() != baseline.rows() {
+            return Err(Error::usage(format!(
+                "the candidate has {} rows and the baseline {}: a paired state needs both models' scores on the same rows",
+                candidate.rows(),
+                baseline.rows()
+            )));
+        }
+        let joint = match (&candidate.columns, &baseline.columns) {
+            (
+                Columns::Binary { labels, scores: a },
+                Columns::Binary {
+                    labels: lb,
+                    scores: b,
+                },
+            ) => {
+                if let Some(row) = labels.iter().zip(lb.iter()).position(|(x, y)| x != y) {
+                    return Err(Error::usage(format!(
+                        "row {row}: the candidate's label is {} and the baseline's {}: a paired state needs the same rows",
+                        labels[row], lb[row]
+                    )));
+                }
+                Joint::of_rows(labels, a, b, candidate.weights.as_ref())
+            }
+            _ => Err(NoJoint::NotBinary),
+        };
+        Ok(PairedState {
+            candidate: from_predictions(candidate)?,
+            baseline: from_predictions(baseline)?,
+            joint,
+        })
+    }
+
+    /// Merges `other` (the same task, classes, weighting and score kinds)
+    /// into this one.
+    pub fn merge(&mut self, other: PairedState) -> Result<()> {
+        let PairedState {
+            candidate,
+            baseline,
+            joint,
+        } = other;
+        self.candidate.merge(candidate)?;
+        self.baseline.merge(baseline)?;
+        self.joint = match (
+            std::mem::replace(&mut self.joint, Err(NoJoint::NotBinary)),
+            joint,
+        ) {
+            (Ok(mut a), Ok(b)) => {
+                a.merge(&b)
+                    .map_err(|m| Error::bad_format(&self.candidate.header.path, m))?;
+                Ok(a)
+            }
+            (Err(NoJoint::NotBinary), _) | (_, Err(NoJoint::NotBinary)) => Err(NoJoint::NotBinary),
+            _ => Err(NoJoint::Weights),
+        };
+        Ok(())
+    }
+
+    /// The paired state's bytes: magic, version, then each model's state
+    /// file and the joint histogram (one zstd frame).
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        for side in [&self.candidate, &self.baseline] {
+            // The side's name (a file, a column), then its state file.
+            let name = side.header.path.to_string_lossy();
+            out.extend_from_slice(&(name.len() as u64).to_le_bytes());
+            out.extend_from_slice(name.as_bytes());
+            let b = side.to_bytes()?;
+            out.extend_from_slice(&(b.len() as u64).to_le_bytes());
+            out.extend_from_slice(&b);
+        }
+        match &self.joint {
+            Err(why) => out.push(why.code()),
+            Ok(joint) => {
+                out.push(1);
+                let mut w = Writer::new();
+                joint.encode(&mut w);
+                let payload = w.into_bytes();
+                out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+                let compressed = zstd::bulk::compress(&payload, 3)
+                    .map_err(|e| Error::Usage(format!("cannot compress a joint histogram: {e}")))?;
+                out.extend_from_slice(&compressed);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads a paired state's bytes; `path` names them in errors. The joint
+    /// histogram is checked against both models' states (its counts per
+    /// candidate score are the candidate's, per baseline score the
+    /// baseline's), so a joint histogram from other rows is an error, not a
+    /// wrong test.
+    pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<PairedState> {
+        let bad = |m: String| Error::bad_format(path, m);
+        if bytes.len() < 10 || &bytes[..8] != MAGIC {
+            return Err(bad(
+                "is not an evalkit paired state (no EVPAIR magic)".into()
+            ));
+        }
+        let version = u16::from_le_bytes([bytes[8], bytes[9]]);
+        if version != VERSION {
+            return Err(bad(format!(
+                "is a paired state of format version {version}; this evalkit reads version {VERSION}"
+            )));
+        }
+        let mut rest = &bytes[10..];
+        let mut side = |what: &str| -> Result<StateFile> {
+            let cut = || bad(format!("is cut short in the {what}'s state"));
+            let mut take = || -> Result<&[u8]> {
+                let len = rest.get(..8).ok_or_else(cut)?;
+                let len = u64::from_le_bytes(len.try_into().unwrap_or([0; 8]));
+                let len = usize::try_from(len).ok().filter(|&l| l <= rest.len() - 8);
+                let len = len.ok_or_else(cut)?;
+                let (bytes, after) = rest[8..].split_at(len);
+                rest = after;
+                Ok(bytes)
+            };
+            let name = String::from_utf8(take()?.to_vec())
+                .map_err(|_| bad(format!("names its {what} in bytes that are not UTF-8")))?;
+            let named = format!("{} ({what} '{name}')", path.display());
+            let mut file = StateFile::from_bytes(Path::new(&named), take()?)?;
+            file.header.path = name.into();
+            Ok(file)
+        };
+        let candidate = side("candidate")?;
+        let baseline = side("baseline")?;
+        let (&flag, rest) = rest
+            .split_first()
+            .ok_or_else(|| bad("is cut short before its joint histogram".into()))?;
+        let joint = match flag {
+            0 => Err(NoJoint::NotBinary),
+            2 => Err(NoJoint::Weights),
+            1 => {
+                let len = rest
+                    .get(..8)
+                    .map(|l| u64::from_le_bytes(l.try_into().unwrap_or([0; 8])))
+                    .ok_or_else(|| bad("is cut short in its joint histogram".into()))?;
+                // zstd reaches at most about 1:32000 on a frame; a length far
+                // past that is corruption, not a size to allocate.
+                let limit = (rest.len() as u64 - 8).saturating_mul(40_000) + 1024;
+                if len > limit {
+                    return Err(bad(format!(
+                        "says its joint histogram is {len} bytes, more than {limit} its compressed bytes can hold"
+                    )));
+                }
+                let payload = zstd::bulk::decompress(&rest[8..], len as usize)
+                    .map_err(|e| bad(format!("its joint histogram does not decompress: {e}")))?;
+                if payload.len() as u64 != len {
+                    return Err(bad("its joint histogram has the wrong length".into()));
+                }
+                let mut r = Reader::new(&payload);
+                let joint = Joint::decode(&mut r).map_err(&bad)?;
+                r.finish().map_err(&bad)?;
+                Ok(joint)
+            }
+            f => {
+                return Err(bad(format!(
+                    "names joint histogram kind {f}, which this evalkit does not know"
+                )));
+            }
+        };
+        let state = PairedState {
+            candidate,
+            baseline,
+            joint,
+        };
+        state.check().map_err(bad)?;
+        Ok(state)
+    }
+
+    /// The two models' states describe the same rows and the joint
+    /// histogram fits both.
+    fn check(&self) -> std::result::Result<(), String> {
+        let (c, b) = (&self.candidate.header, &self.baseline.header);
+        if c.task != b.task || c.weighted != b.weighted || c.rows != b.rows {
+            return Err(format!(
+                "holds a candidate of {} {} rows and a baseline of {} {} rows: not the same rows",
+                c.rows, c.task, b.rows, b.task
+            ));
+        }
+        let (TaskState::Binary(sc), TaskState::Binary(sb)) =
+            (&self.candidate.state, &self.baseline.state)
+        else {
+            return match &self.joint {
+                Err(NoJoint::NotBinary) => Ok(()),
+                _ => Err(format!("holds a joint histogram for a {} task", c.task)),
+            };
+        };
+        let Ok(joint) = &self.joint else {
+            return match (&self.joint, c.weighted) {
+                (Err(NoJoint::Weights), true) => Ok(()),
+                _ => Err("a binary paired state has no joint histogram".into()),
+            };
+        };
+        let groups = joint.groups();
+        let marginal = |pick: fn(&JointGroup) -> f64| -> Vec<(f64, u64, u64)> {
+            let mut m: Vec<(f64, u64, u64)> = Vec::new();
+            let mut sorted: Vec<(f64, u64, u64)> =
+                groups.iter().map(|g| (pick(g), g.2, g.3)).collect();
+            sorted.sort_unstable_by(|x, y| y.0.total_cmp(&x.0));
+            for (s, p, n) in sorted {
+                match m.last_mut() {
+                    Some(last) if last.0 == s => {
+                        last.1 += p;
+                        last.2 += n;
+                    }
+                    _ => m.push((s, p, n)),
+                }
+            }
+            m
+        };
+        for (what, state, pick) in [
+            (
+                "candidate",
+                sc,
+                (|g: &JointGroup| g.0) as fn(&JointGroup) -> f64,
+            ),
+            ("baseline", sb, |g: &JointGroup| g.1),
+        ] {
+            if state.histogram().frequency_groups().as_deref() != Some(&marginal(pick)[..]) {
+                return Err(format!(
+                    "holds a joint histogram whose counts by {what} score are not the {what}'s: the two do not describe the same rows"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn preds(labels: &[u8], scores: &[f64], weights: Option<&[f64]>) -> Predictions {
+        use arrow::array::{Float64Array, Int64Array};
+        use std::sync::Arc;
+        let y: Vec<i64> = labels.iter().map(|&l| l as i64).collect();
+        Predictions::from_arrays(
+            "t",
+            Arc::new(Int64Array::from(y)),
+            vec![Arc::new(Float64Array::from(scores.to_vec()))],
+            weights.map(|w| Arc::new(Float64Array::from(w.to_vec())) as _),
+            Some(crate::data::Task::Binary),
+            None,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn joint_counts_pairs_and_merges_in_any_split() {
+        let y = [1u8, 0, 1, 0, 1, 1];
+        let a = [0.9, 0.9, 0.2, -0.0, 0.9, 0.0];
+        let b = [0.5, 0.5, 0.5, 0.1, 0.4, 0.1];
+        let whole =
+            PairedState::from_predictions(&preds(&y, &a, None), &preds(&y, &b, None)).unwrap();
+        let j = whole.joint.as_ref().unwrap();
+        assert_eq!(
+            j.groups(),
+            vec![
+                (0.9, 0.5, 1, 1),
+                (0.9, 0.4, 1, 0),
+                (0.2, 0.5, 1, 0),
+                (0.0, 0.1, 1, 1)
+            ]
+        );
+        let mut left = PairedState::from_predictions(
+            &preds(&y[..2], &a[..2], None),
+            &preds(&y[..2], &b[..2], None),
+        )
+        .unwrap();
+        let right = PairedState::from_predictions(
+            &preds(&y[2..], &a[2..], None),
+            &preds(&y[2..], &b[2..], None),
+        )
+        .unwrap();
+        left.merge(right).unwrap();
+        let bytes = left.to_bytes().unwrap();
+        assert_eq!(bytes, whole.to_bytes().unwrap());
+        assert_eq!(
+            PairedState::from_bytes(Path::new("p"), &bytes).unwrap(),
+            whole
+        );
+    }
+
+    #[test]
+    fn weights_count_when_whole_and_refuse_otherwise() {
+        let y = [1u8, 0, 1];
+        let (a, b) = ([0.9, 0.1, 0.9], [0.3, 0.2, 0.3]);
+        let p = PairedState::from_predictions(
+            &preds(&y, &a, Some(&[2.0, 0.0, 3.0])),
+            &preds(&y, &b, Some(&[2.0, 0.0, 3.0])),
+        )
+        .unwrap();
+        assert_eq!(p.joint.as_ref().unwrap().groups(), vec![(0.9, 0.3, 5, 0)]);
+        let q = PairedState::from_predictions(
+            &preds(&y, &a, Some(&[0.5, 1.0, 3.0])),
+            &preds(&y, &b, Some(&[0.5, 1.0, 3.0])),
+        )
+        .unwrap();
+        assert_eq!(q.joint, Err(NoJoint::Weights));
+        let bytes = q.to_bytes().unwrap();
+        assert_eq!(PairedState::from_bytes(Path::new("q"), &bytes).unwrap(), q);
+    }
+
+    #[test]
+    fn labels_must_agree_and_corrupt_bytes_are_errors() {
+        let e = PairedState::from_predictions(
+            &preds(&[1, 0], &[0.1, 0.2], None),
+            &preds(&[1, 1], &[0.1, 0.2], None),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("row 1"), "{e}");
+        let p = PairedState::from_predictions(
+            &preds(&[1, 0, 1], &[0.1, 0.2, 0.3], None),
+            &preds(&[1, 0, 1], &[0.3, 0.2, 0.3], None),
+        )
+        .unwrap();
+        let bytes = p.to_bytes().unwrap();
+        for cut in 0..bytes.len() {
+            assert!(PairedState::from_bytes(Path::new("p"), &bytes[..cut]).is_err());
+        }
+        let mut seen_ok = 0;
+        for i in 0..bytes.len() {
+            for bit in [1u8, 0x40, 0x80] {
+                let mut b = bytes.clone();
+                b[i] ^= bit;
+                if let Ok(q) = PairedState::from_bytes(Path::new("p"), &b) {
+                    // Whatever reads must still be self-consistent.
+                    assert!(q.check().is_ok());
+                    seen_ok += 1;
+                }
+            }
+        }
+        assert!(seen_ok < bytes.len(), "most corruptions are caught");
+        // A joint histogram from other rows: refused by the marginal check.
+        let mut other = p.clone();
+        other.joint = Ok(Joint::of_rows(
+            &[1, 0, 1],
+            &Floats::from(vec![0.1, 0.2, 0.3]),
+            &Floats::from(vec![0.2, 0.2, 0.3]),
+            None,
+        )
+        .unwrap());
+        let e = PairedState::from_bytes(Path::new("p"), &other.to_bytes().unwrap()).unwrap_err();
+        assert!(e.to_string().contains("baseline score"), "{e}");
+    }
+}
