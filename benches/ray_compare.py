@@ -9,8 +9,10 @@ and unrounded float32 (about one pair per row: the joint histogram grows
 with the rows), then on a local Ray cluster (all cores) times
 evalkit.ray.compare from the shards (bootstrap 0: points and DeLong's
 paired test; and bootstrap 200) with the unique memory (USS) of the largest
-process and of the driver, and evalkit.compare on the arrays pyarrow
-collects. Numbers must agree (checked): bit for bit without the bootstrap.
+process and of the driver (sampled every 0.5 s: reading every process's
+USS costs CPU, and at 50 ms it slowed the calls on 2 cores by half), and
+evalkit.compare on the arrays pyarrow collects. Numbers must agree
+(checked): bit for bit without the bootstrap.
 
 Needs the Python package built (`make python`), ray[data] and psutil.
 """
@@ -67,12 +69,12 @@ def main():
             got = {}
             for boot in (0, 200):
                 ds = ray.data.read_parquet(folder)
-                with Peaks() as p:
+                with Peaks(every=0.5) as p:
                     r = evalkit.ray.compare(ds, candidate="score", baseline="base", bootstrap=boot, seed=1)
                 got[boot] = r.to_dict()
                 print(f"| {label} | `evalkit.ray.compare`, bootstrap {boot} | {p.seconds:.2f} s "
                       f"| {p.largest / 2**20:,.0f} MB | {p.driver / 2**20:,.0f} MB |", flush=True)
-            with Peaks() as p:
+            with Peaks(every=0.5) as p:
                 t = pq.read_table(folder)
                 col = lambda c: t.column(c).to_numpy()  # noqa: E731
                 want = evalkit.compare(col("label"), col("score"), col("base"), bootstrap=0).to_dict()

@@ -695,6 +695,7 @@ pub fn compare_states(
 ) -> Result<Comparison> {
     crate::full::check_options(options)?;
     let header = &p.candidate.header;
+    let pair_groups = p.check().map_err(|m| Error::bad_format(&header.path, m))?;
     options.metrics.check(header.task)?;
     let iv = &options.intervals;
     let name = header.path.display();
@@ -764,13 +765,15 @@ pub fn compare_states(
     let weighted = header.weighted;
     let mut delta = point_deltas(&cand.metrics, &base.metrics, &METRICS);
     let mut warnings = unc::replicate_notes(iv);
-    let joint = p.joint.as_ref().ok().map(|j| j.groups());
-    if let (true, Some(joint)) = (bootstrap, &joint) {
+    // The joint histogram's pairs with each pair's group on either side.
+    let joint = p.joint.as_ref().ok().zip(pair_groups.as_ref());
+    if let (true, Some((joint, of_pair))) = (bootstrap, joint) {
         let scores = |s: &crate::state::binary::BinaryState| -> Vec<f64> {
             s.histogram().groups().map(|g| g.0).collect()
         };
         let (rc, rb) = from_state::paired_binary_replicates(
-            joint,
+            joint.groups(),
+            of_pair,
             &scores(sc),
             &scores(sb),
             iv.replicates,
@@ -792,33 +795,29 @@ pub fn compare_states(
     let test = match (
         cand.metrics.value("roc_auc"),
         base.metrics.value("roc_auc"),
-        &joint,
+        joint,
     ) {
         (Some(_), Some(_), _) if weighted => Err(
             "DeLong's test is for unweighted rows; use the bootstrap interval of the difference"
                 .to_string(),
         ),
-        (Some(ac), Some(ab), Some(joint)) => {
+        (Some(ac), Some(ab), Some((joint, [ga, gb]))) => {
+            // Each pair's placements on either side (its group's, from the
+            // ranking tables: one point per distinct score).
             let (v10a, v01a) = delong::placement_tables(&cand.curve);
             let (v10b, v01b) = delong::placement_tables(&base.curve);
-            let (a_scores, b_scores) = (&cand.curve.thresholds, &base.curve.thresholds);
-            let at = |scores: &[f64], s: f64| scores.binary_search_by(|x| s.total_cmp(x)).ok();
-            let mut rows = Vec::with_capacity(2 * joint.len());
-            for &(a, b, pos, neg) in joint {
-                let (Some(ga), Some(gb)) = (at(a_scores, a), at(b_scores, b)) else {
-                    return Err(Error::bad_format(
-                        &header.path,
-                        "holds a joint histogram whose scores are not the models' scores",
-                    ));
-                };
-                if pos > 0 {
-                    rows.push((true, v10a[ga], v10b[gb], pos));
-                }
-                if neg > 0 {
-                    rows.push((false, v01a[ga], v01b[gb], neg));
-                }
-            }
-            delong::paired_counts(rows.into_iter(), ac, ab)
+            let rows = joint.groups().iter().zip(ga.iter().zip(gb)).flat_map(
+                |(&(_, _, pos, neg), (&a, &b))| {
+                    let (a, b) = (a as usize, b as usize);
+                    [
+                        (true, v10a[a], v10b[b], pos),
+                        (false, v01a[a], v01b[b], neg),
+                    ]
+                    .into_iter()
+                    .filter(|r| r.3 > 0)
+                },
+            );
+            delong::paired_counts(rows, ac, ab)
         }
         (Some(_), Some(_), None) => Err(format!(
             "DeLong's paired test reads the joint histogram, and {}",

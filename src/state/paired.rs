@@ -17,7 +17,6 @@
 //! state takes them); with other weights there is no joint histogram, and
 //! what needs it says so.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use super::codec::{Reader, Writer};
@@ -75,10 +74,12 @@ impl NoJoint {
 }
 
 /// Every distinct (candidate score, baseline score) pair of a binary
-/// comparison's rows with its positive and negative counts.
+/// comparison's rows with its positive and negative counts, in canonical
+/// order (candidate score descending, then baseline score descending), so
+/// merging is one linear pass and the bytes are the order as it is.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Joint {
-    groups: HashMap<(u64, u64), [u64; 2]>,
+    groups: Vec<JointGroup>,
 }
 
 /// One pair of the joint histogram: the two scores and the counts of
@@ -91,6 +92,12 @@ fn key(x: f64) -> u64 {
     if x == 0.0 { 0 } else { x.to_bits() }
 }
 
+/// The canonical order: candidate score descending, then baseline score.
+#[inline]
+fn order(x: &JointGroup, y: &JointGroup) -> std::cmp::Ordering {
+    y.0.total_cmp(&x.0).then(y.1.total_cmp(&x.1))
+}
+
 impl Joint {
     /// The joint histogram of rows (labels 0/1; rows of weight 0 left
     /// out), or `NoJoint::Weights` when a weight is not a whole number.
@@ -100,7 +107,7 @@ impl Joint {
         b: &Floats,
         weights: Option<&Floats>,
     ) -> std::result::Result<Joint, NoJoint> {
-        let mut groups: HashMap<(u64, u64), [u64; 2]> = HashMap::new();
+        let mut rows: Vec<JointGroup> = Vec::with_capacity(labels.len());
         for (i, &y) in labels.iter().enumerate() {
             let count = match weights {
                 None => 1,
@@ -115,24 +122,55 @@ impl Joint {
                     w as u64
                 }
             };
-            let c = groups.entry((key(a.get(i)), key(b.get(i)))).or_default();
-            let slot = &mut c[usize::from(y != 1)];
-            *slot = slot.checked_add(count).ok_or(NoJoint::Weights)?;
+            let (sa, sb) = (f64::from_bits(key(a.get(i))), f64::from_bits(key(b.get(i))));
+            rows.push(if y == 1 {
+                (sa, sb, count, 0)
+            } else {
+                (sa, sb, 0, count)
+            });
         }
-        Ok(Joint { groups })
+        rows.sort_unstable_by(order);
+        let mut joint = Joint { groups: Vec::new() };
+        joint.extend(rows).map_err(|_| NoJoint::Weights)?;
+        Ok(joint)
     }
 
-    /// Adds another joint histogram (counts past 2⁶⁴ are an error).
-    pub fn merge(&mut self, other: &Joint) -> std::result::Result<(), String> {
-        for (k, c) in &other.groups {
-            let mine = self.groups.entry(*k).or_default();
-            for j in 0..2 {
-                mine[j] = mine[j]
-                    .checked_add(c[j])
-                    .ok_or("the joint counts pass 2⁶⁴")?;
+    /// Appends groups in canonical order, adding the counts of a pair
+    /// equal to the last one.
+    fn extend(
+        &mut self,
+        sorted: impl IntoIterator<Item = JointGroup>,
+    ) -> std::result::Result<(), String> {
+        for g in sorted {
+            match self.groups.last_mut() {
+                Some(last) if last.0 == g.0 && last.1 == g.1 => {
+                    let add = |x: u64, y: u64| x.checked_add(y).ok_or("the joint counts pass 2⁶⁴");
+                    last.2 = add(last.2, g.2)?;
+                    last.3 = add(last.3, g.3)?;
+                }
+                _ => self.groups.push(g),
             }
         }
         Ok(())
+    }
+
+    /// Adds another joint histogram (counts past 2⁶⁴ are an error): one
+    /// linear merge of the two orders.
+    pub fn merge(&mut self, other: &Joint) -> std::result::Result<(), String> {
+        let mine = std::mem::take(&mut self.groups);
+        self.groups.reserve(mine.len() + other.groups.len());
+        let (mut x, mut y) = (mine.into_iter().peekable(), other.groups.iter().peekable());
+        let mut merged = Vec::with_capacity(x.len() + y.len());
+        loop {
+            let next = match (x.peek(), y.peek()) {
+                (Some(g), Some(h)) if order(g, h).is_le() => x.next(),
+                (_, Some(_)) => y.next().copied(),
+                (Some(_), None) => x.next(),
+                (None, None) => break,
+            };
+            merged.extend(next);
+        }
+        self.extend(merged)
     }
 
     /// Distinct pairs.
@@ -147,20 +185,13 @@ impl Joint {
 
     /// The pairs in canonical order: candidate score descending, then
     /// baseline score descending.
-    pub fn groups(&self) -> Vec<JointGroup> {
-        let mut out: Vec<JointGroup> = self
-            .groups
-            .iter()
-            .map(|(&(a, b), &[p, n])| (f64::from_bits(a), f64::from_bits(b), p, n))
-            .collect();
-        out.sort_unstable_by(|x, y| y.0.total_cmp(&x.0).then(y.1.total_cmp(&x.1)));
-        out
+    pub fn groups(&self) -> &[JointGroup] {
+        &self.groups
     }
 
     fn encode(&self, w: &mut Writer) {
-        let groups = self.groups();
-        w.len(groups.len());
-        for (a, b, p, n) in groups {
+        w.len(self.groups.len());
+        for &(a, b, p, n) in &self.groups {
             w.f64(a);
             w.f64(b);
             w.varint(p);
@@ -171,8 +202,7 @@ impl Joint {
     fn decode(r: &mut Reader) -> std::result::Result<Joint, String> {
         // Each pair takes at least 18 bytes.
         let len = r.len("the joint histogram", r.remaining() / 18)?;
-        let mut groups = HashMap::with_capacity(len);
-        let mut last: Option<(f64, f64)> = None;
+        let mut groups: Vec<JointGroup> = Vec::with_capacity(len);
         for _ in 0..len {
             let a = r.f64("a joint score")?;
             let b = r.f64("a joint score")?;
@@ -182,9 +212,8 @@ impl Joint {
                     "the joint histogram holds the score pair ({a}, {b}), which is not a finite, canonical score"
                 ));
             }
-            if let Some((la, lb)) = last
-                && la.total_cmp(&a).then(lb.total_cmp(&b)) != std::cmp::Ordering::Greater
-            {
+            let g = (a, b, p, n);
+            if groups.last().is_some_and(|last| order(last, &g).is_ge()) {
                 return Err("the joint histogram's pairs are not in descending order".into());
             }
             if p.checked_add(n).is_none_or(|t| t == 0) {
@@ -192,8 +221,7 @@ impl Joint {
                     "the joint histogram's pair ({a}, {b}) counts {p} positives and {n} negatives"
                 ));
             }
-            last = Some((a, b));
-            groups.insert((a.to_bits(), b.to_bits()), [p, n]);
+            groups.push(g);
         }
         Ok(Joint { groups })
     }
@@ -371,13 +399,13 @@ impl PairedState {
             baseline,
             joint,
         };
-        state.check().map_err(bad)?;
+        state.same_rows().map_err(bad)?;
         Ok(state)
     }
 
-    /// The two models' states describe the same rows and the joint
-    /// histogram fits both.
-    fn check(&self) -> std::result::Result<(), String> {
+    /// The two models' states describe the same rows (task, weighting,
+    /// row count) and the joint histogram is there when it should be.
+    fn same_rows(&self) -> std::result::Result<(), String> {
         let (c, b) = (&self.candidate.header, &self.baseline.header);
         if c.task != b.task || c.weighted != b.weighted || c.rows != b.rows {
             return Err(format!(
@@ -385,54 +413,83 @@ impl PairedState {
                 c.rows, c.task, b.rows, b.task
             ));
         }
+        match (&self.candidate.state, &self.joint) {
+            (TaskState::Binary(_), Ok(_)) => Ok(()),
+            (TaskState::Binary(_), Err(NoJoint::Weights)) if c.weighted => Ok(()),
+            (TaskState::Binary(_), _) => Err("a binary paired state has no joint histogram".into()),
+            (_, Err(NoJoint::NotBinary)) => Ok(()),
+            _ => Err(format!("holds a joint histogram for a {} task", c.task)),
+        }
+    }
+
+    /// Checks the paired state whole, as its finish needs it: the same
+    /// rows, and a joint histogram whose counts summed by candidate score
+    /// are the candidate's histogram and summed by baseline score the
+    /// baseline's — so a joint histogram of other rows is an error, never
+    /// a test. Returns, with a joint histogram, each pair's group in the
+    /// candidate's and in the baseline's histogram (their distinct scores,
+    /// descending: the ranking tables' points).
+    pub fn check(&self) -> std::result::Result<Option<PairGroups>, String> {
+        self.same_rows()?;
         let (TaskState::Binary(sc), TaskState::Binary(sb)) =
             (&self.candidate.state, &self.baseline.state)
         else {
-            return match &self.joint {
-                Err(NoJoint::NotBinary) => Ok(()),
-                _ => Err(format!("holds a joint histogram for a {} task", c.task)),
-            };
+            return Ok(None);
         };
         let Ok(joint) = &self.joint else {
-            return match (&self.joint, c.weighted) {
-                (Err(NoJoint::Weights), true) => Ok(()),
-                _ => Err("a binary paired state has no joint histogram".into()),
-            };
+            return Ok(None);
         };
         let groups = joint.groups();
-        let marginal = |pick: fn(&JointGroup) -> f64| -> Vec<(f64, u64, u64)> {
-            let mut m: Vec<(f64, u64, u64)> = Vec::new();
-            let mut sorted: Vec<(f64, u64, u64)> =
-                groups.iter().map(|g| (pick(g), g.2, g.3)).collect();
-            sorted.sort_unstable_by(|x, y| y.0.total_cmp(&x.0));
-            for (s, p, n) in sorted {
-                match m.last_mut() {
-                    Some(last) if last.0 == s => {
-                        last.1 += p;
-                        last.2 += n;
-                    }
-                    _ => m.push((s, p, n)),
-                }
-            }
-            m
-        };
-        for (what, state, pick) in [
+        // The pairs by baseline score (stable: ties keep the pairs' order).
+        let mut by_b: Vec<(f64, u32)> = groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (g.1, i as u32))
+            .collect();
+        by_b.sort_by(|x, y| y.0.total_cmp(&x.0));
+        let a_order: Vec<u32> = (0..groups.len() as u32).collect();
+        let b_order: Vec<u32> = by_b.into_iter().map(|(_, i)| i).collect();
+        let mut out: PairGroups = [vec![0; groups.len()], vec![0; groups.len()]];
+        for (side, (what, state, order, pick)) in [
             (
                 "candidate",
                 sc,
+                &a_order,
                 (|g: &JointGroup| g.0) as fn(&JointGroup) -> f64,
             ),
-            ("baseline", sb, |g: &JointGroup| g.1),
-        ] {
-            if state.histogram().frequency_groups().as_deref() != Some(&marginal(pick)[..]) {
+            ("baseline", sb, &b_order, |g: &JointGroup| g.1),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            // The joint counts summed per score, walking the pairs in that
+            // side's score order; each pair's group is the sum it joins.
+            let mut marginal: Vec<(f64, u64, u64)> = Vec::new();
+            for &i in order.iter() {
+                let g = &groups[i as usize];
+                let score = pick(g);
+                match marginal.last_mut() {
+                    Some(last) if last.0 == score => {
+                        last.1 = last.1.saturating_add(g.2);
+                        last.2 = last.2.saturating_add(g.3);
+                    }
+                    _ => marginal.push((score, g.2, g.3)),
+                }
+                out[side][i as usize] = (marginal.len() - 1) as u32;
+            }
+            if state.histogram().frequency_groups().as_deref() != Some(&marginal[..]) {
                 return Err(format!(
                     "holds a joint histogram whose counts by {what} score are not the {what}'s: the two do not describe the same rows"
                 ));
             }
         }
-        Ok(())
+        Ok(Some(out))
     }
 }
+
+/// Each pair of a joint histogram: its group in the candidate's histogram
+/// (`[0]`) and in the baseline's (`[1]`).
+pub type PairGroups = [Vec<u32>; 2];
 
 #[cfg(test)]
 mod tests {
@@ -462,7 +519,7 @@ mod tests {
             PairedState::from_predictions(&preds(&y, &a, None), &preds(&y, &b, None)).unwrap();
         let j = whole.joint.as_ref().unwrap();
         assert_eq!(
-            j.groups(),
+            j.groups().to_vec(),
             vec![
                 (0.9, 0.5, 1, 1),
                 (0.9, 0.4, 1, 0),
@@ -498,7 +555,7 @@ mod tests {
             &preds(&y, &b, Some(&[2.0, 0.0, 3.0])),
         )
         .unwrap();
-        assert_eq!(p.joint.as_ref().unwrap().groups(), vec![(0.9, 0.3, 5, 0)]);
+        assert_eq!(p.joint.as_ref().unwrap().groups(), &[(0.9, 0.3, 5, 0)]);
         let q = PairedState::from_predictions(
             &preds(&y, &a, Some(&[0.5, 1.0, 3.0])),
             &preds(&y, &b, Some(&[0.5, 1.0, 3.0])),
@@ -532,8 +589,8 @@ mod tests {
                 let mut b = bytes.clone();
                 b[i] ^= bit;
                 if let Ok(q) = PairedState::from_bytes(Path::new("p"), &b) {
-                    // Whatever reads must still be self-consistent.
-                    assert!(q.check().is_ok());
+                    // What reads is checked whole before a finish uses it.
+                    let _ = q.check();
                     seen_ok += 1;
                 }
             }
@@ -548,7 +605,8 @@ mod tests {
             None,
         )
         .unwrap());
-        let e = PairedState::from_bytes(Path::new("p"), &other.to_bytes().unwrap()).unwrap_err();
-        assert!(e.to_string().contains("baseline score"), "{e}");
+        let read = PairedState::from_bytes(Path::new("p"), &other.to_bytes().unwrap()).unwrap();
+        let e = read.check().unwrap_err();
+        assert!(e.contains("baseline score"), "{e}");
     }
 }

@@ -114,11 +114,13 @@ fn collect(all: Vec<Replicate>, grid: Vec<f64>) -> Replicates {
 /// draws: the candidate's histogram sums them by `a`, the baseline's by
 /// `b`. So each replicate's difference is paired, as on the rows, and the
 /// replicates depend only on the merged state and the seed. `a_scores` and
-/// `b_scores` are each model's distinct scores, descending (every pair's
-/// score is among them).
+/// `b_scores` are each model's distinct scores, descending, and
+/// `of_pair[0][i]`, `of_pair[1][i]` pair `i`'s index among them
+/// ([`crate::state::paired::PairedState::check`]).
 #[allow(clippy::too_many_arguments)]
 pub fn paired_binary_replicates(
     joint: &[(f64, f64, u64, u64)],
+    of_pair: &[Vec<u32>; 2],
     a_scores: &[f64],
     b_scores: &[f64],
     replicates: usize,
@@ -135,56 +137,44 @@ pub fn paired_binary_replicates(
             (samplers.len() - 1) as u32
         })
     };
-    let group_of = |scores: &[f64], s: f64| -> u32 {
-        // Descending scores: search in reverse order.
-        scores
-            .binary_search_by(|x| s.total_cmp(x))
-            .unwrap_or_else(|i| i.min(scores.len().saturating_sub(1))) as u32
+    // Each side's pairs in that side's score order, each with its group,
+    // its index (the draws' key) and the samplers of its two counts: a
+    // replicate walks each side's list once, in order, summing a group's
+    // draws as it goes — no random access into per-group counters (which,
+    // with about one pair per row, cost a cache miss a pair). A pair's
+    // draws are computed once per side; keyed by (seed, replicate, pair),
+    // both sides read the same values.
+    let mut side = |groups: &[u32]| -> Vec<(u32, u32, [u32; 2])> {
+        let mut e: Vec<(u32, u32, [u32; 2])> = groups
+            .iter()
+            .zip(joint)
+            .enumerate()
+            .map(|(i, (&g, &(_, _, pos, neg)))| (g, i as u32, [sampler(pos), sampler(neg)]))
+            .collect();
+        e.sort_unstable_by_key(|x| (x.0, x.1));
+        e
     };
-    // Each pair: its two groups and the samplers of its two counts.
-    let pairs: Vec<([u32; 2], [u32; 2])> = joint
-        .iter()
-        .map(|&(a, b, pos, neg)| {
-            (
-                [group_of(a_scores, a), group_of(b_scores, b)],
-                [sampler(pos), sampler(neg)],
-            )
-        })
-        .collect();
+    let (pairs_a, pairs_b) = (side(&of_pair[0]), side(&of_pair[1]));
     let terms =
         |scores: &[f64]| -> Vec<GroupTerms> { scores.iter().map(|&s| GroupTerms::of(s)).collect() };
     let (terms_a, terms_b) = (terms(a_scores), terms(b_scores));
     let grid: Vec<f64> = (0..grid.max(2))
         .map(|i| i as f64 / (grid.max(2) - 1) as f64)
         .collect();
+    let samplers = &samplers;
     let batches = replicates.div_ceil(BATCH);
     let done = std::sync::atomic::AtomicUsize::new(0);
     let per_batch: Vec<Vec<(Replicate, Replicate)>> = (0..batches)
         .into_par_iter()
         .map(|batch| {
             let mut curve = empty_curve();
-            let mut counts_a = vec![[0u64; 2]; terms_a.len()];
-            let mut counts_b = vec![[0u64; 2]; terms_b.len()];
             let out = (batch * BATCH..((batch + 1) * BATCH).min(replicates))
                 .map(|r| {
-                    counts_a.iter_mut().for_each(|c| *c = [0, 0]);
-                    counts_b.iter_mut().for_each(|c| *c = [0, 0]);
-                    for (g, ([ga, gb], [sp, sn])) in pairs.iter().enumerate() {
-                        let p = samplers[*sp as usize].draw(seed, r, 2 * g as u64);
-                        let n = samplers[*sn as usize].draw(seed, r, 2 * g as u64 + 1);
-                        for c in [&mut counts_a[*ga as usize], &mut counts_b[*gb as usize]] {
-                            c[0] += p;
-                            c[1] += n;
-                        }
-                    }
-                    let side = |terms: &[GroupTerms], counts: &[[u64; 2]], curve: &mut _| {
-                        let drawn = terms.iter().zip(counts).map(|(t, c)| (t, c[0], c[1]));
-                        replicate(drawn, threshold, &grid, curve)
-                    };
-                    (
-                        side(&terms_a, &counts_a, &mut curve),
-                        side(&terms_b, &counts_b, &mut curve),
-                    )
+                    let a = drawn(&pairs_a, &terms_a, samplers, seed, r);
+                    let a = replicate(a, threshold, &grid, &mut curve);
+                    let b = drawn(&pairs_b, &terms_b, samplers, seed, r);
+                    let b = replicate(b, threshold, &grid, &mut curve);
+                    (a, b)
                 })
                 .collect();
             let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
@@ -194,6 +184,32 @@ pub fn paired_binary_replicates(
         .collect();
     let (a, b): (Vec<Replicate>, Vec<Replicate>) = per_batch.into_iter().flatten().unzip();
     (collect(a, grid.clone()), collect(b, grid))
+}
+
+/// One side's groups with their counts drawn for replicate `r`, in
+/// descending score order: `pairs` in that side's order as (group, pair,
+/// samplers), each group's draws summed.
+fn drawn<'a>(
+    pairs: &'a [(u32, u32, [u32; 2])],
+    terms: &'a [GroupTerms],
+    samplers: &'a [Sampler],
+    seed: u64,
+    r: usize,
+) -> impl Iterator<Item = (&'a GroupTerms, u64, u64)> + 'a {
+    let mut it = pairs.iter().peekable();
+    std::iter::from_fn(move || {
+        let &&(g, _, _) = it.peek()?;
+        let (mut p, mut n) = (0u64, 0u64);
+        while let Some(&&(h, i, [sp, sn])) = it.peek() {
+            if h != g {
+                break;
+            }
+            it.next();
+            p += samplers[sp as usize].draw(seed, r, 2 * i as u64);
+            n += samplers[sn as usize].draw(seed, r, 2 * i as u64 + 1);
+        }
+        Some((&terms[g as usize], p, n))
+    })
 }
 
 /// One replicate's metric values (in [`METRICS`] order, NaN where

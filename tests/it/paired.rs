@@ -9,10 +9,10 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Float32Array, Float64Array, ListArray, UInt8Array};
 use arrow::datatypes::{DataType, Field};
 use evalkit::compare::{Join, compare, compare_states};
-use evalkit::data::Predictions;
+use evalkit::data::{Floats, Predictions};
 use evalkit::full::FullOptions;
 use evalkit::full::binary::Thresholds;
-use evalkit::state::paired::{NoJoint, PairedState};
+use evalkit::state::paired::{Joint, NoJoint, PairedState};
 use evalkit::uncertainty::CiMethod;
 use proptest::prelude::*;
 use serde_json::Value;
@@ -307,6 +307,20 @@ fn what_a_paired_state_cannot_give_is_refused() {
             .to_string();
         assert!(e.contains(want), "{e}");
     }
+    // A joint histogram of other rows is refused, never tested.
+    let mut other = unweighted.clone();
+    other.joint = Ok(Joint::of_rows(
+        &y,
+        &Floats::from(a.iter().map(|&x| x as f64).collect::<Vec<_>>()),
+        &Floats::from(a.iter().map(|&x| x as f64).collect::<Vec<_>>()),
+        None,
+    )
+    .unwrap());
+    let read = PairedState::from_bytes(Path::new("p"), &other.to_bytes().unwrap()).unwrap();
+    let e = compare_states(&read, &options(0, CiMethod::Percentile), &|_, _| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not the baseline's"), "{e}");
     // States of different tasks or weighting do not merge.
     let mut q = unweighted.clone();
     let e = q.merge(p).unwrap_err().to_string();
