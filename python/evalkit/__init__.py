@@ -1357,9 +1357,31 @@ def compare_from_state(
     percentile) are drawn from the state's joint histogram with the same
     draws for both models, so they depend only on the merged state and the
     seed (elsewhere pass ``bootstrap=0``)."""
+    return _compare_paired(
+        state, [], bootstrap=bootstrap, ci=ci, method=method, resample=resample, seed=seed,
+        threshold=threshold, thresholds=thresholds, metrics=metrics,
+    )
+
+
+def _compare_paired(
+    state: bytes,
+    notes: Sequence[str],
+    *,
+    bootstrap: int = 1000,
+    ci: float = 0.95,
+    method: str = "percentile",
+    resample: str = "poisson",
+    seed: int = 0,
+    threshold: float = 0.5,
+    thresholds: Union[int, str] = 1000,
+    metrics: Union[str, Sequence[str], None] = None,
+) -> Result:
+    """:func:`compare_from_state` with ``notes`` first among the
+    comparison's warnings (an engine's join notes, as ``compare --id``
+    puts its own)."""
     doc = _evalkit.compare_paired(
         bytes(state), bootstrap, ci, method, resample, seed, threshold, str(thresholds), "paired state",
-        _metrics_arg(metrics),
+        _metrics_arg(metrics), list(notes),
     )
     return Result(json.loads(doc))
 

@@ -24,12 +24,24 @@ def column_names(schema: Any) -> List[str]:
 
 
 def check_columns(
-    schema: Any, label: str, score: Scores, weight: Optional[str], where: str, slices: Sequence[str] = ()
+    schema: Any,
+    label: str,
+    score: Scores,
+    weight: Optional[str],
+    where: str,
+    slices: Sequence[str] = (),
+    id: Optional[str] = None,
 ) -> None:
     """Every named column is in the schema, else a ``ColumnError`` naming it
     and listing the columns there are."""
     have = column_names(schema)
-    named = [("label", label), *(("score", s) for s in _names(score)), ("weight", weight), *(("slice", c) for c in slices)]
+    named = [
+        ("id", id),
+        ("label", label),
+        *(("score", s) for s in _names(score)),
+        ("weight", weight),
+        *(("slice", c) for c in slices),
+    ]
     for role, name in named:
         if name is not None and name not in have:
             shown = ", ".join(have[:20]) + (", …" if len(have) > 20 else "")
@@ -311,12 +323,13 @@ class Reduction:
             raise _evalkit.InputError(f"{what} has no rows: there is nothing to evaluate")
         return self.overall
 
-    def compare(self, what: str, options: Dict[str, Any]) -> Any:
+    def compare(self, what: str, options: Dict[str, Any], notes: Sequence[str] = ()) -> Any:
         """The comparison finished from the merged paired state (an
-        ``evalkit.Result``, as :func:`evalkit.compare` gives)."""
-        from . import compare_from_state
+        ``evalkit.Result``, as :func:`evalkit.compare` gives), ``notes``
+        first among its warnings."""
+        from . import _compare_paired
 
-        return compare_from_state(self.state(what), **options)
+        return _compare_paired(self.state(what), notes, **options)
 
     def finish(self, what: str, slicings: Sequence[Sequence[str]], min_slice: int, options: Dict[str, Any]) -> Any:
         """The full tier of the merged state (an ``evalkit.Result``, keeping
@@ -341,6 +354,66 @@ class Reduction:
             overall, [list(by) for by in slicings], self.numeric or [], items, min_slice=min_slice, **opts
         )
         return Result(json.loads(doc), state=overall)
+
+
+# --- compare joined on an id column -------------------------------------------
+# (evalkit.ray.compare / evalkit.spark.compare with a second dataset and
+# id=): the engine joins the two models' rows, with `evalkit compare --id`'s
+# checks, and the paired reduction runs on the joined rows.
+
+BASELINE_LABEL = "__evalkit_baseline_label"
+
+
+def baseline_columns(score: Scores) -> List[str]:
+    """The joined rows' names for the baseline's score columns."""
+    return [f"__evalkit_baseline_{i}" for i in range(len(_names(score)))]
+
+
+def id_error(what: str, id: str, message: str) -> Exception:
+    return _evalkit.BadValueError(f"{what}, column '{id}': {message}")
+
+
+def label_error(id: str, key: Any, candidate: Any, baseline: Any) -> Exception:
+    return _evalkit.BadValueError(
+        f"the candidate, column '{id}': id {key}: the candidate's label is {candidate} and the "
+        f"baseline's {baseline}; compare needs the same rows"
+    )
+
+
+def compare_columns(
+    other: Any, candidate: Optional[Scores], baseline: Optional[Scores], id: Optional[str], score: Scores, data: str
+) -> Tuple[Scores, Scores]:
+    """The candidate's and the baseline's score columns of an engine's
+    ``compare`` in either form — two columns of ``data`` (``other`` is
+    ``None``), or two models joined on ``id`` — or the ``UsageError``
+    that says how to call it."""
+    if other is None:
+        if id is not None or candidate is None or baseline is None:
+            raise _evalkit.UsageError(
+                f"compare({data}, candidate=COL, baseline=COL) compares two score columns of one {data}; "
+                f"compare({data}, other, id=COL) joins two models' predictions on an id column"
+            )
+        return candidate, baseline
+    if id is None:
+        raise _evalkit.UsageError(f"compare({data}, other, ...) joins the two {data}s' rows: name the id column with id=")
+    return candidate or score, baseline or score
+
+
+def join_notes(left_out: int) -> List[str]:
+    """``compare --id``'s note on baseline rows the candidate lacks."""
+    return [f"{left_out} rows of the baseline have ids the candidate lacks; they are left out"] if left_out else []
+
+
+def joined_result(result: Any, id: str, baseline: Scores) -> Any:
+    """The comparison of joined rows described as ``compare --id``
+    describes it: joined by the id column, the baseline named by its score
+    column(s)."""
+    from . import Result
+
+    doc = result.to_dict()
+    doc["join"] = {"by": "id", "column": id}
+    doc["baseline_file"] = ",".join(_names(baseline))
+    return Result(doc)
 
 
 # --- Score ranges over an engine's blocks ------------------------------------

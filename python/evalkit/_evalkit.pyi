@@ -160,6 +160,7 @@ def compare_paired(
     thresholds: str = "1000",
     name: str = "paired state",
     metrics: Optional[str] = None,
+    notes: List[str] = ...,
 ) -> str: ...
 
 # Score ranges (evalkit::state::ranges; evalkit.ray.full(..., ranges=K)).

@@ -171,20 +171,32 @@ def full(
 
 def compare(
     ds: Any,
+    other: Any = None,
     *,
-    candidate: Scores,
-    baseline: Scores,
+    candidate: Optional[Scores] = None,
+    baseline: Optional[Scores] = None,
+    id: Optional[str] = None,
     label: str = "label",
+    score: Scores = "score",
     weight: Optional[str] = None,
     task: Optional[str] = None,
     score_kind: Optional[str] = None,
     fan_in: int = 16,
     **options: Any,
 ) -> Result:
-    """Candidate vs baseline on every row of a Ray dataset that holds both
-    models' scores (``candidate`` and ``baseline`` name the score columns;
-    join two models' predictions on a row id with the engine first): each
-    block is reduced to a paired state (:class:`evalkit.PairedState`:
+    """Candidate vs baseline, in two forms:
+
+    - ``compare(ds, candidate="p_new", baseline="p_old")``: two score
+      columns of the same rows;
+    - ``compare(ds_new, ds_old, id="row_id", score="p")``: two models'
+      predictions joined on an id column (Ray Data's hash join, which needs
+      polars on the workers), with ``evalkit compare --id``'s checks (ids
+      unique on both sides, every candidate id in the baseline, the labels
+      equal; baseline rows the candidate lacks are left out with a note).
+      ``score`` names the score column(s) of both (``candidate`` /
+      ``baseline`` override it per side), ``weight`` the candidate's.
+
+    Each block is reduced to a paired state (:class:`evalkit.PairedState`:
     each model's state and, binary, the joint histogram of their score
     pairs), merged in a tree of Ray tasks, and finished by
     :func:`evalkit.compare_from_state` with ``options``. Each model's
@@ -196,9 +208,64 @@ def compare(
     with the same seed. The joint histogram holds one entry per distinct
     pair of scores: with unrounded scores about one per row, so the driver
     holds the rows' score pairs (README, "Engines")."""
-    return _reduce(ds, label, candidate, weight, task, score_kind, [], fan_in, baseline=baseline).compare(
-        "the dataset", options
+    cand, base = _batches.compare_columns(other, candidate, baseline, id, score, "dataset")
+    if other is None:
+        red = _reduce(ds, label, cand, weight, task, score_kind, [], fan_in, baseline=base)
+        return red.compare("the dataset", options)
+    joined, left_out = _join(ds, other, id, label, cand, base, weight)
+    red = _reduce(joined, label, cand, weight, task, score_kind, [], fan_in, baseline=_batches.baseline_columns(base))
+    result = red.compare("the joined datasets", options, _batches.join_notes(left_out))
+    return _batches.joined_result(result, id, base)
+
+
+def _schema_names(ds: Any) -> List[str]:
+    schema = ds.schema()
+    if schema is None:
+        raise InputError("the dataset has no schema (no blocks): there are no rows to evaluate")
+    return list(getattr(schema, "names", None) or getattr(schema, "base_schema", schema).names)
+
+
+def _join(ds: Any, other: Any, id: str, label: str, cand: Scores, base: Scores, weight: Optional[str]) -> Any:
+    """The candidate's rows with the baseline's scores, joined on ``id``
+    after ``compare --id``'s checks; returns the joined dataset and how many
+    baseline rows were left out."""
+    _batches.check_columns(_schema_names(ds), label, cand, weight, "the candidate", id=id)
+    _batches.check_columns(_schema_names(other), label, base, None, "the baseline", id=id)
+    # The hash shuffles' partitions: one per CPU of the cluster. Each
+    # shuffle has a fixed cost of seconds, so the checks share one: every
+    # id with its candidate and baseline row counts.
+    parts = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    from ray.data.aggregate import Sum
+
+    def tagged(side: Any, c: int) -> Any:
+        def tag(t: Any) -> Any:
+            import pyarrow as pa
+
+            n = t.num_rows
+            return pa.table({id: t.column(id), "c": pa.array([c] * n, pa.int64()), "b": pa.array([1 - c] * n, pa.int64())})
+
+        return side.select_columns([id]).map_batches(tag, batch_format="pyarrow")
+
+    counts = tagged(ds, 1).union(tagged(other, 0)).groupby(id).aggregate(Sum("c"), Sum("b")).materialize()
+    dup = counts.filter(lambda r: r["sum(c)"] > 1 or r["sum(b)"] > 1).take(1)
+    if dup:
+        what = "the candidate" if dup[0]["sum(c)"] > 1 else "the baseline"
+        raise _batches.id_error(what, id, f"id {dup[0][id]} appears twice; ids must be unique")
+    missing = counts.filter(lambda r: r["sum(c)"] > 0 and r["sum(b)"] == 0).take(1)
+    if missing:
+        raise _batches.id_error("the candidate", id, f"id {missing[0][id]} is not in the baseline")
+    left_out = int(counts.sum("sum(b)") or 0) - int(counts.sum("sum(c)") or 0)
+    names = _batches._names(cand)
+    base_cols = _batches.baseline_columns(base)
+    right = other.select_columns([id, label, *_batches._names(base)]).rename_columns(
+        {label: _batches.BASELINE_LABEL, **dict(zip(_batches._names(base), base_cols))}
     )
+    left = ds.select_columns(list(dict.fromkeys([id, label, *names, *([weight] if weight else [])])))
+    joined = left.join(right, "inner", parts, on=(id,)).materialize()
+    bad = joined.filter(lambda r: r[label] != r[_batches.BASELINE_LABEL]).take(1)
+    if bad:
+        raise _batches.label_error(id, bad[0][id], bad[0][label], bad[0][_batches.BASELINE_LABEL])
+    return joined, left_out
 
 
 # --- Score ranges: the exact full tier without one merged histogram ---------

@@ -170,27 +170,80 @@ def full(
 
 def compare(
     df: Any,
+    other: Any = None,
     *,
-    candidate: Scores,
-    baseline: Scores,
+    candidate: Optional[Scores] = None,
+    baseline: Optional[Scores] = None,
+    id: Optional[str] = None,
     label: str = "label",
+    score: Scores = "score",
     weight: Optional[str] = None,
     task: Optional[str] = None,
     score_kind: Optional[str] = None,
     depth: int = 2,
     **options: Any,
 ) -> Result:
-    """Candidate vs baseline on every row of a DataFrame that holds both
-    models' scores (``candidate`` and ``baseline`` name the score columns;
-    join two models' predictions on a row id first, ``a.join(b, "id")``):
-    each partition is reduced to a paired state, the states are merged by
+    """Candidate vs baseline, in two forms:
+
+    - ``compare(df, candidate="p_new", baseline="p_old")``: two score
+      columns of the same rows;
+    - ``compare(df_new, df_old, id="row_id", score="p")``: two models'
+      predictions joined on an id column, with ``evalkit compare --id``'s
+      checks (ids unique on both sides, every candidate id in the baseline,
+      the labels equal; baseline rows the candidate lacks are left out with
+      a note). ``score`` names the score column(s) of both (``candidate`` /
+      ``baseline`` override it per side), ``weight`` the candidate's.
+
+    Each partition is reduced to a paired state, the states are merged by
     ``treeReduce`` and finished by :func:`evalkit.compare_from_state`. The
     same numbers as :func:`evalkit.ray.compare` (see there): bit for bit
     :func:`evalkit.compare` on the collected rows without the bootstrap,
     and the one-machine paired state's intervals with it."""
-    return _reduce(df, label, candidate, weight, task, score_kind, [], depth, baseline=baseline).compare(
-        "the DataFrame", options
+    cand, base = _batches.compare_columns(other, candidate, baseline, id, score, "DataFrame")
+    if other is None:
+        red = _reduce(df, label, cand, weight, task, score_kind, [], depth, baseline=base)
+        return red.compare("the DataFrame", options)
+    joined, left_out = _join(df, other, id, label, cand, base, weight)
+    red = _reduce(joined, label, cand, weight, task, score_kind, [], depth, baseline=_batches.baseline_columns(base))
+    result = red.compare("the joined DataFrames", options, _batches.join_notes(left_out))
+    return _batches.joined_result(result, id, base)
+
+
+def _join(df: Any, other: Any, id: str, label: str, cand: Scores, base: Scores, weight: Optional[str]) -> Any:
+    """The candidate's rows with the baseline's scores, joined on ``id``
+    after ``compare --id``'s checks (a few small Spark jobs and one join);
+    returns the joined DataFrame and how many baseline rows were left out."""
+    from pyspark.sql import functions as F
+
+    def q(c: str) -> Any:
+        return F.col("`" + c.replace("`", "``") + "`")
+
+    _batches.check_columns(df.schema.fieldNames(), label, cand, weight, "the candidate", id=id)
+    _batches.check_columns(other.schema.fieldNames(), label, base, None, "the baseline", id=id)
+    for frame, what in ((df, "the candidate"), (other, "the baseline")):
+        dup = _on_workers(lambda: frame.groupBy(q(id)).count().filter(F.col("count") > 1).limit(1).collect())
+        if dup:
+            raise _batches.id_error(what, id, f"id {dup[0][0]} appears twice; ids must be unique")
+    ids = other.select(q(id).alias(id))
+    missing = _on_workers(lambda: df.select(q(id).alias(id)).join(ids, on=id, how="left_anti").limit(1).collect())
+    if missing:
+        raise _batches.id_error("the candidate", id, f"id {missing[0][0]} is not in the baseline")
+    names = _batches._names(cand)
+    keep = [q(id).alias(id), q(label), *(q(c) for c in names), *([q(weight)] if weight else [])]
+    right = other.select(
+        q(id).alias(id),
+        q(label).alias(_batches.BASELINE_LABEL),
+        *(q(c).alias(b) for c, b in zip(_batches._names(base), _batches.baseline_columns(base))),
     )
+    joined = df.select(*keep).join(right, on=id, how="inner")
+    bad = _on_workers(
+        lambda: joined.filter(~q(label).eqNullSafe(F.col(_batches.BASELINE_LABEL))).limit(1).collect()
+    )
+    if bad:
+        row = bad[0].asDict()
+        raise _batches.label_error(id, row[id], row[label], row[_batches.BASELINE_LABEL])
+    left_out = _on_workers(lambda: other.count() - df.count())
+    return joined, left_out
 
 
 _PARTITION = "a Spark partition"

@@ -107,10 +107,10 @@ fn merge_paired<'py>(
     Ok(PyBytes::new(py, &bytes))
 }
 
-/// The comparison finished from a paired state; returns the `compare
-/// --json` document.
+/// The comparison finished from a paired state, `notes` first among its
+/// warnings; returns the `compare --json` document.
 #[pyfunction]
-#[pyo3(signature = (state, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds="1000", name="paired state", metrics=None))]
+#[pyo3(signature = (state, bootstrap=1000, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds="1000", name="paired state", metrics=None, notes=Vec::new()))]
 #[allow(clippy::too_many_arguments)]
 fn compare_paired(
     py: Python<'_>,
@@ -124,6 +124,7 @@ fn compare_paired(
     thresholds: &str,
     name: &str,
     metrics: Option<&str>,
+    notes: Vec<String>,
 ) -> PyResult<String> {
     let options = full_options(
         threshold, thresholds, bootstrap, ci, method, resample, seed, metrics,
@@ -131,7 +132,9 @@ fn compare_paired(
     let state = state.as_bytes().to_vec();
     let doc = compute(py, || {
         let p = PairedState::from_bytes(Path::new(name), &state)?;
-        let r = evalkit::compare::compare_states(&p, &options, &|_, _| {})?;
+        let mut r = evalkit::compare::compare_states(&p, &options, &|_, _| {})?;
+        // An engine's join notes come first, as `compare --id` puts its own.
+        r.warnings.splice(0..0, notes);
         Ok(evalkit::json::compare_of(
             &p.candidate.header,
             &p.baseline.header.path,

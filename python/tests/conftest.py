@@ -61,6 +61,19 @@ class Data:
         return t.append_column("base", _pa().array(b))
 
     @staticmethod
+    def two_models(n=2000, seed=5, extra=300):
+        """Two models' predictions as separate tables keyed by ``row_id``:
+        the baseline's rows shuffled, with ``extra`` rows the candidate
+        lacks."""
+        pa = _pa()
+        t = Data.paired(n=n + extra, seed=seed, decimals=2)
+        ids = np.arange(n + extra)
+        cand = pa.table({"row_id": ids[:n], "label": t.column("label").slice(0, n), "score": t.column("score").slice(0, n)})
+        order = np.random.default_rng(seed).permutation(n + extra)
+        base = pa.table({"row_id": ids, "label": t.column("label"), "score": t.column("base")}).take(order)
+        return cand, base
+
+    @staticmethod
     def same_comparison(got, want):
         """Two ``compare`` results agree on every number (the file names
         differ: columns on an engine, arrays on one machine)."""

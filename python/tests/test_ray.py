@@ -110,6 +110,27 @@ def test_compare_multiclass_regression_and_refusals(ray, data):
         evalkit.ray.compare(ray.data.from_arrow(bad).repartition(2), candidate="score", baseline="base", bootstrap=0)
 
 
+def test_compare_joined_on_an_id_column(ray, data):
+    """Two datasets joined on row_id (Ray Data's hash join): evalkit.compare
+    --id's numbers, note and checks."""
+    pytest.importorskip("polars")
+    import evalkit.ray
+
+    cand, base = data.two_models()
+    a, b = ray.data.from_arrow(cand).repartition(3), ray.data.from_arrow(base).repartition(2)
+    got = evalkit.ray.compare(a, b, id="row_id", bootstrap=0)
+    want = evalkit.compare(candidate=cand, baseline=base, id="row_id", bootstrap=0)
+    data.same_comparison(got, want)
+    assert got.to_dict()["join"] == {"by": "id", "column": "row_id"}
+    assert "300 rows of the baseline" in got.warnings[0]
+    # Each check costs a hash shuffle (seconds each on a small cluster):
+    # one refusal here; the Spark test takes each check in turn.
+    with pytest.raises(evalkit.BadValueError, match="is not in the baseline"):
+        evalkit.ray.compare(b, a, id="row_id")
+    with pytest.raises(evalkit.UsageError, match="id="):
+        evalkit.ray.compare(a, b)
+
+
 def test_paired_state_api_without_an_engine(data):
     t = data.paired(n=2000, seed=3, decimals=2)
     parts = [

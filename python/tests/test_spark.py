@@ -81,6 +81,30 @@ def test_compare_equals_compare_on_the_rows(spark, data, partitions):
         evalkit.spark.compare(df, candidate="score", baseline="nope")
 
 
+def test_compare_joined_on_an_id_column(spark, data):
+    """Two DataFrames joined on row_id: evalkit.compare --id's numbers,
+    note and checks."""
+    import evalkit.spark
+
+    cand, base = data.two_models()
+    a, b = frame(spark, cand, 3), frame(spark, base, 2)
+    got = evalkit.spark.compare(a, b, id="row_id", bootstrap=0)
+    want = evalkit.compare(candidate=cand, baseline=base, id="row_id", bootstrap=0)
+    data.same_comparison(got, want)
+    assert got.to_dict()["join"] == want.to_dict()["join"] == {"by": "id", "column": "row_id"}
+    assert "300 rows of the baseline" in got.warnings[0]
+    dup = pa.concat_tables([cand, cand.slice(0, 1)])
+    with pytest.raises(evalkit.BadValueError, match="id 0 appears twice"):
+        evalkit.spark.compare(frame(spark, dup, 2), b, id="row_id")
+    with pytest.raises(evalkit.BadValueError, match="is not in the baseline"):
+        evalkit.spark.compare(b, a, id="row_id")
+    flipped = base.set_column(1, "label", pa.array(1 - base.column("label").to_numpy()))
+    with pytest.raises(evalkit.BadValueError, match="label"):
+        evalkit.spark.compare(a, frame(spark, flipped, 2), id="row_id")
+    with pytest.raises(evalkit.ColumnError, match="'nope' \\(id\\)"):
+        evalkit.spark.compare(a, b, id="nope")
+
+
 @pytest.mark.parametrize("partitions,ranges", [(1, 1), (3, 8), (5, 40)])
 @pytest.mark.parametrize("weights", [None, "fractional"])
 def test_score_ranges_equal_one_merged_state(spark, data, partitions, ranges, weights):
