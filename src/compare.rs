@@ -23,7 +23,7 @@ use crate::full::binary::{self, BinaryFull, BinaryOptions};
 use crate::full::{FullOptions, FullResult, multiclass, regression};
 use crate::metrics::{Metric, MetricSet};
 use crate::state::file::TaskState;
-use crate::state::paired::PairedState;
+use crate::state::paired::{NoJoint, PairedState};
 use crate::uncertainty::bootstrap::{self, METRICS, Replicates};
 use crate::uncertainty::delong::{self, PairedDeLong};
 use crate::uncertainty::from_state;
@@ -742,8 +742,12 @@ pub fn compare_states(
         finish_selection(&mut c, header.task, options);
         return Ok(c);
     };
+    // The joint histogram's pairs with each pair's group on either side
+    // (none without counts to pair).
+    let joint = p.joint.as_ref().ok().zip(pair_groups.as_ref());
     if bootstrap {
-        if let Err(why) = &p.joint {
+        if joint.is_none() {
+            let why = p.joint.as_ref().err().copied().unwrap_or(NoJoint::Weights);
             return refuse(&format!(
                 "the paired bootstrap draws counts per pair of scores, and {}",
                 why.reason()
@@ -765,8 +769,6 @@ pub fn compare_states(
     let weighted = header.weighted;
     let mut delta = point_deltas(&cand.metrics, &base.metrics, &METRICS);
     let mut warnings = unc::replicate_notes(iv);
-    // The joint histogram's pairs with each pair's group on either side.
-    let joint = p.joint.as_ref().ok().zip(pair_groups.as_ref());
     if let (true, Some((joint, of_pair))) = (bootstrap, joint) {
         let scores = |s: &crate::state::binary::BinaryState| -> Vec<f64> {
             s.histogram().groups().map(|g| g.0).collect()

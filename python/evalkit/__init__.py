@@ -1447,7 +1447,9 @@ class PairedState(_Mergeable):
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "PairedState":
-        """A paired state from its bytes (checked)."""
+        """A paired state from its bytes: its structure is checked here
+        (bytes that are not a paired state are an :class:`InputError`), the
+        joint histogram against both models' states when it is finished."""
         data = bytes(data)
         _evalkit.merge_paired([data])  # reads and checks it
         return cls(data)

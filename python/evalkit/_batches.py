@@ -369,6 +369,30 @@ def baseline_columns(score: Scores) -> List[str]:
     return [f"__evalkit_baseline_{i}" for i in range(len(_names(score)))]
 
 
+def check_id_types(kinds: Sequence[Tuple[str, str]], id: str) -> None:
+    """``compare --id``'s rule for the id columns' types (``kinds``: each
+    side's name and its id column's kind, ``"integer"``, ``"string"`` or the
+    type's name): integers or strings, the same on both sides."""
+    for what, kind in kinds:
+        if kind not in ("integer", "string"):
+            raise _evalkit.ColumnError(f"{what}, column '{id}' has type {kind}; ids must be integers or strings")
+    if len({k for _, k in kinds}) > 1:
+        raise _evalkit.ColumnError(
+            f"column '{id}' holds integers in one model's rows and strings in the other's; ids must have the same type"
+        )
+
+
+def arrow_id_kind(t: Any) -> str:
+    """The kind of an Arrow id column's type (see :func:`check_id_types`)."""
+    import pyarrow as pa
+
+    if pa.types.is_integer(t):
+        return "integer"
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or getattr(pa.types, "is_string_view", lambda _: False)(t):
+        return "string"
+    return str(t)
+
+
 def id_error(what: str, id: str, message: str) -> Exception:
     return _evalkit.BadValueError(f"{what}, column '{id}': {message}")
 

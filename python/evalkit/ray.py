@@ -231,6 +231,12 @@ def _join(ds: Any, other: Any, id: str, label: str, cand: Scores, base: Scores, 
     baseline rows were left out."""
     _batches.check_columns(_schema_names(ds), label, cand, weight, "the candidate", id=id)
     _batches.check_columns(_schema_names(other), label, base, None, "the baseline", id=id)
+
+    def kind(side: Any) -> str:
+        schema = side.schema()
+        return _batches.arrow_id_kind(dict(zip(schema.names, schema.types))[id])
+
+    _batches.check_id_types([("the candidate", kind(ds)), ("the baseline", kind(other))], id)
     # The hash shuffles' partitions: one per CPU of the cluster. Each
     # shuffle has a fixed cost of seconds, so the checks share one: every
     # id with its candidate and baseline row counts.
@@ -247,6 +253,10 @@ def _join(ds: Any, other: Any, id: str, label: str, cand: Scores, base: Scores, 
         return side.select_columns([id]).map_batches(tag, batch_format="pyarrow")
 
     counts = tagged(ds, 1).union(tagged(other, 0)).groupby(id).aggregate(Sum("c"), Sum("b")).materialize()
+    null = counts.filter(lambda r: r[id] is None).take(1)
+    if null:
+        what = "the candidate" if null[0]["sum(c)"] else "the baseline"
+        raise _batches.id_error(what, id, "an id is missing (null)")
     dup = counts.filter(lambda r: r["sum(c)"] > 1 or r["sum(b)"] > 1).take(1)
     if dup:
         what = "the candidate" if dup[0]["sum(c)"] > 1 else "the baseline"

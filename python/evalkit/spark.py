@@ -220,7 +220,16 @@ def _join(df: Any, other: Any, id: str, label: str, cand: Scores, base: Scores, 
 
     _batches.check_columns(df.schema.fieldNames(), label, cand, weight, "the candidate", id=id)
     _batches.check_columns(other.schema.fieldNames(), label, base, None, "the baseline", id=id)
+    def kind(frame: Any) -> str:
+        t = frame.schema[id].dataType.typeName()
+        return {"byte": "integer", "short": "integer", "integer": "integer", "long": "integer"}.get(
+            t, "string" if t == "string" else t
+        )
+
+    _batches.check_id_types([("the candidate", kind(df)), ("the baseline", kind(other))], id)
     for frame, what in ((df, "the candidate"), (other, "the baseline")):
+        if _on_workers(lambda: frame.filter(q(id).isNull()).limit(1).collect()):
+            raise _batches.id_error(what, id, "an id is missing (null)")
         dup = _on_workers(lambda: frame.groupBy(q(id)).count().filter(F.col("count") > 1).limit(1).collect())
         if dup:
             raise _batches.id_error(what, id, f"id {dup[0][0]} appears twice; ids must be unique")

@@ -103,6 +103,13 @@ def test_compare_joined_on_an_id_column(spark, data):
         evalkit.spark.compare(a, frame(spark, flipped, 2), id="row_id")
     with pytest.raises(evalkit.ColumnError, match="'nope' \\(id\\)"):
         evalkit.spark.compare(a, b, id="nope")
+    # compare --id's rules for the id column: integers or strings, no nulls.
+    floats = cand.set_column(0, "row_id", pa.array(cand.column("row_id").to_numpy().astype(float)))
+    with pytest.raises(evalkit.ColumnError, match="integers or strings"):
+        evalkit.spark.compare(frame(spark, floats, 2), b, id="row_id")
+    nulls = cand.set_column(0, "row_id", pa.array([None] + cand.column("row_id").to_pylist()[1:], pa.int64()))
+    with pytest.raises(evalkit.BadValueError, match="missing"):
+        evalkit.spark.compare(spark.createDataFrame(nulls.to_pandas().astype({"row_id": "Int64"})), b, id="row_id")
 
 
 @pytest.mark.parametrize("partitions,ranges", [(1, 1), (3, 8), (5, 40)])

@@ -17,6 +17,7 @@
 //! state takes them); with other weights there is no joint histogram, and
 //! what needs it says so.
 
+use std::io::Read as _;
 use std::path::Path;
 
 use super::codec::{Reader, Writer};
@@ -49,8 +50,8 @@ pub struct PairedState {
 pub enum NoJoint {
     /// The task is not binary (its comparison needs none).
     NotBinary,
-    /// A row's weight is not a whole number (below 2⁵³), so rows have no
-    /// counts to draw.
+    /// A row's weight is not a whole number below 2⁵³ (or a score's
+    /// weights sum past it), so rows have no counts to draw.
     Weights,
 }
 
@@ -67,7 +68,7 @@ impl NoJoint {
         match self {
             NoJoint::NotBinary => "the task is not binary",
             NoJoint::Weights => {
-                "a row's weight is not a whole number, so the rows have no counts to pair"
+                "a weight is not a whole number below 2⁵³ (nor are the weights' sums per score), so the rows have no counts to pair"
             }
         }
     }
@@ -157,20 +158,27 @@ impl Joint {
     /// Adds another joint histogram (counts past 2⁶⁴ are an error): one
     /// linear merge of the two orders.
     pub fn merge(&mut self, other: &Joint) -> std::result::Result<(), String> {
-        let mine = std::mem::take(&mut self.groups);
-        self.groups.reserve(mine.len() + other.groups.len());
-        let (mut x, mut y) = (mine.into_iter().peekable(), other.groups.iter().peekable());
+        let (mut x, mut y) = (
+            self.groups.iter().peekable(),
+            other.groups.iter().peekable(),
+        );
         let mut merged = Vec::with_capacity(x.len() + y.len());
         loop {
             let next = match (x.peek(), y.peek()) {
                 (Some(g), Some(h)) if order(g, h).is_le() => x.next(),
-                (_, Some(_)) => y.next().copied(),
+                (_, Some(_)) => y.next(),
                 (Some(_), None) => x.next(),
                 (None, None) => break,
             };
-            merged.extend(next);
+            merged.extend(next.copied());
         }
-        self.extend(merged)
+        // All or nothing: this histogram changes only when the sums fit.
+        let mut out = Joint {
+            groups: Vec::with_capacity(merged.len()),
+        };
+        out.extend(merged)?;
+        *self = out;
+        Ok(())
     }
 
     /// Distinct pairs.
@@ -272,13 +280,12 @@ impl PairedState {
             baseline,
             joint,
         } = other;
-        self.candidate.merge(candidate)?;
-        self.baseline.merge(baseline)?;
-        self.joint = match (
-            std::mem::replace(&mut self.joint, Err(NoJoint::NotBinary)),
-            joint,
-        ) {
-            (Ok(mut a), Ok(b)) => {
+        // Everything that can refuse is checked before anything changes.
+        StateFile::compatible(&self.candidate.header, &candidate.header)?;
+        StateFile::compatible(&self.baseline.header, &baseline.header)?;
+        let joint = match (&self.joint, joint) {
+            (Ok(a), Ok(b)) => {
+                let mut a = a.clone();
                 a.merge(&b)
                     .map_err(|m| Error::bad_format(&self.candidate.header.path, m))?;
                 Ok(a)
@@ -286,6 +293,9 @@ impl PairedState {
             (Err(NoJoint::NotBinary), _) | (_, Err(NoJoint::NotBinary)) => Err(NoJoint::NotBinary),
             _ => Err(NoJoint::Weights),
         };
+        self.candidate.merge(candidate)?;
+        self.baseline.merge(baseline)?;
+        self.joint = joint;
         Ok(())
     }
 
@@ -363,6 +373,9 @@ impl PairedState {
             .split_first()
             .ok_or_else(|| bad("is cut short before its joint histogram".into()))?;
         let joint = match flag {
+            0 | 2 if !rest.is_empty() => {
+                return Err(bad(format!("has {} bytes after its end", rest.len())));
+            }
             0 => Err(NoJoint::NotBinary),
             2 => Err(NoJoint::Weights),
             1 => {
@@ -370,15 +383,11 @@ impl PairedState {
                     .get(..8)
                     .map(|l| u64::from_le_bytes(l.try_into().unwrap_or([0; 8])))
                     .ok_or_else(|| bad("is cut short in its joint histogram".into()))?;
-                // zstd reaches at most about 1:32000 on a frame; a length far
-                // past that is corruption, not a size to allocate.
-                let limit = (rest.len() as u64 - 8).saturating_mul(40_000) + 1024;
-                if len > limit {
-                    return Err(bad(format!(
-                        "says its joint histogram is {len} bytes, more than {limit} its compressed bytes can hold"
-                    )));
-                }
-                let payload = zstd::bulk::decompress(&rest[8..], len as usize)
+                // Streamed, at most one byte past the stated length: a
+                // corrupt length cannot make it allocate what is not there.
+                let mut payload = Vec::new();
+                zstd::stream::read::Decoder::new(&rest[8..])
+                    .and_then(|d| d.take(len.saturating_add(1)).read_to_end(&mut payload))
                     .map_err(|e| bad(format!("its joint histogram does not decompress: {e}")))?;
                 if payload.len() as u64 != len {
                     return Err(bad("its joint histogram has the wrong length".into()));
@@ -411,6 +420,13 @@ impl PairedState {
             return Err(format!(
                 "holds a candidate of {} {} rows and a baseline of {} {} rows: not the same rows",
                 c.rows, c.task, b.rows, b.task
+            ));
+        }
+        if c.class_names != b.class_names {
+            return Err(format!(
+                "holds a candidate of classes [{}] and a baseline of classes [{}]: not the same rows",
+                c.class_names.join(", "),
+                b.class_names.join(", ")
             ));
         }
         match (&self.candidate.state, &self.joint) {
@@ -477,7 +493,16 @@ impl PairedState {
                 }
                 out[side][i as usize] = (marginal.len() - 1) as u32;
             }
-            if state.histogram().frequency_groups().as_deref() != Some(&marginal[..]) {
+            let Some(frequencies) = state.histogram().frequency_groups() else {
+                // Weights whose sums per score pass 2⁵³ are not counts: no
+                // pairing, as for fractional weights (what needs it says
+                // why).
+                if state.weighted() {
+                    return Ok(None);
+                }
+                return Err(format!("holds a {what} state without counts"));
+            };
+            if frequencies[..] != marginal[..] {
                 return Err(format!(
                     "holds a joint histogram whose counts by {what} score are not the {what}'s: the two do not describe the same rows"
                 ));
@@ -562,8 +587,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(q.joint, Err(NoJoint::Weights));
-        let bytes = q.to_bytes().unwrap();
+        let mut bytes = q.to_bytes().unwrap();
         assert_eq!(PairedState::from_bytes(Path::new("q"), &bytes).unwrap(), q);
+        // Nothing may follow the end (equal states, equal bytes).
+        bytes.push(0);
+        assert!(PairedState::from_bytes(Path::new("q"), &bytes).is_err());
     }
 
     #[test]

@@ -205,8 +205,10 @@ fn drawn<'a>(
                 break;
             }
             it.next();
-            p += samplers[sp as usize].draw(seed, r, 2 * i as u64);
-            n += samplers[sn as usize].draw(seed, r, 2 * i as u64 + 1);
+            // Saturating: a handmade state's counts cannot wrap (the
+            // finish checked them against the states' own counts).
+            p = p.saturating_add(samplers[sp as usize].draw(seed, r, 2 * i as u64));
+            n = n.saturating_add(samplers[sn as usize].draw(seed, r, 2 * i as u64 + 1));
         }
         Some((&terms[g as usize], p, n))
     })

@@ -153,6 +153,14 @@ fn weird_rows_compare_as_the_rows_do() {
             vec![0.1, 0.4, 0.7, 0.2, 0.3, 0.9],
             Some(vec![0.0, 1.0, 2.0, 0.0, 5.0, 1.0]),
         ),
+        // Whole-number weights whose sum at a score passes 2⁵³: not
+        // counts, so no pairing, and still the rows' comparison.
+        (
+            vec![1, 1, 0, 0],
+            vec![0.9, 0.9, 0.1, 0.2],
+            vec![0.2, 0.3, 0.1, 0.4],
+            Some(vec![5e15, 5e15, 1.0, 2.0]),
+        ),
     ];
     for (i, (y, a, s, w)) in cases.iter().enumerate() {
         let c = binary("candidate", y, a, w.as_deref());
@@ -307,6 +315,18 @@ fn what_a_paired_state_cannot_give_is_refused() {
             .to_string();
         assert!(e.contains(want), "{e}");
     }
+    // Weights past 2⁵³ at one score are not counts: no paired bootstrap.
+    let w = [5e15, 5e15, 1.0, 2.0];
+    let big = merged(
+        &binary("candidate", &[1, 1, 0, 0], &[0.9, 0.9, 0.1, 0.2], Some(&w)),
+        &binary("baseline", &[1, 1, 0, 0], &[0.2, 0.3, 0.1, 0.4], Some(&w)),
+        2,
+    );
+    assert!(big.joint.is_ok());
+    let e = compare_states(&big, &options(20, CiMethod::Percentile), &|_, _| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("2⁵³"), "{e}");
     // A joint histogram of other rows is refused, never tested.
     let mut other = unweighted.clone();
     other.joint = Ok(Joint::of_rows(
