@@ -226,7 +226,8 @@ pub fn paired_counts(
     let mut counts = [0u64; 2];
     for (positive, a, b, count) in rows {
         let class = usize::from(!positive);
-        counts[class] += count;
+        // Saturating: a handmade state's counts cannot wrap.
+        counts[class] = counts[class].saturating_add(count);
         let (da, db) = (a - auc_a, b - auc_b);
         for (sum, term) in sums[class].iter_mut().zip([da * da, db * db, da * db]) {
             add_times(sum, term, count);
