@@ -25,6 +25,14 @@
 //! - **Exact ties**: weights are summed per tie group before the curve
 //!   moves, exactly as in the point metrics. Accumulators are `f64` (integer
 //!   weight sums are exact below 2⁵³).
+//! - **Integer lanes**: without file weights every ranking sum is an
+//!   integer, and while a lane's total weight stays at most 2²⁶ (Poisson
+//!   weights: up to 2²³ rows) every `f64` operation of the ranking is exact.
+//!   Such passes keep the sums of all 16 lanes in `u32`/`u64`
+//!   ([`super::kernel::rank_tile_int_scalar`]), eight lanes to an AVX2
+//!   register instead of four, and convert them where the floating-point
+//!   formulas (average precision, F1, the bands) take them: the same bits
+//!   in fewer instructions (a unit test compares both passes).
 //! - **Best F1 needs the replicate's total positive weight** during the pass
 //!   (`F1 = 2tp / (tp + fp + P)`), so each batch first sums the weights of the
 //!   positive rows (a pass over positives only), then makes the full pass.
@@ -60,7 +68,9 @@ use crate::metrics::calibration::{self, BINS, BinSums, bin_of};
 use crate::metrics::curves::{self, BinaryCurve, Counts, PrecisionSum, linspace01};
 use crate::metrics::sort::sort_descending;
 
-use super::kernel::{CHECKPOINT, GROUP_END, GROUP_POS, LABEL, PosEnd, RankSums, V4};
+use super::kernel::{
+    CHECKPOINT, GROUP_END, GROUP_POS, IntPosEnd, IntRankSums, LABEL, PosEnd, RankSums, V4,
+};
 #[cfg(target_arch = "x86_64")]
 use super::lanes::Avx2Simd;
 pub use super::lanes::{
@@ -406,14 +416,33 @@ fn pass_on<W: LaneWeights, const ROWS: bool, const F1: bool>(
     checkpoints: usize,
     lanes: &W,
 ) -> LaneOut {
+    let int = integer_exact(rk, W::MAX);
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2 (checked just above).
-            return unsafe { pass_avx2::<W, ROWS, F1>(rk, terms, checkpoints, lanes) };
+            return unsafe {
+                if int {
+                    pass_avx2_int::<W, ROWS, F1>(rk, terms, checkpoints, lanes)
+                } else {
+                    pass_avx2::<W, ROWS, F1>(rk, terms, checkpoints, lanes)
+                }
+            };
         }
     }
-    pass_body::<ScalarSimd, W, ROWS, F1>(rk, terms, checkpoints, lanes)
+    if int {
+        pass_body_int::<ScalarSimd, W, ROWS, F1>(rk, terms, checkpoints, lanes)
+    } else {
+        pass_body::<ScalarSimd, W, ROWS, F1>(rk, terms, checkpoints, lanes)
+    }
+}
+
+/// Whether the ranking can go through the integer pass ([`pass_body_int`]),
+/// whose results are the floating-point pass's bit for bit: rows without
+/// file weights, and every lane's total weight (at most `max` per row) at
+/// most 2²⁶ (see [`super::kernel::rank_tile_int_scalar`]).
+fn integer_exact(rk: &Ranking, max: u16) -> bool {
+    rk.weights.is_none() && (max as u64) * (rk.rows.len() as u64) <= 1 << 26
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -425,6 +454,17 @@ unsafe fn pass_avx2<W: LaneWeights, const ROWS: bool, const F1: bool>(
     lanes: &W,
 ) -> LaneOut {
     pass_body::<Avx2Simd, W, ROWS, F1>(rk, terms, checkpoints, lanes)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn pass_avx2_int<W: LaneWeights, const ROWS: bool, const F1: bool>(
+    rk: &Ranking,
+    terms: &Terms,
+    checkpoints: usize,
+    lanes: &W,
+) -> LaneOut {
+    pass_body_int::<Avx2Simd, W, ROWS, F1>(rk, terms, checkpoints, lanes)
 }
 
 /// The per-quad results other than the ranking and row sums.
@@ -439,6 +479,88 @@ struct Quad {
     p_total: [f64; 4],
 }
 
+impl Quad {
+    const START: Quad = Quad {
+        auc2: [0.0; 4],
+        ap: [0.0; 4],
+        ll: [0.0; 4],
+        br: [0.0; 4],
+        best: [-1.0; 4],
+        best_group: [-1.0; 4],
+        p_total: [0.0; 4],
+    };
+
+    /// The deferred updates, in group order, of one tile's positive group
+    /// ends `(dtp, tp, fp, group)`: average precision and the best F1.
+    #[inline(always)]
+    fn deferred<S: Simd, const F1: bool>(
+        &mut self,
+        ends: impl Iterator<Item = (S::F, S::F, S::F, f64)>,
+    ) {
+        type F<S> = <S as Simd>::F;
+        let two = F::<S>::splat(2.0);
+        let tiny = F::<S>::splat(f64::MIN_POSITIVE);
+        let (mut ap, mut best, mut best_group) = (
+            F::<S>::load(&self.ap),
+            F::<S>::load(&self.best),
+            F::<S>::load(&self.best_group),
+        );
+        let p_total = F::<S>::load(&self.p_total);
+        if !F1 {
+            for (edtp, etp, efp, _) in ends {
+                ap = ap.add(edtp.mul(etp.div(etp.add(efp).max(tiny))));
+            }
+        } else {
+            for (edtp, etp, efp, group) in ends {
+                let sum = etp.add(efp);
+                ap = ap.add(edtp.mul(etp.div(sum.max(tiny))));
+                let f1 = two.mul(etp).div(sum.add(p_total));
+                best_group = F::<S>::select_gt(f1, best, F::<S>::splat(group), best_group);
+                best = F::<S>::select_gt(f1, best, f1, best);
+            }
+        }
+        self.ap = ap.store();
+        self.best = best.store();
+        self.best_group = best_group.store();
+    }
+}
+
+/// A batch's lanes side by side, from its quads and checkpoints.
+fn lane_out(
+    quads: &[Quad; QUADS],
+    ck_tp: Vec<[f64; LANES]>,
+    ck_fp: Vec<[f64; LANES]>,
+    ck_wp: Vec<[f64; LANES]>,
+) -> LaneOut {
+    let mut out = LaneOut {
+        auc2: [0.0; LANES],
+        ap: [0.0; LANES],
+        best_f1: [0.0; LANES],
+        best_group: [0; LANES],
+        ll: [0.0; LANES],
+        br: [0.0; LANES],
+        ck_tp,
+        ck_fp,
+        ck_wp,
+    };
+    for (q, s) in quads.iter().enumerate() {
+        for j in 0..4 {
+            let l = 4 * q + j;
+            out.auc2[l] = s.auc2[j];
+            out.ap[l] = s.ap[j];
+            out.best_f1[l] = s.best[j];
+            out.best_group[l] = if s.best_group[j] < 0.0 {
+                u32::MAX
+            } else {
+                s.best_group[j] as u32
+            };
+            out.ll[l] = s.ll[j];
+            out.br[l] = s.br[j];
+        }
+    }
+    out
+}
+
 #[inline(always)]
 fn pass_body<S: Simd, W: LaneWeights, const ROWS: bool, const F1: bool>(
     rk: &Ranking,
@@ -449,16 +571,7 @@ fn pass_body<S: Simd, W: LaneWeights, const ROWS: bool, const F1: bool>(
     type F<S> = <S as Simd>::F;
     let file_w = rk.weights.as_deref();
     let n = rk.rows.len();
-    let zero = [0.0f64; 4];
-    let mut quads = [Quad {
-        auc2: zero,
-        ap: zero,
-        ll: zero,
-        br: zero,
-        best: [-1.0; 4],
-        best_group: [-1.0; 4],
-        p_total: zero,
-    }; QUADS];
+    let mut quads = [Quad::START; QUADS];
     let mut buf = vec![[0u16; LANES]; BLOCK];
 
     // Phase 1: each lane's total positive weight (F1 needs it in the pass).
@@ -491,8 +604,6 @@ fn pass_body<S: Simd, W: LaneWeights, const ROWS: bool, const F1: bool>(
     let mut wq = vec![[0.0f64; 4]; BLOCK];
     let mut rank = [RankSums::default(); QUADS];
     let mut rows = [[[0.0f64; 4]; 3]; QUADS];
-    let two = F::<S>::splat(2.0);
-    let tiny = F::<S>::splat(f64::MIN_POSITIVE);
     let (mut group0, mut ck0) = (0u32, 0usize);
     let mut block_start = 0;
     while block_start < n {
@@ -540,39 +651,14 @@ fn pass_body<S: Simd, W: LaneWeights, const ROWS: bool, const F1: bool>(
                     4 * q,
                 );
             }
-            // Deferred, in group order: average precision and the best F1.
-            let (mut ap, mut best, mut best_group) = (
-                F::<S>::load(&s.ap),
-                F::<S>::load(&s.best),
-                F::<S>::load(&s.best_group),
-            );
-            let p_total = F::<S>::load(&s.p_total);
-            if !F1 {
-                for e in &scratch[..k] {
-                    let (etp, efp, edtp) = (
-                        F::<S>::load(&e.tp),
-                        F::<S>::load(&e.fp),
-                        F::<S>::load(&e.dtp),
-                    );
-                    ap = ap.add(edtp.mul(etp.div(etp.add(efp).max(tiny))));
-                }
-            } else {
-                for e in &scratch[..k] {
-                    let (etp, efp, edtp) = (
-                        F::<S>::load(&e.tp),
-                        F::<S>::load(&e.fp),
-                        F::<S>::load(&e.dtp),
-                    );
-                    let sum = etp.add(efp);
-                    ap = ap.add(edtp.mul(etp.div(sum.max(tiny))));
-                    let f1 = two.mul(etp).div(sum.add(p_total));
-                    best_group = F::<S>::select_gt(f1, best, F::<S>::splat(e.group), best_group);
-                    best = F::<S>::select_gt(f1, best, f1, best);
-                }
-            }
-            s.ap = ap.store();
-            s.best = best.store();
-            s.best_group = best_group.store();
+            s.deferred::<S, F1>(scratch[..k].iter().map(|e| {
+                (
+                    F::<S>::load(&e.dtp),
+                    F::<S>::load(&e.tp),
+                    F::<S>::load(&e.fp),
+                    e.group,
+                )
+            }));
             group_next = g;
             ck_next = c;
         }
@@ -585,33 +671,109 @@ fn pass_body<S: Simd, W: LaneWeights, const ROWS: bool, const F1: bool>(
         quads[q].ll = rows[q][0];
         quads[q].br = rows[q][1];
     }
-    let mut out = LaneOut {
-        auc2: [0.0; LANES],
-        ap: [0.0; LANES],
-        best_f1: [0.0; LANES],
-        best_group: [0; LANES],
-        ll: [0.0; LANES],
-        br: [0.0; LANES],
-        ck_tp,
-        ck_fp,
-        ck_wp,
-    };
-    for (q, s) in quads.iter().enumerate() {
-        for j in 0..4 {
-            let l = 4 * q + j;
-            out.auc2[l] = s.auc2[j];
-            out.ap[l] = s.ap[j];
-            out.best_f1[l] = s.best[j];
-            out.best_group[l] = if s.best_group[j] < 0.0 {
-                u32::MAX
-            } else {
-                s.best_group[j] as u32
-            };
-            out.ll[l] = s.ll[j];
-            out.br[l] = s.br[j];
+    lane_out(&quads, ck_tp, ck_fp, ck_wp)
+}
+
+/// [`pass_body`] for rankings that pass [`integer_exact`]: the ranking sums
+/// of all 16 lanes in integers ([`super::kernel::rank_tile_int_scalar`]),
+/// converted to `f64` where the floating-point formulas take them (average
+/// precision, F1, checkpoints, the area). The same bits as [`pass_body`],
+/// in about half the instructions (the unit tests compare the two).
+#[inline(always)]
+fn pass_body_int<S: Simd, W: LaneWeights, const ROWS: bool, const F1: bool>(
+    rk: &Ranking,
+    terms: &Terms,
+    checkpoints: usize,
+    lanes: &W,
+) -> LaneOut {
+    type F<S> = <S as Simd>::F;
+    debug_assert!(integer_exact(rk, W::MAX));
+    let n = rk.rows.len();
+    // On the heap, like the other state: kept in registers across the
+    // tile loop, it crowded the kernels' accumulators out of them.
+    let mut quads = Box::new([Quad::START; QUADS]);
+    let mut buf = vec![[0u16; LANES]; BLOCK];
+
+    // Phase 1: each lane's total positive weight (F1 needs it in the pass).
+    if F1 {
+        let mut p_total = [0u32; LANES];
+        for chunk in terms.positives.chunks(BLOCK) {
+            for (i, &pos) in chunk.iter().enumerate() {
+                lanes.fill::<S>(
+                    rk.rows[pos as usize],
+                    terms.row_hash[pos as usize],
+                    &mut buf[i],
+                );
+            }
+            for b in &buf[..chunk.len()] {
+                for l in 0..LANES {
+                    p_total[l] += b[l] as u32;
+                }
+            }
+        }
+        for (q, s) in quads.iter_mut().enumerate() {
+            s.p_total = F::<S>::from_u32(&p_total[4 * q..]).store();
         }
     }
-    out
+
+    let mut ck_tp = vec![[0.0; LANES]; checkpoints];
+    let mut ck_fp = vec![[0.0; LANES]; checkpoints];
+    let mut ck_wp = vec![[0.0; LANES]; checkpoints];
+    let mut scratch = vec![IntPosEnd::default(); BLOCK + 1];
+    let mut rank = Box::new(IntRankSums::default());
+    let mut rows = Box::new([[[0.0f64; 4]; 3]; QUADS]);
+    let (mut group, mut ck0) = (0u32, 0usize);
+    let mut block_start = 0;
+    while block_start < n {
+        let block_end = (block_start + BLOCK).min(n);
+        let len = block_end - block_start;
+        for (i, pos) in (block_start..block_end).enumerate() {
+            lanes.fill::<S>(rk.rows[pos], terms.row_hash[pos], &mut buf[i]);
+        }
+        let flags = &terms.flags[block_start..block_end];
+        let mut ck = ck0;
+        let k = S::rank_tile_int(
+            &buf[..len],
+            flags,
+            &mut rank,
+            &mut scratch,
+            &mut group,
+            &mut ck,
+            &mut ck_tp,
+            &mut ck_fp,
+        );
+        if ROWS {
+            let mut c2 = ck0;
+            S::row_tile16(
+                &buf[..len],
+                &terms.lsp[block_start..block_end],
+                flags,
+                &mut rows,
+                &mut c2,
+                &mut ck_wp,
+            );
+        }
+        for (q, s) in quads.iter_mut().enumerate() {
+            let lane = 4 * q;
+            s.deferred::<S, F1>(scratch[..k].iter().map(|e| {
+                (
+                    F::<S>::from_u32(&e.dtp[lane..]),
+                    F::<S>::from_u32(&e.tp[lane..]),
+                    F::<S>::from_u32(&e.fp[lane..]),
+                    e.group as f64,
+                )
+            }));
+        }
+        ck0 = ck;
+        block_start = block_end;
+    }
+    for q in 0..QUADS {
+        // At most 2⁵², so exact.
+        quads[q].auc2 = std::array::from_fn(|j| rank.auc2_of(4 * q + j) as f64);
+        quads[q].ll = rows[q][0];
+        quads[q].br = rows[q][1];
+    }
+    lane_out(&quads, ck_tp, ck_fp, ck_wp)
 }
 
 /// The metrics of lane `l` of a batch, in [`METRICS`] order, plus bands.
@@ -1158,5 +1320,149 @@ mod tests {
             assert_eq!(avx.ck_wp, scalar.ck_wp);
             assert!(reference.values[0].iter().all(|v| v.is_finite()));
         }
+    }
+
+    fn assert_same(a: &LaneOut, b: &LaneOut, what: &str) {
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&a.auc2), bits(&b.auc2), "auc2, {what}");
+        assert_eq!(bits(&a.ap), bits(&b.ap), "ap, {what}");
+        assert_eq!(bits(&a.best_f1), bits(&b.best_f1), "best_f1, {what}");
+        assert_eq!(a.best_group, b.best_group, "best_group, {what}");
+        assert_eq!(bits(&a.ll), bits(&b.ll), "ll, {what}");
+        assert_eq!(bits(&a.br), bits(&b.br), "br, {what}");
+        assert_eq!(a.ck_tp, b.ck_tp, "ck_tp, {what}");
+        assert_eq!(a.ck_fp, b.ck_fp, "ck_fp, {what}");
+        assert_eq!(a.ck_wp, b.ck_wp, "ck_wp, {what}");
+    }
+
+    /// Both passes, every part (rows, F1) on and off.
+    fn both_ways<S: Simd, W: LaneWeights>(
+        rk: &Ranking,
+        terms: &Terms,
+        ck: usize,
+        lanes: &W,
+        what: &str,
+    ) {
+        macro_rules! check {
+            ($rows:literal, $f1:literal) => {
+                let a = pass_body::<S, W, $rows, $f1>(rk, terms, ck, lanes);
+                let b = pass_body_int::<S, W, $rows, $f1>(rk, terms, ck, lanes);
+                assert_same(&a, &b, &format!("{what}, rows {}, f1 {}", $rows, $f1));
+            };
+        }
+        check!(true, true);
+        check!(true, false);
+        check!(false, true);
+        check!(false, false);
+    }
+
+    /// The integer pass gives the floating-point pass's results bit for
+    /// bit: ties within and across tiles, no ties, one row, one class, a
+    /// lone positive, every weight source (Poisson, multinomial counts, the
+    /// jackknife), scalar and AVX2.
+    #[test]
+    fn integer_and_float_passes_are_bit_identical() {
+        let mut cases: Vec<(String, Vec<u8>, Vec<f64>)> = Vec::new();
+        for (n, distinct, rate) in [
+            (1usize, 1u64, 2u64),
+            (2, 1, 2),
+            (7, 3, 2),
+            (3000, 40, 3),
+            (3000, 0, 3),
+            (2500, 0, 0),
+            (2500, 0, 100),
+            (5000, 2, 5),
+            (4097, 0, 2),
+        ] {
+            let labels: Vec<u8> = (0..n)
+                .map(|i| match rate {
+                    0 => 0,
+                    100 => 1,
+                    r => crate::rng::word(3, 0, i as u64).is_multiple_of(r) as u8,
+                })
+                .collect();
+            // distinct 0: a distinct score per row (what models write).
+            let scores: Vec<f64> = (0..n)
+                .map(|i| {
+                    let h = crate::rng::word(3, 1, i as u64);
+                    if distinct == 0 {
+                        (h >> 11) as f64 / (1u64 << 53) as f64
+                    } else {
+                        (h % distinct) as f64 / distinct as f64
+                    }
+                })
+                .collect();
+            cases.push((
+                format!("n {n}, {distinct} scores, rate {rate}"),
+                labels,
+                scores,
+            ));
+        }
+        for (what, labels, scores) in &cases {
+            let scores = Floats::from(scores.clone());
+            let rk = Ranking::build(labels, &scores, None);
+            assert!(integer_exact(&rk, PoissonLanes::MAX));
+            let options = BootstrapOptions {
+                replicates: 16,
+                resample: Resample::Poisson,
+                seed: 11,
+                threshold: 0.5,
+                grid: 11,
+                jackknife: false,
+                need: Need::ALL,
+                clusters: None,
+                strata: None,
+            };
+            let (terms, ck, _, _) = prepare(&rk, &scores, &options);
+            let ck = ck.js.len();
+            let poisson = PoissonLanes::new(11, 32);
+            let counts = multinomial_lanes(11, 16, rk.rows.len(), None);
+            let jackknife = JackknifeLanes {
+                seed: 11,
+                first_group: 16,
+                clusters: None,
+            };
+            both_ways::<ScalarSimd, _>(&rk, &terms, ck, &poisson, &format!("{what}, poisson"));
+            both_ways::<ScalarSimd, _>(&rk, &terms, ck, &counts, &format!("{what}, counts"));
+            both_ways::<ScalarSimd, _>(&rk, &terms, ck, &jackknife, &format!("{what}, jk"));
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                #[target_feature(enable = "avx2")]
+                unsafe fn avx<W: LaneWeights>(
+                    rk: &Ranking,
+                    terms: &Terms,
+                    ck: usize,
+                    lanes: &W,
+                    what: &str,
+                ) {
+                    both_ways::<Avx2Simd, W>(rk, terms, ck, lanes, what)
+                }
+                // SAFETY: the CPU supports AVX2 (checked just above).
+                unsafe {
+                    avx(&rk, &terms, ck, &poisson, &format!("{what}, poisson, avx2"));
+                    avx(&rk, &terms, ck, &counts, &format!("{what}, counts, avx2"));
+                    avx(&rk, &terms, ck, &jackknife, &format!("{what}, jk, avx2"));
+                }
+            }
+        }
+    }
+
+    /// Large weights whose areas would pass 2⁵³, and file weights, stay on
+    /// the floating-point pass.
+    #[test]
+    fn integer_pass_only_where_exact() {
+        let rk = |n: usize, weighted: bool| Ranking {
+            rows: (0..n as u32).collect(),
+            labels: vec![0; n],
+            group_end: vec![n as u32],
+            thresholds: vec![0.5],
+            weights: weighted.then(|| vec![1.0; n]),
+            total_rows: n,
+        };
+        assert!(integer_exact(&rk(1 << 23, false), 8));
+        assert!(!integer_exact(&rk((1 << 23) + 1, false), 8));
+        assert!(!integer_exact(&rk(100, true), 8));
+        assert!(integer_exact(&rk(1 << 18, false), 255));
+        assert!(!integer_exact(&rk(1 << 19, false), 255));
     }
 }

@@ -94,6 +94,8 @@ pub trait V4: Copy {
     fn store(self) -> [f64; 4];
     /// Four `u16` weights, widened.
     fn from_u16(w: &[u16]) -> Self;
+    /// Four `u32` values below 2³¹, converted (exactly).
+    fn from_u32(w: &[u32]) -> Self;
     /// Lane-wise `+`.
     fn add(self, o: Self) -> Self;
     /// Lane-wise `×`.
@@ -125,6 +127,10 @@ impl V4 for Scalar4 {
     }
     #[inline(always)]
     fn from_u16(w: &[u16]) -> Self {
+        Scalar4([w[0] as f64, w[1] as f64, w[2] as f64, w[3] as f64])
+    }
+    #[inline(always)]
+    fn from_u32(w: &[u32]) -> Self {
         Scalar4([w[0] as f64, w[1] as f64, w[2] as f64, w[3] as f64])
     }
     #[inline(always)]
@@ -187,6 +193,17 @@ impl V4 for Avx4 {
         unsafe {
             let x = _mm_loadl_epi64(w.as_ptr() as *const __m128i);
             Avx4(_mm256_cvtepi32_pd(_mm_cvtepu16_epi32(x)))
+        }
+    }
+    #[inline(always)]
+    fn from_u32(w: &[u32]) -> Self {
+        use std::arch::x86_64::*;
+        assert!(w.len() >= 4);
+        // Values below 2³¹: the signed conversion is exact.
+        unsafe {
+            Avx4(_mm256_cvtepi32_pd(_mm_loadu_si128(
+                w.as_ptr() as *const __m128i
+            )))
         }
     }
     #[inline(always)]
@@ -274,6 +291,10 @@ mod tests {
                 assert_eq!(
                     Avx4::from_u16(&[1, 8, 0, 65535]).store(),
                     Scalar4::from_u16(&[1, 8, 0, 65535]).store()
+                );
+                assert_eq!(
+                    Avx4::from_u32(&[1, 8, 0, (1 << 31) - 1]).store(),
+                    Scalar4::from_u32(&[1, 8, 0, (1 << 31) - 1]).store()
                 );
             }
             check(x, y, s);
@@ -513,5 +534,348 @@ pub unsafe fn row_tile_avx2(
         _mm256_storeu_pd(sums[0].as_mut_ptr(), ll);
         _mm256_storeu_pd(sums[1].as_mut_ptr(), br);
         _mm256_storeu_pd(sums[2].as_mut_ptr(), wp);
+    }
+}
+
+/// Running ranking sums of all 16 lanes in integers, for rows without file
+/// weights (see [`rank_tile_int_scalar`]). `auc2` is kept in the order the
+/// AVX2 kernel multiplies in: [`AUC_LANE`] maps a slot to its lane.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct IntRankSums {
+    /// Cumulative positive weight.
+    pub tp: [u32; 16],
+    /// Cumulative negative weight.
+    pub fp: [u32; 16],
+    /// Positive weight of the open tie group.
+    pub dtp: [u32; 16],
+    /// Negative weight of the open tie group.
+    pub dfp: [u32; 16],
+    /// Twice the area under the (unnormalised) ROC curve, slot `s` holding
+    /// lane `AUC_LANE[s]`.
+    pub auc2: [u64; 16],
+}
+
+/// The lane of each `auc2` slot of [`IntRankSums`]: even lanes of each
+/// eight, then odd ones (`_mm256_mul_epu32` multiplies the even 32-bit
+/// lanes of a register; the odd ones are shifted down into them).
+pub const AUC_LANE: [usize; 16] = [0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15];
+
+impl IntRankSums {
+    /// Lane `l`'s `auc2`.
+    pub fn auc2_of(&self, l: usize) -> u64 {
+        let s = AUC_LANE.iter().position(|&x| x == l).unwrap_or(0);
+        self.auc2[s]
+    }
+}
+
+/// A positive tie group's end in integers, all 16 lanes (see [`PosEnd`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct IntPosEnd {
+    /// The group's positive weight.
+    pub dtp: [u32; 16],
+    /// Cumulative positive weight after the group.
+    pub tp: [u32; 16],
+    /// Cumulative negative weight after the group.
+    pub fp: [u32; 16],
+    /// The group's index.
+    pub group: u32,
+}
+
+/// [`rank_tile_scalar`] for all 16 lanes at once in integers, for rows
+/// without file weights: `w` holds each row's 16 resampling weights, the
+/// label is the row's [`LABEL`] flag.
+///
+/// The floating-point pass computes the same numbers exactly whenever every
+/// lane's total weight `W` is at most 2²⁶: its operands are then integers —
+/// `dtp`, `dfp`, `tp`, `fp` ≤ W, `2·tp + dtp` ≤ 2W, each area term
+/// `dfp·(2·tp + dtp)` ≤ 2W² ≤ 2⁵³ and the area itself ≤ W² — which `f64`
+/// holds exactly, so no operation rounds and the order of the additions
+/// does not matter. Here those integers are computed directly (`u32`
+/// sums, `u64` areas), and the caller converts them; the results are the
+/// same bits. Checkpoints get every lane's `tp`/`fp` as `f64`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub fn rank_tile_int_scalar(
+    w: &[[u16; 16]],
+    flags: &[u8],
+    st: &mut IntRankSums,
+    scratch: &mut [IntPosEnd],
+    group: &mut u32,
+    ck: &mut usize,
+    ck_tp: &mut [[f64; 16]],
+    ck_fp: &mut [[f64; 16]],
+) -> usize {
+    let mut k = 0;
+    let mut s = *st;
+    for (w, &fl) in w.iter().zip(flags) {
+        let y = (fl & LABEL) as u32;
+        for l in 0..16 {
+            let wl = w[l] as u32;
+            s.dtp[l] += wl * y;
+            s.dfp[l] += wl * (1 - y);
+        }
+        if fl & GROUP_END != 0 {
+            for (slot, &l) in AUC_LANE.iter().enumerate() {
+                s.auc2[slot] += s.dfp[l] as u64 * (2 * s.tp[l] + s.dtp[l]) as u64;
+            }
+            for l in 0..16 {
+                s.tp[l] += s.dtp[l];
+                s.fp[l] += s.dfp[l];
+            }
+            scratch[k] = IntPosEnd {
+                dtp: s.dtp,
+                tp: s.tp,
+                fp: s.fp,
+                group: *group,
+            };
+            k += ((fl & GROUP_POS) != 0) as usize;
+            s.dtp = [0; 16];
+            s.dfp = [0; 16];
+            *group += 1;
+            if fl & CHECKPOINT != 0 {
+                ck_tp[*ck] = s.tp.map(|x| x as f64);
+                ck_fp[*ck] = s.fp.map(|x| x as f64);
+                *ck += 1;
+            }
+        }
+    }
+    *st = s;
+    k
+}
+
+/// AVX2 twin of [`rank_tile_int_scalar`] (integer arithmetic: the same
+/// results exactly).
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2")]
+// Not inlined: its accumulators get the registers to themselves (inlined
+// into the pass, they were spilled to the stack inside the loop).
+#[inline(never)]
+pub unsafe fn rank_tile_int_avx2(
+    w: &[[u16; 16]],
+    flags: &[u8],
+    st: &mut IntRankSums,
+    scratch: &mut [IntPosEnd],
+    group: &mut u32,
+    ck: &mut usize,
+    ck_tp: &mut [[f64; 16]],
+    ck_fp: &mut [[f64; 16]],
+) -> usize {
+    use std::arch::x86_64::*;
+    let n = w.len().min(flags.len());
+    assert!(scratch.len() > n);
+    let mut k = 0;
+    // SAFETY: AVX2 is enabled; every pointer below is in bounds (lengths
+    // asserted above; arrays of 16 u32 are two 32-byte halves, of 16 u64
+    // four; checkpoint rows are indexed through slices).
+    unsafe {
+        // Macros rather than closures: the intrinsics stay inlined under
+        // this function's target features.
+        macro_rules! ld {
+            ($p:expr, $h:expr) => {
+                _mm256_loadu_si256($p.as_ptr().add(8 * $h) as *const __m256i)
+            };
+        }
+        macro_rules! sv {
+            ($p:expr, $h:expr, $v:expr) => {
+                _mm256_storeu_si256($p.as_mut_ptr().add(8 * $h) as *mut __m256i, $v)
+            };
+        }
+        macro_rules! cvt {
+            ($out:expr, $v0:expr, $v1:expr) => {{
+                let o = $out.as_mut_ptr();
+                _mm256_storeu_pd(o, _mm256_cvtepi32_pd(_mm256_castsi256_si128($v0)));
+                _mm256_storeu_pd(
+                    o.add(4),
+                    _mm256_cvtepi32_pd(_mm256_extracti128_si256::<1>($v0)),
+                );
+                _mm256_storeu_pd(o.add(8), _mm256_cvtepi32_pd(_mm256_castsi256_si128($v1)));
+                _mm256_storeu_pd(
+                    o.add(12),
+                    _mm256_cvtepi32_pd(_mm256_extracti128_si256::<1>($v1)),
+                );
+            }};
+        }
+        let (mut tp0, mut tp1) = (ld!(&st.tp, 0), ld!(&st.tp, 1));
+        let (mut fp0, mut fp1) = (ld!(&st.fp, 0), ld!(&st.fp, 1));
+        let (mut dtp0, mut dtp1) = (ld!(&st.dtp, 0), ld!(&st.dtp, 1));
+        let (mut dfp0, mut dfp1) = (ld!(&st.dfp, 0), ld!(&st.dfp, 1));
+        let a = st.auc2.as_ptr() as *const __m256i;
+        let (mut ae0, mut ao0, mut ae1, mut ao1) = (
+            _mm256_loadu_si256(a),
+            _mm256_loadu_si256(a.add(1)),
+            _mm256_loadu_si256(a.add(2)),
+            _mm256_loadu_si256(a.add(3)),
+        );
+        for i in 0..n {
+            let wv = _mm256_loadu_si256(w.get_unchecked(i).as_ptr() as *const __m256i);
+            let w0 = _mm256_cvtepu16_epi32(_mm256_castsi256_si128(wv));
+            let w1 = _mm256_cvtepu16_epi32(_mm256_extracti128_si256::<1>(wv));
+            let fl = *flags.get_unchecked(i);
+            // All ones for a positive row, zero for a negative one.
+            let pos = _mm256_set1_epi32(-((fl & LABEL) as i32));
+            dtp0 = _mm256_add_epi32(dtp0, _mm256_and_si256(pos, w0));
+            dtp1 = _mm256_add_epi32(dtp1, _mm256_and_si256(pos, w1));
+            dfp0 = _mm256_add_epi32(dfp0, _mm256_andnot_si256(pos, w0));
+            dfp1 = _mm256_add_epi32(dfp1, _mm256_andnot_si256(pos, w1));
+            if fl & GROUP_END != 0 {
+                let t0 = _mm256_add_epi32(_mm256_add_epi32(tp0, tp0), dtp0);
+                let t1 = _mm256_add_epi32(_mm256_add_epi32(tp1, tp1), dtp1);
+                ae0 = _mm256_add_epi64(ae0, _mm256_mul_epu32(dfp0, t0));
+                ao0 = _mm256_add_epi64(
+                    ao0,
+                    _mm256_mul_epu32(_mm256_srli_epi64::<32>(dfp0), _mm256_srli_epi64::<32>(t0)),
+                );
+                ae1 = _mm256_add_epi64(ae1, _mm256_mul_epu32(dfp1, t1));
+                ao1 = _mm256_add_epi64(
+                    ao1,
+                    _mm256_mul_epu32(_mm256_srli_epi64::<32>(dfp1), _mm256_srli_epi64::<32>(t1)),
+                );
+                tp0 = _mm256_add_epi32(tp0, dtp0);
+                tp1 = _mm256_add_epi32(tp1, dtp1);
+                fp0 = _mm256_add_epi32(fp0, dfp0);
+                fp1 = _mm256_add_epi32(fp1, dfp1);
+                let e = scratch.get_unchecked_mut(k);
+                sv!(e.dtp, 0, dtp0);
+                sv!(e.dtp, 1, dtp1);
+                sv!(e.tp, 0, tp0);
+                sv!(e.tp, 1, tp1);
+                sv!(e.fp, 0, fp0);
+                sv!(e.fp, 1, fp1);
+                e.group = *group;
+                k += ((fl & GROUP_POS) != 0) as usize;
+                dtp0 = _mm256_setzero_si256();
+                dtp1 = _mm256_setzero_si256();
+                dfp0 = _mm256_setzero_si256();
+                dfp1 = _mm256_setzero_si256();
+                *group += 1;
+                if fl & CHECKPOINT != 0 {
+                    // Below 2³¹, so the signed conversion is exact.
+                    cvt!(ck_tp[*ck], tp0, tp1);
+                    cvt!(ck_fp[*ck], fp0, fp1);
+                    *ck += 1;
+                }
+            }
+        }
+        sv!(st.tp, 0, tp0);
+        sv!(st.tp, 1, tp1);
+        sv!(st.fp, 0, fp0);
+        sv!(st.fp, 1, fp1);
+        sv!(st.dtp, 0, dtp0);
+        sv!(st.dtp, 1, dtp1);
+        sv!(st.dfp, 0, dfp0);
+        sv!(st.dfp, 1, dfp1);
+        let a = st.auc2.as_mut_ptr() as *mut __m256i;
+        _mm256_storeu_si256(a, ae0);
+        _mm256_storeu_si256(a.add(1), ao0);
+        _mm256_storeu_si256(a.add(2), ae1);
+        _mm256_storeu_si256(a.add(3), ao1);
+    }
+    k
+}
+
+/// [`row_tile_scalar`] for all four quads at once, from the rows' 16
+/// resampling weights (rows without file weights): each lane's sums take
+/// the same operations in the same order as there, with `w` widened from
+/// `u16` (exact).
+#[inline(always)]
+pub fn row_tile16_scalar(
+    w: &[[u16; 16]],
+    t: &[[f64; 4]],
+    flags: &[u8],
+    sums: &mut [[[f64; 4]; 3]; 4],
+    ck: &mut usize,
+    ck_wp: &mut [[f64; 16]],
+) {
+    let mut s = *sums;
+    for ((w, t), &fl) in w.iter().zip(t).zip(flags) {
+        for q in 0..4 {
+            for j in 0..4 {
+                let wf = w[4 * q + j] as f64;
+                s[q][0][j] += wf * t[0];
+                s[q][1][j] += wf * t[1];
+                s[q][2][j] += wf * t[2];
+            }
+        }
+        if fl & CHECKPOINT != 0 {
+            for q in 0..4 {
+                ck_wp[*ck][4 * q..4 * q + 4].copy_from_slice(&s[q][2]);
+            }
+            *ck += 1;
+        }
+    }
+    *sums = s;
+}
+
+/// AVX2 twin of [`row_tile16_scalar`]: two quads per sweep of the tile, so
+/// six independent sums are in flight instead of three (the sums are
+/// latency-bound otherwise); the same operations per lane.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+// Not inlined: its accumulators get the registers to themselves (inlined
+// into the pass, they were spilled to the stack inside the loop).
+#[inline(never)]
+pub unsafe fn row_tile16_avx2(
+    w: &[[u16; 16]],
+    t: &[[f64; 4]],
+    flags: &[u8],
+    sums: &mut [[[f64; 4]; 3]; 4],
+    ck: &mut usize,
+    ck_wp: &mut [[f64; 16]],
+) {
+    use std::arch::x86_64::*;
+    let n = w.len().min(t.len()).min(flags.len());
+    let ck0 = *ck;
+    // SAFETY: AVX2 is enabled; indices are below `n`, checkpoint rows are
+    // indexed through slices.
+    unsafe {
+        for pair in 0..2 {
+            let (qa, qb) = (2 * pair, 2 * pair + 1);
+            let mut c = ck0;
+            let mut lla = _mm256_loadu_pd(sums[qa][0].as_ptr());
+            let mut bra = _mm256_loadu_pd(sums[qa][1].as_ptr());
+            let mut wpa = _mm256_loadu_pd(sums[qa][2].as_ptr());
+            let mut llb = _mm256_loadu_pd(sums[qb][0].as_ptr());
+            let mut brb = _mm256_loadu_pd(sums[qb][1].as_ptr());
+            let mut wpb = _mm256_loadu_pd(sums[qb][2].as_ptr());
+            for i in 0..n {
+                let w8 =
+                    _mm_loadu_si128(w.get_unchecked(i).as_ptr().add(8 * pair) as *const __m128i);
+                let w32 = _mm256_cvtepu16_epi32(w8);
+                let wa = _mm256_cvtepi32_pd(_mm256_castsi256_si128(w32));
+                let wb = _mm256_cvtepi32_pd(_mm256_extracti128_si256::<1>(w32));
+                let ti = t.get_unchecked(i);
+                let (t0, t1, t2) = (
+                    _mm256_set1_pd(ti[0]),
+                    _mm256_set1_pd(ti[1]),
+                    _mm256_set1_pd(ti[2]),
+                );
+                lla = _mm256_add_pd(lla, _mm256_mul_pd(wa, t0));
+                llb = _mm256_add_pd(llb, _mm256_mul_pd(wb, t0));
+                bra = _mm256_add_pd(bra, _mm256_mul_pd(wa, t1));
+                brb = _mm256_add_pd(brb, _mm256_mul_pd(wb, t1));
+                wpa = _mm256_add_pd(wpa, _mm256_mul_pd(wa, t2));
+                wpb = _mm256_add_pd(wpb, _mm256_mul_pd(wb, t2));
+                if *flags.get_unchecked(i) & CHECKPOINT != 0 {
+                    let row = &mut ck_wp[c];
+                    _mm256_storeu_pd(row[4 * qa..4 * qa + 4].as_mut_ptr(), wpa);
+                    _mm256_storeu_pd(row[4 * qb..4 * qb + 4].as_mut_ptr(), wpb);
+                    c += 1;
+                }
+            }
+            _mm256_storeu_pd(sums[qa][0].as_mut_ptr(), lla);
+            _mm256_storeu_pd(sums[qa][1].as_mut_ptr(), bra);
+            _mm256_storeu_pd(sums[qa][2].as_mut_ptr(), wpa);
+            _mm256_storeu_pd(sums[qb][0].as_mut_ptr(), llb);
+            _mm256_storeu_pd(sums[qb][1].as_mut_ptr(), brb);
+            _mm256_storeu_pd(sums[qb][2].as_mut_ptr(), wpb);
+            *ck = c;
+        }
     }
 }

@@ -16,7 +16,7 @@
 // Lane loops index several lane arrays at once; indices read best there.
 #![allow(clippy::needless_range_loop)]
 
-use super::kernel::{self, PosEnd, RankSums, Scalar4, V4};
+use super::kernel::{self, IntPosEnd, IntRankSums, PosEnd, RankSums, Scalar4, V4};
 use crate::rng::word;
 
 /// Replicates that go through the data together.
@@ -362,6 +362,27 @@ pub(crate) trait Simd {
         ck_wp: &mut [[f64; 16]],
         lane: usize,
     );
+    /// See [`kernel::row_tile16_scalar`].
+    fn row_tile16(
+        w: &[[u16; 16]],
+        t: &[[f64; 4]],
+        flags: &[u8],
+        sums: &mut [[[f64; 4]; 3]; 4],
+        ck: &mut usize,
+        ck_wp: &mut [[f64; 16]],
+    );
+    /// See [`kernel::rank_tile_int_scalar`].
+    #[allow(clippy::too_many_arguments)]
+    fn rank_tile_int(
+        w: &[[u16; 16]],
+        flags: &[u8],
+        st: &mut IntRankSums,
+        scratch: &mut [IntPosEnd],
+        group: &mut u32,
+        ck: &mut usize,
+        ck_tp: &mut [[f64; 16]],
+        ck_fp: &mut [[f64; 16]],
+    ) -> usize;
 }
 
 pub(crate) struct ScalarSimd;
@@ -398,6 +419,30 @@ impl Simd for ScalarSimd {
         lane: usize,
     ) {
         kernel::row_tile_scalar(w, t, flags, sums, ck, ck_wp, lane)
+    }
+    #[inline(always)]
+    fn rank_tile_int(
+        w: &[[u16; 16]],
+        flags: &[u8],
+        st: &mut IntRankSums,
+        scratch: &mut [IntPosEnd],
+        group: &mut u32,
+        ck: &mut usize,
+        ck_tp: &mut [[f64; 16]],
+        ck_fp: &mut [[f64; 16]],
+    ) -> usize {
+        kernel::rank_tile_int_scalar(w, flags, st, scratch, group, ck, ck_tp, ck_fp)
+    }
+    #[inline(always)]
+    fn row_tile16(
+        w: &[[u16; 16]],
+        t: &[[f64; 4]],
+        flags: &[u8],
+        sums: &mut [[[f64; 4]; 3]; 4],
+        ck: &mut usize,
+        ck_wp: &mut [[f64; 16]],
+    ) {
+        kernel::row_tile16_scalar(w, t, flags, sums, ck, ck_wp)
     }
 }
 
@@ -440,10 +485,37 @@ impl Simd for Avx2Simd {
     ) {
         unsafe { kernel::row_tile_avx2(w, t, flags, sums, ck, ck_wp, lane) }
     }
+    #[inline(always)]
+    fn rank_tile_int(
+        w: &[[u16; 16]],
+        flags: &[u8],
+        st: &mut IntRankSums,
+        scratch: &mut [IntPosEnd],
+        group: &mut u32,
+        ck: &mut usize,
+        ck_tp: &mut [[f64; 16]],
+        ck_fp: &mut [[f64; 16]],
+    ) -> usize {
+        unsafe { kernel::rank_tile_int_avx2(w, flags, st, scratch, group, ck, ck_tp, ck_fp) }
+    }
+    #[inline(always)]
+    fn row_tile16(
+        w: &[[u16; 16]],
+        t: &[[f64; 4]],
+        flags: &[u8],
+        sums: &mut [[[f64; 4]; 3]; 4],
+        ck: &mut usize,
+        ck_wp: &mut [[f64; 16]],
+    ) {
+        unsafe { kernel::row_tile16_avx2(w, t, flags, sums, ck, ck_wp) }
+    }
 }
 
 /// The resampling weights of a batch.
 pub(crate) trait LaneWeights: Sync {
+    /// The largest weight a lane can give a row (bounds the integer pass,
+    /// [`kernel::rank_tile_int_scalar`]).
+    const MAX: u16;
     /// Every lane's weight for `row` (whose hash under the run's seed is
     /// `row_hash`).
     fn fill<S: Simd>(&self, row: u32, row_hash: u32, out: &mut [u16; LANES]);
@@ -462,6 +534,7 @@ impl PoissonLanes {
 }
 
 impl LaneWeights for PoissonLanes {
+    const MAX: u16 = 8;
     #[inline(always)]
     fn fill<S: Simd>(&self, _row: u32, row_hash: u32, out: &mut [u16; LANES]) {
         S::poisson16(row_hash, &self.keys, out);
@@ -475,6 +548,7 @@ pub(crate) struct CountLanes {
 }
 
 impl LaneWeights for CountLanes {
+    const MAX: u16 = u8::MAX as u16;
     #[inline(always)]
     fn fill<S: Simd>(&self, row: u32, _row_hash: u32, out: &mut [u16; LANES]) {
         let c = &self.counts[row as usize];
@@ -489,6 +563,7 @@ pub(crate) struct OnesLanes;
 
 #[cfg(test)]
 impl LaneWeights for OnesLanes {
+    const MAX: u16 = 1;
     #[inline(always)]
     fn fill<S: Simd>(&self, _row: u32, _row_hash: u32, out: &mut [u16; LANES]) {
         *out = [1; LANES];
@@ -503,6 +578,7 @@ pub(crate) struct JackknifeLanes<'a> {
 }
 
 impl LaneWeights for JackknifeLanes<'_> {
+    const MAX: u16 = 1;
     #[inline(always)]
     fn fill<S: Simd>(&self, row: u32, _row_hash: u32, out: &mut [u16; LANES]) {
         let g = match self.clusters {
@@ -612,6 +688,7 @@ pub(crate) enum Source<'a> {
 }
 
 impl LaneWeights for Source<'_> {
+    const MAX: u16 = u8::MAX as u16;
     #[inline(always)]
     fn fill<S: Simd>(&self, row: u32, row_hash: u32, out: &mut [u16; LANES]) {
         match self {
