@@ -26,9 +26,10 @@
 //!   moves, exactly as in the point metrics. Accumulators are `f64` (integer
 //!   weight sums are exact below 2⁵³).
 //! - **Integer lanes**: without file weights every ranking sum is an
-//!   integer, and while a lane's total weight stays at most 2²⁶ (Poisson
-//!   weights: up to 2²³ rows) every `f64` operation of the ranking is exact.
-//!   Such passes keep the sums of all 16 lanes in `u32`/`u64`
+//!   integer, and while a lane's total weight stays at most 2²⁶ every `f64`
+//!   operation of the ranking is exact. Passes of up to 2²⁵ rows keep the
+//!   sums of all 16 lanes in `u32`/`u64` (and rerun in `f64` when a total
+//!   ended past 2²⁶)
 //!   ([`super::kernel::rank_tile_int_scalar`]), eight lanes to an AVX2
 //!   register instead of four, and convert them where the floating-point
 //!   formulas (average precision, F1, the bands) take them: the same bits
@@ -416,33 +417,46 @@ fn pass_on<W: LaneWeights, const ROWS: bool, const F1: bool>(
     checkpoints: usize,
     lanes: &W,
 ) -> LaneOut {
-    let int = integer_exact(rk, W::MAX);
     #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2 (checked just above).
-            return unsafe {
-                if int {
-                    pass_avx2_int::<W, ROWS, F1>(rk, terms, checkpoints, lanes)
-                } else {
-                    pass_avx2::<W, ROWS, F1>(rk, terms, checkpoints, lanes)
-                }
-            };
+    let avx2 = std::arch::is_x86_feature_detected!("avx2");
+    #[cfg(not(target_arch = "x86_64"))]
+    let avx2 = false;
+    if integer_fits(rk, W::MAX) {
+        #[cfg(target_arch = "x86_64")]
+        let int = if avx2 {
+            // SAFETY: the CPU supports AVX2 (checked above).
+            unsafe { pass_avx2_int::<W, ROWS, F1>(rk, terms, checkpoints, lanes) }
+        } else {
+            pass_body_int::<ScalarSimd, W, ROWS, F1>(rk, terms, checkpoints, lanes)
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let int = pass_body_int::<ScalarSimd, W, ROWS, F1>(rk, terms, checkpoints, lanes);
+        if let Some(out) = int {
+            return out;
         }
     }
-    if int {
-        pass_body_int::<ScalarSimd, W, ROWS, F1>(rk, terms, checkpoints, lanes)
-    } else {
-        pass_body::<ScalarSimd, W, ROWS, F1>(rk, terms, checkpoints, lanes)
+    #[cfg(target_arch = "x86_64")]
+    {
+        if avx2 {
+            // SAFETY: the CPU supports AVX2 (checked above).
+            return unsafe { pass_avx2::<W, ROWS, F1>(rk, terms, checkpoints, lanes) };
+        }
     }
+    pass_body::<ScalarSimd, W, ROWS, F1>(rk, terms, checkpoints, lanes)
 }
 
-/// Whether the ranking can go through the integer pass ([`pass_body_int`]),
-/// whose results are the floating-point pass's bit for bit: rows without
-/// file weights, and every lane's total weight (at most `max` per row) at
-/// most 2²⁶ (see [`super::kernel::rank_tile_int_scalar`]).
-fn integer_exact(rk: &Ranking, max: u16) -> bool {
-    rk.weights.is_none() && (max as u64) * (rk.rows.len() as u64) <= 1 << 26
+/// A lane's total weight up to which every `f64` operation of the ranking
+/// pass is exact (see [`super::kernel::rank_tile_int_scalar`]).
+const EXACT_TOTAL: u64 = 1 << 26;
+
+/// Whether the integer pass ([`pass_body_int`]) is tried: rows without file
+/// weights, few enough that a lane's total weight (at most `max` a row)
+/// stays below 2³² — so its integer sums cannot wrap and the check after
+/// the pass is sound — and at most 2²⁵ rows, so that the total (about one a
+/// row) is expected well within [`EXACT_TOTAL`].
+fn integer_fits(rk: &Ranking, max: u16) -> bool {
+    let n = rk.rows.len() as u64;
+    rk.weights.is_none() && (max as u64) * n < 1 << 32 && n <= 1 << 25
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -463,7 +477,7 @@ unsafe fn pass_avx2_int<W: LaneWeights, const ROWS: bool, const F1: bool>(
     terms: &Terms,
     checkpoints: usize,
     lanes: &W,
-) -> LaneOut {
+) -> Option<LaneOut> {
     pass_body_int::<Avx2Simd, W, ROWS, F1>(rk, terms, checkpoints, lanes)
 }
 
@@ -674,20 +688,22 @@ fn pass_body<S: Simd, W: LaneWeights, const ROWS: bool, const F1: bool>(
     lane_out(&quads, ck_tp, ck_fp, ck_wp)
 }
 
-/// [`pass_body`] for rankings that pass [`integer_exact`]: the ranking sums
+/// [`pass_body`] for rankings that pass [`integer_fits`]: the ranking sums
 /// of all 16 lanes in integers ([`super::kernel::rank_tile_int_scalar`]),
 /// converted to `f64` where the floating-point formulas take them (average
-/// precision, F1, checkpoints, the area). The same bits as [`pass_body`],
-/// in about half the instructions (the unit tests compare the two).
+/// precision, F1, checkpoints, the area). When every lane's total weight is
+/// at most [`EXACT_TOTAL`], the same bits as [`pass_body`] in fewer
+/// instructions (the unit tests compare the two); otherwise `None` (the
+/// sums may have left the exact range, and the caller runs [`pass_body`]).
 #[inline(always)]
 fn pass_body_int<S: Simd, W: LaneWeights, const ROWS: bool, const F1: bool>(
     rk: &Ranking,
     terms: &Terms,
     checkpoints: usize,
     lanes: &W,
-) -> LaneOut {
+) -> Option<LaneOut> {
     type F<S> = <S as Simd>::F;
-    debug_assert!(integer_exact(rk, W::MAX));
+    debug_assert!(integer_fits(rk, W::MAX));
     let n = rk.rows.len();
     // On the heap, like the other state: kept in registers across the
     // tile loop, it crowded the kernels' accumulators out of them.
@@ -707,7 +723,8 @@ fn pass_body_int<S: Simd, W: LaneWeights, const ROWS: bool, const F1: bool>(
             }
             for b in &buf[..chunk.len()] {
                 for l in 0..LANES {
-                    p_total[l] += b[l] as u32;
+                    // Below 2³² (`integer_fits`): never wraps.
+                    p_total[l] = p_total[l].wrapping_add(b[l] as u32);
                 }
             }
         }
@@ -767,13 +784,18 @@ fn pass_body_int<S: Simd, W: LaneWeights, const ROWS: bool, const F1: bool>(
         ck0 = ck;
         block_start = block_end;
     }
+    // Every sum is at most a lane's total; within EXACT_TOTAL each was
+    // exact, else the f64 pass must run.
+    if (0..LANES).any(|l| rank.tp[l] as u64 + rank.fp[l] as u64 > EXACT_TOTAL) {
+        return None;
+    }
     for q in 0..QUADS {
         // At most 2⁵², so exact.
         quads[q].auc2 = std::array::from_fn(|j| rank.auc2_of(4 * q + j) as f64);
         quads[q].ll = rows[q][0];
         quads[q].br = rows[q][1];
     }
-    lane_out(&quads, ck_tp, ck_fp, ck_wp)
+    Some(lane_out(&quads, ck_tp, ck_fp, ck_wp))
 }
 
 /// The metrics of lane `l` of a batch, in [`METRICS`] order, plus bands.
@@ -1347,6 +1369,7 @@ mod tests {
             ($rows:literal, $f1:literal) => {
                 let a = pass_body::<S, W, $rows, $f1>(rk, terms, ck, lanes);
                 let b = pass_body_int::<S, W, $rows, $f1>(rk, terms, ck, lanes);
+                let b = b.unwrap_or_else(|| panic!("{what}: the integer pass declined"));
                 assert_same(&a, &b, &format!("{what}, rows {}, f1 {}", $rows, $f1));
             };
         }
@@ -1401,7 +1424,7 @@ mod tests {
         for (what, labels, scores) in &cases {
             let scores = Floats::from(scores.clone());
             let rk = Ranking::build(labels, &scores, None);
-            assert!(integer_exact(&rk, PoissonLanes::MAX));
+            assert!(integer_fits(&rk, PoissonLanes::MAX));
             let options = BootstrapOptions {
                 replicates: 16,
                 resample: Resample::Poisson,
@@ -1447,22 +1470,66 @@ mod tests {
         }
     }
 
-    /// Large weights whose areas would pass 2⁵³, and file weights, stay on
-    /// the floating-point pass.
+    /// Every lane's weight `self.0` (up to 255 a row).
+    struct Constant(u16);
+
+    impl LaneWeights for Constant {
+        const MAX: u16 = 255;
+        fn fill<S: Simd>(&self, _row: u32, _row_hash: u32, out: &mut [u16; LANES]) {
+            *out = [self.0; LANES];
+        }
+    }
+
+    /// File weights, and rows whose lane totals could wrap 32 bits, stay on
+    /// the floating-point pass; a pass whose totals end above 2²⁶ (where
+    /// `f64` sums may round) is declined, and one that stays within is the
+    /// floating-point pass's bits even where the bound per row allowed more.
     #[test]
     fn integer_pass_only_where_exact() {
         let rk = |n: usize, weighted: bool| Ranking {
             rows: (0..n as u32).collect(),
-            labels: vec![0; n],
-            group_end: vec![n as u32],
-            thresholds: vec![0.5],
+            labels: (0..n).map(|i| (i % 3 == 0) as u8).collect(),
+            group_end: (1..=n as u32).collect(),
+            thresholds: (0..n).map(|i| 1.0 - i as f64 / n as f64).collect(),
             weights: weighted.then(|| vec![1.0; n]),
             total_rows: n,
         };
-        assert!(integer_exact(&rk(1 << 23, false), 8));
-        assert!(!integer_exact(&rk((1 << 23) + 1, false), 8));
-        assert!(!integer_exact(&rk(100, true), 8));
-        assert!(integer_exact(&rk(1 << 18, false), 255));
-        assert!(!integer_exact(&rk(1 << 19, false), 255));
+        assert!(integer_fits(&rk(1 << 23, false), 8));
+        assert!(integer_fits(&rk(1 << 25, false), 8));
+        assert!(!integer_fits(&rk((1 << 25) + 1, false), 8));
+        assert!(!integer_fits(&rk(100, true), 8));
+        assert!(integer_fits(&rk(1 << 24, false), 255));
+        assert!(!integer_fits(&rk(1 << 25, false), 255));
+
+        let n = 300_000;
+        let ranking = rk(n, false);
+        let scores = Floats::from(ranking.thresholds.clone());
+        let options = BootstrapOptions {
+            replicates: 16,
+            resample: Resample::Poisson,
+            seed: 1,
+            threshold: 0.5,
+            grid: 11,
+            jackknife: false,
+            need: Need::ALL,
+            clusters: None,
+            strata: None,
+        };
+        let (terms, ck, _, _) = prepare(&ranking, &scores, &options);
+        let ck = ck.js.len();
+        // 255 × 300,000 > 2²⁶: declined.
+        let heavy = Constant(255);
+        assert!(pass_body_int::<ScalarSimd, _, true, true>(&ranking, &terms, ck, &heavy).is_none());
+        // Weight 1: a total of 300,000, exact.
+        let light = Constant(1);
+        let a = pass_body::<ScalarSimd, _, true, true>(&ranking, &terms, ck, &light);
+        let b = pass_body_int::<ScalarSimd, _, true, true>(&ranking, &terms, ck, &light);
+        assert_same(&a, &b.expect("within 2^26"), "constant weight 1");
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            let c = unsafe { pass_avx2_int::<_, true, true>(&ranking, &terms, ck, &heavy) };
+            assert!(c.is_none());
+        }
     }
 }

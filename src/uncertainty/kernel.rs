@@ -586,7 +586,8 @@ pub struct IntPosEnd {
 /// label is the row's [`LABEL`] flag.
 ///
 /// The floating-point pass computes the same numbers exactly whenever every
-/// lane's total weight `W` is at most 2²⁶: its operands are then integers —
+/// lane's total weight `W` is at most 2²⁶ (the caller checks the totals
+/// after the pass and discards it otherwise): its operands are then integers —
 /// `dtp`, `dfp`, `tp`, `fp` ≤ W, `2·tp + dtp` ≤ 2W, each area term
 /// `dfp·(2·tp + dtp)` ≤ 2W² ≤ 2⁵³ and the area itself ≤ W² — which `f64`
 /// holds exactly, so no operation rounds and the order of the additions
@@ -609,18 +610,22 @@ pub fn rank_tile_int_scalar(
     let mut s = *st;
     for (w, &fl) in w.iter().zip(flags) {
         let y = (fl & LABEL) as u32;
+        // Wrapping, as the AVX2 twin's integer lanes: the sums never wrap
+        // while the totals stay within 2²⁶, and past that the caller
+        // discards them.
         for l in 0..16 {
             let wl = w[l] as u32;
-            s.dtp[l] += wl * y;
-            s.dfp[l] += wl * (1 - y);
+            s.dtp[l] = s.dtp[l].wrapping_add(wl * y);
+            s.dfp[l] = s.dfp[l].wrapping_add(wl * (1 - y));
         }
         if fl & GROUP_END != 0 {
             for (slot, &l) in AUC_LANE.iter().enumerate() {
-                s.auc2[slot] += s.dfp[l] as u64 * (2 * s.tp[l] + s.dtp[l]) as u64;
+                let t = s.tp[l].wrapping_mul(2).wrapping_add(s.dtp[l]);
+                s.auc2[slot] = s.auc2[slot].wrapping_add(s.dfp[l] as u64 * t as u64);
             }
             for l in 0..16 {
-                s.tp[l] += s.dtp[l];
-                s.fp[l] += s.dfp[l];
+                s.tp[l] = s.tp[l].wrapping_add(s.dtp[l]);
+                s.fp[l] = s.fp[l].wrapping_add(s.dfp[l]);
             }
             scratch[k] = IntPosEnd {
                 dtp: s.dtp,
