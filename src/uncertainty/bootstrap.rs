@@ -26,10 +26,12 @@
 //!   moves, exactly as in the point metrics. Accumulators are `f64` (integer
 //!   weight sums are exact below 2⁵³).
 //! - **Integer lanes**: without file weights every ranking sum is an
-//!   integer, and while a lane's total weight stays at most 2²⁶ every `f64`
-//!   operation of the ranking is exact. Passes of up to 2²⁵ rows keep the
-//!   sums of all 16 lanes in `u32`/`u64` (and rerun in `f64` when a total
-//!   ended past 2²⁶)
+//!   integer, and while a lane's total weight stays at most 2²⁶ every sum
+//!   and product of the ranking is exact in `f64` (the divisions of AP and F1
+//!   then get the same operands either way). Passes of up to 2²⁵ rows
+//!   (about 1.68·10⁷ with multinomial or stratified counts) keep the sums of
+//!   all 16 lanes in `u32`/`u64` (and rerun in `f64` when a total ended past
+//!   2²⁶)
 //!   ([`super::kernel::rank_tile_int_scalar`]), eight lanes to an AVX2
 //!   register instead of four, and convert them where the floating-point
 //!   formulas (average precision, F1, the bands) take them: the same bits
@@ -455,8 +457,15 @@ const EXACT_TOTAL: u64 = 1 << 26;
 /// the pass is sound — and at most 2²⁵ rows, so that the total (about one a
 /// row) is expected well within [`EXACT_TOTAL`].
 fn integer_fits(rk: &Ranking, max: u16) -> bool {
-    let n = rk.rows.len() as u64;
-    rk.weights.is_none() && (max as u64) * n < 1 << 32 && n <= 1 << 25
+    rk.weights.is_none() && rows_fit(rk.rows.len(), max)
+}
+
+/// [`integer_fits`]'s bound on the rows: at most 2²⁵ (Poisson and jackknife
+/// weights), and `max` a row staying below 2³² (multinomial and stratified
+/// counts, up to 255 a row: about 1.68·10⁷ rows).
+fn rows_fit(n: usize, max: u16) -> bool {
+    let n = n as u64;
+    n <= 1 << 25 && (max as u64) * n < 1 << 32
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -746,6 +755,8 @@ fn pass_body_int<S: Simd, W: LaneWeights, const ROWS: bool, const F1: bool>(
         let len = block_end - block_start;
         for (i, pos) in (block_start..block_end).enumerate() {
             lanes.fill::<S>(rk.rows[pos], terms.row_hash[pos], &mut buf[i]);
+            // The end-of-pass check relies on it (no unnoticed wrap).
+            debug_assert!(buf[i].iter().all(|&w| w <= W::MAX));
         }
         let flags = &terms.flags[block_start..block_end];
         let mut ck = ck0;
@@ -1352,9 +1363,10 @@ mod tests {
         assert_eq!(a.best_group, b.best_group, "best_group, {what}");
         assert_eq!(bits(&a.ll), bits(&b.ll), "ll, {what}");
         assert_eq!(bits(&a.br), bits(&b.br), "br, {what}");
-        assert_eq!(a.ck_tp, b.ck_tp, "ck_tp, {what}");
-        assert_eq!(a.ck_fp, b.ck_fp, "ck_fp, {what}");
-        assert_eq!(a.ck_wp, b.ck_wp, "ck_wp, {what}");
+        let rows = |v: &[[f64; LANES]]| v.iter().map(|r| bits(r)).collect::<Vec<_>>();
+        assert_eq!(rows(&a.ck_tp), rows(&b.ck_tp), "ck_tp, {what}");
+        assert_eq!(rows(&a.ck_fp), rows(&b.ck_fp), "ck_fp, {what}");
+        assert_eq!(rows(&a.ck_wp), rows(&b.ck_wp), "ck_wp, {what}");
     }
 
     /// Both passes, every part (rows, F1) on and off.
@@ -1470,13 +1482,14 @@ mod tests {
         }
     }
 
-    /// Every lane's weight `self.0` (up to 255 a row).
+    /// Lane 15's weight `self.0` (up to 255 a row), the other lanes' 1.
     struct Constant(u16);
 
     impl LaneWeights for Constant {
         const MAX: u16 = 255;
         fn fill<S: Simd>(&self, _row: u32, _row_hash: u32, out: &mut [u16; LANES]) {
-            *out = [self.0; LANES];
+            *out = [1; LANES];
+            out[LANES - 1] = self.0;
         }
     }
 
@@ -1494,12 +1507,13 @@ mod tests {
             weights: weighted.then(|| vec![1.0; n]),
             total_rows: n,
         };
-        assert!(integer_fits(&rk(1 << 23, false), 8));
-        assert!(integer_fits(&rk(1 << 25, false), 8));
-        assert!(!integer_fits(&rk((1 << 25) + 1, false), 8));
+        assert!(rows_fit(1 << 23, 8));
+        assert!(rows_fit(1 << 25, 8));
+        assert!(!rows_fit((1 << 25) + 1, 8));
+        assert!(rows_fit(1 << 24, 255));
+        assert!(!rows_fit(16_843_010, 255));
+        assert!(integer_fits(&rk(100, false), 8));
         assert!(!integer_fits(&rk(100, true), 8));
-        assert!(integer_fits(&rk(1 << 24, false), 255));
-        assert!(!integer_fits(&rk(1 << 25, false), 255));
 
         let n = 300_000;
         let ranking = rk(n, false);
@@ -1517,7 +1531,7 @@ mod tests {
         };
         let (terms, ck, _, _) = prepare(&ranking, &scores, &options);
         let ck = ck.js.len();
-        // 255 × 300,000 > 2²⁶: declined.
+        // Lane 15: 255 × 300,000 > 2²⁶: declined (the other lanes fit).
         let heavy = Constant(255);
         assert!(pass_body_int::<ScalarSimd, _, true, true>(&ranking, &terms, ck, &heavy).is_none());
         // Weight 1: a total of 300,000, exact.
@@ -1530,6 +1544,8 @@ mod tests {
             // SAFETY: the CPU supports AVX2 (checked just above).
             let c = unsafe { pass_avx2_int::<_, true, true>(&ranking, &terms, ck, &heavy) };
             assert!(c.is_none());
+            let d = unsafe { pass_avx2_int::<_, true, true>(&ranking, &terms, ck, &light) };
+            assert_same(&a, &d.expect("within 2^26"), "constant weight 1, avx2");
         }
     }
 }

@@ -256,6 +256,13 @@ mod tests {
     }
 
     #[test]
+    fn auc_slots_invert_auc_lanes() {
+        for l in 0..16 {
+            assert_eq!(AUC_LANE[AUC_SLOT[l]], l);
+        }
+    }
+
+    #[test]
     fn weights_average_one() {
         // Over all 2^16 uniforms the mean weight is within 2^-16·36 of 1.
         let total: u64 = (0..65536u32).map(|u| poisson_of(u) as u64).sum();
@@ -559,12 +566,13 @@ pub struct IntRankSums {
 /// eight, then odd ones (`_mm256_mul_epu32` multiplies the even 32-bit
 /// lanes of a register; the odd ones are shifted down into them).
 pub const AUC_LANE: [usize; 16] = [0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15];
+/// The inverse of [`AUC_LANE`]: the `auc2` slot of each lane.
+pub const AUC_SLOT: [usize; 16] = [0, 4, 1, 5, 2, 6, 3, 7, 8, 12, 9, 13, 10, 14, 11, 15];
 
 impl IntRankSums {
     /// Lane `l`'s `auc2`.
     pub fn auc2_of(&self, l: usize) -> u64 {
-        let s = AUC_LANE.iter().position(|&x| x == l).unwrap_or(0);
-        self.auc2[s]
+        self.auc2[AUC_SLOT[l]]
     }
 }
 
@@ -589,9 +597,9 @@ pub struct IntPosEnd {
 /// lane's total weight `W` is at most 2²⁶ (the caller checks the totals
 /// after the pass and discards it otherwise): its operands are then integers —
 /// `dtp`, `dfp`, `tp`, `fp` ≤ W, `2·tp + dtp` ≤ 2W, each area term
-/// `dfp·(2·tp + dtp)` ≤ 2W² ≤ 2⁵³ and the area itself ≤ W² — which `f64`
-/// holds exactly, so no operation rounds and the order of the additions
-/// does not matter. Here those integers are computed directly (`u32`
+/// `dfp·(2·tp + dtp)` and the area itself ≤ W²/2 — which `f64` holds
+/// exactly, so none of these sums and products rounds and the order of the
+/// additions does not matter. Here those integers are computed directly (`u32`
 /// sums, `u64` areas), and the caller converts them; the results are the
 /// same bits. Checkpoints get every lane's `tp`/`fp` as `f64`.
 #[allow(clippy::too_many_arguments)]

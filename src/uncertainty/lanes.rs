@@ -454,8 +454,9 @@ impl Simd for Avx2Simd {
     type F = kernel::Avx4;
     #[inline(always)]
     fn poisson16(rh: u32, keys: &[u32; 8], out: &mut [u16; 16]) {
-        // SAFETY (all three): Avx2Simd is only used by `pass_avx2`, which
-        // runs after the CPU was checked for AVX2.
+        // SAFETY (every method): Avx2Simd is only used by the `*_avx2`
+        // functions (`pass_avx2`, `pass_avx2_int`, the fills), which run after
+        // the CPU was checked for AVX2, and by tests that check it first.
         unsafe { kernel::poisson16_avx2(rh, keys, out) }
     }
     #[inline(always)]
