@@ -1297,6 +1297,21 @@ pub fn auc_influence(rk: &Ranking, curve: &BinaryCurve, auc: f64) -> Vec<f64> {
 mod tests {
     use super::*;
 
+    /// One batch of Poisson replicates, every metric, 11 grid points.
+    fn one_batch(seed: u64) -> BootstrapOptions<'static> {
+        BootstrapOptions {
+            replicates: 16,
+            resample: Resample::Poisson,
+            seed,
+            threshold: 0.5,
+            grid: 11,
+            jackknife: false,
+            need: Need::ALL,
+            clusters: None,
+            strata: None,
+        }
+    }
+
     /// The scalar pass (used on CPUs without AVX2) and the AVX2 pass give
     /// bit-identical results: the reference tests run the AVX2 one here.
     #[cfg(target_arch = "x86_64")]
@@ -1326,17 +1341,7 @@ mod tests {
             let scores = Floats::from(scores.clone());
             // Build the terms and checkpoints as `replicates` does, through
             // a one-batch run, then rerun the pass both ways.
-            let options = BootstrapOptions {
-                replicates: 16,
-                resample: Resample::Poisson,
-                seed: 9,
-                threshold: 0.5,
-                grid: 11,
-                jackknife: false,
-                need: Need::ALL,
-                clusters: None,
-                strata: None,
-            };
+            let options = one_batch(9);
             let reference = replicates(&rk, &scores, &options, &|_, _| {});
             let (terms, ck, _, _) = prepare(&rk, &scores, &options);
             let lanes = PoissonLanes::new(9, 0);
@@ -1437,17 +1442,7 @@ mod tests {
             let scores = Floats::from(scores.clone());
             let rk = Ranking::build(labels, &scores, None);
             assert!(integer_fits(&rk, PoissonLanes::MAX));
-            let options = BootstrapOptions {
-                replicates: 16,
-                resample: Resample::Poisson,
-                seed: 11,
-                threshold: 0.5,
-                grid: 11,
-                jackknife: false,
-                need: Need::ALL,
-                clusters: None,
-                strata: None,
-            };
+            let options = one_batch(11);
             let (terms, ck, _, _) = prepare(&rk, &scores, &options);
             let ck = ck.js.len();
             let poisson = PoissonLanes::new(11, 32);
@@ -1518,17 +1513,7 @@ mod tests {
         let n = 300_000;
         let ranking = rk(n, false);
         let scores = Floats::from(ranking.thresholds.clone());
-        let options = BootstrapOptions {
-            replicates: 16,
-            resample: Resample::Poisson,
-            seed: 1,
-            threshold: 0.5,
-            grid: 11,
-            jackknife: false,
-            need: Need::ALL,
-            clusters: None,
-            strata: None,
-        };
+        let options = one_batch(1);
         let (terms, ck, _, _) = prepare(&ranking, &scores, &options);
         let ck = ck.js.len();
         // Lane 15: 255 × 300,000 > 2²⁶: declined (the other lanes fit).
