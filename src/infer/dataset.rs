@@ -1,12 +1,16 @@
 //! The dataset side of inference: a lazy polars scan of Parquet, CSV or Arrow
 //! IPC that reads only the needed columns, with `--where` pushed down into
-//! the scan; then feature batches as contiguous row-major `f32` matrices.
+//! the scan; then feature batches as contiguous row-major matrices in the
+//! model's input type (`f32` or float16).
 
 use std::path::{Path, PathBuf};
 
 use arrow::array::ArrayRef;
 use polars::prelude::*;
 
+use half::f16;
+
+use super::runtime::Features;
 use crate::data::{Format, sniff_format};
 use crate::error::{Error, Result, contain};
 
@@ -39,7 +43,9 @@ pub struct Dataset {
     /// Kept columns as Arrow arrays.
     pub keep: Vec<(String, ArrayRef)>,
     /// The value of missing features.
-    fill: f32,
+    fill: f64,
+    /// What row numbers count (" (rows counted after --where)" or "").
+    row_note: &'static str,
 }
 
 fn polars_err<'a>(path: &'a Path, what: &str) -> impl Fn(PolarsError) -> Error + 'a {
@@ -270,7 +276,8 @@ impl Dataset {
             features,
             label,
             keep,
-            fill: spec.fill_null.unwrap_or(0.0) as f32,
+            fill: spec.fill_null.unwrap_or(0.0),
+            row_note: after_where(spec),
         })
     }
 
@@ -280,20 +287,41 @@ impl Dataset {
     }
 
     /// Rows `start..start+len` of the features as a row-major `len × F`
-    /// matrix, written into `out` (resized to fit).
+    /// matrix in `out`'s element type (the model's input type), written
+    /// into `out` (resized to fit).
     ///
     /// Each column's values for the batch are borrowed from the frame when
     /// they lie in one chunk without nulls (Float64 or Float32), else copied
-    /// out as f32; then the matrix is written in blocks of rows small enough
-    /// for the L1 cache (column by column over the whole batch, every write
-    /// went to a different cache line of a megabyte-sized buffer).
-    pub fn batch(&self, start: usize, len: usize, out: &mut Vec<f32>) -> Result<()> {
+    /// out; then the matrix is written in blocks of rows small enough for
+    /// the L1 cache (column by column over the whole batch, every write went
+    /// to a different cache line of a megabyte-sized buffer). Every value is
+    /// rounded once, from the type it is stored in, to the model's type (as
+    /// numpy's `astype` does), so float16 models see what Python would feed
+    /// them; a value beyond float16's range is an error naming its column
+    /// and row.
+    pub fn batch(&self, start: usize, len: usize, out: &mut Features) -> Result<()> {
+        match out {
+            Features::F32(v) => self.batch_of(start, len, v),
+            Features::F16(v) => {
+                self.batch_of(start, len, v)?;
+                match v.iter().position(|x| !x.is_finite()) {
+                    None => Ok(()),
+                    Some(i) => {
+                        Err(self
+                            .beyond_f16(start + i / self.features.len(), i % self.features.len()))
+                    }
+                }
+            }
+        }
+    }
+
+    fn batch_of<T: Element>(&self, start: usize, len: usize, out: &mut Vec<T>) -> Result<()> {
         const BLOCK: usize = 32;
         let f = self.features.len();
         out.clear();
-        out.resize(len * f, 0.0);
+        out.resize(len * f, T::default());
         let sources = (0..f)
-            .map(|j| self.source(j, start, len))
+            .map(|j| self.source::<T>(j, start, len))
             .collect::<Result<Vec<_>>>()?;
         for r0 in (0..len).step_by(BLOCK) {
             let rows = r0..(r0 + BLOCK).min(len);
@@ -303,12 +331,12 @@ impl Dataset {
                 match src {
                     Source::F64(v) => {
                         for (o, &v) in cells.zip(&v[rows.clone()]) {
-                            *o = v as f32;
+                            *o = T::of_f64(v);
                         }
                     }
                     Source::F32(v) => {
                         for (o, &v) in cells.zip(&v[rows.clone()]) {
-                            *o = v;
+                            *o = T::of_f32(v);
                         }
                     }
                     Source::Owned(v) => {
@@ -323,7 +351,7 @@ impl Dataset {
     }
 
     /// Column `j`'s values for rows `start..start+len`.
-    fn source(&self, j: usize, start: usize, len: usize) -> Result<Source<'_>> {
+    fn source<T: Element>(&self, j: usize, start: usize, len: usize) -> Result<Source<'_, T>> {
         let fail = |e: PolarsError| Error::bad_column(&self.path, &self.features[j], e.to_string());
         let series = self.frame.columns()[j].as_materialized_series();
         match series.dtype() {
@@ -339,13 +367,74 @@ impl Dataset {
             }
             _ => {}
         }
+        // Other types (and chunked or filled columns) through polars' cast:
+        // to Float32 for a float32 model, as before; to Float64 (exact for
+        // every integer a float16 holds) for a float16 one.
         let sliced = series.slice(start as i64, len);
-        let cast = sliced.cast(&DataType::Float32).map_err(fail)?;
+        let fill = T::of_f64(self.fill);
         let mut v = Vec::with_capacity(len);
-        for chunk in cast.f32().map_err(fail)?.downcast_iter() {
-            v.extend(chunk.iter().map(|x| x.copied().unwrap_or(self.fill)));
+        if T::WIDE {
+            let cast = sliced.cast(&DataType::Float64).map_err(fail)?;
+            for chunk in cast.f64().map_err(fail)?.downcast_iter() {
+                v.extend(chunk.iter().map(|x| x.map_or(fill, |&x| T::of_f64(x))));
+            }
+        } else {
+            let cast = sliced.cast(&DataType::Float32).map_err(fail)?;
+            for chunk in cast.f32().map_err(fail)?.downcast_iter() {
+                v.extend(chunk.iter().map(|x| x.map_or(fill, |&x| T::of_f32(x))));
+            }
         }
         Ok(Source::Owned(v))
+    }
+
+    /// The error for feature `j`'s value at `row`, which float16 cannot
+    /// hold.
+    fn beyond_f16(&self, row: usize, j: usize) -> Error {
+        let column = &self.frame.columns()[j];
+        let what = match column.get(row) {
+            Ok(AnyValue::Null) | Err(_) => format!("is null, filled with {}", self.fill),
+            Ok(v) => format!("is {v}"),
+        };
+        Error::bad_value(
+            &self.path,
+            &self.features[j],
+            row,
+            format!(
+                "{what}, beyond the range of the float16 values the model takes (at most 65504 in magnitude){}",
+                self.row_note
+            ),
+        )
+    }
+}
+
+/// A model input element: `f32` or float16, converted from the stored
+/// value with one rounding.
+trait Element: Copy + Default + Send + Sync {
+    /// Whether values of other types go through Float64 (float16: one
+    /// rounding from the integer) rather than Float32 (what float32 models
+    /// have always had).
+    const WIDE: bool;
+    fn of_f64(v: f64) -> Self;
+    fn of_f32(v: f32) -> Self;
+}
+
+impl Element for f32 {
+    const WIDE: bool = false;
+    fn of_f64(v: f64) -> f32 {
+        v as f32
+    }
+    fn of_f32(v: f32) -> f32 {
+        v
+    }
+}
+
+impl Element for f16 {
+    const WIDE: bool = true;
+    fn of_f64(v: f64) -> f16 {
+        f16::from_f64(v)
+    }
+    fn of_f32(v: f32) -> f16 {
+        f16::from_f32(v)
     }
 }
 
@@ -413,10 +502,10 @@ fn first_bad<T: PolarsNumericType>(
 }
 
 /// One feature column's values for a batch.
-enum Source<'a> {
+enum Source<'a, T> {
     F64(&'a [f64]),
     F32(&'a [f32]),
-    Owned(Vec<f32>),
+    Owned(Vec<T>),
 }
 
 /// Rows `start..start+len` of `ca` as a slice, when they lie in one chunk
@@ -438,4 +527,116 @@ fn one_chunk<T: PolarsNumericType>(
         offset += n;
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Float32Array, Float64Array, Int64Array};
+    use arrow::datatypes::{Field, Schema};
+    use arrow::record_batch::RecordBatch;
+
+    use super::*;
+    use crate::infer::runtime::Precision;
+
+    /// An Arrow IPC stream of three feature columns.
+    fn stream(a: Vec<f64>, b: Vec<f32>, c: Vec<Option<i64>>) -> Vec<u8> {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("a", arrow::datatypes::DataType::Float64, false),
+            Field::new("b", arrow::datatypes::DataType::Float32, false),
+            Field::new("c", arrow::datatypes::DataType::Int64, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Float64Array::from(a)),
+                Arc::new(Float32Array::from(b)),
+                Arc::new(Int64Array::from(c)),
+            ],
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        let mut w = arrow::ipc::writer::StreamWriter::try_new(&mut out, &schema).unwrap();
+        w.write(&batch).unwrap();
+        w.finish().unwrap();
+        drop(w);
+        out
+    }
+
+    /// Each value is rounded once, from its stored type, to the model's:
+    /// `1 + 2⁻¹¹ + 2⁻⁴⁰` is just above a float16 midpoint, so it rounds up
+    /// to `1 + 2⁻¹⁰`, where going through f32 first (which rounds it to the
+    /// midpoint itself) would round it down to 1 (ties to even).
+    #[test]
+    fn float16_features_are_rounded_once_from_the_stored_value() {
+        let tricky = 1.0 + 2f64.powi(-11) + 2f64.powi(-40);
+        assert_eq!(
+            f16::from_f32(tricky as f32),
+            f16::ONE,
+            "the double rounding"
+        );
+        let bytes = stream(
+            vec![tricky, -0.1, 3.0],
+            vec![0.1f32, 65504.0, -2.5],
+            vec![Some(2049), None, Some(-7)],
+        );
+        let spec = DatasetSpec {
+            fill_null: Some(0.3),
+            ..Default::default()
+        };
+        let data = Dataset::from_ipc_stream("block", &bytes, &spec).unwrap();
+        let mut half = Features::new(Precision::F16);
+        data.batch(0, 3, &mut half).unwrap();
+        let want: Vec<f16> = [
+            tricky,
+            0.1f32 as f64,
+            2049.0,
+            -0.1,
+            65504.0,
+            0.3,
+            3.0,
+            -2.5,
+            -7.0,
+        ]
+        .iter()
+        .map(|&v| f16::from_f64(v))
+        .collect();
+        assert_eq!(half, Features::F16(want));
+        // The float32 batch is what it always was: `as f32` of each value.
+        let mut single = Features::new(Precision::F32);
+        data.batch(1, 2, &mut single).unwrap();
+        assert_eq!(
+            single,
+            Features::F32(vec![
+                -0.1f64 as f32,
+                65504.0,
+                0.3f64 as f32,
+                3.0,
+                -2.5,
+                -7.0
+            ])
+        );
+    }
+
+    /// A value beyond float16 is an error naming the column and the row
+    /// (counted from the start of the data, not of the batch).
+    #[test]
+    fn beyond_float16_names_column_and_row() {
+        let bytes = stream(
+            vec![1.0, 2.0, 3.0],
+            vec![1.0, 2.0, 1e5],
+            vec![Some(1), Some(2), Some(3)],
+        );
+        let data = Dataset::from_ipc_stream("block", &bytes, &DatasetSpec::default()).unwrap();
+        let mut half = Features::new(Precision::F16);
+        data.batch(0, 2, &mut half).unwrap();
+        let e = data.batch(1, 2, &mut half).unwrap_err().to_string();
+        assert!(
+            e.contains("column 'b', row 2") && e.contains("100000") && e.contains("float16"),
+            "{e}"
+        );
+        let mut single = Features::new(Precision::F32);
+        data.batch(0, 3, &mut single).unwrap();
+    }
 }

@@ -6,7 +6,8 @@
 //!    the cached file to `-o` (a copy, never a hard link) and runs nothing.
 //! 2. On a miss the dataset is scanned with polars, only the needed columns,
 //!    `--where` pushed into the scan ([`dataset`]).
-//! 3. A producer thread turns the rows into contiguous `f32` batches while
+//! 3. A producer thread turns the rows into contiguous batches in the
+//!    model's input type (`f32` or float16, each value rounded once) while
 //!    the main thread runs the previous batch through ONNX Runtime
 //!    ([`runtime`]); per-batch latencies and rows/s are measured in the same
 //!    pass, peak memory read from the OS.
@@ -32,7 +33,7 @@ use crate::error::{Error, Result};
 use crate::output_file;
 use cache::{Cache, Lookup};
 use dataset::{Dataset, DatasetSpec};
-use runtime::{Device, Model};
+use runtime::{Device, Features, Model};
 
 /// Options of `evalkit infer`.
 #[derive(Debug, Clone, PartialEq)]
@@ -490,13 +491,14 @@ impl Run<'_> {
         let mut width = 0usize;
         let start = Instant::now();
         std::thread::scope(|s| -> Result<()> {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(usize, Vec<f32>)>>(2);
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(usize, Features)>>(2);
             let data = &data;
+            let precision = model.input_type;
             s.spawn(move || {
                 let mut at = 0;
                 while at < rows {
                     let len = batch.min(rows - at);
-                    let mut buf = Vec::with_capacity(len * f);
+                    let mut buf = Features::new(precision);
                     let item = data.batch(at, len, &mut buf).map(|_| (len, buf));
                     let failed = item.is_err();
                     if tx.send(item).is_err() || failed {
@@ -509,7 +511,7 @@ impl Run<'_> {
             for item in rx {
                 let (len, buf) = item?;
                 let t = Instant::now();
-                let w = model.run(&buf, len, f, &mut scores)?;
+                let w = model.run(buf.all(), len, f, &mut scores)?;
                 latencies.push(t.elapsed().as_secs_f64() * 1000.0);
                 if width != 0 && w != width {
                     return Err(Error::usage(format!(
@@ -590,6 +592,8 @@ impl Run<'_> {
                 "blake3": self.model_hash.to_hex().to_string(),
                 "output": model.output.name,
                 "output_shape": model.output.shape,
+                "input_type": model.input_type.name(),
+                "output_type": model.output_type.name(),
                 "score": how,
             })
             .to_string(),

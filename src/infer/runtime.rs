@@ -5,11 +5,118 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use half::f16;
 use ort::environment::Environment;
 use ort::session::{HasSelectedOutputs, OutputSelector, RunOptions, Session};
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
 use crate::error::{Error, Result};
+
+/// The element type of a model's feature input or score output: evalkit
+/// feeds and reads `float32` and `float16` tensors (a float16 output is
+/// widened to `f32` exactly).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    /// `tensor(float)`.
+    F32,
+    /// `tensor(float16)`.
+    F16,
+}
+
+impl Precision {
+    fn of(ty: &ValueType) -> Option<Precision> {
+        match ty {
+            ValueType::Tensor {
+                ty: TensorElementType::Float32,
+                ..
+            } => Some(Precision::F32),
+            ValueType::Tensor {
+                ty: TensorElementType::Float16,
+                ..
+            } => Some(Precision::F16),
+            _ => None,
+        }
+    }
+
+    /// ONNX's name for the type, as in the prediction file's metadata.
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "float32",
+            Precision::F16 => "float16",
+        }
+    }
+}
+
+/// Feature rows, row-major, in the element type a model takes: what
+/// [`crate::infer::Dataset::batch`] writes and [`Model::run`] feeds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Features {
+    /// For a `float32` input.
+    F32(Vec<f32>),
+    /// For a `float16` input.
+    F16(Vec<f16>),
+}
+
+/// A view of some of [`Features`]' rows.
+#[derive(Debug, Clone, Copy)]
+pub enum FeatureRows<'a> {
+    /// For a `float32` input.
+    F32(&'a [f32]),
+    /// For a `float16` input.
+    F16(&'a [f16]),
+}
+
+impl Features {
+    /// No rows yet, for a model taking `precision`.
+    pub fn new(precision: Precision) -> Features {
+        match precision {
+            Precision::F32 => Features::F32(Vec::new()),
+            Precision::F16 => Features::F16(Vec::new()),
+        }
+    }
+
+    /// The number of values (rows × features).
+    pub fn len(&self) -> usize {
+        match self {
+            Features::F32(v) => v.len(),
+            Features::F16(v) => v.len(),
+        }
+    }
+
+    /// The element type.
+    pub fn precision(&self) -> Precision {
+        match self {
+            Features::F32(_) => Precision::F32,
+            Features::F16(_) => Precision::F16,
+        }
+    }
+
+    /// Whether there are no values.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Values `range` (whole rows: a multiple of the feature count).
+    pub fn slice(&self, range: std::ops::Range<usize>) -> FeatureRows<'_> {
+        match self {
+            Features::F32(v) => FeatureRows::F32(&v[range]),
+            Features::F16(v) => FeatureRows::F16(&v[range]),
+        }
+    }
+
+    /// Every value.
+    pub fn all(&self) -> FeatureRows<'_> {
+        self.slice(0..self.len())
+    }
+
+    /// Appends a copy of values `..n`.
+    pub fn repeat_prefix(&mut self, n: usize) {
+        match self {
+            Features::F32(v) => v.extend_from_within(..n),
+            Features::F16(v) => v.extend_from_within(..n),
+        }
+    }
+}
 
 /// Where inference runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -284,8 +391,12 @@ pub struct Model {
     /// The input's shape as the model declares it, `-1` for dynamic
     /// dimensions (for messages).
     pub input_shape: Vec<i64>,
+    /// The input's element type: batches are made in it.
+    pub input_type: Precision,
     /// The output that becomes the score.
     pub output: OutputInfo,
+    /// The score output's element type.
+    pub output_type: Precision,
     /// The execution provider.
     pub provider: &'static str,
 }
@@ -359,21 +470,21 @@ impl Model {
             ));
         }
         let input = &inputs[0];
-        let (features, batch, input_shape) = match input.dtype() {
-            ValueType::Tensor {
-                ty: TensorElementType::Float32,
-                shape,
-                ..
-            } if shape.len() == 2 => (
+        let (features, batch, input_shape, input_type) = match (
+            input.dtype(),
+            Precision::of(input.dtype()),
+        ) {
+            (ValueType::Tensor { shape, .. }, Some(precision)) if shape.len() == 2 => (
                 (shape[1] > 0).then_some(shape[1] as usize),
                 (shape[0] > 0).then_some(shape[0] as usize),
                 shape.iter().copied().collect::<Vec<i64>>(),
+                precision,
             ),
-            other => {
+            (other, _) => {
                 return Err(Error::bad_format(
                     path,
                     format!(
-                        "takes input '{}' as {other}; evalkit feeds a float tensor [rows, features] (export the model with a FloatTensorType input of shape [None, n_features])",
+                        "takes input '{}' as {other}; evalkit feeds a float32 or float16 tensor [rows, features] (export the model with a FloatTensorType input of shape [None, n_features])",
                         input.name()
                     ),
                 ));
@@ -382,15 +493,7 @@ impl Model {
 
         // The score output.
         let outputs = session.outputs();
-        let is_float = |o: &&ort::value::Outlet| {
-            matches!(
-                o.dtype(),
-                ValueType::Tensor {
-                    ty: TensorElementType::Float32,
-                    ..
-                }
-            )
-        };
+        let is_float = |o: &&ort::value::Outlet| Precision::of(o.dtype()).is_some();
         let zipmap = || {
             Error::bad_format(
                 path,
@@ -414,7 +517,7 @@ impl Model {
                 }
                 if !is_float(&o) {
                     return Err(Error::usage(format!(
-                        "--output {name}: the output is {}, not a float tensor of scores",
+                        "--output {name}: the output is {}, not a float32 or float16 tensor of scores",
                         o.dtype()
                     )));
                 }
@@ -439,7 +542,7 @@ impl Model {
                         return Err(Error::bad_format(
                             path,
                             format!(
-                                "has no float tensor output to use as scores: {}",
+                                "has no float32 or float16 tensor output to use as scores: {}",
                                 describe_io(outputs)
                             ),
                         ));
@@ -451,6 +554,7 @@ impl Model {
             ValueType::Tensor { shape, .. } => shape.iter().copied().collect(),
             _ => Vec::new(),
         };
+        let output_type = Precision::of(chosen.dtype()).unwrap_or(Precision::F32);
         let run_options = RunOptions::new()
             .map_err(|e| setup(e.to_string()))?
             .with_outputs(OutputSelector::no_default().with(chosen.name()));
@@ -460,20 +564,23 @@ impl Model {
             features,
             batch,
             input_shape,
+            input_type,
             output: OutputInfo {
                 name: chosen.name().to_string(),
                 shape,
             },
+            output_type,
             provider: device.provider(),
             session,
         })
     }
 
-    /// Runs one batch (`rows × features`, row-major) and appends the score
-    /// output's values to `out`; returns the output's width (values per row).
+    /// Runs one batch (`rows × features`, row-major, in the model's
+    /// [`Model::input_type`]) and appends the score output's values to
+    /// `out`; returns the output's width (values per row).
     pub fn run(
         &mut self,
-        batch: &[f32],
+        batch: FeatureRows<'_>,
         rows: usize,
         features: usize,
         out: &mut Vec<f32>,
@@ -502,15 +609,33 @@ impl Model {
     /// request is evalkit's overhead).
     pub fn run_timed(
         &mut self,
-        batch: &[f32],
+        batch: FeatureRows<'_>,
         rows: usize,
         features: usize,
         out: &mut Vec<f32>,
     ) -> Result<(usize, std::time::Duration)> {
-        let view = ndarray::ArrayView2::from_shape((rows, features), batch)
-            .map_err(|e| Error::usage(format!("internal batch shape error: {e}")))?;
-        let tensor = TensorRef::from_array_view(view)
-            .map_err(|e| Error::usage(format!("cannot pass the batch to ONNX Runtime: {e}")))?;
+        let shape_err =
+            |e: ndarray::ShapeError| Error::usage(format!("internal batch shape error: {e}"));
+        let pass_err =
+            |e: ort::Error| Error::usage(format!("cannot pass the batch to ONNX Runtime: {e}"));
+        let tensor = match (batch, self.input_type) {
+            (FeatureRows::F32(b), Precision::F32) => TensorRef::from_array_view(
+                ndarray::ArrayView2::from_shape((rows, features), b).map_err(shape_err)?,
+            )
+            .map_err(pass_err)?
+            .into_dyn(),
+            (FeatureRows::F16(b), Precision::F16) => TensorRef::from_array_view(
+                ndarray::ArrayView2::from_shape((rows, features), b).map_err(shape_err)?,
+            )
+            .map_err(pass_err)?
+            .into_dyn(),
+            (_, want) => {
+                return Err(Error::usage(format!(
+                    "internal error: a batch of another type than the model's {} input",
+                    want.name()
+                )));
+            }
+        };
         let started = std::time::Instant::now();
         let outputs = self
             .session
@@ -523,16 +648,29 @@ impl Model {
         let value = outputs.get(self.output.name.as_str()).ok_or_else(|| {
             Error::usage(format!("the model gave no output '{}'", self.output.name))
         })?;
-        let (shape, data) = value
-            .try_extract_tensor::<f32>()
-            .map_err(|e| Error::usage(format!("output '{}': {e}", self.output.name)))?;
+        let extract_err =
+            |e: ort::Error| Error::usage(format!("output '{}': {e}", self.output.name));
+        // The shape is a few numbers; the values go straight into `out`
+        // (float16 widened to f32, which is exact).
+        let shape: Vec<i64> = match self.output_type {
+            Precision::F32 => {
+                let (shape, data) = value.try_extract_tensor::<f32>().map_err(extract_err)?;
+                out.extend_from_slice(data);
+                shape.to_vec()
+            }
+            Precision::F16 => {
+                let (shape, data) = value.try_extract_tensor::<f16>().map_err(extract_err)?;
+                out.extend(data.iter().map(|v| v.to_f32()));
+                shape.to_vec()
+            }
+        };
         let width = match shape.len() {
             1 => 1,
             2 => shape[1].max(0) as usize,
             _ => {
                 return Err(Error::usage(format!(
                     "output '{}' has shape {:?}; evalkit reads [rows] or [rows, k]",
-                    self.output.name, &**shape
+                    self.output.name, shape
                 )));
             }
         };
@@ -543,7 +681,6 @@ impl Model {
                 shape.first().copied().unwrap_or(0)
             )));
         }
-        out.extend_from_slice(data);
         Ok((width, inside))
     }
 }

@@ -47,7 +47,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::infer::dataset::{Dataset, DatasetSpec};
-use crate::infer::runtime::{self, Device, Model};
+use crate::infer::runtime::{self, Device, FeatureRows, Features, Model, Precision};
 use stats::Latency;
 
 /// Rows of the dataset held as requests' inputs (the first rows, after the
@@ -545,16 +545,17 @@ fn ort_version(lib: &Path) -> String {
 }
 
 /// The request inputs: the dataset's first rows (at most [`POOL_ROWS`]) as
-/// a row-major f32 matrix, repeated until it holds the largest batch, so
-/// that every request is a contiguous slice (no copy per request).
+/// a row-major matrix in a model's input type, repeated until it holds the
+/// largest batch, so that every request is a contiguous slice (no copy per
+/// request).
 struct Pool {
-    values: Vec<f32>,
+    values: Features,
     rows: usize,
     features: usize,
 }
 
 impl Pool {
-    fn read(data: &Dataset, largest: usize) -> Result<Pool> {
+    fn read(data: &Dataset, largest: usize, precision: Precision) -> Result<Pool> {
         let f = data.features.len();
         let n = data.rows().min(POOL_ROWS);
         if n == 0 {
@@ -563,11 +564,11 @@ impl Pool {
                 "has no rows (after --where) to make requests from",
             ));
         }
-        let mut values = Vec::new();
+        let mut values = Features::new(precision);
         data.batch(0, n, &mut values)?;
         let mut rows = n;
         while rows < largest {
-            values.extend_from_within(..n * f);
+            values.repeat_prefix(n * f);
             rows += n;
         }
         Ok(Pool {
@@ -578,9 +579,10 @@ impl Pool {
     }
 
     /// The input of request `i` of `b` rows: consecutive rows, cycling.
-    fn request(&self, i: usize, b: usize) -> &[f32] {
+    fn request(&self, i: usize, b: usize) -> FeatureRows<'_> {
         let start = (i.wrapping_mul(b)) % (self.rows - b + 1);
-        &self.values[start * self.features..(start + b) * self.features]
+        self.values
+            .slice(start * self.features..(start + b) * self.features)
     }
 }
 
@@ -758,7 +760,8 @@ pub fn profile(options: &ProfileOptions, progress: &dyn Fn(&str)) -> Result<Prof
         .chain([options.concurrency_batch])
         .max()
         .unwrap_or(1);
-    let pool = Pool::read(&data, largest)?;
+    // One pool per input type the models take, made when a model needs it.
+    let mut pools: Vec<Pool> = Vec::new();
 
     // ONNX Runtime's one-time set-up (thread pools, allocators) goes to a
     // throwaway session, not to the first model's footprint.
@@ -795,6 +798,15 @@ pub fn profile(options: &ProfileOptions, progress: &dyn Fn(&str)) -> Result<Prof
     drop(throwaway);
     let mut models = Vec::with_capacity(firsts.len());
     for (path, (mut first, mut footprint)) in options.models.iter().zip(firsts) {
+        let precision = first.input_type;
+        let at = match pools.iter().position(|p| p.values.precision() == precision) {
+            Some(at) => at,
+            None => {
+                pools.push(Pool::read(&data, largest, precision)?);
+                pools.len() - 1
+            }
+        };
+        let pool = &pools[at];
         footprint.peak_since_reset = reset_peak();
         let name = path.file_stem().map_or_else(
             || path.display().to_string(),
@@ -805,7 +817,7 @@ pub fn profile(options: &ProfileOptions, progress: &dyn Fn(&str)) -> Result<Prof
         let mut latency = Vec::new();
         for &b in &options.batch_sizes {
             progress(&format!("{name}: latency at batch size {b}"));
-            let rec = closed_loop(&mut [&mut first], &pool, b, options)
+            let rec = closed_loop(&mut [&mut first], pool, b, options)
                 .map_err(|e| failed_at(path, &first, b, e))?;
             let Some(lat) = Latency::of(&rec.latency_ms, options.level) else {
                 continue;
@@ -841,7 +853,7 @@ pub fn profile(options: &ProfileOptions, progress: &dyn Fn(&str)) -> Result<Prof
             let mut sessions: Vec<&mut Model> = std::iter::once(&mut first)
                 .chain(extra.iter_mut().take(c - 1))
                 .collect();
-            let rec = closed_loop(&mut sessions, &pool, b, options)
+            let rec = closed_loop(&mut sessions, pool, b, options)
                 .map_err(|e| failed_at(path, &first, b, e))?;
             let Some(lat) = Latency::of(&rec.latency_ms, options.level) else {
                 continue;

@@ -66,6 +66,26 @@ fn path_str(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// `evalkit infer` of fixture model `model` on fixture data `data` (label,
+/// row ids kept, no cache) into `out`, which must succeed.
+#[track_caller]
+fn infer_fixture(model: &str, data: &str, out: &Path, batch: &str) {
+    let (code, _, err) = infer(&[
+        path_str(&fixture(&format!("models/{model}.onnx"))),
+        path_str(&fixture(&format!("data/{data}.parquet"))),
+        "-o",
+        path_str(out),
+        "--label",
+        "label",
+        "--keep",
+        "row_id",
+        "--batch-size",
+        batch,
+        "--no-cache",
+    ]);
+    assert_eq!(code, Some(0), "{model}: {err}");
+}
+
 #[test]
 fn predictions_equal_python_onnxruntime() {
     let dir = tempfile::tempdir().unwrap();
@@ -76,20 +96,7 @@ fn predictions_equal_python_onnxruntime() {
         ("diabetes_ridge", "diabetes", "regression", 1),
     ] {
         let out = dir.path().join(format!("{model}.arrow"));
-        let (code, _, err) = infer(&[
-            path_str(&fixture(&format!("models/{model}.onnx"))),
-            path_str(&fixture(&format!("data/{data}.parquet"))),
-            "-o",
-            path_str(&out),
-            "--label",
-            "label",
-            "--keep",
-            "row_id",
-            "--batch-size",
-            "100",
-            "--no-cache",
-        ]);
-        assert_eq!(code, Some(0), "{model}: {err}");
+        infer_fixture(model, data, &out, "100");
         let (meta, cols) = read_ipc(&out);
         let (_, golden) = read_ipc(&fixture(&format!("expected/infer_{model}.arrow")));
         let got = flat_scores(column(&cols, "score"));
@@ -119,6 +126,8 @@ fn predictions_equal_python_onnxruntime() {
         assert!(inference["peak_rss_bytes"].as_u64().unwrap() > 1_000_000);
         let model_meta: serde_json::Value = serde_json::from_str(&meta["evalkit.model"]).unwrap();
         assert_eq!(model_meta["blake3"].as_str().unwrap().len(), 64);
+        assert_eq!(model_meta["input_type"], "float32");
+        assert_eq!(model_meta["output_type"], "float32");
         if k == 10 {
             assert_eq!(
                 column(&cols, "score").data_type().to_string(),
@@ -130,6 +139,154 @@ fn predictions_equal_python_onnxruntime() {
         let fast = evalkit(["fast", path_str(&out), "--json"]);
         assert_eq!(fast.status.code(), Some(0), "{model}: {}", stderr(&fast));
     }
+}
+
+/// Models taking and giving float16 (a Cast at each end, the interface of
+/// a model converted for a GPU): each feature is rounded once from its
+/// stored Float64 (as numpy's `astype(np.float16)`), the float16
+/// probabilities widened exactly, so the scores are Python onnxruntime's
+/// bit for bit, whatever the batch size.
+#[test]
+fn float16_models_equal_python_onnxruntime_bit_for_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    for (model, data, k) in [
+        ("breast_cancer_lr_f16", "breast_cancer", 1),
+        ("digits_mlp_f16", "digits", 10),
+    ] {
+        let (_, golden) = read_ipc(&fixture(&format!("expected/infer_{model}.arrow")));
+        let want = flat_scores(column(&golden, "score"));
+        // Binary: the golden file holds both class columns.
+        let want: Vec<u32> = if k == 1 {
+            want.chunks(2).map(|r| r[1].to_bits()).collect()
+        } else {
+            want.iter().map(|v| v.to_bits()).collect()
+        };
+        for batch in ["7", "4096"] {
+            let out = dir.path().join(format!("{model}-{batch}.arrow"));
+            infer_fixture(model, data, &out, batch);
+            let (meta, cols) = read_ipc(&out);
+            let got: Vec<u32> = flat_scores(column(&cols, "score"))
+                .iter()
+                .map(|v| v.to_bits())
+                .collect();
+            assert_eq!(got.len(), want.len(), "{model}");
+            let differ = got.iter().zip(&want).filter(|(a, b)| a != b).count();
+            assert_eq!(differ, 0, "{model}, batch {batch}: {differ} scores differ");
+            let m: serde_json::Value = serde_json::from_str(&meta["evalkit.model"]).unwrap();
+            assert_eq!(m["input_type"], "float16", "{m}");
+            assert_eq!(m["output_type"], "float16", "{m}");
+        }
+    }
+}
+
+/// 12 rows of 30 Float64 features `f00`..`f29` (row r holds r/2) and a 0/1
+/// label: feature `bad_col` holds `bad` in row `bad_row`, and `f00` is null
+/// in row 2.
+fn write_one_bad_value(path: &Path, bad_col: usize, bad_row: usize, bad: f64) {
+    let rows = 12;
+    let mut cols: Vec<(String, ArrayRef)> = (0..30)
+        .map(|i| {
+            let v: Vec<Option<f64>> = (0..rows)
+                .map(|r| match (i, r) {
+                    (i, r) if i == bad_col && r == bad_row => Some(bad),
+                    (0, 2) => None,
+                    _ => Some(r as f64 * 0.5),
+                })
+                .collect();
+            (
+                format!("f{i:02}"),
+                Arc::new(Float64Array::from(v)) as ArrayRef,
+            )
+        })
+        .collect();
+    cols.push((
+        "label".into(),
+        Arc::new(Int64Array::from(
+            (0..rows as i64).map(|i| i % 2).collect::<Vec<_>>(),
+        )) as ArrayRef,
+    ));
+    write_ipc(
+        path,
+        cols.iter().map(|(n, a)| (n.as_str(), a.clone())).collect(),
+        &[],
+    );
+}
+
+/// A value a float16 model cannot take (beyond ±65504 once rounded, or a
+/// fill value beyond it) is exit 2 naming its column and row; the largest
+/// values that round to a finite float16 pass.
+#[test]
+fn float16_models_refuse_values_beyond_float16() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("big.arrow");
+    let make = |bad_col: usize, bad_row: usize, bad: f64| {
+        write_one_bad_value(&data, bad_col, bad_row, bad);
+    };
+    let out = dir.path().join("p.arrow");
+    let f16 = fixture("models/breast_cancer_lr_f16.onnx");
+    let args = |fill: &'static str, batch: &'static str| -> Vec<String> {
+        [
+            path_str(&f16),
+            path_str(&data),
+            "-o",
+            path_str(&out),
+            "--label",
+            "label",
+            "--no-cache",
+            "--fill-null",
+            fill,
+            "--batch-size",
+            batch,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let name = path_str(&data).to_string();
+    for batch in ["5", "100"] {
+        make(3, 8, 70000.0);
+        let a = args("0", batch);
+        rejects(
+            &a.iter().map(String::as_str).collect::<Vec<_>>(),
+            &[&name, "column 'f03', row 8", "70000", "float16"],
+        );
+        make(17, 11, -65520.0);
+        let a = args("0", batch);
+        rejects(
+            &a.iter().map(String::as_str).collect::<Vec<_>>(),
+            &[&name, "column 'f17', row 11", "-65520", "float16"],
+        );
+        // The null in column f00, row 2, filled with a value float16 cannot hold.
+        make(3, 8, 1.0);
+        let a = args("100000", batch);
+        rejects(
+            &a.iter().map(String::as_str).collect::<Vec<_>>(),
+            &[
+                &name,
+                "column 'f00', row 2",
+                "null, filled with 100000",
+                "float16",
+            ],
+        );
+        // 65519 rounds to 65504, the largest float16: it runs (and the same
+        // file runs through the float32 model).
+        make(3, 8, 65519.0);
+        let a = args("0", batch);
+        let (code, _, err) = infer(&a.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(code, Some(0), "{err}");
+    }
+    let (code, _, err) = infer(&[
+        path_str(&fixture_lr()),
+        path_str(&data),
+        "-o",
+        path_str(&dir.path().join("p32.arrow")),
+        "--label",
+        "label",
+        "--no-cache",
+        "--fill-null",
+        "100000",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
 }
 
 /// A synthetic dataset for the breast-cancer models: `rows` rows of 30
@@ -498,7 +655,10 @@ fn every_error_names_the_fix() {
         base(&["--output", "nope"]),
         &["--output nope", "no such output", "'probabilities'"],
     );
-    check(base(&["--output", "label"]), &["not a float tensor"]);
+    check(
+        base(&["--output", "label"]),
+        &["not a float32 or float16 tensor"],
+    );
     // A bad --where.
     check(
         base(&["--where", "mean radius >"]),
@@ -641,7 +801,8 @@ fn nulls_in_features_are_errors_unless_filled() {
 
 /// Features of every numeric type (and Boolean), with a filled null, give
 /// the same predictions as the same values stored as Float64, whatever the
-/// batch size: each batch is converted to f32 on its own.
+/// batch size: each batch is converted to the model's input type (f32 or
+/// float16) on its own.
 #[test]
 fn every_feature_type_converts_like_float64() {
     use arrow::array::{BooleanArray, Float32Array, Int8Array, Int32Array, UInt16Array};
@@ -689,44 +850,46 @@ fn every_feature_type_converts_like_float64() {
         typed.push((name.clone(), a));
         plain.push((name, Arc::new(Float64Array::from(as_f64)) as ArrayRef));
     }
-    let lr = fixture("models/breast_cancer_lr.onnx");
-    let mut scores = Vec::new();
-    for (name, cols, batch) in [
-        ("typed", &typed, "4"),
-        ("chunked", &plain, "4"),
-        ("plain", &plain, "1000"),
-    ] {
-        let data = dir.path().join(format!("{name}.arrow"));
-        if name == "chunked" {
-            // Record batches of 5, 3 and 3 rows: the second batch of 4 rows
-            // spans two chunks.
-            write_ipc_chunks(&data, cols, &[0..5, 5..8, 8..11]);
-        } else {
-            write_ipc(
-                &data,
-                cols.iter().map(|(n, a)| (n.as_str(), a.clone())).collect(),
-                &[],
-            );
+    for model in ["breast_cancer_lr", "breast_cancer_lr_f16"] {
+        let lr = fixture(&format!("models/{model}.onnx"));
+        let mut scores = Vec::new();
+        for (name, cols, batch) in [
+            ("typed", &typed, "4"),
+            ("chunked", &plain, "4"),
+            ("plain", &plain, "1000"),
+        ] {
+            let data = dir.path().join(format!("{model}-{name}.arrow"));
+            if name == "chunked" {
+                // Record batches of 5, 3 and 3 rows: the second batch of 4 rows
+                // spans two chunks.
+                write_ipc_chunks(&data, cols, &[0..5, 5..8, 8..11]);
+            } else {
+                write_ipc(
+                    &data,
+                    cols.iter().map(|(n, a)| (n.as_str(), a.clone())).collect(),
+                    &[],
+                );
+            }
+            let out = dir.path().join(format!("{model}-{name}-preds.arrow"));
+            let (code, _, err) = infer(&[
+                path_str(&lr),
+                path_str(&data),
+                "-o",
+                path_str(&out),
+                "--no-cache",
+                "--fill-null",
+                "0.5",
+                "--batch-size",
+                batch,
+            ]);
+            assert_eq!(code, Some(0), "{err}");
+            let (_, cols) = read_ipc(&out);
+            scores.push(flat_scores(column(&cols, "score")));
         }
-        let out = dir.path().join(format!("{name}-preds.arrow"));
-        let (code, _, err) = infer(&[
-            path_str(&lr),
-            path_str(&data),
-            "-o",
-            path_str(&out),
-            "--no-cache",
-            "--fill-null",
-            "0.5",
-            "--batch-size",
-            batch,
-        ]);
-        assert_eq!(code, Some(0), "{err}");
-        let (_, cols) = read_ipc(&out);
-        scores.push(flat_scores(column(&cols, "score")));
+        assert_eq!(scores[0].len(), rows, "{model}");
+        assert_eq!(scores[0], scores[2], "{model}");
+        assert_eq!(scores[1], scores[2], "{model}");
     }
-    assert_eq!(scores[0].len(), rows);
-    assert_eq!(scores[0], scores[2]);
-    assert_eq!(scores[1], scores[2]);
 }
 
 /// An Arrow IPC file holding `cols` as one record batch per range of rows.
@@ -884,34 +1047,8 @@ fn a_cache_that_cannot_be_locked_still_serves_or_is_skipped() {
 fn nan_and_infinite_features_are_refused_before_the_model_runs() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("nan.arrow");
-    let rows = 12;
     let make = |bad_col: usize, bad_row: usize, bad: f64| {
-        let mut cols: Vec<(String, ArrayRef)> = (0..30)
-            .map(|i| {
-                let v: Vec<Option<f64>> = (0..rows)
-                    .map(|r| match (i, r) {
-                        (i, r) if i == bad_col && r == bad_row => Some(bad),
-                        (0, 2) => None,
-                        _ => Some(r as f64 * 0.5),
-                    })
-                    .collect();
-                (
-                    format!("f{i:02}"),
-                    Arc::new(Float64Array::from(v)) as ArrayRef,
-                )
-            })
-            .collect();
-        cols.push((
-            "label".into(),
-            Arc::new(Int64Array::from(
-                (0..rows as i64).map(|i| i % 2).collect::<Vec<_>>(),
-            )) as ArrayRef,
-        ));
-        write_ipc(
-            &data,
-            cols.iter().map(|(n, a)| (n.as_str(), a.clone())).collect(),
-            &[],
-        );
+        write_one_bad_value(&data, bad_col, bad_row, bad);
     };
     let out = dir.path().join("p.arrow");
     let base = [

@@ -307,6 +307,58 @@ fn side_by_side_with_labels_adds_the_quality_difference_and_a_report() {
     }
 }
 
+/// A float16 model beside its float32 original: each is fed its own input
+/// type (a pool of float16 rows for the one, f32 rows for the other), and
+/// the quality table compares their predictions.
+#[test]
+fn a_float16_model_is_profiled_beside_its_float32_original() {
+    let dir = tempfile::tempdir().unwrap();
+    let (m, d) = (lr(), cancer());
+    let half = fixture("models/breast_cancer_lr_f16.onnx")
+        .display()
+        .to_string();
+    let doc = profile_json(&[
+        &m,
+        &half,
+        &d,
+        "--label",
+        "label",
+        "--ignore",
+        "row_id",
+        "--batch-sizes",
+        "1,64",
+        "--concurrency",
+        "1",
+        "--max-requests",
+        "20",
+        "--bootstrap",
+        "0",
+        "--cache-dir",
+        dir.path().join("cache").to_str().unwrap(),
+        "--json",
+    ]);
+    let models = doc["models"].as_array().unwrap();
+    assert_eq!(models.len(), 2, "{doc}");
+    for model in models {
+        let latency = model["latency"].as_array().unwrap();
+        assert_eq!(latency.len(), 2, "{model}");
+        for run in latency {
+            assert!(f(&run["rows_per_s"]) > 0.0, "{run}");
+        }
+    }
+    let q = &doc["quality"];
+    assert_eq!(q["reference"], "breast_cancer_lr");
+    let auc = q["models"][0]["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["metric"] == "roc_auc")
+        .unwrap();
+    assert_eq!(q["models"][0]["model"], "breast_cancer_lr_f16");
+    // Rounding the features to float16 moves the AUC by little.
+    assert!(f(&auc["delta"]).abs() < 0.01, "{auc}");
+}
+
 #[test]
 fn serving_gates_pass_fail_and_are_inconclusive() {
     let dir = tempfile::tempdir().unwrap();
