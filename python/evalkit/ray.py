@@ -27,7 +27,7 @@ from typing import Any, List, Optional, Sequence, Union
 import ray
 import ray.data
 
-from . import InputError, Result, State, UsageError, _batches, _slice_names
+from . import InputError, Result, State, UsageError, _batches, _shards, _slice_names
 
 Scores = Union[str, Sequence[str]]
 
@@ -403,154 +403,19 @@ def fast(
 
 # --- The inference pass on Ray ---------------------------------------------
 
-MANIFEST = "_evalkit_infer.json"
-_STAGING = ".evalkit-staging-"
+MANIFEST = _shards.MANIFEST
+Inference = _shards.Inference
 
 
-def _ipc(table: Any) -> Any:
-    """A block as the bytes of one Arrow IPC stream (one record batch, no
-    schema metadata): what the block's cache key hashes."""
-    import pyarrow as pa
-
-    table = table.replace_schema_metadata(None).combine_chunks()
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return memoryview(sink.getvalue()).cast("B")
-
-
-class _Scorer:
+class _Scorer(_shards.Scorer):
     """A Ray actor's share of :func:`infer`: one ONNX Runtime session for
-    every block it is given. Each block's prediction file (and state) goes
-    to the run's staging folder under a fresh name; the actor returns one
-    row describing it, or evalkit's error as data."""
+    every block it is given (:class:`evalkit._shards.Scorer`)."""
 
     def __init__(self, model: str, staging: str, options: dict):
-        from . import _evalkit
-
-        self.staging = staging
-        self.error = None
-        try:
-            self.scorer = _evalkit.BlockScorer(model, **options)
-        except _evalkit.EvalkitError as e:
-            self.error = (type(e).__name__, str(e))
-
-    def __call__(self, table: Any) -> Any:
-        import json
-        import os
-        import uuid
-
-        import pyarrow as pa
-
-        from . import _evalkit
-
-        schema = pa.schema(
-            [("file", pa.string()), ("rows", pa.int64()), ("key", pa.string()), ("cache", pa.string()),
-             ("metadata", pa.string()), ("notes", pa.string()), ("state", pa.bool_()), ("reduction", pa.binary())]
-        )
-        if table.num_rows == 0:
-            return schema.empty_table()
-        row = {"file": "", "rows": 0, "key": "", "cache": "", "metadata": "{}", "notes": "[]", "state": False}
-        red = _batches.Reduction(error=self.error)
-        if self.error is None:
-            name = uuid.uuid4().hex
-            path = os.path.join(self.staging, name + ".arrow")
-            try:
-                rows, key, cache, metadata, state, notes = self.scorer.score("a Ray block", _ipc(table), path)
-                if state is not None:
-                    with open(os.path.join(self.staging, name + ".evstate"), "wb") as f:
-                        f.write(state)
-                row = {"file": name, "rows": rows, "key": key, "cache": cache, "metadata": metadata,
-                       "notes": json.dumps(notes), "state": state is not None}
-                red = _batches.Reduction(state)
-            except _evalkit.EvalkitError as e:
-                red = _batches.Reduction(error=(type(e).__name__, str(e)))
-        return pa.Table.from_pylist([{**row, "reduction": red.to_bytes()}], schema=schema)
-
-
-def _describe(block: Any) -> List[dict]:
-    """A result block without its reductions (what the driver needs)."""
-    return block.drop_columns(["reduction"]).to_pylist()
-
-
-class Inference:
-    """What :func:`infer` wrote: one prediction file per block of the
-    dataset, in the dataset's order, each as ``evalkit infer`` writes one
-    (``evalkit full OUTPUT/part-*.arrow`` evaluates them all), with the
-    state of each beside it (``part-*.evstate``) when the rows have labels,
-    and the manifest ``_evalkit_infer.json`` listing them.
-
-    ``paths``/``state_paths``: the files; ``rows``: rows scored;
-    ``cache``: how many blocks the cache served (``hit``), computed
-    (``miss``) or ran without it (``disabled``); ``metadata``: the first
-    file's evalkit metadata (task, classes, model, config) parsed;
-    ``state``: the merged :class:`evalkit.State` of every row (``None``
-    without labels); ``full(**options)``: the full tier from it."""
-
-    def __init__(self, output: str, shards: List[dict], state: Optional[State], notes: List[str]):
-        import json
-        import os
-
-        self.output = output
-        self.manifest = os.path.join(output, MANIFEST)
-        self.paths = [os.path.join(output, s["file"]) for s in shards]
-        self.state_paths = [os.path.join(output, s["state"]) for s in shards if s["state"]]
-        self.rows = sum(s["rows"] for s in shards)
-        self.cache = {k: sum(1 for s in shards if s["cache"] == k) for k in ("hit", "miss", "disabled")}
-        self.notes = notes
-        first = shards[0]["metadata"] if shards else {}
-        self.metadata = {}
-        for k, v in first.items():
-            if k.startswith("evalkit."):
-                try:
-                    self.metadata[k[len("evalkit."):]] = json.loads(v)
-                except ValueError:
-                    self.metadata[k[len("evalkit."):]] = v
-        self.state = state
-
-    def full(self, **options: Any) -> Result:
-        """The full tier of every row (:meth:`evalkit.State.finish`)."""
-        if self.state is None:
-            raise InputError(
-                "the predictions have no labels (infer was given no label=), or their task has no "
-                "mergeable state: there is nothing to evaluate"
-            )
-        return self.state.finish(**options)
-
-    def __repr__(self) -> str:
-        return (
-            f"Inference({len(self.paths)} files, {self.rows} rows in {self.output!r}; "
-            f"cache {self.cache['hit']} hit, {self.cache['miss']} miss)"
-        )
-
-
-def _check_output(output: str) -> List[str]:
-    """The output folder: created when missing; else it may hold only what
-    an earlier ``infer`` wrote there (its manifest and files), which this
-    run replaces. Returns the earlier run's files."""
-    import json
-    import os
-
-    if os.path.exists(output) and not os.path.isdir(output):
-        raise UsageError(f"output={output!r} is a file: infer writes a folder of prediction files; name a folder")
-    os.makedirs(output, exist_ok=True)
-    earlier: List[str] = []
-    manifest = os.path.join(output, MANIFEST)
-    if os.path.exists(manifest):
-        try:
-            with open(manifest) as f:
-                doc = json.load(f)
-            earlier = [s["file"] for s in doc["shards"]] + [s["state"] for s in doc["shards"] if s.get("state")]
-        except (ValueError, KeyError, TypeError) as e:
-            raise UsageError(f"{manifest} is not an evalkit manifest ({e}); remove it or choose another folder")
-    ours = set(earlier) | {MANIFEST}
-    others = sorted(n for n in os.listdir(output) if n not in ours and not n.startswith(_STAGING))
-    if others:
-        raise UsageError(
-            f"output={output!r} holds files evalkit did not write there ({', '.join(others[:3])}"
-            f"{', …' if len(others) > 3 else ''}); choose a new or empty folder"
-        )
-    return earlier
+        # Not super(): a subclass defined where Ray pickles it by value
+        # (a test's) would carry a copy of this class that super()'s
+        # implicit class cell does not match.
+        _shards.Scorer.__init__(self, model, staging, options, "a Ray block")
 
 
 def infer(
@@ -605,21 +470,18 @@ def infer(
     intra-op threads per actor (default ``num_cpus``). A bad block fails
     the call with evalkit's error, of its own class, naming the column and
     the row within the block."""
-    import json
-    import os
-    import shutil
-    import uuid
-
-    model = os.path.abspath(os.fspath(model))
-    if not os.path.isfile(model):
-        raise InputError(f"{model}: no such model file")
-    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        raise UsageError(f"device={device!r}: use 'cpu' or 'cuda' (or 'cuda:N')")
     if fan_in < 2:
         raise InputError(f"fan_in={fan_in}: a merge task takes 2 or more states")
     gpu = device != "cpu"
     if num_gpus is None:
         num_gpus = 1 if gpu else 0
+    if threads is None:
+        threads = max(1, int(num_cpus))
+    run = _shards.Run(
+        model, output, label=label, features=features, keep=keep, fill_null=fill_null, batch_size=batch_size,
+        device=device, threads=threads, output_name=output_name, score_kind=score_kind, task=task,
+        classes=classes, cache_dir=cache_dir, no_cache=no_cache,
+    )
     if concurrency is None:
         # From one actor up to what the cluster holds: a fixed pool taking
         # every CPU would leave none for the tasks that read the blocks.
@@ -631,36 +493,12 @@ def infer(
         pool = ray.data.ActorPoolStrategy(min_size=1, max_size=max(1, most))
     else:
         pool = ray.data.ActorPoolStrategy(size=int(concurrency))
-    if threads is None:
-        threads = max(1, int(num_cpus))
-    output = os.path.abspath(os.fspath(output))
-    earlier = _check_output(output)
-    cache = None
-    if not no_cache:
-        cache = os.path.abspath(os.fspath(cache_dir) if cache_dir is not None else os.environ.get("EVALKIT_CACHE", os.path.join(".evalkit", "cache")))
-    options = dict(
-        label=label,
-        features=list(features) if features is not None else None,
-        keep=list(keep),
-        fill_null=fill_null,
-        batch_size=int(batch_size),
-        device=device,
-        threads=int(threads),
-        output_name=output_name,
-        score_kind=score_kind,
-        task=task,
-        classes=list(classes) if classes is not None else None,
-        cache_dir=cache,
-        no_cache=no_cache,
-    )
-    staging = os.path.join(output, _STAGING + uuid.uuid4().hex)
-    os.makedirs(staging)
-    try:
+    with run:
         # Blocks keep the dataset's order, so part-00000.. follow the rows.
         with _in_order(ds):
             scored = ds.map_batches(
                 _Scorer,
-                fn_constructor_kwargs={"model": model, "staging": staging, "options": options},
+                fn_constructor_kwargs={"model": run.model, "staging": run.staging, "options": run.options},
                 batch_format="pyarrow",
                 batch_size=None,
                 zero_copy_batch=True,
@@ -669,54 +507,10 @@ def infer(
                 num_gpus=num_gpus or None,
             ).materialize()
         refs = list(scored.to_arrow_refs())
-        describe = ray.remote(_describe)
+        describe = ray.remote(_shards.describe)
         rows = [r for part in ray.get([describe.remote(r) for r in refs]) for r in part]
         merge = ray.remote(_merge)
         while len(refs) > 1:
             refs = [merge.remote(*refs[i : i + fan_in]) for i in range(0, len(refs), fan_in)]
         red = ray.get(merge.remote(*refs)) if refs else _batches.Reduction()
-        if red.error is not None:
-            _batches.raise_carried(*red.error)
-        if not rows:
-            raise InputError("the dataset has no rows: there is nothing to score")
-        # Every block succeeded: move the files into place, in order.
-        shards = []
-        for i, r in enumerate(rows):
-            name = f"part-{i:05d}"
-            os.replace(os.path.join(staging, r["file"] + ".arrow"), os.path.join(output, name + ".arrow"))
-            if r["state"]:
-                os.replace(os.path.join(staging, r["file"] + ".evstate"), os.path.join(output, name + ".evstate"))
-            shards.append(
-                {
-                    "file": name + ".arrow",
-                    "state": name + ".evstate" if r["state"] else None,
-                    "rows": r["rows"],
-                    "key": r["key"],
-                    "cache": r["cache"],
-                    "metadata": json.loads(r["metadata"]),
-                }
-            )
-        written = {s["file"] for s in shards} | {s["state"] for s in shards if s["state"]}
-        for name in earlier:
-            if name not in written:
-                try:
-                    os.remove(os.path.join(output, name))
-                except FileNotFoundError:
-                    pass
-        from . import __version__
-
-        doc = {
-            "created_by": f"evalkit {__version__}",
-            "model": model,
-            "rows": sum(s["rows"] for s in shards),
-            "shards": [{k: s[k] for k in ("file", "state", "rows", "key", "cache")} for s in shards],
-        }
-        tmp = os.path.join(staging, MANIFEST)
-        with open(tmp, "w") as f:
-            json.dump(doc, f, indent=1)
-        os.replace(tmp, os.path.join(output, MANIFEST))
-        notes = sorted({n for r in rows for n in json.loads(r["notes"])})
-        state = State(red.overall) if red.overall is not None and all(s["state"] for s in shards) else None
-        return Inference(output, shards, state, notes)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        return run.finish(rows, red)

@@ -13,7 +13,8 @@ rows), and the driver finishes the one merged state::
     r = evalkit.spark.full(df, label="label", score="score", bootstrap=1000)
 
 :func:`fast` samples a DataFrame exactly as :func:`evalkit.fast` samples
-its collected rows.
+its collected rows; :func:`infer` is the inference pass on Spark (one
+prediction file and state per partition, as ``evalkit.ray.infer``).
 
 Importing ``evalkit`` never imports PySpark; ``import evalkit.spark`` does
 (the ``evalkit[spark]`` extra installs it; Spark needs a Java runtime).
@@ -22,7 +23,7 @@ Executors need only the evalkit wheel.
 
 from typing import Any, Iterator, List, Optional, Sequence, Union
 
-from . import InputError, Result, State, UsageError, _batches, _slice_names
+from . import InputError, Result, State, UsageError, _batches, _shards, _slice_names
 
 Scores = Union[str, Sequence[str]]
 
@@ -413,3 +414,114 @@ def fast(
         return outs
 
     return _batches.fast_over_blocks(run, args, sample, seed, threshold, "the DataFrame")
+
+
+# --- the inference pass ---------------------------------------------------
+
+# A Python worker's scorer, kept between the partitions it is given (Spark
+# reuses its Python workers): the model is loaded once per worker, not once
+# per partition.
+_SCORER: dict = {}
+
+
+def _score_partition(model: str, staging: str, options: dict) -> Any:
+    """The partition function of :func:`infer`: the partition's rows (its
+    Arrow batches as one table) → its prediction file (and state) in the
+    staging folder, and one row describing it, with the partition id."""
+    import json
+
+    def run(batches: Iterator[Any]) -> Iterator[Any]:
+        import pyarrow as pa
+        from pyspark import TaskContext
+
+        t = _table(batches)
+        if t is None or t.num_rows == 0:
+            return
+        key = (model, staging, json.dumps(options, sort_keys=True))
+        scorer = _SCORER.get(key)
+        if scorer is None:
+            _SCORER.clear()
+            scorer = _SCORER[key] = _shards.Scorer(model, staging, options, _PARTITION)
+        out = scorer(t)
+        part = TaskContext.get().partitionId()
+        out = out.append_column("partition", pa.array([part] * out.num_rows, pa.int64()))
+        yield from out.to_batches()
+
+    return run
+
+
+def infer(
+    model: Union[str, "os.PathLike[str]"],
+    df: Any,
+    *,
+    output: Union[str, "os.PathLike[str]"],
+    label: Optional[str] = None,
+    features: Optional[Sequence[str]] = None,
+    keep: Sequence[str] = (),
+    fill_null: Optional[float] = None,
+    batch_size: int = 4096,
+    device: str = "cpu",
+    threads: int = 1,
+    output_name: Optional[str] = None,
+    score_kind: str = "probability",
+    task: Optional[str] = None,
+    classes: Optional[Sequence[str]] = None,
+    cache_dir: Union[str, "os.PathLike[str]", None] = None,
+    no_cache: bool = False,
+    depth: int = 2,
+) -> _shards.Inference:
+    """``evalkit infer`` over a Spark DataFrame: each partition is scored
+    inside Spark's Python workers (``mapInArrow``; one ONNX Runtime session
+    per worker, kept between the partitions it gets, ``threads`` intra-op
+    threads each), one prediction file per non-empty partition written into
+    the folder ``output`` in partition order, and each partition's state,
+    in one pass over the rows. Returns the same
+    :class:`evalkit.ray.Inference` as :func:`evalkit.ray.infer` (the files
+    ``part-*.arrow`` / ``part-*.evstate``, the manifest, ``.state`` merged
+    on the executors by ``RDD.treeReduce`` of ``depth``, ``.full(...)``).
+
+    Every file is the one ``evalkit infer`` writes for those rows (same
+    columns, same scores bit for bit, same metadata but ``evalkit.data``,
+    which describes the partition), cached by content as there: each
+    partition's key hashes the model file, its rows (as Arrow IPC bytes)
+    and the options, so the same DataFrame partitioned the same way hits
+    the cache. ``output`` and ``cache_dir`` must be folders every executor
+    sees (one machine, or a shared file system); ``output`` must be new,
+    empty or an earlier ``infer``'s output, replaced only when every
+    partition succeeded. ``device="cuda"`` runs the CUDA provider in each
+    worker (the executors need GPUs, ``onnxruntime-gpu``, and Spark's GPU
+    scheduling so that tasks do not share one). A bad partition fails the
+    call with evalkit's error, of its own class, naming the column and the
+    row within the partition."""
+    from pyspark import StorageLevel
+
+    if depth < 1:
+        raise InputError(f"depth={depth}: the merge tree needs a depth of 1 or more")
+    run = _shards.Run(
+        model, output, label=label, features=features, keep=keep, fill_null=fill_null, batch_size=batch_size,
+        device=device, threads=threads, output_name=output_name, score_kind=score_kind, task=task,
+        classes=classes, cache_dir=cache_dir, no_cache=no_cache,
+    )
+    with run:
+        fields = ", ".join(f"{n} {'bigint' if t == 'int64' else 'boolean' if t == 'bool' else t}" for n, t in _shards.FIELDS)
+        # Kept between the two jobs below (the descriptions, then the
+        # states' merge), so that the model runs once per partition.
+        scored = (
+            df.mapInArrow(_score_partition(run.model, run.staging, run.options), fields + ", partition bigint")
+            .rdd.persist(StorageLevel.MEMORY_AND_DISK)
+        )
+        try:
+            described = _on_workers(
+                lambda: scored.map(lambda r: (r["partition"], {k: r[k] for k, _ in _shards.FIELDS if k != "reduction"})).collect()
+            )
+            reductions = scored.map(lambda r: _batches.Reduction.from_bytes(r["reduction"]))
+            try:
+                red = _on_workers(lambda: reductions.treeReduce(_merge_two, depth=depth))
+            except ValueError as e:
+                if "empty" not in str(e).lower():  # no partitions at all
+                    raise
+                red = _batches.Reduction()
+        finally:
+            scored.unpersist()
+        rows = [r for _, r in sorted(described, key=lambda pr: pr[0])]
+        return run.finish(rows, red)

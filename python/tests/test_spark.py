@@ -293,3 +293,104 @@ def test_fast_equals_fast_on_the_collected_rows(spark, data, partitions, tmp_pat
     _same_fast(got, evalkit.fast(rows["label"].to_numpy(), rows["score"].to_numpy(), sample=300))
     with pytest.raises(evalkit.UsageError, match="threshold"):
         evalkit.spark.fast(reg, threshold=-1.0)
+
+
+# --- evalkit.spark.infer ----------------------------------------------------
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures")
+
+
+def _read(path):
+    import pyarrow.ipc as ipc
+
+    with ipc.open_file(path) as f:
+        return f.read_all()
+
+
+@pytest.mark.parametrize(
+    "model,data_name,partitions",
+    [("breast_cancer_lr", "breast_cancer", 3), ("digits_mlp_f16", "digits", 2)],
+)
+def test_infer_writes_what_evalkit_infer_writes(spark, tmp_path, evalkit_cli, file_per_partition, model, data_name, partitions):
+    import json
+    import subprocess
+
+    import pyarrow.parquet as pq
+
+    import evalkit.spark
+
+    m = os.path.abspath(os.path.join(FIXTURES, "models", model + ".onnx"))
+    d = os.path.abspath(os.path.join(FIXTURES, "data", data_name + ".parquet"))
+    cli_out = tmp_path / "cli.arrow"
+    evalkit.infer(m, d, cli_out, label="label", keep=["row_id"], cache_dir=tmp_path / "cache_cli")
+    want = _read(cli_out)
+    df = shards(spark, pq.read_table(d), partitions, tmp_path / "rows")
+    assert df.rdd.getNumPartitions() == partitions
+    out = tmp_path / "preds"
+    got = evalkit.spark.infer(m, df, output=out, label="label", keep=["row_id"], cache_dir=tmp_path / "cache")
+    assert got.cache == {"hit": 0, "miss": partitions, "disabled": 0} and got.rows == want.num_rows
+    assert [os.path.basename(p) for p in got.paths] == [f"part-{i:05d}.arrow" for i in range(partitions)]
+    parts = [_read(p) for p in got.paths]
+    # Partition order (Spark packs the files largest first), every score
+    # bit for bit the CLI's on the same row (other batches).
+    table = pa.concat_tables(parts)
+    order = df.select("row_id").toPandas()["row_id"].to_numpy()
+    assert table.column("row_id").to_numpy().tolist() == order.tolist()
+    want = want.take(pa.array(order))
+    assert table.schema.names == want.schema.names == ["label", "score", "row_id"]
+    for name in want.schema.names:
+        assert table.column(name).equals(want.column(name)), name
+    for part in parts:
+        meta, cli_meta = part.schema.metadata, want.schema.metadata
+        for key in (b"evalkit.task", b"evalkit.classes", b"evalkit.config", b"evalkit.model"):
+            assert meta.get(key) == cli_meta.get(key), key
+        assert b'"path":"a Spark partition"' in meta[b"evalkit.data"]
+    # The merged state, the states beside the files and the CLI's one file
+    # give one answer.
+    doc = got.full(bootstrap=0).to_dict()
+
+    def cli(*args):
+        proc = subprocess.run([evalkit_cli, "full", *args, "--bootstrap", "0", "--json"], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)["metrics"]
+
+    assert doc["metrics"] == cli(str(cli_out)) == cli(*got.state_paths)
+    # Again: every partition from the cache, the same bytes.
+    first = [open(p, "rb").read() for p in got.paths]
+    again = evalkit.spark.infer(m, df, output=out, label="label", keep=["row_id"], cache_dir=tmp_path / "cache")
+    assert again.cache == {"hit": partitions, "miss": 0, "disabled": 0}
+    assert [open(p, "rb").read() for p in again.paths] == first
+    assert sorted(os.listdir(out)) == sorted(
+        ["_evalkit_infer.json"] + [f"part-{i:05d}.{e}" for i in range(partitions) for e in ("arrow", "evstate")]
+    )
+
+
+def test_infer_refuses_bad_partitions_and_leaves_the_output_as_it_was(spark, tmp_path, file_per_partition):
+    import pyarrow.parquet as pq
+
+    import evalkit.spark
+
+    m = os.path.join(FIXTURES, "models", "breast_cancer_lr.onnx")
+    t = pq.read_table(os.path.join(FIXTURES, "data", "breast_cancer.parquet"))
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    df = shards(spark, t, 2, tmp_path / "good")
+    with pytest.raises(evalkit.UsageError, match="holds files evalkit did not write there"):
+        evalkit.spark.infer(m, df, output=mine, label="label", no_cache=True)
+    assert os.listdir(mine) == ["notes.txt"]
+    out = tmp_path / "preds"
+    good = evalkit.spark.infer(m, df, output=out, label="label", keep=["row_id"], no_cache=True)
+    assert good.cache == {"hit": 0, "miss": 0, "disabled": 2}
+    before = {n: (out / n).read_bytes() for n in os.listdir(out)}
+    # The second partition holds a NaN feature: the error names the
+    # partition's column and row; the first run's files stay as they were.
+    col = t.column("mean radius").to_numpy().copy()
+    col[200] = np.nan
+    bad = t.set_column(t.schema.get_field_index("mean radius"), "mean radius", pa.array(col))
+    with pytest.raises(evalkit.BadValueError, match=r"a Spark partition.*mean radius.*NaN"):
+        evalkit.spark.infer(m, shards(spark, bad, 2, tmp_path / "bad"), output=out, label="label", keep=["row_id"], no_cache=True)
+    assert {n: (out / n).read_bytes() for n in os.listdir(out)} == before
+    assert not [n for n in os.listdir(out) if n.startswith(".evalkit-staging")]
+    with pytest.raises(evalkit.InputError, match="no rows"):
+        evalkit.spark.infer(m, df.limit(0), output=tmp_path / "empty", label="label", no_cache=True)
