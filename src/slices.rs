@@ -220,26 +220,7 @@ pub fn compare_sliced(
             let (c, b) = (candidate.gather(rows), baseline.gather(rows));
             let mut cmp =
                 crate::compare::compare(&c, &b, crate::compare::Join::Position, &opts, &|_, _| {})?;
-            let test = if too_small {
-                // Not even DeLong's: too few rows for any interval.
-                for m in [
-                    cmp.candidate.metrics_mut(),
-                    cmp.baseline.metrics_mut(),
-                    &mut cmp.delta,
-                ] {
-                    m.clear_intervals();
-                }
-                Err(TOO_FEW_FOR_BASELINE.to_string())
-            } else {
-                paired_auc(&cmp)
-            };
-            for m in [
-                cmp.candidate.metrics_mut(),
-                cmp.baseline.metrics_mut(),
-                &mut cmp.delta,
-            ] {
-                options.metrics.retain(candidate.task, m);
-            }
+            let test = settle_slice(&mut cmp, too_small, options, candidate.task);
             progress(
                 done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
                 total,
@@ -255,14 +236,7 @@ pub fn compare_sliced(
             Ok((slice, test))
         })
         .collect::<Result<_>>()?;
-    let (mut slices, tests): (Vec<ComparedSlice>, Vec<_>) = compared.into_iter().unzip();
-    for (s, t) in slices
-        .iter_mut()
-        .zip(adjust_versus_baseline(tests, options.intervals.level))
-    {
-        s.versus_baseline = t;
-    }
-    Ok(slices)
+    Ok(with_versus_baseline(compared, options.intervals.level))
 }
 
 /// Orders slices for display: those flagged as worse (than the rest, or
@@ -1204,15 +1178,120 @@ pub fn sliced_states(
 /// slices: by slicing, then by key as [`groups`] orders them (`numeric`:
 /// per slicing, whether each key column holds numbers, see
 /// [`numeric_column`]).
-pub fn order_states(
+pub fn order_states(numeric: &[Vec<bool>], slices: Vec<(usize, SliceState)>) -> Vec<SliceState> {
+    order_keyed(numeric, slices, |s| &s.key)
+}
+
+/// Items of slicings (each with its slicing's index) in the order of a
+/// file's slices, as [`order_states`] orders slice states; `key` gives an
+/// item's key.
+pub fn order_keyed<T>(
     numeric: &[Vec<bool>],
-    mut slices: Vec<(usize, SliceState)>,
-) -> Vec<SliceState> {
-    slices.sort_by(|(sa, a), (sb, b)| {
+    mut items: Vec<(usize, T)>,
+    key: impl Fn(&T) -> &[String],
+) -> Vec<T> {
+    items.sort_by(|(sa, a), (sb, b)| {
         sa.cmp(sb)
-            .then_with(|| key_order(&numeric[*sa], &a.key, &b.key))
+            .then_with(|| key_order(&numeric[*sa], key(a), key(b)))
     });
-    slices.into_iter().map(|(_, s)| s).collect()
+    items.into_iter().map(|(_, s)| s).collect()
+}
+
+/// One slice of a paired state: its key and the merged paired state of its
+/// rows (both models' scores on them).
+pub struct PairedSliceState {
+    /// The key columns.
+    pub by: Vec<String>,
+    /// The key's value in each column (`null` for a missing value).
+    pub key: Vec<String>,
+    /// The slice's paired state.
+    pub state: crate::state::paired::PairedState,
+}
+
+/// `evalkit compare --slice` from paired slice states (ordered by
+/// [`order_keyed`]), in parallel, as [`compare_sliced`] runs a file's: each
+/// slice's comparison from its paired state
+/// ([`crate::compare::compare_states`]: point values and DeLong's paired
+/// test equal the rows', intervals drawn from the state), no sweep or bands,
+/// point values only under `min_rows` rows; binary slices get the paired
+/// ROC-AUC test, adjusted across every slice tested.
+pub fn compare_sliced_states(
+    slices: &[PairedSliceState],
+    options: &FullOptions,
+    min_rows: usize,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Vec<ComparedSlice>> {
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let total = slices.len();
+    let compared: Vec<(ComparedSlice, std::result::Result<PairedAuc, String>)> = slices
+        .par_iter()
+        .map(|s| {
+            let header = &s.state.candidate.header;
+            let rows = header.rows as usize;
+            let too_small = rows < min_rows;
+            let opts = slice_options(options, too_small, header.task);
+            let mut cmp = crate::compare::compare_states(&s.state, &opts, &|_, _| {})?;
+            let test = settle_slice(&mut cmp, too_small, options, header.task);
+            progress(
+                done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
+                total,
+            );
+            let slice = ComparedSlice {
+                by: s.by.clone(),
+                key: s.key.clone(),
+                rows,
+                too_small,
+                comparison: cmp,
+                versus_baseline: Err(String::new()),
+            };
+            Ok((slice, test))
+        })
+        .collect::<Result<_>>()?;
+    Ok(with_versus_baseline(compared, options.intervals.level))
+}
+
+/// A slice's comparison made final: under the minimum size no intervals
+/// (not even DeLong's); only the metrics asked for. Returns its paired
+/// ROC-AUC test, or why there is none.
+fn settle_slice(
+    cmp: &mut crate::compare::Comparison,
+    too_small: bool,
+    options: &FullOptions,
+    task: crate::data::Task,
+) -> std::result::Result<PairedAuc, String> {
+    let test = if too_small {
+        // Not even DeLong's: too few rows for any interval.
+        for m in [
+            cmp.candidate.metrics_mut(),
+            cmp.baseline.metrics_mut(),
+            &mut cmp.delta,
+        ] {
+            m.clear_intervals();
+        }
+        Err(TOO_FEW_FOR_BASELINE.to_string())
+    } else {
+        paired_auc(cmp)
+    };
+    for m in [
+        cmp.candidate.metrics_mut(),
+        cmp.baseline.metrics_mut(),
+        &mut cmp.delta,
+    ] {
+        options.metrics.retain(task, m);
+    }
+    test
+}
+
+/// The slices with their paired tests adjusted across every slice tested.
+fn with_versus_baseline(
+    compared: Vec<(ComparedSlice, std::result::Result<PairedAuc, String>)>,
+    level: f64,
+) -> Vec<ComparedSlice> {
+    let (mut slices, tests): (Vec<ComparedSlice>, Vec<_>) = compared.into_iter().unzip();
+    for (s, t) in slices.iter_mut().zip(adjust_versus_baseline(tests, level)) {
+        s.versus_baseline = t;
+    }
+    slices
 }
 
 /// The full tier of every slice state (see [`sliced_states`]), in

@@ -1375,14 +1375,24 @@ def _compare_paired(
     threshold: float = 0.5,
     thresholds: Union[int, str] = 1000,
     metrics: Union[str, Sequence[str], None] = None,
+    slices: Optional[Tuple[List[List[str]], List[List[bool]], List[Tuple[int, List[str], bytes]]]] = None,
+    min_slice: int = 30,
 ) -> Result:
     """:func:`compare_from_state` with ``notes`` first among the
     comparison's warnings (an engine's join notes, as ``compare --id``
-    puts its own)."""
-    doc = _evalkit.compare_paired(
-        bytes(state), bootstrap, ci, method, resample, seed, threshold, str(thresholds), "paired state",
-        _metrics_arg(metrics), list(notes),
-    )
+    puts its own); ``slices``: ``(slicings, numeric, items)`` of merged
+    paired slice states, finished as ``evalkit compare --slice``."""
+    if slices is not None:
+        slicings, numeric, items = slices
+        doc = _evalkit.compare_paired_slices(
+            bytes(state), slicings, numeric, items, bootstrap, ci, method, resample, seed, threshold,
+            str(thresholds), min_slice, "paired state", _metrics_arg(metrics), list(notes),
+        )
+    else:
+        doc = _evalkit.compare_paired(
+            bytes(state), bootstrap, ci, method, resample, seed, threshold, str(thresholds), "paired state",
+            _metrics_arg(metrics), list(notes),
+        )
     return Result(json.loads(doc))
 
 

@@ -225,11 +225,11 @@ class Reduction:
                 if batch.num_rows == 0:
                     continue
                 y, s, w = arrays(batch, label, score, weight, name)
+                names = (",".join(_names(score)), ",".join(_names(baseline))) if baseline is not None else ()
                 if baseline is not None:
                     _, sb, _ = arrays(batch, label, baseline, None, name)
-                    state = _evalkit.paired_state(
-                        y, s, sb, w, task, score_kind, ",".join(_names(score)), ",".join(_names(baseline)), name
-                    )
+                if baseline is not None and not slicings:
+                    state = _evalkit.paired_state(y, s, sb, w, task, score_kind, *names, name)
                     parts.append(cls(state, paired=True))
                     continue
                 if not slicings:
@@ -237,9 +237,13 @@ class Reduction:
                     continue
                 keys = list(dict.fromkeys(c for by in slicings for c in by))
                 columns = [(c, key_values(batch.column(c))) for c in keys]
-                overall, numeric, items = _evalkit.slice_states(
-                    y, s, w, task, score_kind, columns, [list(by) for by in slicings], name
-                )
+                by_columns = [list(by) for by in slicings]
+                if baseline is not None:
+                    overall, numeric, items = _evalkit.paired_slice_states(
+                        y, s, sb, w, task, score_kind, columns, by_columns, *names, name
+                    )
+                else:
+                    overall, numeric, items = _evalkit.slice_states(y, s, w, task, score_kind, columns, by_columns, name)
                 slices = {(si, tuple(k)): b for si, k, b in items}
                 if len(slices) < len(items):
                     # A missing key and the text "null" are both labelled
@@ -248,7 +252,7 @@ class Reduction:
                         f"{name}: a slice column holds both missing values and the text \"null\", which slices "
                         "label alike; replace one of them"
                     )
-                parts.append(cls(overall, numeric, slices))
+                parts.append(cls(overall, numeric, slices, paired=baseline is not None))
         except _evalkit.EvalkitError as e:
             return cls(error=(type(e).__name__, str(e)))
         merged = cls.merge_all(parts)
@@ -274,10 +278,10 @@ class Reduction:
         parts = [p for p in parts if p.overall is not None]
         if len(parts) <= 1:
             return parts[0] if parts else cls()
+        paired = any(p.paired for p in parts)
+        merge = _evalkit.merge_paired if paired else _evalkit.merge_states
         try:
-            if any(p.paired for p in parts):
-                return cls(_evalkit.merge_paired([p.overall for p in parts]), paired=True)
-            overall = _evalkit.merge_states([p.overall for p in parts])
+            overall = merge([p.overall for p in parts])
             grouped: Dict[SliceKey, List[bytes]] = {}
             for p in parts:
                 for k, b in p.slices.items():
@@ -287,7 +291,7 @@ class Reduction:
                     raise _evalkit.UsageError(
                         f"slicing {si + 1} makes more than {MAX_SLICES} slices; slice by fewer or coarser columns"
                     )
-            slices = {k: bs[0] if len(bs) == 1 else _evalkit.merge_states(bs) for k, bs in grouped.items()}
+            slices = {k: bs[0] if len(bs) == 1 else merge(bs) for k, bs in grouped.items()}
         except _evalkit.FormatError as e:
             # States of different tasks, classes or weighting: the parts'
             # columns were typed differently (each part infers its task).
@@ -305,7 +309,7 @@ class Reduction:
         # typed as numbers: a part whose keys were all missing cannot tell.
         flags = [p.numeric for p in parts if p.numeric is not None]
         numeric = [[any(col) for col in zip(*(f[si] for f in flags))] for si in range(len(flags[0]))] if flags else None
-        return cls(overall, numeric, slices)
+        return cls(overall, numeric, slices, paired=paired)
 
     def to_bytes(self) -> bytes:
         return pickle.dumps((self.overall, self.numeric, self.slices, self.error, self.paired))
@@ -323,13 +327,27 @@ class Reduction:
             raise _evalkit.InputError(f"{what} has no rows: there is nothing to evaluate")
         return self.overall
 
-    def compare(self, what: str, options: Dict[str, Any], notes: Sequence[str] = ()) -> Any:
+    def compare(
+        self,
+        what: str,
+        options: Dict[str, Any],
+        notes: Sequence[str] = (),
+        slicings: Sequence[Sequence[str]] = (),
+        min_slice: int = 30,
+    ) -> Any:
         """The comparison finished from the merged paired state (an
         ``evalkit.Result``, as :func:`evalkit.compare` gives), ``notes``
-        first among its warnings."""
+        first among its warnings; with ``slicings`` also the slices, as
+        ``evalkit compare --slice`` gives them, each from its paired
+        state."""
         from . import _compare_paired
 
-        return _compare_paired(self.state(what), notes, **options)
+        overall = self.state(what)
+        if not slicings:
+            return _compare_paired(overall, notes, **options)
+        items = [(si, list(k), b) for (si, k), b in self.slices.items()]
+        sliced = ([list(by) for by in slicings], self.numeric or [], items)
+        return _compare_paired(overall, notes, slices=sliced, min_slice=min_slice, **options)
 
     def finish(self, what: str, slicings: Sequence[Sequence[str]], min_slice: int, options: Dict[str, Any]) -> Any:
         """The full tier of the merged state (an ``evalkit.Result``, keeping

@@ -148,6 +148,19 @@ def paired_state(
     baseline_name: str = "baseline",
     name: str = "arrays",
 ) -> bytes: ...
+def paired_slice_states(
+    y_true: Any,
+    candidate: Any,
+    baseline: Any,
+    weights: Optional[Any],
+    task: Optional[str],
+    score_kind: Optional[str],
+    columns: List[Tuple[str, Any]],
+    slicings: List[List[str]],
+    candidate_name: str = "candidate",
+    baseline_name: str = "baseline",
+    name: str = "arrays",
+) -> Tuple[bytes, List[List[bool]], List[Tuple[int, List[str], bytes]]]: ...
 def merge_paired(states: List[bytes]) -> bytes: ...
 def compare_paired(
     state: bytes,
@@ -158,6 +171,23 @@ def compare_paired(
     seed: int = 0,
     threshold: float = 0.5,
     thresholds: str = "1000",
+    name: str = "paired state",
+    metrics: Optional[str] = None,
+    notes: List[str] = ...,
+) -> str: ...
+def compare_paired_slices(
+    state: bytes,
+    slicings: List[List[str]],
+    numeric: List[List[bool]],
+    items: List[Tuple[int, List[str], bytes]],
+    bootstrap: int = 1000,
+    ci: float = 0.95,
+    method: str = "percentile",
+    resample: str = "poisson",
+    seed: int = 0,
+    threshold: float = 0.5,
+    thresholds: str = "1000",
+    min_slice: int = 30,
     name: str = "paired state",
     metrics: Optional[str] = None,
     notes: List[str] = ...,

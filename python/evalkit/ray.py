@@ -181,6 +181,8 @@ def compare(
     weight: Optional[str] = None,
     task: Optional[str] = None,
     score_kind: Optional[str] = None,
+    slices: Union[str, Sequence[Union[str, Sequence[str]]], None] = None,
+    min_slice: int = 30,
     fan_in: int = 16,
     **options: Any,
 ) -> Result:
@@ -207,14 +209,25 @@ def compare(
     for both models, and equal those of the same state built on one machine
     with the same seed. The joint histogram holds one entry per distinct
     pair of scores: with unrounded scores about one per row, so the driver
-    holds the rows' score pairs (README, "Engines")."""
+    holds the rows' score pairs (README, "Engines").
+
+    ``slices``: columns of the rows (of the candidate's, joined) as
+    ``evalkit compare --slice`` takes them: each block also reduces each
+    slice's rows to a paired state, merged per slice, and the result holds
+    ``slices`` as ``compare --slice`` gives them — each slice's metrics,
+    paired differences and DeLong's test equal the CLI's on the same rows
+    (its bootstrap intervals are drawn from the slice's paired state), and
+    the test against the baseline is adjusted across the slices."""
     cand, base = _batches.compare_columns(other, candidate, baseline, id, score, "dataset")
+    slicings = _slice_names(slices, "slices= names columns of the dataset (the candidate's)")
     if other is None:
-        red = _reduce(ds, label, cand, weight, task, score_kind, [], fan_in, baseline=base)
-        return red.compare("the dataset", options)
-    joined, left_out = _join(ds, other, id, label, cand, base, weight)
-    red = _reduce(joined, label, cand, weight, task, score_kind, [], fan_in, baseline=_batches.baseline_columns(base))
-    result = red.compare("the joined datasets", options, _batches.join_notes(left_out))
+        red = _reduce(ds, label, cand, weight, task, score_kind, slicings, fan_in, baseline=base)
+        return red.compare("the dataset", options, (), slicings, min_slice)
+    joined, left_out = _join(ds, other, id, label, cand, base, weight, slicings)
+    red = _reduce(
+        joined, label, cand, weight, task, score_kind, slicings, fan_in, baseline=_batches.baseline_columns(base)
+    )
+    result = red.compare("the joined datasets", options, _batches.join_notes(left_out), slicings, min_slice)
     return _batches.joined_result(result, id, base)
 
 
@@ -225,11 +238,21 @@ def _schema_names(ds: Any) -> List[str]:
     return list(getattr(schema, "names", None) or getattr(schema, "base_schema", schema).names)
 
 
-def _join(ds: Any, other: Any, id: str, label: str, cand: Scores, base: Scores, weight: Optional[str]) -> Any:
+def _join(
+    ds: Any,
+    other: Any,
+    id: str,
+    label: str,
+    cand: Scores,
+    base: Scores,
+    weight: Optional[str],
+    slicings: Sequence[Sequence[str]] = (),
+) -> Any:
     """The candidate's rows with the baseline's scores, joined on ``id``
     after ``compare --id``'s checks; returns the joined dataset and how many
     baseline rows were left out."""
-    _batches.check_columns(_schema_names(ds), label, cand, weight, "the candidate", id=id)
+    keys = list(dict.fromkeys(c for by in slicings for c in by if c != id))
+    _batches.check_columns(_schema_names(ds), label, cand, weight, "the candidate", keys, id=id)
     _batches.check_columns(_schema_names(other), label, base, None, "the baseline", id=id)
 
     def kind(side: Any) -> str:
@@ -270,7 +293,7 @@ def _join(ds: Any, other: Any, id: str, label: str, cand: Scores, base: Scores, 
     right = other.select_columns([id, label, *_batches._names(base)]).rename_columns(
         {label: _batches.BASELINE_LABEL, **dict(zip(_batches._names(base), base_cols))}
     )
-    left = ds.select_columns(list(dict.fromkeys([id, label, *names, *([weight] if weight else [])])))
+    left = ds.select_columns(list(dict.fromkeys([id, label, *names, *([weight] if weight else []), *keys])))
     joined = left.join(right, "inner", parts, on=(id,)).materialize()
     bad = joined.filter(lambda r: r[label] != r[_batches.BASELINE_LABEL]).take(1)
     if bad:

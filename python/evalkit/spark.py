@@ -181,6 +181,8 @@ def compare(
     weight: Optional[str] = None,
     task: Optional[str] = None,
     score_kind: Optional[str] = None,
+    slices: Union[str, Sequence[Union[str, Sequence[str]]], None] = None,
+    min_slice: int = 30,
     depth: int = 2,
     **options: Any,
 ) -> Result:
@@ -199,18 +201,38 @@ def compare(
     ``treeReduce`` and finished by :func:`evalkit.compare_from_state`. The
     same numbers as :func:`evalkit.ray.compare` (see there): bit for bit
     :func:`evalkit.compare` on the collected rows without the bootstrap,
-    and the one-machine paired state's intervals with it."""
+    and the one-machine paired state's intervals with it.
+
+    ``slices``: columns of the rows (of the candidate's, joined) as
+    ``evalkit compare --slice`` takes them: each block also reduces each
+    slice's rows to a paired state, merged per slice, and the result holds
+    ``slices`` as ``compare --slice`` gives them — each slice's metrics,
+    paired differences and DeLong's test equal the CLI's on the same rows
+    (its bootstrap intervals are drawn from the slice's paired state), and
+    the test against the baseline is adjusted across the slices."""
     cand, base = _batches.compare_columns(other, candidate, baseline, id, score, "DataFrame")
+    slicings = _slice_names(slices, "slices= names columns of the DataFrame (the candidate's)")
     if other is None:
-        red = _reduce(df, label, cand, weight, task, score_kind, [], depth, baseline=base)
-        return red.compare("the DataFrame", options)
-    joined, left_out = _join(df, other, id, label, cand, base, weight)
-    red = _reduce(joined, label, cand, weight, task, score_kind, [], depth, baseline=_batches.baseline_columns(base))
-    result = red.compare("the joined DataFrames", options, _batches.join_notes(left_out))
+        red = _reduce(df, label, cand, weight, task, score_kind, slicings, depth, baseline=base)
+        return red.compare("the DataFrame", options, (), slicings, min_slice)
+    joined, left_out = _join(df, other, id, label, cand, base, weight, slicings)
+    red = _reduce(
+        joined, label, cand, weight, task, score_kind, slicings, depth, baseline=_batches.baseline_columns(base)
+    )
+    result = red.compare("the joined DataFrames", options, _batches.join_notes(left_out), slicings, min_slice)
     return _batches.joined_result(result, id, base)
 
 
-def _join(df: Any, other: Any, id: str, label: str, cand: Scores, base: Scores, weight: Optional[str]) -> Any:
+def _join(
+    df: Any,
+    other: Any,
+    id: str,
+    label: str,
+    cand: Scores,
+    base: Scores,
+    weight: Optional[str],
+    slicings: Sequence[Sequence[str]] = (),
+) -> Any:
     """The candidate's rows with the baseline's scores, joined on ``id``
     after ``compare --id``'s checks (a few small Spark jobs and one join);
     returns the joined DataFrame and how many baseline rows were left out."""
@@ -219,7 +241,8 @@ def _join(df: Any, other: Any, id: str, label: str, cand: Scores, base: Scores, 
     def q(c: str) -> Any:
         return F.col("`" + c.replace("`", "``") + "`")
 
-    _batches.check_columns(df.schema.fieldNames(), label, cand, weight, "the candidate", id=id)
+    keys = list(dict.fromkeys(c for by in slicings for c in by if c != id))
+    _batches.check_columns(df.schema.fieldNames(), label, cand, weight, "the candidate", keys, id=id)
     _batches.check_columns(other.schema.fieldNames(), label, base, None, "the baseline", id=id)
     def kind(frame: Any) -> str:
         t = frame.schema[id].dataType.typeName()
@@ -239,7 +262,7 @@ def _join(df: Any, other: Any, id: str, label: str, cand: Scores, base: Scores, 
     if missing:
         raise _batches.id_error("the candidate", id, f"id {missing[0][0]} is not in the baseline")
     names = _batches._names(cand)
-    keep = [q(id).alias(id), q(label), *(q(c) for c in names), *([q(weight)] if weight else [])]
+    keep = [q(id).alias(id), q(label), *(q(c) for c in names), *([q(weight)] if weight else []), *(q(c) for c in keys)]
     right = other.select(
         q(id).alias(id),
         q(label).alias(_batches.BASELINE_LABEL),

@@ -893,17 +893,10 @@ fn full_slice_states(
         threshold, thresholds, bootstrap, ci, method, resample, seed, metrics,
     )?;
     let overall = overall.as_bytes().to_vec();
-    let items: Vec<(usize, Vec<String>, Vec<u8>)> = items
-        .into_iter()
-        .map(|(si, key, b)| (si, key, b.as_bytes().to_vec()))
-        .collect();
+    let items = owned_items(items);
     let doc = compute(py, || {
         evalkit::full::check_options(&options)?;
-        if numeric.len() != slicings.len() || items.iter().any(|(si, ..)| *si >= slicings.len()) {
-            return Err(evalkit::Error::Usage(
-                "slice states do not match their slicings".to_string(),
-            ));
-        }
+        check_slice_items(&slicings, &numeric, &items)?;
         let file = read_state(name, &overall)?;
         let mut slices = Vec::with_capacity(items.len());
         for (si, key, b) in &items {
@@ -917,16 +910,6 @@ fn full_slice_states(
                 },
             ));
         }
-        for (si, by) in slicings.iter().enumerate() {
-            let n = slices.iter().filter(|(s, _)| *s == si).count();
-            if n > evalkit::slices::MAX_SLICES {
-                return Err(evalkit::Error::Usage(format!(
-                    "slice={} makes {n} slices, more than {}; slice by fewer or coarser columns",
-                    by.join(","),
-                    evalkit::slices::MAX_SLICES
-                )));
-            }
-        }
         let slices = evalkit::slices::order_states(&numeric, slices);
         let r = evalkit::full::full_state(&file, &options, &|_, _| {})?;
         let mut doc = evalkit::json::full(&file.header, &options, &r);
@@ -936,6 +919,42 @@ fn full_slice_states(
         Ok(doc)
     })?;
     json(&doc)
+}
+
+/// Slice states as `(slicing index, key, bytes)`, copied out of Python.
+type SliceItems = Vec<(usize, Vec<String>, Vec<u8>)>;
+
+fn owned_items(items: Vec<(usize, Vec<String>, Bound<'_, PyBytes>)>) -> SliceItems {
+    items
+        .into_iter()
+        .map(|(si, key, b)| (si, key, b.as_bytes().to_vec()))
+        .collect()
+}
+
+/// Merged slice states fit their slicings (each item's slicing exists, one
+/// `numeric` entry per slicing) and no slicing makes more than
+/// [`evalkit::slices::MAX_SLICES`] slices.
+fn check_slice_items(
+    slicings: &[Vec<String>],
+    numeric: &[Vec<bool>],
+    items: &SliceItems,
+) -> evalkit::Result<()> {
+    if numeric.len() != slicings.len() || items.iter().any(|(si, ..)| *si >= slicings.len()) {
+        return Err(evalkit::Error::Usage(
+            "slice states do not match their slicings".to_string(),
+        ));
+    }
+    for (si, by) in slicings.iter().enumerate() {
+        let n = items.iter().filter(|(s, ..)| *s == si).count();
+        if n > evalkit::slices::MAX_SLICES {
+            return Err(evalkit::Error::Usage(format!(
+                "slice={} makes {n} slices, more than {}; slice by fewer or coarser columns",
+                by.join(","),
+                evalkit::slices::MAX_SLICES
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Reads state bytes; `what` names them in errors (`state 3`).

@@ -61,6 +61,36 @@ class Data:
         return t.append_column("base", _pa().array(b))
 
     @staticmethod
+    def paired_sliced(n=3000, seed=0):
+        """:meth:`paired` rows with slice keys: ``region`` (strings, some
+        missing) and ``segment`` (integers)."""
+        pa = _pa()
+        t = Data.paired(n=n, seed=seed)
+        rng = np.random.default_rng(seed + 200)
+        region = [[None, "north", "south", "east"][k] for k in rng.integers(0, 4, n)]
+        t = t.append_column("region", pa.array(region, pa.string()))
+        return t.append_column("segment", pa.array(rng.integers(0, 3, n), pa.int64()))
+
+    @staticmethod
+    def compare_sliced(t, slicings, **options):
+        """``evalkit.compare --slice`` on the rows of :meth:`paired_sliced`
+        (the candidate ``score``, the baseline ``base``) on one machine."""
+        import evalkit
+
+        cand = t.select(["label", "score", "region", "segment"])
+        base = _pa().table({"label": t.column("label"), "score": t.column("base")})
+        return evalkit.compare(candidate=cand, baseline=base, label="label", score="score", slice=slicings, **options)
+
+    @staticmethod
+    def same_slices(got, want):
+        """Two sliced comparisons agree on every number and every slice."""
+        Data.same_comparison(got, want)
+        g, w = got.to_dict(), want.to_dict()
+        assert len(g["slices"]) == len(w["slices"]) >= 4
+        for k in ("slices", "slices_flagged", "min_slice"):
+            assert g[k] == w[k], k
+
+    @staticmethod
     def two_models(n=2000, seed=5, extra=300):
         """Two models' predictions as separate tables keyed by ``row_id``:
         the baseline's rows shuffled, with ``extra`` rows the candidate

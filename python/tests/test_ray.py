@@ -83,6 +83,32 @@ def test_compare_equals_compare_on_the_rows(ray, data, blocks, weights, decimals
     assert boot.delta["roc_auc"].ci is not None
 
 
+SLICINGS = ["region", "region,segment"]
+
+
+@pytest.mark.parametrize("blocks", [1, 3])
+def test_compare_slices_equal_compare_slice_on_the_rows(ray, data, blocks):
+    """Slices of a comparison: every number and each slice's DeLong test
+    and adjusted test against the baseline are `compare --slice`'s on the
+    collected rows; with the bootstrap, each slice's intervals are those of
+    the same paired states built on one machine."""
+    import evalkit.ray
+    from evalkit import _batches
+
+    t = data.paired_sliced(n=3000, seed=blocks)
+    ds = ray.data.from_arrow(t).repartition(blocks)
+    got = evalkit.ray.compare(ds, candidate="score", baseline="base", slices=SLICINGS, bootstrap=0, fan_in=2)
+    data.same_slices(got, data.compare_sliced(t, SLICINGS, bootstrap=0))
+    boot = evalkit.ray.compare(ds, candidate="score", baseline="base", slices=SLICINGS, bootstrap=100, seed=3)
+    slicings = [s.split(",") for s in SLICINGS]
+    local = _batches.Reduction.of([t], "label", "score", None, None, None, slicings, "rows", baseline="base")
+    want = local.compare("rows", {"bootstrap": 100, "seed": 3}, (), slicings, 30).to_dict()
+    assert boot.to_dict() == want
+    assert any(s["delta"]["roc_auc"]["ci"] for s in want["slices"])
+    with pytest.raises(evalkit.ColumnError, match="column 'nope' \\(slice\\) is not there"):
+        evalkit.ray.compare(ds, candidate="score", baseline="base", slices="nope", bootstrap=0)
+
+
 def test_compare_multiclass_regression_and_refusals(ray, data):
     import evalkit.ray
 

@@ -81,6 +81,28 @@ def test_compare_equals_compare_on_the_rows(spark, data, partitions):
         evalkit.spark.compare(df, candidate="score", baseline="nope")
 
 
+SLICINGS = ["region", "region,segment"]
+
+
+def test_compare_slices_equal_compare_slice_on_the_rows(spark, data):
+    """Slices of a comparison on Spark, both forms: two score columns, and
+    two DataFrames joined on an id (the candidate's slice columns): every
+    number is `compare --slice`'s on the rows."""
+    import evalkit.spark
+
+    t = data.paired_sliced(n=3000, seed=4)
+    got = evalkit.spark.compare(frame(spark, t, 3), candidate="score", baseline="base", slices=SLICINGS, bootstrap=0)
+    data.same_slices(got, data.compare_sliced(t, SLICINGS, bootstrap=0))
+    ids = pa.array(np.arange(t.num_rows))
+    cand = t.select(["label", "score", "region", "segment"]).append_column("row_id", ids)
+    base = pa.table({"row_id": ids, "label": t.column("label"), "score": t.column("base")}).take(
+        pa.array(np.random.default_rng(1).permutation(t.num_rows))
+    )
+    joined = evalkit.spark.compare(frame(spark, cand, 2), frame(spark, base, 3), id="row_id", slices="region", bootstrap=0)
+    want = evalkit.compare(candidate=cand, baseline=base, id="row_id", slice="region", bootstrap=0)
+    data.same_slices(joined, want)
+
+
 def test_compare_joined_on_an_id_column(spark, data):
     """Two DataFrames joined on row_id: evalkit.compare --id's numbers,
     note and checks."""
