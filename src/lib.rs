@@ -45,6 +45,7 @@
 // The command line (`cli`) names the library `evalkit::`, as the binary did.
 extern crate self as evalkit;
 
+pub mod alloc;
 pub mod cli;
 pub mod clusters;
 pub mod compare;
