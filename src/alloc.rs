@@ -1,5 +1,6 @@
-//! The allocator of the `evalkit` command and the Python extension: the
-//! system's, asking Linux for transparent huge pages on large blocks.
+//! The allocator of the `evalkit` command (the Python extension keeps the
+//! system's): the system's, asking Linux for transparent huge pages on
+//! large blocks.
 //!
 //! The full tier's large buffers (the sort's keys and scratch, the ranking
 //! table, the per-row arrays: tens to hundreds of megabytes at 10⁷ rows)

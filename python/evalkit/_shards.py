@@ -75,7 +75,11 @@ class Scorer:
             return schema().empty_table()
         row = {"file": "", "rows": 0, "key": "", "cache": "", "metadata": "{}", "notes": "[]", "state": False}
         red = _batches.Reduction(error=self.error)
-        if self.error is None:
+        if self.error is None and not os.path.isdir(self.staging):
+            # A late attempt (a retry or speculative copy) after the run
+            # ended and removed its folder: write nothing there.
+            red = _batches.Reduction(error=("UsageError", f"{self.where}: the infer run it belongs to has ended"))
+        elif self.error is None:
             name = uuid.uuid4().hex
             path = os.path.join(self.staging, name + ".arrow")
             try:

@@ -500,11 +500,6 @@ def infer(
         num_gpus = 1 if gpu else 0
     if threads is None:
         threads = max(1, int(num_cpus))
-    run = _shards.Run(
-        model, output, label=label, features=features, keep=keep, fill_null=fill_null, batch_size=batch_size,
-        device=device, threads=threads, output_name=output_name, score_kind=score_kind, task=task,
-        classes=classes, cache_dir=cache_dir, no_cache=no_cache,
-    )
     if concurrency is None:
         # From one actor up to what the cluster holds: a fixed pool taking
         # every CPU would leave none for the tasks that read the blocks.
@@ -516,6 +511,12 @@ def infer(
         pool = ray.data.ActorPoolStrategy(min_size=1, max_size=max(1, most))
     else:
         pool = ray.data.ActorPoolStrategy(size=int(concurrency))
+    # Last: the run makes its staging folder, which only `with run` removes.
+    run = _shards.Run(
+        model, output, label=label, features=features, keep=keep, fill_null=fill_null, batch_size=batch_size,
+        device=device, threads=threads, output_name=output_name, score_kind=score_kind, task=task,
+        classes=classes, cache_dir=cache_dir, no_cache=no_cache,
+    )
     with run:
         # Blocks keep the dataset's order, so part-00000.. follow the rows.
         with _in_order(ds):

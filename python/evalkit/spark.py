@@ -241,7 +241,10 @@ def _join(
     def q(c: str) -> Any:
         return F.col("`" + c.replace("`", "``") + "`")
 
-    keys = list(dict.fromkeys(c for by in slicings for c in by if c != id))
+    names = _batches._names(cand)
+    # Slice keys the join keeps anyway (the id, label, scores, weight) are
+    # not selected twice.
+    keys = [c for c in dict.fromkeys(c for by in slicings for c in by) if c not in {id, label, weight, *names}]
     _batches.check_columns(df.schema.fieldNames(), label, cand, weight, "the candidate", keys, id=id)
     _batches.check_columns(other.schema.fieldNames(), label, base, None, "the baseline", id=id)
     def kind(frame: Any) -> str:
@@ -261,7 +264,6 @@ def _join(
     missing = _on_workers(lambda: df.select(q(id).alias(id)).join(ids, on=id, how="left_anti").limit(1).collect())
     if missing:
         raise _batches.id_error("the candidate", id, f"id {missing[0][0]} is not in the baseline")
-    names = _batches._names(cand)
     keep = [q(id).alias(id), q(label), *(q(c) for c in names), *([q(weight)] if weight else []), *(q(c) for c in keys)]
     right = other.select(
         q(id).alias(id),
@@ -498,8 +500,8 @@ def infer(
     per worker, kept between the partitions it gets, ``threads`` intra-op
     threads each), one prediction file per non-empty partition written into
     the folder ``output`` in partition order, and each partition's state,
-    in one pass over the rows. Returns the same
-    :class:`evalkit.ray.Inference` as :func:`evalkit.ray.infer` (the files
+    in one pass over the rows. Returns the same ``Inference`` as
+    :func:`evalkit.ray.infer` (``evalkit._shards.Inference``: the files
     ``part-*.arrow`` / ``part-*.evstate``, the manifest, ``.state`` merged
     on the executors by ``RDD.treeReduce`` of ``depth``, ``.full(...)``).
 

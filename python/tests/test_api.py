@@ -694,3 +694,31 @@ def test_thresholds_distinct_equals_the_cli():
     assert got["metrics"] == want["metrics"]
     with pytest.raises(evalkit.UsageError, match="thresholds=1"):
         evalkit.full(np.array([0, 1]), np.array([0.2, 0.8]), thresholds=1)
+
+
+def test_a_late_block_after_its_infer_run_ended_writes_nothing(tmp_path):
+    """An engine's retried or speculative block that arrives after its run
+    ended (and removed its staging folder) writes nothing and reports why."""
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    from evalkit import _batches, _shards
+
+    fixtures = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures")
+    model = os.path.abspath(os.path.join(fixtures, "models", "breast_cancer_lr.onnx"))
+    t = pq.read_table(os.path.join(fixtures, "data", "breast_cancer.parquet"))
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    options = dict(
+        label="label", features=None, keep=["row_id"], fill_null=None, batch_size=64, device="cpu", threads=1,
+        output_name=None, score_kind="probability", task=None, classes=None, cache_dir=None, no_cache=True,
+    )
+    scorer = _shards.Scorer(model, str(staging), options, "a block")
+    row = scorer(t).to_pylist()[0]
+    assert row["rows"] == t.num_rows and (staging / (row["file"] + ".arrow")).exists()
+    shutil.rmtree(staging)
+    late = scorer(t).to_pylist()[0]
+    error = _batches.Reduction.from_bytes(late["reduction"]).error
+    assert error[0] == "UsageError" and "has ended" in error[1]
+    assert not staging.exists()

@@ -400,7 +400,7 @@ impl Dataset {
             &self.features[j],
             row,
             format!(
-                "{what}, beyond the range of the float16 values the model takes (at most 65504 in magnitude){}",
+                "{what}, beyond the range of the float16 values the model takes (it rounds past the largest, 65504){}",
                 self.row_note
             ),
         )
@@ -431,11 +431,33 @@ impl Element for f32 {
 impl Element for f16 {
     const WIDE: bool = true;
     fn of_f64(v: f64) -> f16 {
-        f16::from_f64(v)
+        f16_of_f64(v)
     }
     fn of_f32(v: f32) -> f16 {
         f16::from_f32(v)
     }
+}
+
+/// `v` rounded once to the nearest float16 (ties to even), as numpy's
+/// `astype(np.float16)` rounds a float64. (`half`'s `f16::from_f64` goes
+/// through `f32` with the F16C instruction, or drops the low 32 bits in
+/// software: both can land one float16 step off.) Rounding to *odd* into
+/// `f32` first keeps the result exact: `f32` carries 13 more bits than
+/// float16, and an inexact `f32` with its last bit set cannot sit on a
+/// float16 midpoint, so the final rounding sees which side `v` is on.
+pub(crate) fn f16_of_f64(v: f64) -> f16 {
+    let f = v as f32;
+    let mut bits = f.to_bits();
+    if f as f64 != v && bits & 1 == 0 {
+        // Inexact with an even last bit: the neighbour on `v`'s other side
+        // is odd (one step in magnitude, the sign bit unchanged).
+        if (f as f64).abs() < v.abs() {
+            bits += 1;
+        } else {
+            bits -= 1;
+        }
+    }
+    f16::from_f32(f32::from_bits(bits))
 }
 
 /// The note on row numbers when a filter applies (they count the rows left).
@@ -576,6 +598,8 @@ mod tests {
             f16::ONE,
             "the double rounding"
         );
+        // What numpy gives: np.float64(1 + 2**-11 + 2**-40).astype(np.float16).
+        assert_eq!(f16_of_f64(tricky).to_bits(), 0x3C01);
         let bytes = stream(
             vec![tricky, -0.1, 3.0],
             vec![0.1f32, 65504.0, -2.5],
@@ -600,7 +624,7 @@ mod tests {
             -7.0,
         ]
         .iter()
-        .map(|&v| f16::from_f64(v))
+        .map(|&v| nearest_f16(v))
         .collect();
         assert_eq!(half, Features::F16(want));
         // The float32 batch is what it always was: `as f32` of each value.
@@ -617,6 +641,77 @@ mod tests {
                 -7.0
             ])
         );
+    }
+
+    /// The float16 nearest to a finite `v` within float16's range, ties to
+    /// the even one, found by bisection over the positive float16 values
+    /// (which order as their bits): the naive reference.
+    fn nearest_f16(v: f64) -> f16 {
+        let a = v.abs();
+        let (mut lo, mut hi) = (0u16, 0x7BFFu16); // 0 .. 65504
+        if a >= 65520.0 {
+            return f16::from_bits(0x7C00 | ((v < 0.0) as u16) << 15);
+        }
+        if a >= f16::from_bits(hi).to_f64() {
+            lo = hi;
+        } else {
+            // f16(lo) <= a < f16(hi)
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if f16::from_bits(mid).to_f64() <= a {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+        }
+        let (x, y) = (f16::from_bits(lo).to_f64(), f16::from_bits(hi).to_f64());
+        // Exact differences: x, y and a are within a factor of two of each
+        // other, or x is 0.
+        let bits = if lo == hi || a - x < y - a || (a - x == y - a && lo % 2 == 0) {
+            lo
+        } else {
+            hi
+        };
+        f16::from_bits(bits | ((v.is_sign_negative() && bits != 0) as u16) << 15)
+    }
+
+    /// [`f16_of_f64`] against the naive nearest float16: random values
+    /// across float16's range, every midpoint between neighbours and values
+    /// a hair either side of it (where going through `f32` goes wrong).
+    #[test]
+    fn float16_rounding_equals_the_nearest_value() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut checked = 0;
+        let mut check = |v: f64| {
+            assert_eq!(f16_of_f64(v), nearest_f16(v), "{v:e}");
+            assert_eq!(f16_of_f64(-v), nearest_f16(-v), "{:e}", -v);
+            checked += 1;
+        };
+        for bits in (0u16..0x7BFF).step_by(7) {
+            let (x, y) = (
+                f16::from_bits(bits).to_f64(),
+                f16::from_bits(bits + 1).to_f64(),
+            );
+            let mid = x + (y - x) / 2.0;
+            for v in [x, mid, mid.next_up(), mid.next_down(), mid * (1.0 + 1e-12)] {
+                check(v);
+            }
+        }
+        for _ in 0..200_000 {
+            let r = next();
+            // Exponents across float16's normal and subnormal range.
+            let e = (r % 40) as i32 - 25;
+            let m = 1.0 + (next() >> 11) as f64 / (1u64 << 53) as f64;
+            check(m * 2f64.powi(e));
+        }
+        assert!(checked > 200_000);
     }
 
     /// A value beyond float16 is an error naming the column and the row

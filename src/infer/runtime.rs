@@ -411,8 +411,9 @@ fn describe_io(items: &[ort::value::Outlet]) -> String {
 
 impl Model {
     /// Loads `path` on `device` with `threads` intra-op threads, and picks
-    /// the score output (`output`, else a float tensor named like
-    /// `probabilities`, else the first float tensor).
+    /// the score output (`output`, else a float32 tensor named like
+    /// `probabilities`, else the first float32 tensor, else the same among
+    /// float16 tensors).
     pub fn load(
         path: &Path,
         device: Device,
@@ -524,13 +525,22 @@ impl Model {
                 o
             }
             None => {
-                let floats: Vec<&ort::value::Outlet> = outputs.iter().filter(is_float).collect();
-                match floats
-                    .iter()
-                    .find(|o| o.name().to_lowercase().contains("prob"))
-                    .or_else(|| floats.first())
-                    .copied()
-                {
+                // float32 outputs first, as before float16 ones were read:
+                // the same choice for every model that has one.
+                let of = |p: Precision| -> Vec<&ort::value::Outlet> {
+                    outputs
+                        .iter()
+                        .filter(|o| Precision::of(o.dtype()) == Some(p))
+                        .collect()
+                };
+                fn pick<'a>(floats: &[&'a ort::value::Outlet]) -> Option<&'a ort::value::Outlet> {
+                    floats
+                        .iter()
+                        .find(|o| o.name().to_lowercase().contains("prob"))
+                        .or_else(|| floats.first())
+                        .copied()
+                }
+                match pick(&of(Precision::F32)).or_else(|| pick(&of(Precision::F16))) {
                     Some(o) => o,
                     None if outputs
                         .iter()
