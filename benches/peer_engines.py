@@ -3,14 +3,15 @@ MLlib's BinaryClassificationEvaluator and scikit-learn on the collected
 arrays (issue 12's measurements).
 
     make bench-engines             # ROWS=10000000 SHARDS=20 by default
-    ROWS=100000000 make bench-engines
+    ROWS=100000000 MLLIB_TIMEOUT=600 make bench-engines
 
 Writes binary prediction shards (Parquet, float32 scores; once rounded to
 1e-6, once unrounded: about one distinct score per row) into a temporary
 folder, then, in this order, each from the Parquet shards:
 
-- evalkit.ray.full on a local Ray cluster (all cores), bootstrap 0;
-- evalkit.spark.full on Spark local[*], bootstrap 0;
+- evalkit.ray.full on a local Ray cluster (all cores), bootstrap 0 (on the
+  unrounded shards also with score ranges, ranges=64);
+- evalkit.spark.full on Spark local[*], bootstrap 0 (the same);
 - Spark MLlib's BinaryClassificationEvaluator, areaUnderROC and areaUnderPR
   (two jobs), with numBins=1000 (its default: scores binned) and numBins=0
   (every distinct score);
@@ -24,10 +25,15 @@ sampled every 50 ms, minus that sum when the run began (both engines stay
 up through the whole bench, so their idle footprint is not counted). Differences are against evalkit's values (which equal
 scikit-learn's to the last digit or two).
 
+MLLIB_TIMEOUT=S cancels an MLlib evaluation still running after S seconds
+(Spark's cancelAllJobs) and reports it as not finished; none by default.
+Every evalkit document is checked equal to the first one, bit for bit.
+
 Needs the Python package built (`make python`, or the wheel), ray[data],
 pyspark with a Java runtime, scikit-learn and psutil.
 """
 
+import json
 import os
 import sys
 import tempfile
@@ -41,6 +47,7 @@ import pyarrow.parquet as pq
 
 ROWS = int(os.environ.get("ROWS", "10000000"))
 SHARDS = int(os.environ.get("SHARDS", "20"))
+MLLIB_TIMEOUT = float(os.environ["MLLIB_TIMEOUT"]) if os.environ.get("MLLIB_TIMEOUT") else None
 
 
 class Peak:
@@ -95,9 +102,28 @@ def row(name, peak, auc, ap, ref):
     return f"| {name} | {peak.seconds:.2f} s | {grown:,.0f} MB | {auc:.12f} | {ap:.12f} | {d_auc} | {d_ap} |"
 
 
+def mllib(spark, df, bins):
+    """MLlib's two metrics (two jobs), or None when MLLIB_TIMEOUT cancelled them."""
+    from pyspark.ml.evaluation import BinaryClassificationEvaluator
+
+    ev = BinaryClassificationEvaluator(rawPredictionCol="score", labelCol="label", numBins=bins)
+    timer = None
+    if MLLIB_TIMEOUT is not None:
+        timer = threading.Timer(MLLIB_TIMEOUT, spark.sparkContext.cancelAllJobs)
+        timer.start()
+    try:
+        return ev.setMetricName("areaUnderROC").evaluate(df), ev.setMetricName("areaUnderPR").evaluate(df)
+    except Exception:
+        if timer is not None and not timer.is_alive():
+            return None
+        raise
+    finally:
+        if timer is not None:
+            timer.cancel()
+
+
 def main():
     import ray
-    from pyspark.ml.evaluation import BinaryClassificationEvaluator
     from pyspark.sql import SparkSession
     from sklearn.metrics import average_precision_score, roc_auc_score
 
@@ -128,20 +154,33 @@ def main():
             print(f"\n### scores {'rounded to 1e-6' if rounded else 'unrounded (float32)'}\n")
             print("| run | time | memory added | ROC-AUC | AP (PR-AUC) | ROC-AUC diff | PR diff |")
             print("|---|---|---|---|---|---|---|")
-            with Peak() as p:
-                r = evalkit.ray.full(ray.data.read_parquet(folder), bootstrap=0)
-            ref = (r["roc_auc"].value, r["average_precision"].value)
-            print(row("evalkit.ray.full", p, *ref, None), flush=True)
-            with Peak() as p:
-                r = evalkit.spark.full(spark.read.parquet(folder), bootstrap=0)
-            print(row("evalkit.spark.full", p, r["roc_auc"].value, r["average_precision"].value, ref), flush=True)
+            first = None
+            differ = []
+            calls = [("evalkit.ray.full", lambda **kw: evalkit.ray.full(ray.data.read_parquet(folder), **kw)),
+                     ("evalkit.spark.full", lambda **kw: evalkit.spark.full(spark.read.parquet(folder), **kw))]
+            for name, call in calls:
+                for ranges in (None,) if rounded else (None, 64):
+                    kw = {"bootstrap": 0} if ranges is None else {"bootstrap": 0, "ranges": ranges}
+                    with Peak() as p:
+                        r = call(**kw)
+                    doc = json.dumps(r.to_dict(), sort_keys=True)
+                    if first is None:
+                        first, ref = doc, (r["roc_auc"].value, r["average_precision"].value)
+                    elif doc != first:
+                        differ.append(f"{name} {kw}")
+                    label = name if ranges is None else f"{name}, ranges={ranges}"
+                    print(row(label, p, r["roc_auc"].value, r["average_precision"].value,
+                              None if doc is first else ref), flush=True)
             df = spark.read.parquet(folder).selectExpr("cast(label as double) label", "cast(score as double) score")
             for bins in (1000, 0):
-                ev = BinaryClassificationEvaluator(rawPredictionCol="score", labelCol="label", numBins=bins)
                 with Peak() as p:
-                    auc = ev.setMetricName("areaUnderROC").evaluate(df)
-                    ap = ev.setMetricName("areaUnderPR").evaluate(df)
-                print(row(f"MLlib BinaryClassificationEvaluator, numBins={bins}", p, auc, ap, ref), flush=True)
+                    got = mllib(spark, df, bins)
+                name = f"MLlib BinaryClassificationEvaluator, numBins={bins}"
+                if got is None:
+                    grown = (p.peak - p.base) / 2**20
+                    print(f"| {name} | not finished in {MLLIB_TIMEOUT:.0f} s (cancelled) | {grown:,.0f} MB | — | — | — | — |", flush=True)
+                else:
+                    print(row(name, p, *got, ref), flush=True)
             with Peak() as p:
                 t = pq.read_table(folder)
                 y, s = t.column("label").to_numpy(), t.column("score").to_numpy()
@@ -149,6 +188,9 @@ def main():
                 auc, ap = roc_auc_score(y, s), average_precision_score(y, s)
             print(row(f"scikit-learn on the collected arrays (read {read:.2f} s)", p, auc, ap, ref), flush=True)
             del t, y, s
+            if differ:
+                raise SystemExit(f"not the same document as evalkit.ray.full's: {differ}")
+            print("\nevery evalkit document equal, bit for bit")
     spark.stop()
     ray.shutdown()
 
