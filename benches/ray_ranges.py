@@ -4,8 +4,11 @@ score per row: the case whose state grows with the rows).
 
     make bench-ray-ranges            # ROWS=10000000 SHARDS=20 by default
     ROWS=30000000 RANGES=16,64 make bench-ray-ranges
+    CLASSES=10 ROWS=3000000 make bench-ray-ranges   # multiclass rows
 
-Writes binary prediction shards (Parquet) as `make bench-engines` does,
+Writes binary prediction shards (Parquet) as `make bench-engines` does
+(with CLASSES=K, multiclass rows instead: a label and K float32
+probability columns p0..p(K-1), unrounded, the label's raised),
 then on a local Ray cluster (all cores) times each call from the Parquet
 shards, bootstrap 0, and samples every 50 ms the unique memory (USS) of this
 process (the driver) and of every process under it (Ray's workers, raylet,
@@ -30,6 +33,24 @@ sys.path.insert(0, os.path.dirname(__file__))
 from peer_engines import ROWS, SHARDS, write_shards  # noqa: E402
 
 RANGES = [int(k) for k in os.environ.get("RANGES", "16,64").split(",")]
+CLASSES = int(os.environ.get("CLASSES", "0"))
+
+
+def write_multiclass(folder):
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(0)
+    per = ROWS // SHARDS
+    for i in range(SHARDS):
+        n = per if i < SHARDS - 1 else ROWS - per * (SHARDS - 1)
+        y = rng.integers(0, CLASSES, n)
+        p = rng.random((n, CLASSES), dtype=np.float32)
+        p[np.arange(n), y] += rng.random(n, dtype=np.float32)
+        p /= p.sum(axis=1, keepdims=True)
+        cols = {"label": y, **{f"p{c}": p[:, c] for c in range(CLASSES)}}
+        pq.write_table(pa.table(cols), os.path.join(folder, f"part-{i:03d}.parquet"))
 
 
 class Peaks:
@@ -81,14 +102,20 @@ def main():
     import evalkit.ray
 
     cores = os.cpu_count()
-    print(f"{ROWS:,} rows in {SHARDS} Parquet shards, unrounded float32 scores; {cores} cores; "
+    what = f"{CLASSES} classes, unrounded float32 probabilities" if CLASSES else "unrounded float32 scores"
+    print(f"{ROWS:,} rows in {SHARDS} Parquet shards, {what}; {cores} cores; "
           f"evalkit {evalkit.__version__}, Ray {ray.__version__}")
     ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     ctx.print_on_execution_start = False
     with tempfile.TemporaryDirectory() as folder:
-        write_shards(folder, rounded=False)
+        if CLASSES:
+            write_multiclass(folder)
+            kw = {"score": [f"p{c}" for c in range(CLASSES)]}
+        else:
+            write_shards(folder, rounded=False)
+            kw = {}
         print("| call | time | largest process (USS) | which | driver (USS) | distinct scores |")
         print("|---|---|---|---|---|---|")
         docs = {}
@@ -96,11 +123,12 @@ def main():
         for name, k in runs:
             ds = ray.data.read_parquet(folder)
             with Peaks() as p:
-                r = evalkit.ray.full(ds, bootstrap=0, ranges=k)
+                r = evalkit.ray.full(ds, bootstrap=0, ranges=k, **kw)
             d = r.to_dict()
             docs[name] = d
+            distinct = f"{d['distinct_scores']:,}" if "distinct_scores" in d else "—"
             print(f"| `{name}` | {p.seconds:.2f} s | {p.largest / 2**20:,.0f} MB | {p.who} | {p.driver / 2**20:,.0f} MB "
-                  f"| {d['distinct_scores']:,} |", flush=True)
+                  f"| {distinct} |", flush=True)
         first = json.dumps(docs[runs[0][0]], sort_keys=True)
         for name, _ in runs[1:]:
             assert json.dumps(docs[name], sort_keys=True) == first, f"{name} differs from one merged state"

@@ -521,7 +521,8 @@ def range_options(ranges: Any, options: Dict[str, Any]) -> Dict[str, Any]:
 def range_sketch(
     batch: Any, label: str, score: Scores, weight: Optional[str], task: Any, score_kind: Any, name: str
 ) -> Any:
-    """Step 1: a block's score sketch (``None`` without rows)."""
+    """Step 1: a block's score sketches, one for binary rows and one per
+    class for multiclass rows (``None`` without rows)."""
 
     def run(batch: Any) -> Any:
         if batch.num_rows == 0:
@@ -533,21 +534,38 @@ def range_sketch(
 
 
 def merge_sketches(*parts: Any) -> Any:
-    """The merge of sketches (``None`` for no rows)."""
+    """The merge of sketches, class by class (``None`` for no rows)."""
 
     def run(*p: Any) -> Any:
         kept = [b for b in p if b is not None]
-        return _evalkit.range_sketch_merge(kept) if kept else None
+        if not kept:
+            return None
+        if len({len(b) for b in kept}) > 1:
+            raise _evalkit.InputError(
+                "the blocks' rows have different numbers of classes: "
+                + ", ".join(str(len(b)) for b in kept)
+            )
+        return [_evalkit.range_sketch_merge([b[c] for b in kept]) for c in range(len(kept[0]))]
 
     return carrying(run, *parts)
 
 
-def range_cuts(sketch: Any, ranges: int, what: str) -> List[float]:
-    """The range boundaries from the merged sketch."""
+def range_cuts(sketch: Any, ranges: int, what: str) -> List[List[float]]:
+    """The range boundaries from the merged sketches: one list of cuts for
+    binary rows, one per class for multiclass rows."""
     raise_if_carried([sketch])
     if sketch is None:
         raise _evalkit.InputError(f"{what} has no rows: there is nothing to evaluate")
-    return _evalkit.range_cuts(sketch, ranges)
+    return [_evalkit.range_cuts(s, ranges) for s in sketch]
+
+
+def range_slots(cuts: List[List[float]]) -> int:
+    """How many states :func:`range_states` gives per block: a state per
+    range for binary rows (one list of cuts); for multiclass rows (a list
+    per class) the rows' sums, then each class's ranges."""
+    if len(cuts) == 1:
+        return len(cuts[0]) + 1
+    return 1 + sum(len(c) + 1 for c in cuts)
 
 
 def range_states(
@@ -557,35 +575,52 @@ def range_states(
     weight: Optional[str],
     task: Any,
     score_kind: Any,
-    cuts: List[float],
+    cuts: List[List[float]],
     name: str,
 ) -> List[Any]:
-    """Step 2: a block's state per range (``None`` where it has no rows),
-    or its carried error for every range."""
+    """Step 2: a block's states, one per slot of :func:`range_slots`
+    (``None`` where a range has no rows), or its carried error for every
+    slot."""
+    slots = range_slots(cuts)
 
     def run(batch: Any) -> Any:
         if batch.num_rows == 0:
-            return [None] * (len(cuts) + 1)
+            return [None] * slots
         y, s, w = arrays(batch, label, score, weight, name)
         return _evalkit.range_states(y, s, w, task, score_kind, cuts, name)
 
     out = carrying(run, batch)
-    return [out] * (len(cuts) + 1) if isinstance(out, Carried) else out
+    return [out] * slots if isinstance(out, Carried) else out
+
+
+# A multiclass table's sums (slot 0 of its ranges) start with these bytes.
+_CLASS_SUMS = b"EVRMCS1\0"
 
 
 def merge_range(*parts: Any) -> Any:
-    """The merge of one range's states (``None`` for no rows)."""
+    """The merge of one slot's states (``None`` for no rows)."""
 
     def run(*p: Any) -> Any:
         kept = [b for b in p if b is not None]
-        return _evalkit.merge_states(kept) if len(kept) > 1 else (kept[0] if kept else None)
+        if len(kept) < 2:
+            return kept[0] if kept else None
+        if kept[0].startswith(_CLASS_SUMS):
+            return _evalkit.range_class_sums_merge(kept)
+        return _evalkit.merge_states(kept)
 
     return carrying(run, *parts)
 
 
 def range_summary(state: Any) -> Any:
-    """Step 3: a range's summary from its merged state."""
-    return carrying(lambda s: None if s is None else _evalkit.range_summary(s), state)
+    """Step 3: a range's summary from its merged state (a multiclass
+    table's sums are their own summary)."""
+
+    def run(s: Any) -> Any:
+        if s is None or s.startswith(_CLASS_SUMS):
+            return s
+        return _evalkit.range_summary(s)
+
+    return carrying(run, state)
 
 
 def range_partial(state: Any, context: bytes) -> Any:
@@ -593,15 +628,18 @@ def range_partial(state: Any, context: bytes) -> Any:
     return carrying(lambda s: _evalkit.range_partial(s, context), state)
 
 
-def finish_ranges(summaries: List[Any], run: Any, opts: Dict[str, Any]) -> Any:
-    """Steps 4–6 on the driver: ``summaries`` one per range (``None`` for a
-    range without rows); ``run([(range, context), ...])`` computes those
-    ranges' parts where their states live and returns them in order."""
+def finish_ranges(summaries: List[Any], run: Any, opts: Dict[str, Any], cuts: List[List[float]]) -> Any:
+    """Steps 4–6 on the driver: ``summaries`` one per slot of
+    :func:`range_slots` (``None`` for a range without rows);
+    ``run([(slot, context), ...])`` computes those ranges' parts where their
+    states live and returns them in order."""
     import json
 
     from . import Result
 
     raise_if_carried(summaries)
+    if len(cuts) > 1:
+        return Result(json.loads(_finish_classes(summaries, run, opts, cuts)))
     kept = [r for r, s in enumerate(summaries) if s is not None]
     sums = [summaries[r] for r in kept]
     contexts = _evalkit.range_plan(sums, **opts)
@@ -613,6 +651,24 @@ def finish_ranges(summaries: List[Any], run: Any, opts: Dict[str, Any]) -> Any:
         delong = run(list(zip(kept, second)))
         raise_if_carried(delong)
     return Result(json.loads(_evalkit.range_finish(sums, partials, delong, "state", **opts)))
+
+
+def _finish_classes(summaries: List[Any], run: Any, opts: Dict[str, Any], cuts: List[List[float]]) -> str:
+    """:func:`finish_ranges` of multiclass rows: each class's ranges are
+    planned apart (its one-vs-rest table), every class's parts computed in
+    one round, and the document finished from the rows' sums (slot 0)."""
+    classes, jobs, slot = [], [], 1
+    for c in cuts:
+        kept = [r for r in range(slot, slot + len(c) + 1) if summaries[r] is not None]
+        sums = [summaries[r] for r in kept]
+        contexts = _evalkit.range_plan(sums, **opts) if sums else []
+        classes.append((sums, len(jobs), len(kept)))
+        jobs.extend(zip(kept, contexts))
+        slot += len(c) + 1
+    partials = run(jobs) if jobs else []
+    raise_if_carried(partials)
+    per_class = [(sums, partials[at : at + n]) for sums, at, n in classes]
+    return _evalkit.range_finish_multiclass(summaries[0], per_class, "state", **opts)
 
 
 # --- The fast tier over an engine's blocks -----------------------------------

@@ -155,10 +155,11 @@ def full(
     slice from its state; no test against the rest, which needs rows).
 
     ``ranges``: cut the scores into about that many ranges of equal rows
-    (binary, ``bootstrap=0``): one merged state per range, no task holds
-    the whole score histogram, and the result is the one-state result bit
-    for bit — for unrounded scores at a scale where one histogram would not
-    fit one machine (README, "Score ranges")."""
+    (binary or multiclass — each class's scores apart —, ``bootstrap=0``):
+    one merged state per range, no task holds the whole score histogram,
+    and the result is the one-state result bit for bit — for unrounded
+    scores at a scale where one histogram would not fit one machine
+    (README, "Score ranges")."""
     slicings = _slice_names(slices, "slices= names columns of the dataset")
     if ranges is not None:
         if slicings:
@@ -310,7 +311,7 @@ def _sketch(block: Any, cols: tuple) -> Any:
     return _batches.range_sketch(block, *cols, _BLOCK)
 
 
-def _split(block: Any, cols: tuple, cuts: List[float]) -> Any:
+def _split(block: Any, cols: tuple, cuts: List[List[float]]) -> Any:
     out = _batches.range_states(block, *cols, cuts, _BLOCK)
     return out[0] if len(out) == 1 else tuple(out)
 
@@ -352,7 +353,7 @@ def _ranged(
     sketches = [ray.remote(_sketch).remote(b, cols) for b in blocks]
     sketch = ray.get(_tree(ray.remote(_batches.merge_sketches), sketches, fan_in)) if blocks else None
     cuts = _batches.range_cuts(sketch, ranges, "the dataset")
-    k = len(cuts) + 1
+    k = _batches.range_slots(cuts)
     split = ray.remote(_split).options(num_returns=k)
     pieces = [split.remote(b, cols, cuts) for b in blocks]
     pieces = [[p] if k == 1 else list(p) for p in pieces]
@@ -364,7 +365,7 @@ def _ranged(
     def run(contexts: List[tuple]) -> List[Any]:
         return ray.get([part.remote(states[r], c) for r, c in contexts])
 
-    return _batches.finish_ranges(summaries, run, opts)
+    return _batches.finish_ranges(summaries, run, opts, cuts)
 
 
 @contextlib.contextmanager

@@ -304,7 +304,7 @@ def _sketch_partition(cols: tuple) -> Any:
     return run
 
 
-def _split_partition(cols: tuple, cuts: List[float]) -> Any:
+def _split_partition(cols: tuple, cuts: List[List[float]]) -> Any:
     def run(batches: Iterator[Any]) -> Iterator[Any]:
         import pickle
 
@@ -351,7 +351,7 @@ def _ranged(
             raise
         sketch = None
     cuts = _batches.range_cuts(sketch, ranges, "the DataFrame")
-    k = len(cuts) + 1
+    k = _batches.range_slots(cuts)
     # One merged state per range: the partitions' states (not rows) are
     # shuffled by range and merged; kept for the two rounds of parts.
     states = (
@@ -373,7 +373,7 @@ def _ranged(
             )
             return [parts[r] for r, _ in contexts]
 
-        return _batches.finish_ranges(summaries, run, opts)
+        return _batches.finish_ranges(summaries, run, opts, cuts)
     finally:
         states.unpersist()
 

@@ -2,7 +2,7 @@
 //! engine runs where the data lives, and the driver's plan and finish.
 //! `evalkit.ray.full(..., ranges=K)` calls these.
 
-use evalkit::state::ranges::{self, Context, Partial, Sketch, Summary};
+use evalkit::state::ranges::{self, ClassSums, Context, Partial, Sketch, Summary};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
@@ -12,8 +12,8 @@ fn bytes_of(list: &[Bound<'_, PyBytes>]) -> Vec<Vec<u8>> {
     list.iter().map(|b| b.as_bytes().to_vec()).collect()
 }
 
-/// The score sketch of a batch's rows (validated as `state` validates
-/// them).
+/// The score sketches of a batch's rows (validated as `state` validates
+/// them): one for binary rows, one per class for multiclass rows.
 #[pyfunction]
 #[pyo3(signature = (y_true, y_score, weights, task, score_kind, name="arrays"))]
 fn range_sketch<'py>(
@@ -24,20 +24,15 @@ fn range_sketch<'py>(
     task: Option<&str>,
     score_kind: Option<&str>,
     name: &str,
-) -> PyResult<Bound<'py, PyBytes>> {
+) -> PyResult<Vec<Bound<'py, PyBytes>>> {
     let preds = predictions(py, name, y_true, y_score, weights, task, score_kind)?;
-    let bytes = compute(py, || {
-        let evalkit::data::Columns::Binary { scores, .. } = &preds.columns else {
-            return Err(evalkit::Error::Usage(format!(
-                "{name}: score ranges are built for binary predictions, not {}; pass ranges=None",
-                preds.task
-            )));
-        };
-        let mut s = Sketch::new();
-        s.add(scores);
-        Ok(s.to_bytes())
+    let out = compute(py, || {
+        Ok(ranges::sketches(&preds)?
+            .iter()
+            .map(Sketch::to_bytes)
+            .collect::<Vec<_>>())
     })?;
-    Ok(PyBytes::new(py, &bytes))
+    Ok(out.iter().map(|b| PyBytes::new(py, b)).collect())
 }
 
 /// The merge of score sketches.
@@ -68,7 +63,10 @@ fn range_cuts(py: Python<'_>, sketch: &Bound<'_, PyBytes>, ranges: usize) -> PyR
     )
 }
 
-/// A batch's states per score range (`None` where a range has no rows).
+/// A batch's states per score range (`None` where a range has no rows):
+/// for binary rows (one list of cuts) a state per range; for multiclass
+/// rows (a list of cuts per class) the rows' sums first, then each class's
+/// one-vs-rest state per range, class after class.
 #[pyfunction]
 #[pyo3(signature = (y_true, y_score, weights, task, score_kind, cuts, name="arrays"))]
 #[allow(clippy::too_many_arguments)]
@@ -79,20 +77,57 @@ fn range_states<'py>(
     weights: Option<&Bound<'py, PyAny>>,
     task: Option<&str>,
     score_kind: Option<&str>,
-    cuts: Vec<f64>,
+    cuts: Vec<Vec<f64>>,
     name: &str,
 ) -> PyResult<Vec<Option<Bound<'py, PyBytes>>>> {
     let preds = predictions(py, name, y_true, y_score, weights, task, score_kind)?;
     let states = compute(py, || {
-        ranges::split(&preds, &cuts)?
+        let bytes =
+            |s: Option<evalkit::state::file::StateFile>| s.map(|s| s.to_bytes()).transpose();
+        if let evalkit::data::Columns::Multiclass { .. } = preds.columns {
+            let (sums, classes) = ranges::split_classes(&preds, &cuts)?;
+            let mut out = vec![Some(sums.to_bytes())];
+            for s in classes.into_iter().flatten() {
+                out.push(bytes(s)?);
+            }
+            return Ok(out);
+        }
+        let [one] = &cuts[..] else {
+            return Err(evalkit::Error::Usage(format!(
+                "{name}: {} lists of cuts for binary rows, which take one: the cuts are of other rows",
+                cuts.len()
+            )));
+        };
+        ranges::split(&preds, one)?
             .into_iter()
-            .map(|s| s.map(|s| s.to_bytes()).transpose())
+            .map(bytes)
             .collect::<evalkit::Result<Vec<_>>>()
     })?;
     Ok(states
         .into_iter()
         .map(|s| s.map(|b| PyBytes::new(py, &b)))
         .collect())
+}
+
+/// The merge of multiclass range sums ([`ClassSums`]).
+#[pyfunction]
+fn range_class_sums_merge<'py>(
+    py: Python<'py>,
+    sums: Vec<Bound<'py, PyBytes>>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let all = bytes_of(&sums);
+    let bytes = compute(py, || {
+        let mut it = all.iter().enumerate();
+        let Some((_, first)) = it.next() else {
+            return Err(evalkit::Error::Usage("no sums to merge".into()));
+        };
+        let mut merged = ClassSums::from_bytes("sums 0", first)?;
+        for (i, b) in it {
+            merged.merge(ClassSums::from_bytes(&format!("sums {i}"), b)?)?;
+        }
+        Ok(merged.to_bytes())
+    })?;
+    Ok(PyBytes::new(py, &bytes))
 }
 
 /// A range's summary from its merged state.
@@ -231,6 +266,53 @@ fn range_finish<'py>(
     json(&doc)
 }
 
+/// One class's ranges: their summaries and their parts.
+type ClassRanges<B> = (Vec<B>, Vec<B>);
+
+/// The multiclass full tier from the rows' merged sums and, per class, its
+/// ranges' summaries and parts: the CLI's `full --json` document of one
+/// state of every row.
+#[pyfunction]
+#[pyo3(signature = (sums, classes, name="state", bootstrap=0, ci=0.95, method="percentile", resample="poisson", seed=0, threshold=0.5, thresholds="1000", metrics=None))]
+#[allow(clippy::too_many_arguments)]
+fn range_finish_multiclass<'py>(
+    py: Python<'py>,
+    sums: &Bound<'py, PyBytes>,
+    classes: Vec<ClassRanges<Bound<'py, PyBytes>>>,
+    name: &str,
+    bootstrap: usize,
+    ci: f64,
+    method: &str,
+    resample: &str,
+    seed: u64,
+    threshold: f64,
+    thresholds: &str,
+    metrics: Option<&str>,
+) -> PyResult<String> {
+    let options = full_options(
+        threshold, thresholds, bootstrap, ci, method, resample, seed, metrics,
+    )?;
+    let sums = sums.as_bytes().to_vec();
+    let classes: Vec<ClassRanges<Vec<u8>>> = classes
+        .iter()
+        .map(|(s, p)| (bytes_of(s), bytes_of(p)))
+        .collect();
+    let doc = compute(py, || {
+        let classes = classes
+            .iter()
+            .map(|(s, p)| Ok((summaries(s)?, parts(p)?)))
+            .collect::<evalkit::Result<Vec<_>>>()?;
+        let (header, r) = ranges::finish_multiclass(
+            name,
+            &ClassSums::from_bytes("the sums", &sums)?,
+            &classes,
+            &options,
+        )?;
+        Ok(evalkit::json::full(&header, &options, &r))
+    })?;
+    json(&doc)
+}
+
 /// Adds the functions to the module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(range_sketch, m)?)?;
@@ -242,5 +324,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(range_partial, m)?)?;
     m.add_function(wrap_pyfunction!(range_delong_contexts, m)?)?;
     m.add_function(wrap_pyfunction!(range_finish, m)?)?;
+    m.add_function(wrap_pyfunction!(range_class_sums_merge, m)?)?;
+    m.add_function(wrap_pyfunction!(range_finish_multiclass, m)?)?;
     Ok(())
 }

@@ -194,6 +194,29 @@ def test_score_ranges_equal_one_merged_state(ray, data, blocks, ranges, weights)
     assert got["roc_auc"].ci is not None or weights is not None
 
 
+@pytest.mark.parametrize("blocks,ranges", [(1, 1), (3, 8), (6, 40)])
+@pytest.mark.parametrize("weights", [False, True])
+def test_multiclass_score_ranges_equal_one_merged_state(ray, data, blocks, ranges, weights):
+    """Multiclass ranges=K: each class's probabilities cut into their own
+    ranges, the rows' sums merged beside them; the one-state JSON (and
+    evalkit.full's point metrics on the rows) bit for bit."""
+    import evalkit.ray
+
+    t, y, p = data.multiclass(n=3000, k=5, seed=blocks)
+    w = None
+    if weights:
+        w = "w"
+        t = t.append_column("w", pa.array(np.random.default_rng(blocks).random(len(y)) * (np.arange(len(y)) % 7 != 0)))
+    ds = ray.data.from_arrow(t).repartition(blocks)
+    got = evalkit.ray.full(ds, weight=w, bootstrap=0, ranges=ranges, fan_in=2)
+    want = evalkit.State.from_arrow(t, weight=w).finish(bootstrap=0)
+    assert got.to_dict() == want.to_dict()
+    rows = evalkit.full(y, p, weights=None if w is None else t.column("w").to_numpy(), bootstrap=0)
+    for name in ("macro_roc_auc", "weighted_roc_auc", "macro_average_precision", "accuracy", "log_loss"):
+        if name in rows:
+            assert got[name].value == rows[name].value, name
+
+
 def test_score_ranges_refuse_what_they_cannot_give(ray, data, tmp_path):
     import evalkit.ray
 
@@ -211,9 +234,9 @@ def test_score_ranges_refuse_what_they_cannot_give(ray, data, tmp_path):
     with pytest.raises(evalkit.UsageError, match="score ranges"):
         evalkit.report([ranged], str(tmp_path / "r.html"))
     assert not (tmp_path / "r.html").exists()
-    mc = ray.data.from_arrow(data.multiclass(n=200)[0]).repartition(2)
-    with pytest.raises(evalkit.UsageError, match="binary"):
-        evalkit.ray.full(mc, ranges=4, bootstrap=0)
+    reg = ray.data.from_arrow(data.regression(n=200)).repartition(2)
+    with pytest.raises(evalkit.UsageError, match="binary and multiclass"):
+        evalkit.ray.full(reg, ranges=4, bootstrap=0)
     # A bad row in one block: evalkit's own error, naming the block's row.
     t = data.binary(n=300)
     s = t.column("score").to_numpy().copy()

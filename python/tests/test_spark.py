@@ -164,8 +164,26 @@ def test_score_ranges_carry_evalkits_errors(spark, data):
         evalkit.spark.full(frame(spark, t, 2).limit(0), bootstrap=0, ranges=4)
     with pytest.raises(evalkit.UsageError, match="bootstrap=0"):
         evalkit.spark.full(frame(spark, t, 2), ranges=4)
-    with pytest.raises(evalkit.UsageError, match="binary"):
+    with pytest.raises(evalkit.UsageError, match="binary and multiclass"):
         evalkit.spark.full(frame(spark, data.regression(n=300), 2), bootstrap=0, ranges=4)
+
+
+@pytest.mark.parametrize("partitions,ranges", [(1, 4), (4, 30)])
+def test_multiclass_score_ranges_equal_one_merged_state(spark, data, partitions, ranges):
+    """Multiclass ranges=K on Spark: the sums and each class's ranges
+    shuffled by slot; the one-state JSON bit for bit."""
+    import evalkit.spark
+
+    import pandas as pd
+
+    _, y, p = data.multiclass(n=2500, k=4, seed=partitions)
+    cols = {"label": y, **{f"p{c}": p[:, c] for c in range(p.shape[1])}}
+    df = spark.createDataFrame(pd.DataFrame(cols)).repartition(partitions)
+    score = [f"p{c}" for c in range(p.shape[1])]
+    got = evalkit.spark.full(df, score=score, bootstrap=0, ranges=ranges)
+    want = evalkit.spark.full(df, score=score, bootstrap=0)
+    assert got.to_dict() == want.to_dict()
+    data.same_numbers(got, evalkit.full(y, p, bootstrap=0))
 
 
 def test_fractional_weights_multiclass_and_regression(spark, data):

@@ -23,10 +23,8 @@
 //! classes are present — as a label or a prediction, which scikit-learn's
 //! averages cover — and the notes see them.
 
-use rayon::prelude::*;
-
 use super::calibration::{Bin, BinSums};
-use super::curves::{BinaryCurve, Counts};
+use super::curves::{self, BinaryCurve, Counts, PrecisionSum};
 use super::{Metric, MetricSet, neg_log};
 use crate::data::{Float, Floats};
 
@@ -199,10 +197,56 @@ pub struct MulticlassSums {
     pub label_rows: Vec<u64>,
     /// Per class, rows predicted as it, rows of weight 0 included.
     pub predicted_rows: Vec<u64>,
-    /// Per class, the one-vs-rest ranking table.
-    pub curves: Vec<BinaryCurve>,
+    /// Per class, the one-vs-rest ranking numbers.
+    pub ovr: Vec<OvrParts>,
     /// Reliability bins of the top class's probability.
     pub bins: BinSums,
+}
+
+/// One class's one-vs-rest ranking numbers: twice the ROC area and the
+/// precision sum of its ranking table, with its positives and negatives
+/// (rows, or weights). From one table ([`OvrParts::of`]) or added up from
+/// the table's score ranges (`state::ranges`): the same numbers, bit for
+/// bit, so both finish through [`OvrParts::roc_auc`] and
+/// [`OvrParts::average_precision`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OvrParts {
+    /// Twice the ROC area in count (or weight) units
+    /// ([`BinaryCurve::roc_area2`]).
+    pub area2: f64,
+    /// `Σ (Rₙ − Rₙ₋₁)·Pₙ` ([`BinaryCurve::precision_sum`]).
+    pub precision_sum: f64,
+    /// The class's rows (or weight).
+    pub positives: f64,
+    /// The other classes' rows (or weight).
+    pub negatives: f64,
+}
+
+impl OvrParts {
+    /// The numbers of one class's whole ranking table.
+    pub fn of(curve: &BinaryCurve) -> OvrParts {
+        OvrParts {
+            area2: curve.roc_area2(),
+            precision_sum: curve.precision_sum(),
+            positives: curve.positives(),
+            negatives: curve.negatives(),
+        }
+    }
+
+    /// One-vs-rest ROC-AUC ([`curves::roc_auc`], as
+    /// [`BinaryCurve::roc_auc`]).
+    pub fn roc_auc(&self) -> Result<f64, String> {
+        curves::roc_auc(self.area2, self.positives, self.negatives)
+    }
+
+    /// One-vs-rest average precision ([`curves::average_precision`], as
+    /// [`BinaryCurve::average_precision`]).
+    pub fn average_precision(&self) -> Result<f64, String> {
+        curves::average_precision(
+            PrecisionSum::RecallSteps(self.precision_sum),
+            self.positives,
+        )
+    }
 }
 
 impl MulticlassSums {
@@ -404,9 +448,9 @@ pub fn point_metrics(sums: &MulticlassSums, names: &[String]) -> MulticlassFull 
 
     // One-vs-rest curves, one class per task.
     let ovr: Vec<(Option<f64>, Option<f64>)> = sums
-        .curves
-        .par_iter()
-        .map(|curve| (curve.roc_auc().ok(), curve.average_precision().ok()))
+        .ovr
+        .iter()
+        .map(|o| (o.roc_auc().ok(), o.average_precision().ok()))
         .collect();
 
     let per_class: Vec<ClassRow> = (0..k)

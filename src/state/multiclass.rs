@@ -31,7 +31,8 @@ use super::exact::{Accumulator, ExactSum};
 use crate::data::{Float, Floats};
 use crate::metrics::calibration::{BINS, BinSums, bin_of};
 use crate::metrics::multiclass::{
-    MulticlassFull, MulticlassSums, argmax, label_rank, point_metrics, row_brier, row_log_loss,
+    MulticlassFull, MulticlassSums, OvrParts, argmax, label_rank, point_metrics, row_brier,
+    row_log_loss,
 };
 use crate::metrics::sort::sort_descending;
 
@@ -52,6 +53,39 @@ fn check_rows(classes: usize, labels: &[u32], scores: &Floats, weights: Option<&
     );
     if let Some(w) = weights {
         assert_eq!(w.len(), labels.len(), "one weight per row");
+    }
+}
+
+/// Class `c`'s one-vs-rest rows `(score, label is c, weight)` of the rows
+/// `kept` (index, weight), radix-sorted on the score's bits (which order
+/// probabilities), highest first, so a histogram's own sort finds them in
+/// order.
+fn ovr_rows<F: Float>(
+    k: usize,
+    c: usize,
+    labels: &[u32],
+    scores: &[F],
+    kept: &[(usize, f64)],
+    weighted: bool,
+) -> Vec<(f64, bool, f64)> {
+    let key = |i: usize| {
+        let p = scores[i * k + c].to_f64();
+        let bits = if p == 0.0 { 0 } else { p.to_bits() };
+        (bits << 1) | (labels[i] as usize == c) as u64
+    };
+    let row = |key: u64, w: f64| (f64::from_bits(key >> 1), key & 1 == 1, w);
+    if weighted {
+        let items: Vec<(u64, u64)> = kept.iter().map(|&(i, w)| (key(i), w.to_bits())).collect();
+        sort_descending(items)
+            .into_iter()
+            .map(|(key, w)| row(key, f64::from_bits(w)))
+            .collect()
+    } else {
+        let items: Vec<u64> = kept.iter().map(|&(i, _)| key(i)).collect();
+        sort_descending(items)
+            .into_iter()
+            .map(|key| row(key, 1.0))
+            .collect()
     }
 }
 
@@ -209,6 +243,15 @@ impl MulticlassState {
         self.confusion.iter().map(|t| t.count).sum()
     }
 
+    /// Rows of positive weight with label `c` (every row, unweighted).
+    pub fn label_rows(&self, c: usize) -> u64 {
+        let k = self.classes;
+        self.confusion[c * k..(c + 1) * k]
+            .iter()
+            .map(|t| t.count)
+            .sum()
+    }
+
     /// The state of many rows at once: chunks of rows fold into states in
     /// parallel, merged exactly (so the result does not depend on the
     /// chunking or the thread count). Arguments as [`MulticlassState::update`].
@@ -218,6 +261,24 @@ impl MulticlassState {
         scores: &Floats,
         weights: Option<&Floats>,
     ) -> MulticlassState {
+        // The row sums, confusion and bins in parallel chunks; the
+        // one-vs-rest histograms in one sort per class (merging per-chunk
+        // histograms would copy every distinct score once per level).
+        let (mut state, kept) = MulticlassState::sums_of_rows(classes, labels, scores, weights);
+        crate::with_floats!(scores, p => state.fold_histograms(labels, p, &kept));
+        state
+    }
+
+    /// The state of many rows without its one-vs-rest histograms (left
+    /// empty: `state::ranges` builds them per score range), and the rows
+    /// that count there, `(row, weight)`. Chunks of rows fold in parallel,
+    /// merged exactly. Arguments as [`MulticlassState::update`].
+    pub fn sums_of_rows(
+        classes: usize,
+        labels: &[u32],
+        scores: &Floats,
+        weights: Option<&Floats>,
+    ) -> (MulticlassState, Vec<(usize, f64)>) {
         let n = labels.len();
         let chunk = n
             .div_ceil(4 * rayon::current_num_threads().max(1))
@@ -225,10 +286,7 @@ impl MulticlassState {
         let k = classes;
         let weighted = weights.is_some();
         check_rows(k, labels, scores, weights);
-        // The row sums, confusion and bins in parallel chunks; the
-        // one-vs-rest histograms in one sort per class (merging per-chunk
-        // histograms would copy every distinct score once per level).
-        let mut state = labels
+        let state = labels
             .par_chunks(chunk)
             .enumerate()
             .map(|(i, ys)| {
@@ -254,8 +312,21 @@ impl MulticlassState {
                 .filter(|&(_, w)| w > 0.0)
                 .collect(),
         };
-        crate::with_floats!(scores, p => state.fold_histograms(labels, p, &kept));
-        state
+        (state, kept)
+    }
+
+    /// Class `c`'s one-vs-rest rows `(score, label is c, weight)` of the
+    /// rows `kept` ([`MulticlassState::sums_of_rows`]), highest score
+    /// first: what its histogram folds.
+    pub fn ovr_rows(
+        classes: usize,
+        c: usize,
+        labels: &[u32],
+        scores: &Floats,
+        kept: &[(usize, f64)],
+        weighted: bool,
+    ) -> Vec<(f64, bool, f64)> {
+        crate::with_floats!(scores, p => ovr_rows(classes, c, labels, p, kept, weighted))
     }
 
     /// Folds rows into the state (a batch of a stream): labels in
@@ -349,27 +420,7 @@ impl MulticlassState {
         let k = self.classes;
         let weighted = self.weighted;
         self.ovr.par_iter_mut().enumerate().for_each(|(c, h)| {
-            let key = |i: usize| {
-                let p = scores[i * k + c].to_f64();
-                let bits = if p == 0.0 { 0 } else { p.to_bits() };
-                (bits << 1) | (labels[i] as usize == c) as u64
-            };
-            let row = |key: u64, w: f64| (f64::from_bits(key >> 1), key & 1 == 1, w);
-            let mut rows: Vec<(f64, bool, f64)> = if weighted {
-                let items: Vec<(u64, u64)> =
-                    kept.iter().map(|&(i, w)| (key(i), w.to_bits())).collect();
-                sort_descending(items)
-                    .into_iter()
-                    .map(|(key, w)| row(key, f64::from_bits(w)))
-                    .collect()
-            } else {
-                let items: Vec<u64> = kept.iter().map(|&(i, _)| key(i)).collect();
-                sort_descending(items)
-                    .into_iter()
-                    .map(|key| row(key, 1.0))
-                    .collect()
-            };
-            h.update(&mut rows);
+            h.update(&mut ovr_rows(k, c, labels, scores, kept, weighted));
         });
     }
 
@@ -451,6 +502,18 @@ impl MulticlassState {
 
     /// The sums the metrics are computed from, each rounded once.
     pub fn sums(&self) -> MulticlassSums {
+        self.sums_with(
+            self.ovr
+                .par_iter()
+                .map(|h| OvrParts::of(&h.curve()))
+                .collect(),
+        )
+    }
+
+    /// [`MulticlassState::sums`] with each class's one-vs-rest numbers
+    /// given (added up from its score ranges, `state::ranges`) rather than
+    /// taken from this state's histograms.
+    pub fn sums_with(&self, ovr: Vec<OvrParts>) -> MulticlassSums {
         let k = self.classes;
         let wt = self.weighted;
         let cell = |a: usize, p: usize| &self.confusion[a * k + p];
@@ -487,7 +550,7 @@ impl MulticlassState {
             predicted_rows: (0..k)
                 .map(|p| (0..k).map(|a| cell(a, p).count).sum::<u64>() + self.zero_predicted[p])
                 .collect(),
-            curves: self.ovr.par_iter().map(ScoreHistogram::curve).collect(),
+            ovr,
             bins: BinSums::from_parts(
                 std::array::from_fn(|b| self.bins[b].rows.count + self.zero_bins[b]),
                 each(&|b| b.rows.value(wt)),
@@ -505,6 +568,23 @@ impl MulticlassState {
         point_metrics(&self.sums(), class_names)
     }
 
+    /// [`MulticlassState::finish`] with each class's one-vs-rest numbers
+    /// given ([`MulticlassState::sums_with`]).
+    pub fn finish_with(&self, class_names: &[String], ovr: Vec<OvrParts>) -> MulticlassFull {
+        point_metrics(&self.sums_with(ovr), class_names)
+    }
+
+    /// This state without its one-vs-rest histograms (what
+    /// [`MulticlassState::encode_sums`] keeps).
+    pub fn sums_only(&self) -> MulticlassState {
+        MulticlassState {
+            ovr: (0..self.classes)
+                .map(|_| ScoreHistogram::new(self.weighted))
+                .collect(),
+            ..self.clone()
+        }
+    }
+
     /// Writes the state: the confusion cells row-major, the top-3 and top-5
     /// tallies, the log-loss and Brier sums, the reliability bins, (weighted)
     /// the rows of weight 0 per label and per predicted class, then one
@@ -512,6 +592,15 @@ impl MulticlassState {
     /// count and, weighted and non-empty, its exact weight sum. The class
     /// count and the weightedness are the caller's to write.
     pub fn encode(&self, w: &mut Writer) {
+        self.encode_sums(w);
+        for h in &self.ovr {
+            h.encode(w);
+        }
+    }
+
+    /// [`MulticlassState::encode`] without the histograms: the state's
+    /// sums (a score range's multiclass table, `state::ranges`).
+    pub fn encode_sums(&self, w: &mut Writer) {
         let wt = self.weighted;
         for t in &self.confusion {
             t.encode(w, wt);
@@ -535,9 +624,6 @@ impl MulticlassState {
                 w.varint(z);
             }
         }
-        for h in &self.ovr {
-            h.encode(w);
-        }
     }
 
     /// Reads a state written by [`MulticlassState::encode`] for `classes`
@@ -546,6 +632,25 @@ impl MulticlassState {
     /// confusion matrix). A corrupt payload is an error, never a panic, and
     /// allocates at most a fixed multiple of its own size.
     pub fn decode(r: &mut Reader, classes: usize, weighted: bool) -> Read<MulticlassState> {
+        let mut s = MulticlassState::decode_fields(r, classes, weighted)?;
+        for (c, h) in s.ovr.iter_mut().enumerate() {
+            *h = ScoreHistogram::decode(r, weighted)
+                .map_err(|e| format!("class {c}'s one-vs-rest histogram: {e}"))?;
+        }
+        s.check_sums()?;
+        s.check_histograms()?;
+        Ok(s)
+    }
+
+    /// Reads [`MulticlassState::encode_sums`], checking every invariant
+    /// of the sums; its histograms are empty.
+    pub fn decode_sums(r: &mut Reader, classes: usize, weighted: bool) -> Read<MulticlassState> {
+        let s = MulticlassState::decode_fields(r, classes, weighted)?;
+        s.check_sums()?;
+        Ok(s)
+    }
+
+    fn decode_fields(r: &mut Reader, classes: usize, weighted: bool) -> Read<MulticlassState> {
         let k = classes;
         if k == 0 {
             return Err("a multiclass state has at least one class".into());
@@ -580,16 +685,11 @@ impl MulticlassState {
                 *z = r.varint("a count of rows of weight 0")?;
             }
         }
-        for (c, h) in s.ovr.iter_mut().enumerate() {
-            *h = ScoreHistogram::decode(r, wt)
-                .map_err(|e| format!("class {c}'s one-vs-rest histogram: {e}"))?;
-        }
-        s.check()?;
         Ok(s)
     }
 
-    /// The invariants a state built from rows keeps.
-    fn check(&self) -> Read<()> {
+    /// The invariants of the sums a state built from rows keeps.
+    fn check_sums(&self) -> Read<()> {
         let k = self.classes;
         let wt = self.weighted;
         let overflow = || "the counts overflow 64 bits".to_string();
@@ -674,7 +774,20 @@ impl MulticlassState {
                 "{zero_labels} rows of weight 0 by label, {zero_predicted} by predicted class, {zero_bins} by reliability bin"
             ));
         }
+        Ok(())
+    }
 
+    /// The histograms hold the rows of the confusion matrix.
+    fn check_histograms(&self) -> Read<()> {
+        let k = self.classes;
+        let wt = self.weighted;
+        let rows: u64 = self.confusion.iter().map(|t| t.count).sum();
+        let exact = |it: &mut dyn Iterator<Item = &Tally>| -> ExactSum {
+            let mut s = ExactSum::new();
+            it.for_each(|t| s.merge(&t.exact(wt)));
+            s
+        };
+        let total = exact(&mut self.confusion.iter());
         for (c, h) in self.ovr.iter().enumerate() {
             let positives = exact(&mut (0..k).map(|p| &self.confusion[c * k + p]));
             let mut negatives = total.clone();

@@ -41,15 +41,19 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use rayon::prelude::*;
+
 use super::binary::BinaryState;
 use super::codec::{Read, Reader, Writer};
 use super::exact::ExactSum;
 use super::file::{StateFile, TaskState, read_header, write_header};
-use crate::data::{Floats, Header, Predictions, Task};
+use super::multiclass::MulticlassState;
+use crate::data::{Columns, Floats, Header, Predictions, Task};
 use crate::error::{Error, Result};
 use crate::full::binary::Thresholds;
 use crate::full::{FullOptions, FullResult};
 use crate::metrics::curves::{Area2, Counts, Ranked, Start, Sweep, linspace01};
+use crate::metrics::multiclass::OvrParts;
 use crate::uncertainty::delong;
 
 /// The low bits of a score's `f64` pattern a sketch bucket drops: it keeps
@@ -69,6 +73,7 @@ const SKETCH_MAGIC: &[u8; 8] = b"EVRSKT1\0";
 const SUMMARY_MAGIC: &[u8; 8] = b"EVRSUM1\0";
 const CONTEXT_MAGIC: &[u8; 8] = b"EVRCTX1\0";
 const PARTIAL_MAGIC: &[u8; 8] = b"EVRPRT1\0";
+const CLASS_SUMS_MAGIC: &[u8; 8] = b"EVRMCS1\0";
 
 fn bucket(score: f64) -> u32 {
     // -0.0 is 0.0; scores are probabilities, so the sign bit is 0 and the
@@ -97,7 +102,20 @@ impl Sketch {
 
     /// Counts the scores (probabilities in [0, 1], as the readers give).
     pub fn add(&mut self, scores: &Floats) {
-        let mut keys: Vec<u32> = (0..scores.len()).map(|i| bucket(scores.get(i))).collect();
+        self.add_keys((0..scores.len()).map(|i| bucket(scores.get(i))).collect());
+    }
+
+    /// Counts class `c`'s scores of row-major `rows × classes` scores.
+    pub fn add_class(&mut self, scores: &Floats, classes: usize, c: usize) {
+        let rows = scores.len() / classes.max(1);
+        self.add_keys(
+            (0..rows)
+                .map(|i| bucket(scores.get(i * classes + c)))
+                .collect(),
+        );
+    }
+
+    fn add_keys(&mut self, mut keys: Vec<u32>) {
         keys.sort_unstable();
         for run in keys.chunk_by(|a, b| a == b) {
             *self.buckets.entry(run[0]).or_default() += run.len() as u64;
@@ -687,6 +705,24 @@ fn counts_at(q: f64, hit: Option<(f64, f64)>, summaries: &[Summary], w: bool) ->
     (s.tp, s.fp)
 }
 
+/// The options a finish from ranges takes: the full tier's, for `task`'s
+/// metrics, without the bootstrap.
+fn check_finish(options: &FullOptions, task: Task) -> Result<()> {
+    crate::full::check_options(options)?;
+    options.metrics.check(task)?;
+    if options.intervals.replicates > 0 {
+        let keeps = if task == Task::Binary {
+            " (ROC-AUC keeps DeLong's interval)"
+        } else {
+            ""
+        };
+        return Err(Error::usage(format!(
+            "bootstrap intervals are not built from score ranges; pass bootstrap=0{keeps}, or leave ranges unset"
+        )));
+    }
+    Ok(())
+}
+
 /// The full tier from every range's summary and parts (highest scores
 /// first; `delong` from the second round when [`delong_contexts`] gave
 /// one): the header of the rows and the result, equal to
@@ -699,13 +735,7 @@ pub fn finish(
     delong_parts: Option<&[Partial]>,
     options: &FullOptions,
 ) -> Result<(Header, FullResult)> {
-    crate::full::check_options(options)?;
-    options.metrics.check(Task::Binary)?;
-    if options.intervals.replicates > 0 {
-        return Err(Error::usage(
-            "bootstrap intervals are not built from score ranges; pass bootstrap=0 (ROC-AUC keeps DeLong's interval), or leave ranges unset",
-        ));
-    }
+    check_finish(options, Task::Binary)?;
     let queries = queries(options)?;
     let total = check(summaries)?;
     if partials.len() != summaries.len() || delong_parts.is_some_and(|d| d.len() != summaries.len())
@@ -793,5 +823,242 @@ pub fn finish(
         result.withhold_all(crate::full::EVERY_WEIGHT_ZERO);
     }
     options.metrics.retain(Task::Binary, result.metrics_mut());
+    Ok((header, result))
+}
+
+// --- Multiclass: each class's one-vs-rest table cut by score ranges --------
+
+/// The sketches of a prediction file's scores for [`Sketch::cuts`]: one for
+/// binary rows, one per class (of its one-vs-rest scores) for multiclass
+/// rows.
+pub fn sketches(preds: &Predictions) -> Result<Vec<Sketch>> {
+    match &preds.columns {
+        Columns::Binary { scores, .. } => {
+            let mut s = Sketch::new();
+            s.add(scores);
+            Ok(vec![s])
+        }
+        Columns::Multiclass {
+            scores, classes, ..
+        } => Ok((0..*classes)
+            .into_par_iter()
+            .map(|c| {
+                let mut s = Sketch::new();
+                s.add_class(scores, *classes, c);
+                s
+            })
+            .collect()),
+        _ => Err(not_ranged(&preds.path, preds.task)),
+    }
+}
+
+fn not_ranged(path: &Path, task: Task) -> Error {
+    Error::usage(format!(
+        "{}: score ranges are built for binary and multiclass predictions, not {task}; pass ranges=None",
+        path.display()
+    ))
+}
+
+/// A multiclass table's sums beside its classes' score ranges: the
+/// confusion matrix, the top-k hits, the log-loss and Brier sums and the
+/// reliability bins of every row — a multiclass state without its
+/// one-vs-rest histograms, which the ranges hold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassSums {
+    header: Header,
+    state: MulticlassState,
+}
+
+impl ClassSums {
+    /// Adds the sums of other rows (their state is consumed). Sums of other
+    /// classes, weighting or score kinds do not merge: the error names both.
+    pub fn merge(&mut self, other: ClassSums) -> Result<()> {
+        StateFile::compatible(&self.header, &other.header)?;
+        self.state.merge(&other.state).map_err(|m| {
+            Error::bad_format(
+                &other.header.path,
+                format!("cannot be merged with {}: {m}", self.header.path.display()),
+            )
+        })?;
+        self.header.rows += other.header.rows;
+        self.header.sources += other.header.sources;
+        if self.header.task_reason != other.header.task_reason {
+            self.header.task_reason = "agreed by every input".to_string();
+        }
+        Ok(())
+    }
+
+    /// The sums' bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        w.u8(self.header.weighted as u8);
+        write_header(&mut w, &self.header);
+        self.state.encode_sums(&mut w);
+        framed(CLASS_SUMS_MAGIC, w)
+    }
+
+    /// Reads [`ClassSums::to_bytes`]; `name` names the rows in errors.
+    pub fn from_bytes(name: &str, bytes: &[u8]) -> Result<ClassSums> {
+        unframe(
+            name,
+            "multiclass range sums",
+            CLASS_SUMS_MAGIC,
+            bytes,
+            |r| {
+                let weighted = r.u8("the weighting")? == 1;
+                let header = read_header(r, Path::new(name), Task::Multiclass, weighted)?;
+                let state = MulticlassState::decode_sums(r, header.class_names.len(), weighted)?;
+                Ok(ClassSums { header, state })
+            },
+        )
+    }
+}
+
+/// A multiclass prediction file's rows for score ranges: their sums
+/// ([`ClassSums`], every row) and, per class `c`, the one-vs-rest binary
+/// state (label: the row's label is `c`; score: its probability of `c`) of
+/// its rows of positive weight in each score range of `cuts[c]`
+/// ([`range_of`]; `None` for a range without rows). The states of one
+/// class's range merge, summarise and give parts as a binary range's do.
+pub fn split_classes(
+    preds: &Predictions,
+    cuts: &[Vec<f64>],
+) -> Result<(ClassSums, Vec<Vec<Option<StateFile>>>)> {
+    let Columns::Multiclass {
+        labels,
+        scores,
+        classes,
+    } = &preds.columns
+    else {
+        return Err(Error::usage(format!(
+            "{}: the rows are {}, not multiclass: split them with one set of cuts",
+            preds.path.display(),
+            preds.task
+        )));
+    };
+    let k = *classes;
+    if cuts.len() != k {
+        return Err(Error::usage(format!(
+            "{}: cuts for {} classes, but the rows have {k}: the cuts are of other rows",
+            preds.path.display(),
+            cuts.len()
+        )));
+    }
+    let weights = preds.weights.as_ref();
+    let weighted = weights.is_some();
+    let (state, kept) = MulticlassState::sums_of_rows(k, labels, scores, weights);
+    let header = preds.header();
+    let per_class = (0..k)
+        .into_par_iter()
+        .map(|c| {
+            let rows = MulticlassState::ovr_rows(k, c, labels, scores, &kept, weighted);
+            let cut = &cuts[c];
+            let name = header
+                .class_names
+                .get(c)
+                .cloned()
+                .unwrap_or_else(|| c.to_string());
+            let ovr = Header {
+                task: Task::Binary,
+                class_names: vec![format!("not {name}"), name],
+                ..header.clone()
+            };
+            let mut out: Vec<Option<StateFile>> = (0..=cut.len()).map(|_| None).collect();
+            for run in rows.chunk_by(|a, b| range_of(a.0, cut) == range_of(b.0, cut)) {
+                let y: Vec<u8> = run.iter().map(|r| r.1 as u8).collect();
+                let s: Vec<f64> = run.iter().map(|r| r.0).collect();
+                let w: Vec<f64> = run.iter().map(|r| r.2).collect();
+                let state = BinaryState::from_rows(&y, &s, weighted.then_some(&w[..]));
+                out[range_of(run[0].0, cut)] = Some(StateFile {
+                    header: Header {
+                        rows: run.len() as u64,
+                        ..ovr.clone()
+                    },
+                    state: TaskState::Binary(state),
+                });
+            }
+            out
+        })
+        .collect();
+    Ok((ClassSums { header, state }, per_class))
+}
+
+/// The multiclass full tier from the rows' sums and, per class, its
+/// ranges' summaries and parts (from [`plan`] and [`partial`], highest
+/// scores first; a class whose rows all have weight 0 has none): the
+/// header of the rows and the result, equal to [`crate::full::full_state`]
+/// of one state of every row with these options (`--bootstrap 0`).
+pub fn finish_multiclass(
+    name: &str,
+    sums: &ClassSums,
+    classes: &[(Vec<Summary>, Vec<Partial>)],
+    options: &FullOptions,
+) -> Result<(Header, FullResult)> {
+    check_finish(options, Task::Multiclass)?;
+    let state = &sums.state;
+    let k = state.classes();
+    if classes.len() != k {
+        return Err(Error::usage(format!(
+            "the ranges of {} classes, but the rows have {k}: give each class's ranges",
+            classes.len()
+        )));
+    }
+    let weighted = sums.header.weighted;
+    let ovr = classes
+        .iter()
+        .enumerate()
+        .map(|(c, (summaries, partials))| -> Result<OvrParts> {
+            let misfit = |what: &str| {
+                Error::usage(format!(
+                    "class {c}'s score ranges {what}: the ranges are not of these rows"
+                ))
+            };
+            if partials.len() != summaries.len() {
+                return Err(misfit("give a part for each summary"));
+            }
+            if summaries.is_empty() {
+                // Every row has weight 0: the empty table's numbers.
+                if state.rows() != 0 {
+                    return Err(misfit("are missing"));
+                }
+                return Ok(OvrParts {
+                    area2: 0.0,
+                    precision_sum: 0.0,
+                    positives: 0.0,
+                    negatives: 0.0,
+                });
+            }
+            let total = check(summaries)?;
+            if summaries[0].header.weighted != weighted {
+                return Err(misfit("disagree with the sums on weighting"));
+            }
+            if total.counts[0] != state.label_rows(c)
+                || total.counts[0] + total.counts[1] != state.rows()
+            {
+                return Err(misfit("hold other rows than the sums"));
+            }
+            let mut precision = ExactSum::new();
+            for p in partials {
+                precision.merge(&p.precision);
+            }
+            let t = total.start(weighted);
+            Ok(OvrParts {
+                area2: area(partials).value(),
+                precision_sum: precision.value(),
+                positives: t.tp,
+                negatives: t.fp,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut header = sums.header.clone();
+    header.path = name.into();
+    header.sources = 1;
+    let mut result = FullResult::Multiclass(state.finish_with(&header.class_names, ovr));
+    if weighted && state.rows() == 0 {
+        result.withhold_all(crate::full::EVERY_WEIGHT_ZERO);
+    }
+    options
+        .metrics
+        .retain(Task::Multiclass, result.metrics_mut());
     Ok((header, result))
 }

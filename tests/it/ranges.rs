@@ -38,11 +38,10 @@ fn roundtrip(f: StateFile) -> StateFile {
     StateFile::from_bytes(std::path::Path::new(NAME), &f.to_bytes().unwrap()).unwrap()
 }
 
-/// The JSON from `parts` row blocks cut into `ranges` score ranges, every
-/// piece passed through its bytes as an engine would.
-fn ranged(p: &Predictions, parts: usize, ranges: usize, options: &FullOptions) -> String {
+/// The rows in `parts` blocks of consecutive rows (the empty ones left out).
+fn blocks(p: &Predictions, parts: usize) -> Vec<Predictions> {
     let n = p.rows();
-    let blocks: Vec<Predictions> = (0..parts)
+    (0..parts)
         .map(|b| {
             let rows: Vec<u32> = (n * b / parts..n * (b + 1) / parts)
                 .map(|i| i as u32)
@@ -50,7 +49,13 @@ fn ranged(p: &Predictions, parts: usize, ranges: usize, options: &FullOptions) -
             p.gather(&rows)
         })
         .filter(|b| b.rows() > 0)
-        .collect();
+        .collect()
+}
+
+/// The JSON from `parts` row blocks cut into `ranges` score ranges, every
+/// piece passed through its bytes as an engine would.
+fn ranged(p: &Predictions, parts: usize, ranges: usize, options: &FullOptions) -> String {
+    let blocks = blocks(p, parts);
     let mut sketch = Sketch::new();
     for b in &blocks {
         let mut s = Sketch::new();
@@ -290,5 +295,278 @@ fn corrupt_range_bytes_never_panic() {
             all[k] = part;
             let _ = finish(NAME, &sums, &all, None, &o);
         }
+    }
+}
+
+// --- Multiclass: each class's one-vs-rest table cut by score ranges -------
+
+use evalkit::state::ranges::{ClassSums, finish_multiclass, sketches, split_classes};
+
+/// Multiclass rows of `k` classes: probabilities from small integers (many
+/// ties) when `coarse`, else unrounded; weights with zeros when `weights`.
+fn mc_data(rng: &mut Rng, n: usize, k: usize, coarse: bool, weights: bool) -> Predictions {
+    let labels: Vec<i64> = (0..n).map(|_| rng.below(k) as i64).collect();
+    let mut cols: Vec<Vec<f64>> = vec![Vec::with_capacity(n); k];
+    for &y in &labels {
+        let raw: Vec<f64> = (0..k)
+            .map(|c| {
+                let bump: f64 = if c as i64 == y { 1.5 } else { 0.0 };
+                if coarse {
+                    (1 + rng.below(3)) as f64 + bump.round()
+                } else {
+                    rng.unit() + bump * rng.unit()
+                }
+            })
+            .collect();
+        let total: f64 = raw.iter().sum();
+        for (c, r) in raw.iter().enumerate() {
+            cols[c].push(r / total);
+        }
+    }
+    let w: Vec<f64> = (0..n)
+        .map(|_| match rng.below(5) {
+            0 => 0.0,
+            j => rng.unit() * j as f64,
+        })
+        .collect();
+    mc_preds(&labels, cols, weights.then_some(&w[..]))
+}
+
+fn mc_preds(labels: &[i64], cols: Vec<Vec<f64>>, weights: Option<&[f64]>) -> Predictions {
+    let y: ArrayRef = Arc::new(arrow::array::Int64Array::from(labels.to_vec()));
+    let s: Vec<ArrayRef> = cols
+        .into_iter()
+        .map(|c| Arc::new(Float64Array::from(c)) as ArrayRef)
+        .collect();
+    let w = weights.map(|w| Arc::new(Float64Array::from(w.to_vec())) as ArrayRef);
+    Predictions::from_arrays(NAME, y, s, w, Some(evalkit::data::Task::Multiclass), None).unwrap()
+}
+
+/// The multiclass JSON from `parts` row blocks, each class's scores cut
+/// into `ranges` ranges; every piece through its bytes, merged in reverse
+/// block order.
+fn ranged_mc(p: &Predictions, parts: usize, ranges: usize, options: &FullOptions) -> String {
+    let blocks = blocks(p, parts);
+    let mut merged: Vec<Sketch> = Vec::new();
+    for b in &blocks {
+        let s = sketches(b).unwrap();
+        if merged.is_empty() {
+            merged = vec![Sketch::new(); s.len()];
+        }
+        for (m, s) in merged.iter_mut().zip(&s) {
+            m.merge(&Sketch::from_bytes(NAME, &s.to_bytes()).unwrap());
+        }
+    }
+    let cuts: Vec<Vec<f64>> = merged.iter().map(|s| s.cuts(ranges)).collect();
+    let mut sums: Option<ClassSums> = None;
+    let mut per: Vec<Vec<Option<StateFile>>> =
+        cuts.iter().map(|c| vec![None; c.len() + 1]).collect();
+    for b in blocks.iter().rev() {
+        let (s, classes) = split_classes(b, &cuts).unwrap();
+        let s = ClassSums::from_bytes(NAME, &s.to_bytes()).unwrap();
+        match &mut sums {
+            Some(acc) => acc.merge(s).unwrap(),
+            slot => *slot = Some(s),
+        }
+        for (c, states) in classes.into_iter().enumerate() {
+            for (r, st) in states.into_iter().enumerate() {
+                if let Some(st) = st {
+                    let st = roundtrip(st);
+                    match &mut per[c][r] {
+                        Some(acc) => acc.merge(st).unwrap(),
+                        slot => *slot = Some(st),
+                    }
+                }
+            }
+        }
+    }
+    let sums = ClassSums::from_bytes(NAME, &sums.unwrap().to_bytes()).unwrap();
+    let classes: Vec<(Vec<Summary>, Vec<Partial>)> = per
+        .into_iter()
+        .map(|states| {
+            let states: Vec<StateFile> = states.into_iter().flatten().map(roundtrip).collect();
+            let summaries: Vec<Summary> = states
+                .iter()
+                .map(|s| Summary::from_bytes(NAME, &Summary::of(s).unwrap().to_bytes()).unwrap())
+                .collect();
+            if summaries.is_empty() {
+                return (summaries, Vec::new());
+            }
+            let contexts = plan(&summaries, options).unwrap();
+            let parts = states
+                .iter()
+                .zip(&contexts)
+                .map(|(s, c)| {
+                    let c = Context::from_bytes(NAME, &c.to_bytes()).unwrap();
+                    Partial::from_bytes(NAME, &partial(s, &c).unwrap().to_bytes()).unwrap()
+                })
+                .collect();
+            (summaries, parts)
+        })
+        .collect();
+    let (header, r) = finish_multiclass(NAME, &sums, &classes, options).unwrap();
+    evalkit::json::full(&header, options, &r).to_string()
+}
+
+#[test]
+fn multiclass_ranges_give_the_whole_states_json_bit_for_bit() {
+    let mut rng = Rng(29);
+    let o = options(0.5, 101, CiMethod::Percentile);
+    for k in [3, 7] {
+        for weights in [false, true] {
+            for coarse in [false, true] {
+                let p = mc_data(&mut rng, 3000, k, coarse, weights);
+                let want = whole(&p, &o);
+                assert!(want.contains("macro_roc_auc"), "{want}");
+                for (parts, ranges) in [(1, 1), (1, 9), (3, 2), (5, 64)] {
+                    assert_eq!(
+                        ranged_mc(&p, parts, ranges, &o),
+                        want,
+                        "{k} classes, weights {weights}, coarse {coarse}, {parts} parts, {ranges} ranges"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn weird_multiclass_rows_through_ranges() {
+    let o = options(0.5, 11, CiMethod::Percentile);
+    let third = vec![1.0 / 3.0; 4];
+    let cases: Vec<Predictions> = vec![
+        // One row.
+        mc_preds(&[1], vec![vec![0.2], vec![0.5], vec![0.3]], None),
+        // One class among the labels; every score tied.
+        mc_preds(
+            &[0; 4],
+            vec![third.clone(), third.clone(), third.clone()],
+            None,
+        ),
+        // A class never a label; scores of exactly 0 and 1.
+        mc_preds(
+            &[0, 1, 0, 1],
+            vec![
+                vec![1.0, 0.0, 0.5, 0.0],
+                vec![0.0, 1.0, 0.5, 1.0],
+                vec![0.0, 0.0, 0.0, 0.0],
+            ],
+            None,
+        ),
+        // Weights of 0 on some rows, and on every row of a class.
+        mc_preds(
+            &[0, 1, 2, 2],
+            vec![
+                vec![0.6, 0.1, 0.3, 0.2],
+                vec![0.2, 0.7, 0.3, 0.2],
+                vec![0.2, 0.2, 0.4, 0.6],
+            ],
+            Some(&[1.0, 0.0, 2.5, 0.0]),
+        ),
+        // Every weight 0.
+        mc_preds(
+            &[0, 1, 2],
+            vec![
+                vec![0.6, 0.1, 0.3],
+                vec![0.2, 0.7, 0.3],
+                vec![0.2, 0.2, 0.4],
+            ],
+            Some(&[0.0, 0.0, 0.0]),
+        ),
+    ];
+    for (i, p) in cases.iter().enumerate() {
+        let want = whole(p, &o);
+        for (parts, ranges) in [(1, 1), (2, 3), (4, 16)] {
+            assert_eq!(ranged_mc(p, parts, ranges, &o), want, "case {i}");
+        }
+    }
+}
+
+#[test]
+fn multiclass_ranges_refuse_what_does_not_fit() {
+    let p = mc_data(&mut Rng(4), 300, 4, false, false);
+    let cuts: Vec<Vec<f64>> = sketches(&p).unwrap().iter().map(|s| s.cuts(4)).collect();
+    // Cuts of another number of classes, and a binary split of multiclass rows.
+    let e = split_classes(&p, &cuts[..3]).unwrap_err().to_string();
+    assert!(e.contains("cuts for 3 classes"), "{e}");
+    let e = split(&p, &cuts[0]).unwrap_err().to_string();
+    assert!(e.contains("binary"), "{e}");
+    // Regression rows have no ranges.
+    let y: ArrayRef = Arc::new(Float64Array::from(vec![1.0, 2.0]));
+    let s: ArrayRef = Arc::new(Float64Array::from(vec![1.5, 2.5]));
+    let r = Predictions::from_arrays(NAME, y, vec![s], None, None, None).unwrap();
+    let e = sketches(&r).unwrap_err().to_string();
+    assert!(e.contains("binary and multiclass"), "{e}");
+    // A class's ranges of other rows, and the bootstrap, are refused.
+    let (sums, classes) = split_classes(&p, &cuts).unwrap();
+    let o = options(0.5, 11, CiMethod::Percentile);
+    let mut per: Vec<(Vec<Summary>, Vec<Partial>)> = classes
+        .into_iter()
+        .map(|states| {
+            let states: Vec<StateFile> = states.into_iter().flatten().collect();
+            let s: Vec<Summary> = states.iter().map(|f| Summary::of(f).unwrap()).collect();
+            let c = plan(&s, &o).unwrap();
+            let parts = states
+                .iter()
+                .zip(&c)
+                .map(|(f, c)| partial(f, c).unwrap())
+                .collect();
+            (s, parts)
+        })
+        .collect();
+    assert!(finish_multiclass(NAME, &sums, &per, &o).is_ok());
+    let mut with_bootstrap = o;
+    with_bootstrap.intervals.replicates = 10;
+    let e = finish_multiclass(NAME, &sums, &per, &with_bootstrap)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("bootstrap=0"), "{e}");
+    per[1].0.pop();
+    per[1].1.pop();
+    let e = finish_multiclass(NAME, &sums, &per, &o)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("class 1") && e.contains("other rows"), "{e}");
+    per.pop();
+    let e = finish_multiclass(NAME, &sums, &per, &o)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("3 classes"), "{e}");
+    // The sums' bytes: another kind is a clear error; corrupt ones never panic.
+    let e = ClassSums::from_bytes("x", b"EVRSUM1\0")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("multiclass range sums"), "{e}");
+    let bytes = sums.to_bytes();
+    let mut rng = Rng(11);
+    for _ in 0..2000 {
+        let mut b = bytes.clone();
+        let i = 8 + rng.below(b.len() - 8);
+        b[i] ^= 1 << rng.below(8);
+        if rng.below(4) == 0 {
+            b.truncate(8 + rng.below(b.len() - 8));
+        }
+        if let Ok(s) = ClassSums::from_bytes(NAME, &b) {
+            let _ = finish_multiclass(NAME, &s, &per, &o);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn any_parts_and_ranges_give_the_whole_multiclass(
+        seed in 0u64..1000,
+        n in 1usize..300,
+        k in 2usize..7,
+        parts in 1usize..5,
+        ranges in 1usize..30,
+        weights in any::<bool>(),
+        coarse in any::<bool>(),
+    ) {
+        let p = mc_data(&mut Rng(seed), n, k, coarse, weights);
+        let o = options(0.5, 21, CiMethod::Percentile);
+        prop_assert_eq!(ranged_mc(&p, parts, ranges, &o), whole(&p, &o));
     }
 }
