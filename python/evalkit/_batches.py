@@ -504,7 +504,7 @@ def range_options(ranges: Any, options: Dict[str, Any]) -> Dict[str, Any]:
     if opts.get("bootstrap", 1000) != 0:
         raise _evalkit.UsageError(
             "bootstrap intervals are not built from score ranges; pass bootstrap=0 "
-            "(ROC-AUC keeps DeLong's interval), or leave ranges unset"
+            "(a binary ROC-AUC keeps DeLong's interval), or leave ranges unset"
         )
     if "thresholds" in opts:
         opts["thresholds"] = str(opts["thresholds"])
@@ -541,9 +541,9 @@ def merge_sketches(*parts: Any) -> Any:
         if not kept:
             return None
         if len({len(b) for b in kept}) > 1:
+            kinds = sorted({"binary" if len(b) == 1 else f"{len(b)} classes" for b in kept})
             raise _evalkit.InputError(
-                "the blocks' rows have different numbers of classes: "
-                + ", ".join(str(len(b)) for b in kept)
+                "the blocks' rows are not of one task and class count: some are " + ", some ".join(kinds)
             )
         return [_evalkit.range_sketch_merge([b[c] for b in kept]) for c in range(len(kept[0]))]
 

@@ -215,6 +215,18 @@ def test_multiclass_score_ranges_equal_one_merged_state(ray, data, blocks, range
     for name in ("macro_roc_auc", "weighted_roc_auc", "macro_average_precision", "accuracy", "log_loss"):
         if name in rows:
             assert got[name].value == rows[name].value, name
+    if weights and blocks == 3:
+        # Every weight 0: no class has a range; the result says so as the one state does.
+        zero = t.set_column(t.schema.get_field_index("w"), "w", pa.array(np.zeros(len(y))))
+        got = evalkit.ray.full(ray.data.from_arrow(zero).repartition(blocks), weight="w", bootstrap=0, ranges=ranges)
+        assert got.to_dict() == evalkit.State.from_arrow(zero, weight="w").finish(bootstrap=0).to_dict()
+        # Sketches of binary and multiclass blocks do not merge: one clear error.
+        from evalkit import _batches
+
+        sketch = lambda t: _batches.range_sketch(t, "label", "score", None, None, None, "a block")  # noqa: E731
+        mixed = _batches.merge_sketches(sketch(data.binary(n=50)), sketch(t))
+        with pytest.raises(evalkit.InputError, match="some are 5 classes, some binary|some are binary, some 5 classes"):
+            _batches.range_cuts(mixed, 4, "the dataset")
 
 
 def test_score_ranges_refuse_what_they_cannot_give(ray, data, tmp_path):

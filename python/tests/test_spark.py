@@ -168,8 +168,8 @@ def test_score_ranges_carry_evalkits_errors(spark, data):
         evalkit.spark.full(frame(spark, data.regression(n=300), 2), bootstrap=0, ranges=4)
 
 
-@pytest.mark.parametrize("partitions,ranges", [(1, 4), (4, 30)])
-def test_multiclass_score_ranges_equal_one_merged_state(spark, data, partitions, ranges):
+@pytest.mark.parametrize("partitions,ranges,weights", [(1, 4, False), (4, 30, False), (3, 8, True)])
+def test_multiclass_score_ranges_equal_one_merged_state(spark, data, partitions, ranges, weights):
     """Multiclass ranges=K on Spark: the sums and each class's ranges
     shuffled by slot; the one-state JSON bit for bit."""
     import evalkit.spark
@@ -178,12 +178,16 @@ def test_multiclass_score_ranges_equal_one_merged_state(spark, data, partitions,
 
     _, y, p = data.multiclass(n=2500, k=4, seed=partitions)
     cols = {"label": y, **{f"p{c}": p[:, c] for c in range(p.shape[1])}}
+    w = None
+    if weights:
+        cols["w"] = np.random.default_rng(partitions).random(len(y)) * (np.arange(len(y)) % 5 != 0)
+        w = "w"
     df = spark.createDataFrame(pd.DataFrame(cols)).repartition(partitions)
     score = [f"p{c}" for c in range(p.shape[1])]
-    got = evalkit.spark.full(df, score=score, bootstrap=0, ranges=ranges)
-    want = evalkit.spark.full(df, score=score, bootstrap=0)
+    got = evalkit.spark.full(df, score=score, weight=w, bootstrap=0, ranges=ranges)
+    want = evalkit.spark.full(df, score=score, weight=w, bootstrap=0)
     assert got.to_dict() == want.to_dict()
-    data.same_numbers(got, evalkit.full(y, p, bootstrap=0))
+    data.same_numbers(got, evalkit.full(y, p, weights=cols.get("w"), bootstrap=0))
 
 
 def test_fractional_weights_multiclass_and_regression(spark, data):

@@ -243,6 +243,23 @@ impl MulticlassState {
         self.confusion.iter().map(|t| t.count).sum()
     }
 
+    /// The exact weight of the rows with label `c`, and of every row (the
+    /// counts, unweighted).
+    pub fn label_weight(&self, c: usize) -> (ExactSum, ExactSum) {
+        let k = self.classes;
+        let wt = self.weighted;
+        let mut label = ExactSum::new();
+        let mut all = ExactSum::new();
+        for (i, t) in self.confusion.iter().enumerate() {
+            let w = t.exact(wt);
+            if i / k == c {
+                label.merge(&w);
+            }
+            all.merge(&w);
+        }
+        (label, all)
+    }
+
     /// Rows of positive weight with label `c` (every row, unweighted).
     pub fn label_rows(&self, c: usize) -> u64 {
         let k = self.classes;
@@ -513,7 +530,15 @@ impl MulticlassState {
     /// [`MulticlassState::sums`] with each class's one-vs-rest numbers
     /// given (added up from its score ranges, `state::ranges`) rather than
     /// taken from this state's histograms.
+    ///
+    /// # Panics
+    /// When `ovr` does not hold one entry per class (a bug in the caller).
     pub fn sums_with(&self, ovr: Vec<OvrParts>) -> MulticlassSums {
+        assert_eq!(
+            ovr.len(),
+            self.classes,
+            "one set of one-vs-rest numbers per class"
+        );
         let k = self.classes;
         let wt = self.weighted;
         let cell = |a: usize, p: usize| &self.confusion[a * k + p];

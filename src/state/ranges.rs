@@ -1,4 +1,5 @@
-//! Binary states cut by score range: the exact full tier when the distinct
+//! Binary states cut by score range — and multiclass states, class by
+//! class ([`split_classes`]) —: the exact full tier when the distinct
 //! scores are too many for one machine (`docs/state-format.md`, "Score
 //! ranges").
 //!
@@ -243,7 +244,7 @@ pub fn split(preds: &Predictions, cuts: &[f64]) -> Result<Vec<Option<StateFile>>
 
 fn not_binary(path: &Path, task: Task) -> Error {
     Error::usage(format!(
-        "{}: score ranges are built for binary predictions, not {task}; pass ranges=None",
+        "{}: these score ranges are a binary table's, not {task} rows' (multiclass rows split with split_classes)",
         path.display()
     ))
 }
@@ -1008,9 +1009,14 @@ pub fn finish_multiclass(
         .iter()
         .enumerate()
         .map(|(c, (summaries, partials))| -> Result<OvrParts> {
+            let name = sums
+                .header
+                .class_names
+                .get(c)
+                .map_or_else(|| c.to_string(), |n| format!("{n:?}"));
             let misfit = |what: &str| {
                 Error::usage(format!(
-                    "class {c}'s score ranges {what}: the ranges are not of these rows"
+                    "class {name}'s score ranges {what}: the ranges are not of these rows"
                 ))
             };
             if partials.len() != summaries.len() {
@@ -1029,11 +1035,24 @@ pub fn finish_multiclass(
                 });
             }
             let total = check(summaries)?;
-            if summaries[0].header.weighted != weighted {
-                return Err(misfit("disagree with the sums on weighting"));
+            let first = &summaries[0].header;
+            if first.weighted != weighted || first.score_kind != sums.header.score_kind {
+                return Err(misfit("disagree with the sums on weighting or score kind"));
             }
+            if first.class_names.get(1) != sums.header.class_names.get(c) {
+                return Err(misfit("are another class's"));
+            }
+            let weights_differ = weighted && {
+                let (label, all) = state.label_weight(c);
+                total.weights[0].value() != label.value() || {
+                    let mut both = total.weights[0].clone();
+                    both.merge(&total.weights[1]);
+                    both.value() != all.value()
+                }
+            };
             if total.counts[0] != state.label_rows(c)
                 || total.counts[0] + total.counts[1] != state.rows()
+                || weights_differ
             {
                 return Err(misfit("hold other rows than the sums"));
             }

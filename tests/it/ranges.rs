@@ -463,6 +463,16 @@ fn weird_multiclass_rows_through_ranges() {
             ],
             Some(&[1.0, 0.0, 2.5, 0.0]),
         ),
+        // Probabilities of -0.0 beside 0.0 (one score).
+        mc_preds(
+            &[0, 1, 2, 0],
+            vec![
+                vec![1.0, 0.5, -0.0, 0.0],
+                vec![0.0, 0.5, 0.5, 1.0],
+                vec![-0.0, 0.0, 0.5, 0.0],
+            ],
+            None,
+        ),
         // Every weight 0.
         mc_preds(
             &[0, 1, 2],
@@ -480,6 +490,27 @@ fn weird_multiclass_rows_through_ranges() {
             assert_eq!(ranged_mc(p, parts, ranges, &o), want, "case {i}");
         }
     }
+}
+
+/// Each class's summaries and parts of one block's states (no merging).
+fn class_parts(
+    classes: Vec<Vec<Option<StateFile>>>,
+    o: &FullOptions,
+) -> Vec<(Vec<Summary>, Vec<Partial>)> {
+    classes
+        .into_iter()
+        .map(|states| {
+            let states: Vec<StateFile> = states.into_iter().flatten().collect();
+            let s: Vec<Summary> = states.iter().map(|f| Summary::of(f).unwrap()).collect();
+            let c = plan(&s, o).unwrap();
+            let parts = states
+                .iter()
+                .zip(&c)
+                .map(|(f, c)| partial(f, c).unwrap())
+                .collect();
+            (s, parts)
+        })
+        .collect()
 }
 
 #[test]
@@ -500,20 +531,7 @@ fn multiclass_ranges_refuse_what_does_not_fit() {
     // A class's ranges of other rows, and the bootstrap, are refused.
     let (sums, classes) = split_classes(&p, &cuts).unwrap();
     let o = options(0.5, 11, CiMethod::Percentile);
-    let mut per: Vec<(Vec<Summary>, Vec<Partial>)> = classes
-        .into_iter()
-        .map(|states| {
-            let states: Vec<StateFile> = states.into_iter().flatten().collect();
-            let s: Vec<Summary> = states.iter().map(|f| Summary::of(f).unwrap()).collect();
-            let c = plan(&s, &o).unwrap();
-            let parts = states
-                .iter()
-                .zip(&c)
-                .map(|(f, c)| partial(f, c).unwrap())
-                .collect();
-            (s, parts)
-        })
-        .collect();
+    let mut per = class_parts(classes, &o);
     assert!(finish_multiclass(NAME, &sums, &per, &o).is_ok());
     let mut with_bootstrap = o;
     with_bootstrap.intervals.replicates = 10;
@@ -521,12 +539,37 @@ fn multiclass_ranges_refuse_what_does_not_fit() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("bootstrap=0"), "{e}");
+    // Two classes' ranges swapped: refused, even where their row counts agree.
+    per.swap(0, 2);
+    let e = finish_multiclass(NAME, &sums, &per, &o)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("another class's"), "{e}");
+    per.swap(0, 2);
+    // Ranges of the same class but other rows (a range missing).
     per[1].0.pop();
     per[1].1.pop();
     let e = finish_multiclass(NAME, &sums, &per, &o)
         .unwrap_err()
         .to_string();
-    assert!(e.contains("class 1") && e.contains("other rows"), "{e}");
+    assert!(e.contains("other rows"), "{e}");
+    // Ranges of the same rows with other weights.
+    let mut w = vec![1.0; p.rows()];
+    w[0] = 2.0;
+    let weighted = |w: &[f64]| {
+        let mut q = p.clone();
+        q.weights = Some(evalkit::data::Floats::from(w.to_vec()));
+        q.weight_column = Some("w".into());
+        q
+    };
+    let (wsums, _) = split_classes(&weighted(&w), &cuts).unwrap();
+    w[0] = 3.0;
+    let (_, other) = split_classes(&weighted(&w), &cuts).unwrap();
+    let wper = class_parts(other, &o);
+    let e = finish_multiclass(NAME, &wsums, &wper, &o)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("other rows"), "{e}");
     per.pop();
     let e = finish_multiclass(NAME, &sums, &per, &o)
         .unwrap_err()
