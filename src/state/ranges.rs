@@ -964,21 +964,34 @@ pub fn split_classes(
                 class_names: vec![format!("not {name}"), name],
                 ..header.clone()
             };
-            let mut out: Vec<Option<StateFile>> = (0..=cut.len()).map(|_| None).collect();
-            for run in rows.chunk_by(|a, b| range_of(a.0, cut) == range_of(b.0, cut)) {
-                let y: Vec<u8> = run.iter().map(|r| r.1 as u8).collect();
-                let s: Vec<f64> = run.iter().map(|r| r.0).collect();
-                let w: Vec<f64> = run.iter().map(|r| r.2).collect();
-                let state = BinaryState::from_rows(&y, &s, weighted.then_some(&w[..]));
-                out[range_of(run[0].0, cut)] = Some(StateFile {
-                    header: Header {
-                        rows: run.len() as u64,
-                        ..ovr.clone()
-                    },
-                    state: TaskState::Binary(state),
-                });
-            }
-            out
+            // The rows are highest first, so range r ([`range_of`]) is the
+            // run of the rows left with scores >= cut[r] (the last: the rest).
+            let mut rest = &rows[..];
+            (0..=cut.len())
+                .map(|r| {
+                    let n = cut
+                        .get(r)
+                        .map_or(rest.len(), |&c| rest.partition_point(|x| x.0 >= c));
+                    let (run, tail) = rest.split_at(n);
+                    rest = tail;
+                    (!run.is_empty()).then(|| {
+                        let y: Vec<u8> = run.iter().map(|r| r.1 as u8).collect();
+                        let s: Vec<f64> = run.iter().map(|r| r.0).collect();
+                        let w: Vec<f64> = run.iter().map(|r| r.2).collect();
+                        StateFile {
+                            header: Header {
+                                rows: run.len() as u64,
+                                ..ovr.clone()
+                            },
+                            state: TaskState::Binary(BinaryState::from_rows(
+                                &y,
+                                &s,
+                                weighted.then_some(&w[..]),
+                            )),
+                        }
+                    })
+                })
+                .collect::<Vec<_>>()
         })
         .collect();
     Ok((ClassSums { header, state }, per_class))
